@@ -1,0 +1,46 @@
+import { DecodeError, Reader, Writer } from "./bytes.ts";
+import { sha256d } from "./hash.ts";
+import { type BlockHeader, encodeHeader, HEADER_SIZE, readHeader } from "./header.ts";
+import { computeMerkleRoot, type MerkleResult } from "./merkle.ts";
+import { type BlockRecord, encodeRecord, readRecord } from "./records.ts";
+
+/** Largest serialized block any network accepts; decoders refuse anything bigger before parsing. */
+export const MAX_BLOCK_SIZE = 1_000_000;
+/** Smallest record is 2 bytes (type + empty data), which bounds the record count a decoder accepts. */
+const MIN_RECORD_SIZE = 2;
+
+export interface Block {
+  header: BlockHeader;
+  records: BlockRecord[];
+}
+
+/** Serializes a block: the 80-byte header, a CompactSize record count, then the records. */
+export function encodeBlock(block: Block): Uint8Array {
+  const w = new Writer(HEADER_SIZE + 16 + block.records.length * 48);
+  w.bytes(encodeHeader(block.header)).varint(block.records.length);
+  for (const rec of block.records) encodeRecord(rec, w);
+  return w.finish();
+}
+
+/** Parses a serialized block; any malformed input throws DecodeError, never anything else. */
+export function decodeBlock(bytes: Uint8Array): Block {
+  if (bytes.length > MAX_BLOCK_SIZE)
+    throw new DecodeError(`block of ${bytes.length} bytes exceeds ${MAX_BLOCK_SIZE}`);
+  const r = new Reader(bytes);
+  const header = readHeader(r);
+  const count = r.varint(Math.floor((MAX_BLOCK_SIZE - HEADER_SIZE) / MIN_RECORD_SIZE), "record count");
+  const records: BlockRecord[] = new Array(count);
+  for (let i = 0; i < count; i++) records[i] = readRecord(r);
+  r.end("block");
+  return { header, records };
+}
+
+/** Record ids in block order. */
+export function recordIds(block: Block): Uint8Array[] {
+  return block.records.map((rec) => sha256d(encodeRecord(rec)));
+}
+
+/** Merkle root (and mutation flag) of a block's records. */
+export function blockMerkle(block: Block): MerkleResult {
+  return computeMerkleRoot(recordIds(block));
+}

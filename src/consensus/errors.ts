@@ -1,0 +1,170 @@
+/**
+ * Why a block was rejected. One error class with a string code per rule and per-code data
+ * (after Lodestar's BlockError), plus a penalty score that tells the network layer how much to punish
+ * the peer that sent the block (after bcoin's VerifyError): 0 means "not your fault", 100 means ban.
+ * The chain never talks to peers; it only reports the score.
+ */
+
+export const BlockErrorCode = {
+  /** Bytes do not decode to a block (truncated, trailing bytes, bad varint, unknown record type). */
+  MALFORMED: "MALFORMED",
+  /** Serialized block above the network's maximum size, or too many records. */
+  BAD_SIZE: "BAD_SIZE",
+  /** A record above the maximum record size, or with fields out of bounds. */
+  BAD_RECORD: "BAD_RECORD",
+  /** `bits` encode no valid target: negative, zero, overflowing, or easier than the proof-of-work limit. */
+  BAD_TARGET: "BAD_TARGET",
+  /** Header hash above the target its bits encode. */
+  HIGH_HASH: "HIGH_HASH",
+  /** `bits` differ from what the difficulty algorithm requires at this height. */
+  BAD_BITS: "BAD_BITS",
+  /** Time not greater than the median of the previous 11 blocks. */
+  TIME_TOO_OLD: "TIME_TOO_OLD",
+  /** Time too far ahead of this node's clock. Not the sender's fault: retried when the clock catches up. */
+  TIME_TOO_NEW: "TIME_TOO_NEW",
+  /** Merkle root in the header does not match the records. */
+  BAD_MERKLE_ROOT: "BAD_MERKLE_ROOT",
+  /** Record list mutated so it hashes to the same root (CVE-2012-2459), or records repeated. */
+  MUTATED: "MUTATED",
+  /** First record is not a miner record, or a miner record appears later. */
+  BAD_MINER_RECORD: "BAD_MINER_RECORD",
+  /** Miner record height differs from the block's height in the chain. */
+  BAD_HEIGHT: "BAD_HEIGHT",
+  /** A signed record whose ed25519 signature does not verify. */
+  BAD_SIGNATURE: "BAD_SIGNATURE",
+  /** Block builds on a block known to be invalid. */
+  INVALID_PARENT: "INVALID_PARENT",
+  /** Block at a checkpoint height whose hash differs from the checkpoint. */
+  CHECKPOINT_MISMATCH: "CHECKPOINT_MISMATCH",
+  /** Block forks the chain below the last checkpoint. */
+  FORK_BEFORE_CHECKPOINT: "FORK_BEFORE_CHECKPOINT",
+  /** Block builds on a different genesis (another network): not valid here. */
+  BAD_GENESIS: "BAD_GENESIS",
+} as const;
+export type BlockErrorCode = (typeof BlockErrorCode)[keyof typeof BlockErrorCode];
+
+/** Per-code data: what a peer or a user needs to understand the rejection. */
+export type BlockErrorData =
+  | { code: "MALFORMED"; reason: string }
+  | { code: "BAD_SIZE"; size: number; max: number; what: "block" | "records" }
+  | { code: "BAD_RECORD"; index: number; reason: string }
+  | { code: "BAD_TARGET"; bits: number; reason: string }
+  | { code: "HIGH_HASH"; hash: string; target: string }
+  | { code: "BAD_BITS"; bits: number; expected: number }
+  | { code: "TIME_TOO_OLD"; time: number; medianTimePast: number }
+  | { code: "TIME_TOO_NEW"; time: number; now: number; maxDrift: number }
+  | { code: "BAD_MERKLE_ROOT"; expected: string; actual: string }
+  | { code: "MUTATED"; reason: string }
+  | { code: "BAD_MINER_RECORD"; index: number; reason: string }
+  | { code: "BAD_HEIGHT"; height: number; expected: number }
+  | { code: "BAD_SIGNATURE"; index: number }
+  | { code: "INVALID_PARENT"; parent: string }
+  | { code: "CHECKPOINT_MISMATCH"; height: number; hash: string; expected: string }
+  | { code: "FORK_BEFORE_CHECKPOINT"; height: number; checkpointHeight: number }
+  | { code: "BAD_GENESIS"; hash: string };
+
+/** Penalty added to a peer's misbehaviour score per code; 100 bans. */
+export const BLOCK_ERROR_PENALTY: Record<BlockErrorCode, number> = {
+  MALFORMED: 100,
+  BAD_SIZE: 100,
+  BAD_RECORD: 100,
+  BAD_TARGET: 100,
+  HIGH_HASH: 100,
+  BAD_BITS: 100,
+  TIME_TOO_OLD: 100,
+  TIME_TOO_NEW: 0,
+  BAD_MERKLE_ROOT: 100,
+  MUTATED: 100,
+  BAD_MINER_RECORD: 100,
+  BAD_HEIGHT: 100,
+  BAD_SIGNATURE: 100,
+  INVALID_PARENT: 100,
+  CHECKPOINT_MISMATCH: 100,
+  FORK_BEFORE_CHECKPOINT: 100,
+  BAD_GENESIS: 100,
+};
+
+/**
+ * Codes that say nothing about the block's hash being bad, so the hash must not be cached as invalid:
+ * a mutated or wrong body can come with a valid header, and a future block becomes valid later.
+ */
+const NOT_CACHEABLE: ReadonlySet<BlockErrorCode> = new Set([
+  "MALFORMED",
+  "BAD_SIZE",
+  "BAD_RECORD",
+  "BAD_MERKLE_ROOT",
+  "MUTATED",
+  "TIME_TOO_NEW",
+]);
+
+function describe(d: BlockErrorData): string {
+  switch (d.code) {
+    case "MALFORMED":
+      return `malformed block: ${d.reason}`;
+    case "BAD_SIZE":
+      return `${d.what} size ${d.size} exceeds ${d.max}`;
+    case "BAD_RECORD":
+      return `record ${d.index}: ${d.reason}`;
+    case "BAD_TARGET":
+      return `bits 0x${d.bits.toString(16).padStart(8, "0")} ${d.reason}`;
+    case "HIGH_HASH":
+      return `hash ${d.hash} above target ${d.target}`;
+    case "BAD_BITS":
+      return `bits 0x${d.bits.toString(16).padStart(8, "0")}, expected 0x${d.expected.toString(16).padStart(8, "0")}`;
+    case "TIME_TOO_OLD":
+      return `time ${d.time} not after median time past ${d.medianTimePast}`;
+    case "TIME_TOO_NEW":
+      return `time ${d.time} more than ${d.maxDrift}s ahead of now (${d.now})`;
+    case "BAD_MERKLE_ROOT":
+      return `merkle root ${d.actual} does not match records (${d.expected})`;
+    case "MUTATED":
+      return `mutated record list: ${d.reason}`;
+    case "BAD_MINER_RECORD":
+      return `record ${d.index}: ${d.reason}`;
+    case "BAD_HEIGHT":
+      return `miner record height ${d.height}, expected ${d.expected}`;
+    case "BAD_SIGNATURE":
+      return `record ${d.index}: bad signature`;
+    case "INVALID_PARENT":
+      return `parent ${d.parent} is invalid`;
+    case "CHECKPOINT_MISMATCH":
+      return `block ${d.hash} at checkpoint height ${d.height}, expected ${d.expected}`;
+    case "FORK_BEFORE_CHECKPOINT":
+      return `fork at height ${d.height} is below checkpoint ${d.checkpointHeight}`;
+    case "BAD_GENESIS":
+      return `chain does not start at this network's genesis (${d.hash})`;
+  }
+}
+
+/** A block broke a consensus rule. `data.code` says which; `penalty` is for the network layer. */
+export class BlockError extends Error {
+  readonly code: BlockErrorCode;
+  readonly penalty: number;
+  /** Display hash of the block, when it is known. */
+  hash: string | undefined;
+
+  constructor(
+    readonly data: BlockErrorData,
+    hash?: string,
+  ) {
+    super(describe(data));
+    this.name = "BlockError";
+    this.code = data.code;
+    this.penalty = BLOCK_ERROR_PENALTY[data.code];
+    this.hash = hash;
+  }
+
+  /** Whether the block's hash may be remembered as invalid (false for body-only and time-only failures). */
+  get cacheable(): boolean {
+    return !NOT_CACHEABLE.has(this.code);
+  }
+
+  toJSON(): { code: BlockErrorCode; message: string; penalty: number; hash?: string } {
+    return {
+      code: this.code,
+      message: this.message,
+      penalty: this.penalty,
+      ...(this.hash ? { hash: this.hash } : {}),
+    };
+  }
+}

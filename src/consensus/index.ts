@@ -1,0 +1,49 @@
+export { type Block, blockMerkle, decodeBlock, encodeBlock, MAX_BLOCK_SIZE, recordIds } from "./block.ts";
+export { bytesEqual, DecodeError, fromHex, toHex } from "./bytes.ts";
+export { bitsToTarget, blockWork, decodeBits, targetToBits, targetWork } from "./compact.ts";
+export { type AsertAnchor, asertBits, asertTarget } from "./difficulty.ts";
+export { BLOCK_ERROR_PENALTY, BlockError, BlockErrorCode, type BlockErrorData } from "./errors.ts";
+export { sha256, sha256d } from "./hash.ts";
+export {
+  type BlockHeader,
+  decodeHeader,
+  encodeHeader,
+  HEADER_SIZE,
+  hashToBigInt,
+  hashToHex,
+  headerHash,
+  headerHashBytes,
+  hexToHash,
+} from "./header.ts";
+export { computeMerkleRoot, merkleRoot } from "./merkle.ts";
+export {
+  defineNetwork,
+  devnet,
+  getNetwork,
+  type NetworkName,
+  type NetworkParams,
+  networks,
+  regtest,
+} from "./params.ts";
+export {
+  type BlockRecord,
+  type DataRecord,
+  decodeRecord,
+  encodeRecord,
+  MAX_MINER_NAME_BYTES,
+  MAX_RECORD_SIZE,
+  type MinerRecord,
+  recordId,
+  type SignedRecord,
+  signRecord,
+  verifyRecordSignature,
+} from "./records.ts";
+export { type BlockTemplateInput, buildBlock } from "./template.ts";
+export { MEDIAN_TIME_SPAN, medianTimePast } from "./time.ts";
+export {
+  type BlockContext,
+  type BlockFacts,
+  checkBlockContext,
+  checkBlockRecords,
+  checkBlockSanity,
+} from "./validate.ts";

@@ -1,0 +1,154 @@
+import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
+import { DecodeError, Reader, Writer } from "./bytes.ts";
+import { sha256d } from "./hash.ts";
+
+/**
+ * Block records. Record 0 of every block is the miner record (height, so every merkle root is unique;
+ * the miner's name, as the original put "Mined by node on port 5000" in its data; an extra-nonce the
+ * miner rolls when the 32-bit nonce runs out). Other records carry arbitrary data, optionally signed
+ * with ed25519. A record's id is the double SHA-256 of its serialized bytes.
+ */
+
+export const RecordType = { MINER: 0, DATA: 1, SIGNED: 2 } as const;
+
+/** Protocol-wide bounds, the same on every network. */
+export const MAX_MINER_NAME_BYTES = 64;
+export const MAX_RECORD_SIZE = 64 * 1024;
+
+export interface MinerRecord {
+  type: "miner";
+  height: number;
+  /** 64-bit extra-nonce, rolled by the miner. */
+  extraNonce: bigint;
+  /** UTF-8, at most MAX_MINER_NAME_BYTES bytes. */
+  miner: string;
+}
+
+export interface DataRecord {
+  type: "data";
+  data: Uint8Array;
+}
+
+export interface SignedRecord {
+  type: "signed";
+  data: Uint8Array;
+  /** Raw 32-byte ed25519 public key. */
+  publicKey: Uint8Array;
+  /** 64-byte ed25519 signature over signedMessage(data). */
+  signature: Uint8Array;
+}
+
+export type BlockRecord = MinerRecord | DataRecord | SignedRecord;
+
+const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+
+/** Serializes one record. Throws DecodeError when a field is out of bounds. */
+export function encodeRecord(rec: BlockRecord, w = new Writer(64)): Uint8Array {
+  switch (rec.type) {
+    case "miner": {
+      const name = utf8.encode(rec.miner);
+      if (name.length > MAX_MINER_NAME_BYTES)
+        throw new DecodeError(`miner name over ${MAX_MINER_NAME_BYTES} bytes`);
+      if (!Number.isInteger(rec.height) || rec.height < 0 || rec.height > 0xffffffff)
+        throw new DecodeError("miner height out of range");
+      if (rec.extraNonce < 0n || rec.extraNonce > 0xffffffffffffffffn)
+        throw new DecodeError("extraNonce out of range");
+      w.u8(RecordType.MINER).u32(rec.height).u64(rec.extraNonce).varBytes(name);
+      break;
+    }
+    case "data":
+      w.u8(RecordType.DATA).varBytes(rec.data);
+      break;
+    case "signed":
+      if (rec.publicKey.length !== 32 || rec.signature.length !== 64)
+        throw new DecodeError("signed record needs a 32-byte key and a 64-byte signature");
+      w.u8(RecordType.SIGNED).bytes(rec.publicKey).varBytes(rec.data).bytes(rec.signature);
+      break;
+  }
+  return w.finish();
+}
+
+/** Reads one record; bounds are protocol-wide, so any input either decodes or throws DecodeError. */
+export function readRecord(r: Reader): BlockRecord {
+  const type = r.u8("record type");
+  switch (type) {
+    case RecordType.MINER: {
+      const height = r.u32("miner height");
+      const extraNonce = r.u64("miner extraNonce");
+      const nameBytes = r.varBytes(MAX_MINER_NAME_BYTES, "miner name");
+      let miner: string;
+      try {
+        miner = utf8Strict.decode(nameBytes);
+      } catch {
+        throw new DecodeError("miner name is not valid UTF-8");
+      }
+      return { type: "miner", height, extraNonce, miner };
+    }
+    case RecordType.DATA:
+      return { type: "data", data: r.varBytes(MAX_RECORD_SIZE, "record data").slice() };
+    case RecordType.SIGNED: {
+      const publicKey = r.bytes(32, "record public key").slice();
+      const data = r.varBytes(MAX_RECORD_SIZE, "record data").slice();
+      const signature = r.bytes(64, "record signature").slice();
+      return { type: "signed", data, publicKey, signature };
+    }
+    default:
+      throw new DecodeError(`unknown record type ${type}`);
+  }
+}
+
+/** Decodes exactly one record from bytes. */
+export function decodeRecord(bytes: Uint8Array): BlockRecord {
+  const r = new Reader(bytes);
+  const rec = readRecord(r);
+  r.end("record");
+  return rec;
+}
+
+/** A record's id: double SHA-256 of its bytes (internal byte order). */
+export function recordId(rec: BlockRecord): Uint8Array {
+  return sha256d(encodeRecord(rec));
+}
+
+const SIGN_DOMAIN = utf8.encode("jbc record v1\n");
+
+/** The bytes an ed25519 signature covers: a domain tag, then the data. */
+export function signedMessage(data: Uint8Array): Uint8Array {
+  const m = new Uint8Array(SIGN_DOMAIN.length + data.length);
+  m.set(SIGN_DOMAIN);
+  m.set(data, SIGN_DOMAIN.length);
+  return m;
+}
+
+// DER prefixes that wrap raw ed25519 keys so node:crypto (much faster than pure-JS ed25519) accepts them.
+const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+const PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+
+function publicKeyObject(raw: Uint8Array): KeyObject {
+  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: "der", type: "spki" });
+}
+
+/** Raw 32-byte public key for a 32-byte ed25519 seed. */
+export function ed25519PublicKey(seed: Uint8Array): Uint8Array {
+  const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" });
+  const der = createPublicKey(key).export({ format: "der", type: "spki" });
+  return Uint8Array.from(der.subarray(SPKI_PREFIX.length));
+}
+
+/** Builds a signed record for `data` with a 32-byte ed25519 seed. */
+export function signRecord(data: Uint8Array, seed: Uint8Array): SignedRecord {
+  if (seed.length !== 32) throw new RangeError("ed25519 seed must be 32 bytes");
+  const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" });
+  const signature = Uint8Array.from(sign(null, signedMessage(data), key));
+  return { type: "signed", data, publicKey: ed25519PublicKey(seed), signature };
+}
+
+/** Whether a signed record's signature verifies. Never throws: a malformed key is simply invalid. */
+export function verifyRecordSignature(rec: SignedRecord): boolean {
+  try {
+    return verify(null, signedMessage(rec.data), publicKeyObject(rec.publicKey), rec.signature);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,169 @@
+import { type Block, encodeBlock } from "./block.ts";
+import { bitsToTarget, decodeBits } from "./compact.ts";
+import { BlockError } from "./errors.ts";
+import { sha256d } from "./hash.ts";
+import { hashToBigInt, hashToHex } from "./header.ts";
+import { computeMerkleRoot } from "./merkle.ts";
+import type { NetworkParams } from "./params.ts";
+import { encodeRecord, verifyRecordSignature } from "./records.ts";
+
+/**
+ * Block rules in three groups, run by the chain in this order (see docs/consensus.md):
+ *  1. checkBlockSanity: context-free (needs only the block, params and the clock);
+ *  2. checkBlockContext: needs the parent (height, expected bits, median time past, checkpoints);
+ *  3. checkBlockRecords: the expensive per-record checks (signatures), run when the block is connected
+ *     to the main chain, as Bitcoin defers script checks to ConnectBlock.
+ * All are pure: time and params are arguments, and each throws a BlockError on the first broken rule.
+ */
+
+/** What sanity checks learn about a block, reused by later steps. */
+export interface BlockFacts {
+  /** Internal-order hash bytes. */
+  hash: Uint8Array;
+  /** Display hash. */
+  hashHex: string;
+  size: number;
+}
+
+/**
+ * Context-free checks, cheapest first so junk costs little: proof of work, future time, size, miner
+ * record, record bounds, merkle root and mutation. `size` is the serialized size when the caller has
+ * the bytes (saves re-encoding).
+ */
+export function checkBlockSanity(
+  block: Block,
+  hash: Uint8Array,
+  params: NetworkParams,
+  now: number,
+  size?: number,
+): BlockFacts {
+  const hashHex = hashToHex(hash);
+  const { header, records } = block;
+
+  const decoded = decodeBits(header.bits);
+  const target = bitsToTarget(header.bits, params.powLimit);
+  if (target === null) {
+    const reason = decoded.negative
+      ? "encode a negative target"
+      : decoded.overflow
+        ? "overflow 256 bits"
+        : decoded.target === 0n
+          ? "encode a zero target"
+          : "are easier than the proof-of-work limit";
+    throw new BlockError({ code: "BAD_TARGET", bits: header.bits, reason }, hashHex);
+  }
+  if (hashToBigInt(hash) > target) {
+    throw new BlockError(
+      { code: "HIGH_HASH", hash: hashHex, target: target.toString(16).padStart(64, "0") },
+      hashHex,
+    );
+  }
+  if (header.time > now + params.maxFutureDrift) {
+    throw new BlockError(
+      { code: "TIME_TOO_NEW", time: header.time, now, maxDrift: params.maxFutureDrift },
+      hashHex,
+    );
+  }
+
+  const blockSize = size ?? encodeBlock(block).length;
+  if (blockSize > params.maxBlockSize) {
+    throw new BlockError(
+      { code: "BAD_SIZE", size: blockSize, max: params.maxBlockSize, what: "block" },
+      hashHex,
+    );
+  }
+  if (records.length === 0 || records[0]!.type !== "miner") {
+    throw new BlockError(
+      { code: "BAD_MINER_RECORD", index: 0, reason: "first record must be the miner record" },
+      hashHex,
+    );
+  }
+  const ids: Uint8Array[] = new Array(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const rec = records[i]!;
+    if (i > 0 && rec.type === "miner") {
+      throw new BlockError(
+        { code: "BAD_MINER_RECORD", index: i, reason: "only the first record may be a miner record" },
+        hashHex,
+      );
+    }
+    const bytes = encodeRecord(rec);
+    if (bytes.length > params.maxRecordSize) {
+      throw new BlockError(
+        { code: "BAD_RECORD", index: i, reason: `size ${bytes.length} exceeds ${params.maxRecordSize}` },
+        hashHex,
+      );
+    }
+    ids[i] = sha256d(bytes);
+  }
+
+  const merkle = computeMerkleRoot(ids);
+  if (Buffer.compare(merkle.root, header.merkleRoot) !== 0) {
+    throw new BlockError(
+      { code: "BAD_MERKLE_ROOT", expected: hashToHex(merkle.root), actual: hashToHex(header.merkleRoot) },
+      hashHex,
+    );
+  }
+  if (merkle.mutated)
+    throw new BlockError({ code: "MUTATED", reason: "duplicate hashes paired in the merkle tree" }, hashHex);
+  // Identical records anywhere in the list (not only adjacent) are refused too: ids must be unique.
+  const seen = new Set<string>();
+  for (const b of ids) {
+    const k = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+    if (seen.has(k)) throw new BlockError({ code: "MUTATED", reason: "duplicate record" }, hashHex);
+    seen.add(k);
+  }
+  return { hash, hashHex, size: blockSize };
+}
+
+/** Facts about the parent that contextual checks need. */
+export interface BlockContext {
+  /** Height the block would have. */
+  height: number;
+  /** Bits the difficulty algorithm requires at that height. */
+  expectedBits: number;
+  /** Median time of the previous 11 blocks. */
+  medianTimePast: number;
+}
+
+/** Checks that need the parent: difficulty, median time past, miner record height, checkpoints. */
+export function checkBlockContext(
+  block: Block,
+  facts: BlockFacts,
+  ctx: BlockContext,
+  params: NetworkParams,
+): void {
+  const { header } = block;
+  const hashHex = facts.hashHex;
+  if (header.bits !== ctx.expectedBits) {
+    throw new BlockError({ code: "BAD_BITS", bits: header.bits, expected: ctx.expectedBits }, hashHex);
+  }
+  if (header.time <= ctx.medianTimePast) {
+    throw new BlockError(
+      { code: "TIME_TOO_OLD", time: header.time, medianTimePast: ctx.medianTimePast },
+      hashHex,
+    );
+  }
+  const miner = block.records[0]!;
+  if (miner.type === "miner" && miner.height !== ctx.height) {
+    throw new BlockError({ code: "BAD_HEIGHT", height: miner.height, expected: ctx.height }, hashHex);
+  }
+  const checkpoint = params.checkpoints.get(ctx.height);
+  if (checkpoint !== undefined && checkpoint !== hashHex) {
+    throw new BlockError(
+      { code: "CHECKPOINT_MISMATCH", height: ctx.height, hash: hashHex, expected: checkpoint },
+      hashHex,
+    );
+  }
+}
+
+/** The expensive checks, deferred until the block joins the main chain: record signatures. */
+export function checkBlockRecords(block: Block, hashHex: string): void {
+  const records = block.records;
+  for (let i = 1; i < records.length; i++) {
+    const rec = records[i]!;
+    if (rec.type === "signed" && !verifyRecordSignature(rec)) {
+      throw new BlockError({ code: "BAD_SIGNATURE", index: i }, hashHex);
+    }
+  }
+}
