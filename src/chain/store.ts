@@ -1,0 +1,76 @@
+import type { BlockErrorData } from "../consensus/errors.ts";
+import type { BlockHeader } from "../consensus/header.ts";
+import type { EntryStatus } from "./types.ts";
+
+/**
+ * The storage the chain needs, as an interface the store layer implements (src/store/level.ts).
+ * The chain never sees LevelDB; the store never sees consensus rules.
+ */
+
+/** A block-tree entry as persisted. */
+export interface StoredEntry {
+  hash: Uint8Array;
+  header: BlockHeader;
+  height: number;
+  chainWork: bigint;
+  status: EntryStatus;
+  seq: number;
+  size: number;
+  miner: string;
+  recordCount: number;
+  /** Why the block is invalid, when status is "invalid". */
+  invalid?: BlockErrorData | undefined;
+}
+
+/** Everything one state change writes. Applied as one atomic batch: all of it or none of it. */
+export interface StoreWrite {
+  blocks?: Array<{ hash: Uint8Array; raw: Uint8Array }>;
+  entries?: StoredEntry[];
+  /** Main-chain heights to (re)point. */
+  mainPut?: Array<{ height: number; hash: Uint8Array }>;
+  /** Main-chain heights that no longer exist (a reorg to a shorter chain). */
+  mainDel?: number[];
+  tip?: Uint8Array;
+}
+
+export interface ChainStore {
+  /** Every stored block-tree entry, in no particular order. Bodies are not read. */
+  loadEntries(): Promise<StoredEntry[]>;
+  getTip(): Promise<Uint8Array | undefined>;
+  getMainHash(height: number): Promise<Uint8Array | undefined>;
+  getBlock(hash: Uint8Array): Promise<Uint8Array | undefined>;
+  getBlocks(hashes: Uint8Array[]): Promise<Array<Uint8Array | undefined>>;
+  /** Applies one atomic batch. */
+  write(w: StoreWrite): Promise<void>;
+}
+
+/** Why the store cannot be used. Each code names a different problem a user must fix differently. */
+export type StoreErrorCode =
+  /** No database where one was expected. */
+  | "MISSING"
+  /** The directory holds something that is not a jbc database, or one of another version. */
+  | "NOT_JBC"
+  /** The database belongs to another network. */
+  | "WRONG_NETWORK"
+  /** LevelDB reported corruption, or the stored chain is inconsistent. */
+  | "CORRUPT"
+  /** Another process has the database open. */
+  | "LOCKED"
+  /** Any other I/O failure. */
+  | "IO";
+
+/**
+ * A storage failure with a code and the path or block it concerns. Defined beside the store interface
+ * because both the store (I/O problems) and the chain (inconsistent contents found at startup) raise it.
+ */
+export class StoreError extends Error {
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+    readonly path?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(path ? `${message} (${path})` : message, options);
+    this.name = "StoreError";
+  }
+}

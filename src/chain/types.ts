@@ -1,0 +1,82 @@
+import type { Block } from "../consensus/block.ts";
+import type { BlockErrorData } from "../consensus/errors.ts";
+import type { BlockHeader } from "../consensus/header.ts";
+
+/**
+ * Validation state of a block in the tree, following Bitcoin Core's BlockStatus:
+ * - "accepted": stored; header, context and body sanity checked; record signatures not yet checked;
+ * - "valid": fully validated (it was connected to the main chain at least once);
+ * - "invalid": broke a rule when connected; "invalid-child": descends from an invalid block.
+ */
+export type EntryStatus = "accepted" | "valid" | "invalid" | "invalid-child";
+
+/** One block in the block tree. Header only: bodies stay on disk. */
+export interface ChainEntry {
+  /** Display hash (byte-reversed hex). */
+  readonly hash: string;
+  /** Internal-order hash bytes. */
+  readonly hashBytes: Uint8Array;
+  readonly header: BlockHeader;
+  readonly height: number;
+  /** Sum of block work from genesis to this block inclusive. */
+  readonly chainWork: bigint;
+  /** Arrival order, persisted: on equal work the entry seen first wins, also after a restart. */
+  readonly seq: number;
+  /** Serialized block size in bytes. */
+  readonly size: number;
+  /** Name in the miner record, so the API can show who won a block without reading its body. */
+  readonly miner: string;
+  /** Number of records in the block, miner record included. */
+  readonly recordCount: number;
+  status: EntryStatus;
+  /** The rule it broke, when status is "invalid". */
+  invalid?: BlockErrorData | undefined;
+  parent: ChainEntry | undefined;
+}
+
+/** What a reorg changed: blocks that left the main chain and blocks that joined it, oldest first. */
+export interface Reorg {
+  /** The common ancestor. */
+  fork: ChainEntry;
+  disconnected: ChainEntry[];
+  connected: ChainEntry[];
+  /** Number of blocks that left the main chain. */
+  depth: number;
+}
+
+/** Outcome of processBlock. */
+export type ProcessResult =
+  /** Block is the new tip (or on the new main chain after a reorg it caused). */
+  | { status: "main"; hash: string; height: number; reorg?: Reorg }
+  /** Stored on a side branch with less (or equal, later-seen) work. */
+  | { status: "side"; hash: string; height: number }
+  /** Parent unknown: held in the orphan pool until it arrives. */
+  | { status: "orphan"; hash: string; missingParent: string }
+  /** Already known (in the tree or in the orphan pool). */
+  | { status: "duplicate"; hash: string };
+
+/** Typed events the chain emits after each state change is committed to the store. */
+export interface ChainEvents {
+  /** A block joined the main chain. */
+  connected: [entry: ChainEntry, block: Block];
+  /** A block left the main chain (reorg), newest first. */
+  disconnected: [entry: ChainEntry];
+  /** The tip changed. `reorg` is set when blocks were disconnected. */
+  tip: [event: { tip: ChainEntry; previous: ChainEntry; reorg?: Reorg }];
+  /** A block was stored on a side branch. */
+  side: [entry: ChainEntry];
+  /** A block was rejected; `error` is the BlockError. */
+  invalid: [event: { hash: string; code: string; penalty: number }];
+}
+
+/** What a miner needs to build the next block on the current tip. */
+export interface NextBlockContext {
+  prevHash: Uint8Array;
+  prevHashHex: string;
+  height: number;
+  bits: number;
+  /** Earliest valid time: median time past + 1. */
+  minTime: number;
+  /** Latest time accepted now: clock + max future drift. */
+  maxTime: number;
+}

@@ -1,0 +1,259 @@
+import { existsSync, readdirSync } from "node:fs";
+import { ClassicLevel } from "classic-level";
+import { type ChainStore, type StoredEntry, StoreError, type StoreWrite } from "../chain/store.ts";
+import type { EntryStatus } from "../chain/types.ts";
+import { Reader, Writer } from "../consensus/bytes.ts";
+import type { BlockErrorData } from "../consensus/errors.ts";
+import { encodeHeader, hashToHex, headerHash, readHeader } from "../consensus/header.ts";
+import type { NetworkParams } from "../consensus/params.ts";
+
+import {
+  banKey,
+  blockKey,
+  entryKey,
+  heightKey,
+  META_KEY,
+  P_BAN,
+  P_ENTRY,
+  prefixRange,
+  SCHEMA_VERSION,
+  TIP_KEY,
+} from "./layout.ts";
+
+type Bytes = Uint8Array;
+const VIEW = { keyEncoding: "view", valueEncoding: "view" } as const;
+
+const STATUS_CODES: readonly EntryStatus[] = ["accepted", "valid", "invalid", "invalid-child"];
+
+/** Serializes a block-tree entry: header(80) height(u32) work(32, BE) status(u8) seq(u64) size(u32) count(u32) miner invalid-json. */
+export function encodeEntry(e: StoredEntry): Bytes {
+  const w = new Writer(200);
+  w.bytes(encodeHeader(e.header)).u32(e.height);
+  const work = Buffer.from(e.chainWork.toString(16).padStart(64, "0"), "hex");
+  w.bytes(work)
+    .u8(STATUS_CODES.indexOf(e.status))
+    .u64(BigInt(e.seq))
+    .u32(e.size)
+    .u32(e.recordCount)
+    .varBytes(new TextEncoder().encode(e.miner))
+    .varBytes(e.invalid ? new TextEncoder().encode(JSON.stringify(e.invalid)) : new Uint8Array(0));
+  return w.finish();
+}
+
+/** Parses an entry; `hash` is taken from the key. Throws DecodeError on malformed bytes. */
+export function decodeEntry(hash: Bytes, bytes: Bytes): StoredEntry {
+  const r = new Reader(bytes);
+  const header = readHeader(r);
+  const height = r.u32();
+  const chainWork = BigInt(`0x${Buffer.from(r.bytes(32)).toString("hex")}`);
+  const status = STATUS_CODES[r.u8()];
+  if (!status) throw new StoreError("CORRUPT", `entry ${hashToHex(hash)} has an unknown status`);
+  const seq = Number(r.u64());
+  const size = r.u32();
+  const recordCount = r.u32();
+  const miner = new TextDecoder().decode(r.varBytes(1024));
+  const inv = r.varBytes(1 << 16);
+  r.end("entry");
+  const invalid = inv.length ? (JSON.parse(new TextDecoder().decode(inv)) as BlockErrorData) : undefined;
+  return { hash, header, height, chainWork, status, seq, size, miner, recordCount, invalid };
+}
+
+export interface LevelStoreOptions {
+  /** Create the database when the directory holds none (default true). */
+  create?: boolean;
+  /** fsync every batch: survives power loss, not only process death (default false; see docs/storage.md). */
+  sync?: boolean;
+}
+
+/**
+ * The chain's store on LevelDB (classic-level). Every write is one atomic batch. Without `sync`, a batch is
+ * in LevelDB's log once write() resolves, which survives kill -9 (the OS still has the pages); only a
+ * power cut can lose the last writes, and even then LevelDB recovers to a consistent earlier batch.
+ */
+export class LevelStore implements ChainStore {
+  private constructor(
+    readonly path: string,
+    private readonly db: ClassicLevel<Bytes, Bytes>,
+    private readonly sync: boolean,
+  ) {}
+
+  /**
+   * Opens (or creates) the database at `path` for `params`' network. Throws StoreError: MISSING when
+   * there is no database and `create` is false, NOT_JBC for a foreign or future-version database,
+   * WRONG_NETWORK for another network's, LOCKED when another process holds it, CORRUPT when LevelDB
+   * reports corruption.
+   */
+  static async open(path: string, params: NetworkParams, opts: LevelStoreOptions = {}): Promise<LevelStore> {
+    const create = opts.create ?? true;
+    const hasDb = existsSync(path) && readdirSync(path).includes("CURRENT");
+    if (!hasDb && !create) throw new StoreError("MISSING", "no jbc database here", path);
+    if (!hasDb && existsSync(path) && readdirSync(path).length > 0) {
+      throw new StoreError("NOT_JBC", "directory is not empty and holds no LevelDB database", path);
+    }
+    const db = new ClassicLevel<Bytes, Bytes>(path, VIEW);
+    try {
+      await db.open({ createIfMissing: create });
+    } catch (err) {
+      throw classifyOpenError(err, path);
+    }
+    const store = new LevelStore(path, db, opts.sync ?? false);
+    try {
+      await store.checkMeta(params);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+    return store;
+  }
+
+  private async checkMeta(params: NetworkParams): Promise<void> {
+    const meta = await this.db.get(META_KEY);
+    const genesis = Buffer.from(params.genesisHash, "hex").reverse();
+    if (meta === undefined) {
+      // A fresh database holds no keys at all; any key without meta means it is not ours.
+      for await (const _ of this.db.keys({ limit: 1 })) {
+        throw new StoreError("NOT_JBC", "LevelDB database without jbc metadata", this.path);
+      }
+      const w = new Writer(40).u32(SCHEMA_VERSION).u32(params.networkId).bytes(genesis);
+      await this.db.put(META_KEY, w.finish());
+      return;
+    }
+    if (meta.length !== 40) throw new StoreError("NOT_JBC", "unrecognised metadata record", this.path);
+    const r = new Reader(meta);
+    const version = r.u32();
+    const networkId = r.u32();
+    const storedGenesis = r.bytes(32);
+    if (version !== SCHEMA_VERSION) {
+      throw new StoreError(
+        "NOT_JBC",
+        `database schema version ${version}, this jbc reads ${SCHEMA_VERSION}`,
+        this.path,
+      );
+    }
+    if (networkId !== params.networkId || Buffer.compare(storedGenesis, genesis) !== 0) {
+      throw new StoreError(
+        "WRONG_NETWORK",
+        `database belongs to another network (id 0x${networkId.toString(16)}, genesis ${hashToHex(storedGenesis)}), not ${params.name}`,
+        this.path,
+      );
+    }
+  }
+
+  async loadEntries(): Promise<StoredEntry[]> {
+    const out: StoredEntry[] = [];
+    const it = this.db.iterator(prefixRange(P_ENTRY));
+    try {
+      for (;;) {
+        const batch = await it.nextv(4096);
+        if (batch.length === 0) break;
+        for (const [k, v] of batch) {
+          const hash = k.slice(1);
+          let e: StoredEntry;
+          try {
+            e = decodeEntry(hash, v);
+          } catch (err) {
+            throw new StoreError("CORRUPT", `block-tree entry ${hashToHex(hash)} is unreadable`, this.path, {
+              cause: err,
+            });
+          }
+          out.push(e);
+        }
+      }
+    } catch (err) {
+      throw wrapIo(err, this.path);
+    } finally {
+      await it.close();
+    }
+    return out;
+  }
+
+  async getTip(): Promise<Bytes | undefined> {
+    return this.db.get(TIP_KEY);
+  }
+
+  async getMainHash(height: number): Promise<Bytes | undefined> {
+    return this.db.get(heightKey(height));
+  }
+
+  async getBlock(hash: Bytes): Promise<Bytes | undefined> {
+    return this.db.get(blockKey(hash));
+  }
+
+  async getBlocks(hashes: Bytes[]): Promise<Array<Bytes | undefined>> {
+    return this.db.getMany(hashes.map(blockKey));
+  }
+
+  /** Main-chain hashes for heights [from, to], in height order, straight from the height index. */
+  async mainHashes(from: number, to: number): Promise<Bytes[]> {
+    const out: Bytes[] = [];
+    for await (const v of this.db.values({ gte: heightKey(from), lte: heightKey(to) })) out.push(v);
+    return out;
+  }
+
+  async write(w: StoreWrite): Promise<void> {
+    const batch = this.db.batch();
+    for (const b of w.blocks ?? []) batch.put(blockKey(b.hash), b.raw);
+    for (const e of w.entries ?? []) batch.put(entryKey(e.hash), encodeEntry(e));
+    for (const h of w.mainDel ?? []) batch.del(heightKey(h));
+    for (const m of w.mainPut ?? []) batch.put(heightKey(m.height), m.hash);
+    if (w.tip) batch.put(TIP_KEY, w.tip);
+    await batch.write({ sync: this.sync });
+  }
+
+  /** Ban list (owned by the network layer): id → expiry in ms since epoch. */
+  async putBan(id: string, until: number): Promise<void> {
+    await this.db.put(banKey(id), new Writer(8).u64(BigInt(Math.floor(until))).finish());
+  }
+
+  async deleteBan(id: string): Promise<void> {
+    await this.db.del(banKey(id));
+  }
+
+  async loadBans(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for await (const [k, v] of this.db.iterator(prefixRange(P_BAN))) {
+      if (v.length === 8) out.set(new TextDecoder().decode(k.subarray(1)), Number(new Reader(v).u64()));
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
+
+function errorCode(err: unknown): string {
+  if (err && typeof err === "object" && "code" in err) return String((err as { code: unknown }).code);
+  return "";
+}
+
+function causeMessage(err: unknown): string {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : "";
+  return `${err instanceof Error ? err.message : String(err)} ${cause}`;
+}
+
+function classifyOpenError(err: unknown, path: string): StoreError {
+  const msg = causeMessage(err);
+  if (/lock/i.test(msg) || errorCode(err) === "LEVEL_LOCKED") {
+    return new StoreError("LOCKED", "database is in use by another process", path, { cause: err });
+  }
+  if (/corrupt/i.test(msg) || errorCode(err) === "LEVEL_CORRUPTION") {
+    return new StoreError("CORRUPT", `LevelDB reports corruption: ${msg.trim()}`, path, { cause: err });
+  }
+  if (/does not exist/i.test(msg))
+    return new StoreError("MISSING", "no jbc database here", path, { cause: err });
+  return new StoreError("IO", `cannot open database: ${msg.trim()}`, path, { cause: err });
+}
+
+function wrapIo(err: unknown, path: string): unknown {
+  if (err instanceof StoreError) return err;
+  const msg = causeMessage(err);
+  if (/corrupt/i.test(msg))
+    return new StoreError("CORRUPT", `LevelDB reports corruption: ${msg.trim()}`, path, { cause: err });
+  return err;
+}
+
+/** Display hash of a stored entry (for messages). */
+export function entryHashHex(e: StoredEntry): string {
+  return headerHash(e.header);
+}
