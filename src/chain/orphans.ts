@@ -56,9 +56,9 @@ export class OrphanPool {
     if (this.byHash.has(o.hash)) return [];
     const orphan: Orphan = { ...o, added: this.clock() };
     this.byHash.set(o.hash, orphan);
-    let siblings = this.byPrev.get(o.prevHash);
-    if (!siblings) this.byPrev.set(o.prevHash, (siblings = new Set()));
+    const siblings = this.byPrev.get(o.prevHash) ?? new Set<string>();
     siblings.add(o.hash);
+    this.byPrev.set(o.prevHash, siblings);
     this.bytes += o.size;
     return this.prune();
   }
