@@ -41,7 +41,8 @@ export interface SignedRecord {
 export type BlockRecord = MinerRecord | DataRecord | SignedRecord;
 
 const utf8 = new TextEncoder();
-const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM keeps a leading U+FEFF in the string instead of dropping it, so decoding is one-to-one.
+const utf8Strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Serializes one record. Throws DecodeError when a field is out of bounds. */
 export function encodeRecord(rec: BlockRecord, w = new Writer(64)): Uint8Array {
