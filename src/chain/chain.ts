@@ -66,6 +66,8 @@ export class Chain extends EventEmitter<ChainEvents> {
   private readonly anchors = new Map<string, AsertAnchor>();
   private readonly lastCheckpoint: { height: number; hash: string } | undefined;
   private seq = 0;
+  /** Work counters, for monitoring and for tests that a cached rejection costs no second validation. */
+  readonly stats = { sanityChecks: 0, recordChecks: 0, reorgs: 0 };
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -242,14 +244,19 @@ export class Chain extends EventEmitter<ChainEvents> {
 
     let facts: BlockFacts;
     try {
+      this.stats.sanityChecks++;
       facts = checkBlockSanity(block, hashBytes, this.params, this.now(), raw?.length);
     } catch (err) {
       if (err instanceof BlockError && err.code === "TIME_TOO_NEW") this.holdFutureBlock(hash, block);
       throw this.rejected(err, hash);
     }
 
-    const parent = this.entries.get(hashToHex(block.header.prevHash));
+    const prevHex = hashToHex(block.header.prevHash);
+    const parent = this.entries.get(prevHex);
     if (!parent) {
+      if (this.invalid.has(prevHex)) {
+        throw this.rejected(new BlockError({ code: "INVALID_PARENT", parent: prevHex }, hash), hash);
+      }
       if (Buffer.compare(block.header.prevHash, ZERO_HASH) === 0) {
         throw this.rejected(new BlockError({ code: "BAD_GENESIS", hash }, hash), hash);
       }
@@ -371,6 +378,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     for (const x of branch) {
       if (x.status === "valid") continue;
       try {
+        this.stats.recordChecks++;
         checkBlockRecords(bodies.get(x)!, x.hash);
       } catch (err) {
         if (!(err instanceof BlockError)) throw err;
@@ -419,6 +427,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       const reorg: Reorg | undefined = disconnect.length
         ? { fork, disconnected: disconnect.slice().reverse(), connected: connect, depth: disconnect.length }
         : undefined;
+      if (reorg) this.stats.reorgs++;
       if (reorg) this.log.info({ depth: reorg.depth, fork: fork.height, tip: target.hash }, "reorg");
       this.emit("tip", { tip: target, previous: oldTip, ...(reorg ? { reorg } : {}) });
     } else {

@@ -1,0 +1,170 @@
+import { type Block, decodeBlock } from "../consensus/block.ts";
+import { blockWork } from "../consensus/compact.ts";
+import { anchorFromBlockOne, asertBits } from "../consensus/difficulty.ts";
+import { hashToHex, headerHashBytes } from "../consensus/header.ts";
+import type { NetworkParams } from "../consensus/params.ts";
+import { MEDIAN_TIME_SPAN, medianTimePast } from "../consensus/time.ts";
+import { checkBlockContext, checkBlockRecords, checkBlockSanity } from "../consensus/validate.ts";
+import type { ChainStore, StoredEntry } from "./store.ts";
+
+export interface VerifyResult {
+  ok: boolean;
+  /** Height of the stored tip (-1 when there is none). */
+  height: number;
+  tip: string | undefined;
+  /** Main-chain blocks fully re-checked. */
+  checked: number;
+  /** Entries in the block index (main and side). */
+  entries: number;
+  /** One line per problem found, naming the block or key. */
+  problems: string[];
+}
+
+export interface VerifyOptions {
+  /** Called every `progressEvery` blocks and at the end with (blocks checked, main-chain length). */
+  onProgress?: (done: number, total: number) => void;
+  progressEvery?: number;
+  /** Stop collecting after this many problems (default 100). */
+  maxProblems?: number;
+}
+
+const BATCH = 500;
+
+/**
+ * Re-checks the whole stored chain from genesis, trusting nothing in the store: every main-chain body is
+ * decoded and hashed, and must match its index entry and height record; proof of work, merkle root,
+ * difficulty (recomputed along the chain), median time past, heights and record signatures are checked
+ * again; cumulative work is recomputed; every block-tree entry must have its parent and its body.
+ * Reads only; never changes the store.
+ */
+export async function verifyChain(
+  store: ChainStore,
+  params: NetworkParams,
+  opts: VerifyOptions = {},
+): Promise<VerifyResult> {
+  const problems: string[] = [];
+  const max = opts.maxProblems ?? 100;
+  const problem = (p: string): void => {
+    if (problems.length < max) problems.push(p);
+  };
+
+  const stored = await store.loadEntries();
+  const byHash = new Map<string, StoredEntry>();
+  for (const e of stored) byHash.set(hashToHex(e.hash), e);
+
+  // Index consistency: parents, work, bodies for every entry (main and side).
+  for (const [hash, e] of byHash) {
+    const parentHash = hashToHex(e.header.prevHash);
+    if (e.height === 0) {
+      if (hash !== params.genesisHash) problem(`entry ${hash} claims height 0 but is not the genesis block`);
+      continue;
+    }
+    const p = byHash.get(parentHash);
+    if (!p) {
+      problem(`entry ${hash} (height ${e.height}): parent ${parentHash} missing from the index`);
+      continue;
+    }
+    if (p.height + 1 !== e.height) problem(`entry ${hash}: height ${e.height} but parent height ${p.height}`);
+    if (p.chainWork + blockWork(e.header.bits) !== e.chainWork) problem(`entry ${hash}: cumulative work is wrong`);
+    if ((p.status === "invalid" || p.status === "invalid-child") && e.status !== "invalid" && e.status !== "invalid-child") {
+      problem(`entry ${hash}: descends from invalid ${parentHash} but is marked ${e.status}`);
+    }
+  }
+  const hashes = [...byHash.values()].map((e) => e.hash);
+  for (let i = 0; i < hashes.length; i += BATCH) {
+    const part = hashes.slice(i, i + BATCH);
+    const bodies = await store.getBlocks(part);
+    bodies.forEach((b, j) => {
+      if (!b) problem(`block body ${hashToHex(part[j]!)} missing`);
+    });
+  }
+
+  const tipBytes = await store.getTip();
+  if (!tipBytes) {
+    problem("no tip record");
+    return { ok: false, height: -1, tip: undefined, checked: 0, entries: byHash.size, problems };
+  }
+  const tipHash = hashToHex(tipBytes);
+  const tip = byHash.get(tipHash);
+  if (!tip) {
+    problem(`tip ${tipHash} is not in the block index`);
+    return { ok: false, height: -1, tip: tipHash, checked: 0, entries: byHash.size, problems };
+  }
+
+  // Main chain, genesis to tip, through the height index.
+  const total = tip.height + 1;
+  let checked = 0;
+  let prev: StoredEntry | undefined;
+  let chainWork = 0n;
+  const times: number[] = [];
+  let blockOneTime = 0;
+  const every = opts.progressEvery ?? 1000;
+  for (let from = 0; from < total; from += BATCH) {
+    const heights = Array.from({ length: Math.min(BATCH, total - from) }, (_, i) => from + i);
+    const mainHashes = await Promise.all(heights.map((h) => store.getMainHash(h)));
+    const bodies = await store.getBlocks(mainHashes.map((h) => h ?? new Uint8Array(32)));
+    for (let i = 0; i < heights.length; i++) {
+      const height = heights[i]!;
+      const key = mainHashes[i];
+      if (!key) {
+        problem(`height index has no block at height ${height}`);
+        return done();
+      }
+      const hash = hashToHex(key);
+      const e = byHash.get(hash);
+      const raw = bodies[i];
+      if (!e) problem(`main-chain block ${hash} (height ${height}) has no index entry`);
+      if (!raw) {
+        problem(`main-chain block ${hash} (height ${height}) body missing`);
+        return done();
+      }
+      let block: Block;
+      try {
+        block = decodeBlock(raw);
+      } catch (err) {
+        problem(`main-chain block ${hash} (height ${height}) does not decode: ${(err as Error).message}`);
+        return done();
+      }
+      const actual = headerHashBytes(block.header);
+      if (hashToHex(actual) !== hash) problem(`block stored under ${hash} (height ${height}) hashes to ${hashToHex(actual)}`);
+      if (e && e.height !== height) problem(`block ${hash} indexed at height ${height} but its entry says ${e.height}`);
+      if (e && e.status !== "valid") problem(`main-chain block ${hash} (height ${height}) has status ${e.status}`);
+      if (prev && hashToHex(block.header.prevHash) !== hashToHex(prev.hash)) {
+        problem(`block ${hash} (height ${height}) does not build on the main-chain block below it`);
+      }
+      chainWork += blockWork(block.header.bits);
+      if (e && e.chainWork !== chainWork) problem(`block ${hash} (height ${height}): stored cumulative work is wrong`);
+      try {
+        const facts = checkBlockSanity(block, actual, params, Number.MAX_SAFE_INTEGER, raw.length);
+        if (height > 0) {
+          let expectedBits = params.genesis.header.bits;
+          if (!params.noRetargeting && height > 1 && prev) {
+            const anchor = anchorFromBlockOne(params.genesis.header.bits, blockOneTime, params.targetSpacing);
+            expectedBits = asertBits(anchor, height - 1, prev.header.time, params.targetSpacing, params.asertHalfLife, params.powLimit);
+          }
+          checkBlockContext(block, facts, { height, expectedBits, medianTimePast: medianTimePast(times) }, params);
+          checkBlockRecords(block, hash);
+        } else if (hash !== params.genesisHash) {
+          problem(`block at height 0 is ${hash}, not this network's genesis`);
+        }
+      } catch (err) {
+        problem(`block ${hash} (height ${height}) breaks a rule: ${(err as Error).message}`);
+      }
+      if (height === 1) blockOneTime = block.header.time;
+      times.push(block.header.time);
+      if (times.length > MEDIAN_TIME_SPAN) times.shift();
+      prev = e ?? prev;
+      checked++;
+      if (opts.onProgress && checked % every === 0) opts.onProgress(checked, total);
+    }
+  }
+  if (hashToHex(prev?.hash ?? new Uint8Array(32)) !== tipHash) problem("the height index does not end at the tip");
+  const beyond = await store.getMainHash(total);
+  if (beyond) problem(`height index has a block above the tip (height ${total})`);
+  return done();
+
+  function done(): VerifyResult {
+    opts.onProgress?.(checked, total);
+    return { ok: problems.length === 0, height: tip!.height, tip: tipHash, checked, entries: byHash.size, problems };
+  }
+}
