@@ -1,8 +1,9 @@
-import { type Block, encodeBlock } from "./block.ts";
+import type { Block } from "./block.ts";
+import { DecodeError, varIntSize } from "./bytes.ts";
 import { bitsToTarget, decodeBits } from "./compact.ts";
 import { BlockError } from "./errors.ts";
 import { sha256d } from "./hash.ts";
-import { hashToBigInt, hashToHex } from "./header.ts";
+import { HEADER_SIZE, hashToBigInt, hashToHex } from "./header.ts";
 import { computeMerkleRoot } from "./merkle.ts";
 import type { NetworkParams } from "./params.ts";
 import { encodeRecord, verifyRecordSignature } from "./records.ts";
@@ -26,9 +27,9 @@ export interface BlockFacts {
 }
 
 /**
- * Context-free checks, cheapest first so junk costs little: proof of work, future time, size, miner
- * record, record bounds, merkle root and mutation. `size` is the serialized size when the caller has
- * the bytes (saves re-encoding).
+ * Context-free checks, cheapest first so junk costs little: proof of work, future time, record field
+ * bounds, size, record size, merkle root and mutation, then the miner-record rules (once the header is
+ * known to commit to these records). `size` is the serialized size when the caller has the bytes.
  */
 export function checkBlockSanity(
   block: Block,
@@ -65,29 +66,28 @@ export function checkBlockSanity(
     );
   }
 
-  const blockSize = size ?? encodeBlock(block).length;
+  // Each record is encoded once: the bytes give the block size and the ids. A field out of bounds
+  // (only possible in a block built locally: decoded ones are in bounds) is a BAD_RECORD, not a crash.
+  const encoded: Uint8Array[] = new Array(records.length);
+  for (let i = 0; i < records.length; i++) {
+    try {
+      encoded[i] = encodeRecord(records[i]!);
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      throw new BlockError({ code: "BAD_RECORD", index: i, reason: err.message }, hashHex);
+    }
+  }
+  let blockSize = size ?? HEADER_SIZE + varIntSize(records.length);
+  if (size === undefined) for (const bytes of encoded) blockSize += bytes.length;
   if (blockSize > params.maxBlockSize) {
     throw new BlockError(
       { code: "BAD_SIZE", size: blockSize, max: params.maxBlockSize, what: "block" },
       hashHex,
     );
   }
-  if (records.length === 0 || records[0]!.type !== "miner") {
-    throw new BlockError(
-      { code: "BAD_MINER_RECORD", index: 0, reason: "first record must be the miner record" },
-      hashHex,
-    );
-  }
   const ids: Uint8Array[] = new Array(records.length);
   for (let i = 0; i < records.length; i++) {
-    const rec = records[i]!;
-    if (i > 0 && rec.type === "miner") {
-      throw new BlockError(
-        { code: "BAD_MINER_RECORD", index: i, reason: "only the first record may be a miner record" },
-        hashHex,
-      );
-    }
-    const bytes = encodeRecord(rec);
+    const bytes = encoded[i]!;
     if (bytes.length > params.maxRecordSize) {
       throw new BlockError(
         { code: "BAD_RECORD", index: i, reason: `size ${bytes.length} exceeds ${params.maxRecordSize}` },
@@ -112,6 +112,22 @@ export function checkBlockSanity(
     const k = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
     if (seen.has(k)) throw new BlockError({ code: "MUTATED", reason: "duplicate record" }, hashHex);
     seen.add(k);
+  }
+  // Only now is the record list known to be the one the header commits to. Checked earlier, a relay
+  // that moved or dropped the miner record of a valid block would get its hash cached as invalid.
+  if (records.length === 0 || records[0]!.type !== "miner") {
+    throw new BlockError(
+      { code: "BAD_MINER_RECORD", index: 0, reason: "first record must be the miner record" },
+      hashHex,
+    );
+  }
+  for (let i = 1; i < records.length; i++) {
+    if (records[i]!.type === "miner") {
+      throw new BlockError(
+        { code: "BAD_MINER_RECORD", index: i, reason: "only the first record may be a miner record" },
+        hashHex,
+      );
+    }
   }
   return { hash, hashHex, size: blockSize };
 }

@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { DecodeError, fromHex, toHex } from "../../src/consensus/bytes.ts";
-import { decodeHeader, encodeHeader, HEADER_SIZE, hashToHex, headerHash, hexToHash } from "../../src/consensus/header.ts";
+import {
+  decodeHeader,
+  encodeHeader,
+  HEADER_SIZE,
+  hashToHex,
+  headerHash,
+  hexToHash,
+} from "../../src/consensus/header.ts";
 
 // Real Bitcoin mainnet headers (raw 80 bytes) and the hashes block explorers show for them.
 const VECTORS = [
