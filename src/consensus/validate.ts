@@ -27,9 +27,9 @@ export interface BlockFacts {
 }
 
 /**
- * Context-free checks, cheapest first so junk costs little: proof of work, future time, record field
- * bounds, size, record size, merkle root and mutation, then the miner-record rules (once the header is
- * known to commit to these records). `size` is the serialized size when the caller has the bytes.
+ * Context-free checks, cheapest first so junk costs little: proof of work, record field bounds, size,
+ * record size, merkle root and mutation, then the miner-record rules and the future-time rule (once the
+ * header is known to commit to these records). `size` is the serialized size when the caller has the bytes.
  */
 export function checkBlockSanity(
   block: Block,
@@ -59,13 +59,6 @@ export function checkBlockSanity(
       hashHex,
     );
   }
-  if (header.time > now + params.maxFutureDrift) {
-    throw new BlockError(
-      { code: "TIME_TOO_NEW", time: header.time, now, maxDrift: params.maxFutureDrift },
-      hashHex,
-    );
-  }
-
   // Each record is encoded once: the bytes give the block size and the ids. A field out of bounds
   // (only possible in a block built locally: decoded ones are in bounds) is a BAD_RECORD, not a crash.
   const encoded: Uint8Array[] = new Array(records.length);
@@ -128,6 +121,14 @@ export function checkBlockSanity(
         hashHex,
       );
     }
+  }
+  // Last, so a block held back for being early is known to carry the body its header commits to:
+  // a relay cannot park a junk body under a real block's hash in the chain's future-block pool.
+  if (header.time > now + params.maxFutureDrift) {
+    throw new BlockError(
+      { code: "TIME_TOO_NEW", time: header.time, now, maxDrift: params.maxFutureDrift },
+      hashHex,
+    );
   }
   return { hash, hashHex, size: blockSize };
 }

@@ -217,6 +217,12 @@ describe("processBlock: rejections, one per rule", () => {
   it("TIME_TOO_NEW: not the sender's fault, not cached, accepted once the clock catches up", async () => {
     const drift = regtest.maxFutureDrift;
     const b = makeChild(s.get("r4"), regtest, { miner: "future", time: h.clock.now + drift + 1 });
+    // A relay cannot park a junk body under the real block's hash: the body is checked first.
+    const junk: Block = {
+      header: b.header,
+      records: [b.records[0]!, { type: "data", data: utf8.encode("junk") }],
+    };
+    await expectCode(h, junk, "BAD_MERKLE_ROOT");
     const err = await expectCode(h, b, "TIME_TOO_NEW");
     assert.equal(err.penalty, 0);
     assert.equal(err.cacheable, false);
