@@ -1,0 +1,251 @@
+import { EventEmitter } from "node:events";
+import type { NextBlockContext, ProcessResult } from "../chain/types.ts";
+import type { Block } from "../consensus/block.ts";
+import { hashToHex } from "../consensus/header.ts";
+import type { BlockRecord } from "../consensus/records.ts";
+import { type Logger, silentLogger } from "../util/logger.ts";
+import type { KernelChoice, KernelName } from "./kernels/index.ts";
+import { MiningPool, type PoolSolution } from "./pool.ts";
+
+export interface MinerOptions {
+  /** What to build on now (the chain's nextBlockContext). */
+  getContext(nowSeconds: number): NextBlockContext;
+  /** Where found blocks go: the same processBlock as blocks from the network. */
+  submit(block: Block): Promise<ProcessResult>;
+  /**
+   * Subscribes to tip changes (returns an unsubscribe function). Without it, call `newTip()` whenever
+   * the tip changes.
+   */
+  onTip?(listener: () => void): () => void;
+  /** Name written into the miner record of every block. */
+  minerName: string;
+  /** Records to include after the miner record (pending data), read for each new template. */
+  records?(): BlockRecord[];
+  threads?: number;
+  kernel?: KernelChoice;
+  logger?: Logger;
+  /** How often `stats` is emitted; default 1000 ms, 0 disables. */
+  statsIntervalMs?: number;
+  /** Clock in seconds (tests pass the chain's clock). */
+  now?(): number;
+  /** Nonces per extra-nonce (tests only; default 2^32). */
+  nonceSpace?: number;
+}
+
+/** What happened to a block the miner found. */
+export type SubmitOutcome = ProcessResult | { status: "rejected"; hash: string; reason: string };
+
+export interface BlockFound {
+  height: number;
+  /** Display hash. */
+  hash: string;
+  nonce: number;
+  extraNonce: bigint;
+  /** Milliseconds from the first template at this height to the find. */
+  elapsedMs: number;
+  block: Block;
+  result: SubmitOutcome;
+}
+
+export interface HashRateStats {
+  kernel: KernelName | "none";
+  /** Hashes per second of each thread over the last interval. */
+  perThread: number[];
+  /** Sum of perThread. */
+  total: number;
+  /** Hashes tried since the miner started. */
+  hashes: number;
+  intervalMs: number;
+}
+
+export interface MinerEvents {
+  block: [found: BlockFound];
+  stats: [stats: HashRateStats];
+  error: [error: Error];
+}
+
+/**
+ * Mines on the tip it is given, through a worker pool, and submits every block it finds through the
+ * caller's `submit` (processBlock): it never writes to the store and knows nothing of networking.
+ *
+ * Each template gets a fresh extra-nonce range (job number << 32), so restarting on the same tip never
+ * repeats work. On a tip change the running job is aborted at once and the next one started; after a
+ * find, the pool is idle until the submit settles, then mining resumes on whatever the tip is then.
+ */
+export class Miner extends EventEmitter<MinerEvents> {
+  private readonly opts: MinerOptions;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private pool: MiningPool | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private job: { context: NextBlockContext; generation: number } | undefined;
+  private jobSeq = 0;
+  /** Start time of the first template per parent hash, for the time-to-find of each block. */
+  private readonly heightStart = new Map<string, number>();
+  private lastCounts: number[] = [];
+  private lastStatsAt = 0;
+  private running = false;
+  private submitting = 0;
+
+  constructor(opts: MinerOptions) {
+    super();
+    this.opts = opts;
+    this.log = opts.logger ?? silentLogger;
+    this.now = opts.now ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  /** The kernel in use (after start). */
+  get kernel(): KernelName | undefined {
+    return this.pool?.kernel;
+  }
+
+  get threads(): number | undefined {
+    return this.pool?.threads;
+  }
+
+  /** The template being searched, if any: its height and parent. */
+  get working(): { height: number; prevHashHex: string; generation: number } | undefined {
+    if (!this.job || !this.pool?.busy) return undefined;
+    return {
+      height: this.job.context.height,
+      prevHashHex: this.job.context.prevHashHex,
+      generation: this.job.generation,
+    };
+  }
+
+  /** Starts the workers and mining on the current tip. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.pool = await MiningPool.start({
+      ...(this.opts.threads !== undefined ? { threads: this.opts.threads } : {}),
+      ...(this.opts.kernel !== undefined ? { kernel: this.opts.kernel } : {}),
+      ...(this.opts.nonceSpace !== undefined ? { nonceSpace: this.opts.nonceSpace } : {}),
+      logger: this.log,
+    });
+    this.running = true;
+    this.pool.on("found", (s) => void this.onFound(s));
+    this.pool.on("error", (err) => this.fail(err));
+    this.unsubscribe = this.opts.onTip?.(() => this.newTip());
+    this.lastCounts = this.pool.hashCounts();
+    this.lastStatsAt = performance.now();
+    const interval = this.opts.statsIntervalMs ?? 1000;
+    if (interval > 0) {
+      this.statsTimer = setInterval(() => this.emit("stats", this.stats()), interval);
+      this.statsTimer.unref();
+    }
+    this.restart();
+  }
+
+  /** The tip changed: abort the current job and start on the new tip (no-op if already on it). */
+  newTip(): void {
+    if (!this.running || this.submitting > 0) return;
+    const context = this.opts.getContext(this.now());
+    if (this.job && this.pool?.busy && this.job.context.prevHashHex === context.prevHashHex) return;
+    this.restart(context);
+  }
+
+  /** Rebuilds the template on the same tip, e.g. because the pending records changed. */
+  refresh(): void {
+    if (this.running && this.submitting === 0) this.restart();
+  }
+
+  /** Hash rates since the previous call (per thread and total). */
+  stats(): HashRateStats {
+    const pool = this.pool;
+    const counts = pool ? pool.hashCounts() : [];
+    const at = performance.now();
+    const seconds = Math.max(1e-3, (at - this.lastStatsAt) / 1000);
+    const perThread = counts.map((c, i) => (c - (this.lastCounts[i] ?? 0)) / seconds);
+    const stats: HashRateStats = {
+      kernel: pool?.kernel ?? "none",
+      perThread,
+      total: perThread.reduce((a, b) => a + b, 0),
+      hashes: counts.reduce((a, b) => a + b, 0),
+      intervalMs: seconds * 1000,
+    };
+    this.lastCounts = counts;
+    this.lastStatsAt = at;
+    return stats;
+  }
+
+  /** Stops mining and terminates the workers. Safe to call more than once. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    clearInterval(this.statsTimer);
+    clearTimeout(this.retryTimer);
+    const pool = this.pool;
+    this.pool = undefined;
+    this.job = undefined;
+    await pool?.close();
+  }
+
+  private restart(context = this.opts.getContext(this.now())): void {
+    const pool = this.pool;
+    if (!pool || !this.running) return;
+    clearTimeout(this.retryTimer);
+    if (context.minTime > context.maxTime) {
+      // Blocks came faster than the clock (easy networks): wait until a valid time exists.
+      pool.abort();
+      this.job = undefined;
+      const waitMs = (context.minTime - context.maxTime) * 1000;
+      this.log.debug({ height: context.height, waitMs }, "median time past is ahead of the clock; waiting");
+      this.retryTimer = setTimeout(() => this.restart(), waitMs);
+      return;
+    }
+    const time = Math.min(Math.max(this.now(), context.minTime), context.maxTime);
+    this.jobSeq++;
+    if (!this.heightStart.has(context.prevHashHex)) {
+      // Keep the map small: only the current parent matters once it changed.
+      this.heightStart.clear();
+      this.heightStart.set(context.prevHashHex, performance.now());
+    }
+    const generation = pool.mine({
+      prevHash: context.prevHash,
+      height: context.height,
+      bits: context.bits,
+      time,
+      miner: this.opts.minerName,
+      records: this.opts.records?.() ?? [],
+      extraNonceBase: BigInt(this.jobSeq) << 32n,
+    });
+    this.job = { context, generation };
+    this.log.debug({ height: context.height, bits: context.bits, generation }, "mining");
+  }
+
+  private async onFound(s: PoolSolution): Promise<void> {
+    const hash = hashToHex(s.hash);
+    const started = this.heightStart.get(hashToHex(s.job.prevHash)) ?? performance.now();
+    const elapsedMs = performance.now() - started;
+    this.submitting++;
+    let result: SubmitOutcome;
+    try {
+      result = await this.opts.submit(s.block);
+    } catch (err) {
+      result = { status: "rejected", hash, reason: (err as Error).message };
+      this.log.warn({ hash, err }, "mined block rejected");
+    } finally {
+      this.submitting--;
+    }
+    const miner = s.block.records[0];
+    this.emit("block", {
+      height: s.job.height,
+      hash,
+      nonce: s.block.header.nonce,
+      extraNonce: miner?.type === "miner" ? miner.extraNonce : 0n,
+      elapsedMs,
+      block: s.block,
+      result,
+    });
+    // Listeners may have stopped the miner; otherwise continue on the tip as it is now.
+    if (this.running && this.submitting === 0) this.restart();
+  }
+
+  private fail(err: Error): void {
+    this.log.error({ err }, "mining error");
+    if (this.listenerCount("error") > 0) this.emit("error", err);
+  }
+}
