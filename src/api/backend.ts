@@ -1,0 +1,28 @@
+import type { EventEmitter } from "node:events";
+import type { Chain } from "../chain/chain.ts";
+import type { MiningView, P2PInfo, PeerView, SyncView } from "./schemas.ts";
+
+/** Events the node relays to API clients besides the chain's own. */
+export interface BackendEvents {
+  peer: [event: { event: "joined" | "left" | "banned"; peer: string; reason?: string }];
+  /** Miner statistics, about every two seconds while mining and once when it stops. */
+  mining: [view: MiningView];
+  sync: [view: SyncView];
+}
+
+/**
+ * What the HTTP API needs from the node. The node implements it; the API never sees the network or
+ * miner classes, so it works (and is tested) with whichever of them a node runs.
+ * Methods that cannot work on this node (no P2P, no miner) throw an ApiError with status 503.
+ */
+export interface ApiBackend {
+  readonly chain: Chain;
+  readonly events: EventEmitter<BackendEvents>;
+  peers(): PeerView[];
+  p2pInfo(): P2PInfo;
+  addPeer(addr: string): Promise<void>;
+  mining(): MiningView;
+  startMining(): Promise<MiningView>;
+  stopMining(): Promise<MiningView>;
+  sync(): SyncView;
+}

@@ -1,0 +1,71 @@
+import { DecodeError } from "../consensus/bytes.ts";
+import { BlockError } from "../consensus/errors.ts";
+import type { ErrorBody } from "./schemas.ts";
+
+/** A failure with the HTTP status and stable code it is reported with. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+/** Fastify's own error codes, for the failures it detects before a handler runs. */
+const FASTIFY_CODES: Record<string, [number, string]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: [413, "PAYLOAD_TOO_LARGE"],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, "UNSUPPORTED_MEDIA_TYPE"],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, "BAD_REQUEST"],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [400, "MALFORMED_JSON"],
+  FST_ERR_CTP_INVALID_JSON_BODY: [400, "MALFORMED_JSON"],
+};
+
+function prop(err: unknown, key: string): unknown {
+  return err && typeof err === "object" && key in err ? (err as Record<string, unknown>)[key] : undefined;
+}
+
+/**
+ * Maps anything thrown while serving a request to a status and the one error body. Block rule
+ * violations are 422 with the rule's code; a body that does not decode as a block is 422 MALFORMED;
+ * unknown failures are 500 INTERNAL and their message is not leaked.
+ */
+export function toErrorResponse(err: unknown): { status: number; body: ErrorBody } {
+  const body = (code: string, message: string, details?: Record<string, unknown>): ErrorBody => ({
+    error: { code, message, ...(details ? { details } : {}) },
+  });
+  if (err instanceof ApiError) return { status: err.status, body: body(err.code, err.message, err.details) };
+  if (err instanceof BlockError) {
+    return {
+      status: 422,
+      body: body(err.code, err.message, {
+        ...err.data,
+        penalty: err.penalty,
+        ...(err.hash ? { hash: err.hash } : {}),
+      }),
+    };
+  }
+  if (err instanceof DecodeError)
+    return { status: 422, body: body("MALFORMED", `malformed block: ${err.message}`) };
+  const code = prop(err, "code");
+  if (typeof code === "string" && FASTIFY_CODES[code]) {
+    const [status, name] = FASTIFY_CODES[code];
+    return { status, body: body(name, err instanceof Error ? err.message : name) };
+  }
+  const statusCode = prop(err, "statusCode");
+  if (typeof statusCode === "number" && statusCode >= 400 && statusCode < 500) {
+    // Fastify's JSON parser reports syntax errors as plain 400s.
+    const syntax = err instanceof SyntaxError || /JSON/i.test(err instanceof Error ? err.message : "");
+    return {
+      status: statusCode,
+      body: body(
+        syntax ? "MALFORMED_JSON" : "BAD_REQUEST",
+        err instanceof Error ? err.message : "bad request",
+      ),
+    };
+  }
+  return { status: 500, body: body("INTERNAL", "internal error") };
+}

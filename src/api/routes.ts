@@ -1,0 +1,187 @@
+import { z } from "zod";
+import {
+  AddPeerBody,
+  BlockDetail,
+  BlockPage,
+  LegacyBlock,
+  MinedResult,
+  MiningResult,
+  Ok,
+  P2PInfo,
+  Peers,
+  Status,
+  SubmitResult,
+  Tree,
+} from "./schemas.ts";
+
+/**
+ * Every HTTP route, declared once as data (after Lodestar's packages/api routes): the server registers
+ * handlers from this table and the client builds requests and parses responses from it.
+ *
+ * `response` is a zod schema for JSON routes, or says the body is something else: raw block bytes, a
+ * server-sent event stream, or the legacy chain dump (a JSON array too long to buffer, streamed).
+ * `auth` routes change the node: they need the API token unless the request comes from loopback.
+ */
+export interface RouteDef {
+  readonly method: "GET" | "POST";
+  readonly path: string;
+  readonly params?: z.ZodType;
+  readonly query?: z.ZodType;
+  /** JSON body schema. Block submission also takes raw bytes, handled by the server itself. */
+  readonly body?: z.ZodType;
+  readonly response: z.ZodType | "bytes" | "sse";
+  readonly auth?: boolean;
+  /** Largest request body accepted, in bytes (default 64 KiB). */
+  readonly bodyLimit?: number;
+  readonly summary: string;
+}
+
+/** Raw blocks are at most 1 MB; 2 MB leaves room for the hex-in-JSON form of a large one. */
+export const BLOCK_BODY_LIMIT = 2 * 1024 * 1024;
+/** The legacy JSON form of a block carries hex records and is more verbose still. */
+export const LEGACY_BODY_LIMIT = 4 * 1024 * 1024;
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+export const MAX_PAGE = 100;
+export const MAX_TREE_DEPTH = 1000;
+
+const hashOrHeight = z
+  .string()
+  .regex(/^(?:\d{1,10}|[0-9a-fA-F]{64})$/, "a height or a 64-digit block hash")
+  .transform((s) => s.toLowerCase());
+const blockHash = z
+  .string()
+  .regex(/^[0-9a-fA-F]{64}$/, "a 64-digit block hash")
+  .transform((s) => s.toLowerCase());
+/** Query numbers arrive as strings; an empty value counts as absent. */
+const intParam = (min: number, max: number) =>
+  z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(min).max(max).optional());
+
+export const routes = {
+  getStatus: {
+    method: "GET",
+    path: "/api/status",
+    response: Status,
+    summary: "Network, tip, work, difficulty, peers, mining and sync state",
+  },
+  getBlocks: {
+    method: "GET",
+    path: "/api/blocks",
+    query: z.object({ limit: intParam(1, MAX_PAGE), before: intParam(0, 2 ** 32) }).strict(),
+    response: BlockPage,
+    summary: "Main-chain block summaries, newest first, paged by height",
+  },
+  getBlock: {
+    method: "GET",
+    path: "/api/blocks/:id",
+    params: z.object({ id: hashOrHeight }),
+    response: BlockDetail,
+    summary: "One block (main or side) by hash, or the main-chain block at a height",
+  },
+  getRawBlock: {
+    method: "GET",
+    path: "/api/blocks/:hash/raw",
+    params: z.object({ hash: blockHash }),
+    response: "bytes",
+    summary: "The serialized block (application/octet-stream)",
+  },
+  submitBlock: {
+    method: "POST",
+    path: "/api/blocks",
+    response: SubmitResult,
+    bodyLimit: BLOCK_BODY_LIMIT,
+    summary: "Submit a serialized block (octet-stream, or JSON { hex }) to processBlock",
+  },
+  getTree: {
+    method: "GET",
+    path: "/api/tree",
+    query: z.object({ depth: intParam(1, MAX_TREE_DEPTH) }).strict(),
+    response: Tree,
+    summary: "The recent block tree with side branches",
+  },
+  getPeers: {
+    method: "GET",
+    path: "/api/peers",
+    response: Peers,
+    summary: "Connected peers",
+  },
+  addPeer: {
+    method: "POST",
+    path: "/api/peers",
+    body: AddPeerBody,
+    response: Ok,
+    auth: true,
+    summary: "Dial a peer by multiaddr or by another node's HTTP URL",
+  },
+  getP2P: {
+    method: "GET",
+    path: "/api/p2p",
+    response: P2PInfo,
+    summary: "This node's libp2p peer id and listen addresses",
+  },
+  startMining: {
+    method: "POST",
+    path: "/api/mining/start",
+    response: MiningResult,
+    auth: true,
+    summary: "Start the miner",
+  },
+  stopMining: {
+    method: "POST",
+    path: "/api/mining/stop",
+    response: MiningResult,
+    auth: true,
+    summary: "Stop the miner",
+  },
+  events: {
+    method: "GET",
+    path: "/api/events",
+    response: "sse",
+    summary: "Server-sent events: block, tip, reorg, peer, mining, sync",
+  },
+  legacyChain: {
+    method: "GET",
+    path: "/blockchain.json",
+    response: z.array(LegacyBlock),
+    summary: "The main chain in the original JackBlockChain's JSON shape (streamed)",
+  },
+  legacyMined: {
+    method: "POST",
+    path: "/mined",
+    body: LegacyBlock,
+    response: MinedResult,
+    bodyLimit: LEGACY_BODY_LIMIT,
+    summary: "Submit a block in the /blockchain.json shape (the original's broadcast endpoint)",
+  },
+} as const satisfies Record<string, RouteDef>;
+
+export type Routes = typeof routes;
+export type RouteName = keyof Routes;
+
+type Field<R, K extends string> = R extends { [P in K]: infer S extends z.ZodType } ? S : undefined;
+
+/** What a caller passes: the schemas' input types (query numbers may be given as numbers). */
+export type RouteArgs<N extends RouteName> = (Field<Routes[N], "params"> extends z.ZodType
+  ? { params: z.input<Field<Routes[N], "params">> }
+  : { params?: undefined }) &
+  (Field<Routes[N], "query"> extends z.ZodType
+    ? { query?: z.input<Field<Routes[N], "query">> }
+    : { query?: undefined }) &
+  (Field<Routes[N], "body"> extends z.ZodType
+    ? { body: z.input<Field<Routes[N], "body">> }
+    : { body?: undefined });
+
+/** What a handler returns and the client resolves with. */
+export type RouteResponse<N extends RouteName> = Routes[N]["response"] extends z.ZodType
+  ? z.output<Routes[N]["response"]>
+  : Routes[N]["response"] extends "bytes"
+    ? Uint8Array
+    : never;
+
+/** The path with `:name` segments filled in from `params`. */
+export function buildPath(path: string, params: Record<string, unknown> | undefined): string {
+  return path.replace(/:([A-Za-z]+)/g, (_, name: string) => {
+    const v = params?.[name];
+    if (v === undefined) throw new TypeError(`missing path parameter ${name}`);
+    return encodeURIComponent(String(v));
+  });
+}

@@ -1,0 +1,288 @@
+import { timingSafeEqual } from "node:crypto";
+import { existsSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import fastifyStatic from "@fastify/static";
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type RawServerDefault,
+} from "fastify";
+import type { z } from "zod";
+import { decodeBlock } from "../consensus/block.ts";
+import { DecodeError, fromHex } from "../consensus/bytes.ts";
+import { headerHash } from "../consensus/header.ts";
+import { type Logger, silentLogger } from "../util/logger.ts";
+import type { ApiBackend } from "./backend.ts";
+import { ApiError, toErrorResponse } from "./errors.ts";
+import { EventHub, type EventHubOptions } from "./events.ts";
+import { blockFromLegacy, streamLegacyChain } from "./legacy.ts";
+import { DEFAULT_BODY_LIMIT, type RouteName, type RouteResponse, type Routes, routes } from "./routes.ts";
+import { SubmitHexBody } from "./schemas.ts";
+import { bitsHex, blockDetail, difficulty, submitResult, summary, treeNode } from "./views.ts";
+
+export interface ApiServerOptions {
+  backend: ApiBackend;
+  logger?: Logger;
+  /**
+   * Bearer token for routes that change the node when the request is not from loopback. Without one,
+   * such requests from other hosts are always refused.
+   */
+  token?: string;
+  /** Directory of the built explorer (index.html and assets), served at `/` when it exists. */
+  webRoot?: string;
+  /** Reported in /api/status. */
+  version?: string;
+  events?: EventHubOptions;
+}
+
+type Out<R, K extends string> = R extends { [P in K]: infer S extends z.ZodType } ? z.output<S> : undefined;
+
+/** A request after its params, query and body passed their schemas. */
+interface Input<N extends RouteName> {
+  params: Out<Routes[N], "params">;
+  query: Out<Routes[N], "query">;
+  body: Out<Routes[N], "body">;
+  req: FastifyRequest;
+  reply: FastifyReply;
+}
+
+const DEFAULT_PAGE = 20;
+const DEFAULT_TREE_DEPTH = 50;
+
+/** True for 127.0.0.0/8 and ::1, plain or IPv4-mapped. Forwarding headers are never trusted. */
+export function isLoopback(addr: string | undefined): boolean {
+  if (!addr) return false;
+  const a = addr.startsWith("::ffff:") ? addr.slice(7) : addr;
+  return a === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
+}
+
+function tokenMatches(header: string | undefined, token: string | undefined): boolean {
+  if (!token || !header) return false;
+  const m = /^Bearer\s+(.+)$/i.exec(header.trim());
+  if (!m) return false;
+  const given = Buffer.from(m[1]!);
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+function parsePart<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const r = schema.safeParse(value ?? (what === "body" ? undefined : {}));
+  if (r.success) return r.data;
+  const issues = r.error.issues.map((i) => `${i.path.length ? `${i.path.join(".")}: ` : ""}${i.message}`);
+  throw new ApiError(400, "BAD_REQUEST", `invalid ${what}: ${issues.join("; ")}`, {
+    issues: r.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+  });
+}
+
+const NOT_BUILT_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>jbc</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto">
+<h1>jbc node</h1>
+<p>The explorer is not built. Run <code>npm run build</code>, then reload this page.</p>
+<p>The API answers meanwhile: <a href="/api/status">/api/status</a>, <a href="/api/blocks">/api/blocks</a>,
+<a href="/blockchain.json">/blockchain.json</a>. See docs/api.md.</p>
+</body></html>
+`;
+
+/**
+ * Builds the HTTP API on Fastify from the route table. Every failure, Fastify's own included, answers
+ * with `{ error: { code, message } }`; the caller decides where to listen.
+ */
+export type ApiServer = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>;
+
+export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const { backend } = opts;
+  const chain = backend.chain;
+  const log = opts.logger ?? silentLogger;
+  const started = Date.now();
+  const app = Fastify({
+    loggerInstance: log,
+    disableRequestLogging: true,
+    bodyLimit: DEFAULT_BODY_LIMIT,
+    // The explorer and SSE clients keep connections open; close them promptly on shutdown.
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  });
+  const hub = new EventHub(backend, opts.events);
+  app.addHook("preClose", async () => hub.close());
+
+  app.addContentTypeParser("application/octet-stream", { parseAs: "buffer" }, (_req, body, done) =>
+    done(null, body),
+  );
+
+  app.setErrorHandler((err, req, reply) => {
+    const { status, body } = toErrorResponse(err);
+    if (status >= 500) log.error({ err, url: req.url }, "request failed");
+    else log.debug({ code: body.error.code, url: req.url }, "request refused");
+    return reply.status(status).type("application/json").send(body);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.status(404).send({ error: { code: "NOT_FOUND", message: `no route ${req.method} ${req.url}` } }),
+  );
+
+  /** Registers a route from the table with its schemas, limits and auth rule. */
+  function route<N extends RouteName>(
+    name: N,
+    handler: (input: Input<N>) => Promise<RouteResponse<N> | undefined>,
+  ): void {
+    const def = routes[name];
+    app.route({
+      method: def.method,
+      url: def.path,
+      bodyLimit: "bodyLimit" in def ? def.bodyLimit : DEFAULT_BODY_LIMIT,
+      onRequest: async (req) => {
+        if (!("auth" in def && def.auth)) return;
+        if (isLoopback(req.socket.remoteAddress)) return;
+        if (tokenMatches(req.headers.authorization, opts.token)) return;
+        throw new ApiError(
+          401,
+          "UNAUTHORIZED",
+          "this route needs 'Authorization: Bearer <api token>' from a non-loopback address",
+        );
+      },
+      handler: async (req, reply) => {
+        const input = {
+          params: "params" in def ? parsePart(def.params, req.params, "path parameters") : undefined,
+          query: "query" in def ? parsePart(def.query, req.query, "query") : undefined,
+          body: "body" in def ? parsePart(def.body, req.body, "body") : undefined,
+          req,
+          reply,
+        } as unknown as Input<N>;
+        return handler(input);
+      },
+    });
+  }
+
+  route("getStatus", async () => {
+    const tip = chain.tip;
+    const next = chain.nextBlockContext();
+    const sync = backend.sync();
+    return {
+      network: chain.params.name,
+      genesis: chain.params.genesisHash,
+      tip: { height: tip.height, hash: tip.hash, time: tip.header.time },
+      totalWork: tip.chainWork.toString(),
+      bits: bitsHex(next.bits),
+      difficulty: difficulty(next.bits, chain.params),
+      peers: backend.peers().length,
+      mining: backend.mining(),
+      orphans: chain.orphanCount,
+      syncing: sync.syncing,
+      sync,
+      uptime: (Date.now() - started) / 1000,
+      version: opts.version ?? "0.0.0",
+    };
+  });
+
+  route("getBlocks", async ({ query }) => {
+    const tipHeight = chain.height;
+    const limit = query.limit ?? DEFAULT_PAGE;
+    const top = Math.min(query.before === undefined ? tipHeight : query.before - 1, tipHeight);
+    const blocks = [];
+    for (let h = top; h >= 0 && blocks.length < limit; h--)
+      blocks.push(summary(chain.getEntryAt(h)!, chain.params));
+    const lowest = top - blocks.length + 1;
+    return { blocks, next: blocks.length && lowest > 0 ? lowest : null, tipHeight };
+  });
+
+  route("getBlock", async ({ params }) => {
+    const entry = /^\d+$/.test(params.id) ? chain.getEntryAt(Number(params.id)) : chain.getEntry(params.id);
+    if (!entry) throw new ApiError(404, "BLOCK_NOT_FOUND", `no block ${params.id}`);
+    const block = await chain.getBlock(entry.hash);
+    if (!block) throw new ApiError(404, "BLOCK_NOT_FOUND", `block ${entry.hash} has no stored body`);
+    return blockDetail(chain, entry, block);
+  });
+
+  route("getRawBlock", async ({ params, reply }) => {
+    const raw = await chain.getRawBlock(params.hash);
+    if (!raw) throw new ApiError(404, "BLOCK_NOT_FOUND", `no block ${params.hash}`);
+    reply.type("application/octet-stream");
+    return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  });
+
+  route("submitBlock", async ({ req }) => {
+    let raw: Uint8Array;
+    if (Buffer.isBuffer(req.body)) raw = req.body;
+    else if (req.body !== undefined && req.body !== null && typeof req.body === "object") {
+      const { hex } = parsePart(SubmitHexBody, req.body, "body");
+      try {
+        raw = fromHex(hex.replace(/^0x/, ""));
+      } catch (err) {
+        throw new ApiError(400, "BAD_REQUEST", `invalid body: ${(err as Error).message}`);
+      }
+    } else {
+      throw new ApiError(
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        "send the block as application/octet-stream, or as application/json { hex }",
+      );
+    }
+    // Decoding failures are the block's fault: reported like a rule violation (422 MALFORMED).
+    const block = decodeBlock(raw);
+    return submitResult(await chain.processBlock(block, raw));
+  });
+
+  route("getTree", async ({ query }) => {
+    const depth = query.depth ?? DEFAULT_TREE_DEPTH;
+    const from = Math.max(0, chain.height - depth + 1);
+    const nodes = chain
+      .entriesFrom(from)
+      .sort((a, b) => a.height - b.height || a.seq - b.seq)
+      .map((e) => treeNode(chain, e));
+    return { tip: chain.tip.hash, tipHeight: chain.height, from, nodes };
+  });
+
+  route("getPeers", async () => ({ peers: backend.peers() }));
+
+  route("addPeer", async ({ body }) => {
+    await backend.addPeer(body.addr);
+    return { ok: true as const };
+  });
+
+  route("getP2P", async () => backend.p2pInfo());
+
+  route("startMining", async () => ({ mining: await backend.startMining() }));
+  route("stopMining", async () => ({ mining: await backend.stopMining() }));
+
+  route("events", async ({ req, reply }) => {
+    reply.hijack();
+    req.raw.socket.setNoDelay(true);
+    hub.add(reply.raw);
+    return undefined;
+  });
+
+  route("legacyChain", async ({ reply }) => {
+    reply.type("application/json");
+    // The response is a stream: route type says array, but the body is written batch by batch.
+    void reply.send(Readable.from(streamLegacyChain(chain), { objectMode: false }));
+    return reply as never;
+  });
+
+  route("legacyMined", async ({ body }) => {
+    let block: ReturnType<typeof blockFromLegacy>;
+    try {
+      block = blockFromLegacy(body, chain.nextBlockContext().bits);
+    } catch (err) {
+      if (err instanceof DecodeError) throw new ApiError(400, "BAD_REQUEST", `invalid block: ${err.message}`);
+      throw err;
+    }
+    const hash = headerHash(block.header);
+    if (body.hash !== undefined && body.hash.toLowerCase() !== hash) {
+      throw new ApiError(400, "HASH_MISMATCH", `hash ${body.hash} does not match the header's hash ${hash}`);
+    }
+    const result = await chain.processBlock(block);
+    return { confirmed: true, status: result.status, hash: result.hash };
+  });
+
+  const webRoot = opts.webRoot;
+  if (webRoot && existsSync(join(webRoot, "index.html"))) {
+    await app.register(fastifyStatic, { root: webRoot, prefix: "/", index: ["index.html"] });
+  } else {
+    app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").send(NOT_BUILT_PAGE));
+  }
+
+  return app;
+}

@@ -1,0 +1,196 @@
+import type { Chain } from "../chain/chain.ts";
+import type { ChainEntry, ProcessResult, Reorg } from "../chain/types.ts";
+import { type Block, recordIds } from "../consensus/block.ts";
+import { fromHex, toHex } from "../consensus/bytes.ts";
+import { bitsToTarget, blockWork, decodeBits } from "../consensus/compact.ts";
+import { hashToHex } from "../consensus/header.ts";
+import type { NetworkParams } from "../consensus/params.ts";
+import { type BlockRecord, encodeRecord, verifyRecordSignature } from "../consensus/records.ts";
+import type {
+  BlockDetail,
+  BlockSummary,
+  RecordJson,
+  RecordView,
+  ReorgView,
+  SubmitResult,
+  TreeNode,
+} from "./schemas.ts";
+
+/** Pure conversions from chain objects to the API's JSON shapes. */
+
+export function bitsHex(bits: number): string {
+  return bits.toString(16).padStart(8, "0");
+}
+
+/**
+ * Difficulty relative to the network's easiest target (the proof-of-work limit is difficulty 1), the
+ * way Bitcoin relates every target to its own limit.
+ */
+export function difficulty(bits: number, params: NetworkParams): number {
+  const target = decodeBits(bits).target;
+  if (target === 0n) return 0;
+  // Fixed point with 32 fractional bits keeps precision for both tiny and huge ratios.
+  return Number((params.powLimit << 32n) / target) / 2 ** 32;
+}
+
+export function summary(e: ChainEntry, params: NetworkParams): BlockSummary {
+  return {
+    height: e.height,
+    hash: e.hash,
+    prev: hashToHex(e.header.prevHash),
+    time: e.header.time,
+    bits: bitsHex(e.header.bits),
+    difficulty: difficulty(e.header.bits, params),
+    miner: e.miner,
+    recordCount: e.recordCount,
+    size: e.size,
+    sincePrev: e.parent ? e.header.time - e.parent.header.time : null,
+  };
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const utf8 = new TextEncoder();
+
+/** Text that survives a JSON round trip and reads as text: no control characters but tab and newlines. */
+function printableText(bytes: Uint8Array): string | undefined {
+  let s: string;
+  try {
+    s = strictUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  return /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s) ? undefined : s;
+}
+
+function dataField(bytes: Uint8Array): { data: string; encoding: "utf8" | "hex" } {
+  const text = printableText(bytes);
+  return text === undefined ? { data: toHex(bytes), encoding: "hex" } : { data: text, encoding: "utf8" };
+}
+
+export function recordJson(rec: BlockRecord): RecordJson {
+  switch (rec.type) {
+    case "miner":
+      return { type: "miner", height: rec.height, extraNonce: rec.extraNonce.toString(), miner: rec.miner };
+    case "data":
+      return { type: "data", ...dataField(rec.data) };
+    case "signed":
+      return {
+        type: "signed",
+        ...dataField(rec.data),
+        publicKey: toHex(rec.publicKey),
+        signature: toHex(rec.signature),
+      };
+  }
+}
+
+/** The inverse of recordJson. Throws DecodeError on bad hex. */
+export function recordFromJson(r: RecordJson): BlockRecord {
+  switch (r.type) {
+    case "miner":
+      return { type: "miner", height: r.height, extraNonce: BigInt(r.extraNonce), miner: r.miner };
+    case "data":
+      return { type: "data", data: r.encoding === "hex" ? fromHex(r.data) : utf8.encode(r.data) };
+    case "signed":
+      return {
+        type: "signed",
+        data: r.encoding === "hex" ? fromHex(r.data) : utf8.encode(r.data),
+        publicKey: fromHex(r.publicKey),
+        signature: fromHex(r.signature),
+      };
+  }
+}
+
+function recordView(rec: BlockRecord, index: number, id: Uint8Array): RecordView {
+  return {
+    ...recordJson(rec),
+    index,
+    id: hashToHex(id),
+    size: encodeRecord(rec).length,
+    ...(rec.type === "signed" ? { signatureValid: verifyRecordSignature(rec) } : {}),
+  };
+}
+
+/** Children of `e` in the block tree, main-chain child first. */
+export function children(chain: Chain, e: ChainEntry): ChainEntry[] {
+  const out = chain.entriesFrom(e.height + 1).filter((c) => c.height === e.height + 1 && c.parent === e);
+  return out.sort((a, b) => Number(chain.isMain(b)) - Number(chain.isMain(a)) || a.seq - b.seq);
+}
+
+export function blockDetail(chain: Chain, e: ChainEntry, block: Block): BlockDetail {
+  const params = chain.params;
+  const main = chain.isMain(e);
+  const ids = recordIds(block);
+  const target = bitsToTarget(e.header.bits) ?? 0n;
+  const merkleRoot = hashToHex(e.header.merkleRoot);
+  return {
+    hash: e.hash,
+    height: e.height,
+    header: {
+      version: e.header.version,
+      prevHash: hashToHex(e.header.prevHash),
+      merkleRoot,
+      time: e.header.time,
+      bits: bitsHex(e.header.bits),
+      nonce: e.header.nonce,
+    },
+    target: target.toString(16).padStart(64, "0"),
+    difficulty: difficulty(e.header.bits, params),
+    work: blockWork(e.header.bits).toString(),
+    chainWork: e.chainWork.toString(),
+    size: e.size,
+    miner: e.miner,
+    branch: main ? "main" : "side",
+    status: e.status,
+    confirmations: main ? chain.height - e.height + 1 : 0,
+    sincePrev: e.parent ? e.header.time - e.parent.header.time : null,
+    merkleRoot,
+    records: block.records.map((r, i) => recordView(r, i, ids[i]!)),
+    children: children(chain, e).map((c) => ({
+      hash: c.hash,
+      height: c.height,
+      main: chain.isMain(c),
+      status: c.status,
+    })),
+    ...(e.invalid ? { invalid: { ...e.invalid } } : {}),
+  };
+}
+
+export function treeNode(chain: Chain, e: ChainEntry): TreeNode {
+  return {
+    hash: e.hash,
+    parent: hashToHex(e.header.prevHash),
+    height: e.height,
+    miner: e.miner,
+    main: chain.isMain(e),
+    status: e.status,
+    time: e.header.time,
+  };
+}
+
+export function reorgView(r: Reorg): ReorgView {
+  return {
+    depth: r.depth,
+    fork: { height: r.fork.height, hash: r.fork.hash },
+    left: r.disconnected.map((e) => e.hash),
+    joined: r.connected.map((e) => e.hash),
+  };
+}
+
+export function submitResult(r: ProcessResult): SubmitResult {
+  switch (r.status) {
+    case "main":
+      return {
+        status: "main",
+        hash: r.hash,
+        height: r.height,
+        ...(r.reorg ? { reorg: reorgView(r.reorg) } : {}),
+      };
+    case "side":
+      return { status: "side", hash: r.hash, height: r.height };
+    case "orphan":
+      return { status: "orphan", hash: r.hash, missingParent: r.missingParent };
+    case "duplicate":
+      return { status: "duplicate", hash: r.hash };
+  }
+}

@@ -1,0 +1,341 @@
+import { EventEmitter } from "node:events";
+import { mkdirSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import type { ApiBackend, BackendEvents } from "../api/backend.ts";
+import { ApiClient } from "../api/client.ts";
+import { ApiError } from "../api/errors.ts";
+import type { MiningView, P2PInfo, PeerView, SyncView } from "../api/schemas.ts";
+import { type ApiServer, createApiServer } from "../api/server.ts";
+import { Chain } from "../chain/chain.ts";
+import type { NetworkParams } from "../consensus/params.ts";
+import { LevelStore } from "../store/level.ts";
+import { type Logger, silentLogger } from "../util/logger.ts";
+import { defaultModules } from "./modules.ts";
+import { chainDir, defaultWebRoot, loadOrCreateToken, packageVersion } from "./paths.ts";
+import type { MinerService, MinerStats, NetworkService, NodeModules } from "./services.ts";
+
+export interface NodeOptions {
+  params: NetworkParams;
+  datadir: string;
+  /** HTTP API address; port 0 picks a free port (see `url`). Default 127.0.0.1:5000. */
+  http?: { host?: string; port?: number };
+  /** P2P listen address and peers; false runs without networking. */
+  p2p?: { host?: string; port?: number; peers?: string[]; mdns?: boolean } | false;
+  /** Start mining as soon as the node is up. */
+  mine?: boolean;
+  /** Name written into mined blocks' miner record. */
+  minerName?: string;
+  /** Mining threads (default: every core). */
+  threads?: number;
+  /** API token for non-loopback requests that change the node; default: generated into the datadir. */
+  apiToken?: string;
+  logger?: Logger;
+  /** The built explorer's directory (default: dist/web or web/dist when built). */
+  webRoot?: string;
+  /** Clock in seconds, for tests. */
+  now?: () => number;
+}
+
+/** How often blocks held for being too far in the future are retried. */
+const FUTURE_RETRY_MS = 1000;
+/** How often mining statistics go out to API clients. */
+const MINING_STATS_MS = 2000;
+
+/**
+ * The composition root: the one place that builds the modules and wires them together.
+ * Start order: store → chain → P2P network → miner → HTTP API; stop runs it in reverse. Nothing here makes
+ * decisions of its own: every block still enters through chain.processBlock.
+ */
+export class JbcNode {
+  readonly events = new EventEmitter<BackendEvents>();
+  readonly token: string;
+  private network: NetworkService | undefined;
+  private miner: MinerService | undefined;
+  private api: ApiServer | undefined;
+  private syncState: SyncView = { syncing: false };
+  private readonly timers: NodeJS.Timeout[] = [];
+  private stopping: Promise<void> | undefined;
+  private readonly controller = new AbortController();
+  private httpUrl = "";
+
+  private constructor(
+    readonly opts: NodeOptions,
+    readonly store: LevelStore,
+    readonly chain: Chain,
+    readonly log: Logger,
+  ) {
+    this.token = opts.apiToken ?? loadOrCreateToken(opts.datadir);
+  }
+
+  /** Opens the store and the chain, then starts networking, the miner and the API. */
+  static async create(opts: NodeOptions, modules: NodeModules = defaultModules()): Promise<JbcNode> {
+    const log = opts.logger ?? silentLogger;
+    mkdirSync(opts.datadir, { recursive: true });
+    const store = await LevelStore.open(chainDir(opts.datadir), opts.params);
+    let chain: Chain;
+    try {
+      chain = await Chain.open({
+        params: opts.params,
+        store,
+        logger: log.child({ module: "chain" }),
+        ...(opts.now ? { now: opts.now } : {}),
+      });
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    const node = new JbcNode(opts, store, chain, log);
+    try {
+      await node.start(modules);
+    } catch (err) {
+      await node.stop();
+      throw err;
+    }
+    return node;
+  }
+
+  /** The Fastify instance serving the API (tests use its inject() to simulate remote clients). */
+  get httpServer(): ApiServer | undefined {
+    return this.api;
+  }
+
+  /** The API's base URL (http://host:port), known once the node is up. */
+  get url(): string {
+    return this.httpUrl;
+  }
+
+  private async start(modules: NodeModules): Promise<void> {
+    const { opts, chain, log } = this;
+    this.every(FUTURE_RETRY_MS, () => {
+      chain.retryFutureBlocks().catch((err: unknown) => log.debug({ err }, "future block retry failed"));
+    });
+
+    const p2p = opts.p2p;
+    if (p2p !== false && p2p !== undefined && modules.network) {
+      const specs = p2p.peers ?? [];
+      const direct = specs.filter((s) => s.startsWith("/"));
+      this.network = await modules.network({
+        params: opts.params,
+        chain,
+        store: this.store,
+        logger: log.child({ module: "net" }),
+        listen: { host: p2p.host ?? "127.0.0.1", port: p2p.port ?? 0 },
+        peers: direct,
+        mdns: p2p.mdns ?? false,
+        hooks: {
+          onPeer: (event, peer, reason) =>
+            this.events.emit("peer", { event, peer, ...(reason ? { reason } : {}) }),
+          onSync: (s) => {
+            this.syncState = s;
+            this.events.emit("sync", s);
+          },
+        },
+      });
+      for (const spec of specs.filter((s) => !s.startsWith("/"))) void this.connectByUrl(spec);
+    }
+
+    if (modules.miner) {
+      const name = opts.minerName ?? `node on port ${opts.http?.port ?? 5000}`;
+      this.miner = await modules.miner({
+        params: opts.params,
+        chain,
+        logger: log.child({ module: "miner" }),
+        name,
+        threads: opts.threads ?? 0,
+        hooks: {
+          onFound: (e) => log.info(e, "mined a block"),
+          onStats: (s) => this.events.emit("mining", this.miningView(s)),
+        },
+      });
+      this.every(MINING_STATS_MS, () => {
+        const s = this.miner?.stats();
+        if (s?.running) this.events.emit("mining", this.miningView(s));
+      });
+      if (opts.mine) await this.miner.start();
+    }
+
+    this.api = await createApiServer({
+      backend: this.backend(),
+      logger: log.child({ module: "api" }),
+      token: this.token,
+      webRoot: opts.webRoot ?? defaultWebRoot(),
+      version: packageVersion(),
+    });
+    const host = opts.http?.host ?? "127.0.0.1";
+    await this.api.listen({ host, port: opts.http?.port ?? 5000 });
+    const addr = this.api.server.address() as AddressInfo;
+    const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+    this.httpUrl = `http://${shown}:${addr.port}`;
+    log.info(
+      { url: this.httpUrl, network: opts.params.name, height: chain.height, datadir: opts.datadir },
+      "node started",
+    );
+  }
+
+  /**
+   * Resolves another node's HTTP URL (`http://host:port` or `host:port`) to its P2P addresses through
+   * its /api/p2p and dials them. Retries with backoff while that node is not up yet (devnet nodes start
+   * one after another), until the node stops.
+   */
+  private async connectByUrl(spec: string): Promise<void> {
+    const url = /^https?:\/\//.test(spec) ? spec : `http://${spec}`;
+    const client = new ApiClient(url, { timeoutMs: 3000 });
+    let delay = 250;
+    while (!this.controller.signal.aborted && this.network) {
+      try {
+        const { multiaddrs } = await client.p2p();
+        const host = new URL(url).hostname;
+        // Prefer addresses on the host we reached the API at; the others may not be routable from here.
+        const sorted = [...multiaddrs].sort(
+          (a, b) => Number(b.includes(`/${host}/`)) - Number(a.includes(`/${host}/`)),
+        );
+        let lastErr: unknown;
+        for (const addr of sorted) {
+          try {
+            await this.network.addPeer(addr);
+            this.log.info({ peer: url, addr }, "connected to peer");
+            return;
+          } catch (err) {
+            lastErr = err;
+          }
+        }
+        throw lastErr ?? new Error("peer reported no addresses");
+      } catch (err) {
+        this.log.debug({ peer: url, err }, "peer not reachable yet");
+      }
+      await sleep(delay, this.controller.signal);
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  private miningView(s?: MinerStats): MiningView {
+    const stats = s ?? this.miner?.stats();
+    return {
+      available: this.miner !== undefined,
+      running: stats?.running ?? false,
+      hashRate: stats?.hashRate ?? 0,
+      threads: stats?.threads ?? 0,
+      miner: this.miner?.name ?? "",
+      blocksFound: stats?.blocksFound ?? 0,
+    };
+  }
+
+  /** The view of this node the HTTP API gets. */
+  private backend(): ApiBackend {
+    const needNetwork = (): NetworkService => {
+      if (!this.network) throw new ApiError(503, "P2P_DISABLED", "this node runs without P2P networking");
+      return this.network;
+    };
+    const needMiner = (): MinerService => {
+      if (!this.miner) throw new ApiError(503, "MINING_UNAVAILABLE", "this node has no miner");
+      return this.miner;
+    };
+    return {
+      chain: this.chain,
+      events: this.events,
+      peers: (): PeerView[] => this.network?.peers() ?? [],
+      p2pInfo: (): P2PInfo => {
+        const n = needNetwork();
+        return { peerId: n.peerId, multiaddrs: n.multiaddrs() };
+      },
+      addPeer: async (addr: string) => {
+        const n = needNetwork();
+        if (addr.startsWith("/")) {
+          try {
+            await n.addPeer(addr);
+          } catch (err) {
+            throw new ApiError(502, "DIAL_FAILED", `cannot dial ${addr}: ${(err as Error).message}`);
+          }
+          return;
+        }
+        if (
+          !/^(?:https?:\/\/)?[\w.-]+:\d+\/?$/.test(addr) &&
+          !/^https?:\/\/\[[\da-fA-F:]+\]:\d+\/?$/.test(addr)
+        ) {
+          throw new ApiError(400, "BAD_REQUEST", "addr must be a multiaddr or http://host:port");
+        }
+        void this.connectByUrl(addr);
+      },
+      mining: () => this.miningView(),
+      startMining: async () => {
+        await needMiner().start();
+        const v = this.miningView();
+        this.events.emit("mining", v);
+        return v;
+      },
+      stopMining: async () => {
+        await needMiner().stop();
+        const v = this.miningView();
+        this.events.emit("mining", v);
+        return v;
+      },
+      sync: () => this.syncState,
+    };
+  }
+
+  /** Stops everything in reverse start order. Safe to call more than once. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    const log = this.log;
+    this.controller.abort();
+    for (const t of this.timers.splice(0)) clearInterval(t);
+    const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        log.warn({ err }, `stopping ${what} failed`);
+      }
+    };
+    if (this.api) await step("api", () => this.api!.close());
+    if (this.miner) await step("miner", () => this.miner!.close());
+    if (this.network) await step("p2p", () => this.network!.stop());
+    await step("chain", () => this.chain.close());
+    await step("store", () => this.store.close());
+    log.info("node stopped");
+  }
+
+  /**
+   * Stops the node on SIGINT or SIGTERM, then calls `exit`. A second signal while stopping exits at
+   * once with code 1.
+   */
+  stopOnSignals(exit: (code: number) => void): void {
+    let count = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (++count > 1) {
+        exit(1);
+        return;
+      }
+      this.log.info({ signal }, "stopping");
+      this.stop().then(
+        () => exit(0),
+        () => exit(1),
+      );
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}

@@ -1,0 +1,84 @@
+import type { Chain } from "../chain/chain.ts";
+import type { NetworkParams } from "../consensus/params.ts";
+import type { LevelStore } from "../store/level.ts";
+import type { Logger } from "../util/logger.ts";
+
+/**
+ * The shapes the node needs from the P2P layer and the miner. The node adapts the real modules
+ * (src/net, src/mining) to these in one place, so the API and the shutdown logic depend only on them.
+ */
+
+export interface PeerSummary {
+  id: string;
+  addrs: string[];
+  info?: Record<string, unknown>;
+}
+
+export interface NetworkService {
+  readonly peerId: string;
+  multiaddrs(): string[];
+  peers(): PeerSummary[];
+  /** Dials a multiaddr. */
+  addPeer(addr: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface NetworkHooks {
+  onPeer(event: "joined" | "left" | "banned", peer: string, reason?: string): void;
+  onSync(progress: {
+    syncing: boolean;
+    peer?: string;
+    height?: number;
+    target?: number;
+    blocksPerSec?: number;
+  }): void;
+}
+
+export interface NetworkContext {
+  params: NetworkParams;
+  chain: Chain;
+  store: LevelStore;
+  logger: Logger;
+  listen: { host: string; port: number };
+  /** Multiaddrs to dial at start (HTTP peer URLs are resolved by the node first). */
+  peers: string[];
+  mdns: boolean;
+  hooks: NetworkHooks;
+}
+
+export interface MinerStats {
+  running: boolean;
+  hashRate: number;
+  threads: number;
+  blocksFound: number;
+}
+
+export interface MinerService {
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  stats(): MinerStats;
+  /** Stops and releases the workers for good. */
+  close(): Promise<void>;
+}
+
+export interface MinerHooks {
+  /** A block this miner found was processed (accepted on main or side, or refused with a code). */
+  onFound(event: { hash: string; height: number; status: string }): void;
+  onStats(stats: MinerStats): void;
+}
+
+export interface MinerContext {
+  params: NetworkParams;
+  chain: Chain;
+  logger: Logger;
+  name: string;
+  threads: number;
+  hooks: MinerHooks;
+}
+
+/** Factories that build the optional services; the node calls them in its start order. */
+export interface NodeModules {
+  network?: (ctx: NetworkContext) => Promise<NetworkService>;
+  miner?: (ctx: MinerContext) => Promise<MinerService>;
+}
