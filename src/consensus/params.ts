@@ -73,7 +73,7 @@ export const devnet: NetworkParams = defineNetwork({
   genesis: makeGenesis(GENESIS_TIME, 0x1e00ffff, 19369747, GENESIS_MESSAGE),
   powLimit: bitsToTarget(0x1f00ffff)!,
   targetSpacing: 5,
-  asertHalfLife: 300,
+  asertHalfLife: 150,
   noRetargeting: false,
   maxFutureDrift: 15,
   maxBlockSize: MAX_BLOCK_SIZE,
