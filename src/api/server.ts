@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import fastifyStatic from "@fastify/static";
 import Fastify, {
+  LogController,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
@@ -100,7 +101,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   const started = Date.now();
   const app = Fastify({
     loggerInstance: log,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: DEFAULT_BODY_LIMIT,
     // The explorer and SSE clients keep connections open; close them promptly on shutdown.
     forceCloseConnections: true,

@@ -6,10 +6,20 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { packageRoot } from "../mining/paths.ts";
+import { chainCommand } from "./commands/chain.ts";
+import { devnetCommand } from "./commands/devnet.ts";
 import { mineCommand } from "./commands/mine.ts";
+import { nodeCommand } from "./commands/node.ts";
+import { statusCommand } from "./commands/status.ts";
 
 /** One factory per command module. */
-const COMMANDS: ReadonlyArray<() => Command> = [mineCommand];
+const COMMANDS: ReadonlyArray<() => Command> = [
+  nodeCommand,
+  devnetCommand,
+  mineCommand,
+  statusCommand,
+  chainCommand,
+];
 
 function version(): string {
   try {

@@ -1,9 +1,76 @@
-import type { NodeModules } from "./services.ts";
+import { Miner } from "../mining/miner.ts";
+import type { MinerContext, MinerService, MinerStats, NodeModules } from "./services.ts";
 
 /**
- * The real P2P network and miner, adapted to the node's service shapes. Until src/net and src/mining
- * export them, a node runs without networking and without a miner (their API routes answer 503).
+ * The real P2P network and miner, adapted to the node's service shapes: the only file that knows their
+ * constructors and event names.
  */
 export function defaultModules(): NodeModules {
-  return {};
+  return { miner: createMiner };
+}
+
+/**
+ * The worker-pool miner. Its workers exist only while it mines: start() spawns them, stop() ends them,
+ * so a stopped miner costs nothing. Hash rates come from its `stats` events (reading stats() directly
+ * would reset the miner's own measurement interval).
+ */
+async function createMiner(ctx: MinerContext): Promise<MinerService> {
+  const { chain } = ctx;
+  const miner = new Miner({
+    getContext: (now) => chain.nextBlockContext(now),
+    submit: (block) => chain.processBlock(block),
+    onTip: (listener) => {
+      chain.on("tip", listener);
+      return () => chain.off("tip", listener);
+    },
+    minerName: ctx.name,
+    ...(ctx.threads > 0 ? { threads: ctx.threads } : {}),
+    logger: ctx.logger,
+    statsIntervalMs: 2000,
+  });
+  let running = false;
+  let hashRate = 0;
+  let blocksFound = 0;
+  const stats = (): MinerStats => ({
+    running,
+    hashRate: running ? hashRate : 0,
+    threads: miner.threads ?? (ctx.threads > 0 ? ctx.threads : 0),
+    blocksFound,
+  });
+  miner.on("stats", (s) => {
+    hashRate = s.total;
+    ctx.hooks.onStats(stats());
+  });
+  miner.on("block", (found) => {
+    blocksFound++;
+    ctx.hooks.onFound({ hash: found.hash, height: found.height, status: found.result.status });
+  });
+  miner.on("error", (err) => ctx.logger.error({ err }, "miner failed"));
+  let op: Promise<void> = Promise.resolve();
+  // Start and stop may be called concurrently from HTTP requests: run them one after another.
+  const serial = (fn: () => Promise<void>): Promise<void> => {
+    op = op.then(fn, fn);
+    return op;
+  };
+  return {
+    name: ctx.name,
+    stats,
+    start: () =>
+      serial(async () => {
+        if (running) return;
+        await miner.start();
+        running = true;
+      }),
+    stop: () =>
+      serial(async () => {
+        running = false;
+        hashRate = 0;
+        await miner.stop();
+      }),
+    close: () =>
+      serial(async () => {
+        running = false;
+        await miner.stop();
+      }),
+  };
 }

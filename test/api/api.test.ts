@@ -49,7 +49,8 @@ function assertError(body: unknown, code: string): void {
 }
 
 before(async () => {
-  node = await JbcNode.create({ params: regtest, datadir: dir, http: { port: 0 }, p2p: false });
+  // No miner and no P2P: the test decides every block the chain sees.
+  node = await JbcNode.create({ params: regtest, datadir: dir, http: { port: 0 }, p2p: false }, {});
   api = new ApiClient(node.url);
 });
 

@@ -1,0 +1,64 @@
+import { resolve } from "node:path";
+import { Command } from "commander";
+import { StoreError } from "../../chain/store.ts";
+import { verifyChain } from "../../chain/verify.ts";
+import { devnet, type NetworkParams } from "../../consensus/params.ts";
+import { chainDir, defaultDatadir } from "../../node/paths.ts";
+import { LevelStore } from "../../store/level.ts";
+import { progressBar } from "../format.ts";
+import { networkArg, portArg } from "../options.ts";
+
+interface VerifyOptions {
+  datadir?: string;
+  network: NetworkParams;
+  port: number;
+}
+
+/** `jbc chain verify`: re-checks a stopped node's whole store. */
+export function chainCommand(): Command {
+  const chain = new Command("chain").description("inspect a node's stored chain");
+  chain
+    .command("verify")
+    .description("re-check every stored block from genesis (the node must be stopped)")
+    .option("--datadir <dir>", "data directory (default ./.jbc/<network>/<port>)")
+    .option("--network <name>", "devnet or regtest", networkArg, devnet)
+    .option("-p, --port <port>", "HTTP port of the node, to find its default data directory", portArg, 5000)
+    .action(async (o: VerifyOptions) => {
+      const datadir = o.datadir ? resolve(o.datadir) : defaultDatadir(o.network.name, o.port);
+      let store: LevelStore;
+      try {
+        store = await LevelStore.open(chainDir(datadir), o.network, { create: false });
+      } catch (err) {
+        const hint = err instanceof StoreError && err.code === "LOCKED" ? " (stop the node first)" : "";
+        console.error(`jbc chain verify: ${(err as Error).message}${hint}`);
+        process.exitCode = 1;
+        return;
+      }
+      const tty = process.stderr.isTTY === true;
+      let lastLine = 0;
+      try {
+        const result = await verifyChain(store, o.network, {
+          onProgress: (done, total) => {
+            if (tty) process.stderr.write(`\r${progressBar(done, total)}`);
+            else if (done === total || Date.now() - lastLine > 2000) {
+              lastLine = Date.now();
+              process.stderr.write(`${progressBar(done, total)}\n`);
+            }
+          },
+        });
+        if (tty) process.stderr.write("\n");
+        if (result.ok) {
+          console.log(
+            `ok: ${result.checked} main-chain blocks and ${result.entries} index entries check out; tip ${result.height} ${result.tip ?? ""}`,
+          );
+        } else {
+          console.log(`FAILED: ${result.problems.length} problem(s) in ${datadir}`);
+          for (const p of result.problems) console.log(`  - ${p}`);
+          process.exitCode = 1;
+        }
+      } finally {
+        await store.close();
+      }
+    });
+  return chain;
+}

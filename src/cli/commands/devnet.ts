@@ -1,0 +1,178 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync, mkdirSync, openSync, rmSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join, resolve } from "node:path";
+import { Command } from "commander";
+import { devnet, type NetworkParams } from "../../consensus/params.ts";
+import { packageRoot } from "../../node/paths.ts";
+import { intArg, logLevelArg, networkArg, portArg } from "../options.ts";
+import { Scoreboard, type WatchedNode } from "../scoreboard.ts";
+
+interface DevnetOptions {
+  nodes: number;
+  basePort: number;
+  threads?: number;
+  datadir?: string;
+  network: NetworkParams;
+  logLevel: string;
+  reset: boolean;
+  refresh: number;
+}
+
+interface Child {
+  port: number;
+  proc: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+/** How long nodes get to stop after SIGINT before they are killed. */
+const STOP_TIMEOUT_MS = 15_000;
+
+/**
+ * `jbc devnet`: a local network of competing mining nodes, each a separate `jbc node` process with its
+ * own data directory and log file, connected in a chain of --peer links, and a live scoreboard.
+ */
+export function devnetCommand(): Command {
+  return new Command("devnet")
+    .description("start a local network of mining nodes as child processes and show a live scoreboard")
+    .option("--nodes <n>", "number of nodes", intArg(1, 32), 4)
+    .option(
+      "--base-port <port>",
+      "HTTP port of the first node; node i uses base + i (P2P: +1000)",
+      portArg,
+      5000,
+    )
+    .option("--threads <n>", "mining threads per node (default: cores / nodes, at least 1)", intArg(1, 1024))
+    .option("--datadir <dir>", "base directory; node data in <dir>/<port> (default ./.jbc/<network>)")
+    .option("--network <name>", "devnet or regtest", networkArg, devnet)
+    .option(
+      "--log-level <level>",
+      "log level of the nodes (their logs go to <datadir>/<port>/node.log)",
+      logLevelArg,
+      "info",
+    )
+    .option("--reset", "delete the nodes' data first and start from genesis", false)
+    .option("--refresh <ms>", "scoreboard refresh interval", intArg(200, 60_000), 1000)
+    .action(async (o: DevnetOptions) => {
+      const base = o.datadir ? resolve(o.datadir) : resolve(".jbc", o.network.name);
+      if (o.reset) rmSync(base, { recursive: true, force: true });
+      const threads = o.threads ?? Math.max(1, Math.floor(availableParallelism() / o.nodes));
+      const bin = join(packageRoot(), "bin", "jbc.mjs");
+      const children: Child[] = [];
+      const watched: WatchedNode[] = [];
+      for (let i = 0; i < o.nodes; i++) {
+        const port = o.basePort + i;
+        const dir = join(base, String(port));
+        mkdirSync(dir, { recursive: true });
+        const miner = `node on port ${port}`;
+        const args = [
+          ...process.execArgv,
+          bin,
+          "node",
+          "--port",
+          String(port),
+          "--mine",
+          "--threads",
+          String(threads),
+          "--network",
+          o.network.name,
+          "--datadir",
+          dir,
+          "--miner",
+          miner,
+          "--log-level",
+          o.logLevel,
+        ];
+        // Each node dials every node started before it: a full mesh on a small devnet.
+        for (let j = 0; j < i; j++) args.push("--peer", `http://127.0.0.1:${o.basePort + j}`);
+        const log = openSync(join(dir, "node.log"), "a");
+        // Own process group: a terminal Ctrl-C reaches only this process, which then stops the nodes
+        // exactly once (a second SIGINT would make a node skip its clean shutdown).
+        const proc = spawn(process.execPath, args, { detached: true, stdio: ["ignore", log, log] });
+        closeSync(log);
+        const node: WatchedNode = { label: `${port}`, url: `http://127.0.0.1:${port}`, miner };
+        const exited = new Promise<number | null>((res) => {
+          proc.on("exit", (code, signal) => {
+            node.exited = signal ? `exited (${signal})` : `exited (${code})`;
+            res(code);
+          });
+        });
+        children.push({ port, proc, exited });
+        watched.push(node);
+      }
+
+      const killAll = (): void => {
+        for (const c of children)
+          if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill("SIGKILL");
+      };
+      // Whatever happens to this process, the nodes must not outlive it.
+      process.on("exit", killAll);
+
+      const explorer = `http://127.0.0.1:${o.basePort}/`;
+      const board = new Scoreboard(watched);
+      board.follow();
+      const tty = process.stdout.isTTY === true;
+      if (tty) process.stdout.write("\x1b[2J");
+      else {
+        console.log(
+          `jbc devnet: ${o.nodes} nodes on ports ${o.basePort}-${o.basePort + o.nodes - 1}, ${threads} thread(s) each`,
+        );
+        console.log(`explorer: ${explorer}`);
+        console.log(`logs: ${base}/<port>/node.log`);
+      }
+      let lastPlain = 0;
+      let drawing = false;
+      const draw = async (): Promise<void> => {
+        if (drawing) return;
+        drawing = true;
+        try {
+          await board.poll();
+          if (tty) {
+            const text = board
+              .render(explorer)
+              .split("\n")
+              .map((l) => `${l}\x1b[K`)
+              .join("\n");
+            process.stdout.write(`\x1b[H${text}\n\x1b[J`);
+          } else if (Date.now() - lastPlain >= Math.max(o.refresh, 5000)) {
+            lastPlain = Date.now();
+            console.log(board.summaryLine());
+          }
+        } finally {
+          drawing = false;
+        }
+      };
+      const timer = setInterval(() => void draw(), o.refresh);
+      void draw();
+
+      let stopping = false;
+      const stop = async (): Promise<void> => {
+        if (stopping) {
+          killAll();
+          return;
+        }
+        stopping = true;
+        clearInterval(timer);
+        await board.poll().catch(() => {});
+        board.stop();
+        console.log(`\n${board.summaryLine()}`);
+        console.log(`stopping ${children.length} node(s)...`);
+        for (const c of children) {
+          if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill("SIGINT");
+        }
+        const all = Promise.all(children.map((c) => c.exited));
+        const timeout = new Promise<"timeout">((r) =>
+          setTimeout(() => r("timeout"), STOP_TIMEOUT_MS).unref(),
+        );
+        if ((await Promise.race([all, timeout])) === "timeout") {
+          console.log(`some nodes did not stop within ${STOP_TIMEOUT_MS / 1000} s: killing them`);
+          killAll();
+          await all;
+        }
+        console.log("all nodes stopped");
+        process.exit(0);
+      };
+      process.on("SIGINT", () => void stop());
+      process.on("SIGTERM", () => void stop());
+    });
+}

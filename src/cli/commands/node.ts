@@ -1,0 +1,84 @@
+import { resolve } from "node:path";
+import { Command } from "commander";
+import { devnet, type NetworkParams } from "../../consensus/params.ts";
+import { JbcNode } from "../../node/node.ts";
+import { defaultDatadir } from "../../node/paths.ts";
+import { createLogger } from "../../util/logger.ts";
+import { collect, intArg, logLevelArg, networkArg, portArg } from "../options.ts";
+
+interface NodeCommandOptions {
+  port: number;
+  mine: boolean;
+  peer: string[];
+  datadir?: string;
+  network: NetworkParams;
+  miner?: string;
+  threads?: number;
+  p2pPort?: number;
+  p2p: boolean;
+  host: string;
+  logLevel: string;
+  apiToken?: string;
+  mdns: boolean;
+}
+
+/** `jbc node`: one full node (store, chain, P2P, miner, HTTP API), until Ctrl-C. */
+export function nodeCommand(): Command {
+  return new Command("node")
+    .description("run a node: HTTP API on --port, P2P on --p2p-port (default port + 1000), optional mining")
+    .option("-p, --port <port>", "HTTP API port", portArg, 5000)
+    .option("-m, --mine", "mine from the start (POST /api/mining/start|stop toggles it)", false)
+    .option(
+      "--peer <addr>",
+      "peer to connect to: http://host:port of its API, or a multiaddr (repeatable)",
+      collect,
+      [],
+    )
+    .option("--datadir <dir>", "data directory (default ./.jbc/<network>/<port>)")
+    .option("--network <name>", "devnet or regtest", networkArg, devnet)
+    .option("--miner <name>", 'name written into mined blocks (default "node on port <port>")')
+    .option("--threads <n>", "mining threads (default: every core)", intArg(1, 1024))
+    .option("--p2p-port <port>", "P2P listen port (default port + 1000)", portArg)
+    .option("--no-p2p", "run without P2P networking")
+    .option("--mdns", "also discover peers on the local network by multicast DNS", false)
+    .option("--host <host>", "address the HTTP API and P2P listen on", "127.0.0.1")
+    .option("--log-level <level>", "trace, debug, info, warn, error or silent", logLevelArg, "info")
+    .option(
+      "--api-token <token>",
+      "token for non-loopback requests that change the node (default: generated into the datadir)",
+    )
+    .action(async (o: NodeCommandOptions) => {
+      const logger = createLogger({ level: o.logLevel });
+      const datadir = o.datadir ? resolve(o.datadir) : defaultDatadir(o.network.name, o.port);
+      let node: JbcNode;
+      try {
+        node = await JbcNode.create({
+          params: o.network,
+          datadir,
+          http: { host: o.host, port: o.port },
+          p2p: o.p2p
+            ? {
+                host: o.host,
+                port: o.p2pPort ?? (o.port === 0 ? 0 : o.port + 1000),
+                peers: o.peer,
+                mdns: o.mdns,
+              }
+            : false,
+          mine: o.mine,
+          minerName: o.miner ?? `node on port ${o.port}`,
+          ...(o.threads ? { threads: o.threads } : {}),
+          ...(o.apiToken ? { apiToken: o.apiToken } : {}),
+          logger,
+        });
+      } catch (err) {
+        logger.flush();
+        console.error(`jbc node: ${(err as Error).message}`);
+        process.exitCode = 1;
+        return;
+      }
+      node.stopOnSignals((code) => {
+        logger.flush();
+        process.exit(code);
+      });
+    });
+}
