@@ -28,6 +28,12 @@ export interface PoolOptions {
   logger?: Logger;
   /** Nonces tried per extra-nonce before rolling it. Default 2^32; tests shrink it to exercise rolling. */
   nonceSpace?: number;
+  /**
+   * Nice value of the worker threads on Linux (default 10; 0 keeps normal priority). Lower priority
+   * costs no hash rate on an otherwise idle machine, and keeps the main thread responsive when every
+   * core mines.
+   */
+  niceness?: number;
 }
 
 /** A block template for the pool: what buildBlock needs, minus the nonce and extra-nonce. */
@@ -100,7 +106,7 @@ export class MiningPool extends EventEmitter<PoolEvents> {
     const shared = new SharedArrayBuffer(sharedLayout(threads).bytes);
     this.views = sharedViews(shared, threads);
     for (let index = 0; index < threads; index++) {
-      const init: WorkerInit = { index, threads, kernel, shared };
+      const init: WorkerInit = { index, threads, kernel, shared, niceness: opts.niceness ?? 10 };
       this.workers.push(new Worker(workerEntry(), { workerData: init }));
     }
   }

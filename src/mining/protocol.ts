@@ -52,6 +52,8 @@ export interface WorkerInit {
   threads: number;
   kernel: KernelName;
   shared: SharedArrayBuffer;
+  /** Nice value the worker gives its own thread (Linux only); 0 leaves it alone. */
+  niceness: number;
 }
 
 /**

@@ -3,6 +3,7 @@
  * (abort), it finds a block, or it is terminated. Between chunks of `kernel.chunk` nonces it publishes
  * its hash count and checks the generation, so an abort is seen within one chunk (about 0.1-0.2 ms).
  */
+import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { encodeHeader } from "../consensus/header.ts";
 import { merkleRoot } from "../consensus/merkle.ts";
@@ -69,7 +70,23 @@ function mine(job: JobMessage, kernel: ReturnType<typeof loadKernel>): void {
   }
 }
 
+/**
+ * Linux applies setpriority(PRIO_PROCESS, 0) to the calling thread only, so this lowers the priority of
+ * this worker and leaves the main thread (event loop: networking, validation, API) at normal priority:
+ * with every core mining, the scheduler then runs the main thread as soon as it wakes. Elsewhere the
+ * call would renice the whole process, so it is skipped.
+ */
+function lowerPriority(niceness: number): void {
+  if (niceness <= 0 || process.platform !== "linux") return;
+  try {
+    setPriority(niceness);
+  } catch {
+    // Not fatal: mining still works at normal priority.
+  }
+}
+
 try {
+  lowerPriority(init.niceness);
   const kernel = loadKernel(init.kernel);
   port.on("message", (job: JobMessage) => {
     try {
