@@ -46,7 +46,7 @@ export type BlockErrorCode = (typeof BlockErrorCode)[keyof typeof BlockErrorCode
 /** Per-code data: what a peer or a user needs to understand the rejection. */
 export type BlockErrorData =
   | { code: "MALFORMED"; reason: string }
-  | { code: "BAD_SIZE"; size: number; max: number; what: "block" | "records" }
+  | { code: "BAD_SIZE"; size: number; max: number; what: "block" }
   | { code: "BAD_RECORD"; index: number; reason: string }
   | { code: "BAD_TARGET"; bits: number; reason: string }
   | { code: "HIGH_HASH"; hash: string; target: string }
