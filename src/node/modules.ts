@@ -1,12 +1,66 @@
 import { Miner } from "../mining/miner.ts";
-import type { MinerContext, MinerService, MinerStats, NodeModules } from "./services.ts";
+import { P2PNetwork, type PeerInfo } from "../net/index.ts";
+import type {
+  MinerContext,
+  MinerService,
+  MinerStats,
+  NetworkContext,
+  NetworkService,
+  NodeModules,
+  PeerSummary,
+} from "./services.ts";
 
 /**
  * The real P2P network and miner, adapted to the node's service shapes: the only file that knows their
  * constructors and event names.
  */
 export function defaultModules(): NodeModules {
-  return { miner: createMiner };
+  return { network: createNetwork, miner: createMiner };
+}
+
+function peerSummary(p: PeerInfo): PeerSummary {
+  return {
+    id: p.peerId,
+    addrs: [p.address],
+    info: {
+      direction: p.direction,
+      score: p.score,
+      height: p.height,
+      tipHash: p.tipHash,
+      work: p.work.toString(),
+      connectedSince: p.connectedSince,
+    },
+  };
+}
+
+/** libp2p networking: gossip, sync and peer scoring. Peers may be multiaddrs, host:port or HTTP URLs. */
+async function createNetwork(ctx: NetworkContext): Promise<NetworkService> {
+  const net = await P2PNetwork.create(
+    { params: ctx.params, listen: ctx.listen, peers: ctx.peers, mdns: ctx.mdns, logger: ctx.logger },
+    { chain: ctx.chain, bans: ctx.store },
+  );
+  const { hooks } = ctx;
+  net.on("peer:joined", (p) => hooks.onPeer("joined", p.peerId));
+  net.on("peer:left", (p) => hooks.onPeer("left", p.peerId));
+  net.on("peer:banned", (e) => hooks.onPeer("banned", e.peerId, e.reason));
+  net.on("sync:progress", (e) => hooks.onSync({ syncing: true, ...e }));
+  net.on("sync:done", (e) =>
+    hooks.onSync({
+      syncing: false,
+      peer: e.peer,
+      height: e.height,
+      target: e.height,
+      blocksPerSec: e.blocksPerSec,
+    }),
+  );
+  await net.start();
+  return {
+    peerId: net.peerId,
+    multiaddrs: () => net.multiaddrs(),
+    peers: () => net.getPeers().map(peerSummary),
+    addPeer: (addr) => net.addPeer(addr),
+    stop: () => net.stop(),
+  };
 }
 
 /**

@@ -2,7 +2,6 @@ import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import type { ApiBackend, BackendEvents } from "../api/backend.ts";
-import { ApiClient } from "../api/client.ts";
 import { ApiError } from "../api/errors.ts";
 import type { MiningView, P2PInfo, PeerView, SyncView } from "../api/schemas.ts";
 import { type ApiServer, createApiServer } from "../api/server.ts";
@@ -55,7 +54,6 @@ export class JbcNode {
   private syncState: SyncView = { syncing: false };
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
-  private readonly controller = new AbortController();
   private httpUrl = "";
 
   private constructor(
@@ -112,15 +110,13 @@ export class JbcNode {
 
     const p2p = opts.p2p;
     if (p2p !== false && p2p !== undefined && modules.network) {
-      const specs = p2p.peers ?? [];
-      const direct = specs.filter((s) => s.startsWith("/"));
       this.network = await modules.network({
         params: opts.params,
         chain,
         store: this.store,
         logger: log.child({ module: "net" }),
         listen: { host: p2p.host ?? "127.0.0.1", port: p2p.port ?? 0 },
-        peers: direct,
+        peers: p2p.peers ?? [],
         mdns: p2p.mdns ?? false,
         hooks: {
           onPeer: (event, peer, reason) =>
@@ -131,7 +127,6 @@ export class JbcNode {
           },
         },
       });
-      for (const spec of specs.filter((s) => !s.startsWith("/"))) void this.connectByUrl(spec);
     }
 
     if (modules.miner) {
@@ -172,42 +167,6 @@ export class JbcNode {
     );
   }
 
-  /**
-   * Resolves another node's HTTP URL (`http://host:port` or `host:port`) to its P2P addresses through
-   * its /api/p2p and dials them. Retries with backoff while that node is not up yet (devnet nodes start
-   * one after another), until the node stops.
-   */
-  private async connectByUrl(spec: string): Promise<void> {
-    const url = /^https?:\/\//.test(spec) ? spec : `http://${spec}`;
-    const client = new ApiClient(url, { timeoutMs: 3000 });
-    let delay = 250;
-    while (!this.controller.signal.aborted && this.network) {
-      try {
-        const { multiaddrs } = await client.p2p();
-        const host = new URL(url).hostname;
-        // Prefer addresses on the host we reached the API at; the others may not be routable from here.
-        const sorted = [...multiaddrs].sort(
-          (a, b) => Number(b.includes(`/${host}/`)) - Number(a.includes(`/${host}/`)),
-        );
-        let lastErr: unknown;
-        for (const addr of sorted) {
-          try {
-            await this.network.addPeer(addr);
-            this.log.info({ peer: url, addr }, "connected to peer");
-            return;
-          } catch (err) {
-            lastErr = err;
-          }
-        }
-        throw lastErr ?? new Error("peer reported no addresses");
-      } catch (err) {
-        this.log.debug({ peer: url, err }, "peer not reachable yet");
-      }
-      await sleep(delay, this.controller.signal);
-      delay = Math.min(delay * 2, 5000);
-    }
-  }
-
   private every(ms: number, fn: () => void): void {
     const t = setInterval(fn, ms);
     t.unref();
@@ -246,21 +205,11 @@ export class JbcNode {
       },
       addPeer: async (addr: string) => {
         const n = needNetwork();
-        if (addr.startsWith("/")) {
-          try {
-            await n.addPeer(addr);
-          } catch (err) {
-            throw new ApiError(502, "DIAL_FAILED", `cannot dial ${addr}: ${(err as Error).message}`);
-          }
-          return;
+        try {
+          await n.addPeer(addr);
+        } catch (err) {
+          throw new ApiError(502, "DIAL_FAILED", (err as Error).message);
         }
-        if (
-          !/^(?:https?:\/\/)?[\w.-]+:\d+\/?$/.test(addr) &&
-          !/^https?:\/\/\[[\da-fA-F:]+\]:\d+\/?$/.test(addr)
-        ) {
-          throw new ApiError(400, "BAD_REQUEST", "addr must be a multiaddr or http://host:port");
-        }
-        void this.connectByUrl(addr);
       },
       mining: () => this.miningView(),
       startMining: async () => {
@@ -287,7 +236,6 @@ export class JbcNode {
 
   private async shutdown(): Promise<void> {
     const log = this.log;
-    this.controller.abort();
     for (const t of this.timers.splice(0)) clearInterval(t);
     const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
       try {
@@ -324,18 +272,4 @@ export class JbcNode {
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
