@@ -3,14 +3,19 @@
  * found goes through the chain's processBlock and is printed (height, hash, nonce, time taken), with the
  * hash rate every few seconds. `--blocks N` stops after N blocks joined the main chain.
  */
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { Chain } from "../../chain/chain.ts";
 import { getNetwork, type NetworkParams } from "../../consensus/params.ts";
 import { KERNEL_NAMES, type KernelChoice } from "../../mining/kernels/index.ts";
 import { type BlockFound, type HashRateStats, Miner } from "../../mining/miner.ts";
+import { chainDir, defaultDatadir } from "../../node/paths.ts";
 import { LevelStore } from "../../store/level.ts";
 import { createLogger } from "../../util/logger.ts";
+import { logLevelArg } from "../options.ts";
+
+/** The node's default HTTP port: `jbc mine` defaults to the same data directory as `jbc node`. */
+const DEFAULT_NODE_PORT = 5000;
 
 export interface MineOptions {
   network: string;
@@ -30,11 +35,6 @@ function positiveInt(name: string): (value: string) => number {
       throw new InvalidArgumentError(`${name} must be a positive integer`);
     return n;
   };
-}
-
-/** Same layout as the node's: ./.jbc/<network>/5000 by default, the database in its chain/ folder. */
-function defaultDatadir(network: string): string {
-  return resolve(process.cwd(), ".jbc", network, "5000");
 }
 
 /** "13.70 MH/s" */
@@ -60,9 +60,9 @@ function statsLine(s: HashRateStats): string {
 /** Runs the mine command until --blocks is reached or SIGINT/SIGTERM. */
 export async function runMine(opts: MineOptions): Promise<void> {
   const params: NetworkParams = getNetwork(opts.network);
-  const datadir = resolve(opts.datadir ?? defaultDatadir(params.name));
+  const datadir = opts.datadir ? resolve(opts.datadir) : defaultDatadir(params.name, DEFAULT_NODE_PORT);
   const logger = createLogger({ level: opts.logLevel, name: "mine" });
-  const store = await LevelStore.open(join(datadir, "chain"), params);
+  const store = await LevelStore.open(chainDir(datadir), params);
   const chain = await Chain.open({ params, store, logger });
   const miner = new Miner({
     getContext: (now) => chain.nextBlockContext(now),
@@ -132,7 +132,7 @@ export function mineCommand(): Command {
       positiveInt("--stats-interval"),
       5000,
     )
-    .option("--log-level <level>", "log level for the node's own logs", "warn")
+    .option("--log-level <level>", "log level for the node's own logs", logLevelArg, "warn")
     .action(async (opts: MineOptions) => {
       await runMine(opts);
     });
