@@ -1,0 +1,170 @@
+/**
+ * Runs real `jbc node` processes for end-to-end tests: each on 127.0.0.1 with OS-chosen ports, its own
+ * data directory and a log file. Every process started here is tracked and killed by `killAll`, which
+ * tests call from `after` and which also runs when the test process exits, so no node outlives a run.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ApiClient } from "../../src/api/client.ts";
+
+const BIN = new URL("../../bin/jbc.mjs", import.meta.url).pathname;
+const live = new Set<ChildProcess>();
+let started = 0;
+
+process.on("exit", () => {
+  for (const p of live) p.kill("SIGKILL");
+});
+
+export interface NodeProcess {
+  name: string;
+  datadir: string;
+  logFile: string;
+  proc: ChildProcess;
+  url: string;
+  api: ApiClient;
+  /** SIGINT, then SIGKILL if it has not exited within `timeoutMs`. Resolves with the exit code. */
+  stop(timeoutMs?: number): Promise<number | null>;
+}
+
+export interface StartOptions {
+  name: string;
+  datadir: string;
+  mine?: boolean;
+  peers?: string[];
+  /** Extra CLI arguments. */
+  args?: string[];
+}
+
+/** A fresh temporary directory removed by `cleanup`. */
+export function tempDir(prefix: string): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Starts `jbc node` on regtest and resolves once its API answers. */
+export async function startNode(o: StartOptions): Promise<NodeProcess> {
+  // One log per start: a restarted node must not be mistaken for its previous run.
+  const logFile = join(o.datadir, `${o.name}-${++started}.log`);
+  const args = [
+    BIN,
+    "node",
+    "--network",
+    "regtest",
+    "--port",
+    "0",
+    "--p2p-port",
+    "0",
+    "--threads",
+    "1",
+    "--datadir",
+    o.datadir,
+    "--miner",
+    o.name,
+    "--log-level",
+    "info",
+    ...(o.mine ? ["--mine"] : []),
+    ...(o.peers ?? []).flatMap((p) => ["--peer", p]),
+    ...(o.args ?? []),
+  ];
+  const { mkdirSync } = await import("node:fs");
+  mkdirSync(o.datadir, { recursive: true });
+  const fd = openSync(logFile, "a");
+  const proc = spawn(process.execPath, args, { stdio: ["ignore", fd, fd] });
+  closeSync(fd);
+  live.add(proc);
+  const exited = new Promise<number | null>((resolve) => {
+    proc.on("exit", (code) => {
+      live.delete(proc);
+      resolve(code);
+    });
+  });
+  const url = await waitFor(
+    () => {
+      if (proc.exitCode !== null) throw new Error(`${o.name} exited early:\n${tail(logFile)}`);
+      for (const line of readFileSync(logFile, "utf8").split("\n")) {
+        if (!line.includes('"node started"')) continue;
+        const parsed: unknown = JSON.parse(line);
+        if (parsed && typeof parsed === "object" && "url" in parsed && typeof parsed.url === "string")
+          return parsed.url;
+      }
+      return undefined;
+    },
+    { timeoutMs: 30_000, what: `${o.name} to start` },
+  );
+  return {
+    name: o.name,
+    datadir: o.datadir,
+    logFile,
+    proc,
+    url,
+    api: new ApiClient(url, { timeoutMs: 10_000 }),
+    async stop(timeoutMs = 10_000) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill("SIGINT");
+      const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** Kills every node still running (for `after` hooks). */
+export async function killAll(): Promise<void> {
+  const waits = [...live].map(
+    (p) =>
+      new Promise<void>((resolve) => {
+        p.once("exit", () => resolve());
+        p.kill("SIGKILL");
+      }),
+  );
+  await Promise.all(waits);
+}
+
+/** The last lines of a log file, for failure messages. */
+export function tail(file: string, lines = 30): string {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/** Polls `fn` until it returns something other than undefined/false; throws after `timeoutMs`. */
+export async function waitFor<T>(
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      if (err instanceof Error && err.message.includes("exited early")) throw err;
+      lastErr = err;
+    }
+    if (Date.now() > deadline) {
+      const why = lastErr instanceof Error ? ` (last error: ${lastErr.message})` : "";
+      throw new Error(`timed out waiting for ${opts.what ?? "condition"}${why}`);
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
+  }
+}
+
+/** Resolves when every node reports the same tip; returns it. */
+export async function converged(
+  nodes: NodeProcess[],
+  timeoutMs = 30_000,
+): Promise<{ height: number; hash: string }> {
+  return waitFor(
+    async () => {
+      const tips = await Promise.all(nodes.map(async (n) => (await n.api.status()).tip));
+      return tips.every((t) => t.hash === tips[0]!.hash) ? tips[0]! : undefined;
+    },
+    { timeoutMs, intervalMs: 200, what: `${nodes.map((n) => n.name).join(", ")} to agree on a tip` },
+  );
+}
