@@ -141,9 +141,7 @@ export class Miner extends EventEmitter<MinerEvents> {
   /** The tip changed: abort the current job and start on the new tip (no-op if already on it). */
   newTip(): void {
     if (!this.running || this.submitting > 0) return;
-    const context = this.opts.getContext(this.now());
-    if (this.job && this.pool?.busy && this.job.context.prevHashHex === context.prevHashHex) return;
-    this.restart(context);
+    this.restart(true);
   }
 
   /** Rebuilds the template on the same tip, e.g. because the pending records changed. */
@@ -183,9 +181,22 @@ export class Miner extends EventEmitter<MinerEvents> {
     await pool?.close();
   }
 
-  private restart(context = this.opts.getContext(this.now())): void {
-    const pool = this.pool;
-    if (!pool || !this.running) return;
+  /**
+   * Starts a job on the current tip (with `onlyIfMoved`, only when the tip differs from the job's).
+   * Runs inside the chain's tip event and timers, so failures become `error` events, never throws.
+   */
+  private restart(onlyIfMoved = false): void {
+    if (!this.pool || !this.running) return;
+    try {
+      const context = this.opts.getContext(this.now());
+      const same = this.job && this.pool.busy && this.job.context.prevHashHex === context.prevHashHex;
+      if (!(onlyIfMoved && same)) this.startJob(this.pool, context);
+    } catch (err) {
+      this.fail(err as Error);
+    }
+  }
+
+  private startJob(pool: MiningPool, context: NextBlockContext): void {
     clearTimeout(this.retryTimer);
     if (context.minTime > context.maxTime) {
       // Blocks came faster than the clock (easy networks): wait until a valid time exists.
