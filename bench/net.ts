@@ -1,0 +1,222 @@
+/**
+ * Network benchmark (`npm run bench:net`). Named sections, each returning figures; the last line printed
+ * is one JSON object with every section's figures. Run one section with `-- --only=<name>[,<name>]`.
+ *
+ *   propagation  4 and 8 in-process nodes connected in a ring, each with its own Chain + LevelStore;
+ *                time from processBlock on one node until the block is the tip on all of them.
+ *   sync         a fresh node syncs a 10,000-block regtest chain from a peer running in a child process
+ *                (as it would on another machine), once with miner-record-only blocks and once with
+ *                10 data records of 100 bytes per block.
+ *
+ * Sections for other layers (HTTP) can be added to SECTIONS.
+ */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { availableParallelism, cpus } from "node:os";
+import { createInterface } from "node:readline";
+import { encodeBlock } from "../src/consensus/block.ts";
+import { regtest } from "../src/consensus/params.ts";
+import type { SyncDone } from "../src/net/index.ts";
+import {
+  buildChain,
+  dataRecords,
+  hashOf,
+  importBlocks,
+  openChain,
+  startNode,
+  type TestNode,
+  waitFor,
+} from "../test/helpers/net.ts";
+
+type Figures = Record<string, number | string>;
+
+const args = process.argv.slice(2);
+const arg = (name: string): string | undefined =>
+  args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
+const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
+const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
+
+// ---------------------------------------------------------------- propagation
+
+async function propagationFor(n: number, blocks: number): Promise<{ median: number; p99: number }> {
+  const nodes: TestNode[] = [];
+  try {
+    for (let i = 0; i < n; i++) nodes.push(await startNode(regtest, { limits: { gossipHeartbeatMs: 100 } }));
+    // Ring: node i dials node i+1; with the wrap-around every node has two neighbours.
+    await Promise.all(nodes.map((node, i) => node.net.addPeer(nodes[(i + 1) % n]!.net.multiaddrs()[0]!)));
+    await waitFor(() => nodes.every((x) => x.net.getPeers().length >= 2), 10_000, "ring to form");
+    await waitFor(
+      () => nodes.every((x) => x.net.libp2p.services.pubsub.getSubscribers(x.net.topic).length >= 2),
+      10_000,
+      "gossip subscriptions",
+    );
+    // Let a few heartbeats graft the mesh.
+    await new Promise((r) => setTimeout(r, 1_000));
+    let tip = regtest.genesis;
+    const warmup = 10;
+    const samples: number[] = [];
+    for (let k = 0; k < blocks + warmup; k++) {
+      const [block] = buildChain(regtest, 1, tip);
+      const hash = hashOf(block!);
+      const raw = encodeBlock(block!);
+      const origin = nodes[k % n]!;
+      let pending = n - 1;
+      const arrived = new Promise<number>((resolve) => {
+        for (const x of nodes) {
+          if (x === origin) continue;
+          const onTip = (e: { tip: { hash: string } }): void => {
+            if (e.tip.hash !== hash) return;
+            x.tc.chain.off("tip", onTip);
+            if (--pending === 0) resolve(performance.now());
+          };
+          x.tc.chain.on("tip", onTip);
+        }
+      });
+      const t0 = performance.now();
+      await origin.tc.chain.processBlock(block!, raw);
+      const t1 = await Promise.race([
+        arrived,
+        new Promise<number>((r) => setTimeout(() => r(Number.NaN), 5_000)),
+      ]);
+      if (Number.isNaN(t1)) throw new Error(`block ${k} did not reach all ${n} nodes within 5 s`);
+      if (k >= warmup) samples.push(t1 - t0);
+      tip = block!;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return { median: round(median(samples)), p99: round(percentile(samples, 99)) };
+  } finally {
+    await Promise.all(nodes.map((x) => x.stop()));
+  }
+}
+
+async function propagation(): Promise<Figures> {
+  const blocks = Number(arg("blocks") ?? 60);
+  const out: Figures = { propagation_topology: "ring", propagation_blocks: blocks };
+  for (const n of [4, 8]) {
+    const r = await propagationFor(n, blocks);
+    log(`propagation ${n} nodes (ring): median ${r.median} ms, p99 ${r.p99} ms over ${blocks} blocks`);
+    out[`propagation_${n}_median_ms`] = r.median;
+    out[`propagation_${n}_p99_ms`] = r.p99;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- sync
+
+/** Child-process side: builds and imports the chain, serves it, prints its multiaddr, exits on stdin EOF. */
+async function serve(count: number, records: number): Promise<void> {
+  const tc = await openChain(regtest);
+  const blocks = buildChain(
+    regtest,
+    count,
+    regtest.genesis,
+    records ? { records: (h) => dataRecords(h, records, 100) } : {},
+  );
+  await importBlocks(tc.chain, blocks);
+  await tc.close();
+  const node = await startNode(regtest, { dir: tc.dir });
+  process.stdout.write(`${JSON.stringify({ addr: node.net.multiaddrs()[0] })}\n`);
+  process.stdin.resume();
+  await once(process.stdin, "end");
+  await node.stop();
+}
+
+async function startServer(count: number, records: number): Promise<{ addr: string; stop(): Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      new URL(import.meta.url).pathname,
+      "--serve",
+      `--count=${count}`,
+      `--records=${records}`,
+    ],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  const lines = createInterface({ input: child.stdout! });
+  const [line] = (await once(lines, "line")) as [string];
+  const { addr } = JSON.parse(line) as { addr: string };
+  return {
+    addr,
+    stop: async () => {
+      child.stdin!.end();
+      await once(child, "exit");
+    },
+  };
+}
+
+async function syncOnce(addr: string, count: number): Promise<number> {
+  const node = await startNode(regtest, { peers: [] });
+  try {
+    let done: SyncDone | undefined;
+    node.net.on("sync:done", (e) => {
+      done = e;
+    });
+    const t0 = performance.now();
+    await node.net.addPeer(addr);
+    await waitFor(() => node.tc.chain.height >= count && done !== undefined, 120_000, "sync");
+    const wall = performance.now() - t0;
+    log(
+      `  synced ${count} blocks: ${Math.round(done!.ms)} ms in sync (${done!.blocksPerSec} blocks/s), ${Math.round(wall)} ms from dial`,
+    );
+    return done!.blocksPerSec;
+  } finally {
+    await node.stop();
+  }
+}
+
+async function sync(): Promise<Figures> {
+  const count = Number(arg("count") ?? 10_000);
+  const runs = Number(arg("runs") ?? 3);
+  const out: Figures = { sync_blocks: count, sync_runs: runs };
+  for (const [name, records] of [
+    ["miner_only", 0],
+    ["data_10x100", 10],
+  ] as const) {
+    const server = await startServer(count, records);
+    try {
+      const rates: number[] = [];
+      for (let i = 0; i < runs; i++) rates.push(await syncOnce(server.addr, count));
+      log(`sync ${count} blocks (${name}): ${rates.map((r) => Math.round(r)).join(", ")} blocks/s`);
+      out[`sync_${name}_blocks_per_sec`] = Math.round(median(rates));
+    } finally {
+      await server.stop();
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- main
+
+const SECTIONS: Record<string, () => Promise<Figures>> = { propagation, sync };
+
+if (args.includes("--serve")) {
+  await serve(Number(arg("count") ?? 10_000), Number(arg("records") ?? 0));
+} else {
+  const only = arg("only")?.split(",");
+  const result: Figures = {
+    bench: "net",
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: availableParallelism(),
+    cpu: cpus()[0]?.model ?? "unknown",
+  };
+  for (const [name, run] of Object.entries(SECTIONS)) {
+    if (only && !only.includes(name)) continue;
+    Object.assign(result, await run());
+  }
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}

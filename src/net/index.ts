@@ -1,0 +1,33 @@
+/**
+ * The peer-to-peer layer. The polyfill import must stay first: libp2p needs Promise.withResolvers,
+ * which Node 20 lacks.
+ */
+import "./polyfill.ts";
+
+export {
+  DEFAULT_LIMITS,
+  type NetworkEvents,
+  type NetworkLimits,
+  type NetworkModules,
+  type NetworkOptions,
+  P2PNetwork,
+  type PeerInfo,
+  type SyncDone,
+  type SyncProgress,
+} from "./network.ts";
+export { type BanStore, PROTOCOL_PENALTY, type ProtocolOffence } from "./peers.ts";
+export {
+  BLOCKS_PROTOCOL,
+  blocksTopic,
+  MAX_BLOCKS_PER_RESPONSE,
+  MAX_LOCATOR_HASHES,
+  MAX_RESPONSE_BYTES,
+  STATUS_PROTOCOL,
+} from "./protocols.ts";
+export {
+  fetchP2PInfo,
+  type P2PInfo,
+  P2PInfoSchema,
+  PeerAddressError,
+  resolvePeerAddress,
+} from "./resolve.ts";

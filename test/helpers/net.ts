@@ -1,0 +1,193 @@
+/**
+ * Helpers for network tests and the network benchmark: a fast regtest block builder (real encoding,
+ * merkle and proof of work, no stubs), a Chain on a LevelStore in a temporary directory, and a
+ * P2PNetwork bound to 127.0.0.1 on an ephemeral port.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Chain } from "../../src/chain/chain.ts";
+import { type Block, encodeBlock } from "../../src/consensus/block.ts";
+import { bitsToTarget } from "../../src/consensus/compact.ts";
+import { encodeHeader, hashToBigInt, headerHash, headerHashBytes } from "../../src/consensus/header.ts";
+import type { NetworkParams } from "../../src/consensus/params.ts";
+import type { BlockRecord } from "../../src/consensus/records.ts";
+import { buildBlock } from "../../src/consensus/template.ts";
+import { type NetworkLimits, P2PNetwork } from "../../src/net/index.ts";
+import { LevelStore } from "../../src/store/level.ts";
+import { type Logger, silentLogger } from "../../src/util/logger.ts";
+
+/** Height in a block's miner record. */
+export function heightOf(block: Block): number {
+  const rec = block.records[0];
+  if (rec?.type !== "miner") throw new Error("block has no miner record");
+  return rec.height;
+}
+
+/** The block with the first nonce (from 0) whose hash meets its target; regtest needs about two tries. */
+export function solve(block: Block): Block {
+  const target = bitsToTarget(block.header.bits);
+  if (target === null) throw new Error("bits encode no target");
+  for (let nonce = 0; nonce < 1_000_000; nonce++) {
+    const header = { ...block.header, nonce };
+    if (hashToBigInt(headerHashBytes(header)) <= target) return { header, records: block.records };
+  }
+  throw new Error("no nonce found: target too hard for a test");
+}
+
+/** The block with the first nonce whose hash is above its target (a HIGH_HASH block). */
+export function solveHigh(block: Block): Block {
+  const target = bitsToTarget(block.header.bits)!;
+  for (let nonce = 0; ; nonce++) {
+    const header = { ...block.header, nonce };
+    if (hashToBigInt(headerHashBytes(header)) > target) return { header, records: block.records };
+  }
+}
+
+export interface BuildOptions {
+  miner?: string;
+  /** Records after the miner record, per height. */
+  records?: (height: number) => BlockRecord[];
+}
+
+/** `count` mined regtest blocks on top of `parent` (genesis by default), each one second after its parent. */
+export function buildChain(
+  params: NetworkParams,
+  count: number,
+  parent = params.genesis,
+  opts: BuildOptions = {},
+): Block[] {
+  const out: Block[] = [];
+  let prev = parent;
+  let height = heightOf(parent);
+  for (let i = 0; i < count; i++) {
+    height++;
+    const block = solve(
+      buildBlock({
+        prevHash: headerHashBytes(prev.header),
+        height,
+        bits: params.genesis.header.bits,
+        time: prev.header.time + 1,
+        miner: opts.miner ?? "test",
+        ...(opts.records ? { records: opts.records(height) } : {}),
+      }),
+    );
+    out.push(block);
+    prev = block;
+  }
+  return out;
+}
+
+/** `n` data records of `size` bytes each, distinct per height (so no two blocks share records). */
+export function dataRecords(height: number, n: number, size: number): BlockRecord[] {
+  const out: BlockRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    const data = new Uint8Array(size);
+    const view = new DataView(data.buffer);
+    view.setUint32(0, height, true);
+    view.setUint32(4, i, true);
+    for (let j = 8; j < size; j++) data[j] = (height * 31 + i * 7 + j) & 0xff;
+    out.push({ type: "data", data });
+  }
+  return out;
+}
+
+/** Display hash of a block. */
+export const hashOf = (b: Block): string => headerHash(b.header);
+
+/** Raw header bytes (for tests that tamper with a block on the wire). */
+export const headerBytes = (b: Block): Uint8Array => encodeHeader(b.header);
+
+export { encodeBlock };
+
+/** A Chain on its own LevelStore in a fresh temporary directory. `close` shuts both and deletes the directory. */
+export interface TempChain {
+  chain: Chain;
+  store: LevelStore;
+  dir: string;
+  /** Closes chain and store; the directory stays (for restart tests) until `remove`. */
+  close(): Promise<void>;
+  remove(): Promise<void>;
+}
+
+/** Opens a chain in `dir` (a new temporary directory by default). */
+export async function openChain(params: NetworkParams, dir?: string): Promise<TempChain> {
+  const path = dir ?? (await mkdtemp(join(tmpdir(), "jbc-net-")));
+  const store = await LevelStore.open(path, params);
+  const chain = await Chain.open({ params, store });
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await chain.close();
+    await store.close();
+  };
+  return {
+    chain,
+    store,
+    dir: path,
+    close,
+    remove: async () => {
+      await close();
+      await rm(path, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Feeds blocks to a chain in order, failing on anything but "main". */
+export async function importBlocks(chain: Chain, blocks: readonly Block[]): Promise<void> {
+  for (const b of blocks) {
+    const r = await chain.processBlock(b, encodeBlock(b));
+    if (r.status !== "main") throw new Error(`block ${r.hash} was ${r.status}, expected main`);
+  }
+}
+
+export interface TestNode {
+  net: P2PNetwork;
+  tc: TempChain;
+  /** Stops the network, then closes (and by default removes) the chain. */
+  stop(opts?: { keep?: boolean }): Promise<void>;
+}
+
+export interface NodeOptions {
+  peers?: string[];
+  limits?: Partial<NetworkLimits>;
+  dir?: string;
+  logger?: Logger;
+  /** TCP port to listen on (default 0: ephemeral). */
+  port?: number;
+}
+
+/** A started P2PNetwork on 127.0.0.1, ephemeral port, with its own chain in a temporary directory. */
+export async function startNode(params: NetworkParams, opts: NodeOptions = {}): Promise<TestNode> {
+  const tc = await openChain(params, opts.dir);
+  const net = await P2PNetwork.create(
+    {
+      params,
+      listen: { host: "127.0.0.1", port: opts.port ?? 0 },
+      peers: opts.peers ?? [],
+      logger: opts.logger ?? silentLogger,
+      ...(opts.limits ? { limits: opts.limits } : {}),
+    },
+    { chain: tc.chain, bans: tc.store },
+  );
+  await net.start();
+  return {
+    net,
+    tc,
+    stop: async (o = {}) => {
+      await net.stop();
+      if (o.keep) await tc.close();
+      else await tc.remove();
+    },
+  };
+}
+
+/** Resolves when `predicate` holds, polling every 10 ms; rejects after `ms` with `what` in the message. */
+export async function waitFor(predicate: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -1,0 +1,287 @@
+/**
+ * P2PNetwork against real libp2p nodes on 127.0.0.1 (ephemeral ports), each with its own Chain and
+ * LevelStore in a temporary directory on regtest.
+ */
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import { type AddressInfo, createServer as createTcpServer } from "node:net";
+import { after, describe, it } from "node:test";
+import { encodeBlock } from "../../src/consensus/block.ts";
+import { defineNetwork, regtest } from "../../src/consensus/params.ts";
+import { buildBlock } from "../../src/consensus/template.ts";
+import type { PeerInfo } from "../../src/net/index.ts";
+import {
+  buildChain,
+  hashOf,
+  importBlocks,
+  solve,
+  solveHigh,
+  startNode,
+  type TestNode,
+  waitFor,
+} from "../helpers/net.ts";
+
+const running = new Set<TestNode>();
+
+async function node(opts: Parameters<typeof startNode>[1] = {}, params = regtest): Promise<TestNode> {
+  const n = await startNode(params, opts);
+  running.add(n);
+  return n;
+}
+
+async function stop(n: TestNode, keep = false): Promise<void> {
+  running.delete(n);
+  await n.stop({ keep });
+}
+
+after(async () => {
+  await Promise.all([...running].map((n) => n.stop()));
+});
+
+const addr = (n: TestNode): string => n.net.multiaddrs()[0]!;
+const peerOf = (n: TestNode, id: string): PeerInfo | undefined =>
+  n.net.getPeers().find((p) => p.peerId === id);
+
+async function freePort(): Promise<number> {
+  const srv = createTcpServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+describe("P2PNetwork", () => {
+  it("connects two nodes that exchange status (tip height, hash, work)", async () => {
+    const a = await node();
+    await importBlocks(a.tc.chain, buildChain(regtest, 3));
+    const joined: PeerInfo[] = [];
+    const b = await node({ peers: [addr(a)] });
+    b.net.on("peer:joined", (p) => joined.push(p));
+    await waitFor(
+      () => peerOf(b, a.net.peerId) !== undefined && peerOf(a, b.net.peerId) !== undefined,
+      5_000,
+      "join",
+    );
+    const seenByB = peerOf(b, a.net.peerId)!;
+    assert.equal(seenByB.direction, "outbound");
+    assert.equal(seenByB.height, 3);
+    assert.equal(seenByB.tipHash, a.tc.chain.tip.hash);
+    assert.equal(seenByB.work, a.tc.chain.tip.chainWork);
+    assert.equal(seenByB.score, 0);
+    assert.match(seenByB.address, /^\/ip4\/127\.0\.0\.1\/tcp\/\d+/);
+    const seenByA = peerOf(a, b.net.peerId)!;
+    assert.equal(seenByA.direction, "inbound");
+    assert.equal(seenByA.tipHash.length, 64);
+    // B is behind, so the status exchange starts a sync.
+    await waitFor(() => b.tc.chain.tip.hash === a.tc.chain.tip.hash, 5_000, "sync of 3 blocks");
+    await stop(b);
+    await waitFor(() => a.net.getPeers().length === 0, 5_000, "peer:left");
+    await stop(a);
+  });
+
+  it("spreads a block processed on one node to its peer by gossip", async () => {
+    const a = await node();
+    const b = await node({ peers: [addr(a)] });
+    await waitFor(
+      () => b.net.libp2p.services.pubsub.getSubscribers(b.net.topic).length === 1,
+      5_000,
+      "subscription",
+    );
+    await waitFor(
+      () => a.net.libp2p.services.pubsub.getSubscribers(a.net.topic).length === 1,
+      5_000,
+      "subscription",
+    );
+    const received: Array<{ hash: string; from: string }> = [];
+    b.net.on("block:received", (e) => received.push(e));
+    const [block] = buildChain(regtest, 1);
+    const r = await a.tc.chain.processBlock(block!, encodeBlock(block!));
+    assert.equal(r.status, "main");
+    await waitFor(() => b.tc.chain.tip.hash === hashOf(block!), 5_000, "gossiped block");
+    assert.deepEqual(received, [{ hash: hashOf(block!), from: a.net.peerId }]);
+    await stop(b);
+    await stop(a);
+  });
+
+  it("syncs 1,000 blocks to a fresh node", async () => {
+    const a = await node();
+    const blocks = buildChain(regtest, 1_000);
+    await importBlocks(a.tc.chain, blocks);
+    const b = await node({ peers: [addr(a)], limits: { progressIntervalMs: 0, progressMinBlocks: 100 } });
+    const progress: number[] = [];
+    b.net.on("sync:progress", (e) => progress.push(e.height));
+    let done: { blocks: number } | undefined;
+    b.net.on("sync:done", (e) => {
+      done = e;
+    });
+    await waitFor(() => done !== undefined, 20_000, "sync:done");
+    assert.equal(b.tc.chain.height, 1_000);
+    assert.equal(b.tc.chain.tip.hash, hashOf(blocks.at(-1)!));
+    assert.equal(done!.blocks, 1_000);
+    // Batches of 500: progress after the first batch at least, heights increasing.
+    assert.ok(progress.length >= 1, "sync:progress emitted");
+    assert.deepEqual(
+      progress,
+      [...progress].sort((x, y) => x - y),
+    );
+    assert.equal(peerOf(b, a.net.peerId)!.score, 0);
+    await stop(b);
+    await stop(a);
+  });
+
+  it("syncs from the sender of an orphan block", async () => {
+    // Z holds blocks 1-2 and A syncs them from Z: blocks from the network are not republished, so B
+    // (connected to A only, status already exchanged at height 0) never hears of them.
+    const blocks = buildChain(regtest, 3);
+    const z = await node();
+    const a = await node();
+    const b = await node({ peers: [addr(a)] });
+    await waitFor(() => peerOf(b, a.net.peerId) !== undefined, 5_000, "B joins A");
+    await importBlocks(z.tc.chain, blocks.slice(0, 2));
+    await a.net.addPeer(addr(z));
+    await waitFor(() => a.tc.chain.height === 2, 5_000, "A syncs from Z");
+    assert.equal(b.tc.chain.height, 0);
+    await waitFor(
+      () => a.net.libp2p.services.pubsub.getSubscribers(a.net.topic).length >= 1,
+      5_000,
+      "subscription",
+    );
+    // Block 3 mined on A reaches B as an orphan; B must fetch 1-2 from A.
+    await a.tc.chain.processBlock(blocks[2]!, encodeBlock(blocks[2]!));
+    await waitFor(() => b.tc.chain.height === 3, 5_000, "B catches up after the orphan");
+    assert.equal(peerOf(b, a.net.peerId)!.score, 0);
+    await Promise.all([stop(b), stop(a), stop(z)]);
+  });
+
+  it("disconnects a node on another network and does not redial it", async () => {
+    const other = defineNetwork({ ...regtest, networkId: 0x1234 });
+    const a = await node();
+    const joined: string[] = [];
+    a.net.on("peer:joined", (p) => joined.push(p.peerId));
+    const x = await node({ peers: [addr(a)], limits: { redialBaseMs: 50 } }, other);
+    await waitFor(
+      () => x.net.libp2p.getConnections().length === 0 && a.net.libp2p.getConnections().length === 0,
+      5_000,
+      "disconnect",
+    );
+    // Give a redial the time to happen, had it been scheduled.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(a.net.libp2p.getConnections().length, 0);
+    assert.deepEqual(joined, []);
+    assert.deepEqual(x.net.getPeers(), []);
+    await assert.rejects(x.net.addPeer(addr(a)));
+    await Promise.all([stop(x), stop(a)]);
+  });
+
+  it("rejects an invalid gossiped block, penalises and bans the sender, and keeps the ban across a restart", async () => {
+    const r = await node();
+    const s = await node({ peers: [addr(r)] });
+    await waitFor(
+      () => s.net.libp2p.services.pubsub.getSubscribers(s.net.topic).length === 1,
+      5_000,
+      "subscription",
+    );
+    const tip = r.tc.chain.tip.hash;
+    const publish = (bytes: Uint8Array): Promise<unknown> =>
+      s.net.libp2p.services.pubsub.publish(s.net.topic, bytes);
+    const base = {
+      prevHash: r.tc.chain.tip.hashBytes,
+      height: 1,
+      bits: regtest.genesis.header.bits,
+      miner: "evil",
+    };
+
+    // Too far in the future: not the sender's fault, ignored without penalty.
+    const future = solve(buildBlock({ ...base, time: Math.floor(Date.now() / 1000) + 3_600 }));
+    const invalid: string[] = [];
+    r.tc.chain.on("invalid", (e) => invalid.push(e.code));
+    await publish(encodeBlock(future));
+    await waitFor(() => invalid.includes("TIME_TOO_NEW"), 5_000, "TIME_TOO_NEW verdict");
+    assert.equal(peerOf(r, s.net.peerId)!.score, 0);
+
+    // Proof of work above the target: penalty 100, so a ban.
+    const banned: Array<{ peerId: string; until: number }> = [];
+    r.net.on("peer:banned", (e) => banned.push(e));
+    const high = solveHigh(buildBlock({ ...base, time: regtest.genesis.header.time + 1 }));
+    await publish(encodeBlock(high));
+    await waitFor(() => banned.length === 1, 5_000, "ban");
+    assert.equal(banned[0]!.peerId, s.net.peerId);
+    assert.ok(banned[0]!.until > Date.now() + 59 * 60 * 1000, "banned for about an hour");
+    assert.deepEqual(invalid, ["TIME_TOO_NEW", "HIGH_HASH"]);
+    assert.equal(r.tc.chain.tip.hash, tip, "the tip did not move");
+    await waitFor(() => r.net.libp2p.getConnections().length === 0, 5_000, "banned peer disconnected");
+    assert.ok(r.net.getBans().has(s.net.peerId));
+
+    // Restart the receiver on the same store: the ban is loaded and the banned peer is refused.
+    const dir = r.tc.dir;
+    await stop(r, true);
+    const r2 = await node({ dir });
+    assert.ok(r2.net.getBans().has(s.net.peerId), "ban survived the restart");
+    await assert.rejects(r2.net.addPeer(addr(s)), "the receiver does not dial a banned peer");
+    // The banned peer's dial may complete its own side of the handshake before the receiver drops it.
+    await s.net.addPeer(addr(r2)).catch(() => {});
+    await new Promise((res) => setTimeout(res, 300));
+    assert.deepEqual(r2.net.getPeers(), []);
+    assert.equal(r2.net.libp2p.getConnections().length, 0, "the receiver refused the banned peer");
+    await Promise.all([stop(s), stop(r2)]);
+  });
+
+  it("penalises a gossip message that is not a block", async () => {
+    const r = await node();
+    const s = await node({ peers: [addr(r)] });
+    await waitFor(
+      () => s.net.libp2p.services.pubsub.getSubscribers(s.net.topic).length === 1,
+      5_000,
+      "subscription",
+    );
+    const banned: string[] = [];
+    r.net.on("peer:banned", (e) => banned.push(e.peerId));
+    await s.net.libp2p.services.pubsub.publish(s.net.topic, new TextEncoder().encode("not a block"));
+    await waitFor(() => banned.length === 1, 5_000, "ban for a malformed block");
+    assert.equal(banned[0], s.net.peerId);
+    await Promise.all([stop(s), stop(r)]);
+  });
+
+  it("accepts peers as host:port and as a node's HTTP URL", async () => {
+    const a = await node();
+    const b = await node();
+    const c = await node();
+    // host:port: dialed without knowing the peer id.
+    const port = Number(addr(a).split("/")[4]);
+    await b.net.addPeer(`127.0.0.1:${port}`);
+    await waitFor(() => peerOf(b, a.net.peerId) !== undefined, 5_000, "host:port peer");
+    // HTTP URL: GET /api/p2p answers with the peer id and multiaddrs (as src/api serves it).
+    const server: Server = createServer((req, res) => {
+      if (req.url !== "/api/p2p") {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ peerId: a.net.peerId, multiaddrs: a.net.multiaddrs() }));
+    });
+    await new Promise<void>((res) => server.listen(0, "127.0.0.1", res));
+    const http = `http://localhost:${(server.address() as AddressInfo).port}`;
+    await c.net.addPeer(http);
+    await waitFor(() => peerOf(c, a.net.peerId) !== undefined, 5_000, "HTTP URL peer");
+    await assert.rejects(c.net.addPeer(`${http}/nowhere`), /HTTP 404/);
+    server.close();
+    await Promise.all([stop(c), stop(b), stop(a)]);
+  });
+
+  it("keeps dialing a configured peer that is down at start, and redials it when it drops", async () => {
+    const port = await freePort();
+    const limits = { redialBaseMs: 100, redialMaxMs: 400 };
+    const b = await node({ peers: [`127.0.0.1:${port}`], limits });
+    await new Promise((r) => setTimeout(r, 300));
+    const a = await startNode(regtest, { port });
+    running.add(a);
+    await waitFor(() => peerOf(b, a.net.peerId) !== undefined, 5_000, "dial after the peer came up");
+    const dir = a.tc.dir;
+    await stop(a, true);
+    await waitFor(() => b.net.getPeers().length === 0, 5_000, "peer left");
+    const a2 = await startNode(regtest, { port, dir });
+    running.add(a2);
+    await waitFor(() => peerOf(b, a2.net.peerId) !== undefined, 5_000, "redial after the drop");
+    await Promise.all([stop(b), stop(a2)]);
+  });
+});
