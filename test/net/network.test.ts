@@ -6,10 +6,13 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { type AddressInfo, createServer as createTcpServer } from "node:net";
 import { after, describe, it } from "node:test";
+import { peerIdFromString } from "@libp2p/peer-id";
 import { encodeBlock } from "../../src/consensus/block.ts";
+import { hexToHash } from "../../src/consensus/header.ts";
 import { defineNetwork, regtest } from "../../src/consensus/params.ts";
 import { buildBlock } from "../../src/consensus/template.ts";
-import type { PeerInfo } from "../../src/net/index.ts";
+import { BLOCKS_PROTOCOL, type PeerInfo, PROTOCOL_PENALTY } from "../../src/net/index.ts";
+import { encodeBlocksRequest, encodeFrames } from "../../src/net/protocols.ts";
 import {
   buildChain,
   hashOf,
@@ -240,6 +243,44 @@ describe("P2PNetwork", () => {
     await waitFor(() => banned.length === 1, 5_000, "ban for a malformed block");
     assert.equal(banned[0], s.net.peerId);
     await Promise.all([stop(s), stop(r)]);
+  });
+
+  it("penalises malformed, oversized and too frequent block requests", async () => {
+    const r = await node({ limits: { blockRequestBurst: 2, blockRequestsPerSec: 0.1 } });
+    const s1 = await node({ peers: [addr(r)] });
+    const s2 = await node({ peers: [addr(r)] });
+    await waitFor(() => r.net.getPeers().length === 2, 5_000, "both peers joined");
+    const rid = peerIdFromString(r.net.peerId);
+    // Sends one raw frame (or raw bytes) on a new block-request stream and reads until it closes.
+    const ask = async (from: TestNode, bytes: Uint8Array): Promise<void> => {
+      try {
+        const stream = await from.net.libp2p.dialProtocol(rid, BLOCKS_PROTOCOL);
+        stream.send(bytes);
+        await stream.close();
+        for await (const _ of stream);
+      } catch {
+        // The server resets streams it refuses.
+      }
+    };
+    const valid = encodeFrames([encodeBlocksRequest({ locator: [hexToHash(regtest.genesisHash)], max: 10 })]);
+    const score = (n: TestNode): number => peerOf(r, n.net.peerId)?.score ?? -1;
+
+    await ask(s1, encodeFrames([new Uint8Array([0, 1, 2])]));
+    await waitFor(() => score(s1) === PROTOCOL_PENALTY.MALFORMED, 5_000, "MALFORMED penalty");
+    const banned: string[] = [];
+    r.net.on("peer:banned", (e) => banned.push(e.peerId));
+    const oversized = new Uint8Array(8);
+    new DataView(oversized.buffer).setUint32(0, 1_000_000, true);
+    await ask(s1, oversized);
+    await waitFor(() => banned.length === 1, 5_000, "ban after MALFORMED + OVERSIZED");
+    assert.equal(banned[0], s1.net.peerId);
+
+    await ask(s2, valid);
+    await ask(s2, valid);
+    assert.equal(score(s2), 0, "within the burst");
+    await ask(s2, valid);
+    await waitFor(() => score(s2) === PROTOCOL_PENALTY.RATE_LIMIT, 5_000, "RATE_LIMIT penalty");
+    await Promise.all([stop(s1), stop(s2), stop(r)]);
   });
 
   it("accepts peers as host:port and as a node's HTTP URL", async () => {

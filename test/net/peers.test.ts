@@ -1,0 +1,75 @@
+/**
+ * Peer scores, bans persisted in a real LevelStore (temporary directory), and the request token bucket.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { regtest } from "../../src/consensus/params.ts";
+import { PeerScores, TokenBucket } from "../../src/net/peers.ts";
+import { silentLogger } from "../../src/util/logger.ts";
+import { openChain } from "../helpers/net.ts";
+
+describe("PeerScores", () => {
+  it("adds penalties, bans at the threshold, persists the ban and lifts it when it expires", async () => {
+    const tc = await openChain(regtest);
+    let now = 1_000_000;
+    const opts = { bans: tc.store, banThreshold: 100, banMs: 60_000, logger: silentLogger, now: () => now };
+    const scores = new PeerScores(opts);
+    await scores.load();
+    assert.deepEqual(await scores.penalize("p1", 0), { score: 0 });
+    assert.deepEqual(await scores.penalize("p1", 50), { score: 50 });
+    assert.equal(scores.isBanned("p1"), false);
+    assert.deepEqual(await scores.penalize("p1", 50), { score: 100, bannedUntil: now + 60_000 });
+    assert.equal(scores.isBanned("p1"), true);
+    // A further offence does not extend or repeat the ban.
+    assert.deepEqual(await scores.penalize("p1", 10), { score: 110 });
+    assert.deepEqual(await tc.store.loadBans(), new Map([["p1", now + 60_000]]));
+
+    // A new instance on the same store (a restart) sees the ban.
+    const reloaded = new PeerScores(opts);
+    await reloaded.load();
+    assert.equal(reloaded.isBanned("p1"), true);
+    assert.equal(reloaded.score("p1"), 0, "scores are not persisted, bans are");
+
+    now += 60_001;
+    assert.equal(reloaded.isBanned("p1"), false);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(await tc.store.loadBans(), new Map(), "the expired ban is deleted");
+    await tc.remove();
+  });
+
+  it("drops expired bans at load and lifts bans by hand", async () => {
+    const tc = await openChain(regtest);
+    const now = Date.now();
+    await tc.store.putBan("old", now - 1);
+    await tc.store.putBan("new", now + 10_000);
+    const scores = new PeerScores({ bans: tc.store, banThreshold: 100, banMs: 1, logger: silentLogger });
+    await scores.load();
+    assert.deepEqual([...scores.listBans().keys()], ["new"]);
+    assert.deepEqual([...(await tc.store.loadBans()).keys()], ["new"]);
+    await scores.unban("new");
+    assert.equal(scores.isBanned("new"), false);
+    assert.deepEqual(await tc.store.loadBans(), new Map());
+    await tc.remove();
+  });
+});
+
+describe("TokenBucket", () => {
+  it("allows a burst, then refills at the rate", () => {
+    let t = 0;
+    const b = new TokenBucket(3, 10, () => t);
+    assert.equal(b.take(), true);
+    assert.equal(b.take(), true);
+    assert.equal(b.take(), true);
+    assert.equal(b.take(), false);
+    assert.equal(b.waitMs(), 100);
+    t = 50;
+    assert.equal(b.take(), false);
+    t = 100;
+    assert.equal(b.take(), true);
+    t = 10_000;
+    assert.equal(b.take(), true);
+    assert.equal(b.take(), true);
+    assert.equal(b.take(), true);
+    assert.equal(b.take(), false, "never more than the capacity");
+  });
+});
