@@ -1,9 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
-import { existsSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { join } from "node:path";
 import { Readable } from "node:stream";
-import fastifyStatic from "@fastify/static";
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
@@ -17,11 +14,13 @@ import { DecodeError, fromHex } from "../consensus/bytes.ts";
 import { headerHash } from "../consensus/header.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import type { ApiBackend } from "./backend.ts";
+import { type DevnetOptions, registerDevnetRoutes } from "./devnet.ts";
 import { ApiError, toErrorResponse } from "./errors.ts";
 import { EventHub, type EventHubOptions } from "./events.ts";
 import { blockFromLegacy, streamLegacyChain } from "./legacy.ts";
 import { DEFAULT_BODY_LIMIT, type RouteName, type RouteResponse, type Routes, routes } from "./routes.ts";
 import { SubmitHexBody } from "./schemas.ts";
+import { registerExplorer } from "./static.ts";
 import { bitsHex, blockDetail, difficulty, submitResult, summary, treeNode } from "./views.ts";
 
 export interface ApiServerOptions {
@@ -37,6 +36,8 @@ export interface ApiServerOptions {
   /** Reported in /api/status. */
   version?: string;
   events?: EventHubOptions;
+  /** Sibling nodes of a devnet, for GET /api/devnet. */
+  devnet?: Omit<DevnetOptions, "backend">;
 }
 
 type Out<R, K extends string> = R extends { [P in K]: infer S extends z.ZodType } ? z.output<S> : undefined;
@@ -77,16 +78,6 @@ function parsePart<S extends z.ZodType>(schema: S, value: unknown, what: string)
     issues: r.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
   });
 }
-
-const NOT_BUILT_PAGE = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>jbc</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto">
-<h1>jbc node</h1>
-<p>The explorer is not built. Run <code>npm run build</code>, then reload this page.</p>
-<p>The API answers meanwhile: <a href="/api/status">/api/status</a>, <a href="/api/blocks">/api/blocks</a>,
-<a href="/blockchain.json">/blockchain.json</a>. See docs/api.md.</p>
-</body></html>
-`;
 
 /**
  * Builds the HTTP API on Fastify from the route table. Every failure, Fastify's own included, answers
@@ -278,12 +269,8 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     return { confirmed: true, status: result.status, hash: result.hash };
   });
 
-  const webRoot = opts.webRoot;
-  if (webRoot && existsSync(join(webRoot, "index.html"))) {
-    await app.register(fastifyStatic, { root: webRoot, prefix: "/", index: ["index.html"] });
-  } else {
-    app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").send(NOT_BUILT_PAGE));
-  }
+  registerDevnetRoutes(app, { ...opts.devnet, backend });
+  await registerExplorer(app, opts.webRoot);
 
   return app;
 }

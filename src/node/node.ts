@@ -33,6 +33,8 @@ export interface NodeOptions {
   webRoot?: string;
   /** Clock in seconds, for tests. */
   now?: () => number;
+  /** HTTP URLs of the other nodes of a devnet, compared with this one by GET /api/devnet. */
+  devnetPeers?: string[];
 }
 
 /** How often blocks held for being too far in the future are retried. */
@@ -155,6 +157,7 @@ export class JbcNode {
       token: this.token,
       webRoot: opts.webRoot ?? defaultWebRoot(),
       version: packageVersion(),
+      devnet: { siblings: opts.devnetPeers ?? [], self: () => this.httpUrl },
     });
     const host = opts.http?.host ?? "127.0.0.1";
     await this.api.listen({ host, port: opts.http?.port ?? 5000 });

@@ -83,6 +83,9 @@ export function devnetCommand(): Command {
           "--log-level",
           o.logLevel,
         ];
+        // Every node's explorer shows all nodes of the devnet side by side.
+        const all = Array.from({ length: o.nodes }, (_, j) => `http://127.0.0.1:${o.basePort + j}`);
+        args.push("--devnet-peers", all.join(","));
         // Each node dials every node started before it: a full mesh on a small devnet.
         for (let j = 0; j < i; j++) args.push("--peer", `http://127.0.0.1:${o.basePort + j}`);
         const log = openSync(join(dir, "node.log"), "a");

@@ -20,6 +20,7 @@ interface NodeCommandOptions {
   logLevel: string;
   apiToken?: string;
   mdns: boolean;
+  devnetPeers: string[];
 }
 
 /** `jbc node`: one full node (store, chain, P2P, miner, HTTP API), until Ctrl-C. */
@@ -47,6 +48,12 @@ export function nodeCommand(): Command {
       "--api-token <token>",
       "token for non-loopback requests that change the node (default: generated into the datadir)",
     )
+    .option(
+      "--devnet-peers <urls>",
+      "HTTP URLs of the other nodes of a devnet, comma-separated: the explorer compares their tips with this one",
+      (v: string) => v.split(",").filter(Boolean),
+      [],
+    )
     .action(async (o: NodeCommandOptions) => {
       const logger = createLogger({ level: o.logLevel });
       const datadir = o.datadir ? resolve(o.datadir) : defaultDatadir(o.network.name, o.port);
@@ -68,6 +75,7 @@ export function nodeCommand(): Command {
           minerName: o.miner ?? `node on port ${o.port}`,
           ...(o.threads ? { threads: o.threads } : {}),
           ...(o.apiToken ? { apiToken: o.apiToken } : {}),
+          devnetPeers: o.devnetPeers,
           logger,
         });
       } catch (err) {
