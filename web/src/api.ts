@@ -1,0 +1,84 @@
+import type { z } from "zod";
+import { DevnetView, ExplorerInfo, explorerRoutes } from "../../src/api/devnet.ts";
+import { buildPath, routes } from "../../src/api/routes.ts";
+import { ErrorBody } from "../../src/api/schemas.ts";
+
+/**
+ * The explorer talks only to the node that served it (same origin, so no CORS), with the API's own
+ * route table and schemas: every response is checked, so a node that answers with something unexpected
+ * shows an error instead of a half-drawn page.
+ */
+
+/** A failed request: `status` 0 and code UNREACHABLE when the node did not answer at all. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+const TIMEOUT_MS = 8000;
+
+async function getJson<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+      headers: { accept: "application/json" },
+    });
+  } catch (err) {
+    const why =
+      err instanceof Error && err.name === "TimeoutError" ? "no answer in 8 s" : "connection failed";
+    throw new ApiError(0, "UNREACHABLE", why);
+  }
+  const body: unknown = await res.json().catch(() => undefined);
+  if (!res.ok) {
+    const e = ErrorBody.safeParse(body);
+    // A proxy or a restarting server answers 502/503 without the node's error body.
+    if (!e.success)
+      throw new ApiError(
+        res.status,
+        res.status >= 502 ? "UNREACHABLE" : `HTTP_${res.status}`,
+        `HTTP ${res.status}`,
+      );
+    throw new ApiError(res.status, e.data.error.code, e.data.error.message);
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success)
+    throw new ApiError(res.status, "BAD_RESPONSE", `${path} answered with an unexpected shape`);
+  return parsed.data;
+}
+
+function query(q: Record<string, number | undefined>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined) p.set(k, String(v));
+  const s = p.toString();
+  return s ? `?${s}` : "";
+}
+
+export const api = {
+  status: () => getJson(routes.getStatus.path, routes.getStatus.response),
+  blocks: (q: { limit?: number; before?: number }) =>
+    getJson(`${routes.getBlocks.path}${query(q)}`, routes.getBlocks.response),
+  block: (id: string | number) =>
+    getJson(buildPath(routes.getBlock.path, { id: String(id) }), routes.getBlock.response),
+  tree: (depth: number) => getJson(`${routes.getTree.path}${query({ depth })}`, routes.getTree.response),
+  peers: () => getJson(routes.getPeers.path, routes.getPeers.response),
+  /** Network parameters the charts need (target block time). */
+  explorerInfo: () => getJson(explorerRoutes.getExplorerInfo.path, ExplorerInfo),
+  /** Every node of the devnet and how its tip relates to this node's chain. */
+  devnet: () => getJson(explorerRoutes.getDevnet.path, DevnetView),
+};
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** True when the node did not answer at all (as opposed to answering with an error). */
+export function isUnreachable(err: unknown): boolean {
+  return err instanceof ApiError && err.code === "UNREACHABLE";
+}

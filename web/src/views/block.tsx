@@ -1,0 +1,394 @@
+import { useEffect, useState } from "preact/hooks";
+import type { BlockDetail, RecordView } from "../../../src/api/schemas.ts";
+import { ApiError, api, errorText } from "../api.ts";
+import { Banner, Hash, HeightLink, Miner, Panel } from "../components.tsx";
+import { clockTime, dateTime, difficulty, duration, groupDigits } from "../format.ts";
+import { blockHref, Link } from "../router.tsx";
+import { useExplorer } from "../state.ts";
+
+type Load =
+  | { state: "loading" }
+  | { state: "ok"; block: BlockDetail }
+  | { state: "missing"; id: string; message: string }
+  | { state: "failed"; id: string; message: string; unreachable: boolean };
+
+function bytesFromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+function hexFromBytes(b: Uint8Array): string {
+  return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+async function sha256d(data: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
+  const once = await crypto.subtle.digest("SHA-256", data);
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", once));
+}
+
+/**
+ * Recomputes the merkle root from the record ids in the browser (Bitcoin's pairing, odd hash paired with
+ * itself), so the page shows the root follows from the records rather than taking the node's word.
+ * Undefined where the page has no WebCrypto (plain http on a non-local address).
+ */
+async function merkleFromIds(ids: readonly string[]): Promise<string | undefined> {
+  if (!globalThis.crypto?.subtle) return undefined;
+  // Display ids are byte-reversed; the tree hashes internal byte order.
+  let level = ids.map((id) => bytesFromHex(id).reverse());
+  if (level.length === 0) return "0".repeat(64);
+  while (level.length > 1) {
+    if (level.length % 2) level.push(level[level.length - 1]!);
+    const next: Uint8Array<ArrayBuffer>[] = [];
+    for (let i = 0; i < level.length; i += 2) {
+      const pair = new Uint8Array(64);
+      pair.set(level[i]!, 0);
+      pair.set(level[i + 1]!, 32);
+      next.push(await sha256d(pair));
+    }
+    level = next;
+  }
+  return hexFromBytes(level[0]!.reverse());
+}
+
+/** Hash above target, digit by digit: shared prefix dimmed, the deciding digit marked. */
+function PowCompare(props: { hash: string; target: string }) {
+  const { hash, target } = props;
+  let k = 0;
+  while (k < 64 && hash[k] === target[k]) k++;
+  const below = k === 64 || hash[k]! < target[k]!;
+  const row = (label: string, v: string, who: "hash" | "target") => (
+    <div class="pow-row">
+      <span class="pow-label">{label}</span>
+      <code class="pow-digits" data-testid={`pow-${who}`}>
+        <span class="same">{v.slice(0, k)}</span>
+        {k < 64 && <span class={`decide ${who} ${below ? "ok" : "bad"}`}>{v[k]}</span>}
+        <span class="rest">{v.slice(k + 1)}</span>
+      </code>
+    </div>
+  );
+  return (
+    <div class="pow">
+      {row("hash", hash, "hash")}
+      {row("target", target, "target")}
+      <p class={below ? "ok-text" : "error-text"} data-testid="pow-verdict">
+        {k === 64
+          ? "hash = target: valid (hash ≤ target)."
+          : below
+            ? `hash < target: ${k === 0 ? "the first digit" : `the first ${k} digits are equal and digit ${k + 1}`} decides (${hash[k]} < ${target[k]}), so the proof of work is valid.`
+            : `hash > target at digit ${k + 1} (${hash[k]} > ${target[k]}): this block's proof of work is NOT valid.`}
+      </p>
+    </div>
+  );
+}
+
+function RecordData(props: { r: RecordView }) {
+  const { r } = props;
+  if (r.type === "miner")
+    return (
+      <span>
+        miner <Miner name={r.miner} />, height {r.height}, extra-nonce {r.extraNonce}
+      </span>
+    );
+  return (
+    <div>
+      <span class="tag">{r.encoding === "utf8" ? "text" : "hex"}</span>{" "}
+      <span class={r.encoding === "utf8" ? "record-text" : "record-hex"}>{r.data || <em>(empty)</em>}</span>
+      {r.type === "signed" && (
+        <div class="signed">
+          <div>
+            key <code>{r.publicKey}</code>
+          </div>
+          <div>
+            signature <code>{r.signature}</code>
+          </div>
+          <div class={r.signatureValid ? "ok-text" : "error-text"}>
+            {r.signatureValid ? "✓ signature verifies" : "✗ signature does not verify"}
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** Every field of one block, its proof of work against its target, its records and its neighbours. */
+export function BlockPage(props: { id: string }) {
+  const { id } = props;
+  const s = useExplorer();
+  const [load, setLoad] = useState<Load>({ state: "loading" });
+  const [merkle, setMerkle] = useState<string | undefined>();
+  const tipHash = s.status?.tip.hash;
+  const stream = s.stream;
+
+  // Refetched when the tip moves (confirmations, children and main/side status change with it) and when
+  // the stream reconnects after the node was away.
+  useEffect(() => {
+    let live = true;
+    const valid = /^(?:\d{1,10}|[0-9a-fA-F]{64})$/.test(id);
+    if (!valid) {
+      setLoad({ state: "missing", id, message: "not a block height or a 64-digit block hash" });
+      return;
+    }
+    api.block(id).then(
+      (block) => live && setLoad({ state: "ok", block }),
+      (err: unknown) => {
+        if (!live) return;
+        if (err instanceof ApiError && err.status === 404)
+          setLoad({ state: "missing", id, message: err.message });
+        else
+          setLoad({
+            state: "failed",
+            id,
+            message: errorText(err),
+            unreachable: err instanceof ApiError && err.code === "UNREACHABLE",
+          });
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [id, tipHash, stream]);
+
+  const block = load.state === "ok" ? load.block : undefined;
+  useEffect(() => {
+    setMerkle(undefined);
+    if (block) void merkleFromIds(block.records.map((r) => r.id)).then(setMerkle);
+  }, [block?.hash]);
+
+  useEffect(() => {
+    document.title = block ? `Block ${block.height} · jbc` : "Block · jbc";
+  }, [block?.hash]);
+
+  if (load.state === "loading") return <p class="empty">Loading block {id}…</p>;
+  if (load.state === "missing")
+    return (
+      <div class="page-error" data-testid="block-not-found">
+        <h1>Block not found</h1>
+        <p>
+          This node knows no block <code class="break">{load.id}</code>.
+        </p>
+        <p class="muted">
+          {load.message}. A block mined elsewhere appears here once this node receives it; a height only names
+          a block of the main chain.
+        </p>
+        <p>
+          <Link href="/">← back to the chain</Link>
+        </p>
+      </div>
+    );
+  if (load.state === "failed")
+    return (
+      <div class="page-error" data-testid="block-error">
+        <h1>{load.unreachable ? "Node unreachable" : "Could not load the block"}</h1>
+        <p>
+          Block <code class="break">{load.id}</code>: {load.message}
+        </p>
+        <p class="muted">The page retries when the node's stream comes back.</p>
+      </div>
+    );
+
+  const b = load.block;
+  const invalid = b.status === "invalid" || b.status === "invalid-child";
+  const statusTag = invalid ? (
+    <span class="tag bad" data-testid="block-branch">
+      invalid
+    </span>
+  ) : b.branch === "main" ? (
+    <span class="tag ok" data-testid="block-branch">
+      main chain
+    </span>
+  ) : (
+    <span class="tag stale" data-testid="block-branch">
+      side branch (stale)
+    </span>
+  );
+  const merkleOk = merkle === undefined ? undefined : merkle === b.header.merkleRoot;
+  return (
+    <div class="block-page" data-testid="block-page" data-hash={b.hash}>
+      <p class="crumbs">
+        <Link href="/">← chain</Link>
+      </p>
+      <h1>
+        Block <span data-testid="block-height">{b.height}</span> {statusTag}
+      </h1>
+      <p class="block-hash">
+        <Hash hash={b.hash} full link={false} />
+      </p>
+      {b.branch === "side" && !invalid && (
+        <Banner kind="warn">
+          This block is not on the main chain: another block at height {b.height} has more work behind it. Its
+          records count for nothing unless its branch overtakes.
+        </Banner>
+      )}
+      {invalid && (
+        <Banner kind="error">
+          This block broke a rule
+          {b.invalid ? `: ${String(b.invalid["code"] ?? "")}` : " (its ancestor is invalid)"}.
+        </Banner>
+      )}
+      <div class="grid2">
+        <Panel title="Header" id="header">
+          <table class="fields" data-testid="header-fields">
+            <tbody>
+              <tr>
+                <th>version</th>
+                <td data-field="version">{b.header.version}</td>
+              </tr>
+              <tr>
+                <th>previous block</th>
+                <td data-field="prevHash">
+                  {/^0+$/.test(b.header.prevHash) ? (
+                    <code>{b.header.prevHash} (none: genesis)</code>
+                  ) : (
+                    <Hash hash={b.header.prevHash} full />
+                  )}
+                </td>
+              </tr>
+              <tr>
+                <th>merkle root</th>
+                <td data-field="merkleRoot">
+                  <code class="break">{b.header.merkleRoot}</code>
+                  {merkleOk !== undefined && (
+                    <div class={merkleOk ? "ok-text" : "error-text"} data-testid="merkle-check">
+                      {merkleOk
+                        ? `✓ recomputed in this browser from the ${b.records.length} record id${b.records.length === 1 ? "" : "s"} below`
+                        : "✗ does not match the records below"}
+                    </div>
+                  )}
+                </td>
+              </tr>
+              <tr>
+                <th>time</th>
+                <td data-field="time">
+                  {b.header.time}{" "}
+                  <span class="muted">
+                    = {dateTime(b.header.time)} ({clockTime(b.header.time)} here)
+                  </span>
+                  {b.sincePrev !== null && (
+                    <span class="muted">, {duration(b.sincePrev)} after its parent</span>
+                  )}
+                </td>
+              </tr>
+              <tr>
+                <th>bits</th>
+                <td data-field="bits">
+                  <code>{b.header.bits}</code>{" "}
+                  <span class="muted">(difficulty {difficulty(b.difficulty)})</span>
+                </td>
+              </tr>
+              <tr>
+                <th>nonce</th>
+                <td data-field="nonce">{b.header.nonce}</td>
+              </tr>
+              <tr>
+                <th>miner</th>
+                <td data-field="miner">
+                  <Miner name={b.miner} />
+                </td>
+              </tr>
+              <tr>
+                <th>size</th>
+                <td data-field="size">{b.size} bytes</td>
+              </tr>
+              <tr>
+                <th>confirmations</th>
+                <td data-field="confirmations">{b.confirmations}</td>
+              </tr>
+              <tr>
+                <th>status</th>
+                <td data-field="status">
+                  {b.branch}, {b.status}
+                </td>
+              </tr>
+            </tbody>
+          </table>
+        </Panel>
+        <Panel
+          title="Proof of work"
+          id="pow"
+          hint="A block is valid only if its hash, read as a 256-bit number, is at most the target its bits encode."
+        >
+          <PowCompare hash={b.hash} target={b.target} />
+          <table class="fields">
+            <tbody>
+              <tr>
+                <th>work</th>
+                <td data-field="work">
+                  {groupDigits(b.work)} <span class="muted">expected hashes for this block</span>
+                </td>
+              </tr>
+              <tr>
+                <th>chain work</th>
+                <td data-field="chainWork">
+                  {groupDigits(b.chainWork)}{" "}
+                  <span class="muted">from genesis to here; the heaviest chain wins</span>
+                </td>
+              </tr>
+            </tbody>
+          </table>
+          <h3>In the tree</h3>
+          <ul class="neighbours" data-testid="neighbours">
+            <li>
+              parent:{" "}
+              {b.height === 0 ? (
+                <span class="muted">none (genesis)</span>
+              ) : (
+                <>
+                  <HeightLink height={b.height - 1} hash={b.header.prevHash} />{" "}
+                  <Hash hash={b.header.prevHash} />
+                </>
+              )}
+            </li>
+            {b.children.length === 0 ? (
+              <li class="muted">no children yet{b.branch === "main" ? ": this is the tip" : ""}</li>
+            ) : (
+              b.children.map((c) => (
+                <li key={c.hash} data-child={c.hash}>
+                  child: <HeightLink height={c.height} hash={c.hash} /> <Hash hash={c.hash} />{" "}
+                  <span class={`tag ${c.main ? "ok" : "stale"}`}>{c.main ? "main" : "side"}</span>
+                </li>
+              ))
+            )}
+          </ul>
+        </Panel>
+      </div>
+      <Panel
+        title={`Records (${b.records.length})`}
+        id="records"
+        hint="Record 0 is the miner record: who mined the block, and its height so every block's merkle root differs."
+      >
+        <table class="records" data-testid="records">
+          <thead>
+            <tr>
+              <th class="num">#</th>
+              <th>type</th>
+              <th>id</th>
+              <th class="num">size</th>
+              <th>data</th>
+            </tr>
+          </thead>
+          <tbody>
+            {b.records.map((r) => (
+              <tr key={r.index} data-record={r.index}>
+                <td class="num">{r.index}</td>
+                <td>{r.type}</td>
+                <td>
+                  <code class="break small">{r.id}</code>
+                </td>
+                <td class="num">{r.size}</td>
+                <td>
+                  <RecordData r={r} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <p class="muted small">
+          Raw block: <a href={`/api/blocks/${b.hash}/raw`}>/api/blocks/{b.hash.slice(0, 12)}…/raw</a> · JSON:{" "}
+          <a href={`/api/blocks/${b.hash}`}>/api/blocks/{b.hash.slice(0, 12)}…</a> · permalink:{" "}
+          <Link href={blockHref(b.hash)}>/block/{b.hash.slice(0, 12)}…</Link>
+        </p>
+      </Panel>
+    </div>
+  );
+}
