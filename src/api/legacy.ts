@@ -1,13 +1,12 @@
 import type { Chain } from "../chain/chain.ts";
 import type { ChainEntry } from "../chain/types.ts";
-import { type Block, decodeBlock } from "../consensus/block.ts";
-import { DecodeError } from "../consensus/bytes.ts";
-import { sha256d } from "../consensus/hash.ts";
-import { HEADER_SIZE, hashToHex, hexToHash } from "../consensus/header.ts";
+import type { Block } from "../consensus/block.ts";
+import { DecodeError, Reader, toHex } from "../consensus/bytes.ts";
+import { type BlockHeader, HEADER_SIZE, hashToHex, hexToHash } from "../consensus/header.ts";
 import { merkleRoot } from "../consensus/merkle.ts";
-import { recordId } from "../consensus/records.ts";
+import { type BlockRecord, readRecord, recordId } from "../consensus/records.ts";
 import type { LegacyBlock } from "./schemas.ts";
-import { bitsHex, recordFromJson, recordJson } from "./views.ts";
+import { bitsHex, printableText, recordFromJson, recordJson } from "./views.ts";
 
 /**
  * The original JackBlockChain's two endpoints: GET /blockchain.json (the whole main chain as one JSON
@@ -15,12 +14,13 @@ import { bitsHex, recordFromJson, recordJson } from "./views.ts";
  * values; jbc adds the fields a real header needs and the records, so a block survives the round trip.
  */
 
-const utf8 = new TextDecoder();
+/** Lenient UTF-8 (invalid bytes become U+FFFD): `data` is for reading, the records are exact. */
+const text = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8");
 
 /** The original's free-text `data`: the text of the data records, or who mined the block. */
 function legacyData(block: Block): string {
   const texts: string[] = [];
-  for (const r of block.records) if (r.type !== "miner") texts.push(utf8.decode(r.data));
+  for (const r of block.records) if (r.type !== "miner") texts.push(text(r.data));
   if (texts.length) return texts.join("\n");
   const m = block.records[0];
   return m?.type === "miner" ? `Mined by ${m.miner}` : "";
@@ -45,7 +45,7 @@ export function legacyBlock(height: number, hash: string, block: Block): LegacyB
 }
 
 /** Blocks read from the store per batch: large enough to amortize LevelDB's getMany, small in memory. */
-const BATCH = 512;
+const BATCH = 1024;
 
 /**
  * The main chain as JSON text chunks, one batch of blocks at a time, so the whole chain never sits in
@@ -56,32 +56,100 @@ export async function* streamLegacyChain(chain: Chain): AsyncGenerator<string> {
   const tipHeight = chain.height;
   const pinned: ChainEntry[] = new Array(tipHeight + 1);
   for (let e: ChainEntry | undefined = chain.tip; e; e = e.parent) pinned[e.height] = e;
+  const read = (from: number): Promise<Uint8Array[]> =>
+    chain.getMainBlocks(from, Math.min(BATCH, tipHeight + 1 - from)).catch(() => []);
   yield "[";
+  // Reads run in LevelDB's thread pool: fetch the next batch while this one is being serialized.
+  let next = read(0);
   for (let from = 0; from <= tipHeight; from += BATCH) {
+    const raws = await next;
+    if (from + BATCH <= tipHeight) next = read(from + BATCH);
     const count = Math.min(BATCH, tipHeight + 1 - from);
-    let raws: Uint8Array[];
-    try {
-      raws = await chain.getMainBlocks(from, count);
-    } catch {
-      raws = [];
-    }
     const parts: string[] = new Array(count);
     for (let i = 0; i < count; i++) {
       const entry = pinned[from + i]!;
       let raw: Uint8Array | undefined = raws[i];
-      // A reorg since the stream began (or a shorter main chain now) shows as a header mismatch.
-      if (!raw || !sameHash(raw, entry.hashBytes)) raw = await chain.getRawBlock(entry.hash);
+      // A reorg since the stream began (or a shorter main chain now) shows as another header.
+      if (!raw || !sameHeader(raw, entry.header)) raw = await chain.getRawBlock(entry.hash);
       if (!raw) throw new Error(`block ${entry.hash} at height ${entry.height} is missing from the store`);
-      const json = JSON.stringify(legacyBlock(entry.height, entry.hash, decodeBlock(raw)));
-      parts[i] = from + i === 0 ? json : `,${json}`;
+      parts[i] = legacyBlockJson(entry, raw);
     }
-    yield parts.join("");
+    yield from === 0 ? parts.join(",") : `,${parts.join(",")}`;
   }
   yield "]";
 }
 
-function sameHash(raw: Uint8Array, hash: Uint8Array): boolean {
-  return raw.length >= HEADER_SIZE && Buffer.compare(sha256d(raw.subarray(0, HEADER_SIZE)), hash) === 0;
+const u32le = (b: Uint8Array, o: number): number =>
+  (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+
+/** Whether the serialized block starts with exactly this header (cheaper than hashing it). */
+function sameHeader(raw: Uint8Array, h: BlockHeader): boolean {
+  if (raw.length < HEADER_SIZE) return false;
+  if (u32le(raw, 76) !== h.nonce >>> 0 || u32le(raw, 68) !== h.time >>> 0) return false;
+  if (u32le(raw, 72) !== h.bits >>> 0 || u32le(raw, 0) !== h.version >>> 0) return false;
+  for (let i = 0; i < 32; i++) {
+    if (raw[36 + i] !== h.merkleRoot[i] || raw[4 + i] !== h.prevHash[i]) return false;
+  }
+  return true;
+}
+
+const q = JSON.stringify;
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** hashToHex without the reversed copy. */
+function reversedHex(b: Uint8Array): string {
+  let s = "";
+  for (let i = b.length - 1; i >= 0; i--) s += HEX[b[i]!];
+  return s;
+}
+
+function recordJsonText(r: BlockRecord): string {
+  switch (r.type) {
+    case "miner":
+      return `{"type":"miner","height":${r.height},"extraNonce":"${r.extraNonce}","miner":${q(r.miner)}}`;
+    case "data": {
+      const text = printableText(r.data);
+      return text === undefined
+        ? `{"type":"data","data":"${toHex(r.data)}","encoding":"hex"}`
+        : `{"type":"data","data":${q(text)},"encoding":"utf8"}`;
+    }
+    case "signed": {
+      const text = printableText(r.data);
+      const data =
+        text === undefined ? `"${toHex(r.data)}","encoding":"hex"` : `${q(text)},"encoding":"utf8"`;
+      return `{"type":"signed","data":${data},"publicKey":"${toHex(r.publicKey)}","signature":"${toHex(r.signature)}"}`;
+    }
+  }
+}
+
+/**
+ * legacyBlock(...) serialized, written directly from the entry and the block's bytes: /blockchain.json
+ * spends its time here, and skipping the intermediate objects and the generic JSON.stringify makes it
+ * about three times faster. Tests check both give the same JSON.
+ */
+export function legacyBlockJson(entry: ChainEntry, raw: Uint8Array): string {
+  const h = entry.header;
+  const r = new Reader(raw);
+  r.bytes(HEADER_SIZE, "header");
+  const n = r.varint(raw.length, "record count");
+  const records: string[] = new Array(n);
+  const texts: string[] = [];
+  let miner: string | undefined;
+  for (let i = 0; i < n; i++) {
+    const rec = readRecord(r);
+    records[i] = recordJsonText(rec);
+    if (rec.type === "miner") {
+      if (i === 0) miner = rec.miner;
+    } else texts.push(text(rec.data));
+  }
+  const data = texts.length ? texts.join("\n") : miner !== undefined ? `Mined by ${miner}` : "";
+  const prev = entry.parent ? entry.parent.hash : "";
+  return (
+    `{"index":"${entry.height}","timestamp":"${h.time}","data":${q(data)},"prev_hash":"${prev}",` +
+    `"hash":"${entry.hash}","nonce":"${h.nonce}","version":${h.version},"bits":"${bitsHex(h.bits)}",` +
+    `"merkle_root":"${reversedHex(h.merkleRoot)}","miner":${q(miner ?? "")},"records":[${records.join(",")}]}`
+  );
 }
 
 /**

@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import type { Chain } from "../chain/chain.ts";
 import type { ChainEntry, ProcessResult, Reorg } from "../chain/types.ts";
 import { type Block, recordIds } from "../consensus/block.ts";
@@ -48,19 +49,25 @@ export function summary(e: ChainEntry, params: NetworkParams): BlockSummary {
   };
 }
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const utf8 = new TextEncoder();
 
-/** Text that survives a JSON round trip and reads as text: no control characters but tab and newlines. */
-function printableText(bytes: Uint8Array): string | undefined {
-  let s: string;
-  try {
-    s = strictUtf8.decode(bytes);
-  } catch {
-    return undefined;
+/**
+ * The bytes as text when they read as text: valid UTF-8 without control characters other than tab and
+ * line breaks (those survive a JSON round trip and display sensibly). Byte-level checks only: the
+ * controls are single bytes in UTF-8, and plain ASCII, the common case, needs no UTF-8 validation.
+ */
+export function printableText(bytes: Uint8Array): string | undefined {
+  let ascii = true;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b >= 0x20 && b < 0x7f) continue;
+    if (b === 0x09 || b === 0x0a || b === 0x0d) continue;
+    if (b < 0x20 || b === 0x7f) return undefined;
+    ascii = false;
   }
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  return /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s) ? undefined : s;
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (ascii) return buf.toString("latin1");
+  return isUtf8(buf) ? buf.toString("utf8") : undefined;
 }
 
 function dataField(bytes: Uint8Array): { data: string; encoding: "utf8" | "hex" } {

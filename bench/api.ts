@@ -1,0 +1,242 @@
+/**
+ * HTTP API benchmark (npm run bench:api).
+ *
+ * 1. GET /blockchain.json for a 10,000-block chain: median of several runs (the original Python node
+ *    answers this in about 0.55 s on this machine; the target is under 0.1 s).
+ * 2. GET /api/status throughput and latency with a bounded loop of concurrent requests on 127.0.0.1,
+ *    first with the node idle, then while it mines devnet blocks on every core.
+ *
+ * The node is a separate `jbc node` process, as a user runs it, so the client's own work (this
+ * process) does not share the server's event loop. Everything stays on 127.0.0.1; the data lives in a
+ * temporary directory. The last line printed is one JSON object with every figure.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { Chain } from "../src/chain/chain.ts";
+import { bitsToTarget } from "../src/consensus/compact.ts";
+import { hashToBigInt, headerHashBytes } from "../src/consensus/header.ts";
+import { regtest } from "../src/consensus/params.ts";
+import { buildBlock } from "../src/consensus/template.ts";
+import { chainDir } from "../src/node/paths.ts";
+import { LevelStore } from "../src/store/level.ts";
+
+const BLOCKS = Number(process.env["BENCH_BLOCKS"] ?? 10_000);
+const RUNS = Number(process.env["BENCH_RUNS"] ?? 9);
+const LOAD_SECONDS = Number(process.env["BENCH_LOAD_SECONDS"] ?? 5);
+const LOAD_MAX_REQUESTS = 200_000;
+const CONCURRENCY = 32;
+const ORIGINAL_SECONDS = 0.55;
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const quantile = (sorted: number[], q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Fills a store with `n` regtest blocks after genesis, one second apart, each with a short data record. */
+async function buildChain(dir: string, n: number): Promise<void> {
+  const store = await LevelStore.open(chainDir(dir), regtest);
+  const chain = await Chain.open({ params: regtest, store });
+  const target = bitsToTarget(regtest.genesis.header.bits)!;
+  let time = regtest.genesis.header.time;
+  for (let i = 0; i < n; i++) {
+    const ctx = chain.nextBlockContext();
+    const block = buildBlock({
+      prevHash: ctx.prevHash,
+      height: ctx.height,
+      bits: ctx.bits,
+      time: ++time,
+      miner: `bench miner ${i % 4}`,
+      records: [{ type: "data", data: new TextEncoder().encode(`block ${ctx.height}`) }],
+    });
+    while (hashToBigInt(headerHashBytes(block.header)) > target) block.header.nonce++;
+    await chain.processBlock(block);
+  }
+  await chain.close();
+  await store.close();
+}
+
+async function timeChainDump(url: string): Promise<{ ms: number; bytes: number; blocks: number }> {
+  const t0 = performance.now();
+  const res = await fetch(`${url}/blockchain.json`);
+  const text = await res.text();
+  const ms = performance.now() - t0;
+  const blocks = (JSON.parse(text) as unknown[]).length;
+  return { ms, bytes: text.length, blocks };
+}
+
+/** `CONCURRENCY` workers request /api/status back to back until the time or request budget runs out. */
+async function loadStatus(
+  url: string,
+): Promise<{ rps: number; p50: number; p99: number; requests: number; errors: number }> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const deadline = performance.now() + LOAD_SECONDS * 1000;
+  let issued = 0;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < deadline && issued < LOAD_MAX_REQUESTS) {
+      issued++;
+      const t0 = performance.now();
+      try {
+        const res = await fetch(`${url}/api/status`);
+        await res.arrayBuffer();
+        if (!res.ok) errors++;
+      } catch {
+        errors++;
+      }
+      latencies.push(performance.now() - t0);
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    rps: latencies.length / seconds,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    requests: latencies.length,
+    errors,
+  };
+}
+
+const BIN = new URL("../bin/jbc.mjs", import.meta.url).pathname;
+
+interface RunningNode {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts `jbc node` with `args` and resolves with its URL once it logged "node started". */
+async function startNode(datadir: string, args: string[]): Promise<RunningNode> {
+  mkdirSync(datadir, { recursive: true });
+  const log = join(datadir, "bench-node.log");
+  const fd = openSync(log, "w");
+  const proc: ChildProcess = spawn(
+    process.execPath,
+    [BIN, "node", "--port", "0", "--no-p2p", "--datadir", datadir, "--log-level", "info", ...args],
+    { stdio: ["ignore", fd, fd] },
+  );
+  closeSync(fd);
+  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+  const kill = (): void => {
+    proc.kill("SIGKILL");
+  };
+  process.once("exit", kill);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const line = readFileSync(log, "utf8")
+      .split("\n")
+      .find((l) => l.includes('"node started"'));
+    if (line) {
+      const url = (JSON.parse(line) as { url: string }).url;
+      return {
+        url,
+        async stop() {
+          proc.kill("SIGINT");
+          const t = setTimeout(kill, 10_000);
+          await exited;
+          clearTimeout(t);
+        },
+      };
+    }
+    if (proc.exitCode !== null || Date.now() > deadline)
+      throw new Error(`node did not start:\n${readFileSync(log, "utf8")}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), "jbc-bench-api-"));
+try {
+  console.log(`building a ${BLOCKS}-block regtest chain...`);
+  const tb = performance.now();
+  await buildChain(join(dir, "chain"), BLOCKS);
+  console.log(`  built in ${round((performance.now() - tb) / 1000)} s`);
+
+  const node = await startNode(join(dir, "chain"), ["--network", "regtest"]);
+  let dump: { median: number; min: number; max: number; bytes: number; blocks: number };
+  let idle: Awaited<ReturnType<typeof loadStatus>>;
+  try {
+    await timeChainDump(node.url); // warm-up
+    const times: number[] = [];
+    let last = { ms: 0, bytes: 0, blocks: 0 };
+    for (let i = 0; i < RUNS; i++) {
+      last = await timeChainDump(node.url);
+      times.push(last.ms);
+    }
+    dump = {
+      median: median(times),
+      min: Math.min(...times),
+      max: Math.max(...times),
+      bytes: last.bytes,
+      blocks: last.blocks,
+    };
+    console.log(
+      `GET /blockchain.json (${dump.blocks} blocks, ${round(dump.bytes / 1e6)} MB): median ${round(dump.median)} ms ` +
+        `(min ${round(dump.min)}, max ${round(dump.max)}, ${RUNS} runs); original ≈ ${ORIGINAL_SECONDS * 1000} ms`,
+    );
+    idle = await loadStatus(node.url);
+    console.log(
+      `GET /api/status, idle node: ${Math.round(idle.rps)} req/s, p50 ${round(idle.p50)} ms, p99 ${round(idle.p99)} ms ` +
+        `(${idle.requests} requests, ${CONCURRENCY} concurrent, ${idle.errors} errors)`,
+    );
+  } finally {
+    await node.stop();
+  }
+
+  // A devnet node mining on every core: real work, so the workers never idle.
+  const threads = availableParallelism();
+  const mining = await startNode(join(dir, "mining"), [
+    "--network",
+    "devnet",
+    "--mine",
+    "--threads",
+    String(threads),
+  ]);
+  let busy: Awaited<ReturnType<typeof loadStatus>>;
+  let hashRate = 0;
+  try {
+    await new Promise((r) => setTimeout(r, 2500)); // let the workers spin up and report a rate
+    busy = await loadStatus(mining.url);
+    const s = (await (await fetch(`${mining.url}/api/status`)).json()) as {
+      mining: { hashRate: number; running: boolean };
+    };
+    hashRate = s.mining.hashRate;
+    console.log(
+      `GET /api/status while mining on ${threads} thread(s) (${round(hashRate / 1e6)} MH/s): ${Math.round(busy.rps)} req/s, ` +
+        `p50 ${round(busy.p50)} ms, p99 ${round(busy.p99)} ms (${busy.requests} requests, ${busy.errors} errors)`,
+    );
+  } finally {
+    await mining.stop();
+  }
+
+  console.log(
+    JSON.stringify({
+      bench: "api",
+      blocks: dump.blocks,
+      chainJsonMedianMs: round(dump.median),
+      chainJsonMinMs: round(dump.min),
+      chainJsonBytes: dump.bytes,
+      chainJsonRuns: RUNS,
+      originalMs: ORIGINAL_SECONDS * 1000,
+      speedupVsOriginal: round((ORIGINAL_SECONDS * 1000) / dump.median, 1),
+      targetMs: 100,
+      meetsTarget: dump.median < 100,
+      statusIdleRps: Math.round(idle.rps),
+      statusIdleP99Ms: round(idle.p99),
+      statusMiningRps: Math.round(busy.rps),
+      statusMiningP50Ms: round(busy.p50),
+      statusMiningP99Ms: round(busy.p99),
+      miningThreads: threads,
+      miningHashRate: Math.round(hashRate),
+      concurrency: CONCURRENCY,
+      loadSeconds: LOAD_SECONDS,
+    }),
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { blockFromLegacy, legacyBlock, legacyBlockJson } from "../../src/api/legacy.ts";
+import { printableText, recordFromJson, recordJson } from "../../src/api/views.ts";
+import { Chain } from "../../src/chain/chain.ts";
+import { encodeBlock } from "../../src/consensus/block.ts";
+import { regtest } from "../../src/consensus/params.ts";
+import { type BlockRecord, signRecord } from "../../src/consensus/records.ts";
+import { LevelStore } from "../../src/store/level.ts";
+import { blockHash, makeChild } from "../helpers/blocks.ts";
+
+const enc = new TextEncoder();
+const dir = mkdtempSync(join(tmpdir(), "jbc-legacy-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const samples: BlockRecord[][] = [
+  [],
+  [{ type: "data", data: enc.encode("plain ascii\twith tab\nand newline") }],
+  [{ type: "data", data: enc.encode("ünïcødé ✓ \u{1F600}") }],
+  [{ type: "data", data: new Uint8Array([0xef, 0xbb, 0xbf, 0x41]) }], // BOM + "A"
+  [{ type: "data", data: new Uint8Array([0xff, 0xfe, 0x00, 0x01]) }], // not UTF-8
+  [{ type: "data", data: new Uint8Array([0x41, 0x00, 0x42]) }], // NUL: valid UTF-8, not printable
+  [{ type: "data", data: new Uint8Array(0) }],
+  [signRecord(enc.encode('signed "quoted" \\ text'), new Uint8Array(32).fill(7))],
+  [signRecord(new Uint8Array([1, 2, 3]), new Uint8Array(32).fill(9))],
+];
+
+test("printableText: text stays text, anything that would not survive as text is refused", () => {
+  assert.equal(printableText(enc.encode("hello\r\n")), "hello\r\n");
+  assert.equal(printableText(enc.encode("é")), "é");
+  assert.equal(printableText(new Uint8Array([0x41, 0x07])), undefined);
+  assert.equal(printableText(new Uint8Array([0x7f])), undefined);
+  assert.equal(printableText(new Uint8Array([0xc3])), undefined, "truncated UTF-8");
+  assert.equal(printableText(new Uint8Array([0xc0, 0x80])), undefined, "overlong NUL");
+});
+
+test("record JSON round-trips every record type exactly", () => {
+  for (const recs of samples) {
+    for (const r of recs) assert.deepEqual(recordFromJson(recordJson(r)), r);
+  }
+  const miner: BlockRecord = { type: "miner", height: 7, extraNonce: 2n ** 64n - 1n, miner: "nöde" };
+  assert.deepEqual(recordFromJson(recordJson(miner)), miner);
+});
+
+test("the streamed writer and the object form give the same JSON, which rebuilds the same block", async () => {
+  const store = await LevelStore.open(join(dir, "db"), regtest);
+  const chain = await Chain.open({ params: regtest, store });
+  try {
+    let parent = regtest.genesis;
+    const genesis = chain.getEntryAt(0)!;
+    assert.deepEqual(
+      JSON.parse(legacyBlockJson(genesis, encodeBlock(parent))),
+      legacyBlock(0, regtest.genesisHash, parent),
+    );
+    for (const [i, records] of samples.entries()) {
+      const block = makeChild(parent, regtest, { miner: i % 2 ? 'nöde "x"' : "", records });
+      assert.equal((await chain.processBlock(block)).status, "main");
+      const entry = chain.getEntry(blockHash(block))!;
+      const raw = encodeBlock(block);
+      const obj = legacyBlock(entry.height, entry.hash, block);
+      assert.deepEqual(JSON.parse(legacyBlockJson(entry, raw)), obj, `sample ${i}`);
+      const rebuilt = blockFromLegacy(obj, 0);
+      assert.deepEqual(encodeBlock(rebuilt), raw, `sample ${i} rebuilds byte for byte`);
+      parent = block;
+    }
+  } finally {
+    await chain.close();
+    await store.close();
+  }
+});
