@@ -1040,9 +1040,13 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     };
     this.log.info({ peer: p.id, from: startHeight, to: p.status?.height }, "sync started");
     let next: Promise<Uint8Array[]> | undefined = request(this.locator());
+    // Time spent waiting for the peer rather than validating: tells a slow link from a slow disk.
+    let waitMs = 0;
     try {
       while (next) {
+        const w0 = performance.now();
         const batch = await next;
+        waitMs += performance.now() - w0;
         next = undefined;
         if (batch.length === 0) break;
         if (batch.length === max) {
@@ -1076,7 +1080,14 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       const ms = performance.now() - t0;
       const blocksPerSec = Math.round((gained * 1000) / ms);
       this.log.info(
-        { peer: p.id, height: this.chain.height, blocks: gained, ms: Math.round(ms), blocksPerSec },
+        {
+          peer: p.id,
+          height: this.chain.height,
+          blocks: gained,
+          ms: Math.round(ms),
+          blocksPerSec,
+          waitMs: Math.round(waitMs),
+        },
         "sync done",
       );
       this.emit("sync:done", { peer: p.id, height: this.chain.height, blocks: gained, ms, blocksPerSec });
