@@ -6,7 +6,8 @@
  *                time from processBlock on one node until the block is the tip on all of them.
  *   sync         a fresh node syncs a 10,000-block regtest chain from a peer running in a child process
  *                (as it would on another machine), once with miner-record-only blocks and once with
- *                10 data records of 100 bytes per block.
+ *                10 data records of 100 bytes per block. Each run is paired with a baseline: the same
+ *                blocks fed to processBlock with no network, to show what the network layer adds.
  *
  * Sections for other layers (HTTP) can be added to SECTIONS.
  */
@@ -14,7 +15,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { availableParallelism, cpus } from "node:os";
 import { createInterface } from "node:readline";
-import { encodeBlock } from "../src/consensus/block.ts";
+import { decodeBlock, encodeBlock } from "../src/consensus/block.ts";
 import { regtest } from "../src/consensus/params.ts";
 import type { SyncDone } from "../src/net/index.ts";
 import {
@@ -102,7 +103,7 @@ async function propagationFor(n: number, blocks: number): Promise<{ median: numb
 }
 
 async function propagation(): Promise<Figures> {
-  const blocks = Number(arg("blocks") ?? 60);
+  const blocks = Number(arg("blocks") ?? 100);
   const out: Figures = { propagation_topology: "ring", propagation_blocks: blocks };
   for (const n of [4, 8]) {
     const r = await propagationFor(n, blocks);
@@ -178,6 +179,18 @@ async function syncOnce(addr: string, count: number): Promise<number> {
   }
 }
 
+/** Blocks/s of decodeBlock + processBlock alone on a fresh chain (no network). */
+async function processOnly(raws: Uint8Array[]): Promise<number> {
+  const tc = await openChain(regtest);
+  try {
+    const t0 = performance.now();
+    for (const raw of raws) await tc.chain.processBlock(decodeBlock(raw), raw);
+    return (raws.length * 1000) / (performance.now() - t0);
+  } finally {
+    await tc.remove();
+  }
+}
+
 async function sync(): Promise<Figures> {
   const count = Number(arg("count") ?? 10_000);
   const runs = Number(arg("runs") ?? 3);
@@ -188,10 +201,25 @@ async function sync(): Promise<Figures> {
   ] as const) {
     const server = await startServer(count, records);
     try {
+      // Baseline on the same machine and moment: the same blocks fed to processBlock with no network, so
+      // the ratio shows what the network layer costs on top of validation and storage.
+      const raws = buildChain(
+        regtest,
+        count,
+        regtest.genesis,
+        records ? { records: (h) => dataRecords(h, records, 100) } : {},
+      ).map(encodeBlock);
       const rates: number[] = [];
-      for (let i = 0; i < runs; i++) rates.push(await syncOnce(server.addr, count));
+      const base: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        rates.push(await syncOnce(server.addr, count));
+        base.push(await processOnly(raws));
+      }
       log(`sync ${count} blocks (${name}): ${rates.map((r) => Math.round(r)).join(", ")} blocks/s`);
+      log(`processBlock alone (${name}): ${base.map((r) => Math.round(r)).join(", ")} blocks/s`);
       out[`sync_${name}_blocks_per_sec`] = Math.round(median(rates));
+      out[`sync_${name}_processblock_only_blocks_per_sec`] = Math.round(median(base));
+      out[`sync_${name}_ratio`] = round(median(rates) / median(base));
     } finally {
       await server.stop();
     }

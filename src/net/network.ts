@@ -578,11 +578,9 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     let last: unknown;
     for (const ma of addrs) {
       try {
-        const signal = AbortSignal.any([
-          this.stopSignal.signal,
-          AbortSignal.timeout(this.limits.dialTimeoutMs),
-        ]);
-        return await this.node.dial(ma, { signal });
+        // Only a timeout: stopping the node aborts pending dials itself, and tying every dial to a
+        // long-lived signal with AbortSignal.any would pile listeners onto it.
+        return await this.node.dial(ma, { signal: AbortSignal.timeout(this.limits.dialTimeoutMs) });
       } catch (err) {
         last = err;
       }
@@ -723,8 +721,9 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
 
   private async fetchStatus(p: PeerState): Promise<Status> {
     const ms = this.limits.statusTimeoutMs;
-    const signal = AbortSignal.any([this.stopSignal.signal, AbortSignal.timeout(ms)]);
-    const stream = await this.node.dialProtocol(p.peerId, STATUS_PROTOCOL, { signal });
+    const stream = await this.node.dialProtocol(p.peerId, STATUS_PROTOCOL, {
+      signal: AbortSignal.timeout(ms),
+    });
     return withDeadline(stream, ms, async () => {
       await sendAll(stream, encodeFrames([encodeStatus(this.localStatus())]));
       await stream.close();
@@ -917,16 +916,20 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     for (;;) {
       const ms = b.waitMs();
       if (ms === 0 && b.take()) return;
+      signal.throwIfAborted();
       await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(resolve, Math.max(1, ms));
-        signal.addEventListener(
-          "abort",
+        const onAbort = (): void => {
+          clearTimeout(t);
+          reject(signal.reason);
+        };
+        const t = setTimeout(
           () => {
-            clearTimeout(t);
-            reject(signal.reason);
+            signal.removeEventListener("abort", onAbort);
+            resolve();
           },
-          { once: true },
+          Math.max(1, ms),
         );
+        signal.addEventListener("abort", onAbort, { once: true });
       });
     }
   }

@@ -132,6 +132,18 @@ describe("P2PNetwork", () => {
     await stop(a);
   });
 
+  it("paces its own block requests under the peer's rate limit", async () => {
+    // 300 blocks in batches of 50 is 6 requests against a bucket of 3 refilled at 10/s: the syncing node
+    // must wait for tokens instead of being refused and penalised.
+    const limits = { maxBlocksPerResponse: 50, blockRequestBurst: 3, blockRequestsPerSec: 10 };
+    const a = await node({ limits });
+    await importBlocks(a.tc.chain, buildChain(regtest, 300));
+    const b = await node({ peers: [addr(a)], limits });
+    await waitFor(() => b.tc.chain.height === 300, 10_000, "paced sync");
+    assert.equal(peerOf(a, b.net.peerId)?.score, 0, "never over the limit");
+    await Promise.all([stop(b), stop(a)]);
+  });
+
   it("syncs from the sender of an orphan block", async () => {
     // Z holds blocks 1-2 and A syncs them from Z: blocks from the network are not republished, so B
     // (connected to A only, status already exchanged at height 0) never hears of them.
