@@ -60,10 +60,13 @@ describe("nodes as processes", { timeout: 150_000 }, () => {
       },
     );
     // All three mine at once for a while: forks, reorgs and gossip under load.
-    await waitFor(async () => (await Promise.all(nodes.map(height))).every((h) => h >= 40), {
-      timeoutMs: 30_000,
-      what: "every node past height 40",
-    });
+    await waitFor(
+      async () =>
+        (await Promise.all(nodes.map((n) => n.api.status()))).every(
+          (s) => s.tip.height >= 40 && s.mining.blocksFound >= 3,
+        ),
+      { timeoutMs: 30_000, what: "every node past height 40 with blocks of its own" },
+    );
     for (const n of nodes) {
       const m = (await n.api.stopMining()).mining;
       assert.equal(m.running, false);
