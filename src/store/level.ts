@@ -25,6 +25,11 @@ const VIEW = { keyEncoding: "view", valueEncoding: "view" } as const;
 
 const STATUS_CODES: readonly EntryStatus[] = ["accepted", "valid", "invalid", "invalid-child"];
 
+/** What LevelDB writes while creating a database, before it commits the creation by renaming CURRENT. */
+const CREATION_FILES = /^(LOCK|LOG|LOG\.old|MANIFEST-000001|000001\.dbtmp)$/;
+/** Files that hold a LevelDB database's contents. */
+const LEVELDB_FILES = /^(\d+\.(log|ldb|sst)|MANIFEST-\d+)$/;
+
 /** Serializes a block-tree entry: header(80) height(u32) work(32, BE) status(u8) seq(u64) size(u32) count(u32) miner invalid-json. */
 export function encodeEntry(e: StoredEntry): Bytes {
   const w = new Writer(200);
@@ -81,14 +86,25 @@ export class LevelStore implements ChainStore {
    * Opens (or creates) the database at `path` for `params`' network. Throws StoreError: MISSING when
    * there is no database and `create` is false, NOT_JBC for a foreign or future-version database,
    * WRONG_NETWORK for another network's, LOCKED when another process holds it, CORRUPT when LevelDB
-   * reports corruption.
+   * reports corruption or a file of the database is missing.
    */
   static async open(path: string, params: NetworkParams, opts: LevelStoreOptions = {}): Promise<LevelStore> {
     const create = opts.create ?? true;
-    const hasDb = existsSync(path) && readdirSync(path).includes("CURRENT");
-    if (!hasDb && !create) throw new StoreError("MISSING", "no jbc database here", path);
-    if (!hasDb && existsSync(path) && readdirSync(path).length > 0) {
-      throw new StoreError("NOT_JBC", "directory is not empty and holds no LevelDB database", path);
+    const files = existsSync(path) ? readdirSync(path) : [];
+    if (!files.includes("CURRENT")) {
+      // A kill during LevelDB's own creation leaves its first files without CURRENT; LevelDB simply creates
+      // the database again over them. Any other file means the directory is not an empty one.
+      if (files.every((f) => CREATION_FILES.test(f))) {
+        if (!create) throw new StoreError("MISSING", "no jbc database here", path);
+      } else if (files.some((f) => LEVELDB_FILES.test(f))) {
+        throw new StoreError(
+          "CORRUPT",
+          "LevelDB files without a CURRENT file: the database is damaged",
+          path,
+        );
+      } else {
+        throw new StoreError("NOT_JBC", "directory is not empty and holds no LevelDB database", path);
+      }
     }
     const db = new ClassicLevel<Bytes, Bytes>(path, VIEW);
     try {
@@ -242,6 +258,12 @@ function classifyOpenError(err: unknown, path: string): StoreError {
   }
   if (/does not exist/i.test(msg))
     return new StoreError("MISSING", "no jbc database here", path, { cause: err });
+  // CURRENT is there (checked before opening), so a missing file is one the database refers to.
+  if (/no such file/i.test(msg)) {
+    return new StoreError("CORRUPT", `a file of the database is missing: ${msg.trim()}`, path, {
+      cause: err,
+    });
+  }
   return new StoreError("IO", `cannot open database: ${msg.trim()}`, path, { cause: err });
 }
 
