@@ -123,13 +123,12 @@ export class LevelStore implements ChainStore {
   }
 
   private async checkMeta(params: NetworkParams): Promise<void> {
-    const meta = await this.db.get(META_KEY);
+    const meta = await this.read(this.db.get(META_KEY));
     const genesis = Buffer.from(params.genesisHash, "hex").reverse();
     if (meta === undefined) {
       // A fresh database holds no keys at all; any key without meta means it is not ours.
-      for await (const _ of this.db.keys({ limit: 1 })) {
-        throw new StoreError("NOT_JBC", "LevelDB database without jbc metadata", this.path);
-      }
+      const any = await this.read(this.db.keys({ limit: 1 }).all());
+      if (any.length > 0) throw new StoreError("NOT_JBC", "LevelDB database without jbc metadata", this.path);
       const w = new Writer(40).u32(SCHEMA_VERSION).u32(params.networkId).bytes(genesis);
       await this.db.put(META_KEY, w.finish());
       return;
@@ -184,26 +183,34 @@ export class LevelStore implements ChainStore {
   }
 
   async getTip(): Promise<Bytes | undefined> {
-    return this.db.get(TIP_KEY);
+    return this.read(this.db.get(TIP_KEY));
   }
 
   async getMainHash(height: number): Promise<Bytes | undefined> {
-    return this.db.get(heightKey(height));
+    return this.read(this.db.get(heightKey(height)));
   }
 
   async getBlock(hash: Bytes): Promise<Bytes | undefined> {
-    return this.db.get(blockKey(hash));
+    return this.read(this.db.get(blockKey(hash)));
   }
 
   async getBlocks(hashes: Bytes[]): Promise<Array<Bytes | undefined>> {
-    return this.db.getMany(hashes.map(blockKey));
+    return this.read(this.db.getMany(hashes.map(blockKey)));
   }
 
   /** Main-chain hashes for heights [from, to], in height order, straight from the height index. */
   async mainHashes(from: number, to: number): Promise<Bytes[]> {
-    const out: Bytes[] = [];
-    for await (const v of this.db.values({ gte: heightKey(from), lte: heightKey(to) })) out.push(v);
-    return out;
+    return this.read(this.db.values({ gte: heightKey(from), lte: heightKey(to) }).all());
+  }
+
+  /**
+   * LevelDB does not verify block checksums on reads, but when it does notice corruption (a block that
+   * fails to decompress or parse) the caller gets a StoreError CORRUPT, not a bare LevelDB error.
+   */
+  private read<T>(p: Promise<T>): Promise<T> {
+    return p.catch((err: unknown) => {
+      throw wrapIo(err, this.path);
+    });
   }
 
   async write(w: StoreWrite): Promise<void> {
