@@ -45,6 +45,9 @@ export function encodeEntry(e: StoredEntry): Bytes {
   return w.finish();
 }
 
+// ignoreBOM keeps a leading U+FEFF, as the miner record decoder does: the name must read back as mined.
+const minerDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
 /** Parses an entry; `hash` is taken from the key. Throws DecodeError on malformed bytes. */
 export function decodeEntry(hash: Bytes, bytes: Bytes): StoredEntry {
   const r = new Reader(bytes);
@@ -56,7 +59,7 @@ export function decodeEntry(hash: Bytes, bytes: Bytes): StoredEntry {
   const seq = Number(r.u64());
   const size = r.u32();
   const recordCount = r.u32();
-  const miner = new TextDecoder().decode(r.varBytes(1024));
+  const miner = minerDecoder.decode(r.varBytes(1024));
   const inv = r.varBytes(1 << 16);
   r.end("entry");
   const invalid = inv.length ? (JSON.parse(new TextDecoder().decode(inv)) as BlockErrorData) : undefined;
