@@ -1,7 +1,8 @@
 import { type Block, decodeBlock } from "../consensus/block.ts";
+import { bytesEqual } from "../consensus/bytes.ts";
 import { blockWork } from "../consensus/compact.ts";
 import { anchorFromBlockOne, asertBits } from "../consensus/difficulty.ts";
-import { hashToHex, headerHashBytes } from "../consensus/header.ts";
+import { encodeHeader, HEADER_SIZE, hashToHex, headerHashBytes } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { MEDIAN_TIME_SPAN, medianTimePast } from "../consensus/time.ts";
 import { checkBlockContext, checkBlockRecords, checkBlockSanity } from "../consensus/validate.ts";
@@ -34,7 +35,8 @@ const BATCH = 500;
  * Re-checks the whole stored chain from genesis, trusting nothing in the store: every main-chain body is
  * decoded and hashed, and must match its index entry and height record; proof of work, merkle root,
  * difficulty (recomputed along the chain), median time past, heights and record signatures are checked
- * again; cumulative work is recomputed; every block-tree entry must have its parent and its body.
+ * again; cumulative work is recomputed; every block-tree entry must hash to its key, have its parent and a
+ * body that matches it (header, size; record count and miner on the main chain).
  * Reads only; never changes the store.
  */
 export async function verifyChain(
@@ -53,8 +55,14 @@ export async function verifyChain(
   for (const e of stored) byHash.set(hashToHex(e.hash), e);
 
   // Index consistency: parents, work, bodies for every entry (main and side).
+  const seqs = new Set<number>();
   for (const [hash, e] of byHash) {
     const parentHash = hashToHex(e.header.prevHash);
+    // LevelDB does not checksum what it reads back: a damaged entry must not pass for a good one.
+    const headerHash = hashToHex(headerHashBytes(e.header));
+    if (headerHash !== hash) problem(`entry ${hash}: its stored header hashes to ${headerHash}`);
+    if (seqs.has(e.seq)) problem(`entry ${hash}: arrival number ${e.seq} is not unique`);
+    seqs.add(e.seq);
     if (e.height === 0) {
       if (hash !== params.genesisHash) problem(`entry ${hash} claims height 0 but is not the genesis block`);
       continue;
@@ -66,16 +74,21 @@ export async function verifyChain(
     }
     if (p.height + 1 !== e.height) problem(`entry ${hash}: height ${e.height} but parent height ${p.height}`);
     if (p.chainWork + blockWork(e.header.bits) !== e.chainWork) problem(`entry ${hash}: cumulative work is wrong`);
+    if (e.seq <= p.seq) problem(`entry ${hash}: arrival number ${e.seq} is not after its parent's`);
     if ((p.status === "invalid" || p.status === "invalid-child") && e.status !== "invalid" && e.status !== "invalid-child") {
       problem(`entry ${hash}: descends from invalid ${parentHash} but is marked ${e.status}`);
     }
   }
-  const hashes = [...byHash.values()].map((e) => e.hash);
-  for (let i = 0; i < hashes.length; i += BATCH) {
-    const part = hashes.slice(i, i + BATCH);
-    const bodies = await store.getBlocks(part);
+  const all = [...byHash.values()];
+  for (let i = 0; i < all.length; i += BATCH) {
+    const part = all.slice(i, i + BATCH);
+    const bodies = await store.getBlocks(part.map((e) => e.hash));
     bodies.forEach((b, j) => {
-      if (!b) problem(`block body ${hashToHex(part[j]!)} missing`);
+      const e = part[j]!;
+      if (!b) problem(`block body ${hashToHex(e.hash)} missing`);
+      else if (b.length !== e.size || !bytesEqual(b.subarray(0, HEADER_SIZE), encodeHeader(e.header))) {
+        problem(`block body ${hashToHex(e.hash)} does not match its index entry (header or size)`);
+      }
     });
   }
 
@@ -129,6 +142,10 @@ export async function verifyChain(
       if (hashToHex(actual) !== hash) problem(`block stored under ${hash} (height ${height}) hashes to ${hashToHex(actual)}`);
       if (e && e.height !== height) problem(`block ${hash} indexed at height ${height} but its entry says ${e.height}`);
       if (e && e.status !== "valid") problem(`main-chain block ${hash} (height ${height}) has status ${e.status}`);
+      const miner = block.records[0]?.type === "miner" ? block.records[0].miner : "";
+      if (e && (e.recordCount !== block.records.length || e.miner !== miner)) {
+        problem(`main-chain block ${hash} (height ${height}): its entry's record count or miner is wrong`);
+      }
       if (prev && hashToHex(block.header.prevHash) !== hashToHex(prev.hash)) {
         problem(`block ${hash} (height ${height}) does not build on the main-chain block below it`);
       }
