@@ -43,15 +43,17 @@ function ConnectionBanners(props: { s: ExplorerState; now: number }) {
     <>
       {s.unreachable && (
         <Banner kind="error" testid="banner-unreachable">
-          <strong>Node unreachable.</strong> The node at {location.host} does not answer ({s.unreachable}). Is
-          it still running? Retrying every few seconds.{since}
+          <strong>Node unreachable{s.stream === "live" ? "" : " — stream dropped, reconnecting"}.</strong> The
+          node at {location.host} does not answer ({s.unreachable}). Is it still running? Retrying every few
+          seconds.
+          {since}
         </Banner>
       )}
       {!s.unreachable && s.stream === "reconnecting" && (
         <Banner kind="warn" testid="banner-stream">
           <strong>Live stream dropped — reconnecting</strong>
-          {s.streamDownSince ? ` (for ${duration((now - s.streamDownSince) / 1000)})` : ""}. New blocks will
-          show once it is back; the page reloads what it missed.
+          {s.streamDownSince ? ` (for ${duration(Math.max(0, now - s.streamDownSince) / 1000)})` : ""}. New
+          blocks will show once it is back; the page then reloads what it missed.
         </Banner>
       )}
       {s.error && !s.unreachable && (

@@ -64,7 +64,7 @@ export function difficulty(d: number): string {
   if (d === 0) return "0";
   if (d >= 1e6) return d.toExponential(3);
   if (d >= 100) return d.toFixed(1);
-  return d.toPrecision(4);
+  return d.toFixed(d >= 10 ? 2 : 3);
 }
 
 /** A big decimal string grouped in threes: 1 234 567. */

@@ -99,6 +99,8 @@ export class Explorer {
       (stream) => {
         const down = stream === "live" ? undefined : (this.state.streamDownSince ?? Date.now());
         this.set({ stream, streamDownSince: down });
+        // A dropped stream may mean the node is gone: find out now rather than at the next poll.
+        if (stream === "reconnecting") this.later("status", 200, () => this.loadStatus());
       },
     );
     // Hash rate and uptime change without events; the devnet's other nodes only tell when asked.
@@ -259,7 +261,13 @@ export class Explorer {
   private onTip(e: TipEvent): void {
     const main = new Map(this.state.main);
     for (const h of [...main.keys()]) if (h > e.height) main.delete(h);
-    this.set({ main });
+    const st = this.state.status;
+    // The tip is known now; difficulty and the rest of the status follow with the next request.
+    const status = st && {
+      ...st,
+      tip: { height: e.height, hash: e.hash, time: main.get(e.height)?.time ?? st.tip.time },
+    };
+    this.set({ main, status });
     // The stream carried every block of the new chain; if this page still disagrees, it missed some.
     if (main.get(e.height)?.hash !== e.hash)
       this.later("recent", 100, () => this.loadRecent(this.generation));

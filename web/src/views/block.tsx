@@ -9,7 +9,7 @@ import { useExplorer } from "../state.ts";
 type Load =
   | { state: "loading" }
   | { state: "ok"; block: BlockDetail }
-  | { state: "missing"; id: string; message: string }
+  | { state: "missing"; id: string; reason?: string }
   | { state: "failed"; id: string; message: string; unreachable: boolean };
 
 function bytesFromHex(hex: string): Uint8Array {
@@ -126,15 +126,14 @@ export function BlockPage(props: { id: string }) {
     let live = true;
     const valid = /^(?:\d{1,10}|[0-9a-fA-F]{64})$/.test(id);
     if (!valid) {
-      setLoad({ state: "missing", id, message: "not a block height or a 64-digit block hash" });
+      setLoad({ state: "missing", id, reason: "This is not a block height or a 64-digit block hash." });
       return;
     }
     api.block(id).then(
       (block) => live && setLoad({ state: "ok", block }),
       (err: unknown) => {
         if (!live) return;
-        if (err instanceof ApiError && err.status === 404)
-          setLoad({ state: "missing", id, message: err.message });
+        if (err instanceof ApiError && err.status === 404) setLoad({ state: "missing", id });
         else
           setLoad({
             state: "failed",
@@ -168,8 +167,8 @@ export function BlockPage(props: { id: string }) {
           This node knows no block <code class="break">{load.id}</code>.
         </p>
         <p class="muted">
-          {load.message}. A block mined elsewhere appears here once this node receives it; a height only names
-          a block of the main chain.
+          {load.reason ??
+            "A block mined elsewhere appears here once this node receives it; a height names a block of this node's main chain."}
         </p>
         <p>
           <Link href="/">← back to the chain</Link>

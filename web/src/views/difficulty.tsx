@@ -1,6 +1,5 @@
 import { useState } from "preact/hooks";
 import { Panel, Segmented } from "../components.tsx";
-import { difficulty as fmtDifficulty } from "../format.ts";
 import { type ExplorerState, mainChainDesc } from "../state.ts";
 
 interface Series {
@@ -138,7 +137,10 @@ export function DifficultyView(props: { s: ExplorerState }) {
   const info = s.info;
   const spacing = info?.targetSpacing;
   const diff = blocks.map((b) => ({ x: b.height, y: b.difficulty }));
-  const times = blocks.filter((b) => b.sincePrev !== null).map((b) => ({ x: b.height, y: b.sincePrev ?? 0 }));
+  // Block 1's gap runs from genesis, whose timestamp is fixed in the code: not a mining interval.
+  const times = blocks
+    .filter((b) => b.sincePrev !== null && b.height > 1)
+    .map((b) => ({ x: b.height, y: b.sincePrev ?? 0 }));
   const avg = movingAverage(times, 10);
   const fmtSeconds = (v: number): string => `${Number(v.toFixed(1))} s`;
   return (
@@ -157,7 +159,7 @@ export function DifficultyView(props: { s: ExplorerState }) {
         label="difficulty per block"
         testid="difficulty-chart"
         series={[{ points: diff, class: "line difficulty", steps: true }]}
-        format={fmtDifficulty}
+        format={(v) => String(Number(v.toPrecision(3)))}
       />
       <h3>Time since previous block</h3>
       <LineChart

@@ -8,7 +8,7 @@ import type { ExplorerState, ReorgRecord } from "../state.ts";
 /** Heights drawn: enough to see a few forks come and go without scrolling far. */
 const SHOW_HEIGHTS = 16;
 const ROW = 44;
-const LANE = 150;
+const LANE = 200;
 const BOX_W = 128;
 const BOX_H = 32;
 const AXIS = 56;
@@ -150,9 +150,9 @@ function NodeBox(props: { p: Placed; replaced: boolean; isTip: boolean }) {
       data-kind={kind}
     >
       <title>{label}</title>
-      <rect x={p.x} y={p.y} width={BOX_W} height={BOX_H} rx={5} class="box" />
+      <rect x={p.x} y={p.y} width={BOX_W} height={BOX_H} rx={5} class={`box ${kind}`} />
       <rect x={p.x} y={p.y} width={5} height={BOX_H} rx={2} fill={minerColour(n.miner)} />
-      <text x={p.x + 11} y={p.y + 13} class="thash">
+      <text x={p.x + 11} y={p.y + 13} class={`thash ${kind}`}>
         <tspan class="zeros">{hp.zeros}</tspan>
         {`${hp.head}…${hp.tail}`}
       </text>
@@ -195,10 +195,12 @@ export function ForkView(props: { s: ExplorerState; now: number }) {
       edges.push(<line key={`stub${p.node.hash}`} x1={x1} y1={y1} x2={x1} y2={y1 + 8} class="edge stub" />);
       continue;
     }
-    const x2 = parent.x + BOX_W / 2;
-    const y2 = parent.y;
-    const d =
-      x1 === x2 ? `M${x1},${y1} L${x2},${y2}` : `M${x1},${y1} C${x1},${y1 + 14} ${x2},${y2 - 14} ${x2},${y2}`;
+    // Same lane: straight down to the parent. A branch leaves from its parent's side, so it reads as
+    // "forked off this block" and never crosses the main chain's boxes.
+    const sameLane = p.lane === parent.lane;
+    const x2 = sameLane ? parent.x + BOX_W / 2 : parent.x + BOX_W;
+    const y2 = sameLane ? parent.y : parent.y + BOX_H / 2;
+    const d = sameLane ? `M${x1},${y1} L${x2},${y2}` : `M${x1},${y1} C${x1},${y2} ${x1},${y2} ${x2},${y2}`;
     edges.push(<path key={`e${p.node.hash}`} d={d} class={`edge ${p.node.main ? "main" : "side"}`} />);
   }
   const heights: number[] = [];

@@ -33,7 +33,8 @@ function Tile(props: { label: string; value: ComponentChildren; sub?: ComponentC
 export function Overview(props: { s: ExplorerState; now: number }) {
   const { s, now } = props;
   const st = s.status;
-  const recent = mainChainDesc(s, RATE_WINDOW + 1);
+  // Genesis is left out: its time is fixed in the code, so the gap after it is no mining interval.
+  const recent = mainChainDesc(s, RATE_WINDOW + 1).filter((b) => b.height > 0);
   const gaps = recent.slice(0, -1).map((b, i) => b.time - recent[i + 1]!.time);
   const avg = gaps.length ? gaps.reduce((a, b) => a + b, 0) / gaps.length : undefined;
   const net = estimateNetworkRate(recent);
