@@ -48,16 +48,54 @@ export function legacyBlock(height: number, hash: string, block: Block): LegacyB
 const BATCH = 1024;
 
 /**
+ * Serialized blocks kept for the next request, keyed by hash: a block's JSON depends only on the block and
+ * its place in the tree, which never change for a given hash, so entries never go stale. Bounded in
+ * bytes; the oldest entries go first. The original's peers polled /blockchain.json to sync, so the same
+ * blocks are asked for again and again.
+ */
+export class LegacyJsonCache {
+  private readonly map = new Map<string, string>();
+  private bytes = 0;
+
+  constructor(readonly maxBytes = 16 * 1024 * 1024) {}
+
+  get(hash: string): string | undefined {
+    return this.map.get(hash);
+  }
+
+  set(hash: string, json: string): void {
+    if (json.length > this.maxBytes || this.map.has(hash)) return;
+    this.map.set(hash, json);
+    this.bytes += json.length;
+    for (const [k, v] of this.map) {
+      if (this.bytes <= this.maxBytes) break;
+      this.map.delete(k);
+      this.bytes -= v.length;
+    }
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+/**
  * The main chain as JSON text chunks, one batch of blocks at a time, so the whole chain never sits in
  * memory. The chain is pinned at the tip seen when the stream starts: if a reorg replaces blocks while
  * the stream runs, the pinned (old) blocks are read by hash, so the output is always one consistent chain.
+ * Blocks found in `cache` are not read from the store at all.
  */
-export async function* streamLegacyChain(chain: Chain): AsyncGenerator<string> {
+export async function* streamLegacyChain(chain: Chain, cache?: LegacyJsonCache): AsyncGenerator<string> {
   const tipHeight = chain.height;
   const pinned: ChainEntry[] = new Array(tipHeight + 1);
   for (let e: ChainEntry | undefined = chain.tip; e; e = e.parent) pinned[e.height] = e;
-  const read = (from: number): Promise<Uint8Array[]> =>
-    chain.getMainBlocks(from, Math.min(BATCH, tipHeight + 1 - from)).catch(() => []);
+  const read = (from: number): Promise<Uint8Array[]> => {
+    const count = Math.min(BATCH, tipHeight + 1 - from);
+    let cached = 0;
+    if (cache) for (let i = 0; i < count; i++) if (cache.get(pinned[from + i]!.hash) !== undefined) cached++;
+    if (cached === count) return Promise.resolve([]);
+    return chain.getMainBlocks(from, count).catch(() => []);
+  };
   yield "[";
   // Reads run in LevelDB's thread pool: fetch the next batch while this one is being serialized.
   let next = read(0);
@@ -68,11 +106,18 @@ export async function* streamLegacyChain(chain: Chain): AsyncGenerator<string> {
     const parts: string[] = new Array(count);
     for (let i = 0; i < count; i++) {
       const entry = pinned[from + i]!;
+      const hit = cache?.get(entry.hash);
+      if (hit !== undefined) {
+        parts[i] = hit;
+        continue;
+      }
       let raw: Uint8Array | undefined = raws[i];
       // A reorg since the stream began (or a shorter main chain now) shows as another header.
       if (!raw || !sameHeader(raw, entry.header)) raw = await chain.getRawBlock(entry.hash);
       if (!raw) throw new Error(`block ${entry.hash} at height ${entry.height} is missing from the store`);
-      parts[i] = legacyBlockJson(entry, raw);
+      const json = legacyBlockJson(entry, raw);
+      cache?.set(entry.hash, json);
+      parts[i] = json;
     }
     yield from === 0 ? parts.join(",") : `,${parts.join(",")}`;
   }

@@ -17,7 +17,7 @@ import type { ApiBackend } from "./backend.ts";
 import { type DevnetOptions, registerDevnetRoutes } from "./devnet.ts";
 import { ApiError, toErrorResponse } from "./errors.ts";
 import { EventHub, type EventHubOptions } from "./events.ts";
-import { blockFromLegacy, streamLegacyChain } from "./legacy.ts";
+import { blockFromLegacy, LegacyJsonCache, streamLegacyChain } from "./legacy.ts";
 import { DEFAULT_BODY_LIMIT, type RouteName, type RouteResponse, type Routes, routes } from "./routes.ts";
 import { SubmitHexBody } from "./schemas.ts";
 import { registerExplorer } from "./static.ts";
@@ -36,6 +36,8 @@ export interface ApiServerOptions {
   /** Reported in /api/status. */
   version?: string;
   events?: EventHubOptions;
+  /** Bytes of serialized /blockchain.json blocks kept between requests (default 16 MiB; 0 disables). */
+  legacyCacheBytes?: number;
   /** Sibling nodes of a devnet, for GET /api/devnet. */
   devnet?: Omit<DevnetOptions, "backend">;
 }
@@ -99,6 +101,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     return503OnClosing: true,
   });
   const hub = new EventHub(backend, opts.events);
+  const legacyCache = new LegacyJsonCache(opts.legacyCacheBytes);
   app.addHook("preClose", async () => hub.close());
 
   app.addContentTypeParser("application/octet-stream", { parseAs: "buffer" }, (_req, body, done) =>
@@ -249,7 +252,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   route("legacyChain", async ({ reply }) => {
     reply.type("application/json");
     // The response is a stream: route type says array, but the body is written batch by batch.
-    void reply.send(Readable.from(streamLegacyChain(chain), { objectMode: false }));
+    void reply.send(Readable.from(streamLegacyChain(chain, legacyCache), { objectMode: false }));
     return reply as never;
   });
 

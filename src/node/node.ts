@@ -28,6 +28,8 @@ export interface NodeOptions {
   threads?: number;
   /** API token for non-loopback requests that change the node; default: generated into the datadir. */
   apiToken?: string;
+  /** Memory for serialized /blockchain.json blocks kept between requests, in bytes (default 16 MiB). */
+  chainJsonCacheBytes?: number;
   logger?: Logger;
   /** The built explorer's directory (default: dist/web or web/dist when built). */
   webRoot?: string;
@@ -155,6 +157,7 @@ export class JbcNode {
       backend: this.backend(),
       logger: log.child({ module: "api" }),
       token: this.token,
+      ...(opts.chainJsonCacheBytes !== undefined ? { legacyCacheBytes: opts.chainJsonCacheBytes } : {}),
       webRoot: opts.webRoot ?? defaultWebRoot(),
       version: packageVersion(),
       devnet: { siblings: opts.devnetPeers ?? [], self: () => this.httpUrl },

@@ -3,7 +3,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { blockFromLegacy, legacyBlock, legacyBlockJson } from "../../src/api/legacy.ts";
+import {
+  blockFromLegacy,
+  LegacyJsonCache,
+  legacyBlock,
+  legacyBlockJson,
+  streamLegacyChain,
+} from "../../src/api/legacy.ts";
 import { printableText, recordFromJson, recordJson } from "../../src/api/views.ts";
 import { Chain } from "../../src/chain/chain.ts";
 import { encodeBlock } from "../../src/consensus/block.ts";
@@ -66,6 +72,38 @@ test("the streamed writer and the object form give the same JSON, which rebuilds
       assert.deepEqual(encodeBlock(rebuilt), raw, `sample ${i} rebuilds byte for byte`);
       parent = block;
     }
+  } finally {
+    await chain.close();
+    await store.close();
+  }
+});
+
+test("the /blockchain.json stream is the same with a cold cache, a warm one and none; the cache stays in budget", async () => {
+  const store = await LevelStore.open(join(dir, "db2"), regtest);
+  const chain = await Chain.open({ params: regtest, store });
+  try {
+    let parent = regtest.genesis;
+    for (let i = 0; i < 1500; i++) {
+      parent = makeChild(parent, regtest, { miner: `m${i % 3}` });
+      await chain.processBlock(parent);
+    }
+    const collect = async (cache?: LegacyJsonCache): Promise<string> => {
+      let out = "";
+      for await (const chunk of streamLegacyChain(chain, cache)) out += chunk;
+      return out;
+    };
+    const plain = await collect();
+    const parsed = JSON.parse(plain) as Array<{ index: string; hash: string }>;
+    assert.equal(parsed.length, 1501);
+    assert.equal(parsed[1500]!.hash, blockHash(parent));
+    const cache = new LegacyJsonCache();
+    assert.equal(await collect(cache), plain, "cold");
+    assert.equal(cache.size, 1501);
+    assert.equal(await collect(cache), plain, "warm");
+    const small = new LegacyJsonCache(50_000);
+    assert.equal(await collect(small), plain);
+    assert.ok(small.size > 0 && small.size < 1501, `bounded: ${small.size} entries`);
+    assert.equal(await collect(small), plain);
   } finally {
     await chain.close();
     await store.close();

@@ -19,6 +19,7 @@ interface NodeCommandOptions {
   host: string;
   logLevel: string;
   apiToken?: string;
+  jsonCacheMb: number;
   mdns: boolean;
   devnetPeers: string[];
 }
@@ -49,6 +50,12 @@ export function nodeCommand(): Command {
       "token for non-loopback requests that change the node (default: generated into the datadir)",
     )
     .option(
+      "--json-cache-mb <mb>",
+      "memory for /blockchain.json's serialized-block cache (0 disables)",
+      intArg(0, 4096),
+      16,
+    )
+    .option(
       "--devnet-peers <urls>",
       "HTTP URLs of the other nodes of a devnet, comma-separated: the explorer compares their tips with this one",
       (v: string) => v.split(",").filter(Boolean),
@@ -75,6 +82,7 @@ export function nodeCommand(): Command {
           minerName: o.miner ?? `node on port ${o.port}`,
           ...(o.threads ? { threads: o.threads } : {}),
           ...(o.apiToken ? { apiToken: o.apiToken } : {}),
+          chainJsonCacheBytes: o.jsonCacheMb * 1024 * 1024,
           devnetPeers: o.devnetPeers,
           logger,
         });
