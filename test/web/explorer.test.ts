@@ -340,6 +340,17 @@ describe("explorer, difficulty", () => {
     await page.screenshot({ path: screenshotPath("home-top") });
     await page.locator("#difficulty").screenshot({ path: screenshotPath("difficulty") });
     await page.locator("#race").screenshot({ path: screenshotPath("race") });
+
+    // The hardest block's page: its hash starts with zeros its target allows.
+    const hardest = (
+      (await (await fetch(`${node.url}/api/blocks?limit=60`)).json()) as {
+        blocks: { hash: string; difficulty: number }[];
+      }
+    ).blocks.reduce((x, y) => (y.difficulty > x.difficulty ? y : x));
+    await page.goto(`${node.url}/block/${hardest.hash}`);
+    await page.waitForSelector("[data-testid=merkle-check]", WAIT);
+    assert.match(await text("[data-testid=pow-verdict]"), /hash < target/);
+    await page.screenshot({ path: screenshotPath("block-pow") });
   });
 });
 
