@@ -80,6 +80,7 @@ async function createMiner(ctx: MinerContext): Promise<MinerService> {
     minerName: ctx.name,
     ...(ctx.threads > 0 ? { threads: ctx.threads } : {}),
     logger: ctx.logger,
+    // The node relays each report to API clients as a `mining` event.
     statsIntervalMs: 2000,
   });
   let running = false;

@@ -41,8 +41,6 @@ export interface NodeOptions {
 
 /** How often blocks held for being too far in the future are retried. */
 const FUTURE_RETRY_MS = 1000;
-/** How often mining statistics go out to API clients. */
-const MINING_STATS_MS = 2000;
 
 /**
  * The composition root: the one place that builds the modules and wires them together.
@@ -145,10 +143,6 @@ export class JbcNode {
           onFound: (e) => log.info(e, "mined a block"),
           onStats: (s) => this.events.emit("mining", this.miningView(s)),
         },
-      });
-      this.every(MINING_STATS_MS, () => {
-        const s = this.miner?.stats();
-        if (s?.running) this.events.emit("mining", this.miningView(s));
       });
       if (opts.mine) await this.miner.start();
     }
