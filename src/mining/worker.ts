@@ -46,8 +46,8 @@ function mine(job: JobMessage, kernel: ReturnType<typeof loadKernel>): void {
   const stride = BigInt(init.threads);
   let extraNonce = job.extraNonceBase + BigInt(me);
   for (;;) {
-    // A fresh extra-nonce gives a new merkle root and midstate; the time moves on with the clock, so a
-    // long search never repeats a header and never falls behind the chain's median time.
+    // A fresh extra-nonce gives a new merkle root and midstate, so no header repeats; the time follows
+    // the clock, as a fresh template's would, so a long search does not leave stale timestamps.
     const time = job.time + Math.max(0, Math.floor((Date.now() - job.issuedAt) / 1000));
     const prepared = prepareHeader(headerFor(job, extraNonce, time), job.target);
     for (let start = 0; start < job.nonceSpace; ) {
