@@ -16,6 +16,15 @@ const BASE: PoolJob = {
 };
 const NEVER = 1n; // a target no hash meets in practice: the pool mines until told to stop
 
+/** Polls until `cond` holds; a loaded machine may take a while to schedule niced workers. */
+async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
 function nextFound(pool: MiningPool): Promise<PoolSolution> {
   return new Promise((resolve, reject) => {
     pool.once("found", resolve);
@@ -61,13 +70,9 @@ describe("mining pool", () => {
   });
 
   it("abort stops every worker: acknowledgements arrive and hash counts freeze", async () => {
+    const start = pool.hashCounts();
     const generation = pool.mine({ ...BASE, target: NEVER });
-    await sleep(50);
-    const before = pool.hashCounts();
-    assert.ok(
-      before.every((c) => c > 0),
-      `both threads hash: ${before}`,
-    );
+    await until(() => pool.hashCounts().every((c, k) => c > start[k]!), "both threads to hash");
     pool.abort();
     await pool.idle();
     const acks = pool.ackTimes(generation);
