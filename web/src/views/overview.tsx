@@ -150,16 +150,21 @@ export function DevnetStrip(props: { s: ExplorerState }) {
               ) : (
                 <div class="muted">{n.error ?? "no answer"}</div>
               )}
-              <div class="muted small">
-                {n.miner !== undefined ? (
-                  <>
-                    <Miner name={n.miner} /> {n.mining ? `mining ${hashRate(n.hashRate ?? 0)}` : "idle"}
-                  </>
-                ) : (
-                  "no miner"
-                )}
-                {n.peers !== undefined && ` · ${n.peers} peer${n.peers === 1 ? "" : "s"}`}
-              </div>
+              {n.miner !== undefined && (
+                <div class="small">
+                  <Miner name={n.miner} />
+                </div>
+              )}
+              {n.relation !== "unreachable" && (
+                <div class="muted small">
+                  {n.miner === undefined
+                    ? "no miner"
+                    : n.mining
+                      ? `mining at ${hashRate(n.hashRate ?? 0)}`
+                      : "miner idle"}
+                  {n.peers !== undefined && ` · ${n.peers} peer${n.peers === 1 ? "" : "s"}`}
+                </div>
+              )}
             </div>
           );
         })}

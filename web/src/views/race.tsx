@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
 import { Miner, Panel, Segmented } from "../components.tsx";
 import { minerColour } from "../format.ts";
 import { type ExplorerState, mainChainDesc } from "../state.ts";
@@ -28,11 +28,16 @@ export function tally(blocks: readonly { height: number; miner: string }[]): Tal
 export function Race(props: { s: ExplorerState }) {
   const { s } = props;
   const [win, setWin] = useState<Window>(20);
-  const chain = mainChainDesc(s);
-  const tip = s.status?.tip.height ?? chain[0]?.height ?? 0;
-  const blocks = win === "all" ? chain : chain.slice(0, win);
-  const rows = tally(blocks);
-  const counted = blocks.filter((b) => b.height > 0).length;
+  // The page re-renders every second for its clocks; the tally only changes with the chain.
+  const { rows, counted, top } = useMemo(() => {
+    const chain = mainChainDesc(s, win === "all" ? Number.POSITIVE_INFINITY : win);
+    return {
+      rows: tally(chain),
+      counted: chain.filter((b) => b.height > 0).length,
+      top: chain[0]?.height ?? 0,
+    };
+  }, [s.main, win]);
+  const tip = s.status?.tip.height ?? top;
   const max = Math.max(1, ...rows.map((r) => r.won));
   const incomplete = win === "all" && s.loadedFrom > 0;
   return (
