@@ -2,7 +2,7 @@
  * Mining benchmark (`npm run bench:mine`). Measures, in one run:
  *   - each kernel's hash rate on one thread (native SHA-NI, WebAssembly SIMD, TypeScript) and the
  *     node:crypto reference (one sha256d call per nonce), as the median of several timed windows;
- *   - the pool on 1 and 2 worker threads, and the scaling ratio between them;
+ *   - the pool on 1 and 2 worker threads (alternating windows), and the scaling ratio between them;
  *   - abort latency: from the main thread bumping the generation counter to each worker's
  *     acknowledgement (timestamps from process.hrtime, one clock for all threads), over >= 200 aborts;
  *   - the main thread's event-loop delay p99 (perf_hooks.monitorEventLoopDelay) while every core mines.
@@ -102,30 +102,45 @@ const JOB: PoolJob = {
   target: 1n,
 };
 
-/** Total pool hash rate: median over windows of the summed per-worker counters. */
-async function poolRate(threads: number): Promise<{ total: number; perThread: number[]; kernel: string }> {
-  const pool = await MiningPool.start({ threads });
+interface PoolRate {
+  total: number;
+  perThread: number[];
+  kernel: string;
+}
+
+/**
+ * Pool hash rates on 1 and on 2 threads. Both pools stay up and take turns, one window each, so a burst
+ * of load from elsewhere on the machine lands on both sides of the ratio rather than on one; each figure
+ * is the median over its windows of the summed per-worker counters.
+ */
+async function poolRates(): Promise<[PoolRate, PoolRate]> {
+  const pools = [await MiningPool.start({ threads: 1 }), await MiningPool.start({ threads: 2 })];
   try {
-    pool.mine(JOB);
-    await sleep(300);
-    const totals: number[] = [];
-    const per: number[][] = [];
+    const totals: number[][] = [[], []];
+    const per: number[][][] = [[], []];
     for (let w = 0; w < WINDOWS; w++) {
-      const c0 = pool.hashCounts();
-      const t0 = performance.now();
-      await sleep(WINDOW_MS);
-      const c1 = pool.hashCounts();
-      const seconds = (performance.now() - t0) / 1000;
-      const rates = c1.map((c, i) => (c - c0[i]!) / seconds);
-      per.push(rates);
-      totals.push(rates.reduce((a, b) => a + b, 0));
+      for (const [k, pool] of pools.entries()) {
+        pool.mine(JOB);
+        await sleep(100);
+        const c0 = pool.hashCounts();
+        const t0 = performance.now();
+        await sleep(WINDOW_MS);
+        const c1 = pool.hashCounts();
+        const seconds = (performance.now() - t0) / 1000;
+        pool.abort();
+        await pool.idle();
+        const rates = c1.map((c, i) => (c - c0[i]!) / seconds);
+        per[k]!.push(rates);
+        totals[k]!.push(rates.reduce((a, b) => a + b, 0));
+      }
     }
-    pool.abort();
-    await pool.idle();
-    const perThread = Array.from({ length: threads }, (_, i) => median(per.map((r) => r[i]!)));
-    return { total: median(totals), perThread, kernel: pool.kernel };
+    return pools.map((pool, k) => ({
+      total: median(totals[k]!),
+      perThread: Array.from({ length: pool.threads }, (_, i) => median(per[k]!.map((r) => r[i]!))),
+      kernel: pool.kernel,
+    })) as [PoolRate, PoolRate];
   } finally {
-    await pool.close();
+    await Promise.all(pools.map((p) => p.close()));
   }
 }
 
@@ -186,9 +201,8 @@ async function run(): Promise<void> {
   const js = kernelRate("js");
   const crypto = cryptoRate();
 
-  const pool1 = await poolRate(1);
+  const [pool1, pool2] = await poolRates();
   console.log(`pool 1 thread   ${(pool1.total / 1e6).toFixed(2)} MH/s (${pool1.kernel})`);
-  const pool2 = await poolRate(2);
   const perThread = pool2.perThread.map((r) => (r / 1e6).toFixed(2)).join(", ");
   console.log(
     `pool 2 threads  ${(pool2.total / 1e6).toFixed(2)} MH/s (${pool2.kernel}; per thread ${perThread})`,
