@@ -13,8 +13,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Page } from "playwright-core";
 import { BlockDetail } from "../../src/api/schemas.ts";
-import type { Block } from "../../src/consensus/block.ts";
+import { type Block, encodeBlock } from "../../src/consensus/block.ts";
 import { defineNetwork, regtest } from "../../src/consensus/params.ts";
+import { signRecord } from "../../src/consensus/records.ts";
 import type { JbcNode } from "../../src/node/node.ts";
 import {
   BlockFactory,
@@ -46,7 +47,12 @@ const c = f.run(regtest.genesisHash, 4, (i) => ({
   miner: i % 2 ? B : A,
   dt: i === 0 ? now - 60 - regtest.genesis.header.time : 3,
   ...(i === 2
-    ? { records: [{ type: "data" as const, data: new TextEncoder().encode("hello from c3") }] }
+    ? {
+        records: [
+          { type: "data" as const, data: new TextEncoder().encode("hello from c3") },
+          signRecord(new TextEncoder().encode("signed by key 7"), new Uint8Array(32).fill(7)),
+        ],
+      }
     : {}),
 }));
 const c4 = hashOf(c[3]!);
@@ -155,7 +161,7 @@ describe("explorer", () => {
     // The browser recomputes the merkle root from the record ids and finds the header's.
     await page.waitForSelector("[data-testid=merkle-check]", WAIT);
     assert.match(await text("[data-testid=merkle-check]"), /✓ recomputed/);
-    const ids = await page.$$eval("[data-testid=records] tr[data-record] code", (els) =>
+    const ids = await page.$$eval("[data-testid=records] tr[data-record] code.rid", (els) =>
       els.map((e) => e.textContent),
     );
     assert.deepEqual(
@@ -163,6 +169,11 @@ describe("explorer", () => {
       want.records.map((r) => r.id),
     );
     assert.match(await text("[data-testid=records]"), /hello from c3/);
+    const signed = await text('[data-testid=records] tr[data-record="2"]');
+    const rec = want.records[2]!;
+    assert.ok(rec.type === "signed");
+    assert.ok(signed.includes(rec.publicKey) && signed.includes(rec.signature), "key and signature shown");
+    assert.match(signed, /✓ signature verifies/);
     assert.equal(await text("[data-testid=block-branch]"), "main chain");
     // Parent and child links lead on through the tree.
     assert.equal(
@@ -228,6 +239,31 @@ describe("explorer", () => {
       [hashOf(s5), "main"],
       [hashOf(a5), "side"],
     ]);
+  });
+
+  test("a branch with a bad signature shows as invalid", async () => {
+    // On top of s6 (s7 is the tip): x7 ties with s7, x8 would overtake it but carries a signed record
+    // whose signature is broken, so the chain refuses the switch and marks x8 invalid.
+    const x7 = f.child(hashOf(s6), { miner: A, dt: 2 });
+    const bad = signRecord(new TextEncoder().encode("forged"), new Uint8Array(32).fill(9));
+    bad.signature[0]! ^= 0xff;
+    const x8 = f.child(hashOf(x7), { miner: A, dt: 2, records: [bad] });
+    await post(nodeA, x7);
+    const res = await fetch(`${nodeA.url}/api/blocks`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: Buffer.from(encodeBlock(x8)),
+    });
+    assert.equal(res.status, 422);
+    await page.goto(nodeA.url);
+    await page.waitForSelector(`${treeNode(hashOf(x8))}[data-kind=invalid]`, WAIT);
+    assert.equal(await page.getAttribute(treeNode(hashOf(x7)), "data-kind"), "stale");
+    await page.click(treeNode(hashOf(x8)));
+    await page.waitForSelector(`[data-testid=block-page][data-hash="${hashOf(x8)}"]`, WAIT);
+    assert.equal(await text("[data-testid=block-branch]"), "invalid");
+    assert.match(await text(".block-page .banner.error"), /BAD_SIGNATURE/);
+    assert.match(await text("[data-testid=records]"), /✗ signature does not verify/);
+    await page.screenshot({ path: screenshotPath("block-invalid"), fullPage: true });
   });
 
   test("an unknown block shows 'Block not found' with its hash", async () => {

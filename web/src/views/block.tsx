@@ -51,7 +51,15 @@ async function merkleFromIds(ids: readonly string[]): Promise<string | undefined
   return hexFromBytes(level[0]!.reverse());
 }
 
-/** Hash above target, digit by digit: shared prefix dimmed, the deciding digit marked. */
+/** A BlockError's data as one line: its code, then its details ("BAD_SIGNATURE, index 1"). */
+function ruleText(data: Record<string, unknown>): string {
+  const details = Object.entries(data)
+    .filter(([k]) => k !== "code")
+    .map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : String(v)}`);
+  return [String(data["code"] ?? "unknown rule"), ...details].join(", ");
+}
+
+/** The hash written over its target, digit by digit: shared prefix dimmed, the deciding digit marked. */
 function PowCompare(props: { hash: string; target: string }) {
   const { hash, target } = props;
   let k = 0;
@@ -221,8 +229,9 @@ export function BlockPage(props: { id: string }) {
       )}
       {invalid && (
         <Banner kind="error">
-          This block broke a rule
-          {b.invalid ? `: ${String(b.invalid["code"] ?? "")}` : " (its ancestor is invalid)"}.
+          {b.invalid
+            ? `This block broke a rule: ${ruleText(b.invalid)}.`
+            : "This block descends from an invalid block."}
         </Banner>
       )}
       <div class="grid2">
@@ -372,7 +381,7 @@ export function BlockPage(props: { id: string }) {
                 <td class="num">{r.index}</td>
                 <td>{r.type}</td>
                 <td>
-                  <code class="break small">{r.id}</code>
+                  <code class="break small rid">{r.id}</code>
                 </td>
                 <td class="num">{r.size}</td>
                 <td>
