@@ -98,11 +98,19 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     bodyLimit: DEFAULT_BODY_LIMIT,
     // The explorer and SSE clients keep connections open; close them promptly on shutdown.
     forceCloseConnections: true,
-    return503OnClosing: true,
+    // Refused below instead, so requests arriving during shutdown get the usual error shape.
+    return503OnClosing: false,
   });
   const hub = new EventHub(backend, opts.events);
   const legacyCache = new LegacyJsonCache(opts.legacyCacheBytes);
-  app.addHook("preClose", async () => hub.close());
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+    hub.close();
+  });
+  app.addHook("onRequest", async () => {
+    if (closing) throw new ApiError(503, "SHUTTING_DOWN", "the node is stopping");
+  });
 
   app.addContentTypeParser("application/octet-stream", { parseAs: "buffer" }, (_req, body, done) =>
     done(null, body),
