@@ -44,12 +44,12 @@ const FUTURE_RETRY_MS = 1000;
 
 /**
  * The composition root: the one place that builds the modules and wires them together.
- * Start order: store → chain → P2P network → miner → HTTP API; stop runs it in reverse. Nothing here makes
- * decisions of its own: every block still enters through chain.processBlock.
+ * Start order: store → chain → P2P network → miner → HTTP API (then mining begins, when asked for); stop
+ * runs it in reverse. Nothing here makes decisions of its own: every block still enters through
+ * chain.processBlock.
  */
 export class JbcNode {
   readonly events = new EventEmitter<BackendEvents>();
-  readonly token: string;
   private network: NetworkService | undefined;
   private miner: MinerService | undefined;
   private api: ApiServer | undefined;
@@ -63,14 +63,14 @@ export class JbcNode {
     readonly store: LevelStore,
     readonly chain: Chain,
     readonly log: Logger,
-  ) {
-    this.token = opts.apiToken ?? loadOrCreateToken(opts.datadir);
-  }
+    readonly token: string,
+  ) {}
 
   /** Opens the store and the chain, then starts networking, the miner and the API. */
   static async create(opts: NodeOptions, modules: NodeModules = defaultModules()): Promise<JbcNode> {
     const log = opts.logger ?? silentLogger;
     mkdirSync(opts.datadir, { recursive: true });
+    const token = opts.apiToken ?? loadOrCreateToken(opts.datadir);
     const store = await LevelStore.open(chainDir(opts.datadir), opts.params);
     let chain: Chain;
     try {
@@ -84,7 +84,7 @@ export class JbcNode {
       await store.close();
       throw err;
     }
-    const node = new JbcNode(opts, store, chain, log);
+    const node = new JbcNode(opts, store, chain, log, token);
     try {
       await node.start(modules);
     } catch (err) {
@@ -144,7 +144,6 @@ export class JbcNode {
           onStats: (s) => this.events.emit("mining", this.miningView(s)),
         },
       });
-      if (opts.mine) await this.miner.start();
     }
 
     this.api = await createApiServer({
@@ -161,6 +160,8 @@ export class JbcNode {
     const addr = this.api.server.address() as AddressInfo;
     const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
     this.httpUrl = `http://${shown}:${addr.port}`;
+    // Mining starts last, so a node that cannot come up (a port in use) has mined nothing.
+    if (opts.mine && this.miner) await this.miner.start();
     log.info(
       { url: this.httpUrl, network: opts.params.name, height: chain.height, datadir: opts.datadir },
       "node started",
