@@ -282,6 +282,30 @@ describe("explorer", () => {
   });
 });
 
+describe("explorer, nodes joined over P2P", () => {
+  test("two nodes that mined apart are connected with POST /api/peers, and the page shows the reorg", async () => {
+    const p2p = { host: "127.0.0.1", port: 0 };
+    const q = await nodes.start(regtest, { minerName: B, p2p });
+    const p = await nodes.start(regtest, { minerName: A, p2p, devnetPeers: [q.url] });
+    await post(p, ...c, a5, a6);
+    await post(q, ...c, s5, s6, s7);
+    await page.goto(p.url);
+    await page.waitForSelector(`[data-testid=devnet-nodes] [data-url="${q.url}"][data-relation=fork]`, WAIT);
+
+    const res = await fetch(`${p.url}/api/peers`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ addr: q.url }),
+    });
+    assert.equal(res.status, 200);
+    // p syncs q's heavier branch over the network: the same reorg, seen live.
+    await waitText("[data-testid=reorg-banner]", /Reorg depth 2 at height 5: 2 blocks replaced, 3 joined/);
+    await page.waitForSelector(`${row(hashOf(s7))}:first-child`, WAIT);
+    await page.waitForSelector(`[data-testid=devnet-nodes] [data-url="${q.url}"][data-relation=same]`, WAIT);
+    await waitText("[data-testid=tile-peers] .tile-value", /^1$/);
+  });
+});
+
 describe("explorer, node going away", () => {
   test("a dropped stream shows, and the page recovers when the node is back; mining shows live", async () => {
     const port = await freePort();
