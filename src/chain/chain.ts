@@ -430,7 +430,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       if (reorg) this.stats.reorgs++;
       if (reorg) this.log.info({ depth: reorg.depth, fork: fork.height, tip: target.hash }, "reorg");
       this.emit("tip", { tip: target, previous: oldTip, ...(reorg ? { reorg } : {}) });
-    } else {
+    } else if (!isInvalid(candidate)) {
       this.emit("side", candidate);
     }
 
