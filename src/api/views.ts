@@ -120,7 +120,7 @@ function recordView(rec: BlockRecord, index: number, id: Uint8Array): RecordView
 
 /** Children of `e` in the block tree, main-chain child first. */
 export function children(chain: Chain, e: ChainEntry): ChainEntry[] {
-  const out = chain.entriesFrom(e.height + 1).filter((c) => c.height === e.height + 1 && c.parent === e);
+  const out = chain.childrenOf(e);
   return out.sort((a, b) => Number(chain.isMain(b)) - Number(chain.isMain(a)) || a.seq - b.seq);
 }
 

@@ -55,6 +55,8 @@ export class Chain extends EventEmitter<ChainEvents> {
   private readonly now: () => number;
   private readonly log: Logger;
   private readonly entries = new Map<string, ChainEntry>();
+  /** Every entry by height (main and side), so tree views and children cost O(entries shown). */
+  private readonly byHeight: ChainEntry[][] = [];
   /** Main chain by height. */
   private main: ChainEntry[] = [];
   private readonly orphans: OrphanPool;
@@ -118,11 +120,25 @@ export class Chain extends EventEmitter<ChainEvents> {
     return this.main[entry.height] === entry;
   }
 
-  /** Entries of the whole tree at heights >= `height` (for tree views), in no particular order. */
+  /** Entries of the whole tree (main and side) at heights >= `height`, by height, then arrival order. */
   entriesFrom(height: number): ChainEntry[] {
-    const out: ChainEntry[] = [];
-    for (const e of this.entries.values()) if (e.height >= height) out.push(e);
-    return out;
+    return this.byHeight.slice(Math.max(0, height)).flat();
+  }
+
+  /** Children of an entry, main and side. */
+  childrenOf(entry: ChainEntry): ChainEntry[] {
+    return (this.byHeight[entry.height + 1] ?? []).filter((c) => c.parent === entry);
+  }
+
+  private addEntry(e: ChainEntry): void {
+    this.entries.set(e.hash, e);
+    const level = this.byHeight[e.height];
+    if (level) level.push(e);
+    else {
+      // Heights arrive in any order at load: fill gaps so the array stays dense.
+      for (let h = this.byHeight.length; h < e.height; h++) this.byHeight[h] = [];
+      this.byHeight[e.height] = [e];
+    }
   }
 
   /** The serialized block, or undefined when it is not stored. */
@@ -339,7 +355,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     if (entry.chainWork <= this.tip.chainWork) {
       // Equal work keeps the block seen first: only strictly more work moves the tip.
       await this.store.write({ blocks: [{ hash: hashBytes, raw: bytes }], entries: [toStored(entry)] });
-      this.entries.set(hash, entry);
+      this.addEntry(entry);
       this.emit("side", entry);
       return entry;
     }
@@ -414,7 +430,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     });
 
     // Committed: now update memory, then tell the layers above.
-    this.entries.set(candidate.hash, candidate);
+    this.addEntry(candidate);
     for (const [x, s] of statusOf) {
       x.status = s.status;
       x.invalid = s.invalid;
@@ -578,9 +594,10 @@ export class Chain extends EventEmitter<ChainEvents> {
         parent: undefined,
       };
       if (s.invalid) e.invalid = s.invalid;
-      this.entries.set(hash, e);
+      this.addEntry(e);
       if (s.seq >= this.seq) this.seq = s.seq + 1;
     }
+    for (const level of this.byHeight) level.sort((a, b) => a.seq - b.seq); // arrival order, as when live
     for (const e of this.entries.values()) {
       if (e.height === 0) {
         if (e.hash !== genesisHash)
@@ -687,7 +704,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       mainPut: [{ height: 0, hash: hashBytes }],
       tip: hashBytes,
     });
-    this.entries.set(entry.hash, entry);
+    this.addEntry(entry);
     this.main = [entry];
   }
 }

@@ -74,6 +74,15 @@ describe("processBlock: extension, side blocks and fork choice", () => {
     await h.restart();
     assert.equal(h.chain.tip.hash, s.hash("b3"));
     assert.equal(h.chain.getEntry(s.hash("b3a"))?.status, "accepted");
+    const b2 = h.chain.getEntry(s.hash("b2"))!;
+    assert.deepEqual(
+      h.chain.childrenOf(b2).map((e) => e.miner),
+      ["b3", "b3a"],
+    );
+    assert.deepEqual(
+      h.chain.entriesFrom(2).map((e) => e.miner),
+      ["b2", "b3", "b3a"],
+    );
   });
 
   it("b4a gives the side branch more work: reorg of depth 1 with events", async () => {
