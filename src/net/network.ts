@@ -251,6 +251,10 @@ function listenMultiaddr(host: string, port: number): string {
   return `/ip${v}/${h}/tcp/${port}`;
 }
 
+function describeNetwork(s: Status): string {
+  return `network id 0x${s.networkId.toString(16)}, genesis ${hashToHex(s.genesis)}`;
+}
+
 /** Display hash of a serialized block, from its header bytes. */
 function rawBlockHash(raw: Uint8Array): string {
   return hashToHex(sha256d(raw.subarray(0, HEADER_SIZE)));
@@ -301,6 +305,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
   private readonly fromNetwork = new RecentSet(100_000);
   private readonly served = new Map<string, { bucket: TokenBucket; inFlight: number }>();
   private readonly pacing = new Map<string, TokenBucket>();
+  /** addPeer calls waiting for a peer's first status: called with nothing when it joins, or with why not. */
+  private readonly handshakes = new Map<string, Set<(err?: Error) => void>>();
   private syncRun: Promise<void> | undefined;
   private syncAgain = false;
   private readonly stopSignal = new AbortController();
@@ -436,9 +442,9 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
   // ---------------------------------------------------------------- public queries and commands
 
   /**
-   * Connects to a peer given as a multiaddr, host:port or HTTP URL, and keeps it connected (redial with
-   * backoff when it drops). Rejects with the reason when it cannot be resolved or dialed now; the address
-   * is then not kept.
+   * Connects to a peer given as a multiaddr, host:port or HTTP URL, waits for its status, and keeps it
+   * connected (redial with backoff when it drops). Rejects with the reason when it cannot be resolved,
+   * dialed or handshaken now (another network, no status); the address is then not kept.
    */
   async addPeer(addr: string): Promise<void> {
     if (this.state !== "started") throw new Error("the network is not started");
@@ -447,6 +453,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       if (existing.peerId && this.peers.has(existing.peerId)) return;
     }
     const conn = await this.dialAddress(addr);
+    await this.waitForJoin(conn.remotePeer.toString());
     const p = this.configure(addr);
     p.peerId = conn.remotePeer.toString();
     p.attempts = 0;
@@ -541,6 +548,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     this.peers.delete(id);
     this.served.delete(id);
     this.pacing.delete(id);
+    this.settleHandshake(id, new Error(`peer ${id} disconnected before completing the status exchange`));
     if (p?.joined) {
       this.log.info({ peer: id }, "peer left");
       this.emit("peer:left", this.info(p));
@@ -678,6 +686,35 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     };
   }
 
+  /** Resolves when `id` has joined (passed the status exchange); rejects with the reason it did not. */
+  private waitForJoin(id: string): Promise<void> {
+    if (this.peers.get(id)?.joined) return Promise.resolve();
+    if (this.foreign.has(id)) return Promise.reject(new Error(`peer ${id} is on another network`));
+    return new Promise((resolve, reject) => {
+      let waiters = this.handshakes.get(id);
+      if (!waiters) {
+        waiters = new Set();
+        this.handshakes.set(id, waiters);
+      }
+      const settle = (err?: Error): void => {
+        clearTimeout(timer);
+        waiters.delete(settle);
+        if (err) reject(err);
+        else resolve();
+      };
+      const ms = this.limits.statusTimeoutMs + 1_000;
+      const timer = setTimeout(() => settle(new Error(`no status from peer ${id} within ${ms} ms`)), ms);
+      waiters.add(settle);
+    });
+  }
+
+  private settleHandshake(id: string, err?: Error): void {
+    const waiters = this.handshakes.get(id);
+    if (!waiters) return;
+    this.handshakes.delete(id);
+    for (const w of [...waiters]) w(err);
+  }
+
   /** Handles a peer's status (from either direction of the exchange). */
   private onStatus(p: PeerState, s: Status): void {
     if (s.networkId !== this.params.networkId || !bytesEqual(s.genesis, this.genesis)) {
@@ -687,6 +724,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       );
       this.foreign.add(p.id);
       for (const c of this.configured.values()) if (c.peerId === p.id) c.gaveUp = true;
+      this.settleHandshake(p.id, new Error(`peer ${p.id} is on another network (${describeNetwork(s)})`));
       void this.node.hangUp(p.peerId).catch(() => {});
       return;
     }
@@ -696,6 +734,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       p.joined = true;
       this.log.info({ peer: p.id, address: p.address, height: s.height }, "peer joined");
       this.emit("peer:joined", this.info(p));
+      this.settleHandshake(p.id);
     }
     if (s.work > this.chain.tip.chainWork) this.requestSync();
   }

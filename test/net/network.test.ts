@@ -185,7 +185,11 @@ describe("P2PNetwork", () => {
     assert.deepEqual(joined, []);
     assert.deepEqual(x.net.getPeers(), []);
     await assert.rejects(x.net.addPeer(addr(a)));
-    await Promise.all([stop(x), stop(a)]);
+    // addPeer reports the mismatch to a caller that asks for such a peer.
+    const y = await node({}, other);
+    await assert.rejects(y.net.addPeer(addr(a)), /another network \(network id 0x6a626372/);
+    assert.deepEqual(y.net.getPeers(), []);
+    await Promise.all([stop(y), stop(x), stop(a)]);
   });
 
   it("rejects an invalid gossiped block, penalises and bans the sender, and keeps the ban across a restart", async () => {
