@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import { type Block, decodeBlock, encodeBlock } from "../consensus/block.ts";
+import { bytesEqual } from "../consensus/bytes.ts";
 import { blockWork } from "../consensus/compact.ts";
 import { type AsertAnchor, anchorFromBlockOne, asertBits } from "../consensus/difficulty.ts";
 import { BlockError, type BlockErrorData } from "../consensus/errors.ts";
@@ -55,8 +56,11 @@ export class Chain extends EventEmitter<ChainEvents> {
   private readonly now: () => number;
   private readonly log: Logger;
   private readonly entries = new Map<string, ChainEntry>();
-  /** Every entry by height (main and side), so tree views and children cost O(entries shown). */
-  private readonly byHeight: ChainEntry[][] = [];
+  /**
+   * Every entry by height (main and side), so tree views and children cost O(entries shown). A height
+   * with one entry holds it directly: an array per height cost 18 MB at 100,000 blocks.
+   */
+  private readonly byHeight: Array<ChainEntry | ChainEntry[]> = [];
   /** Main chain by height. */
   private main: ChainEntry[] = [];
   private readonly orphans: OrphanPool;
@@ -122,23 +126,28 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   /** Entries of the whole tree (main and side) at heights >= `height`, by height, then arrival order. */
   entriesFrom(height: number): ChainEntry[] {
-    return this.byHeight.slice(Math.max(0, height)).flat();
+    const out: ChainEntry[] = [];
+    for (let h = Math.max(0, height); h < this.byHeight.length; h++) out.push(...this.entriesAt(h));
+    return out;
+  }
+
+  /** Every entry at a height, main and side, in arrival order. */
+  entriesAt(height: number): ChainEntry[] {
+    const level = this.byHeight[height];
+    return level === undefined ? [] : Array.isArray(level) ? level : [level];
   }
 
   /** Children of an entry, main and side. */
   childrenOf(entry: ChainEntry): ChainEntry[] {
-    return (this.byHeight[entry.height + 1] ?? []).filter((c) => c.parent === entry);
+    return this.entriesAt(entry.height + 1).filter((c) => c.parent === entry);
   }
 
   private addEntry(e: ChainEntry): void {
     this.entries.set(e.hash, e);
     const level = this.byHeight[e.height];
-    if (level) level.push(e);
-    else {
-      // Heights arrive in any order at load: fill gaps so the array stays dense.
-      for (let h = this.byHeight.length; h < e.height; h++) this.byHeight[h] = [];
-      this.byHeight[e.height] = [e];
-    }
+    if (level === undefined) this.byHeight[e.height] = e;
+    else if (Array.isArray(level)) level.push(e);
+    else this.byHeight[e.height] = [level, e];
   }
 
   /** The serialized block, or undefined when it is not stored. */
@@ -578,6 +587,11 @@ export class Chain extends EventEmitter<ChainEvents> {
     }
     for (const s of stored) {
       const hash = hashToHex(s.hash);
+      // As Bitcoin Core does when it loads its block index: an entry whose header does not hash to its
+      // key is damage, and must not be trusted for fork choice or difficulty (about 1 µs an entry).
+      if (!bytesEqual(headerHashBytes(s.header), s.hash)) {
+        throw new StoreError("CORRUPT", `block-tree entry ${hash}: stored header hashes to something else`);
+      }
       // The fields in accept()'s order, not a spread: every entry of the tree then shares one object shape
       // (measured at 100,000 blocks: startup about a fifth to a third faster, RSS 64 MB smaller).
       const e: ChainEntry = {
@@ -597,7 +611,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       this.addEntry(e);
       if (s.seq >= this.seq) this.seq = s.seq + 1;
     }
-    for (const level of this.byHeight) level.sort((a, b) => a.seq - b.seq); // arrival order, as when live
+    for (const level of this.byHeight) if (Array.isArray(level)) level.sort((a, b) => a.seq - b.seq); // arrival order
     for (const e of this.entries.values()) {
       if (e.height === 0) {
         if (e.hash !== genesisHash)

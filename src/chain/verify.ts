@@ -6,7 +6,7 @@ import { encodeHeader, HEADER_SIZE, hashToHex, headerHashBytes } from "../consen
 import type { NetworkParams } from "../consensus/params.ts";
 import { MEDIAN_TIME_SPAN, medianTimePast } from "../consensus/time.ts";
 import { checkBlockContext, checkBlockRecords, checkBlockSanity } from "../consensus/validate.ts";
-import type { ChainStore, StoredEntry } from "./store.ts";
+import { type ChainStore, type StoredEntry, StoreError } from "./store.ts";
 
 export interface VerifyResult {
   ok: boolean;
@@ -44,6 +44,20 @@ export async function verifyChain(
   params: NetworkParams,
   opts: VerifyOptions = {},
 ): Promise<VerifyResult> {
+  try {
+    return await verifyAll(store, params, opts);
+  } catch (err) {
+    // The store itself refused to read (LevelDB corruption, unreadable entry): that is a finding too.
+    if (!(err instanceof StoreError)) throw err;
+    return { ok: false, height: -1, tip: undefined, checked: 0, entries: 0, problems: [err.message] };
+  }
+}
+
+async function verifyAll(
+  store: ChainStore,
+  params: NetworkParams,
+  opts: VerifyOptions,
+): Promise<VerifyResult> {
   const problems: string[] = [];
   const max = opts.maxProblems ?? 100;
   const problem = (p: string): void => {
@@ -73,9 +87,14 @@ export async function verifyChain(
       continue;
     }
     if (p.height + 1 !== e.height) problem(`entry ${hash}: height ${e.height} but parent height ${p.height}`);
-    if (p.chainWork + blockWork(e.header.bits) !== e.chainWork) problem(`entry ${hash}: cumulative work is wrong`);
+    if (p.chainWork + blockWork(e.header.bits) !== e.chainWork)
+      problem(`entry ${hash}: cumulative work is wrong`);
     if (e.seq <= p.seq) problem(`entry ${hash}: arrival number ${e.seq} is not after its parent's`);
-    if ((p.status === "invalid" || p.status === "invalid-child") && e.status !== "invalid" && e.status !== "invalid-child") {
+    if (
+      (p.status === "invalid" || p.status === "invalid-child") &&
+      e.status !== "invalid" &&
+      e.status !== "invalid-child"
+    ) {
       problem(`entry ${hash}: descends from invalid ${parentHash} but is marked ${e.status}`);
     }
   }
@@ -139,9 +158,12 @@ export async function verifyChain(
         return done();
       }
       const actual = headerHashBytes(block.header);
-      if (hashToHex(actual) !== hash) problem(`block stored under ${hash} (height ${height}) hashes to ${hashToHex(actual)}`);
-      if (e && e.height !== height) problem(`block ${hash} indexed at height ${height} but its entry says ${e.height}`);
-      if (e && e.status !== "valid") problem(`main-chain block ${hash} (height ${height}) has status ${e.status}`);
+      if (hashToHex(actual) !== hash)
+        problem(`block stored under ${hash} (height ${height}) hashes to ${hashToHex(actual)}`);
+      if (e && e.height !== height)
+        problem(`block ${hash} indexed at height ${height} but its entry says ${e.height}`);
+      if (e && e.status !== "valid")
+        problem(`main-chain block ${hash} (height ${height}) has status ${e.status}`);
       const miner = block.records[0]?.type === "miner" ? block.records[0].miner : "";
       if (e && (e.recordCount !== block.records.length || e.miner !== miner)) {
         problem(`main-chain block ${hash} (height ${height}): its entry's record count or miner is wrong`);
@@ -150,16 +172,29 @@ export async function verifyChain(
         problem(`block ${hash} (height ${height}) does not build on the main-chain block below it`);
       }
       chainWork += blockWork(block.header.bits);
-      if (e && e.chainWork !== chainWork) problem(`block ${hash} (height ${height}): stored cumulative work is wrong`);
+      if (e && e.chainWork !== chainWork)
+        problem(`block ${hash} (height ${height}): stored cumulative work is wrong`);
       try {
         const facts = checkBlockSanity(block, actual, params, Number.MAX_SAFE_INTEGER, raw.length);
         if (height > 0) {
           let expectedBits = params.genesis.header.bits;
           if (!params.noRetargeting && height > 1 && prev) {
             const anchor = anchorFromBlockOne(params.genesis.header.bits, blockOneTime, params.targetSpacing);
-            expectedBits = asertBits(anchor, height - 1, prev.header.time, params.targetSpacing, params.asertHalfLife, params.powLimit);
+            expectedBits = asertBits(
+              anchor,
+              height - 1,
+              prev.header.time,
+              params.targetSpacing,
+              params.asertHalfLife,
+              params.powLimit,
+            );
           }
-          checkBlockContext(block, facts, { height, expectedBits, medianTimePast: medianTimePast(times) }, params);
+          checkBlockContext(
+            block,
+            facts,
+            { height, expectedBits, medianTimePast: medianTimePast(times) },
+            params,
+          );
           checkBlockRecords(block, hash);
         } else if (hash !== params.genesisHash) {
           problem(`block at height 0 is ${hash}, not this network's genesis`);
@@ -175,13 +210,21 @@ export async function verifyChain(
       if (opts.onProgress && checked % every === 0) opts.onProgress(checked, total);
     }
   }
-  if (hashToHex(prev?.hash ?? new Uint8Array(32)) !== tipHash) problem("the height index does not end at the tip");
+  if (hashToHex(prev?.hash ?? new Uint8Array(32)) !== tipHash)
+    problem("the height index does not end at the tip");
   const beyond = await store.getMainHash(total);
   if (beyond) problem(`height index has a block above the tip (height ${total})`);
   return done();
 
   function done(): VerifyResult {
     opts.onProgress?.(checked, total);
-    return { ok: problems.length === 0, height: tip!.height, tip: tipHash, checked, entries: byHash.size, problems };
+    return {
+      ok: problems.length === 0,
+      height: tip!.height,
+      tip: tipHash,
+      checked,
+      entries: byHash.size,
+      problems,
+    };
   }
 }

@@ -12,13 +12,13 @@ export class DecodeError extends Error {
   }
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-/** Lower-case hex of the bytes, in the order given. */
+/**
+ * Lower-case hex of the bytes, in the order given. Through Buffer, not string concatenation: V8 keeps a
+ * concatenated string as a rope of small pieces, which made every Map lookup keyed by a hash slower and
+ * cost about 70 MB at 100,000 block-tree entries (measured with bench:chain).
+ */
 export function toHex(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!];
-  return s;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 }
 
 /** Parses even-length hex; throws DecodeError on anything else. */
