@@ -160,6 +160,7 @@ export interface PeerInfo {
   connectedSince: number;
 }
 
+/** Payload of `sync:progress`: how far a running sync has come. */
 export interface SyncProgress {
   peer: string;
   height: number;
@@ -167,6 +168,7 @@ export interface SyncProgress {
   blocksPerSec: number;
 }
 
+/** Payload of `sync:done`: a finished sync from one peer. */
 export interface SyncDone {
   peer: string;
   height: number;

@@ -22,6 +22,7 @@ export const PROTOCOL_PENALTY = {
   /** A sync response whose first block does not connect to anything we asked for. */
   UNCONNECTED: 20,
 } as const;
+/** Name of a protocol offence (a key of PROTOCOL_PENALTY). */
 export type ProtocolOffence = keyof typeof PROTOCOL_PENALTY;
 
 /** Where bans are persisted (LevelStore implements it): peer id → expiry in ms since the epoch. */
@@ -31,6 +32,7 @@ export interface BanStore {
   loadBans(): Promise<Map<string, number>>;
 }
 
+/** Configuration of PeerScores. */
 export interface PeerScoresOptions {
   bans: BanStore;
   /** Score at which a peer is banned (default 100). */

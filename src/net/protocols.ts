@@ -17,6 +17,7 @@ export function blocksTopic(params: NetworkParams): string {
   return `/jbc/${params.name}/${params.genesisHash.slice(0, 16)}/blocks/1`;
 }
 
+/** Version byte of the status message. */
 export const STATUS_VERSION = 1;
 /** version(1) networkId(4) genesis(32) height(4) tip(32) work(32). */
 export const STATUS_SIZE = 105;
@@ -54,6 +55,7 @@ export class ProtocolError extends Error {
 
 const WORK_MAX = (1n << 256n) - 1n;
 
+/** Serializes a status to its 105 bytes (layout in docs/protocol.md). */
 export function encodeStatus(s: Status): Uint8Array {
   if (s.genesis.length !== 32 || s.tip.length !== 32) throw new RangeError("status hashes must be 32 bytes");
   if (s.work < 0n || s.work > WORK_MAX) throw new RangeError("work out of range");
@@ -96,6 +98,7 @@ export interface BlocksRequest {
   max: number;
 }
 
+/** Serializes a block request: count, locator hashes, max (u16 LE). Throws RangeError out of bounds. */
 export function encodeBlocksRequest(r: BlocksRequest): Uint8Array {
   const n = r.locator.length;
   if (n < 1 || n > MAX_LOCATOR_HASHES) throw new RangeError(`locator of ${n} hashes`);

@@ -26,8 +26,10 @@ export const P2PInfoSchema = z.object({
   peerId: z.string().min(1).max(128),
   multiaddrs: z.array(z.string().min(1).max(1024)).min(1).max(64),
 });
+/** What `GET /api/p2p` returns. */
 export type P2PInfo = z.infer<typeof P2PInfoSchema>;
 
+/** Options of address resolution. */
 export interface ResolveOptions {
   /** Timeout of the HTTP lookup in ms (default 5,000). */
   timeoutMs?: number;
