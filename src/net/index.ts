@@ -4,6 +4,7 @@
  */
 import "./polyfill.ts";
 
+export { IdentityError, loadOrCreatePeerKey } from "./identity.ts";
 export {
   DEFAULT_LIMITS,
   type NetworkEvents,
