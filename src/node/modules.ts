@@ -1,5 +1,5 @@
 import { Miner } from "../mining/miner.ts";
-import { P2PNetwork, type PeerInfo } from "../net/index.ts";
+import { loadOrCreatePeerKey, P2PNetwork, type PeerInfo } from "../net/index.ts";
 import type {
   MinerContext,
   MinerService,
@@ -35,8 +35,16 @@ function peerSummary(p: PeerInfo): PeerSummary {
 
 /** libp2p networking: gossip, sync and peer scoring. Peers may be multiaddrs, host:port or HTTP URLs. */
 async function createNetwork(ctx: NetworkContext): Promise<NetworkService> {
+  const privateKey = await loadOrCreatePeerKey(ctx.peerKeyPath);
   const net = await P2PNetwork.create(
-    { params: ctx.params, listen: ctx.listen, peers: ctx.peers, mdns: ctx.mdns, logger: ctx.logger },
+    {
+      params: ctx.params,
+      listen: ctx.listen,
+      peers: ctx.peers,
+      mdns: ctx.mdns,
+      logger: ctx.logger,
+      privateKey,
+    },
     { chain: ctx.chain, bans: ctx.store },
   );
   const { hooks } = ctx;

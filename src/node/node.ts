@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import type { ApiBackend, BackendEvents } from "../api/backend.ts";
 import { ApiError } from "../api/errors.ts";
 import type { MiningView, P2PInfo, PeerView, SyncView } from "../api/schemas.ts";
@@ -120,6 +121,7 @@ export class JbcNode {
         listen: { host: p2p.host ?? "127.0.0.1", port: p2p.port ?? 0 },
         peers: p2p.peers ?? [],
         mdns: p2p.mdns ?? false,
+        peerKeyPath: join(opts.datadir, "p2p", "peer.key"),
         hooks: {
           onPeer: (event, peer, reason) =>
             this.events.emit("peer", { event, peer, ...(reason ? { reason } : {}) }),

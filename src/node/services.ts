@@ -43,6 +43,8 @@ export interface NetworkContext {
   /** Multiaddrs to dial at start (HTTP peer URLs are resolved by the node first). */
   peers: string[];
   mdns: boolean;
+  /** Where the node keeps its libp2p key, so its peer id survives restarts. */
+  peerKeyPath: string;
   hooks: NetworkHooks;
 }
 

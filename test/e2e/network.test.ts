@@ -150,6 +150,7 @@ describe("nodes as processes", { timeout: 150_000 }, () => {
     assert.ok(syncMs < 60_000, `synced in ${syncMs} ms`);
 
     // e stops; d gets 100 more blocks; e restarts on its data directory and catches up.
+    const { peerId } = await e.api.p2p();
     assert.equal(await e.stop(), 0);
     const more = makeChain(regtest, 100, { from: blocks[1000]!, spacing: 1, miner: "later" });
     for (let i = 1; i < more.length; i++) {
@@ -159,6 +160,7 @@ describe("nodes as processes", { timeout: 150_000 }, () => {
     const e2 = await startNode({ name: "e", datadir: e.datadir, peers: [d.url] });
     nodes[nodes.indexOf(e)] = e2;
     assert.ok((await height(e2)) >= 1000, "e kept its chain across the restart");
+    assert.equal((await e2.api.p2p()).peerId, peerId, "e kept its libp2p identity across the restart");
     const tip2 = await converged([d, e2], 60_000);
     assert.equal(tip2.height, 1100);
     assert.equal(tip2.hash, blockHash(more[100]!));
