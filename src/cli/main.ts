@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
-import { packageRoot } from "../mining/paths.ts";
+import { packageRoot } from "../util/paths.ts";
 import { chainCommand } from "./commands/chain.ts";
 import { devnetCommand } from "./commands/devnet.ts";
 import { mineCommand } from "./commands/mine.ts";

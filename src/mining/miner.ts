@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import type { Chain } from "../chain/chain.ts";
 import type { NextBlockContext, ProcessResult } from "../chain/types.ts";
 import type { Block } from "../consensus/block.ts";
 import { hashToHex } from "../consensus/header.ts";
@@ -30,6 +31,21 @@ export interface MinerOptions {
   now?(): number;
   /** Nonces per extra-nonce (tests only; default 2^32). */
   nonceSpace?: number;
+}
+
+/**
+ * The options that tie a miner to a chain: templates on its tip, found blocks into its processBlock (the
+ * same entry as blocks from the network), and its tip events.
+ */
+export function chainHooks(chain: Chain): Pick<MinerOptions, "getContext" | "submit" | "onTip"> {
+  return {
+    getContext: (now) => chain.nextBlockContext(now),
+    submit: (block) => chain.processBlock(block),
+    onTip: (listener) => {
+      chain.on("tip", listener);
+      return () => chain.off("tip", listener);
+    },
+  };
 }
 
 /** What happened to a block the miner found. */

@@ -1,4 +1,4 @@
-import { Miner } from "../mining/miner.ts";
+import { chainHooks, Miner } from "../mining/miner.ts";
 import { loadOrCreatePeerKey, P2PNetwork, type PeerInfo } from "../net/index.ts";
 import type {
   MinerContext,
@@ -79,12 +79,7 @@ async function createNetwork(ctx: NetworkContext): Promise<NetworkService> {
 async function createMiner(ctx: MinerContext): Promise<MinerService> {
   const { chain } = ctx;
   const miner = new Miner({
-    getContext: (now) => chain.nextBlockContext(now),
-    submit: (block) => chain.processBlock(block),
-    onTip: (listener) => {
-      chain.on("tip", listener);
-      return () => chain.off("tip", listener);
-    },
+    ...chainHooks(chain),
     minerName: ctx.name,
     ...(ctx.threads > 0 ? { threads: ctx.threads } : {}),
     logger: ctx.logger,

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
+import { packageRoot } from "../util/paths.ts";
 
 /**
  * Where a node keeps its files. Default: `./.jbc/<network>/<http port>` under the working directory, so
@@ -31,21 +31,6 @@ export function loadOrCreateToken(datadir: string): string {
   const token = randomBytes(32).toString("hex");
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   return token;
-}
-
-let root: string | undefined;
-
-/** The package's root (the directory holding package.json), from src/ under tsx or dist/src/ compiled. */
-export function packageRoot(): string {
-  if (root) return root;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error("package.json not found above src/node");
-    dir = up;
-  }
-  root = dir;
-  return dir;
 }
 
 export function packageVersion(): string {

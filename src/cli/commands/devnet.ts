@@ -4,7 +4,7 @@ import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
 import { devnet, type NetworkParams } from "../../consensus/params.ts";
-import { packageRoot } from "../../node/paths.ts";
+import { packageRoot } from "../../util/paths.ts";
 import { intArg, logLevelArg, networkArg, portArg } from "../options.ts";
 import { Scoreboard, type WatchedNode } from "../scoreboard.ts";
 

@@ -8,7 +8,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { Chain } from "../../chain/chain.ts";
 import { getNetwork, type NetworkParams } from "../../consensus/params.ts";
 import { KERNEL_NAMES, type KernelChoice } from "../../mining/kernels/index.ts";
-import { type BlockFound, type HashRateStats, Miner } from "../../mining/miner.ts";
+import { type BlockFound, chainHooks, type HashRateStats, Miner } from "../../mining/miner.ts";
 import { chainDir, defaultDatadir } from "../../node/paths.ts";
 import { LevelStore } from "../../store/level.ts";
 import { createLogger } from "../../util/logger.ts";
@@ -65,12 +65,7 @@ export async function runMine(opts: MineOptions): Promise<void> {
   const store = await LevelStore.open(chainDir(datadir), params);
   const chain = await Chain.open({ params, store, logger });
   const miner = new Miner({
-    getContext: (now) => chain.nextBlockContext(now),
-    submit: (block) => chain.processBlock(block),
-    onTip: (listener) => {
-      chain.on("tip", listener);
-      return () => chain.off("tip", listener);
-    },
+    ...chainHooks(chain),
     minerName: opts.miner,
     kernel: opts.kernel,
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
