@@ -17,7 +17,7 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import { tcp } from "@libp2p/tcp";
 import { createLibp2p } from "libp2p";
 import type { Chain } from "../chain/chain.ts";
-import type { ChainEntry, ProcessResult } from "../chain/types.ts";
+import type { ChainEntry } from "../chain/types.ts";
 import { type Block, decodeBlock, encodeBlock } from "../consensus/block.ts";
 import { bytesEqual, DecodeError } from "../consensus/bytes.ts";
 import { BlockError } from "../consensus/errors.ts";
@@ -278,9 +278,6 @@ async function withDeadline<T>(stream: Stream, ms: number, fn: () => Promise<T>)
     clearTimeout(timer);
   }
 }
-
-/** Blocks of a sync batch queued in the chain ahead of the one whose verdict is awaited. */
-const IMPORT_WINDOW = 32;
 
 const errMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
@@ -1139,54 +1136,41 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
   }
 
   /**
-   * Feeds a batch to the chain in height order. Up to IMPORT_WINDOW blocks are queued in the chain at once
-   * (processBlock runs one at a time), so the chain goes from one block to the next without waiting for this
-   * loop; verdicts are read in order and the first bad one stops the batch. False when the batch is
-   * unusable (the sync from `p` stops).
+   * Feeds a batch to the chain in height order through processBlocks, which commits consecutive tip
+   * extensions in one store batch. The first bad block (or undecodable bytes) stops the batch and costs the
+   * peer its penalty. False when the batch is unusable (the sync from `p` stops).
    */
   private async importBatch(p: PeerState, batch: Uint8Array[]): Promise<boolean> {
-    const queued: Promise<ProcessResult>[] = [];
+    const items: Array<{ block: Block; raw: Uint8Array }> = [];
     let decodeError: unknown;
-    const fill = (upTo: number): void => {
-      while (decodeError === undefined && queued.length < Math.min(upTo, batch.length)) {
-        const raw = batch[queued.length]!;
-        let block: Block;
-        try {
-          block = decodeBlock(raw);
-        } catch (err) {
-          decodeError = err;
-          return;
-        }
-        this.fromNetwork.add(rawBlockHash(raw));
-        const r = this.chain.processBlock(block, raw);
-        r.catch(() => {}); // read in order below; those after a failure are abandoned
-        queued.push(r);
+    for (const raw of batch) {
+      try {
+        items.push({ block: decodeBlock(raw), raw });
+      } catch (err) {
+        decodeError = err;
+        break;
       }
-    };
-    for (let i = 0; i < batch.length; i++) {
-      if (this.state !== "started") return false;
-      fill(i + IMPORT_WINDOW);
-      if (i >= queued.length) {
-        await this.offence(p.id, decodeError, "block download");
+      this.fromNetwork.add(rawBlockHash(raw));
+    }
+    if (this.state !== "started") return false;
+    const results = await this.chain.processBlocks(items);
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i]!;
+      if (r instanceof BlockError) {
+        await this.offence(p.id, r, "block download");
         return false;
       }
-      let status: ProcessResult["status"];
-      try {
-        status = (await queued[i]!).status;
-      } catch (err) {
-        if (err instanceof BlockError) {
-          await this.offence(p.id, err, "block download");
-          return false;
-        }
-        throw err;
-      }
-      if (status === "orphan") {
+      if (r.status === "orphan") {
         // Blocks must follow a hash of our locator, in height order: a first block we cannot place, or a
         // gap later, breaks the protocol.
         if (i > 0) await this.penalize(p.id, PROTOCOL_PENALTY.MALFORMED, "block response out of order");
         else await this.penalize(p.id, PROTOCOL_PENALTY.UNCONNECTED, "block response does not connect");
         return false;
       }
+    }
+    if (decodeError !== undefined) {
+      await this.offence(p.id, decodeError, "block download");
+      return false;
     }
     return true;
   }
