@@ -128,6 +128,14 @@ export class JbcNode {
           onSync: (s) => {
             this.syncState = s;
             this.events.emit("sync", s);
+            // The terminal's view of a long sync (the network reports progress at most once a second).
+            if (s.syncing && s.target !== undefined && s.height !== undefined) {
+              const pct = s.target > 0 ? Math.floor((100 * s.height) / s.target) : 100;
+              log.info(
+                { height: s.height, target: s.target, blocksPerSec: s.blocksPerSec },
+                `syncing: ${s.height}/${s.target} blocks (${pct}%)`,
+              );
+            }
           },
         },
       });
