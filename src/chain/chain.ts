@@ -259,14 +259,7 @@ export class Chain extends EventEmitter<ChainEvents> {
             results.push(await this.process(block, raw));
             continue;
           }
-          this.stats.sanityChecks++;
-          let facts: BlockFacts;
-          try {
-            facts = checkBlockSanity(block, hashBytes, this.params, this.now(), raw?.length);
-          } catch (err) {
-            if (err instanceof BlockError && err.code === "TIME_TOO_NEW") this.holdFutureBlock(hash, block);
-            throw this.rejected(err, hash);
-          }
+          const facts = this.sanity(block, hashBytes, hash, raw?.length);
           const entry = this.contextualEntry(block, facts, base);
           try {
             this.stats.recordChecks++;
@@ -354,14 +347,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     if (cached) throw new BlockError(cached, hash);
     if (this.orphans.has(hash) || this.future.has(hash)) return { status: "duplicate", hash };
 
-    let facts: BlockFacts;
-    try {
-      this.stats.sanityChecks++;
-      facts = checkBlockSanity(block, hashBytes, this.params, this.now(), raw?.length);
-    } catch (err) {
-      if (err instanceof BlockError && err.code === "TIME_TOO_NEW") this.holdFutureBlock(hash, block);
-      throw this.rejected(err, hash);
-    }
+    const facts = this.sanity(block, hashBytes, hash, raw?.length);
 
     const prevHex = hashToHex(block.header.prevHash);
     const parent = this.entries.get(prevHex);
@@ -388,6 +374,17 @@ export class Chain extends EventEmitter<ChainEvents> {
     const entry = await this.accept(block, facts, parent, raw);
     await this.connectOrphans(entry);
     return this.outcome(entry, before);
+  }
+
+  /** Step 2, context-free checks; a block that is only early is held for a retry, not forgotten. */
+  private sanity(block: Block, hashBytes: Uint8Array, hash: string, size?: number): BlockFacts {
+    this.stats.sanityChecks++;
+    try {
+      return checkBlockSanity(block, hashBytes, this.params, this.now(), size);
+    } catch (err) {
+      if (err instanceof BlockError && err.code === "TIME_TOO_NEW") this.holdFutureBlock(hash, block);
+      throw this.rejected(err, hash);
+    }
   }
 
   /** Main or side for the block, with the net reorg this call caused. */
