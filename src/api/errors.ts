@@ -22,6 +22,8 @@ const FASTIFY_CODES: Record<string, [number, string]> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, "BAD_REQUEST"],
   FST_ERR_CTP_EMPTY_JSON_BODY: [400, "MALFORMED_JSON"],
   FST_ERR_CTP_INVALID_JSON_BODY: [400, "MALFORMED_JSON"],
+  FST_ERR_BAD_URL: [400, "BAD_REQUEST"],
+  FST_ERR_MAX_PARAM_LENGTH: [400, "BAD_REQUEST"],
 };
 
 function prop(err: unknown, key: string): unknown {

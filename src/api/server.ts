@@ -1,5 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
 import { Readable } from "node:stream";
 import Fastify, {
   type FastifyInstance,
@@ -72,6 +73,29 @@ function tokenMatches(header: string | undefined, token: string | undefined): bo
   return given.length === want.length && timingSafeEqual(given, want);
 }
 
+/**
+ * Answers what Node's HTTP parser refuses before Fastify sees a request (a broken request line or header,
+ * headers too large, a request that did not arrive in time) with the one error shape, then closes the
+ * connection. Connection resets need no answer.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, code, message]: [number, string, string] =
+    err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? [408, "REQUEST_TIMEOUT", "the request did not arrive in time"]
+      : err.code === "HPE_HEADER_OVERFLOW"
+        ? [431, "HEADERS_TOO_LARGE", "the request headers are too large"]
+        : [400, "BAD_REQUEST", "malformed HTTP request"];
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
 function parsePart<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
   const r = schema.safeParse(value ?? (what === "body" ? undefined : {}));
   if (r.success) return r.data;
@@ -100,6 +124,18 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     forceCloseConnections: true,
     // Refused below instead, so requests arriving during shutdown get the usual error shape.
     return503OnClosing: false,
+    // What Fastify refuses before routing (a URL that does not decode, a path parameter over 100
+    // characters) and what Node's parser refuses: the same error shape as everything else.
+    frameworkErrors: (err, _req, reply) => {
+      const { status, body } = toErrorResponse(err);
+      const text = JSON.stringify(body);
+      reply.raw.writeHead(status, {
+        "content-type": "application/json; charset=utf-8",
+        "content-length": Buffer.byteLength(text),
+      });
+      reply.raw.end(text);
+    },
+    clientErrorHandler: answerClientError,
   });
   const hub = new EventHub(backend, opts.events);
   const legacyCache = new LegacyJsonCache(opts.legacyCacheBytes);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -36,6 +37,36 @@ async function raw(
     // Non-JSON bodies are returned as text.
   }
   return { status: res.status, body, res };
+}
+
+/** Sends raw bytes on a new connection and resolves with everything the server wrote before closing. */
+function rawHttp(request: string, waitMs = 2_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const { port } = new URL(node.url);
+    const socket = connect(Number(port), "127.0.0.1");
+    let out = "";
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the server kept the connection open: ${JSON.stringify(out)}`));
+    }, waitMs);
+    socket.setEncoding("utf8");
+    socket.on("data", (d: string) => {
+      out += d;
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+    socket.write(request);
+  });
+}
+
+function parseRawResponse(text: string): { status: number; body: unknown } {
+  const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
+  assert.ok(m, `an HTTP response expected, got ${JSON.stringify(text)}`);
+  const i = text.indexOf("\r\n\r\n");
+  return { status: Number(m[1]), body: JSON.parse(text.slice(i + 4)) };
 }
 
 function assertError(body: unknown, code: string): void {
@@ -183,6 +214,28 @@ describe("HTTP API", () => {
     const rawMissing = await raw(`/api/blocks/${"cd".repeat(32)}/raw`);
     assert.equal(rawMissing.status, 404);
     assertError(rawMissing.body, "BLOCK_NOT_FOUND");
+  });
+
+  test("requests refused before routing (bad URL, long parameter, broken HTTP) have the error shape", async () => {
+    const badUrl = await raw("/api/blocks/%ZZ");
+    assert.equal(badUrl.status, 400);
+    assertError(badUrl.body, "BAD_REQUEST");
+    // The router matches no route for a parameter over 100 characters.
+    const longParam = await raw(`/api/blocks/${"1".repeat(200)}`);
+    assert.equal(longParam.status, 404);
+    assertError(longParam.body, "NOT_FOUND");
+    // A header line without a colon never reaches Fastify: Node's parser refuses it.
+    const broken = parseRawResponse(
+      await rawHttp("GET /api/status HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"),
+    );
+    assert.equal(broken.status, 400);
+    assertError(broken.body, "BAD_REQUEST");
+    const huge = parseRawResponse(
+      await rawHttp(`GET /api/status HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`),
+    );
+    assert.equal(huge.status, 431);
+    assertError(huge.body, "HEADERS_TOO_LARGE");
+    assert.equal((await api.status()).tip.height, 6);
   });
 
   test("malformed JSON is 400, an oversized body 413, a wrong media type 415", async () => {
