@@ -39,6 +39,12 @@ export interface ApiServerOptions {
   events?: EventHubOptions;
   /** Bytes of serialized /blockchain.json blocks kept between requests (default 16 MiB; 0 disables). */
   legacyCacheBytes?: number;
+  /**
+   * Time a client has to send a whole request, headers and body, in ms (default 30 s): a client that
+   * stops sending mid-request is answered 408 and disconnected instead of holding the connection forever.
+   * Responses (SSE, /blockchain.json) are not limited by it.
+   */
+  requestTimeoutMs?: number;
   /** Sibling nodes of a devnet, for GET /api/devnet. */
   devnet?: Omit<DevnetOptions, "backend">;
 }
@@ -55,6 +61,7 @@ interface Input<N extends RouteName> {
 }
 
 const DEFAULT_PAGE = 20;
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_TREE_DEPTH = 50;
 
 /** True for 127.0.0.0/8 and ::1, plain or IPv4-mapped. Forwarding headers are never trusted. */
@@ -116,7 +123,16 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   const chain = backend.chain;
   const log = opts.logger ?? silentLogger;
   const started = Date.now();
+  const requestTimeout = Math.max(1, opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
   const app = Fastify({
+    // Fastify's default (0) turns off Node's own limit: without it a client could hold a connection
+    // open forever by sending a body, or headers, a byte at a time.
+    requestTimeout,
+    http: {
+      headersTimeout: Math.min(60_000, requestTimeout),
+      // Node looks for expired requests this often (30 s by default, which would double the limit).
+      connectionsCheckingInterval: Math.min(5_000, Math.max(50, Math.floor(requestTimeout / 4))),
+    },
     loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: DEFAULT_BODY_LIMIT,

@@ -17,8 +17,11 @@ import type { MinerService, MinerStats, NetworkService, NodeModules } from "./se
 export interface NodeOptions {
   params: NetworkParams;
   datadir: string;
-  /** HTTP API address; port 0 picks a free port (see `url`). Default 127.0.0.1:5000. */
-  http?: { host?: string; port?: number };
+  /**
+   * HTTP API address; port 0 picks a free port (see `url`). Default 127.0.0.1:5000. `requestTimeoutMs`:
+   * time a client has to send a whole request (default 30 s).
+   */
+  http?: { host?: string; port?: number; requestTimeoutMs?: number };
   /** P2P listen address and peers; false runs without networking. */
   p2p?: { host?: string; port?: number; peers?: string[]; mdns?: boolean } | false;
   /** Start mining as soon as the node is up. */
@@ -161,6 +164,7 @@ export class JbcNode {
       logger: log.child({ module: "api" }),
       token: this.token,
       ...(opts.chainJsonCacheBytes !== undefined ? { legacyCacheBytes: opts.chainJsonCacheBytes } : {}),
+      ...(opts.http?.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.http.requestTimeoutMs } : {}),
       webRoot: opts.webRoot ?? defaultWebRoot(),
       version: packageVersion(),
       devnet: { siblings: opts.devnetPeers ?? [], self: () => this.httpUrl },

@@ -40,9 +40,9 @@ async function raw(
 }
 
 /** Sends raw bytes on a new connection and resolves with everything the server wrote before closing. */
-function rawHttp(request: string, waitMs = 2_000): Promise<string> {
+function rawHttp(request: string, waitMs = 2_000, url = node.url): Promise<string> {
   return new Promise((resolve, reject) => {
-    const { port } = new URL(node.url);
+    const { port } = new URL(url);
     const socket = connect(Number(port), "127.0.0.1");
     let out = "";
     const timer = setTimeout(() => {
@@ -236,6 +236,44 @@ describe("HTTP API", () => {
     assert.equal(huge.status, 431);
     assertError(huge.body, "HEADERS_TOO_LARGE");
     assert.equal((await api.status()).tip.height, 6);
+  });
+
+  test("a request whose headers or body stop arriving is cut off with 408 REQUEST_TIMEOUT", async () => {
+    const slowDir = mkdtempSync(join(tmpdir(), "jbc-api-slow-"));
+    const slow = await JbcNode.create(
+      { params: regtest, datadir: slowDir, http: { port: 0, requestTimeoutMs: 300 }, p2p: false },
+      {},
+    );
+    try {
+      // A body announced as 1,000 bytes of which 10 ever come (a slow-loris upload).
+      const body = parseRawResponse(
+        await rawHttp(
+          "POST /api/blocks HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n" +
+            `Content-Length: 1000\r\n\r\n${"0".repeat(10)}`,
+          3_000,
+          slow.url,
+        ),
+      );
+      assert.equal(body.status, 408);
+      assertError(body.body, "REQUEST_TIMEOUT");
+      // Headers that never end.
+      const headers = parseRawResponse(
+        await rawHttp("GET /api/status HTTP/1.1\r\nHost: x\r\n", 3_000, slow.url),
+      );
+      assert.equal(headers.status, 408);
+      assertError(headers.body, "REQUEST_TIMEOUT");
+      // A request that completes in time is unaffected, and so is a long-lived response (SSE).
+      const events = await fetch(`${slow.url}/api/events`);
+      await new Promise((r) => setTimeout(r, 800));
+      const reader = events.body!.getReader();
+      const first = await reader.read();
+      assert.match(new TextDecoder().decode(first.value), /retry: /);
+      await reader.cancel();
+      assert.equal((await new ApiClient(slow.url).status()).tip.height, 0);
+    } finally {
+      await slow.stop();
+      rmSync(slowDir, { recursive: true, force: true });
+    }
   });
 
   test("malformed JSON is 400, an oversized body 413, a wrong media type 415", async () => {
