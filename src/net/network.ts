@@ -24,6 +24,7 @@ import { BlockError } from "../consensus/errors.ts";
 import { sha256, sha256d } from "../consensus/hash.ts";
 import { HEADER_SIZE, hashToHex, hexToHash } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import { BoundedSet } from "../util/bounded.ts";
 import type { Logger } from "../util/logger.ts";
 import { type BanStore, PeerScores, PROTOCOL_PENALTY, TokenBucket } from "./peers.ts";
 import {
@@ -279,6 +280,9 @@ async function withDeadline<T>(stream: Stream, ms: number, fn: () => Promise<T>)
   }
 }
 
+/** Most peer identities remembered as foreign (another network); older ones are forgotten first. */
+const MAX_REMEMBERED_PEERS = 10_000;
+
 const errMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /**
@@ -318,7 +322,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     modules: NetworkModules,
     limits: NetworkLimits,
     private readonly scores: PeerScores,
-    private readonly foreign: Set<string>,
+    private readonly foreign: BoundedSet<string>,
   ) {
     super();
     this.params = opts.params;
@@ -345,7 +349,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       logger: opts.logger,
     });
     await scores.load();
-    const foreign = new Set<string>();
+    // Bounded: peer identities are free, so a flood of foreign ones must not grow memory forever.
+    const foreign = new BoundedSet<string>(MAX_REMEMBERED_PEERS);
     const refused = (id: PeerId): boolean => scores.isBanned(id.toString()) || foreign.has(id.toString());
     const topic = blocksTopic(opts.params);
     const D = Math.max(2, limits.gossipD);
@@ -698,6 +703,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       const settle = (err?: Error): void => {
         clearTimeout(timer);
         waiters.delete(settle);
+        if (waiters.size === 0 && this.handshakes.get(id) === waiters) this.handshakes.delete(id);
         if (err) reject(err);
         else resolve();
       };

@@ -50,6 +50,9 @@ export interface PenaltyResult {
 }
 
 /** Scores and bans by peer id. Ban checks are synchronous (the connection gater calls them per dial). */
+/** Most peers whose misbehaviour points are remembered at once. */
+export const MAX_SCORED_PEERS = 10_000;
+
 export class PeerScores {
   private readonly scores = new Map<string, number>();
   private readonly bans = new Map<string, number>();
@@ -104,7 +107,11 @@ export class PeerScores {
   async penalize(id: string, points: number): Promise<PenaltyResult> {
     if (points <= 0) return { score: this.score(id) };
     const score = this.score(id) + points;
+    this.scores.delete(id); // re-insert: Map order is then "least recently penalized first"
     this.scores.set(id, score);
+    // Peer identities are free: forget the scores of the least recently penalized peers beyond a bound
+    // (bans are kept separately and are not affected).
+    if (this.scores.size > MAX_SCORED_PEERS) this.scores.delete(this.scores.keys().next().value!);
     if (score < this.opts.banThreshold || this.isBanned(id)) return { score };
     const until = await this.ban(id);
     return { score, bannedUntil: until };

@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { describe, it } from "node:test";
+import { regtest } from "../../src/consensus/params.ts";
+import { MAX_SCORED_PEERS, PeerScores } from "../../src/net/peers.ts";
+import { LevelStore } from "../../src/store/level.ts";
+import { BoundedSet } from "../../src/util/bounded.ts";
+import { silentLogger } from "../../src/util/logger.ts";
+import { tempDir } from "../helpers/chain.ts";
+
+describe("memory keyed by remote peers stays bounded", () => {
+  it("BoundedSet forgets the oldest member first; re-adding refreshes", () => {
+    const s = new BoundedSet<string>(3);
+    for (const x of ["a", "b", "c"]) s.add(x);
+    s.add("a");
+    s.add("d");
+    assert.equal(s.size, 3);
+    assert.equal(s.has("b"), false, "b was the oldest");
+    assert.ok(s.has("a") && s.has("c") && s.has("d"));
+  });
+
+  it("PeerScores keeps at most MAX_SCORED_PEERS scores, without touching bans", async () => {
+    const dir = tempDir();
+    const store = await LevelStore.open(dir, regtest);
+    const scores = new PeerScores({ banThreshold: 100, banMs: 60_000, logger: silentLogger, bans: store });
+    await scores.penalize("banned", 100);
+    for (let i = 0; i < MAX_SCORED_PEERS + 50; i++) await scores.penalize(`p${i}`, 5);
+    assert.equal(scores.score("p0"), 0, "the oldest score was forgotten");
+    assert.equal(scores.score(`p${MAX_SCORED_PEERS + 49}`), 5);
+    assert.ok(scores.isBanned("banned"), "bans are kept apart from scores");
+    assert.ok((await store.loadBans()).has("banned"));
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
