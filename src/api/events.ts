@@ -14,6 +14,8 @@ export interface EventHubOptions {
   retryMs?: number;
   /** A client that lets this much output queue up is too slow and is dropped (default 1 MiB). */
   maxBuffered?: number;
+  /** Most streams open at once (default 256): each may hold up to maxBuffered of queued output. */
+  maxClients?: number;
 }
 
 /**
@@ -28,6 +30,7 @@ export class EventHub {
   private readonly heartbeatMs: number;
   private readonly retryMs: number;
   private readonly maxBuffered: number;
+  readonly maxClients: number;
   private readonly detach: Array<() => void> = [];
 
   constructor(
@@ -37,6 +40,12 @@ export class EventHub {
     this.heartbeatMs = opts.heartbeatMs ?? 15_000;
     this.retryMs = opts.retryMs ?? 3_000;
     this.maxBuffered = opts.maxBuffered ?? 1 << 20;
+    this.maxClients = opts.maxClients ?? 256;
+  }
+
+  /** Whether another stream may be opened now. */
+  get full(): boolean {
+    return this.clients.size >= this.maxClients;
   }
 
   get size(): number {

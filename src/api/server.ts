@@ -304,6 +304,8 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   route("stopMining", async () => ({ mining: await backend.stopMining() }));
 
   route("events", async ({ req, reply }) => {
+    if (hub.full)
+      throw new ApiError(503, "TOO_MANY_STREAMS", `at most ${hub.maxClients} event streams at once`);
     reply.hijack();
     req.raw.socket.setNoDelay(true);
     hub.add(reply.raw);

@@ -21,7 +21,7 @@ export interface NodeOptions {
    * HTTP API address; port 0 picks a free port (see `url`). Default 127.0.0.1:5000. `requestTimeoutMs`:
    * time a client has to send a whole request (default 30 s).
    */
-  http?: { host?: string; port?: number; requestTimeoutMs?: number };
+  http?: { host?: string; port?: number; requestTimeoutMs?: number; maxEventStreams?: number };
   /** P2P listen address and peers; false runs without networking. */
   p2p?: { host?: string; port?: number; peers?: string[]; mdns?: boolean } | false;
   /** Start mining as soon as the node is up. */
@@ -165,6 +165,9 @@ export class JbcNode {
       token: this.token,
       ...(opts.chainJsonCacheBytes !== undefined ? { legacyCacheBytes: opts.chainJsonCacheBytes } : {}),
       ...(opts.http?.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.http.requestTimeoutMs } : {}),
+      ...(opts.http?.maxEventStreams !== undefined
+        ? { events: { maxClients: opts.http.maxEventStreams } }
+        : {}),
       webRoot: opts.webRoot ?? defaultWebRoot(),
       version: packageVersion(),
       devnet: { siblings: opts.devnetPeers ?? [], self: () => this.httpUrl },

@@ -491,3 +491,37 @@ describe("HTTP API", () => {
     assert.equal(local.statusCode, 503);
   });
 });
+
+describe("HTTP API limits", () => {
+  test("GET /api/events beyond maxEventStreams gets 503 TOO_MANY_STREAMS; a freed slot opens again", async () => {
+    const capDir = mkdtempSync(join(tmpdir(), "jbc-api-cap-"));
+    const capped = await JbcNode.create(
+      { params: regtest, datadir: capDir, http: { port: 0, maxEventStreams: 2 }, p2p: false },
+      {},
+    );
+    const streams = [new AbortController(), new AbortController()];
+    try {
+      for (const ac of streams) {
+        const res = await fetch(`${capped.url}/api/events`, { signal: ac.signal });
+        assert.equal(res.status, 200);
+      }
+      const third = await fetch(`${capped.url}/api/events`);
+      assert.equal(third.status, 503);
+      assertError(await third.json(), "TOO_MANY_STREAMS");
+      streams[0]!.abort();
+      let status = 0;
+      for (let i = 0; i < 50 && status !== 200; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        const ac = new AbortController();
+        const res = await fetch(`${capped.url}/api/events`, { signal: ac.signal });
+        status = res.status;
+        ac.abort();
+      }
+      assert.equal(status, 200, "a closed stream frees its slot");
+    } finally {
+      for (const ac of streams) ac.abort();
+      await capped.stop();
+      rmSync(capDir, { recursive: true, force: true });
+    }
+  });
+});
