@@ -40,7 +40,7 @@ export interface NetworkContext {
   store: LevelStore;
   logger: Logger;
   listen: { host: string; port: number };
-  /** Multiaddrs to dial at start (HTTP peer URLs are resolved by the node first). */
+  /** Peers to dial at start: multiaddrs, `host:port`, or a node's HTTP URL (P2PNetwork resolves those). */
   peers: string[];
   mdns: boolean;
   /** Where the node keeps its libp2p key, so its peer id survives restarts. */
