@@ -89,9 +89,22 @@ export async function fetchP2PInfo(url: string, opts: ResolveOptions = {}): Prom
     await res.body?.cancel();
     throw new PeerAddressError(url, `${endpoint.href} answered HTTP ${res.status}`);
   }
+  let text: string;
+  try {
+    text = await readCapped(res, MAX_P2P_INFO_BYTES);
+  } catch (err) {
+    const timedOut = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
+    throw new PeerAddressError(
+      url,
+      timedOut
+        ? `no full answer from ${endpoint.href} within ${timeoutMs} ms`
+        : `${endpoint.href}: ${errText(err)}`,
+      { cause: err },
+    );
+  }
   let body: unknown;
   try {
-    body = await res.json();
+    body = JSON.parse(text);
   } catch (err) {
     throw new PeerAddressError(url, `${endpoint.href} did not return JSON`, { cause: err });
   }
@@ -105,6 +118,30 @@ export async function fetchP2PInfo(url: string, opts: ResolveOptions = {}): Prom
     );
   }
   return parsed.data;
+}
+
+/** A /api/p2p answer is a peer id and a few addresses: anything much larger is not a jbc node. */
+const MAX_P2P_INFO_BYTES = 64 * 1024;
+
+const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** Reads a response body as text, giving up (and cancelling the stream) past `max` bytes. */
+async function readCapped(res: Response, max: number): Promise<string> {
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel();
+      throw new Error(`answer larger than ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 /**

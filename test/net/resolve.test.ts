@@ -86,4 +86,20 @@ describe("resolvePeerAddress", () => {
     );
     await assert.rejects(resolvePeerAddress("http://127.0.0.1:1"), /unreachable/);
   });
+
+  it("stops reading an answer that is far too large, and times out a body that never ends", async () => {
+    routes.set("/huge/api/p2p", (res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(`{"peerId":"${"x".repeat(200_000)}"}`);
+    });
+    await assert.rejects(resolvePeerAddress(`${base}/huge`), /larger than 65536 bytes/);
+    routes.set("/drip/api/p2p", (res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"peerId":'); // and nothing more
+    });
+    await assert.rejects(
+      resolvePeerAddress(`${base}/drip`, { timeoutMs: 150 }),
+      /no full answer .* within 150 ms/,
+    );
+  });
 });
