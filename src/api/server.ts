@@ -61,6 +61,8 @@ interface Input<N extends RouteName> {
 }
 
 const DEFAULT_PAGE = 20;
+/** Concurrent GET /blockchain.json streams. */
+const MAX_CHAIN_DOWNLOADS = 8;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_TREE_DEPTH = 50;
 
@@ -312,7 +314,19 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     return reply;
   });
 
+  // Each /blockchain.json download pins the main chain's entry list until its reader is done, so slow
+  // readers are not allowed to pile up.
+  let chainDownloads = 0;
   route("legacyChain", async ({ reply }) => {
+    if (chainDownloads >= MAX_CHAIN_DOWNLOADS) {
+      throw new ApiError(
+        503,
+        "TOO_MANY_DOWNLOADS",
+        `at most ${MAX_CHAIN_DOWNLOADS} /blockchain.json downloads at once`,
+      );
+    }
+    chainDownloads++;
+    reply.raw.once("close", () => chainDownloads--);
     reply.type("application/json");
     // The body is the JSON array of the route's schema, written batch by batch.
     return reply.send(Readable.from(streamLegacyChain(chain, legacyCache), { objectMode: false }));

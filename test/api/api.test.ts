@@ -1,15 +1,18 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ApiClient, ApiClientError, type StreamEvent } from "../../src/api/client.ts";
 import { LegacyBlock } from "../../src/api/schemas.ts";
+import { Chain } from "../../src/chain/chain.ts";
 import { encodeBlock } from "../../src/consensus/block.ts";
 import { toHex } from "../../src/consensus/bytes.ts";
 import { regtest } from "../../src/consensus/params.ts";
 import { JbcNode } from "../../src/node/node.ts";
+import { chainDir } from "../../src/node/paths.ts";
+import { LevelStore } from "../../src/store/level.ts";
 import { blockHash, makeChain, makeChild, mineHighHash } from "../helpers/blocks.ts";
 
 /**
@@ -520,6 +523,64 @@ describe("HTTP API limits", () => {
       assert.equal(status, 200, "a closed stream frees its slot");
     } finally {
       for (const ac of streams) ac.abort();
+      await capped.stop();
+      rmSync(capDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("HTTP API limits: /blockchain.json", () => {
+  test("at most 8 downloads stream at once (503 TOO_MANY_DOWNLOADS); a closed one frees its slot", async () => {
+    // A chain whose JSON (about 3 MB) cannot sit in socket buffers, so readers that do not read stay open.
+    const capDir = mkdtempSync(join(tmpdir(), "jbc-api-dl-"));
+    const store = await LevelStore.open(chainDir(capDir), regtest);
+    const c = await Chain.open({ params: regtest, store });
+    let tip = regtest.genesis;
+    const items = [];
+    for (let i = 0; i < 1500; i++) {
+      tip = makeChild(tip, regtest, {
+        time: tip.header.time + 1,
+        records: [{ type: "data", data: new Uint8Array(1000).fill(i & 255) }],
+      });
+      items.push({ block: tip });
+    }
+    await c.processBlocks(items);
+    await c.close();
+    await store.close();
+    const capped = await JbcNode.create(
+      { params: regtest, datadir: capDir, http: { port: 0 }, p2p: false },
+      {},
+    );
+    const { port } = new URL(capped.url);
+    const sockets: Socket[] = [];
+    try {
+      for (let i = 0; i < 8; i++) {
+        const s = connect(Number(port), "127.0.0.1");
+        s.on("error", () => {});
+        s.pause(); // never read: the download stays in flight
+        s.write("GET /blockchain.json HTTP/1.1\r\nHost: x\r\n\r\n");
+        sockets.push(s);
+      }
+      let res: Response | undefined;
+      for (let i = 0; i < 50; i++) {
+        res = await fetch(`${capped.url}/blockchain.json`);
+        if (res.status === 503) break;
+        await res.body?.cancel();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(res?.status, 503);
+      assertError(await res!.json(), "TOO_MANY_DOWNLOADS");
+      sockets.shift()!.destroy();
+      let ok = 0;
+      for (let i = 0; i < 50 && ok !== 200; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        const r2 = await fetch(`${capped.url}/blockchain.json`);
+        ok = r2.status;
+        await r2.body?.cancel();
+      }
+      assert.equal(ok, 200, "a closed download frees its slot");
+    } finally {
+      for (const s of sockets) s.destroy();
       await capped.stop();
       rmSync(capDir, { recursive: true, force: true });
     }
