@@ -4,7 +4,7 @@ import { type ChainStore, type StoredEntry, StoreError, type StoreWrite } from "
 import type { EntryStatus } from "../chain/types.ts";
 import { Reader, Writer } from "../consensus/bytes.ts";
 import type { BlockErrorData } from "../consensus/errors.ts";
-import { encodeHeader, hashToHex, headerHash, readHeader } from "../consensus/header.ts";
+import { encodeHeader, hashToHex, readHeader } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 
 import {
@@ -283,9 +283,4 @@ function wrapIo(err: unknown, path: string): unknown {
   if (/corrupt/i.test(msg))
     return new StoreError("CORRUPT", `LevelDB reports corruption: ${msg.trim()}`, path, { cause: err });
   return err;
-}
-
-/** Display hash of a stored entry (for messages). */
-export function entryHashHex(e: StoredEntry): string {
-  return headerHash(e.header);
 }
