@@ -550,7 +550,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     const id = evt.detail.toString();
     const p = this.peers.get(id);
     this.peers.delete(id);
-    this.served.delete(id);
+    // `served` (its rate bucket toward us) is kept, so redialling does not refill it; it is bounded below.
     this.pacing.delete(id);
     this.settleHandshake(id, new Error(`peer ${id} disconnected before completing the status exchange`));
     if (p?.joined) {
@@ -892,6 +892,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
         inFlight: 0,
       };
       this.served.set(id, s);
+      if (this.served.size > MAX_REMEMBERED_PEERS) this.served.delete(this.served.keys().next().value!);
     }
     if (!s.bucket.take() || s.inFlight >= this.limits.maxConcurrentRequests) {
       stream.abort(new Error("rate limit exceeded"));

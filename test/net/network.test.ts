@@ -296,6 +296,16 @@ describe("P2PNetwork", () => {
     assert.equal(score(s2), 0, "within the burst");
     await ask(s2, valid);
     await waitFor(() => score(s2) === PROTOCOL_PENALTY.RATE_LIMIT, 5_000, "RATE_LIMIT penalty");
+    // Hanging up and dialling again does not refill the bucket.
+    await s2.net.libp2p.hangUp(rid);
+    await waitFor(() => peerOf(r, s2.net.peerId) === undefined, 5_000, "s2 left");
+    await s2.net.addPeer(addr(r));
+    await ask(s2, valid);
+    await waitFor(
+      () => score(s2) === 2 * PROTOCOL_PENALTY.RATE_LIMIT,
+      5_000,
+      "RATE_LIMIT again after redial",
+    );
     await Promise.all([stop(s1), stop(s2), stop(r)]);
   });
 
