@@ -23,6 +23,7 @@ import { regtest } from "../src/consensus/params.ts";
 import { buildBlock } from "../src/consensus/template.ts";
 import { chainDir } from "../src/node/paths.ts";
 import { LevelStore } from "../src/store/level.ts";
+import { median, percentile } from "./stats.ts";
 
 const BLOCKS = Number(process.env["BENCH_BLOCKS"] ?? 10_000);
 const RUNS = Number(process.env["BENCH_RUNS"] ?? 9);
@@ -32,12 +33,6 @@ const LOAD_MAX_REQUESTS = 200_000;
 const CONCURRENCY = 32;
 const ORIGINAL_SECONDS = 0.55;
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-const quantile = (sorted: number[], q: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 
 /** Fills a store with `n` regtest blocks after genesis, one second apart, each with a short data record. */
@@ -97,11 +92,10 @@ async function loadStatus(
   const t0 = performance.now();
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const seconds = (performance.now() - t0) / 1000;
-  latencies.sort((a, b) => a - b);
   return {
     rps: latencies.length / seconds,
-    p50: quantile(latencies, 0.5),
-    p99: quantile(latencies, 0.99),
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
     requests: latencies.length,
     errors,
   };

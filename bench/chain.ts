@@ -34,6 +34,7 @@ import { regtest } from "../src/consensus/params.ts";
 import type { BlockRecord } from "../src/consensus/records.ts";
 import { buildBlock } from "../src/consensus/template.ts";
 import { LevelStore } from "../src/store/level.ts";
+import { median } from "./stats.ts";
 
 const params = regtest;
 /** Late enough that every block time of a 100,000-block chain is in the past. */
@@ -117,12 +118,6 @@ function freshDir(): string {
 async function openFresh(dir = freshDir()): Promise<{ chain: Chain; store: LevelStore }> {
   const store = await LevelStore.open(dir, params);
   return { store, chain: await Chain.open({ params, store, now }) };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;

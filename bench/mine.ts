@@ -17,21 +17,11 @@ import { sha256d } from "../src/consensus/hash.ts";
 import { type KernelName, kernelStatus, loadKernel } from "../src/mining/kernels/index.ts";
 import { MiningPool, type PoolJob } from "../src/mining/pool.ts";
 import { prepareWork } from "../src/mining/sha256.ts";
+import { median, percentile } from "./stats.ts";
 
 const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 600);
 const WINDOWS = Number(process.env.BENCH_WINDOWS ?? 5);
 const ABORTS = Number(process.env.BENCH_ABORTS ?? 300);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
 
 const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
 

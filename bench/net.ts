@@ -28,23 +28,13 @@ import {
   type TestNode,
   waitFor,
 } from "../test/helpers/net.ts";
+import { median, percentile } from "./stats.ts";
 
 type Figures = Record<string, number | string>;
 
 const args = process.argv.slice(2);
 const arg = (name: string): string | undefined =>
   args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
 
 const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
