@@ -191,3 +191,12 @@ export async function waitFor(predicate: () => boolean, ms: number, what: string
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** Resolves once `n` has a gossipsub peer subscribed to its block topic (a block published then reaches it). */
+export async function waitForSubscriber(n: TestNode, ms = 5_000): Promise<void> {
+  await waitFor(
+    () => n.net.libp2p.services.pubsub.getSubscribers(n.net.topic).length >= 1,
+    ms,
+    "subscription",
+  );
+}

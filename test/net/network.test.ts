@@ -22,6 +22,7 @@ import {
   startNode,
   type TestNode,
   waitFor,
+  waitForSubscriber,
 } from "../helpers/net.ts";
 
 const running = new Set<TestNode>();
@@ -85,16 +86,8 @@ describe("P2PNetwork", () => {
   it("spreads a block processed on one node to its peer by gossip", async () => {
     const a = await node();
     const b = await node({ peers: [addr(a)] });
-    await waitFor(
-      () => b.net.libp2p.services.pubsub.getSubscribers(b.net.topic).length === 1,
-      5_000,
-      "subscription",
-    );
-    await waitFor(
-      () => a.net.libp2p.services.pubsub.getSubscribers(a.net.topic).length === 1,
-      5_000,
-      "subscription",
-    );
+    await waitForSubscriber(b);
+    await waitForSubscriber(a);
     const received: Array<{ hash: string; from: string }> = [];
     b.net.on("block:received", (e) => received.push(e));
     const [block] = buildChain(regtest, 1);
@@ -156,11 +149,7 @@ describe("P2PNetwork", () => {
     await a.net.addPeer(addr(z));
     await waitFor(() => a.tc.chain.height === 2, 5_000, "A syncs from Z");
     assert.equal(b.tc.chain.height, 0);
-    await waitFor(
-      () => a.net.libp2p.services.pubsub.getSubscribers(a.net.topic).length >= 1,
-      5_000,
-      "subscription",
-    );
+    await waitForSubscriber(a);
     // Block 3 mined on A reaches B as an orphan; B must fetch 1-2 from A.
     await a.tc.chain.processBlock(blocks[2]!, encodeBlock(blocks[2]!));
     await waitFor(() => b.tc.chain.height === 3, 5_000, "B catches up after the orphan");
@@ -195,11 +184,7 @@ describe("P2PNetwork", () => {
   it("rejects an invalid gossiped block, penalises and bans the sender, and keeps the ban across a restart", async () => {
     const r = await node();
     const s = await node({ peers: [addr(r)] });
-    await waitFor(
-      () => s.net.libp2p.services.pubsub.getSubscribers(s.net.topic).length === 1,
-      5_000,
-      "subscription",
-    );
+    await waitForSubscriber(s);
     const tip = r.tc.chain.tip.hash;
     const publish = (bytes: Uint8Array): Promise<unknown> =>
       s.net.libp2p.services.pubsub.publish(s.net.topic, bytes);
@@ -248,11 +233,7 @@ describe("P2PNetwork", () => {
   it("penalises a gossip message that is not a block", async () => {
     const r = await node();
     const s = await node({ peers: [addr(r)] });
-    await waitFor(
-      () => s.net.libp2p.services.pubsub.getSubscribers(s.net.topic).length === 1,
-      5_000,
-      "subscription",
-    );
+    await waitForSubscriber(s);
     const banned: string[] = [];
     r.net.on("peer:banned", (e) => banned.push(e.peerId));
     await s.net.libp2p.services.pubsub.publish(s.net.topic, new TextEncoder().encode("not a block"));

@@ -22,22 +22,11 @@ import { regtest } from "../../src/consensus/params.ts";
 import { LevelStore } from "../../src/store/level.ts";
 import { blockHash, makeChild } from "../helpers/blocks.ts";
 import { tempDir } from "../helpers/chain.ts";
-import { CRASH_CLOCK, writeBlockFile } from "./crash-fixtures.ts";
+import { CRASH_CLOCK, prng, writeBlockFile } from "./crash-fixtures.ts";
 
 const CHILD = fileURLToPath(new URL("./crash-sync-child.ts", import.meta.url));
 const KILLS = 20;
 const BLOCKS = 6000;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Life {
   confirmed: number[];

@@ -28,6 +28,7 @@ import { tempDir } from "../helpers/chain.ts";
 import {
   buildCrashScenario,
   CRASH_CLOCK,
+  prng,
   type Reference,
   referenceRun,
   writeBlockFile,
@@ -35,18 +36,6 @@ import {
 
 const CHILD = fileURLToPath(new URL("./crash-child.ts", import.meta.url));
 const KILLS = 30;
-
-/** mulberry32: small, seedable, good enough to spread kill times. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Spins for sub-millisecond delays, which timers cannot do. */
 function spin(ms: number): void {
