@@ -1,48 +1,30 @@
 /**
- * Helpers for network tests and the network benchmark: a fast regtest block builder (real encoding,
- * merkle and proof of work, no stubs), a Chain on a LevelStore in a temporary directory, and a
+ * Helpers for network tests and the network benchmark: a regtest chain builder on test/helpers/blocks.ts
+ * (real encoding, merkle and proof of work, no stubs), a Chain on a LevelStore in a temporary directory, and a
  * P2PNetwork bound to 127.0.0.1 on an ephemeral port.
  */
+
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Chain } from "../../src/chain/chain.ts";
 import { type Block, encodeBlock } from "../../src/consensus/block.ts";
-import { bitsToTarget } from "../../src/consensus/compact.ts";
-import { encodeHeader, hashToBigInt, headerHash, headerHashBytes } from "../../src/consensus/header.ts";
+import { encodeHeader } from "../../src/consensus/header.ts";
 import type { NetworkParams } from "../../src/consensus/params.ts";
 import type { BlockRecord } from "../../src/consensus/records.ts";
-import { buildBlock } from "../../src/consensus/template.ts";
 import { type NetworkLimits, P2PNetwork } from "../../src/net/index.ts";
 import { LevelStore } from "../../src/store/level.ts";
 import { type Logger, silentLogger } from "../../src/util/logger.ts";
+import { blockHeight, makeChild } from "./blocks.ts";
 
-/** Height in a block's miner record. */
-export function heightOf(block: Block): number {
-  const rec = block.records[0];
-  if (rec?.type !== "miner") throw new Error("block has no miner record");
-  return rec.height;
-}
-
-/** The block with the first nonce (from 0) whose hash meets its target; regtest needs about two tries. */
-export function solve(block: Block): Block {
-  const target = bitsToTarget(block.header.bits);
-  if (target === null) throw new Error("bits encode no target");
-  for (let nonce = 0; nonce < 1_000_000; nonce++) {
-    const header = { ...block.header, nonce };
-    if (hashToBigInt(headerHashBytes(header)) <= target) return { header, records: block.records };
-  }
-  throw new Error("no nonce found: target too hard for a test");
-}
-
-/** The block with the first nonce whose hash is above its target (a HIGH_HASH block). */
-export function solveHigh(block: Block): Block {
-  const target = bitsToTarget(block.header.bits)!;
-  for (let nonce = 0; ; nonce++) {
-    const header = { ...block.header, nonce };
-    if (hashToBigInt(headerHashBytes(header)) > target) return { header, records: block.records };
-  }
-}
+// Block building is shared with the chain and consensus tests (test/helpers/blocks.ts); these names
+// are the ones the network tests and bench/net.ts use.
+export {
+  blockHash as hashOf,
+  blockHeight as heightOf,
+  mineBlock as solve,
+  mineHighHash as solveHigh,
+} from "./blocks.ts";
 
 export interface BuildOptions {
   miner?: string;
@@ -50,7 +32,7 @@ export interface BuildOptions {
   records?: (height: number) => BlockRecord[];
 }
 
-/** `count` mined regtest blocks on top of `parent` (genesis by default), each one second after its parent. */
+/** `count` mined blocks on top of `parent` (genesis by default), each one second after its parent, at genesis bits. */
 export function buildChain(
   params: NetworkParams,
   count: number,
@@ -59,21 +41,15 @@ export function buildChain(
 ): Block[] {
   const out: Block[] = [];
   let prev = parent;
-  let height = heightOf(parent);
   for (let i = 0; i < count; i++) {
-    height++;
-    const block = solve(
-      buildBlock({
-        prevHash: headerHashBytes(prev.header),
-        height,
-        bits: params.genesis.header.bits,
-        time: prev.header.time + 1,
-        miner: opts.miner ?? "test",
-        ...(opts.records ? { records: opts.records(height) } : {}),
-      }),
-    );
-    out.push(block);
-    prev = block;
+    const height = blockHeight(prev) + 1;
+    prev = makeChild(prev, params, {
+      time: prev.header.time + 1,
+      bits: params.genesis.header.bits,
+      miner: opts.miner ?? "test",
+      ...(opts.records ? { records: opts.records(height) } : {}),
+    });
+    out.push(prev);
   }
   return out;
 }
@@ -91,9 +67,6 @@ export function dataRecords(height: number, n: number, size: number): BlockRecor
   }
   return out;
 }
-
-/** Display hash of a block. */
-export const hashOf = (b: Block): string => headerHash(b.header);
 
 /** Raw header bytes (for tests that tamper with a block on the wire). */
 export const headerBytes = (b: Block): Uint8Array => encodeHeader(b.header);
