@@ -720,16 +720,26 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     for (const w of [...waiters]) w(err);
   }
 
+  private isForeign(s: Status): boolean {
+    return s.networkId !== this.params.networkId || !bytesEqual(s.genesis, this.genesis);
+  }
+
+  /** Remembers a peer as foreign: no redial, and addPeer callers learn why. Idempotent. */
+  private markForeign(p: PeerState, s: Status): void {
+    if (this.foreign.has(p.id)) return;
+    this.log.warn(
+      { peer: p.id, networkId: `0x${s.networkId.toString(16)}`, genesis: hashToHex(s.genesis) },
+      "peer is on another network: disconnecting",
+    );
+    this.foreign.add(p.id);
+    for (const c of this.configured.values()) if (c.peerId === p.id) c.gaveUp = true;
+    this.settleHandshake(p.id, new Error(`peer ${p.id} is on another network (${describeNetwork(s)})`));
+  }
+
   /** Handles a peer's status (from either direction of the exchange). */
   private onStatus(p: PeerState, s: Status): void {
-    if (s.networkId !== this.params.networkId || !bytesEqual(s.genesis, this.genesis)) {
-      this.log.warn(
-        { peer: p.id, networkId: `0x${s.networkId.toString(16)}`, genesis: hashToHex(s.genesis) },
-        "peer is on another network: disconnecting",
-      );
-      this.foreign.add(p.id);
-      for (const c of this.configured.values()) if (c.peerId === p.id) c.gaveUp = true;
-      this.settleHandshake(p.id, new Error(`peer ${p.id} is on another network (${describeNetwork(s)})`));
+    if (this.isForeign(s)) {
+      this.markForeign(p, s);
       void this.node.hangUp(p.peerId).catch(() => {});
       return;
     }
@@ -784,12 +794,18 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
         const payload = await new FrameReader(stream).next(STATUS_SIZE);
         if (!payload) throw new ProtocolError("MALFORMED", "status stream closed without a status");
         const s = decodeStatus(payload);
+        // A foreign peer is marked before we answer: the peer hangs up as soon as it reads our answer,
+        // and that disconnect must not be reported as an unfinished handshake.
+        if (this.isForeign(s)) this.markForeign(p, s);
         // Answer even a foreign status, so the other side learns the mismatch too.
         await sendAll(stream, encodeFrames([encodeStatus(this.localStatus())]));
         await stream.close();
         return s;
       });
-      this.onStatus(p, theirs);
+      // For a foreign peer the hang-up is left to our own status request (sent on connect), which ends
+      // only after the peer has read our status: hanging up here could cut our answer off before it
+      // arrives. If that request fails, requestStatus hangs up anyway.
+      if (!this.isForeign(theirs)) this.onStatus(p, theirs);
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)));
       await this.offence(p.id, err, "status request from peer");
