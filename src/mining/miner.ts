@@ -104,6 +104,8 @@ export class Miner extends EventEmitter<MinerEvents> {
   private lastStatsAt = 0;
   private running = false;
   private submitting = 0;
+  /** Found blocks still on their way through submit; stop() waits for them. */
+  private readonly submissions = new Set<Promise<void>>();
 
   constructor(opts: MinerOptions) {
     super();
@@ -141,7 +143,10 @@ export class Miner extends EventEmitter<MinerEvents> {
       logger: this.log,
     });
     this.running = true;
-    this.pool.on("found", (s) => void this.onFound(s));
+    this.pool.on("found", (s) => {
+      const p = this.onFound(s).finally(() => this.submissions.delete(p));
+      this.submissions.add(p);
+    });
     this.pool.on("error", (err) => this.fail(err));
     this.unsubscribe = this.opts.onTip?.(() => this.newTip());
     this.lastCounts = this.pool.hashCounts();
@@ -184,7 +189,11 @@ export class Miner extends EventEmitter<MinerEvents> {
     return stats;
   }
 
-  /** Stops mining and terminates the workers. Safe to call more than once. */
+  /**
+   * Stops mining and terminates the workers. Safe to call more than once. Resolves once a block found
+   * before the stop has been through submit, so no mined block lands after this returns; solutions
+   * that arrive after the stop began are dropped.
+   */
   async stop(): Promise<void> {
     this.running = false;
     this.unsubscribe?.();
@@ -195,6 +204,7 @@ export class Miner extends EventEmitter<MinerEvents> {
     this.pool = undefined;
     this.job = undefined;
     await pool?.close();
+    await Promise.allSettled([...this.submissions]);
   }
 
   /**
@@ -244,6 +254,7 @@ export class Miner extends EventEmitter<MinerEvents> {
   }
 
   private async onFound(s: PoolSolution): Promise<void> {
+    if (!this.running) return;
     const hash = hashToHex(s.hash);
     const started = this.heightStart.get(hashToHex(s.job.prevHash)) ?? performance.now();
     const elapsedMs = performance.now() - started;

@@ -58,8 +58,7 @@ test("POST /api/mining/start mines blocks, streams block and mining events; stop
 
   const stopped = await api.stopMining();
   assert.equal(stopped.mining.running, false);
-  // A block found just before the stop may still be in processBlock: let it land first.
-  await new Promise((r) => setTimeout(r, 200));
+  // stop resolves after a block found just before it has landed: the height is final from here on.
   const h = (await api.status()).tip.height;
   await new Promise((r) => setTimeout(r, 500));
   assert.equal((await api.status()).tip.height, h, "no blocks after stop");

@@ -62,6 +62,44 @@ describe("miner on a real chain (regtest, LevelDB in a temp dir)", () => {
     }
   });
 
+  it("stop waits for a block that is still being submitted, and nothing lands after it", async () => {
+    const h = await openHarness(regtest);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let submitted = 0;
+    const miner = minerFor(h.chain, h.clock, {
+      // The first found block is held in submit until the test lets it through.
+      submit: async (block) => {
+        submitted++;
+        await gate;
+        return h.chain.processBlock(block);
+      },
+    });
+    try {
+      await miner.start();
+      for (let i = 0; i < 400 && submitted === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(submitted, 1, "a block reached submit");
+      let stopped = false;
+      const stopping = miner.stop().then(() => {
+        stopped = true;
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(stopped, false, "stop is still waiting for the submission");
+      release();
+      await stopping;
+      assert.equal(h.chain.height, 1, "the block found before the stop landed before stop resolved");
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(h.chain.height, 1);
+      assert.equal(submitted, 1, "no solution was submitted after the stop began");
+    } finally {
+      release();
+      await miner.stop();
+      await h.dispose();
+    }
+  });
+
   it("includes the pending records it is given", async () => {
     const h = await openHarness(regtest);
     const pending: DataRecord[] = [{ type: "data", data: new TextEncoder().encode("pending note") }];
