@@ -32,6 +32,8 @@ export interface NodeOptions {
   threads?: number;
   /** API token for non-loopback requests that change the node; default: generated into the datadir. */
   apiToken?: string;
+  /** fsync every store batch: survives power loss, not only a killed process (default false). */
+  syncWrites?: boolean;
   /** Memory for serialized /blockchain.json blocks kept between requests, in bytes (default 16 MiB). */
   chainJsonCacheBytes?: number;
   logger?: Logger;
@@ -75,7 +77,9 @@ export class JbcNode {
     const log = opts.logger ?? silentLogger;
     mkdirSync(opts.datadir, { recursive: true });
     const token = opts.apiToken ?? loadOrCreateToken(opts.datadir);
-    const store = await LevelStore.open(chainDir(opts.datadir), opts.params);
+    const store = await LevelStore.open(chainDir(opts.datadir), opts.params, {
+      sync: opts.syncWrites ?? false,
+    });
     let chain: Chain;
     try {
       chain = await Chain.open({
@@ -180,7 +184,13 @@ export class JbcNode {
     // Mining starts last, so a node that cannot come up (a port in use) has mined nothing.
     if (opts.mine && this.miner) await this.miner.start();
     log.info(
-      { url: this.httpUrl, network: opts.params.name, height: chain.height, datadir: opts.datadir },
+      {
+        url: this.httpUrl,
+        network: opts.params.name,
+        height: chain.height,
+        datadir: opts.datadir,
+        syncWrites: this.store.sync,
+      },
       "node started",
     );
   }

@@ -82,7 +82,8 @@ export class LevelStore implements ChainStore {
   private constructor(
     readonly path: string,
     private readonly db: ClassicLevel<Bytes, Bytes>,
-    private readonly sync: boolean,
+    /** Whether every batch is fsynced (the `sync` option). */
+    readonly sync: boolean,
   ) {}
 
   /**

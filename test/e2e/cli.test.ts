@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { promisify } from "node:util";
 import { Chain } from "../../src/chain/chain.ts";
+import { encodeBlock } from "../../src/consensus/block.ts";
 import { regtest } from "../../src/consensus/params.ts";
 import { chainDir } from "../../src/node/paths.ts";
 import { LevelStore } from "../../src/store/level.ts";
@@ -66,4 +68,33 @@ test("chain verify checks a stopped node's store; status reads a running node", 
   const down = await jbc(["status", "--url", node.url]);
   assert.equal(down.code, 1);
   assert.match(down.stderr, /cannot reach/);
+});
+
+test("--sync opens the store with fsync per batch; blocks written that way are there after a restart", {
+  timeout: 60_000,
+}, async () => {
+  const started = (logFile: string): Record<string, unknown> => {
+    const line = readFileSync(logFile, "utf8")
+      .split("\n")
+      .find((l) => l.includes('"node started"'));
+    assert.ok(line, "a node started line");
+    return JSON.parse(line) as Record<string, unknown>;
+  };
+  const datadir = join(tmp.dir, "sync");
+  const blocks = makeChain(regtest, 5, { spacing: 1 });
+  const synced = await startNode({ name: "sync", datadir, args: ["--no-p2p", "--sync"] });
+  assert.equal(started(synced.logFile).syncWrites, true);
+  for (let i = 1; i < blocks.length; i++) await synced.api.submitBlock(encodeBlock(blocks[i]!));
+  assert.equal((await synced.api.status()).tip.height, 5);
+  assert.equal(await synced.stop(), 0);
+
+  const store = await LevelStore.open(chainDir(datadir), regtest);
+  const chain = await Chain.open({ params: regtest, store });
+  assert.equal(chain.height, 5);
+  assert.equal(chain.tip.hash, blockHash(blocks[5]!));
+  await chain.close();
+  await store.close();
+  const plain = await startNode({ name: "plain", datadir: join(tmp.dir, "plain"), args: ["--no-p2p"] });
+  assert.equal(started(plain.logFile).syncWrites, false);
+  assert.equal(await plain.stop(), 0);
 });

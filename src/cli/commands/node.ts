@@ -21,6 +21,7 @@ interface NodeCommandOptions {
   apiToken?: string;
   jsonCacheMb: number;
   mdns: boolean;
+  sync: boolean;
   devnetPeers: string[];
 }
 
@@ -43,6 +44,11 @@ export function nodeCommand(): Command {
     .option("--p2p-port <port>", "P2P listen port (default port + 1000)", portArg)
     .option("--no-p2p", "run without P2P networking")
     .option("--mdns", "also discover peers on the local network by multicast DNS", false)
+    .option(
+      "--sync",
+      "fsync every block written: survives a power cut, not only a killed process (slower)",
+      false,
+    )
     .option("--host <host>", "address the HTTP API and P2P listen on", "127.0.0.1")
     .option("--log-level <level>", "trace, debug, info, warn, error or silent", logLevelArg, "info")
     .option(
@@ -83,6 +89,7 @@ export function nodeCommand(): Command {
           ...(o.threads ? { threads: o.threads } : {}),
           ...(o.apiToken ? { apiToken: o.apiToken } : {}),
           chainJsonCacheBytes: o.jsonCacheMb * 1024 * 1024,
+          syncWrites: o.sync,
           devnetPeers: o.devnetPeers,
           logger,
         });
