@@ -1,9 +1,10 @@
-import { type Block, decodeBlock } from "../consensus/block.ts";
-import { bytesEqual } from "../consensus/bytes.ts";
+import { type Block, decodeBlock, MAX_BLOCK_SIZE } from "../consensus/block.ts";
+import { bytesEqual, DecodeError, Reader } from "../consensus/bytes.ts";
 import { blockWork } from "../consensus/compact.ts";
 import { anchorFromBlockOne, asertBits } from "../consensus/difficulty.ts";
 import { encodeHeader, HEADER_SIZE, hashToHex, headerHashBytes } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import { readRecord } from "../consensus/records.ts";
 import { MEDIAN_TIME_SPAN, medianTimePast } from "../consensus/time.ts";
 import { checkBlockContext, checkBlockRecords, checkBlockSanity } from "../consensus/validate.ts";
 import { type ChainStore, type StoredEntry, StoreError } from "./store.ts";
@@ -36,7 +37,7 @@ const BATCH = 500;
  * decoded and hashed, and must match its index entry and height record; proof of work, merkle root,
  * difficulty (recomputed along the chain), median time past, heights and record signatures are checked
  * again; cumulative work is recomputed; every block-tree entry must hash to its key, have its parent and a
- * body that matches it (header, size; record count and miner on the main chain).
+ * body that matches it (header, size, record count and miner).
  * Reads only; never changes the store.
  */
 export async function verifyChain(
@@ -50,6 +51,20 @@ export async function verifyChain(
     // The store itself refused to read (LevelDB corruption, unreadable entry): that is a finding too.
     if (!(err instanceof StoreError)) throw err;
     return { ok: false, height: -1, tip: undefined, checked: 0, entries: 0, problems: [err.message] };
+  }
+}
+
+/** A body's record count and miner name, read without decoding the other records; undefined if malformed. */
+function bodySummary(raw: Uint8Array): { recordCount: number; miner: string } | undefined {
+  try {
+    const r = new Reader(raw);
+    r.pos = HEADER_SIZE;
+    const recordCount = r.varint(Math.floor(MAX_BLOCK_SIZE / 2), "record count");
+    const first = recordCount > 0 ? readRecord(r) : undefined;
+    return { recordCount, miner: first?.type === "miner" ? first.miner : "" };
+  } catch (err) {
+    if (err instanceof DecodeError) return undefined;
+    throw err;
   }
 }
 
@@ -107,6 +122,12 @@ async function verifyAll(
       if (!b) problem(`block body ${hashToHex(e.hash)} missing`);
       else if (b.length !== e.size || !bytesEqual(b.subarray(0, HEADER_SIZE), encodeHeader(e.header))) {
         problem(`block body ${hashToHex(e.hash)} does not match its index entry (header or size)`);
+      } else {
+        // The explorer and the API show these from the index without reading bodies: check them everywhere.
+        const found = bodySummary(b);
+        if (!found) problem(`block body ${hashToHex(e.hash)} does not decode`);
+        else if (found.recordCount !== e.recordCount || found.miner !== e.miner)
+          problem(`entry ${hashToHex(e.hash)}: its record count or miner does not match its body`);
       }
     });
   }
@@ -164,10 +185,6 @@ async function verifyAll(
         problem(`block ${hash} indexed at height ${height} but its entry says ${e.height}`);
       if (e && e.status !== "valid")
         problem(`main-chain block ${hash} (height ${height}) has status ${e.status}`);
-      const miner = block.records[0]?.type === "miner" ? block.records[0].miner : "";
-      if (e && (e.recordCount !== block.records.length || e.miner !== miner)) {
-        problem(`main-chain block ${hash} (height ${height}): its entry's record count or miner is wrong`);
-      }
       if (prev && hashToHex(block.header.prevHash) !== hashToHex(prev.hash)) {
         problem(`block ${hash} (height ${height}) does not build on the main-chain block below it`);
       }

@@ -472,6 +472,35 @@ describe("the chain against blocks removed or altered behind its back", () => {
     }
   });
 
+  it("a side entry whose record count or miner was altered: verify reports it", async () => {
+    // Entry layout: header(80) height(4) work(32) status(1) seq(8) size(4) count(4) miner...
+    const COUNT_AT = 80 + 4 + 32 + 1 + 8 + 4;
+    for (const [what, offset] of [
+      ["count", COUNT_AT],
+      ["miner", COUNT_AT + 4 + 1],
+    ] as const) {
+      const d = copy();
+      const hash = headerHashBytes(SIDE[1]!.header);
+      await raw(d, async (db) => {
+        const v = (await db.get(entryKey(hash)))!;
+        v[offset] = v[offset]! ^ 1;
+        await db.put(entryKey(hash), v);
+      });
+      const { store, chain } = await openChain(d);
+      try {
+        const v = await verifyChain(store, regtest);
+        assert.deepEqual(
+          v.problems,
+          [`entry ${blockHash(SIDE[1]!)}: its record count or miner does not match its body`],
+          what,
+        );
+      } finally {
+        await chain.close();
+        await store.close();
+      }
+    }
+  });
+
   it("a block-tree entry whose header was altered: startup refuses it as CORRUPT, verify reports it", async () => {
     const d = copy();
     const key = entryKey(hashAt(30));
