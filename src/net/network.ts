@@ -280,6 +280,9 @@ async function withDeadline<T>(stream: Stream, ms: number, fn: () => Promise<T>)
   }
 }
 
+/** How long a foreign peer that asked for our status may stay connected to read the answer, in ms. */
+const FOREIGN_GRACE_MS = 1_000;
+
 /** Most peer identities remembered as foreign (another network); older ones are forgotten first. */
 const MAX_REMEMBERED_PEERS = 10_000;
 
@@ -804,8 +807,9 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       });
       // For a foreign peer the hang-up is left to our own status request (sent on connect), which ends
       // only after the peer has read our status: hanging up here could cut our answer off before it
-      // arrives. If that request fails, requestStatus hangs up anyway.
+      // arrives. If that request fails, requestStatus hangs up anyway; a late hang-up covers the rest.
       if (!this.isForeign(theirs)) this.onStatus(p, theirs);
+      else setTimeout(() => void this.node.hangUp(p.peerId).catch(() => {}), FOREIGN_GRACE_MS).unref();
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)));
       await this.offence(p.id, err, "status request from peer");
