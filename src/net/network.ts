@@ -24,7 +24,7 @@ import { BlockError } from "../consensus/errors.ts";
 import { sha256, sha256d } from "../consensus/hash.ts";
 import { HEADER_SIZE, hashToHex, hexToHash } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
-import { BoundedSet } from "../util/bounded.ts";
+import { BoundedMap } from "../util/bounded.ts";
 import type { Logger } from "../util/logger.ts";
 import { type BanStore, PeerScores, PROTOCOL_PENALTY, TokenBucket } from "./peers.ts";
 import {
@@ -325,7 +325,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     modules: NetworkModules,
     limits: NetworkLimits,
     private readonly scores: PeerScores,
-    private readonly foreign: BoundedSet<string>,
+    /** Peers on another network, with what they said they are. */
+    private readonly foreign: BoundedMap<string, string>,
   ) {
     super();
     this.params = opts.params;
@@ -353,7 +354,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     });
     await scores.load();
     // Bounded: peer identities are free, so a flood of foreign ones must not grow memory forever.
-    const foreign = new BoundedSet<string>(MAX_REMEMBERED_PEERS);
+    const foreign = new BoundedMap<string, string>(MAX_REMEMBERED_PEERS);
     const refused = (id: PeerId): boolean => scores.isBanned(id.toString()) || foreign.has(id.toString());
     const topic = blocksTopic(opts.params);
     const D = Math.max(2, limits.gossipD);
@@ -696,7 +697,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
   /** Resolves when `id` has joined (passed the status exchange); rejects with the reason it did not. */
   private waitForJoin(id: string): Promise<void> {
     if (this.peers.get(id)?.joined) return Promise.resolve();
-    if (this.foreign.has(id)) return Promise.reject(new Error(`peer ${id} is on another network`));
+    const foreign = this.foreign.get(id);
+    if (foreign) return Promise.reject(new Error(`peer ${id} is on another network (${foreign})`));
     return new Promise((resolve, reject) => {
       let waiters = this.handshakes.get(id);
       if (!waiters) {
@@ -734,9 +736,10 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       { peer: p.id, networkId: `0x${s.networkId.toString(16)}`, genesis: hashToHex(s.genesis) },
       "peer is on another network: disconnecting",
     );
-    this.foreign.add(p.id);
+    const network = describeNetwork(s);
+    this.foreign.set(p.id, network);
     for (const c of this.configured.values()) if (c.peerId === p.id) c.gaveUp = true;
-    this.settleHandshake(p.id, new Error(`peer ${p.id} is on another network (${describeNetwork(s)})`));
+    this.settleHandshake(p.id, new Error(`peer ${p.id} is on another network (${network})`));
   }
 
   /** Handles a peer's status (from either direction of the exchange). */

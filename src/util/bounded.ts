@@ -1,9 +1,9 @@
 /**
- * A Set that keeps at most `max` members, forgetting the oldest first. For memory keyed by what remote
+ * A Map that keeps at most `max` entries, forgetting the oldest first. For memory keyed by what remote
  * peers choose (their identities are free to make), which must never grow without bound.
  */
-export class BoundedSet<T> {
-  private readonly items = new Set<T>();
+export class BoundedMap<K, V> {
+  private readonly items = new Map<K, V>();
 
   constructor(readonly max: number) {}
 
@@ -11,18 +11,22 @@ export class BoundedSet<T> {
     return this.items.size;
   }
 
-  has(item: T): boolean {
-    return this.items.has(item);
+  has(key: K): boolean {
+    return this.items.has(key);
   }
 
-  add(item: T): this {
-    this.items.delete(item); // re-adding refreshes its age
-    this.items.add(item);
-    if (this.items.size > this.max) this.items.delete(this.items.values().next().value as T);
+  get(key: K): V | undefined {
+    return this.items.get(key);
+  }
+
+  set(key: K, value: V): this {
+    this.items.delete(key); // setting again refreshes its age
+    this.items.set(key, value);
+    if (this.items.size > this.max) this.items.delete(this.items.keys().next().value as K);
     return this;
   }
 
-  delete(item: T): boolean {
-    return this.items.delete(item);
+  delete(key: K): boolean {
+    return this.items.delete(key);
   }
 }

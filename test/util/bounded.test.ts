@@ -4,19 +4,21 @@ import { describe, it } from "node:test";
 import { regtest } from "../../src/consensus/params.ts";
 import { MAX_SCORED_PEERS, PeerScores } from "../../src/net/peers.ts";
 import { LevelStore } from "../../src/store/level.ts";
-import { BoundedSet } from "../../src/util/bounded.ts";
+import { BoundedMap } from "../../src/util/bounded.ts";
 import { silentLogger } from "../../src/util/logger.ts";
 import { tempDir } from "../helpers/chain.ts";
 
 describe("memory keyed by remote peers stays bounded", () => {
-  it("BoundedSet forgets the oldest member first; re-adding refreshes", () => {
-    const s = new BoundedSet<string>(3);
-    for (const x of ["a", "b", "c"]) s.add(x);
-    s.add("a");
-    s.add("d");
+  it("BoundedMap forgets the oldest entry first; setting again refreshes", () => {
+    const s = new BoundedMap<string, number>(3);
+    for (const [i, x] of ["a", "b", "c"].entries()) s.set(x, i);
+    s.set("a", 10);
+    s.set("d", 3);
     assert.equal(s.size, 3);
     assert.equal(s.has("b"), false, "b was the oldest");
     assert.ok(s.has("a") && s.has("c") && s.has("d"));
+    assert.equal(s.get("a"), 10);
+    assert.equal(s.get("b"), undefined);
   });
 
   it("PeerScores keeps at most MAX_SCORED_PEERS scores, without touching bans", async () => {
