@@ -162,11 +162,17 @@ describe("P2PNetwork", () => {
     const a = await node();
     const joined: string[] = [];
     a.net.on("peer:joined", (p) => joined.push(p.peerId));
+    // X dials A in the background once started: wait for that connection to be made and then dropped.
+    let dropped = false;
+    a.net.libp2p.addEventListener("peer:disconnect", () => {
+      dropped = true;
+    });
     const x = await node({ peers: [addr(a)], limits: { redialBaseMs: 50 } }, other);
     await waitFor(
-      () => x.net.libp2p.getConnections().length === 0 && a.net.libp2p.getConnections().length === 0,
-      5_000,
-      "disconnect",
+      () =>
+        dropped && x.net.libp2p.getConnections().length === 0 && a.net.libp2p.getConnections().length === 0,
+      10_000,
+      "connect, then disconnect",
     );
     // Give a redial the time to happen, had it been scheduled.
     await new Promise((r) => setTimeout(r, 500));
@@ -243,9 +249,11 @@ describe("P2PNetwork", () => {
   });
 
   it("penalises malformed, oversized and too frequent block requests", async () => {
-    const r = await node({ limits: { blockRequestBurst: 2, blockRequestsPerSec: 0.1 } });
+    // A token every 1,000 s: nothing refills the bucket while the test runs, however slow the machine.
+    const r = await node({ limits: { blockRequestBurst: 2, blockRequestsPerSec: 0.001 } });
     const s1 = await node({ peers: [addr(r)] });
-    const s2 = await node({ peers: [addr(r)] });
+    // s2 must not redial by itself after the hang-up below: the test redials it when it has seen it leave.
+    const s2 = await node({ peers: [addr(r)], limits: { redialBaseMs: 600_000 } });
     await waitFor(() => r.net.getPeers().length === 2, 5_000, "both peers joined");
     const rid = peerIdFromString(r.net.peerId);
     // Sends one raw frame (or raw bytes) on a new block-request stream and reads until it closes.
@@ -318,7 +326,7 @@ describe("P2PNetwork", () => {
 
   it("keeps dialing a configured peer that is down at start, and redials it when it drops", async () => {
     const port = await freePort();
-    const limits = { redialBaseMs: 100, redialMaxMs: 400 };
+    const limits = { redialBaseMs: 100, redialMaxMs: 400, redialAttempts: 1_000 };
     const b = await node({ peers: [`127.0.0.1:${port}`], limits });
     await new Promise((r) => setTimeout(r, 300));
     const a = await startNode(regtest, { port });
