@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
-import { DecodeError, Reader, Writer } from "./bytes.ts";
+import { copyBytes, DecodeError, Reader, Writer } from "./bytes.ts";
 import { sha256d } from "./hash.ts";
 
 /**
@@ -87,11 +87,11 @@ export function readRecord(r: Reader): BlockRecord {
       return { type: "miner", height, extraNonce, miner };
     }
     case RecordType.DATA:
-      return { type: "data", data: r.varBytes(MAX_RECORD_SIZE, "record data").slice() };
+      return { type: "data", data: copyBytes(r.varBytes(MAX_RECORD_SIZE, "record data")) };
     case RecordType.SIGNED: {
-      const publicKey = r.bytes(32, "record public key").slice();
-      const data = r.varBytes(MAX_RECORD_SIZE, "record data").slice();
-      const signature = r.bytes(64, "record signature").slice();
+      const publicKey = copyBytes(r.bytes(32, "record public key"));
+      const data = copyBytes(r.varBytes(MAX_RECORD_SIZE, "record data"));
+      const signature = copyBytes(r.bytes(64, "record signature"));
       return { type: "signed", data, publicKey, signature };
     }
     default:
