@@ -15,7 +15,7 @@ import { type StoredEntry, StoreError, type StoreErrorCode } from "../../src/cha
 import { verifyChain } from "../../src/chain/verify.ts";
 import { type Block, encodeBlock } from "../../src/consensus/block.ts";
 import { toHex } from "../../src/consensus/bytes.ts";
-import { encodeHeader, hashToHex, headerHashBytes, hexToHash } from "../../src/consensus/header.ts";
+import { encodeHeader, HEADER_SIZE, hashToHex, headerHashBytes, hexToHash } from "../../src/consensus/header.ts";
 import { devnet, regtest } from "../../src/consensus/params.ts";
 import { blockKey, entryKey, META_KEY, SCHEMA_VERSION } from "../../src/store/layout.ts";
 import { decodeEntry, encodeEntry, LevelStore } from "../../src/store/level.ts";
@@ -498,6 +498,24 @@ describe("the chain against blocks removed or altered behind its back", () => {
         await chain.close();
         await store.close();
       }
+    }
+  });
+
+  it("a side block's body with an unreadable record (same header and size): verify reports it", async () => {
+    const d = copy();
+    const hash = headerHashBytes(SIDE[1]!.header);
+    await raw(d, async (db) => {
+      const v = (await db.get(blockKey(hash)))!;
+      v[HEADER_SIZE + 1] = 0x07; // the first record's type byte, after the one-byte record count
+      await db.put(blockKey(hash), v);
+    });
+    const { store, chain } = await openChain(d);
+    try {
+      const v = await verifyChain(store, regtest);
+      assert.deepEqual(v.problems, [`block body ${blockHash(SIDE[1]!)} does not decode`]);
+    } finally {
+      await chain.close();
+      await store.close();
     }
   });
 
