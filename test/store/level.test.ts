@@ -15,7 +15,13 @@ import { type StoredEntry, StoreError, type StoreErrorCode } from "../../src/cha
 import { verifyChain } from "../../src/chain/verify.ts";
 import { type Block, encodeBlock } from "../../src/consensus/block.ts";
 import { toHex } from "../../src/consensus/bytes.ts";
-import { encodeHeader, HEADER_SIZE, hashToHex, headerHashBytes, hexToHash } from "../../src/consensus/header.ts";
+import {
+  encodeHeader,
+  HEADER_SIZE,
+  hashToHex,
+  headerHashBytes,
+  hexToHash,
+} from "../../src/consensus/header.ts";
 import { devnet, regtest } from "../../src/consensus/params.ts";
 import { blockKey, entryKey, META_KEY, SCHEMA_VERSION } from "../../src/store/layout.ts";
 import { decodeEntry, encodeEntry, LevelStore } from "../../src/store/level.ts";
