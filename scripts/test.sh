@@ -19,7 +19,10 @@ rc=$?
 set -e
 pass=$(grep -E '^# pass ' "$out" | awk '{print $3}')
 fail=$(grep -E '^# fail ' "$out" | awk '{print $3}')
-echo "tests: ${pass:-0} passed, ${fail:-0} failed"
+# Tests cancelled because a before() hook failed count as failed: they did not pass.
+cancelled=$(grep -E '^# cancelled ' "$out" | awk '{print $3}')
+fail=$(( ${fail:-0} + ${cancelled:-0} ))
+echo "tests: ${pass:-0} passed, ${fail} failed"
 if [ "${pass:-0}" -eq 0 ]; then
   echo "no test ran" >&2
   exit 1
