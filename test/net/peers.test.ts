@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { regtest } from "../../src/consensus/params.ts";
-import { PeerScores, TokenBucket } from "../../src/net/peers.ts";
+import { PeerScores, TokenBucket } from "../../src/net/peers/scores.ts";
 import { silentLogger } from "../../src/util/logger.ts";
 import { openChain } from "../helpers/net.ts";
 
