@@ -66,6 +66,11 @@ export class Sync<P extends SyncPeer> {
       });
   }
 
+  /** Resolves when no sync is running (at once if none is). */
+  async idle(): Promise<void> {
+    while (this.run) await this.run;
+  }
+
   /** Cancels the running download at once; resolves when the loop has ended. No sync starts after it. */
   stop(): Promise<void> {
     this.stopped = true;
