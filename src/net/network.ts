@@ -134,8 +134,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     this.state = "started";
     const max = this.ctx.limits.maxStreamsPerConnection;
     const streams = { maxInboundStreams: max, maxOutboundStreams: max };
-    await this.node.handle(STATUS_PROTOCOL, (s, c) => this.peers.serveStatus(s, c), streams);
-    await this.node.handle(BLOCKS_PROTOCOL, (s, c) => this.server.serve(s, c), streams);
+    await this.node.handle(STATUS_PROTOCOL, (s, c) => this.peers.serveStatus(s, c), { ...streams });
+    await this.node.handle(BLOCKS_PROTOCOL, (s, c) => this.server.serve(s, c), { ...streams });
     this.node.addEventListener("peer:connect", this.peers.onConnect);
     this.node.addEventListener("peer:disconnect", this.peers.onDisconnect);
     this.node.addEventListener("peer:discovery", this.peers.onDiscovery);

@@ -11,7 +11,7 @@ import { errorMessage } from "../../util/errors.ts";
 import type { NetContext } from "../context.ts";
 import type { PeerInfo } from "../options.ts";
 import type { Status } from "../protocols.ts";
-import { answerStatus, describeNetwork, isForeignStatus, requestStatus } from "../reqresp/status.ts";
+import { answerStatus, describeNetwork, fetchStatus, isForeignStatus } from "../reqresp/status.ts";
 import { Dialer } from "./dialer.ts";
 import { type PeerScores, penaltyFor } from "./scores.ts";
 
@@ -270,7 +270,7 @@ export class Peers {
     if (p.statusInFlight) return;
     p.statusInFlight = true;
     try {
-      const s = await requestStatus(
+      const s = await fetchStatus(
         this.ctx.node,
         p.peerId,
         () => this.localStatus(),

@@ -30,7 +30,7 @@ export function describeNetwork(s: Status): string {
 }
 
 /** Our end of a status request: sends `local()`, reads the peer's answer, all within `ms`. */
-export async function requestStatus(
+export async function fetchStatus(
   node: Libp2p,
   peer: PeerId,
   local: () => Status,
