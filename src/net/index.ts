@@ -5,18 +5,18 @@
 import "./polyfill.ts";
 
 export { IdentityError, loadOrCreatePeerKey } from "./identity.ts";
+export { P2PNetwork } from "./network.ts";
 export {
   DEFAULT_LIMITS,
   type NetworkEvents,
   type NetworkLimits,
   type NetworkModules,
   type NetworkOptions,
-  P2PNetwork,
   type PeerInfo,
   type SyncDone,
   type SyncProgress,
-} from "./network.ts";
-export { type BanStore, PROTOCOL_PENALTY, type ProtocolOffence } from "./peers.ts";
+} from "./options.ts";
+export { type BanStore, PROTOCOL_PENALTY, type ProtocolOffence } from "./peers/scores.ts";
 export {
   BLOCKS_PROTOCOL,
   blocksTopic,

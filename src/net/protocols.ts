@@ -5,6 +5,8 @@
  * Every stream carries frames: a u32 little-endian payload length, then the payload.
  */
 import type { Stream } from "@libp2p/interface";
+import { sha256d } from "../consensus/hash.ts";
+import { HEADER_SIZE, hashToHex } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 
 /** Status exchange, opened by both sides on connect. */
@@ -42,7 +44,7 @@ export interface Status {
   work: bigint;
 }
 
-/** A peer broke a protocol rule. `offence` maps to a penalty in peers.ts. */
+/** A peer broke a protocol rule. `offence` maps to a penalty in peers/scores.ts. */
 export class ProtocolError extends Error {
   constructor(
     readonly offence: "OVERSIZED" | "MALFORMED" | "TIMEOUT",
@@ -222,5 +224,27 @@ export class FrameReader {
   /** Whether the stream has more bytes or chunks after the frames read so far. */
   async atEnd(): Promise<boolean> {
     return !(await this.fill(1));
+  }
+}
+
+/** Display hash of a serialized block, from its header bytes. */
+export function rawBlockHash(raw: Uint8Array): string {
+  return hashToHex(sha256d(raw.subarray(0, HEADER_SIZE)));
+}
+
+/** Aborts `stream` if `fn` has not finished within `ms`; the error is then a TIMEOUT ProtocolError. */
+export async function withDeadline<T>(stream: Stream, ms: number, fn: () => Promise<T>): Promise<T> {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stream.abort(new ProtocolError("TIMEOUT", `no complete exchange within ${ms} ms`));
+  }, ms);
+  try {
+    return await fn();
+  } catch (err) {
+    if (timedOut) throw new ProtocolError("TIMEOUT", `no complete exchange within ${ms} ms`);
+    throw err;
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -3,8 +3,12 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { decodeBlock } from "../../src/consensus/block.ts";
+import { DecodeError } from "../../src/consensus/bytes.ts";
+import { BlockError } from "../../src/consensus/errors.ts";
 import { regtest } from "../../src/consensus/params.ts";
-import { PeerScores, TokenBucket } from "../../src/net/peers.ts";
+import { PeerScores, PROTOCOL_PENALTY, penaltyFor, TokenBucket } from "../../src/net/peers/scores.ts";
+import { ProtocolError } from "../../src/net/protocols.ts";
 import { silentLogger } from "../../src/util/logger.ts";
 import { openChain } from "../helpers/net.ts";
 
@@ -76,5 +80,31 @@ describe("TokenBucket", () => {
     assert.equal(b.take(), true);
     assert.equal(b.take(), true);
     assert.equal(b.take(), false, "never more than the capacity");
+  });
+});
+
+describe("penaltyFor", () => {
+  it("prices protocol errors, bad blocks and undecodable bytes, and nothing else", () => {
+    assert.deepEqual(penaltyFor(new ProtocolError("TIMEOUT", "slow"), "status request"), {
+      points: PROTOCOL_PENALTY.TIMEOUT,
+      reason: "status request: slow",
+    });
+    const early = new BlockError({ code: "TIME_TOO_NEW", time: 2, now: 1, maxDrift: 0 });
+    assert.equal(penaltyFor(early, "block download")?.points, 0, "an early block is not the sender's fault");
+    const bad = new BlockError({ code: "BAD_BITS", bits: 1, expected: 2 });
+    assert.deepEqual(penaltyFor(bad, "block download"), {
+      points: bad.penalty,
+      reason: `block download: BAD_BITS ${bad.message}`,
+    });
+    let undecodable: unknown;
+    try {
+      decodeBlock(new Uint8Array(10));
+    } catch (err) {
+      undecodable = err;
+    }
+    assert.ok(undecodable instanceof DecodeError);
+    assert.equal(penaltyFor(undecodable, "x")?.points, PROTOCOL_PENALTY.BAD_BLOCK_ENCODING);
+    assert.equal(penaltyFor(new Error("connection reset"), "x"), undefined);
+    assert.equal(penaltyFor("not even an error", "x"), undefined);
   });
 });

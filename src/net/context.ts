@@ -1,0 +1,110 @@
+import type { EventEmitter } from "node:events";
+import { isIP } from "node:net";
+import { noise } from "@chainsafe/libp2p-noise";
+import { yamux } from "@chainsafe/libp2p-yamux";
+import {
+  type GossipSub,
+  type GossipSubComponents,
+  gossipsub,
+  type TopicValidatorResult,
+} from "@libp2p/gossipsub";
+import { type Identify, identify } from "@libp2p/identify";
+import type { Libp2p, PeerId } from "@libp2p/interface";
+import { mdns } from "@libp2p/mdns";
+import { tcp } from "@libp2p/tcp";
+import { createLibp2p } from "libp2p";
+import type { Chain } from "../chain/chain.ts";
+import { sha256 } from "../consensus/hash.ts";
+import type { NetworkParams } from "../consensus/params.ts";
+import type { Logger } from "../util/logger.ts";
+import type { NetworkEvents, NetworkLimits, NetworkOptions } from "./options.ts";
+
+/** The runtime gossipsub object has these; its exported interface does not list them. */
+export interface ValidatingGossipSub extends GossipSub {
+  reportMessageValidationResult(
+    msgId: string,
+    propagationSource: string,
+    acceptance: TopicValidatorResult,
+  ): void;
+  getMeshPeers(topic: string): string[];
+}
+
+export type Services = { identify: Identify; pubsub: ValidatingGossipSub };
+
+/** What every part of the P2P layer shares: the libp2p node, the chain, limits, logger and events. */
+export interface NetContext {
+  node: Libp2p<Services>;
+  params: NetworkParams;
+  chain: Chain;
+  log: Logger;
+  limits: NetworkLimits;
+  /** The facade's emitter: the parts emit the public events on it. */
+  events: EventEmitter<NetworkEvents>;
+  /** Gossip topic for blocks on this network. */
+  topic: string;
+  /** Whether the network is started (and not yet stopped). */
+  started(): boolean;
+}
+
+function listenMultiaddr(host: string, port: number): string {
+  const h = host === "localhost" ? "127.0.0.1" : host;
+  const v = isIP(h);
+  if (v === 0) throw new RangeError(`listen host must be an IP address or "localhost", got "${host}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new RangeError(`invalid listen port ${port}`);
+  return `/ip${v}/${h}/tcp/${port}`;
+}
+
+/**
+ * The libp2p node (not yet started): TCP, Noise, Yamux, identify, gossipsub with asynchronous validation
+ * on the one block topic, optional mDNS. `refused` is asked before every dial and every encrypted
+ * connection (banned and foreign peers).
+ */
+export function createNode(
+  opts: NetworkOptions,
+  limits: NetworkLimits,
+  topic: string,
+  refused: (id: PeerId) => boolean,
+): Promise<Libp2p<Services>> {
+  const D = Math.max(2, limits.gossipD);
+  return createLibp2p<Services>({
+    start: false,
+    ...(opts.privateKey ? { privateKey: opts.privateKey } : {}),
+    addresses: { listen: [listenMultiaddr(opts.listen.host, opts.listen.port)] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: {
+      denyDialPeer: refused,
+      denyInboundEncryptedConnection: refused,
+      denyOutboundEncryptedConnection: refused,
+    },
+    connectionManager: { maxConnections: limits.maxPeers, dialTimeout: limits.dialTimeoutMs },
+    peerDiscovery: opts.mdns ? [mdns()] : [],
+    services: {
+      identify: identify(),
+      pubsub: (components: GossipSubComponents) =>
+        gossipsub({
+          emitSelf: false,
+          globalSignaturePolicy: "StrictSign",
+          // Forward nothing until processBlock has judged it (reportMessageValidationResult).
+          asyncValidation: true,
+          allowPublishToZeroTopicPeers: true,
+          ignoreDuplicatePublishError: true,
+          fallbackToFloodsub: false,
+          floodPublish: true,
+          allowedTopics: [topic],
+          heartbeatInterval: limits.gossipHeartbeatMs,
+          D,
+          Dlo: Math.max(1, D - 2),
+          Dhi: 2 * D,
+          Dout: Math.min(2, Math.floor(D / 2)),
+          // One id per block body, whoever publishes it, so the same block is judged once per node.
+          msgIdFn: (msg) => sha256(msg.data),
+          // Room for the signature and framing around a maximum-size block; bigger RPCs are dropped
+          // by gossipsub, a block-sized message above maxBlockSize reaches us and is penalised.
+          maxInboundDataLength: opts.params.maxBlockSize + 64 * 1024,
+        })(components) as ValidatingGossipSub,
+    },
+  });
+}

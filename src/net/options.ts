@@ -1,0 +1,139 @@
+/** Options, limits, events and peer summaries of the P2P layer: the shapes src/node and src/api see. */
+
+import type { PrivateKey } from "@libp2p/interface";
+import type { Chain } from "../chain/chain.ts";
+import type { NetworkParams } from "../consensus/params.ts";
+import type { SyncDone, SyncProgress } from "../sync/types.ts";
+import type { Logger } from "../util/logger.ts";
+import type { BanStore } from "./peers/scores.ts";
+import { MAX_BLOCKS_PER_RESPONSE, MAX_RESPONSE_BYTES } from "./protocols.ts";
+
+export type { SyncDone, SyncProgress };
+
+/** Tunable limits; every field has a default (see DEFAULT_LIMITS). */
+export interface NetworkLimits {
+  /** Most simultaneous connections (libp2p's connection manager prunes above it). */
+  maxPeers: number;
+  /** Blocks asked for per sync request and most served per response (≤ 500). */
+  maxBlocksPerResponse: number;
+  /** Most block bytes served per response (≤ 4 MiB). */
+  maxResponseBytes: number;
+  /** Block requests a peer may make per second (token bucket refill rate). */
+  blockRequestsPerSec: number;
+  /** Token bucket size: requests a peer may make in a burst. */
+  blockRequestBurst: number;
+  /** Block requests served to one peer at the same time. */
+  maxConcurrentRequests: number;
+  /** Time for a whole block request/response, in ms. */
+  requestTimeoutMs: number;
+  /** Time for a whole status exchange, in ms. */
+  statusTimeoutMs: number;
+  /** Time to establish a connection (dial, encryption, muxer), in ms. */
+  dialTimeoutMs: number;
+  /** Timeout of the HTTP lookup of a peer given as a URL, in ms. */
+  resolveTimeoutMs: number;
+  /** Inbound streams per protocol per connection. */
+  maxStreamsPerConnection: number;
+  /** Misbehaviour score that bans a peer. */
+  banThreshold: number;
+  /** Ban length in ms. */
+  banMs: number;
+  /** Dial attempts per outage of a configured peer before giving up. */
+  redialAttempts: number;
+  /** First redial delay in ms; doubles per failed attempt. */
+  redialBaseMs: number;
+  /** Longest redial delay in ms. */
+  redialMaxMs: number;
+  /** Status re-exchange with every peer, in ms (catches tips missed by gossip). */
+  statusIntervalMs: number;
+  /** Gossipsub heartbeat in ms: mesh repair and gossip emission. */
+  gossipHeartbeatMs: number;
+  /** Gossipsub mesh degree (D); Dlo = D - 2, Dhi = 2 D. */
+  gossipD: number;
+  /** A sync of more blocks than this reports progress. */
+  progressMinBlocks: number;
+  /** Shortest interval between two sync:progress events, in ms. */
+  progressIntervalMs: number;
+}
+
+/** Defaults, chosen for a small public network; tests and benchmarks override some. */
+export const DEFAULT_LIMITS: Readonly<NetworkLimits> = {
+  maxPeers: 50,
+  maxBlocksPerResponse: MAX_BLOCKS_PER_RESPONSE,
+  maxResponseBytes: MAX_RESPONSE_BYTES,
+  // 50 requests of 500 blocks a second is 25,000 blocks/s: above what processBlock sustains, so an honest
+  // syncing peer never meets the limit, while a flood of small requests does.
+  blockRequestsPerSec: 50,
+  blockRequestBurst: 50,
+  maxConcurrentRequests: 2,
+  requestTimeoutMs: 20_000,
+  statusTimeoutMs: 5_000,
+  dialTimeoutMs: 10_000,
+  resolveTimeoutMs: 5_000,
+  maxStreamsPerConnection: 4,
+  banThreshold: 100,
+  banMs: 60 * 60 * 1000,
+  redialAttempts: 20,
+  redialBaseMs: 500,
+  redialMaxMs: 30_000,
+  statusIntervalMs: 30_000,
+  gossipHeartbeatMs: 200,
+  gossipD: 6,
+  progressMinBlocks: 300,
+  progressIntervalMs: 1_000,
+};
+
+/** Options of P2PNetwork.create. */
+export interface NetworkOptions {
+  params: NetworkParams;
+  /** Where to listen: an IP address (or "localhost") and a TCP port; port 0 picks a free one. */
+  listen: { host: string; port: number };
+  /** Peers to connect to and keep connected: multiaddrs, host:port, or nodes' HTTP URLs. */
+  peers: string[];
+  /** mDNS discovery on the LAN (default false). */
+  mdns?: boolean;
+  logger: Logger;
+  limits?: Partial<NetworkLimits>;
+  /** The node's libp2p identity; a new one per start when omitted. */
+  privateKey?: PrivateKey;
+}
+
+/** What the network needs from the rest of the node. */
+export interface NetworkModules {
+  chain: Chain;
+  /** Persisted ban list (the LevelStore). */
+  bans: BanStore;
+}
+
+/** A connected peer that completed the status exchange. */
+export interface PeerInfo {
+  peerId: string;
+  /** Remote multiaddr of the connection. */
+  address: string;
+  direction: "inbound" | "outbound";
+  /** Misbehaviour score: 0 is clean, the ban threshold (100) bans. */
+  score: number;
+  /** The peer's tip, from its last status or the best block it relayed. */
+  height: number;
+  tipHash: string;
+  /** Total work of the peer's chain. */
+  work: bigint;
+  /** When the connection opened, in ms since the epoch. */
+  connectedSince: number;
+}
+
+/** Typed events of P2PNetwork. */
+export interface NetworkEvents {
+  /** A peer connected and passed the status exchange. */
+  "peer:joined": [peer: PeerInfo];
+  /** A joined peer disconnected. */
+  "peer:left": [peer: PeerInfo];
+  /** A peer reached the ban threshold, or was banned by hand. */
+  "peer:banned": [event: { peerId: string; until: number; reason: string }];
+  /** At most once per progressIntervalMs during a long sync. */
+  "sync:progress": [event: SyncProgress];
+  /** A sync from a peer ended after gaining height. */
+  "sync:done": [event: SyncDone];
+  /** A block received by gossip was new to the chain (main, side or orphan). */
+  "block:received": [event: { hash: string; from: string }];
+}
