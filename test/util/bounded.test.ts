@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { describe, it } from "node:test";
 import { regtest } from "../../src/consensus/params.ts";
-import { MAX_SCORED_PEERS, PeerScores } from "../../src/net/peers.ts";
+import { MAX_SCORED_PEERS, PeerScores } from "../../src/net/peers/scores.ts";
 import { LevelStore } from "../../src/store/level.ts";
 import { BoundedMap } from "../../src/util/bounded.ts";
 import { silentLogger } from "../../src/util/logger.ts";
