@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from "commander";
 import { getNetwork, type NetworkParams } from "../consensus/params.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /** Commander argument parsers shared by the commands. */
 
@@ -25,7 +26,7 @@ export function networkArg(value: string): NetworkParams {
   try {
     return getNetwork(value);
   } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
+    throw new InvalidArgumentError(errorMessage(err));
   }
 }
 

@@ -1,5 +1,6 @@
 import { ApiClient } from "../api/client.ts";
 import type { Status } from "../api/schemas.ts";
+import { errorMessage } from "../util/errors.ts";
 import { formatHashRate } from "./format.ts";
 
 /** One node the scoreboard watches. */
@@ -74,7 +75,7 @@ export class Scoreboard {
           st.status = await c.status();
           st.error = undefined;
         } catch (err) {
-          st.error = (err as Error).message;
+          st.error = errorMessage(err);
         }
       }),
     );

@@ -4,6 +4,7 @@ import type { NextBlockContext, ProcessResult } from "../chain/types.ts";
 import type { Block } from "../consensus/block.ts";
 import { hashToHex } from "../consensus/header.ts";
 import type { BlockRecord } from "../consensus/records.ts";
+import { errorMessage } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import type { KernelChoice, KernelName } from "./kernels/index.ts";
 import { MiningPool, type PoolSolution } from "./pool.ts";
@@ -218,7 +219,7 @@ export class Miner extends EventEmitter<MinerEvents> {
       const same = this.job && this.pool.busy && this.job.context.prevHashHex === context.prevHashHex;
       if (!(onlyIfMoved && same)) this.startJob(this.pool, context);
     } catch (err) {
-      this.fail(err as Error);
+      this.fail(err instanceof Error ? err : new Error(errorMessage(err)));
     }
   }
 
@@ -263,7 +264,7 @@ export class Miner extends EventEmitter<MinerEvents> {
     try {
       result = await this.opts.submit(s.block);
     } catch (err) {
-      result = { status: "rejected", hash, reason: (err as Error).message };
+      result = { status: "rejected", hash, reason: errorMessage(err) };
       this.log.warn({ hash, err }, "mined block rejected");
     } finally {
       this.submitting--;

@@ -3,12 +3,12 @@ import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { ApiBackend, BackendEvents } from "../api/backend.ts";
-import { ApiError } from "../api/errors.ts";
-import type { MiningView, P2PInfo, PeerView, SyncView } from "../api/schemas.ts";
+import { ApiError, type MiningView, type P2PInfo, type PeerView, type SyncView } from "../api/schemas.ts";
 import { type ApiServer, createApiServer } from "../api/server.ts";
 import { Chain } from "../chain/chain.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { LevelStore } from "../store/level.ts";
+import { errorMessage } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { defaultModules } from "./modules.ts";
 import { chainDir, defaultWebRoot, loadOrCreateToken, packageVersion } from "./paths.ts";
@@ -236,7 +236,7 @@ export class JbcNode {
         try {
           await n.addPeer(addr);
         } catch (err) {
-          throw new ApiError(502, "DIAL_FAILED", (err as Error).message);
+          throw new ApiError(502, "DIAL_FAILED", errorMessage(err));
         }
       },
       mining: () => this.miningView(),

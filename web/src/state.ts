@@ -1,7 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
 import type { DevnetView, ExplorerInfo } from "../../src/api/devnet.ts";
 import type { BlockSummary, MiningView, PeerView, ReorgView, Status, Tree } from "../../src/api/schemas.ts";
-import { api, errorText, isUnreachable } from "./api.ts";
+import { errorMessage } from "../../src/util/errors.ts";
+import { api, isUnreachable } from "./api.ts";
 import { type BlockEvent, openStream, type StreamState, type TipEvent } from "./stream.ts";
 
 /**
@@ -160,8 +161,8 @@ export class Explorer {
       this.set({ unreachable: undefined, error: undefined, lastContact: Date.now() });
       return v;
     } catch (err) {
-      if (isUnreachable(err)) this.set({ unreachable: errorText(err) });
-      else this.set({ error: errorText(err) });
+      if (isUnreachable(err)) this.set({ unreachable: errorMessage(err) });
+      else this.set({ error: errorMessage(err) });
       return undefined;
     }
   }
@@ -192,7 +193,7 @@ export class Explorer {
     try {
       this.set({ devnet: await api.devnet(), devnetError: undefined });
     } catch (err) {
-      this.set({ devnetError: errorText(err) });
+      this.set({ devnetError: errorMessage(err) });
     }
   }
 
