@@ -1,7 +1,7 @@
 import { ApiClient } from "../api/client.ts";
 import type { Status } from "../api/schemas.ts";
 import { errorMessage } from "../util/errors.ts";
-import { formatHashRate } from "./format.ts";
+import { formatHashRate } from "../util/format.ts";
 
 /** One node the scoreboard watches. */
 export interface WatchedNode {

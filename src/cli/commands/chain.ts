@@ -6,7 +6,7 @@ import { devnet, type NetworkParams } from "../../consensus/params.ts";
 import { chainDir, defaultDatadir } from "../../node/paths.ts";
 import { LevelStore } from "../../store/level.ts";
 import { errorMessage } from "../../util/errors.ts";
-import { progressBar } from "../format.ts";
+import { progressBar } from "../../util/format.ts";
 import { networkArg, portArg } from "../options.ts";
 
 interface VerifyOptions {

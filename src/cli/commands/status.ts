@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { ApiClient } from "../../api/client.ts";
 import type { Status } from "../../api/schemas.ts";
 import { errorMessage } from "../../util/errors.ts";
-import { formatHashRate } from "../format.ts";
+import { formatHashRate } from "../../util/format.ts";
 
 /** `jbc status`: asks a running node how it is doing. */
 export function statusCommand(): Command {
