@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ApiClient, type StreamEvent } from "../../src/api/client.ts";
 import { regtest } from "../../src/consensus/params.ts";
-import { defaultModules } from "../../src/node/modules.ts";
+import { realServices } from "../../src/node/adapters.ts";
 import { JbcNode } from "../../src/node/node.ts";
 
 /** Mining control over HTTP with the real worker-pool miner (one thread, regtest), no P2P. */
@@ -15,7 +15,7 @@ let node: JbcNode;
 let api: ApiClient;
 
 before(async () => {
-  const { miner } = defaultModules();
+  const { miner } = realServices();
   assert.ok(miner);
   node = await JbcNode.create(
     { params: regtest, datadir: dir, http: { port: 0 }, p2p: false, threads: 1, minerName: "api test" },

@@ -5,12 +5,12 @@
  */
 import { resolve } from "node:path";
 import { Command, Option } from "commander";
-import { Chain } from "../../chain/chain.ts";
 import { getNetwork, type NetworkParams } from "../../consensus/params.ts";
 import { KERNEL_NAMES, type KernelChoice } from "../../mining/kernels/index.ts";
-import { type BlockFound, chainHooks, type HashRateStats, Miner } from "../../mining/miner.ts";
-import { chainDir, defaultDatadir } from "../../node/paths.ts";
-import { LevelStore } from "../../store/level.ts";
+import type { BlockFound, HashRateStats } from "../../mining/miner.ts";
+import { chainMiner } from "../../node/adapters.ts";
+import { openChainStore } from "../../node/node.ts";
+import { defaultDatadir } from "../../node/paths.ts";
 import { formatHashRate } from "../../util/format.ts";
 import { createLogger } from "../../util/logger.ts";
 import { intArg, logLevelArg } from "../options.ts";
@@ -47,10 +47,8 @@ export async function runMine(opts: MineOptions): Promise<void> {
   const params: NetworkParams = getNetwork(opts.network);
   const datadir = opts.datadir ? resolve(opts.datadir) : defaultDatadir(params.name, DEFAULT_NODE_PORT);
   const logger = createLogger({ level: opts.logLevel, name: "mine" });
-  const store = await LevelStore.open(chainDir(datadir), params);
-  const chain = await Chain.open({ params, store, logger });
-  const miner = new Miner({
-    ...chainHooks(chain),
+  const { store, chain } = await openChainStore({ params, datadir, logger });
+  const miner = chainMiner(chain, {
     minerName: opts.miner,
     kernel: opts.kernel,
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
