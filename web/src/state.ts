@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { DevnetView, ExplorerInfo } from "../../src/api/devnet.ts";
 import type { BlockSummary, MiningView, PeerView, ReorgView, Status, Tree } from "../../src/api/schemas.ts";
+import { BoundedMap } from "../../src/util/bounded.ts";
 import { errorMessage } from "../../src/util/errors.ts";
 import { api, isUnreachable } from "./api.ts";
 import { type BlockEvent, openStream, type StreamState, type TipEvent } from "./stream.ts";
@@ -76,7 +77,7 @@ export class Explorer {
     arrived: new Map(),
     peers: [],
   };
-  private readonly byHash = new Map<string, BlockRef>();
+  private readonly byHash = new BoundedMap<string, BlockRef>(KEEP_SUMMARIES);
   private readonly listeners = new Set<() => void>();
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private readonly pending = new Map<string, ReturnType<typeof setTimeout>>();
@@ -240,7 +241,6 @@ export class Explorer {
 
   private remember(b: BlockRef): void {
     this.byHash.set(b.hash, { hash: b.hash, height: b.height, miner: b.miner });
-    if (this.byHash.size > KEEP_SUMMARIES) this.byHash.delete(this.byHash.keys().next().value!);
   }
 
   private onBlock(e: BlockEvent): void {
