@@ -6,6 +6,7 @@ import type { DataRecord } from "../../src/consensus/records.ts";
 import { type BlockFound, type HashRateStats, Miner, type MinerOptions } from "../../src/mining/miner.ts";
 import { makeChild, mineBlock } from "../helpers/blocks.ts";
 import { openHarness } from "../helpers/chain.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 /** Wires a miner to a real chain exactly as a node would: processBlock in, tip events out. */
 function minerFor(chain: Chain, clock: { now: number }, extra: Partial<MinerOptions> = {}): Miner {
@@ -80,8 +81,11 @@ describe("miner on a real chain (regtest, LevelDB in a temp dir)", () => {
     try {
       await miner.start();
       // Niced workers on a loaded machine may take a while to be scheduled.
-      const deadline = Date.now() + 15_000;
-      while (submitted === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      await waitFor(() => submitted > 0, {
+        timeoutMs: 15_000,
+        intervalMs: 5,
+        what: "a block to reach submit",
+      });
       assert.equal(submitted, 1, "a block reached submit");
       let stopped = false;
       const stopping = miner.stop().then(() => {
