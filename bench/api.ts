@@ -16,12 +16,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Chain } from "../src/chain/chain.ts";
-import { bitsToTarget } from "../src/consensus/compact.ts";
-import { hashToBigInt, headerHashBytes } from "../src/consensus/header.ts";
 import { regtest } from "../src/consensus/params.ts";
 import { buildBlock } from "../src/consensus/template.ts";
 import { chainDir } from "../src/node/paths.ts";
 import { LevelStore } from "../src/store/level.ts";
+import { mineBlock } from "../test/helpers/blocks.ts";
 import { type NodeProcess, type StartOptions, spawnNode } from "../test/helpers/spawn.ts";
 import { median, percentile } from "./stats.ts";
 
@@ -39,7 +38,6 @@ const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 async function buildChain(dir: string, n: number): Promise<void> {
   const store = await LevelStore.open(chainDir(dir), regtest);
   const chain = await Chain.open({ params: regtest, store });
-  const target = bitsToTarget(regtest.genesis.header.bits)!;
   let time = regtest.genesis.header.time;
   for (let i = 0; i < n; i++) {
     const ctx = chain.nextBlockContext();
@@ -51,8 +49,7 @@ async function buildChain(dir: string, n: number): Promise<void> {
       miner: `bench miner ${i % 4}`,
       records: [{ type: "data", data: new TextEncoder().encode(`block ${ctx.height}`) }],
     });
-    while (hashToBigInt(headerHashBytes(block.header)) > target) block.header.nonce++;
-    await chain.processBlock(block);
+    await chain.processBlock(mineBlock(block));
   }
   await chain.close();
   await store.close();
