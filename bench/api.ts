@@ -12,17 +12,16 @@
  * process) does not share the server's event loop. Everything stays on 127.0.0.1; the data lives in a
  * temporary directory. The last line printed is one JSON object with every figure.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Chain } from "../src/chain/chain.ts";
-import { bitsToTarget } from "../src/consensus/compact.ts";
-import { hashToBigInt, headerHashBytes } from "../src/consensus/header.ts";
 import { regtest } from "../src/consensus/params.ts";
 import { buildBlock } from "../src/consensus/template.ts";
 import { chainDir } from "../src/node/paths.ts";
 import { LevelStore } from "../src/store/level.ts";
+import { mineBlock } from "../test/helpers/blocks.ts";
+import { type NodeProcess, type StartOptions, spawnNode } from "../test/helpers/spawn.ts";
 import { median, percentile } from "./stats.ts";
 
 const BLOCKS = Number(process.env["BENCH_BLOCKS"] ?? 10_000);
@@ -39,7 +38,6 @@ const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 async function buildChain(dir: string, n: number): Promise<void> {
   const store = await LevelStore.open(chainDir(dir), regtest);
   const chain = await Chain.open({ params: regtest, store });
-  const target = bitsToTarget(regtest.genesis.header.bits)!;
   let time = regtest.genesis.header.time;
   for (let i = 0; i < n; i++) {
     const ctx = chain.nextBlockContext();
@@ -51,8 +49,7 @@ async function buildChain(dir: string, n: number): Promise<void> {
       miner: `bench miner ${i % 4}`,
       records: [{ type: "data", data: new TextEncoder().encode(`block ${ctx.height}`) }],
     });
-    while (hashToBigInt(headerHashBytes(block.header)) > target) block.header.nonce++;
-    await chain.processBlock(block);
+    await chain.processBlock(mineBlock(block));
   }
   await chain.close();
   await store.close();
@@ -101,50 +98,15 @@ async function loadStatus(
   };
 }
 
-const BIN = new URL("../bin/jbc.mjs", import.meta.url).pathname;
-
-interface RunningNode {
-  url: string;
-  stop(): Promise<void>;
-}
-
-/** Starts `jbc node` with `args` and resolves with its URL once it logged "node started". */
-async function startNode(datadir: string, args: string[]): Promise<RunningNode> {
-  mkdirSync(datadir, { recursive: true });
-  const log = join(datadir, "bench-node.log");
-  const fd = openSync(log, "w");
-  const proc: ChildProcess = spawn(
-    process.execPath,
-    [BIN, "node", "--port", "0", "--no-p2p", "--datadir", datadir, "--log-level", "info", ...args],
-    { stdio: ["ignore", fd, fd] },
-  );
-  closeSync(fd);
-  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
-  const kill = (): void => {
-    proc.kill("SIGKILL");
-  };
-  process.once("exit", kill);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const line = readFileSync(log, "utf8")
-      .split("\n")
-      .find((l) => l.includes('"node started"'));
-    if (line) {
-      const url = (JSON.parse(line) as { url: string }).url;
-      return {
-        url,
-        async stop() {
-          proc.kill("SIGINT");
-          const t = setTimeout(kill, 10_000);
-          await exited;
-          clearTimeout(t);
-        },
-      };
-    }
-    if (proc.exitCode !== null || Date.now() > deadline)
-      throw new Error(`node did not start:\n${readFileSync(log, "utf8")}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** A `jbc node` process without P2P on `datadir` (test/helpers/spawn.ts), up once it logged its URL. */
+function startNode(datadir: string, o: Omit<StartOptions, "name" | "datadir"> = {}): Promise<NodeProcess> {
+  return spawnNode({
+    name: "bench-node",
+    datadir,
+    startTimeoutMs: 60_000,
+    ...o,
+    args: ["--no-p2p", ...(o.args ?? [])],
+  });
 }
 
 const dir = mkdtempSync(join(tmpdir(), "jbc-bench-api-"));
@@ -159,7 +121,7 @@ try {
   const cold: number[] = [];
   let last = { ms: 0, bytes: 0, blocks: 0 };
   for (let i = 0; i < COLD_RUNS; i++) {
-    const n = await startNode(join(dir, "chain"), ["--network", "regtest"]);
+    const n = await startNode(join(dir, "chain"));
     try {
       last = await timeChainDump(n.url);
       cold.push(last.ms);
@@ -169,7 +131,7 @@ try {
   }
   // Uncached: JIT warm, every block read from LevelDB and serialized on every request.
   const uncachedTimes: number[] = [];
-  const nc = await startNode(join(dir, "chain"), ["--network", "regtest", "--json-cache-mb", "0"]);
+  const nc = await startNode(join(dir, "chain"), { args: ["--json-cache-mb", "0"] });
   try {
     await timeChainDump(nc.url);
     for (let i = 0; i < RUNS; i++) uncachedTimes.push((await timeChainDump(nc.url)).ms);
@@ -177,7 +139,7 @@ try {
     await nc.stop();
   }
   const uncached = median(uncachedTimes);
-  const node = await startNode(join(dir, "chain"), ["--network", "regtest"]);
+  const node = await startNode(join(dir, "chain"));
   let dump: { cold: number; warm: number; warmMin: number; bytes: number; blocks: number };
   let idle: Awaited<ReturnType<typeof loadStatus>>;
   try {
@@ -208,13 +170,7 @@ try {
 
   // A devnet node mining on every core: real work, so the workers never idle.
   const threads = availableParallelism();
-  const mining = await startNode(join(dir, "mining"), [
-    "--network",
-    "devnet",
-    "--mine",
-    "--threads",
-    String(threads),
-  ]);
+  const mining = await startNode(join(dir, "mining"), { network: "devnet", mine: true, threads });
   let busy: Awaited<ReturnType<typeof loadStatus>>;
   let hashRate = 0;
   try {

@@ -1,18 +1,14 @@
 import { z } from "zod";
+import { errorWithCause } from "../util/errors.ts";
 import { buildPath, type RouteArgs, type RouteName, type RouteResponse, routes } from "./routes.ts";
-import { ErrorBody } from "./schemas.ts";
+import { ApiError, ErrorBody } from "./schemas.ts";
 
-/** An error response from a node (or a failure to reach it), with the node's code. */
-export class ApiClientError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: Record<string, unknown>,
-  ) {
-    super(message);
-    this.name = "ApiClientError";
-  }
+/**
+ * An error response from another node (or a failure to reach it), with that node's code: the server's
+ * ApiError as received, a class of its own so a caller never mistakes it for one of its own failures.
+ */
+export class ApiClientError extends ApiError {
+  override readonly name = "ApiClientError";
 }
 
 export interface ApiClientOptions {
@@ -159,9 +155,7 @@ export class ApiClient {
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
       });
     } catch (err) {
-      const why =
-        err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-      throw new ApiClientError(0, "UNREACHABLE", `cannot reach ${url}: ${why}`);
+      throw new ApiClientError(0, "UNREACHABLE", `cannot reach ${url}: ${errorWithCause(err)}`);
     }
     if (!res.ok) throw await errorFrom(res);
     return res;

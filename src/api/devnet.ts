@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { errorWithCause } from "../util/errors.ts";
 import { BlockDetail, type MiningView, Status } from "./schemas.ts";
 
 /**
@@ -206,5 +207,5 @@ function reason(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   if (err.name === "TimeoutError") return "no answer within the timeout";
   // fetch wraps the socket error (ECONNREFUSED …) as its cause.
-  return err.cause instanceof Error ? err.cause.message : err.message;
+  return errorWithCause(err);
 }

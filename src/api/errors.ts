@@ -1,19 +1,6 @@
 import { DecodeError } from "../consensus/bytes.ts";
 import { BlockError } from "../consensus/errors.ts";
-import type { ErrorBody } from "./schemas.ts";
-
-/** A failure with the HTTP status and stable code it is reported with. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: Record<string, unknown>,
-  ) {
-    super(message);
-    this.name = "ApiError";
-  }
-}
+import { ApiError, type ErrorBody } from "./schemas.ts";
 
 /** Fastify's own error codes, for the failures it detects before a handler runs. */
 const FASTIFY_CODES: Record<string, [number, string]> = {

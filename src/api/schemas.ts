@@ -21,6 +21,23 @@ export const ErrorBody = z.object({
 });
 export type ErrorBody = z.infer<typeof ErrorBody>;
 
+/**
+ * The error an `ErrorBody` stands for: the HTTP status and the body's code, message and details. The server
+ * throws it (src/api/errors.ts turns it into the body); the clients rebuild it from the body they receive
+ * (src/api/client.ts, the explorer), where status 0 and code UNREACHABLE mean the node did not answer.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
 export const MiningView = z.object({
   /** Whether this node has a miner at all. */
   available: z.boolean(),

@@ -13,14 +13,15 @@ import type { z } from "zod";
 import { decodeBlock } from "../consensus/block.ts";
 import { DecodeError, fromHex } from "../consensus/bytes.ts";
 import { headerHash } from "../consensus/header.ts";
+import { errorMessage } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import type { ApiBackend } from "./backend.ts";
 import { type DevnetOptions, registerDevnetRoutes } from "./devnet.ts";
-import { ApiError, toErrorResponse } from "./errors.ts";
+import { toErrorResponse } from "./errors.ts";
 import { EventHub, type EventHubOptions } from "./events.ts";
 import { blockFromLegacy, LegacyJsonCache, streamLegacyChain } from "./legacy.ts";
 import { DEFAULT_BODY_LIMIT, type RouteName, type RouteResponse, type Routes, routes } from "./routes.ts";
-import { SubmitHexBody } from "./schemas.ts";
+import { ApiError, SubmitHexBody } from "./schemas.ts";
 import { registerExplorer } from "./static.ts";
 import { bitsHex, blockDetail, difficulty, submitResult, summary, treeNode } from "./views.ts";
 
@@ -269,7 +270,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       try {
         raw = fromHex(hex.replace(/^0x/, ""));
       } catch (err) {
-        throw new ApiError(400, "BAD_REQUEST", `invalid body: ${(err as Error).message}`);
+        throw new ApiError(400, "BAD_REQUEST", `invalid body: ${errorMessage(err)}`);
       }
     } else {
       throw new ApiError(

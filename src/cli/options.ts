@@ -1,14 +1,22 @@
 import { InvalidArgumentError } from "commander";
 import { getNetwork, type NetworkParams } from "../consensus/params.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /** Commander argument parsers shared by the commands. */
 
-/** An integer in [min, max]. */
-export function intArg(min: number, max: number): (value: string) => number {
+/**
+ * A whole number in [min, max], written in decimal digits only: `0x10`, `+5`, `1e3`, `5.0` and ` 5` are
+ * refused (Number() would take them all). The one integer parser of the commands.
+ */
+export function intArg(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value: string): number => {
     const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(
+        max === Number.MAX_SAFE_INTEGER
+          ? `expected a whole number of at least ${min}`
+          : `expected an integer from ${min} to ${max}`,
+      );
     }
     return n;
   };
@@ -25,7 +33,7 @@ export function networkArg(value: string): NetworkParams {
   try {
     return getNetwork(value);
   } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
+    throw new InvalidArgumentError(errorMessage(err));
   }
 }
 

@@ -1,6 +1,7 @@
 import { ApiClient } from "../api/client.ts";
 import type { Status } from "../api/schemas.ts";
-import { formatHashRate } from "./format.ts";
+import { errorMessage } from "../util/errors.ts";
+import { formatHashRate } from "../util/format.ts";
 
 /** One node the scoreboard watches. */
 export interface WatchedNode {
@@ -74,7 +75,7 @@ export class Scoreboard {
           st.status = await c.status();
           st.error = undefined;
         } catch (err) {
-          st.error = (err as Error).message;
+          st.error = errorMessage(err);
         }
       }),
     );

@@ -4,6 +4,7 @@ import type { NextBlockContext, ProcessResult } from "../chain/types.ts";
 import type { Block } from "../consensus/block.ts";
 import { hashToHex } from "../consensus/header.ts";
 import type { BlockRecord } from "../consensus/records.ts";
+import { errorMessage } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import type { KernelChoice, KernelName } from "./kernels/index.ts";
 import { MiningPool, type PoolSolution } from "./pool.ts";
@@ -100,9 +101,12 @@ export class Miner extends EventEmitter<MinerEvents> {
   private jobSeq = 0;
   /** Start time of the first template per parent hash, for the time-to-find of each block. */
   private readonly heightStart = new Map<string, number>();
-  private lastCounts: number[] = [];
-  private lastStatsAt = 0;
-  private running = false;
+  /** Hash counts and time at the start of the current measurement interval. */
+  private intervalCounts: number[] = [];
+  private intervalStart = 0;
+  private lastReport: HashRateStats | undefined;
+  private found = 0;
+  private active = false;
   private submitting = 0;
   /** Found blocks still on their way through submit; stop() waits for them. */
   private readonly submissions = new Set<Promise<void>>();
@@ -123,6 +127,21 @@ export class Miner extends EventEmitter<MinerEvents> {
     return this.pool?.threads;
   }
 
+  /** True from start() until stop(). */
+  get running(): boolean {
+    return this.active;
+  }
+
+  /** Blocks found (and submitted, whatever the outcome) since this miner was made. */
+  get blocksFound(): number {
+    return this.found;
+  }
+
+  /** The last `stats` report while running: undefined before the first one and after stop(). */
+  get lastStats(): HashRateStats | undefined {
+    return this.lastReport;
+  }
+
   /** The template being searched, if any: its height and parent. */
   get working(): { height: number; prevHashHex: string; generation: number } | undefined {
     if (!this.job || !this.pool?.busy) return undefined;
@@ -135,25 +154,28 @@ export class Miner extends EventEmitter<MinerEvents> {
 
   /** Starts the workers and mining on the current tip. */
   async start(): Promise<void> {
-    if (this.running) return;
+    if (this.active) return;
     this.pool = await MiningPool.start({
       ...(this.opts.threads !== undefined ? { threads: this.opts.threads } : {}),
       ...(this.opts.kernel !== undefined ? { kernel: this.opts.kernel } : {}),
       ...(this.opts.nonceSpace !== undefined ? { nonceSpace: this.opts.nonceSpace } : {}),
       logger: this.log,
     });
-    this.running = true;
+    this.active = true;
     this.pool.on("found", (s) => {
       const p = this.onFound(s).finally(() => this.submissions.delete(p));
       this.submissions.add(p);
     });
     this.pool.on("error", (err) => this.fail(err));
     this.unsubscribe = this.opts.onTip?.(() => this.newTip());
-    this.lastCounts = this.pool.hashCounts();
-    this.lastStatsAt = performance.now();
+    this.startInterval();
     const interval = this.opts.statsIntervalMs ?? 1000;
     if (interval > 0) {
-      this.statsTimer = setInterval(() => this.emit("stats", this.stats()), interval);
+      this.statsTimer = setInterval(() => {
+        this.lastReport = this.stats();
+        this.startInterval();
+        this.emit("stats", this.lastReport);
+      }, interval);
       this.statsTimer.unref();
     }
     this.restart();
@@ -161,32 +183,34 @@ export class Miner extends EventEmitter<MinerEvents> {
 
   /** The tip changed: abort the current job and start on the new tip (no-op if already on it). */
   newTip(): void {
-    if (!this.running || this.submitting > 0) return;
+    if (!this.active || this.submitting > 0) return;
     this.restart(true);
   }
 
   /** Rebuilds the template on the same tip, e.g. because the pending records changed. */
   refresh(): void {
-    if (this.running && this.submitting === 0) this.restart();
+    if (this.active && this.submitting === 0) this.restart();
   }
 
-  /** Hash rates since the previous call (per thread and total). */
+  /** Hash rates (per thread and total) since the current measurement interval began. Reads only. */
   stats(): HashRateStats {
     const pool = this.pool;
     const counts = pool ? pool.hashCounts() : [];
-    const at = performance.now();
-    const seconds = Math.max(1e-3, (at - this.lastStatsAt) / 1000);
-    const perThread = counts.map((c, i) => (c - (this.lastCounts[i] ?? 0)) / seconds);
-    const stats: HashRateStats = {
+    const seconds = Math.max(1e-3, (performance.now() - this.intervalStart) / 1000);
+    const perThread = counts.map((c, i) => (c - (this.intervalCounts[i] ?? 0)) / seconds);
+    return {
       kernel: pool?.kernel ?? "none",
       perThread,
       total: perThread.reduce((a, b) => a + b, 0),
       hashes: counts.reduce((a, b) => a + b, 0),
       intervalMs: seconds * 1000,
     };
-    this.lastCounts = counts;
-    this.lastStatsAt = at;
-    return stats;
+  }
+
+  /** Begins a new measurement interval: the next stats() counts from now. The stats timer calls it after each report. */
+  startInterval(): void {
+    this.intervalCounts = this.pool ? this.pool.hashCounts() : [];
+    this.intervalStart = performance.now();
   }
 
   /**
@@ -195,7 +219,8 @@ export class Miner extends EventEmitter<MinerEvents> {
    * that arrive after the stop began are dropped.
    */
   async stop(): Promise<void> {
-    this.running = false;
+    this.active = false;
+    this.lastReport = undefined;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     clearInterval(this.statsTimer);
@@ -212,13 +237,13 @@ export class Miner extends EventEmitter<MinerEvents> {
    * Runs inside the chain's tip event and timers, so failures become `error` events, never throws.
    */
   private restart(onlyIfMoved = false): void {
-    if (!this.pool || !this.running) return;
+    if (!this.pool || !this.active) return;
     try {
       const context = this.opts.getContext(this.now());
       const same = this.job && this.pool.busy && this.job.context.prevHashHex === context.prevHashHex;
       if (!(onlyIfMoved && same)) this.startJob(this.pool, context);
     } catch (err) {
-      this.fail(err as Error);
+      this.fail(err instanceof Error ? err : new Error(errorMessage(err)));
     }
   }
 
@@ -254,7 +279,7 @@ export class Miner extends EventEmitter<MinerEvents> {
   }
 
   private async onFound(s: PoolSolution): Promise<void> {
-    if (!this.running) return;
+    if (!this.active) return;
     const hash = hashToHex(s.hash);
     const started = this.heightStart.get(hashToHex(s.job.prevHash)) ?? performance.now();
     const elapsedMs = performance.now() - started;
@@ -263,12 +288,13 @@ export class Miner extends EventEmitter<MinerEvents> {
     try {
       result = await this.opts.submit(s.block);
     } catch (err) {
-      result = { status: "rejected", hash, reason: (err as Error).message };
+      result = { status: "rejected", hash, reason: errorMessage(err) };
       this.log.warn({ hash, err }, "mined block rejected");
     } finally {
       this.submitting--;
     }
     const miner = s.block.records[0];
+    this.found++;
     this.emit("block", {
       height: s.job.height,
       hash,
@@ -279,7 +305,7 @@ export class Miner extends EventEmitter<MinerEvents> {
       result,
     });
     // Listeners may have stopped the miner; otherwise continue on the tip as it is now.
-    if (this.running && this.submitting === 0) this.restart();
+    if (this.active && this.submitting === 0) this.restart();
   }
 
   private fail(err: Error): void {

@@ -8,6 +8,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { encodeHeader } from "../consensus/header.ts";
 import { merkleRoot } from "../consensus/merkle.ts";
 import { recordId } from "../consensus/records.ts";
+import { errorMessage } from "../util/errors.ts";
 import { loadKernel } from "./kernels/index.ts";
 import { GENERATION, type JobMessage, sharedViews, type WorkerInit, type WorkerMessage } from "./protocol.ts";
 import { findNonce, prepareHeader } from "./search.ts";
@@ -92,10 +93,14 @@ try {
     try {
       mine(job, kernel);
     } catch (err) {
-      post({ type: "error", index: me, message: (err as Error).stack ?? String(err) });
+      post({
+        type: "error",
+        index: me,
+        message: err instanceof Error ? (err.stack ?? err.message) : errorMessage(err),
+      });
     }
   });
   post({ type: "ready", index: me, kernel: kernel.name });
 } catch (err) {
-  post({ type: "error", index: me, message: (err as Error).message });
+  post({ type: "error", index: me, message: errorMessage(err) });
 }

@@ -3,16 +3,16 @@ import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { ApiBackend, BackendEvents } from "../api/backend.ts";
-import { ApiError } from "../api/errors.ts";
-import type { MiningView, P2PInfo, PeerView, SyncView } from "../api/schemas.ts";
+import { ApiError, type MiningView, type P2PInfo, type PeerView, type SyncView } from "../api/schemas.ts";
 import { type ApiServer, createApiServer } from "../api/server.ts";
 import { Chain } from "../chain/chain.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { LevelStore } from "../store/level.ts";
+import { errorMessage } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
-import { defaultModules } from "./modules.ts";
+import { realServices } from "./adapters.ts";
 import { chainDir, defaultWebRoot, loadOrCreateToken, packageVersion } from "./paths.ts";
-import type { MinerService, MinerStats, NetworkService, NodeModules } from "./services.ts";
+import type { MinerService, MinerStats, NetworkService, ServiceFactories } from "./services.ts";
 
 export interface NodeOptions {
   params: NetworkParams;
@@ -45,6 +45,34 @@ export interface NodeOptions {
   devnetPeers?: string[];
 }
 
+/**
+ * Opens the store in `datadir` and the chain on it (closing the store again if the chain cannot open): the
+ * first two parts of every node, and all `jbc mine` needs besides a miner (adapters.ts `chainMiner`).
+ */
+export async function openChainStore(opts: {
+  params: NetworkParams;
+  datadir: string;
+  logger: Logger;
+  syncWrites?: boolean;
+  now?: () => number;
+}): Promise<{ store: LevelStore; chain: Chain }> {
+  const store = await LevelStore.open(chainDir(opts.datadir), opts.params, {
+    sync: opts.syncWrites ?? false,
+  });
+  try {
+    const chain = await Chain.open({
+      params: opts.params,
+      store,
+      logger: opts.logger,
+      ...(opts.now ? { now: opts.now } : {}),
+    });
+    return { store, chain };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
 /** How often blocks held for being too far in the future are retried. */
 const FUTURE_RETRY_MS = 1000;
 
@@ -73,25 +101,17 @@ export class JbcNode {
   ) {}
 
   /** Opens the store and the chain, then starts networking, the miner and the API. */
-  static async create(opts: NodeOptions, modules: NodeModules = defaultModules()): Promise<JbcNode> {
+  static async create(opts: NodeOptions, modules: ServiceFactories = realServices()): Promise<JbcNode> {
     const log = opts.logger ?? silentLogger;
     mkdirSync(opts.datadir, { recursive: true });
     const token = opts.apiToken ?? loadOrCreateToken(opts.datadir);
-    const store = await LevelStore.open(chainDir(opts.datadir), opts.params, {
-      sync: opts.syncWrites ?? false,
+    const { store, chain } = await openChainStore({
+      params: opts.params,
+      datadir: opts.datadir,
+      logger: log.child({ module: "chain" }),
+      ...(opts.syncWrites !== undefined ? { syncWrites: opts.syncWrites } : {}),
+      ...(opts.now ? { now: opts.now } : {}),
     });
-    let chain: Chain;
-    try {
-      chain = await Chain.open({
-        params: opts.params,
-        store,
-        logger: log.child({ module: "chain" }),
-        ...(opts.now ? { now: opts.now } : {}),
-      });
-    } catch (err) {
-      await store.close();
-      throw err;
-    }
     const node = new JbcNode(opts, store, chain, log, token);
     try {
       await node.start(modules);
@@ -112,7 +132,7 @@ export class JbcNode {
     return this.httpUrl;
   }
 
-  private async start(modules: NodeModules): Promise<void> {
+  private async start(modules: ServiceFactories): Promise<void> {
     const { opts, chain, log } = this;
     this.every(FUTURE_RETRY_MS, () => {
       chain.retryFutureBlocks().catch((err: unknown) => log.debug({ err }, "future block retry failed"));
@@ -236,7 +256,7 @@ export class JbcNode {
         try {
           await n.addPeer(addr);
         } catch (err) {
-          throw new ApiError(502, "DIAL_FAILED", (err as Error).message);
+          throw new ApiError(502, "DIAL_FAILED", errorMessage(err));
         }
       },
       mining: () => this.miningView(),

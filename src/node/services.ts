@@ -4,8 +4,9 @@ import type { LevelStore } from "../store/level.ts";
 import type { Logger } from "../util/logger.ts";
 
 /**
- * The shapes the node needs from the P2P layer and the miner. The node adapts the real modules
- * (src/net, src/mining) to these in one place, so the API and the shutdown logic depend only on them.
+ * The shapes the node needs from the P2P layer and the miner. src/node/adapters.ts adapts the real ones
+ * (src/net, src/mining) to these in one place, so the API and the shutdown logic depend only on them, and
+ * tests can hand the node other factories.
  */
 
 export interface PeerSummary {
@@ -80,7 +81,7 @@ export interface MinerContext {
 }
 
 /** Factories that build the optional services; the node calls them in its start order. */
-export interface NodeModules {
+export interface ServiceFactories {
   network?: (ctx: NetworkContext) => Promise<NetworkService>;
   miner?: (ctx: MinerContext) => Promise<MinerService>;
 }

@@ -6,7 +6,7 @@ import { Reader, Writer } from "../consensus/bytes.ts";
 import type { BlockErrorData } from "../consensus/errors.ts";
 import { encodeHeader, hashToHex, readHeader } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
-
+import { errorWithCause } from "../util/errors.ts";
 import {
   banKey,
   blockKey,
@@ -254,13 +254,8 @@ function errorCode(err: unknown): string {
   return "";
 }
 
-function causeMessage(err: unknown): string {
-  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : "";
-  return `${err instanceof Error ? err.message : String(err)} ${cause}`;
-}
-
 function classifyOpenError(err: unknown, path: string): StoreError {
-  const msg = causeMessage(err);
+  const msg = errorWithCause(err);
   if (/lock/i.test(msg) || errorCode(err) === "LEVEL_LOCKED") {
     return new StoreError("LOCKED", "database is in use by another process", path, { cause: err });
   }
@@ -280,7 +275,7 @@ function classifyOpenError(err: unknown, path: string): StoreError {
 
 function wrapIo(err: unknown, path: string): unknown {
   if (err instanceof StoreError) return err;
-  const msg = causeMessage(err);
+  const msg = errorWithCause(err);
   if (/corrupt/i.test(msg))
     return new StoreError("CORRUPT", `LevelDB reports corruption: ${msg.trim()}`, path, { cause: err });
   return err;

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ApiClient, ApiClientError, type StreamEvent } from "../../src/api/client.ts";
 import { LegacyBlock } from "../../src/api/schemas.ts";
@@ -14,13 +12,14 @@ import { JbcNode } from "../../src/node/node.ts";
 import { chainDir } from "../../src/node/paths.ts";
 import { LevelStore } from "../../src/store/level.ts";
 import { blockHash, makeChain, makeChild, mineHighHash } from "../helpers/blocks.ts";
+import { tempDir } from "../helpers/chain.ts";
 
 /**
  * The HTTP API against a real node: real LevelDB in a temporary directory, real HTTP on 127.0.0.1.
  * The node runs without P2P and without a miner; blocks are mined by the test helpers and posted.
  */
 
-const dir = mkdtempSync(join(tmpdir(), "jbc-api-"));
+const dir = tempDir("jbc-api-");
 let node: JbcNode;
 let api: ApiClient;
 // Genesis + 6 blocks on the main chain; a 1-block side branch off block 3.
@@ -242,7 +241,7 @@ describe("HTTP API", () => {
   });
 
   test("a request whose headers or body stop arriving is cut off with 408 REQUEST_TIMEOUT", async () => {
-    const slowDir = mkdtempSync(join(tmpdir(), "jbc-api-slow-"));
+    const slowDir = tempDir("jbc-api-slow-");
     const slow = await JbcNode.create(
       { params: regtest, datadir: slowDir, http: { port: 0, requestTimeoutMs: 300 }, p2p: false },
       {},
@@ -497,7 +496,7 @@ describe("HTTP API", () => {
 
 describe("HTTP API limits", () => {
   test("GET /api/events beyond maxEventStreams gets 503 TOO_MANY_STREAMS; a freed slot opens again", async () => {
-    const capDir = mkdtempSync(join(tmpdir(), "jbc-api-cap-"));
+    const capDir = tempDir("jbc-api-cap-");
     const capped = await JbcNode.create(
       { params: regtest, datadir: capDir, http: { port: 0, maxEventStreams: 2 }, p2p: false },
       {},
@@ -532,7 +531,7 @@ describe("HTTP API limits", () => {
 describe("HTTP API limits: /blockchain.json", () => {
   test("at most 8 downloads stream at once (503 TOO_MANY_DOWNLOADS); a closed one frees its slot", async () => {
     // A chain whose JSON (about 3 MB) cannot sit in socket buffers, so readers that do not read stay open.
-    const capDir = mkdtempSync(join(tmpdir(), "jbc-api-dl-"));
+    const capDir = tempDir("jbc-api-dl-");
     const store = await LevelStore.open(chainDir(capDir), regtest);
     const c = await Chain.open({ params: regtest, store });
     let tip = regtest.genesis;

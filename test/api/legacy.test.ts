@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import {
@@ -17,9 +16,10 @@ import { regtest } from "../../src/consensus/params.ts";
 import { type BlockRecord, signRecord } from "../../src/consensus/records.ts";
 import { LevelStore } from "../../src/store/level.ts";
 import { blockHash, makeChild } from "../helpers/blocks.ts";
+import { tempDir } from "../helpers/chain.ts";
 
 const enc = new TextEncoder();
-const dir = mkdtempSync(join(tmpdir(), "jbc-legacy-"));
+const dir = tempDir("jbc-legacy-");
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const samples: BlockRecord[][] = [

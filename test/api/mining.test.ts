@@ -1,21 +1,21 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { ApiClient, type StreamEvent } from "../../src/api/client.ts";
 import { regtest } from "../../src/consensus/params.ts";
-import { defaultModules } from "../../src/node/modules.ts";
+import { realServices } from "../../src/node/adapters.ts";
 import { JbcNode } from "../../src/node/node.ts";
+import { tempDir } from "../helpers/chain.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 /** Mining control over HTTP with the real worker-pool miner (one thread, regtest), no P2P. */
 
-const dir = mkdtempSync(join(tmpdir(), "jbc-api-mining-"));
+const dir = tempDir("jbc-api-mining-");
 let node: JbcNode;
 let api: ApiClient;
 
 before(async () => {
-  const { miner } = defaultModules();
+  const { miner } = realServices();
   assert.ok(miner);
   node = await JbcNode.create(
     { params: regtest, datadir: dir, http: { port: 0 }, p2p: false, threads: 1, minerName: "api test" },
@@ -35,10 +35,8 @@ test("POST /api/mining/start mines blocks, streams block and mining events; stop
   const events: StreamEvent[] = [];
   const ac = new AbortController();
   const stream = api.events((e) => events.push(e), ac.signal);
-  const until = async (pred: () => boolean, what: string): Promise<void> => {
-    for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(pred(), what);
-  };
+  const until = (pred: () => boolean, what: string): Promise<boolean> =>
+    waitFor(pred, { timeoutMs: 10_000, intervalMs: 50, what });
   await until(() => events.some((e) => e.event === "hello"), "hello event");
   assert.equal((await api.status()).mining.running, false);
 

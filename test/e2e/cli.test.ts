@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { promisify } from "node:util";
@@ -10,7 +10,8 @@ import { regtest } from "../../src/consensus/params.ts";
 import { chainDir } from "../../src/node/paths.ts";
 import { LevelStore } from "../../src/store/level.ts";
 import { blockHash, makeChain } from "../helpers/blocks.ts";
-import { killAll, startNode, tempDir } from "./harness.ts";
+import { tempDir } from "../helpers/chain.ts";
+import { killAll, spawnNode } from "../helpers/spawn.ts";
 
 /** `jbc status` and `jbc chain verify` against real data directories and a running node. */
 
@@ -20,7 +21,7 @@ const tmp = tempDir("jbc-cli-");
 
 after(async () => {
   await killAll();
-  tmp.cleanup();
+  rmSync(tmp, { recursive: true, force: true });
 });
 
 async function jbc(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -36,7 +37,7 @@ async function jbc(args: string[]): Promise<{ code: number; stdout: string; stde
 test("chain verify checks a stopped node's store; status reads a running node", {
   timeout: 60_000,
 }, async () => {
-  const datadir = join(tmp.dir, "n");
+  const datadir = join(tmp, "n");
   const blocks = makeChain(regtest, 50, { spacing: 1 });
   const store = await LevelStore.open(chainDir(datadir), regtest);
   const chain = await Chain.open({ params: regtest, store });
@@ -48,11 +49,11 @@ test("chain verify checks a stopped node's store; status reads a running node", 
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /^ok: 51 main-chain blocks/m);
 
-  const missing = await jbc(["chain", "verify", "--datadir", join(tmp.dir, "none"), "--network", "regtest"]);
+  const missing = await jbc(["chain", "verify", "--datadir", join(tmp, "none"), "--network", "regtest"]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /no jbc database/);
 
-  const node = await startNode({ name: "n", datadir, args: ["--no-p2p"] });
+  const node = await spawnNode({ name: "n", datadir, args: ["--no-p2p"] });
   const status = await jbc(["status", "--url", node.url]);
   assert.equal(status.code, 0, status.stderr);
   assert.match(status.stdout, new RegExp(`tip\\s+50\\s+${blockHash(blocks[50]!)}`));
@@ -80,9 +81,9 @@ test("--sync opens the store with fsync per batch; blocks written that way are t
     assert.ok(line, "a node started line");
     return JSON.parse(line) as Record<string, unknown>;
   };
-  const datadir = join(tmp.dir, "sync");
+  const datadir = join(tmp, "sync");
   const blocks = makeChain(regtest, 5, { spacing: 1 });
-  const synced = await startNode({ name: "sync", datadir, args: ["--no-p2p", "--sync"] });
+  const synced = await spawnNode({ name: "sync", datadir, args: ["--no-p2p", "--sync"] });
   assert.equal(started(synced.logFile).syncWrites, true);
   for (let i = 1; i < blocks.length; i++) await synced.api.submitBlock(encodeBlock(blocks[i]!));
   assert.equal((await synced.api.status()).tip.height, 5);
@@ -94,7 +95,7 @@ test("--sync opens the store with fsync per batch; blocks written that way are t
   assert.equal(chain.tip.hash, blockHash(blocks[5]!));
   await chain.close();
   await store.close();
-  const plain = await startNode({ name: "plain", datadir: join(tmp.dir, "plain"), args: ["--no-p2p"] });
+  const plain = await spawnNode({ name: "plain", datadir: join(tmp, "plain"), args: ["--no-p2p"] });
   assert.equal(started(plain.logFile).syncWrites, false);
   assert.equal(await plain.stop(), 0);
 });

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { after, test } from "node:test";
 import { ApiClient } from "../../src/api/client.ts";
-import { tempDir, waitFor } from "./harness.ts";
+import { tempDir } from "../helpers/chain.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 /**
  * `jbc devnet` as a user runs it (output to a pipe, so plain lines): it starts mining nodes as child
@@ -42,7 +43,7 @@ const alive = (pid: number): boolean => {
 after(() => {
   // Nodes are in their own process groups: kill any that a failed run left behind.
   for (const pid of childPids) if (alive(pid)) process.kill(pid, "SIGKILL");
-  tmp.cleanup();
+  rmSync(tmp, { recursive: true, force: true });
 });
 
 test("jbc devnet starts connected mining nodes and stops them all on SIGINT", {
@@ -62,7 +63,7 @@ test("jbc devnet starts connected mining nodes and stops them all on SIGINT", {
       String(base),
       "--threads",
       "1",
-    ].concat(["--datadir", tmp.dir, "--refresh", "500"]),
+    ].concat(["--datadir", tmp, "--refresh", "500"]),
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import type { StreamEvent } from "../../src/api/client.ts";
@@ -8,7 +9,9 @@ import { regtest } from "../../src/consensus/params.ts";
 import { chainDir } from "../../src/node/paths.ts";
 import { LevelStore } from "../../src/store/level.ts";
 import { blockHash, makeChain } from "../helpers/blocks.ts";
-import { converged, killAll, type NodeProcess, startNode, tempDir, waitFor } from "./harness.ts";
+import { tempDir } from "../helpers/chain.ts";
+import { converged, killAll, type NodeProcess, spawnNode } from "../helpers/spawn.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 /**
  * Whole nodes as separate processes started through the CLI (`jbc node`, regtest, one mining thread),
@@ -24,7 +27,7 @@ const tmp = tempDir("jbc-e2e-");
 
 after(async () => {
   await killAll();
-  tmp.cleanup();
+  rmSync(tmp, { recursive: true, force: true });
 });
 
 async function height(n: NodeProcess): Promise<number> {
@@ -49,9 +52,9 @@ describe("nodes as processes", { timeout: 150_000 }, () => {
   const nodes: NodeProcess[] = [];
 
   test("three mining nodes converge on one tip, and each has blocks on the main chain", async () => {
-    const a = await startNode({ name: "a", datadir: join(tmp.dir, "a"), mine: true });
-    const b = await startNode({ name: "b", datadir: join(tmp.dir, "b"), mine: true, peers: [a.url] });
-    const c = await startNode({ name: "c", datadir: join(tmp.dir, "c"), mine: true, peers: [a.url, b.url] });
+    const a = await spawnNode({ name: "a", datadir: join(tmp, "a"), mine: true });
+    const b = await spawnNode({ name: "b", datadir: join(tmp, "b"), mine: true, peers: [a.url] });
+    const c = await spawnNode({ name: "c", datadir: join(tmp, "c"), mine: true, peers: [a.url, b.url] });
     nodes.push(a, b, c);
     await waitFor(
       async () => (await Promise.all(nodes.map((n) => n.api.status()))).every((s) => s.peers >= 2),
@@ -97,7 +100,7 @@ describe("nodes as processes", { timeout: 150_000 }, () => {
     const [a, b, c] = nodes as [NodeProcess, NodeProcess, NodeProcess];
     // Partition: restart c without peers; a and b never dialed it, so it is alone.
     assert.equal(await c.stop(), 0);
-    const cut = await startNode({ name: "c", datadir: c.datadir });
+    const cut = await spawnNode({ name: "c", datadir: c.datadir });
     nodes[2] = cut;
     assert.equal((await cut.api.status()).peers, 0);
     const base = await height(cut);
@@ -131,7 +134,7 @@ describe("nodes as processes", { timeout: 150_000 }, () => {
   test("a node started after 1,000 blocks exist syncs them, and catches up after a restart", async () => {
     // Build 1,000 blocks straight into d's store before d starts.
     const blocks = makeChain(regtest, 1000, { spacing: 1, miner: "history" });
-    const dDir = join(tmp.dir, "d");
+    const dDir = join(tmp, "d");
     const store = await LevelStore.open(chainDir(dDir), regtest);
     const chain = await Chain.open({ params: regtest, store });
     for (let i = 1; i < blocks.length; i++) await chain.processBlock(blocks[i]!);
@@ -139,8 +142,8 @@ describe("nodes as processes", { timeout: 150_000 }, () => {
     await chain.close();
     await store.close();
 
-    const d = await startNode({ name: "d", datadir: dDir });
-    const e = await startNode({ name: "e", datadir: join(tmp.dir, "e"), peers: [d.url] });
+    const d = await spawnNode({ name: "d", datadir: dDir });
+    const e = await spawnNode({ name: "e", datadir: join(tmp, "e"), peers: [d.url] });
     nodes.push(d, e);
     const t0 = Date.now();
     const tip = await converged([d, e], 60_000);
@@ -157,7 +160,7 @@ describe("nodes as processes", { timeout: 150_000 }, () => {
       const r = await d.api.submitBlock(encodeBlock(more[i]!));
       assert.equal(r.status, "main");
     }
-    const e2 = await startNode({ name: "e", datadir: e.datadir, peers: [d.url] });
+    const e2 = await spawnNode({ name: "e", datadir: e.datadir, peers: [d.url] });
     nodes[nodes.indexOf(e)] = e2;
     assert.ok((await height(e2)) >= 1000, "e kept its chain across the restart");
     assert.equal((await e2.api.p2p()).peerId, peerId, "e kept its libp2p identity across the restart");

@@ -106,6 +106,10 @@ export interface ChainOptions {
   miner?: string;
   /** Seconds between blocks; default params.targetSpacing. */
   spacing?: number;
+  /** Bits of every block; default each parent's. */
+  bits?: number;
+  /** Records after the miner record, per height. */
+  records?: (height: number) => BlockRecord[];
 }
 
 /**
@@ -120,6 +124,8 @@ export function makeChain(params: NetworkParams, length: number, opts: ChainOpti
       makeChild(parent, params, {
         time: parent.header.time + (opts.spacing ?? params.targetSpacing),
         miner: opts.miner ?? "test",
+        ...(opts.bits !== undefined ? { bits: opts.bits } : {}),
+        ...(opts.records ? { records: opts.records(blockHeight(parent) + 1) } : {}),
       }),
     );
   }

@@ -4,9 +4,7 @@
  * P2PNetwork bound to 127.0.0.1 on an ephemeral port.
  */
 
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { Chain } from "../../src/chain/chain.ts";
 import { type Block, encodeBlock } from "../../src/consensus/block.ts";
 import { encodeHeader } from "../../src/consensus/header.ts";
@@ -15,7 +13,9 @@ import type { BlockRecord } from "../../src/consensus/records.ts";
 import { type NetworkLimits, P2PNetwork } from "../../src/net/index.ts";
 import { LevelStore } from "../../src/store/level.ts";
 import { type Logger, silentLogger } from "../../src/util/logger.ts";
-import { blockHeight, makeChild } from "./blocks.ts";
+import { makeChain } from "./blocks.ts";
+import { tempDir } from "./chain.ts";
+import { waitFor as poll } from "./wait.ts";
 
 // Block building is shared with the chain and consensus tests (test/helpers/blocks.ts); these names
 // are the ones the network tests and bench/net.ts use.
@@ -32,26 +32,22 @@ export interface BuildOptions {
   records?: (height: number) => BlockRecord[];
 }
 
-/** `count` mined blocks on top of `parent` (genesis by default), each one second after its parent, at genesis bits. */
+/**
+ * `count` mined blocks on top of `parent` (genesis by default), each one second after its parent, at
+ * genesis bits: blocks.ts `makeChain` with the network tests' defaults, without the parent.
+ */
 export function buildChain(
   params: NetworkParams,
   count: number,
   parent = params.genesis,
   opts: BuildOptions = {},
 ): Block[] {
-  const out: Block[] = [];
-  let prev = parent;
-  for (let i = 0; i < count; i++) {
-    const height = blockHeight(prev) + 1;
-    prev = makeChild(prev, params, {
-      time: prev.header.time + 1,
-      bits: params.genesis.header.bits,
-      miner: opts.miner ?? "test",
-      ...(opts.records ? { records: opts.records(height) } : {}),
-    });
-    out.push(prev);
-  }
-  return out;
+  return makeChain(params, count, {
+    from: parent,
+    spacing: 1,
+    bits: params.genesis.header.bits,
+    ...opts,
+  }).slice(1);
 }
 
 /** `n` data records of `size` bytes each, distinct per height (so no two blocks share records). */
@@ -85,7 +81,7 @@ export interface TempChain {
 
 /** Opens a chain in `dir` (a new temporary directory by default). */
 export async function openChain(params: NetworkParams, dir?: string): Promise<TempChain> {
-  const path = dir ?? (await mkdtemp(join(tmpdir(), "jbc-net-")));
+  const path = dir ?? tempDir("jbc-net-");
   const store = await LevelStore.open(path, params);
   const chain = await Chain.open({ params, store });
   let closed = false;
@@ -156,13 +152,9 @@ export async function startNode(params: NetworkParams, opts: NodeOptions = {}): 
   };
 }
 
-/** Resolves when `predicate` holds, polling every 10 ms; rejects after `ms` with `what` in the message. */
+/** wait.ts `waitFor` in the network tests' short form: polls `predicate` every 10 ms for up to `ms`. */
 export async function waitFor(predicate: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await poll(predicate, { timeoutMs: ms, intervalMs: 10, what });
 }
 
 /** Resolves once `n` has a gossipsub peer subscribed to its block topic (a block published then reaches it). */

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
 import { Chain } from "../../src/chain/chain.ts";
 import { regtest } from "../../src/consensus/params.ts";
 import { LevelStore } from "../../src/store/level.ts";
+import { tempDir } from "../helpers/chain.ts";
 
 const run = promisify(execFile);
 const BIN = new URL("../../bin/jbc.mjs", import.meta.url).pathname;
@@ -42,7 +42,7 @@ async function mine(datadir: string, blocks: number): Promise<{ height: number; 
 
 describe("jbc mine (end to end, regtest, LevelDB in a temp dir)", () => {
   it("mines N blocks into the chain on disk, and a second run continues from its tip", async () => {
-    const datadir = mkdtempSync(join(tmpdir(), "jbc-mine-"));
+    const datadir = tempDir("jbc-mine-");
     try {
       const first = await mine(datadir, 6);
       assert.deepEqual(

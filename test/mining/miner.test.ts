@@ -6,6 +6,7 @@ import type { DataRecord } from "../../src/consensus/records.ts";
 import { type BlockFound, type HashRateStats, Miner, type MinerOptions } from "../../src/mining/miner.ts";
 import { makeChild, mineBlock } from "../helpers/blocks.ts";
 import { openHarness } from "../helpers/chain.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 /** Wires a miner to a real chain exactly as a node would: processBlock in, tip events out. */
 function minerFor(chain: Chain, clock: { now: number }, extra: Partial<MinerOptions> = {}): Miner {
@@ -62,6 +63,70 @@ describe("miner on a real chain (regtest, LevelDB in a temp dir)", () => {
     }
   });
 
+  it("reading its state changes nothing: stats() only reads, startInterval() starts a new interval", async () => {
+    const h = await openHarness(regtest);
+    // A target no hash meets, so the miner keeps hashing on block 1; no stats timer resets the interval.
+    const miner = minerFor(h.chain, h.clock, {
+      getContext: (now) => ({ ...h.chain.nextBlockContext(now), bits: 0x03000001 }),
+    });
+    try {
+      assert.equal(miner.running, false);
+      await miner.start();
+      assert.equal(miner.running, true);
+      await waitFor(() => miner.stats().hashes > 0, { timeoutMs: 15_000, intervalMs: 10, what: "hashes" });
+      await new Promise((r) => setTimeout(r, 50));
+      const a = miner.stats();
+      const b = miner.stats();
+      assert.ok(a.intervalMs >= 50, `the interval runs from start (${a.intervalMs} ms)`);
+      assert.ok(b.intervalMs >= a.intervalMs, "a second read did not reset the interval");
+      assert.ok(b.hashes >= a.hashes);
+      miner.startInterval();
+      const c = miner.stats();
+      assert.ok(c.intervalMs < a.intervalMs, "startInterval began a new interval");
+      assert.equal(miner.lastStats, undefined, "no stats timer, no report");
+      await miner.stop();
+      assert.equal(miner.running, false);
+    } finally {
+      await miner.stop();
+      await h.dispose();
+    }
+  });
+
+  it("keeps its last stats report while running, and none once stopped", async () => {
+    const h = await openHarness(regtest);
+    const miner = minerFor(h.chain, h.clock, {
+      getContext: (now) => ({ ...h.chain.nextBlockContext(now), bits: 0x03000001 }),
+      statsIntervalMs: 30,
+    });
+    try {
+      const reported = new Promise<HashRateStats>((resolve) => miner.once("stats", resolve));
+      await miner.start();
+      const report = await reported;
+      assert.equal(miner.lastStats, report, "lastStats is the report just emitted");
+      await miner.stop();
+      assert.equal(miner.lastStats, undefined);
+    } finally {
+      await miner.stop();
+      await h.dispose();
+    }
+  });
+
+  it("counts the blocks it found", async () => {
+    const h = await openHarness(regtest);
+    const miner = minerFor(h.chain, h.clock);
+    try {
+      const blocks = collectBlocks(miner, 3);
+      await miner.start();
+      await blocks;
+      await miner.stop();
+      assert.ok(miner.blocksFound >= 3);
+      assert.equal(miner.blocksFound, h.chain.height);
+    } finally {
+      await miner.stop();
+      await h.dispose();
+    }
+  });
+
   it("stop waits for a block that is still being submitted, and nothing lands after it", async () => {
     const h = await openHarness(regtest);
     let release!: () => void;
@@ -80,8 +145,11 @@ describe("miner on a real chain (regtest, LevelDB in a temp dir)", () => {
     try {
       await miner.start();
       // Niced workers on a loaded machine may take a while to be scheduled.
-      const deadline = Date.now() + 15_000;
-      while (submitted === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      await waitFor(() => submitted > 0, {
+        timeoutMs: 15_000,
+        intervalMs: 5,
+        what: "a block to reach submit",
+      });
       assert.equal(submitted, 1, "a block reached submit");
       let stopped = false;
       const stopping = miner.stop().then(() => {

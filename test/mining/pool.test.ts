@@ -6,6 +6,7 @@ import { bitsToTarget } from "../../src/consensus/compact.ts";
 import { hashToBigInt, headerHashBytes } from "../../src/consensus/header.ts";
 import { kernelStatus } from "../../src/mining/kernels/index.ts";
 import { MiningPool, type PoolJob, type PoolSolution } from "../../src/mining/pool.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const BASE: PoolJob = {
   prevHash: new Uint8Array(32).fill(0xab),
@@ -15,15 +16,6 @@ const BASE: PoolJob = {
   miner: "pool-test",
 };
 const NEVER = 1n; // a target no hash meets in practice: the pool mines until told to stop
-
-/** Polls until `cond` holds; a loaded machine may take a while to schedule niced workers. */
-async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 function nextFound(pool: MiningPool): Promise<PoolSolution> {
   return new Promise((resolve, reject) => {
@@ -72,7 +64,12 @@ describe("mining pool", () => {
   it("abort stops every worker: acknowledgements arrive and hash counts freeze", async () => {
     const start = pool.hashCounts();
     const generation = pool.mine({ ...BASE, target: NEVER });
-    await until(() => pool.hashCounts().every((c, k) => c > start[k]!), "both threads to hash");
+    // A loaded machine may take a while to schedule niced workers.
+    await waitFor(() => pool.hashCounts().every((c, k) => c > start[k]!), {
+      timeoutMs: 10_000,
+      intervalMs: 10,
+      what: "both threads to hash",
+    });
     pool.abort();
     await pool.idle();
     const acks = pool.ackTimes(generation);

@@ -17,6 +17,7 @@ import { type Block, encodeBlock } from "../../src/consensus/block.ts";
 import { defineNetwork, regtest } from "../../src/consensus/params.ts";
 import { signRecord } from "../../src/consensus/records.ts";
 import type { JbcNode } from "../../src/node/node.ts";
+import { waitFor } from "../helpers/wait.ts";
 import {
   BlockFactory,
   ensureExplorerBuilt,
@@ -74,14 +75,18 @@ async function text(selector: string): Promise<string> {
 
 /** Waits until the element's text matches: the page updates asynchronously after each event. */
 async function waitText(selector: string, pattern: RegExp): Promise<void> {
-  const deadline = Date.now() + WAIT.timeout;
   let last = "";
-  while (Date.now() < deadline) {
-    last = (await page.textContent(selector, WAIT)) ?? "";
-    if (pattern.test(last)) return;
-    await page.waitForTimeout(50);
-  }
-  throw new Error(`${selector}: text ${JSON.stringify(last)} never matched ${pattern}`);
+  await waitFor(
+    async () => {
+      last = (await page.textContent(selector, WAIT)) ?? "";
+      return pattern.test(last);
+    },
+    {
+      timeoutMs: WAIT.timeout,
+      intervalMs: 50,
+      what: () => `${selector}'s text ${JSON.stringify(last)} to match ${pattern}`,
+    },
+  );
 }
 
 const row = (hash: string): string => `[data-testid=chain-table] tr[data-hash="${hash}"]`;

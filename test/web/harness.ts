@@ -4,9 +4,8 @@
  * deterministic), and Debian's Chromium driven by playwright-core.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium } from "playwright-core";
 import type { SubmitResult } from "../../src/api/schemas.ts";
@@ -16,6 +15,7 @@ import type { NetworkParams } from "../../src/consensus/params.ts";
 import type { BlockRecord } from "../../src/consensus/records.ts";
 import { JbcNode, type NodeOptions } from "../../src/node/node.ts";
 import { makeChild, nextContext } from "../helpers/blocks.ts";
+import { tempDir } from "../helpers/chain.ts";
 
 export const CHROMIUM = process.env["JBC_CHROMIUM"] ?? "/usr/bin/chromium";
 export const SCREENSHOTS = join(import.meta.dirname, "..", "..", "test-output", "screenshots");
@@ -71,7 +71,7 @@ export async function launchBrowser(
         "`apt-get update && apt-get install -y chromium` (.ci/run does), or set JBC_CHROMIUM.",
     );
   }
-  const profile = mkdtempSync(join(tmpdir(), "jbc-chromium-"));
+  const profile = tempDir("jbc-chromium-");
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
@@ -102,7 +102,7 @@ export class NodeSet {
 
   /** A fresh data directory, deleted by stopAll. */
   dir(): string {
-    const d = mkdtempSync(join(tmpdir(), "jbc-web-"));
+    const d = tempDir("jbc-web-");
     this.dirs.push(d);
     return d;
   }

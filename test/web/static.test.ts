@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { DevnetView, ExplorerInfo } from "../../src/api/devnet.ts";
 import { regtest } from "../../src/consensus/params.ts";
 import type { JbcNode } from "../../src/node/node.ts";
+import { waitFor } from "../helpers/wait.ts";
 import {
   BlockFactory,
   ensureExplorerBuilt,
@@ -99,15 +100,14 @@ describe("explorer routes", () => {
     // The answer is cached for a moment so many open pages share one round of requests, and a sibling
     // that is slow to answer (a loaded machine) shows as unreachable for that round: ask until b's
     // relation is the expected one, then check the whole answer.
-    const relationOfB = async (want: string): Promise<DevnetView> => {
-      const deadline = Date.now() + 10_000;
-      let v = await ask();
-      while (v.nodes[1]?.relation !== want && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 100));
-        v = await ask();
-      }
-      return v;
-    };
+    const relationOfB = (want: string): Promise<DevnetView> =>
+      waitFor(
+        async () => {
+          const v = await ask();
+          return v.nodes[1]?.relation === want ? v : undefined;
+        },
+        { timeoutMs: 10_000, intervalMs: 100, what: `b's relation to be ${want}` },
+      );
     const f = new BlockFactory(regtest);
     const common = f.run(regtest.genesisHash, 3, () => ({ miner: "m", dt: 1 }));
     for (const blk of common) for (const n of [a, b]) await postBlock(n.url, blk);

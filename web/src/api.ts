@@ -1,25 +1,13 @@
 import type { z } from "zod";
 import { DevnetView, ExplorerInfo, explorerRoutes } from "../../src/api/devnet.ts";
 import { buildPath, routes } from "../../src/api/routes.ts";
-import { ErrorBody } from "../../src/api/schemas.ts";
+import { ApiError, ErrorBody } from "../../src/api/schemas.ts";
 
 /**
  * The explorer talks only to the node that served it (same origin, so no CORS), with the API's own
  * route table and schemas: every response is checked, so a node that answers with something unexpected
  * shows an error instead of a half-drawn page.
  */
-
-/** A failed request: `status` 0 and code UNREACHABLE when the node did not answer at all. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = "ApiError";
-  }
-}
 
 const TIMEOUT_MS = 8000;
 
@@ -73,10 +61,6 @@ export const api = {
   /** Every node of the devnet and how its tip relates to this node's chain. */
   devnet: () => getJson(explorerRoutes.getDevnet.path, DevnetView),
 };
-
-export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** True when the node did not answer at all (as opposed to answering with an error). */
 export function isUnreachable(err: unknown): boolean {

@@ -47,18 +47,6 @@ export function ago(unixSeconds: number, nowMs: number): string {
   return d < 1 ? "just now" : `${duration(d)} ago`;
 }
 
-const UNITS = ["H/s", "kH/s", "MH/s", "GH/s", "TH/s", "PH/s"];
-
-export function hashRate(h: number): string {
-  let v = h;
-  let i = 0;
-  while (v >= 1000 && i < UNITS.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v >= 100 || i === 0 ? v.toFixed(0) : v.toFixed(1)} ${UNITS[i]}`;
-}
-
 /** Difficulty with enough digits to see ASERT's small steps. */
 export function difficulty(d: number): string {
   if (d === 0) return "0";

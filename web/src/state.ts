@@ -1,7 +1,9 @@
 import { useEffect, useState } from "preact/hooks";
 import type { DevnetView, ExplorerInfo } from "../../src/api/devnet.ts";
 import type { BlockSummary, MiningView, PeerView, ReorgView, Status, Tree } from "../../src/api/schemas.ts";
-import { api, errorText, isUnreachable } from "./api.ts";
+import { BoundedMap } from "../../src/util/bounded.ts";
+import { errorMessage } from "../../src/util/errors.ts";
+import { api, isUnreachable } from "./api.ts";
 import { type BlockEvent, openStream, type StreamState, type TipEvent } from "./stream.ts";
 
 /**
@@ -75,7 +77,7 @@ export class Explorer {
     arrived: new Map(),
     peers: [],
   };
-  private readonly byHash = new Map<string, BlockRef>();
+  private readonly byHash = new BoundedMap<string, BlockRef>(KEEP_SUMMARIES);
   private readonly listeners = new Set<() => void>();
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private readonly pending = new Map<string, ReturnType<typeof setTimeout>>();
@@ -160,8 +162,8 @@ export class Explorer {
       this.set({ unreachable: undefined, error: undefined, lastContact: Date.now() });
       return v;
     } catch (err) {
-      if (isUnreachable(err)) this.set({ unreachable: errorText(err) });
-      else this.set({ error: errorText(err) });
+      if (isUnreachable(err)) this.set({ unreachable: errorMessage(err) });
+      else this.set({ error: errorMessage(err) });
       return undefined;
     }
   }
@@ -192,7 +194,7 @@ export class Explorer {
     try {
       this.set({ devnet: await api.devnet(), devnetError: undefined });
     } catch (err) {
-      this.set({ devnetError: errorText(err) });
+      this.set({ devnetError: errorMessage(err) });
     }
   }
 
@@ -239,7 +241,6 @@ export class Explorer {
 
   private remember(b: BlockRef): void {
     this.byHash.set(b.hash, { hash: b.hash, height: b.height, miner: b.miner });
-    if (this.byHash.size > KEEP_SUMMARIES) this.byHash.delete(this.byHash.keys().next().value!);
   }
 
   private onBlock(e: BlockEvent): void {

@@ -5,7 +5,8 @@ import { verifyChain } from "../../chain/verify.ts";
 import { devnet, type NetworkParams } from "../../consensus/params.ts";
 import { chainDir, defaultDatadir } from "../../node/paths.ts";
 import { LevelStore } from "../../store/level.ts";
-import { progressBar } from "../format.ts";
+import { errorMessage } from "../../util/errors.ts";
+import { progressBar } from "../../util/format.ts";
 import { networkArg, portArg } from "../options.ts";
 
 interface VerifyOptions {
@@ -30,7 +31,7 @@ export function chainCommand(): Command {
         store = await LevelStore.open(chainDir(datadir), o.network, { create: false });
       } catch (err) {
         const hint = err instanceof StoreError && err.code === "LOCKED" ? " (stop the node first)" : "";
-        console.error(`jbc chain verify: ${(err as Error).message}${hint}`);
+        console.error(`jbc chain verify: ${errorMessage(err)}${hint}`);
         process.exitCode = 1;
         return;
       }

@@ -4,15 +4,16 @@
  * hash rate every few seconds. `--blocks N` stops after N blocks joined the main chain.
  */
 import { resolve } from "node:path";
-import { Command, InvalidArgumentError, Option } from "commander";
-import { Chain } from "../../chain/chain.ts";
+import { Command, Option } from "commander";
 import { getNetwork, type NetworkParams } from "../../consensus/params.ts";
 import { KERNEL_NAMES, type KernelChoice } from "../../mining/kernels/index.ts";
-import { type BlockFound, chainHooks, type HashRateStats, Miner } from "../../mining/miner.ts";
-import { chainDir, defaultDatadir } from "../../node/paths.ts";
-import { LevelStore } from "../../store/level.ts";
+import type { BlockFound, HashRateStats } from "../../mining/miner.ts";
+import { chainMiner } from "../../node/adapters.ts";
+import { openChainStore } from "../../node/node.ts";
+import { defaultDatadir } from "../../node/paths.ts";
+import { formatHashRate } from "../../util/format.ts";
 import { createLogger } from "../../util/logger.ts";
-import { logLevelArg } from "../options.ts";
+import { intArg, logLevelArg } from "../options.ts";
 
 /** The node's default HTTP port: `jbc mine` defaults to the same data directory as `jbc node`. */
 const DEFAULT_NODE_PORT = 5000;
@@ -28,22 +29,6 @@ export interface MineOptions {
   logLevel: string;
 }
 
-function positiveInt(name: string): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!Number.isSafeInteger(n) || n < 1)
-      throw new InvalidArgumentError(`${name} must be a positive integer`);
-    return n;
-  };
-}
-
-/** "13.70 MH/s" */
-export function formatRate(hashesPerSecond: number): string {
-  if (hashesPerSecond >= 1e6) return `${(hashesPerSecond / 1e6).toFixed(2)} MH/s`;
-  if (hashesPerSecond >= 1e3) return `${(hashesPerSecond / 1e3).toFixed(2)} kH/s`;
-  return `${hashesPerSecond.toFixed(0)} H/s`;
-}
-
 function blockLine(b: BlockFound): string {
   const took = `${(b.elapsedMs / 1000).toFixed(3)} s`;
   const base = `block ${b.height} ${b.hash} nonce ${b.nonce} extra-nonce ${b.extraNonce} in ${took}`;
@@ -54,7 +39,7 @@ function blockLine(b: BlockFound): string {
 
 function statsLine(s: HashRateStats): string {
   const per = s.perThread.map((r) => (r / 1e6).toFixed(2)).join(", ");
-  return `hash rate ${formatRate(s.total)} (${s.kernel}, per thread MH/s: ${per})`;
+  return `hash rate ${formatHashRate(s.total)} (${s.kernel}, per thread MH/s: ${per})`;
 }
 
 /** Runs the mine command until --blocks is reached or SIGINT/SIGTERM. */
@@ -62,10 +47,8 @@ export async function runMine(opts: MineOptions): Promise<void> {
   const params: NetworkParams = getNetwork(opts.network);
   const datadir = opts.datadir ? resolve(opts.datadir) : defaultDatadir(params.name, DEFAULT_NODE_PORT);
   const logger = createLogger({ level: opts.logLevel, name: "mine" });
-  const store = await LevelStore.open(chainDir(datadir), params);
-  const chain = await Chain.open({ params, store, logger });
-  const miner = new Miner({
-    ...chainHooks(chain),
+  const { store, chain } = await openChainStore({ params, datadir, logger });
+  const miner = chainMiner(chain, {
     minerName: opts.miner,
     kernel: opts.kernel,
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
@@ -115,18 +98,13 @@ export function mineCommand(): Command {
     .description("mine blocks on the local chain, without networking (like the original mine.py)")
     .addOption(new Option("-n, --network <name>", "network").choices(["devnet", "regtest"]).default("devnet"))
     .option("-d, --datadir <dir>", "data directory (default ./.jbc/<network>/5000)")
-    .option("-b, --blocks <n>", "stop after this many blocks joined the main chain", positiveInt("--blocks"))
-    .option("-t, --threads <n>", "worker threads (default: one per core)", positiveInt("--threads"))
+    .option("-b, --blocks <n>", "stop after this many blocks joined the main chain", intArg(1))
+    .option("-t, --threads <n>", "worker threads (default: one per core)", intArg(1, 1024))
     .addOption(
       new Option("-k, --kernel <name>", "hashing kernel").choices(["auto", ...KERNEL_NAMES]).default("auto"),
     )
     .option("-m, --miner <name>", "name written into each block's miner record", "jbc-miner")
-    .option(
-      "--stats-interval <ms>",
-      "how often to print the hash rate",
-      positiveInt("--stats-interval"),
-      5000,
-    )
+    .option("--stats-interval <ms>", "how often to print the hash rate", intArg(1), 5000)
     .option("--log-level <level>", "log level for the node's own logs", logLevelArg, "warn")
     .action(async (opts: MineOptions) => {
       await runMine(opts);

@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { devnet, type NetworkParams } from "../../consensus/params.ts";
 import { JbcNode } from "../../node/node.ts";
 import { defaultDatadir } from "../../node/paths.ts";
+import { errorMessage } from "../../util/errors.ts";
 import { createLogger } from "../../util/logger.ts";
 import { collect, intArg, logLevelArg, networkArg, portArg } from "../options.ts";
 
@@ -95,7 +96,7 @@ export function nodeCommand(): Command {
         });
       } catch (err) {
         logger.flush();
-        console.error(`jbc node: ${(err as Error).message}`);
+        console.error(`jbc node: ${errorMessage(err)}`);
         process.exitCode = 1;
         return;
       }

@@ -1,7 +1,8 @@
 import { Command } from "commander";
-import { ApiClient, ApiClientError } from "../../api/client.ts";
+import { ApiClient } from "../../api/client.ts";
 import type { Status } from "../../api/schemas.ts";
-import { formatHashRate } from "../format.ts";
+import { errorMessage } from "../../util/errors.ts";
+import { formatHashRate } from "../../util/format.ts";
 
 /** `jbc status`: asks a running node how it is doing. */
 export function statusCommand(): Command {
@@ -14,7 +15,7 @@ export function statusCommand(): Command {
       try {
         s = await new ApiClient(o.url, { timeoutMs: 5000 }).status();
       } catch (err) {
-        const msg = err instanceof ApiClientError ? err.message : String(err);
+        const msg = errorMessage(err);
         console.error(`jbc status: ${msg}`);
         process.exitCode = 1;
         return;

@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { errorMessage } from "../../util/errors.ts";
 import { nativeAddonPath } from "../paths.ts";
 
 /** The N-API addon's surface (native/src/addon.c). */
@@ -24,7 +25,7 @@ export function loadNativeScan():
   try {
     addon = createRequire(import.meta.url)(nativeAddonPath());
   } catch (err) {
-    return { ok: false, reason: `native addon not built (${(err as Error).message.split("\n")[0]})` };
+    return { ok: false, reason: `native addon not built (${errorMessage(err).split("\n")[0]})` };
   }
   if (!isNativeAddon(addon)) return { ok: false, reason: "native addon has an unexpected shape" };
   if (!addon.shaNi) return { ok: false, reason: "CPU has no SHA extensions (SHA-NI)" };

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { errorMessage } from "../../util/errors.ts";
 import { wasmKernelPath } from "../paths.ts";
 
 type WasmScan = (
@@ -44,7 +45,7 @@ export function loadWasmScan():
     const instance = new wasm.Instance(new wasm.Module(bytes), {});
     fn = instance.exports["scan"] as WasmScan;
   } catch (err) {
-    return { ok: false, reason: `WebAssembly SIMD unavailable (${(err as Error).message})` };
+    return { ok: false, reason: `WebAssembly SIMD unavailable (${errorMessage(err)})` };
   }
   // Parameters are i32: the high bit of each word arrives as a sign, which the kernel ignores.
   const scan = (w: Uint32Array, start: number, count: number): number =>

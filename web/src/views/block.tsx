@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
-import type { BlockDetail, RecordView } from "../../../src/api/schemas.ts";
-import { ApiError, api, errorText } from "../api.ts";
+import { ApiError, type BlockDetail, type RecordView } from "../../../src/api/schemas.ts";
+import { errorMessage } from "../../../src/util/errors.ts";
+import { api } from "../api.ts";
 import { Banner, Hash, HeightLink, Miner, Panel } from "../components.tsx";
 import { clockTime, dateTime, difficulty, duration, groupDigits } from "../format.ts";
 import { blockHref, Link } from "../router.tsx";
@@ -146,7 +147,7 @@ export function BlockPage(props: { id: string }) {
           setLoad({
             state: "failed",
             id,
-            message: errorText(err),
+            message: errorMessage(err),
             unreachable: err instanceof ApiError && err.code === "UNREACHABLE",
           });
       },

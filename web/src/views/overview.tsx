@@ -1,7 +1,8 @@
 import type { ComponentChildren } from "preact";
 import type { DevnetNode } from "../../../src/api/devnet.ts";
+import { formatHashRate } from "../../../src/util/format.ts";
 import { Hash, Miner, Panel } from "../components.tsx";
-import { ago, bitsWork, difficulty, duration, hashRate } from "../format.ts";
+import { ago, bitsWork, difficulty, duration } from "../format.ts";
 import { type ExplorerState, mainChainDesc } from "../state.ts";
 
 const RATE_WINDOW = 20;
@@ -61,12 +62,12 @@ export function Overview(props: { s: ExplorerState; now: number }) {
       <Tile
         label="hash rate"
         testid="tile-hashrate"
-        value={net === undefined ? "…" : `≈ ${hashRate(net)}`}
+        value={net === undefined ? "…" : `≈ ${formatHashRate(net)}`}
         sub={
           !mining?.available
             ? "network estimate · this node has no miner"
             : mining.running
-              ? `network estimate · this node ${hashRate(mining.hashRate)} on ${mining.threads} thread${mining.threads === 1 ? "" : "s"}`
+              ? `network estimate · this node ${formatHashRate(mining.hashRate)} on ${mining.threads} thread${mining.threads === 1 ? "" : "s"}`
               : "network estimate · this node's miner is idle"
         }
       />
@@ -160,7 +161,7 @@ export function DevnetStrip(props: { s: ExplorerState }) {
                   {n.miner === undefined
                     ? "no miner"
                     : n.mining
-                      ? `mining at ${hashRate(n.hashRate ?? 0)}`
+                      ? `mining at ${formatHashRate(n.hashRate ?? 0)}`
                       : "miner idle"}
                   {n.peers !== undefined && ` · ${n.peers} peer${n.peers === 1 ? "" : "s"}`}
                 </div>

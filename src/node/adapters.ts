@@ -1,4 +1,5 @@
-import { chainHooks, Miner } from "../mining/miner.ts";
+import type { Chain } from "../chain/chain.ts";
+import { chainHooks, Miner, type MinerOptions } from "../mining/miner.ts";
 import { loadOrCreatePeerKey, P2PNetwork, type PeerInfo } from "../net/index.ts";
 import type {
   MinerContext,
@@ -6,16 +7,21 @@ import type {
   MinerStats,
   NetworkContext,
   NetworkService,
-  NodeModules,
   PeerSummary,
+  ServiceFactories,
 } from "./services.ts";
 
 /**
- * The real P2P network and miner, adapted to the node's service shapes: the only file that knows their
- * constructors and event names.
+ * The real P2P network and miner, adapted to the node's service shapes (src/node/services.ts): the only
+ * file that knows their constructors and event names.
  */
-export function defaultModules(): NodeModules {
+export function realServices(): ServiceFactories {
   return { network: createNetwork, miner: createMiner };
+}
+
+/** A miner on `chain`'s tip whose found blocks go into the chain's processBlock (the node's and `jbc mine`'s). */
+export function chainMiner(chain: Chain, opts: Omit<MinerOptions, "getContext" | "submit" | "onTip">): Miner {
+  return new Miner({ ...chainHooks(chain), ...opts });
 }
 
 function peerSummary(p: PeerInfo): PeerSummary {
@@ -73,34 +79,26 @@ async function createNetwork(ctx: NetworkContext): Promise<NetworkService> {
 
 /**
  * The worker-pool miner. Its workers exist only while it mines: start() spawns them, stop() ends them,
- * so a stopped miner costs nothing. Hash rates come from its `stats` events (reading stats() directly
- * would reset the miner's own measurement interval).
+ * so a stopped miner costs nothing. Running, hash rate (its last `stats` report) and blocks found are
+ * read from the miner itself.
  */
 async function createMiner(ctx: MinerContext): Promise<MinerService> {
   const { chain } = ctx;
-  const miner = new Miner({
-    ...chainHooks(chain),
+  const miner = chainMiner(chain, {
     minerName: ctx.name,
     ...(ctx.threads > 0 ? { threads: ctx.threads } : {}),
     logger: ctx.logger,
     // The node relays each report to API clients as a `mining` event.
     statsIntervalMs: 2000,
   });
-  let running = false;
-  let hashRate = 0;
-  let blocksFound = 0;
   const stats = (): MinerStats => ({
-    running,
-    hashRate: running ? hashRate : 0,
+    running: miner.running,
+    hashRate: miner.lastStats?.total ?? 0,
     threads: miner.threads ?? (ctx.threads > 0 ? ctx.threads : 0),
-    blocksFound,
+    blocksFound: miner.blocksFound,
   });
-  miner.on("stats", (s) => {
-    hashRate = s.total;
-    ctx.hooks.onStats(stats());
-  });
+  miner.on("stats", () => ctx.hooks.onStats(stats()));
   miner.on("block", (found) => {
-    blocksFound++;
     ctx.hooks.onFound({ hash: found.hash, height: found.height, status: found.result.status });
   });
   miner.on("error", (err) => ctx.logger.error({ err }, "miner failed"));
@@ -113,22 +111,8 @@ async function createMiner(ctx: MinerContext): Promise<MinerService> {
   return {
     name: ctx.name,
     stats,
-    start: () =>
-      serial(async () => {
-        if (running) return;
-        await miner.start();
-        running = true;
-      }),
-    stop: () =>
-      serial(async () => {
-        running = false;
-        hashRate = 0;
-        await miner.stop();
-      }),
-    close: () =>
-      serial(async () => {
-        running = false;
-        await miner.stop();
-      }),
+    start: () => serial(() => miner.start()),
+    stop: () => serial(() => miner.stop()),
+    close: () => serial(() => miner.stop()),
   };
 }

@@ -2,12 +2,13 @@
  * Runs real `jbc node` processes for end-to-end tests: each on 127.0.0.1 with OS-chosen ports, its own
  * data directory and a log file. Every process started here is tracked and killed by `killAll`, which
  * tests call from `after` and which also runs when the test process exits, so no node outlives a run.
+ * (In-process nodes: JbcNode.create directly, or test/helpers/net.ts for a bare P2PNetwork.)
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ApiClient } from "../../src/api/client.ts";
+import { GiveUp, waitFor } from "./wait.ts";
 
 const BIN = new URL("../../bin/jbc.mjs", import.meta.url).pathname;
 const live = new Set<ChildProcess>();
@@ -31,33 +32,33 @@ export interface NodeProcess {
 export interface StartOptions {
   name: string;
   datadir: string;
+  /** Default regtest. */
+  network?: string;
+  /** Mining threads; default 1. */
+  threads?: number;
   mine?: boolean;
   peers?: string[];
   /** Extra CLI arguments. */
   args?: string[];
+  /** How long the node may take to come up (default 30 s). */
+  startTimeoutMs?: number;
 }
 
-/** A fresh temporary directory removed by `cleanup`. */
-export function tempDir(prefix: string): { dir: string; cleanup(): void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** Starts `jbc node` on regtest and resolves once its API answers. */
-export async function startNode(o: StartOptions): Promise<NodeProcess> {
+/** Starts a `jbc node` process (regtest by default) and resolves once it logged its API's URL. */
+export async function spawnNode(o: StartOptions): Promise<NodeProcess> {
   // One log per start: a restarted node must not be mistaken for its previous run.
   const logFile = join(o.datadir, `${o.name}-${++started}.log`);
   const args = [
     BIN,
     "node",
     "--network",
-    "regtest",
+    o.network ?? "regtest",
     "--port",
     "0",
     "--p2p-port",
     "0",
     "--threads",
-    "1",
+    String(o.threads ?? 1),
     "--datadir",
     o.datadir,
     "--miner",
@@ -68,7 +69,6 @@ export async function startNode(o: StartOptions): Promise<NodeProcess> {
     ...(o.peers ?? []).flatMap((p) => ["--peer", p]),
     ...(o.args ?? []),
   ];
-  const { mkdirSync } = await import("node:fs");
   mkdirSync(o.datadir, { recursive: true });
   const fd = openSync(logFile, "a");
   const proc = spawn(process.execPath, args, { stdio: ["ignore", fd, fd] });
@@ -82,7 +82,7 @@ export async function startNode(o: StartOptions): Promise<NodeProcess> {
   });
   const url = await waitFor(
     () => {
-      if (proc.exitCode !== null) throw new Error(`${o.name} exited early:\n${tail(logFile)}`);
+      if (proc.exitCode !== null) throw new GiveUp(`${o.name} exited early:\n${tail(logFile)}`);
       for (const line of readFileSync(logFile, "utf8").split("\n")) {
         if (!line.includes('"node started"')) continue;
         const parsed: unknown = JSON.parse(line);
@@ -91,7 +91,7 @@ export async function startNode(o: StartOptions): Promise<NodeProcess> {
       }
       return undefined;
     },
-    { timeoutMs: 30_000, what: `${o.name} to start` },
+    { timeoutMs: o.startTimeoutMs ?? 30_000, what: `${o.name} to start` },
   );
   return {
     name: o.name,
@@ -129,29 +129,6 @@ export function tail(file: string, lines = 30): string {
     return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
   } catch {
     return "(no log)";
-  }
-}
-
-/** Polls `fn` until it returns something other than undefined/false; throws after `timeoutMs`. */
-export async function waitFor<T>(
-  fn: () => T | undefined | false | Promise<T | undefined | false>,
-  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
-): Promise<T> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      if (err instanceof Error && err.message.includes("exited early")) throw err;
-      lastErr = err;
-    }
-    if (Date.now() > deadline) {
-      const why = lastErr instanceof Error ? ` (last error: ${lastErr.message})` : "";
-      throw new Error(`timed out waiting for ${opts.what ?? "condition"}${why}`);
-    }
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
   }
 }
 
