@@ -8,6 +8,7 @@ import { Command } from "commander";
 import { packageRoot } from "../util/paths.ts";
 import { chainCommand } from "./commands/chain.ts";
 import { devnetCommand } from "./commands/devnet.ts";
+import { keygenCommand } from "./commands/keygen.ts";
 import { mineCommand } from "./commands/mine.ts";
 import { nodeCommand } from "./commands/node.ts";
 import { statusCommand } from "./commands/status.ts";
@@ -19,6 +20,7 @@ const COMMANDS: ReadonlyArray<() => Command> = [
   mineCommand,
   statusCommand,
   chainCommand,
+  keygenCommand,
 ];
 
 function version(): string {
