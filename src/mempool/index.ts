@@ -4,6 +4,7 @@ export {
   DEFAULT_MEMPOOL_BYTES,
   DEFAULT_MEMPOOL_COUNT,
   DEFAULT_MEMPOOL_EXPIRY_MS,
+  MAX_CONSECUTIVE_SKIPS,
   Mempool,
   type MempoolEntry,
   type MempoolEvents,

@@ -24,6 +24,8 @@ import { encodeMempoolFile, readMempoolFile, type SavedRecord, writeFileAtomic }
 export const DEFAULT_MEMPOOL_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MEMPOOL_COUNT = 250_000;
 export const DEFAULT_MEMPOOL_EXPIRY_MS = 24 * 60 * 60 * 1000;
+/** `take` stops after this many records in a row that do not fit the room left. */
+export const MAX_CONSECUTIVE_SKIPS = 1000;
 
 /** Where a record came from: the net layer relays to every peer but the one it came from. */
 export type RecordSource =
@@ -257,18 +259,22 @@ export class Mempool extends EventEmitter<MempoolEvents> {
    * Pending records in arrival order whose bytes add up to at most `maxBytes`, for a block template
    * (the caller passes the space left after header, count and miner record). A record that does not
    * fit is skipped, and a later, smaller one may take its place; the skipped one stays first in line.
-   * Does not remove anything: records leave when their block connects.
+   * After MAX_CONSECUTIVE_SKIPS misfits in a row the block is taken as full (Core's miner gives up the
+   * same way), so a take costs the records taken, not the whole pool. Does not remove anything: records
+   * leave when their block connects.
    */
   take(maxBytes: number): MempoolEntry[] {
     this.expire();
     const out: MempoolEntry[] = [];
     let room = maxBytes;
+    let skips = 0;
     for (const entry of this.entries.values()) {
       if (room < 2) break; // the smallest record is 2 bytes
       if (entry.bytes.length <= room) {
         out.push(entry);
         room -= entry.bytes.length;
-      }
+        skips = 0;
+      } else if (++skips >= MAX_CONSECUTIVE_SKIPS) break;
     }
     return out;
   }

@@ -6,7 +6,7 @@ import { hashToHex } from "../../src/consensus/header.ts";
 import { regtest } from "../../src/consensus/params.ts";
 import { type BlockRecord, encodeRecord, recordId, signRecord } from "../../src/consensus/records.ts";
 import { buildBlock } from "../../src/consensus/template.ts";
-import { Mempool, type MempoolOptions } from "../../src/mempool/index.ts";
+import { MAX_CONSECUTIVE_SKIPS, Mempool, type MempoolOptions } from "../../src/mempool/index.ts";
 
 const utf8 = new TextEncoder();
 const data = (s: string): BlockRecord => ({ type: "data", data: utf8.encode(s) });
@@ -248,5 +248,26 @@ describe("mempool reorg", () => {
     assert.deepEqual(ids(mp), [data("y"), data("z"), data("x")].map(idOf));
     const r = await mp.admit(data("w"), { kind: "api" });
     assert.equal(r.ok ? "ok" : r.error.code, "MEMPOOL_FULL");
+  });
+});
+
+describe("mempool take on a nearly full block", () => {
+  it("stops after MAX_CONSECUTIVE_SKIPS misfits in a row, and a fitting record resets the count", async () => {
+    const mp = pool();
+    /** 52-byte records, distinct by their first four bytes. */
+    const big = (i: number): BlockRecord => {
+      const bytes = new Uint8Array(50);
+      new DataView(bytes.buffer).setUint32(0, i, true);
+      return { type: "data", data: bytes };
+    };
+    await admitAll(mp, [data("a")]);
+    for (let i = 0; i < MAX_CONSECUTIVE_SKIPS - 1; i++) await admitAll(mp, [big(i)]);
+    await admitAll(mp, [data("b")]); // reached: fewer than the limit skipped before it
+    for (let i = 0; i < MAX_CONSECUTIVE_SKIPS; i++) await admitAll(mp, [big(MAX_CONSECUTIVE_SKIPS + i)]);
+    await admitAll(mp, [data("c")]); // not reached: the limit was hit just before it
+    assert.deepEqual(
+      mp.take(10).map((e) => e.id),
+      [idOf(data("a")), idOf(data("b"))],
+    );
   });
 });
