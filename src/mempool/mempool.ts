@@ -219,7 +219,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
             error: new MempoolError({ code: "RECORD_TOO_LARGE", size: record.length, max }),
           };
         rec = decodeRecord(record);
-        bytes = record.slice();
+        bytes = new Uint8Array(record); // a copy, also of a Buffer (whose slice() is a view)
       } else {
         rec = record;
         bytes = encodeRecord(record).slice();

@@ -76,7 +76,8 @@ export function decodeMempoolFile(networkId: number, file: Uint8Array): MempoolF
     const records: SavedRecord[] = [];
     for (let i = 0; i < count; i++) {
       const time = Number(r.u64("time"));
-      const bytes = r.varBytes(2 * MAX_RECORD_SIZE, "record").slice();
+      // A copy: readFile gives a Buffer, whose slice() would keep the whole file alive.
+      const bytes = new Uint8Array(r.varBytes(2 * MAX_RECORD_SIZE, "record"));
       records.push({ time, bytes });
     }
     r.end("mempool file");

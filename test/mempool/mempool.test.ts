@@ -45,6 +45,15 @@ describe("mempool admission", () => {
     assert.equal(mp.bytes, encodeRecord(data("a")).length + encodeRecord(signed).length);
   });
 
+  it("keeps its own copy of the bytes it is given, also from a Buffer", async () => {
+    const mp = pool();
+    const buf = Buffer.from(encodeRecord(data("mine")));
+    const r = await mp.admit(buf, { kind: "peer", peer: "p" });
+    assert.ok(r.ok);
+    buf.fill(0); // a network layer reusing its receive buffer
+    assert.deepEqual(mp.get(idOf(data("mine")))!.bytes, encodeRecord(data("mine")));
+  });
+
   it("names each refusal with a code and a penalty, and changes nothing", async () => {
     const confirmed = data("confirmed");
     const mp = pool({ isConfirmed: (id) => id === idOf(confirmed) });

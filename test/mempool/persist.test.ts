@@ -69,7 +69,13 @@ describe("mempool file", () => {
       entries.map((e) => e.time),
       [5_000, 5_001, 5_002],
     );
-    for (const e of entries) assert.deepEqual(e.source, { kind: "disk" });
+    for (const e of entries) {
+      assert.deepEqual(e.source, { kind: "disk" });
+      assert.ok(
+        e.bytes.buffer.byteLength < readFileSync(file).length,
+        "a record does not pin the whole file",
+      );
+    }
   });
 
   it("drops expired and now-confirmed records on load, checking each again", async () => {
