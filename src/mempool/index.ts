@@ -1,5 +1,13 @@
 export { MEMPOOL_ERROR_PENALTY, MempoolError, MempoolErrorCode, type MempoolErrorData } from "./errors.ts";
 export {
+  RecordEncoding,
+  type RecordFromJsonResult,
+  RecordJson,
+  type RecordJsonView,
+  recordFromJson,
+  recordToJson,
+} from "./json.ts";
+export {
   type AdmitResult,
   DEFAULT_MEMPOOL_BYTES,
   DEFAULT_MEMPOOL_COUNT,
