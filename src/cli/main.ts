@@ -11,6 +11,7 @@ import { devnetCommand } from "./commands/devnet.ts";
 import { keygenCommand } from "./commands/keygen.ts";
 import { mineCommand } from "./commands/mine.ts";
 import { nodeCommand } from "./commands/node.ts";
+import { recordCommand } from "./commands/record.ts";
 import { statusCommand } from "./commands/status.ts";
 
 /** One factory per command module. */
@@ -21,6 +22,7 @@ const COMMANDS: ReadonlyArray<() => Command> = [
   statusCommand,
   chainCommand,
   keygenCommand,
+  recordCommand,
 ];
 
 function version(): string {
