@@ -156,7 +156,8 @@ export class Mempool extends EventEmitter<MempoolEvents> {
   /**
    * The one admission path. Checks, cheapest first: size (`RECORD_TOO_LARGE`), decoding (`MALFORMED`),
    * type (`MINER_RECORD`), already pending (`ALREADY_PENDING`), already confirmed (`ALREADY_CONFIRMED`),
-   * room (`MEMPOOL_FULL`), then the signature (`BAD_SIGNATURE`). Never throws for bad input.
+   * room (`MEMPOOL_FULL`), then the signature (`BAD_SIGNATURE`). Never throws for bad input; a failing
+   * `isConfirmed` (the node's index, not the sender's fault) rejects the promise with its error.
    */
   async admit(record: BlockRecord | Uint8Array, source: RecordSource): Promise<AdmitResult> {
     return this.admitAt(record, source, this.now());
