@@ -92,6 +92,16 @@ describe("mempool admission", () => {
     );
   });
 
+  it("rejects with the index's own error when the lookup fails, and admits nothing", async () => {
+    const mp = pool({
+      isConfirmed: async () => {
+        throw new Error("LevelDB is closed");
+      },
+    });
+    await assert.rejects(mp.admit(data("a"), { kind: "api" }), /LevelDB is closed/);
+    assert.equal(mp.size, 0);
+  });
+
   it("asks the index again when a block connects during the lookup", async () => {
     const rec = data("racing");
     let confirmed = false;
