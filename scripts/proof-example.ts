@@ -3,9 +3,9 @@
  * three records, and the proof for record 2, whose first sibling is itself (the duplicated last node).
  * `node --import tsx scripts/proof-example.ts`; test/consensus/docs.test.ts checks the doc against it.
  */
+import { sha256 } from "@noble/hashes/sha2.js";
 import { recordIds } from "../src/consensus/block.ts";
 import { toHex } from "../src/consensus/bytes.ts";
-import { sha256d } from "../src/consensus/hash.ts";
 import {
   encodeHeader,
   hashToBigInt,
@@ -47,7 +47,7 @@ export function proofExample(): ProofExample {
   while (hashToBigInt(headerHashBytes(block.header)) > target)
     block = { ...block, header: { ...block.header, nonce: block.header.nonce + 1 } };
   const ids = recordIds(block);
-  const pair = (a: Uint8Array, b: Uint8Array) => toHex(sha256d(Uint8Array.from([...a, ...b])));
+  const pair = (a: Uint8Array, b: Uint8Array) => toHex(sha256(sha256(Uint8Array.from([...a, ...b]))));
   return {
     records: block.records.map((r) => toHex(encodeRecord(r))),
     ids: ids.map(toHex),

@@ -10,10 +10,9 @@
  * Every method but `admit`, `load` and `save` is synchronous, so the pool is never seen half-updated.
  */
 import { EventEmitter } from "node:events";
+import { sha256 } from "@noble/hashes/sha2.js";
 import type { Block } from "../consensus/block.ts";
 import { DecodeError } from "../consensus/bytes.ts";
-import { sha256d } from "../consensus/hash.ts";
-import { hashToHex } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { type BlockRecord, decodeRecord, encodeRecord, verifyRecordSignature } from "../consensus/records.ts";
 import { errorMessage } from "../util/errors.ts";
@@ -78,8 +77,12 @@ export interface MempoolStats {
   maxBytes: number;
 }
 
+/**
+ * A record's id in display order: sha256d of its bytes, reversed, in hex. Hashed with @noble/hashes so this
+ * module does not depend on how src/consensus picks its hash backend.
+ */
 function idOf(bytes: Uint8Array): string {
-  return hashToHex(sha256d(bytes));
+  return Buffer.from(sha256(sha256(bytes)).reverse()).toString("hex");
 }
 
 export class Mempool extends EventEmitter<MempoolEvents> {
