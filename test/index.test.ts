@@ -17,6 +17,8 @@ describe("package root", () => {
       "checkBlockSanity",
       "asertBits",
       "signRecord",
+      "verifyRecordProof",
+      "buildRecordProof",
     ]) {
       assert.equal(typeof (jbc as Record<string, unknown>)[name], "function", name);
     }

@@ -8,8 +8,10 @@ import { Command } from "commander";
 import { packageRoot } from "../util/paths.ts";
 import { chainCommand } from "./commands/chain.ts";
 import { devnetCommand } from "./commands/devnet.ts";
+import { keygenCommand } from "./commands/keygen.ts";
 import { mineCommand } from "./commands/mine.ts";
 import { nodeCommand } from "./commands/node.ts";
+import { recordCommand } from "./commands/record.ts";
 import { statusCommand } from "./commands/status.ts";
 
 /** One factory per command module. */
@@ -19,6 +21,8 @@ const COMMANDS: ReadonlyArray<() => Command> = [
   mineCommand,
   statusCommand,
   chainCommand,
+  keygenCommand,
+  recordCommand,
 ];
 
 function version(): string {

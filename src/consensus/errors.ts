@@ -40,6 +40,8 @@ export const BlockErrorCode = {
   FORK_BEFORE_CHECKPOINT: "FORK_BEFORE_CHECKPOINT",
   /** Block builds on a different genesis (another network): not valid here. */
   BAD_GENESIS: "BAD_GENESIS",
+  /** A record already confirmed in the block's ancestry: a record id appears at most once in a chain. */
+  DUPLICATE_RECORD: "DUPLICATE_RECORD",
 } as const;
 export type BlockErrorCode = (typeof BlockErrorCode)[keyof typeof BlockErrorCode];
 
@@ -61,7 +63,8 @@ export type BlockErrorData =
   | { code: "INVALID_PARENT"; parent: string }
   | { code: "CHECKPOINT_MISMATCH"; height: number; hash: string; expected: string }
   | { code: "FORK_BEFORE_CHECKPOINT"; height: number; checkpointHeight: number }
-  | { code: "BAD_GENESIS"; hash: string };
+  | { code: "BAD_GENESIS"; hash: string }
+  | { code: "DUPLICATE_RECORD"; index: number; id: string; confirmedIn: string };
 
 /** Penalty added to a peer's misbehaviour score per code; 100 bans. */
 export const BLOCK_ERROR_PENALTY: Record<BlockErrorCode, number> = {
@@ -82,6 +85,7 @@ export const BLOCK_ERROR_PENALTY: Record<BlockErrorCode, number> = {
   CHECKPOINT_MISMATCH: 100,
   FORK_BEFORE_CHECKPOINT: 100,
   BAD_GENESIS: 100,
+  DUPLICATE_RECORD: 100,
 };
 
 /**
@@ -133,6 +137,8 @@ function describe(d: BlockErrorData): string {
       return `fork at height ${d.height} is below checkpoint ${d.checkpointHeight}`;
     case "BAD_GENESIS":
       return `chain does not start at this network's genesis (${d.hash})`;
+    case "DUPLICATE_RECORD":
+      return `record ${d.index} (${d.id}) is already confirmed in block ${d.confirmedIn}`;
   }
 }
 

@@ -26,6 +26,17 @@ export {
   regtest,
 } from "./params.ts";
 export {
+  buildRecordProof,
+  foldBranch,
+  MAX_BRANCH_LENGTH,
+  merkleBranch,
+  merkleLevels,
+  type RecordProof,
+  RecordProofErrorCode,
+  type RecordProofResult,
+  verifyRecordProof,
+} from "./proof.ts";
+export {
   type BlockRecord,
   type DataRecord,
   decodeRecord,

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { proofExample } from "../../scripts/proof-example.ts";
+import { fromHex } from "../../src/consensus/bytes.ts";
 import {
   BLOCK_ERROR_PENALTY,
   BlockError,
@@ -8,6 +10,7 @@ import {
   type BlockErrorData,
 } from "../../src/consensus/errors.ts";
 import { devnet, regtest } from "../../src/consensus/params.ts";
+import { type RecordProof, verifyRecordProof } from "../../src/consensus/proof.ts";
 
 // docs/consensus.md quotes consensus constants; these checks keep it from drifting from the code.
 const doc = readFileSync(new URL("../../docs/consensus.md", import.meta.url), "utf8");
@@ -38,5 +41,23 @@ describe("docs/consensus.md", () => {
       "the simulation output of the chosen half-life",
     );
     assert.ok(doc.includes(`half-life ${devnet.asertHalfLife} s, anchored at block 1`));
+  });
+});
+
+describe("docs/consensus.md, record inclusion proofs", () => {
+  it("shows the bytes scripts/proof-example.ts produces, and its proof verifies", () => {
+    const ex = proofExample();
+    for (const hex of [...ex.records, ...ex.ids, ...ex.level1, ex.root, ex.blockHash]) {
+      assert.ok(doc.includes(hex), `doc lacks ${hex}`);
+    }
+    const quoted = doc.match(/```json\n(\{\n {2}"header"[\s\S]*?)```/);
+    assert.ok(quoted, "the worked example's proof");
+    const proof = JSON.parse(quoted[1]!) as RecordProof;
+    assert.deepEqual(proof, ex.proof);
+    const result = verifyRecordProof(proof, fromHex(ex.records[2]!), { powLimit: regtest.powLimit });
+    assert.ok(result.valid);
+    assert.equal(result.blockHash, ex.blockHash);
+    const dup = verifyRecordProof({ ...proof, index: 3 }, fromHex(ex.records[2]!));
+    assert.equal(dup.valid ? "valid" : dup.code, "DUPLICATE_NODE");
   });
 });

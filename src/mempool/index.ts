@@ -1,0 +1,33 @@
+export { MEMPOOL_ERROR_PENALTY, MempoolError, MempoolErrorCode, type MempoolErrorData } from "./errors.ts";
+export {
+  RecordEncoding,
+  type RecordFromJsonResult,
+  RecordJson,
+  type RecordJsonView,
+  recordFromJson,
+  recordToJson,
+} from "./json.ts";
+export {
+  type AdmitResult,
+  DEFAULT_MEMPOOL_BYTES,
+  DEFAULT_MEMPOOL_COUNT,
+  DEFAULT_MEMPOOL_EXPIRY_MS,
+  MAX_CONSECUTIVE_SKIPS,
+  Mempool,
+  type MempoolEntry,
+  type MempoolEvents,
+  type MempoolOptions,
+  type MempoolStats,
+  type RecordSource,
+} from "./mempool.ts";
+export {
+  decodeMempoolFile,
+  encodeMempoolFile,
+  MEMPOOL_FILE,
+  MEMPOOL_FILE_VERSION,
+  type MempoolFileResult,
+  mempoolFile,
+  readMempoolFile,
+  type SavedRecord,
+  writeFileAtomic,
+} from "./persist.ts";
