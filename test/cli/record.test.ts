@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it, mock } from "node:test";
 import { promisify } from "node:util";
@@ -11,8 +11,9 @@ import { regtest } from "../../src/consensus/params.ts";
 import { buildRecordProof } from "../../src/consensus/proof.ts";
 import { type DataRecord, signRecord } from "../../src/consensus/records.ts";
 import { recordToJson } from "../../src/mempool/json.ts";
-import { killAll, type NodeProcess, startNode, tempDir } from "../e2e/harness.ts";
 import { makeChain, makeChild } from "../helpers/blocks.ts";
+import { tempDir } from "../helpers/chain.ts";
+import { killAll, type NodeProcess, spawnNode } from "../helpers/spawn.ts";
 
 /** `jbc record verify` offline and against a real node (regtest, no p2p) that holds the block. */
 
@@ -31,16 +32,16 @@ const unknown = makeChild(chain[1]!, regtest, { records: [hello], miner: "elsewh
 
 let node: NodeProcess;
 before(async () => {
-  node = await startNode({ name: "n", datadir: join(tmp.dir, "n"), args: ["--no-p2p"] });
+  node = await spawnNode({ name: "n", datadir: join(tmp, "n"), args: ["--no-p2p"] });
   for (const b of [chain[1]!, withRecords, tip]) await node.api.submitBlock(encodeBlock(b));
 });
 after(async () => {
   await killAll();
-  tmp.cleanup();
+  rmSync(tmp, { recursive: true, force: true });
 });
 
 function proofFile(name: string, block: Block, index: number, record = block.records[index]!): string {
-  const file = join(tmp.dir, name);
+  const file = join(tmp, name);
   const proof = buildRecordProof(encodeHeader(block.header), recordIds(block), index);
   if (record.type === "miner") throw new Error("not a submitted record");
   writeFileSync(file, JSON.stringify({ id: "ignored extra field", record: recordToJson(record), proof }));
@@ -117,12 +118,12 @@ describe("jbc record verify", () => {
     assert.match(u.out, /^valid: /m, "the proof itself is fine");
     assert.match(u.out, /NOT CONFIRMED: .* does not know block/);
 
-    const junk = join(tmp.dir, "junk.json");
+    const junk = join(tmp, "junk.json");
     writeFileSync(junk, JSON.stringify({ proof: 1 }));
     const j = await recordCli(["verify", junk]);
     assert.equal(j.ok, false);
     assert.match(j.out, /is not a proof file/);
-    const missing = await recordCli(["verify", join(tmp.dir, "none.json")]);
+    const missing = await recordCli(["verify", join(tmp, "none.json")]);
     assert.match(missing.out, /cannot read/);
   });
 });
