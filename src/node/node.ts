@@ -10,6 +10,7 @@ import { Chain } from "../chain/chain.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { LevelStore } from "../store/level.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
+import { useNativeCrypto } from "./crypto.ts";
 import { defaultModules } from "./modules.ts";
 import { chainDir, defaultWebRoot, loadOrCreateToken, packageVersion } from "./paths.ts";
 import type { MinerService, MinerStats, NetworkService, NodeModules } from "./services.ts";
@@ -75,6 +76,7 @@ export class JbcNode {
   /** Opens the store and the chain, then starts networking, the miner and the API. */
   static async create(opts: NodeOptions, modules: NodeModules = defaultModules()): Promise<JbcNode> {
     const log = opts.logger ?? silentLogger;
+    useNativeCrypto();
     mkdirSync(opts.datadir, { recursive: true });
     const token = opts.apiToken ?? loadOrCreateToken(opts.datadir);
     const store = await LevelStore.open(chainDir(opts.datadir), opts.params, {
