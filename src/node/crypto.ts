@@ -2,7 +2,7 @@ import { createPublicKey, hash, verify } from "node:crypto";
 import { useSha256 } from "../consensus/hash.ts";
 import { useEd25519Verify } from "../consensus/records.ts";
 
-/** node:crypto's one-shot SHA-256 (Node >= 20.12). */
+/** node:crypto's one-shot SHA-256 (Node >= 20.12); the digest is a Buffer, as it always was in Node. */
 function nativeSha256(data: Uint8Array): Uint8Array {
   return hash("sha256", data, "buffer");
 }
