@@ -139,9 +139,6 @@ export function signRecord(data: Uint8Array, seed: Uint8Array): SignedRecord {
 /** An ed25519 verifier: whether `signature` is `publicKey`'s over `message`. Never throws. */
 export type Ed25519Verify = (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => boolean;
 
-const Point = ed25519.Point;
-const L = Point.Fn.ORDER;
-
 /**
  * The ed25519 rule of jbc, the one OpenSSL applies (and so every jbc node did through node:crypto):
  * S below the group order L; the key any 255-bit y that decodes to a curve point (small-order and
@@ -153,10 +150,13 @@ const L = Point.Fn.ORDER;
  */
 export function ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
   if (signature.length !== 64 || publicKey.length !== 32) return false;
+  // Read here, not at module level, so a bundle that never verifies can leave the curve code out.
+  const Point = ed25519.Point;
+  const L = Point.Fn.ORDER;
   const r = signature.subarray(0, 32);
   const s = bytesToNumberLE(signature.subarray(32));
   if (s >= L) return false;
-  let a: InstanceType<typeof Point>;
+  let a: InstanceType<typeof ed25519.Point>;
   try {
     a = Point.fromBytes(publicKey, true);
   } catch {
