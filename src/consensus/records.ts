@@ -170,10 +170,15 @@ export function ed25519Verify(signature: Uint8Array, message: Uint8Array, public
 let verifyImpl: Ed25519Verify = ed25519Verify;
 
 /**
- * Hands in a faster verifier with the same rule (src/node/crypto.ts installs node:crypto's). Returns the
- * one it replaced.
+ * Hands in a faster verifier with the same rule (src/node/crypto.ts installs node:crypto's), after checking
+ * that it accepts a signature and refuses it over other data. Returns the one it replaced.
  */
 export function useEd25519Verify(fn: Ed25519Verify): Ed25519Verify {
+  const rec = signRecord(utf8.encode("useEd25519Verify"), new Uint8Array(32).fill(1));
+  const message = signedMessage(rec.data);
+  const other = signedMessage(utf8.encode("useEd25519Verify?"));
+  if (fn(rec.signature, message, rec.publicKey) !== true || fn(rec.signature, other, rec.publicKey) !== false)
+    throw new Error("useEd25519Verify: the implementation does not verify ed25519");
   const previous = verifyImpl;
   verifyImpl = fn;
   return previous;

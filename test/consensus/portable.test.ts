@@ -103,7 +103,7 @@ describe("hex without Buffer", () => {
   });
 });
 
-describe("SHA-256 injection", () => {
+describe("crypto injection", () => {
   const nodeSha = (d: Uint8Array) => Uint8Array.from(createHash("sha256").update(d).digest());
 
   it("consensus's own SHA-256 equals node:crypto's (property)", () => {
@@ -135,6 +135,14 @@ describe("SHA-256 injection", () => {
     } finally {
       useSha256(previous);
     }
+  });
+
+  it("refuses an ed25519 verifier that accepts everything or nothing", () => {
+    assert.throws(() => useEd25519Verify(() => true), /does not verify ed25519/);
+    assert.throws(() => useEd25519Verify(() => false), /does not verify ed25519/);
+    const rec = signRecord(new Uint8Array([1, 2, 3]), new Uint8Array(32).fill(4));
+    assert.equal(verifyRecordSignature(rec), true);
+    assert.equal(verifyRecordSignature({ ...rec, data: new Uint8Array([1, 2]) }), false);
   });
 
   it("useNativeCrypto installs node:crypto's SHA-256 and ed25519 (same results), and can be called twice", () => {
