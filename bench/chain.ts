@@ -5,6 +5,7 @@
  *
  *   npm run bench:chain                 # full run (~1-2 minutes on 2 cores)
  *   npm run bench:chain -- --quick      # smaller sizes, to check the script itself
+ *   npm run bench:chain -- --hash=noble # consensus hashing with its own pure-JS code, not node:crypto
  *
  * (a) blocks/s: a pre-built 10,000-block regtest chain, given as serialized bytes; the timed loop decodes
  *     each (decodeBlock) and calls processBlock(block, raw), as the network layer does. Median of 3 runs,
@@ -33,8 +34,14 @@ import { hashToBigInt, headerHashBytes } from "../src/consensus/header.ts";
 import { regtest } from "../src/consensus/params.ts";
 import type { BlockRecord } from "../src/consensus/records.ts";
 import { buildBlock } from "../src/consensus/template.ts";
+import { useNativeCrypto } from "../src/node/crypto.ts";
 import { LevelStore } from "../src/store/level.ts";
 import { median } from "./stats.ts";
+
+// As the node does (src/node/node.ts): consensus hashes and verifies through node:crypto. `--hash=noble`
+// keeps consensus's own pure-JS @noble code, to measure what the native code is worth (docs/benchmarks.md).
+const HASH = process.argv.includes("--hash=noble") ? "noble" : "native";
+if (HASH === "native") useNativeCrypto();
 
 const params = regtest;
 /** Late enough that every block time of a 100,000-block chain is in the past. */
@@ -158,7 +165,7 @@ async function reorgRun(prefix: Block[], main: Block[], side: Block[]): Promise<
 
 function child(args: string[]): Record<string, number> {
   const self = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", self, ...args], {
+  const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", self, ...args, `--hash=${HASH}`], {
     encoding: "utf8",
   });
   if (r.status !== 0) throw new Error(`child ${args.join(" ")} failed: ${r.stderr}`);
@@ -243,6 +250,7 @@ async function main(): Promise<void> {
     // The machine is shared: say how busy it was when the run ended.
     load_1m: round(loadavg()[0]!, 2),
     cores: cpus().length,
+    hash: HASH,
   };
 
   const rows: Array<[string, string]> = [

@@ -1,6 +1,7 @@
 /**
  * Network benchmark (`npm run bench:net`). Named sections, each returning figures; the last line printed
- * is one JSON object with every section's figures. Run one section with `-- --only=<name>[,<name>]`.
+ * is one JSON object with every section's figures. Run one section with `-- --only=<name>[,<name>]`;
+ * `-- --hash=noble` keeps consensus's pure-JS hashing instead of node:crypto (as the node installs it).
  *
  *   propagation  4 and 8 in-process nodes connected in a ring, each with its own Chain + LevelStore;
  *                time from processBlock on one node until the block is the tip on all of them.
@@ -18,6 +19,7 @@ import { createInterface } from "node:readline";
 import { decodeBlock, encodeBlock } from "../src/consensus/block.ts";
 import { regtest } from "../src/consensus/params.ts";
 import type { SyncDone } from "../src/net/index.ts";
+import { useNativeCrypto } from "../src/node/crypto.ts";
 import {
   buildChain,
   dataRecords,
@@ -29,6 +31,11 @@ import {
   waitFor,
 } from "../test/helpers/net.ts";
 import { median, percentile } from "./stats.ts";
+
+// As the node does (src/node/node.ts): consensus hashes and verifies through node:crypto. `--hash=noble`
+// keeps consensus's own pure-JS @noble code, to measure what the native code is worth (docs/benchmarks.md).
+const HASH = process.argv.includes("--hash=noble") ? "noble" : "native";
+if (HASH === "native") useNativeCrypto();
 
 type Figures = Record<string, number | string>;
 
@@ -134,6 +141,7 @@ async function startServer(count: number, records: number): Promise<{ addr: stri
       "--serve",
       `--count=${count}`,
       `--records=${records}`,
+      `--hash=${HASH}`,
     ],
     { stdio: ["pipe", "pipe", "inherit"] },
   );
@@ -231,6 +239,7 @@ if (args.includes("--serve")) {
     node: process.version,
     cpus: availableParallelism(),
     cpu: cpus()[0]?.model ?? "unknown",
+    hash: HASH,
   };
   for (const [name, run] of Object.entries(SECTIONS)) {
     if (only && !only.includes(name)) continue;

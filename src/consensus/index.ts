@@ -3,7 +3,7 @@ export { bytesEqual, DecodeError, fromHex, toHex } from "./bytes.ts";
 export { bitsToTarget, blockWork, decodeBits, targetToBits, targetWork } from "./compact.ts";
 export { type AsertAnchor, asertBits, asertTarget } from "./difficulty.ts";
 export { BLOCK_ERROR_PENALTY, BlockError, BlockErrorCode, type BlockErrorData } from "./errors.ts";
-export { sha256, sha256d } from "./hash.ts";
+export { type Sha256, sha256, sha256d, useSha256 } from "./hash.ts";
 export {
   type BlockHeader,
   decodeHeader,
@@ -40,6 +40,8 @@ export {
   type BlockRecord,
   type DataRecord,
   decodeRecord,
+  type Ed25519Verify,
+  ed25519Verify,
   encodeRecord,
   MAX_MINER_NAME_BYTES,
   MAX_RECORD_SIZE,
@@ -47,6 +49,7 @@ export {
   recordId,
   type SignedRecord,
   signRecord,
+  useEd25519Verify,
   verifyRecordSignature,
 } from "./records.ts";
 export { type BlockTemplateInput, buildBlock } from "./template.ts";

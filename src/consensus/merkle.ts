@@ -1,3 +1,4 @@
+import { bytesEqual } from "./bytes.ts";
 import { sha256d } from "./hash.ts";
 
 export interface MerkleResult {
@@ -20,7 +21,7 @@ export function computeMerkleRoot(leaves: readonly Uint8Array[]): MerkleResult {
   const pair = new Uint8Array(64);
   while (level.length > 1) {
     for (let i = 0; i + 1 < level.length; i += 2) {
-      if (Buffer.compare(level[i]!, level[i + 1]!) === 0) mutated = true;
+      if (bytesEqual(level[i]!, level[i + 1]!)) mutated = true;
     }
     if (level.length & 1) level.push(level[level.length - 1]!);
     const next: Uint8Array[] = new Array(level.length / 2);

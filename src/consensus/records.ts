@@ -1,5 +1,7 @@
-import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
-import { copyBytes, DecodeError, Reader, Writer } from "./bytes.ts";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { bytesToNumberLE } from "@noble/curves/utils.js";
+import { sha512 } from "@noble/hashes/sha2.js";
+import { bytesEqual, concatBytes, copyBytes, DecodeError, Reader, Writer } from "./bytes.ts";
 import { sha256d } from "./hash.ts";
 
 /**
@@ -122,33 +124,70 @@ export function signedMessage(data: Uint8Array): Uint8Array {
   return m;
 }
 
-// DER prefixes that wrap raw ed25519 keys so node:crypto (much faster than pure-JS ed25519) accepts them.
-const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
-const PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
-
-function publicKeyObject(raw: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: "der", type: "spki" });
-}
-
 /** Raw 32-byte public key for a 32-byte ed25519 seed. */
 export function ed25519PublicKey(seed: Uint8Array): Uint8Array {
-  const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" });
-  const der = createPublicKey(key).export({ format: "der", type: "spki" });
-  return Uint8Array.from(der.subarray(SPKI_PREFIX.length));
+  return ed25519.getPublicKey(seed);
 }
 
 /** Builds a signed record for `data` with a 32-byte ed25519 seed. */
 export function signRecord(data: Uint8Array, seed: Uint8Array): SignedRecord {
   if (seed.length !== 32) throw new RangeError("ed25519 seed must be 32 bytes");
-  const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" });
-  const signature = Uint8Array.from(sign(null, signedMessage(data), key));
+  const signature = ed25519.sign(signedMessage(data), seed);
   return { type: "signed", data, publicKey: ed25519PublicKey(seed), signature };
+}
+
+/** An ed25519 verifier: whether `signature` is `publicKey`'s over `message`. Never throws. */
+export type Ed25519Verify = (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => boolean;
+
+/**
+ * The ed25519 rule of jbc, the one OpenSSL applies (and so every jbc node did through node:crypto):
+ * S below the group order L; the key any 255-bit y that decodes to a curve point (small-order and
+ * non-canonical keys included, hashed as given); k = SHA-512(R || A || M) mod L; and the signature
+ * holds when [S]B - [k]A encodes to exactly the 32 bytes of R (the cofactorless check, so R must be
+ * canonical and carries no small-order part). @noble/curves' own verify checks the cofactored equation,
+ * which accepts signatures this rule refuses, so the rule is written out over its curve arithmetic.
+ * test/consensus/records.test.ts compares it with node:crypto on edge cases.
+ */
+export function ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  if (signature.length !== 64 || publicKey.length !== 32) return false;
+  // Read here, not at module level, so a bundle that never verifies can leave the curve code out.
+  const Point = ed25519.Point;
+  const L = Point.Fn.ORDER;
+  const r = signature.subarray(0, 32);
+  const s = bytesToNumberLE(signature.subarray(32));
+  if (s >= L) return false;
+  let a: InstanceType<typeof ed25519.Point>;
+  try {
+    a = Point.fromBytes(publicKey, true);
+  } catch {
+    return false;
+  }
+  const k = bytesToNumberLE(sha512(concatBytes(r, publicKey, message))) % L;
+  const check = Point.BASE.multiplyUnsafe(s).subtract(a.multiplyUnsafe(k));
+  return bytesEqual(check.toBytes(), r);
+}
+
+let verifyImpl: Ed25519Verify = ed25519Verify;
+
+/**
+ * Hands in a faster verifier with the same rule (src/node/crypto.ts installs node:crypto's), after checking
+ * that it accepts a signature and refuses it over other data. Returns the one it replaced.
+ */
+export function useEd25519Verify(fn: Ed25519Verify): Ed25519Verify {
+  const rec = signRecord(utf8.encode("useEd25519Verify"), new Uint8Array(32).fill(1));
+  const message = signedMessage(rec.data);
+  const other = signedMessage(utf8.encode("useEd25519Verify?"));
+  if (fn(rec.signature, message, rec.publicKey) !== true || fn(rec.signature, other, rec.publicKey) !== false)
+    throw new Error("useEd25519Verify: the implementation does not verify ed25519");
+  const previous = verifyImpl;
+  verifyImpl = fn;
+  return previous;
 }
 
 /** Whether a signed record's signature verifies. Never throws: a malformed key is simply invalid. */
 export function verifyRecordSignature(rec: SignedRecord): boolean {
   try {
-    return verify(null, signedMessage(rec.data), publicKeyObject(rec.publicKey), rec.signature);
+    return verifyImpl(rec.signature, signedMessage(rec.data), rec.publicKey);
   } catch {
     return false;
   }

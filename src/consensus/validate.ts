@@ -1,5 +1,5 @@
 import type { Block } from "./block.ts";
-import { DecodeError, varIntSize } from "./bytes.ts";
+import { bytesEqual, DecodeError, toHex, varIntSize } from "./bytes.ts";
 import { bitsToTarget, decodeBits } from "./compact.ts";
 import { BlockError } from "./errors.ts";
 import { sha256d } from "./hash.ts";
@@ -91,7 +91,7 @@ export function checkBlockSanity(
   }
 
   const merkle = computeMerkleRoot(ids);
-  if (Buffer.compare(merkle.root, header.merkleRoot) !== 0) {
+  if (!bytesEqual(merkle.root, header.merkleRoot)) {
     throw new BlockError(
       { code: "BAD_MERKLE_ROOT", expected: hashToHex(merkle.root), actual: hashToHex(header.merkleRoot) },
       hashHex,
@@ -102,7 +102,7 @@ export function checkBlockSanity(
   // Identical records anywhere in the list (not only adjacent) are refused too: ids must be unique.
   const seen = new Set<string>();
   for (const b of ids) {
-    const k = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+    const k = toHex(b);
     if (seen.has(k)) throw new BlockError({ code: "MUTATED", reason: "duplicate record" }, hashHex);
     seen.add(k);
   }

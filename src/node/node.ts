@@ -11,6 +11,7 @@ import { LevelStore } from "../store/level.ts";
 import { errorMessage } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { realServices } from "./adapters.ts";
+import { useNativeCrypto } from "./crypto.ts";
 import { chainDir, defaultWebRoot, loadOrCreateToken, packageVersion } from "./paths.ts";
 import type { MinerService, MinerStats, NetworkService, ServiceFactories } from "./services.ts";
 
@@ -56,6 +57,7 @@ export async function openChainStore(opts: {
   syncWrites?: boolean;
   now?: () => number;
 }): Promise<{ store: LevelStore; chain: Chain }> {
+  useNativeCrypto(); // every chain a process opens hashes through OpenSSL (docs/architecture.md)
   const store = await LevelStore.open(chainDir(opts.datadir), opts.params, {
     sync: opts.syncWrites ?? false,
   });

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { createPublicKey, verify } from "node:crypto";
 import { describe, it } from "node:test";
 import { ed25519 } from "@noble/curves/ed25519.js";
+import { sha512 } from "@noble/hashes/sha2.js";
 import fc from "fast-check";
 import { concatBytes, DecodeError, fromHex, toHex } from "../../src/consensus/bytes.ts";
 import { sha256d } from "../../src/consensus/hash.ts";
@@ -8,6 +10,7 @@ import {
   type BlockRecord,
   decodeRecord,
   ed25519PublicKey,
+  ed25519Verify,
   encodeRecord,
   MAX_RECORD_SIZE,
   recordId,
@@ -179,6 +182,15 @@ describe("record decoding rejects", () => {
   }
 });
 
+const seedArb = fc.uint8Array({ minLength: 32, maxLength: 32 });
+const dataArb = fc.uint8Array({ minLength: 1, maxLength: 200 });
+const flip = (bytes: Uint8Array, bit: number) => {
+  const out = bytes.slice();
+  const i = Math.floor(bit / 8) % out.length;
+  out[i] = out[i]! ^ (1 << (bit % 8));
+  return out;
+};
+
 describe("signed records", () => {
   // RFC 8032 section 7.1, TEST 1 and TEST 2: secret key (seed) → public key.
   it("derives RFC 8032's public keys from their seeds", () => {
@@ -204,9 +216,6 @@ describe("signed records", () => {
     assert.equal(verifyRecordSignature({ ...rec, signature: ed25519.sign(data, seed) }), false);
   });
 
-  const seedArb = fc.uint8Array({ minLength: 32, maxLength: 32 });
-  const dataArb = fc.uint8Array({ minLength: 1, maxLength: 200 });
-
   it("verifies what it signs, also after an encode/decode round trip (property)", () => {
     fc.assert(
       fc.property(seedArb, dataArb, (seed, data) => {
@@ -217,13 +226,6 @@ describe("signed records", () => {
       { numRuns: 200 },
     );
   });
-
-  const flip = (bytes: Uint8Array, bit: number) => {
-    const out = bytes.slice();
-    const i = Math.floor(bit / 8) % out.length;
-    out[i] = out[i]! ^ (1 << (bit % 8));
-    return out;
-  };
 
   it("fails after one flipped bit in the data, the key or the signature (property)", () => {
     fc.assert(
@@ -265,5 +267,108 @@ describe("signed records", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("ed25519 rule: the same answers as node:crypto (OpenSSL) on the edge cases", () => {
+  const SPKI = Buffer.from("302a300506032b6570032100", "hex");
+  const openssl = (sig: Uint8Array, msg: Uint8Array, pub: Uint8Array): boolean => {
+    try {
+      const key = createPublicKey({ key: Buffer.concat([SPKI, pub]), format: "der", type: "spki" });
+      return verify(null, msg, key, sig);
+    } catch {
+      return false;
+    }
+  };
+  const Point = ed25519.Point;
+  const L = Point.Fn.ORDER;
+  const P = Point.Fp.ORDER;
+  const le = (n: bigint): Uint8Array => {
+    const out = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) out[i] = Number((n >> BigInt(8 * i)) & 0xffn);
+    return out;
+  };
+  const num = (b: Uint8Array): bigint => BigInt(`0x${toHex(Uint8Array.from(b).reverse()) || "0"}`);
+  /** A signature by scalar `a` under the key bytes `pub` (which need not be [a]B), nonce scalar r. */
+  const signAs = (a: bigint, pub: Uint8Array, r: bigint, msg: Uint8Array): Uint8Array => {
+    const R = Point.BASE.multiply(r).toBytes();
+    const k = num(sha512(concatBytes(R, pub, msg))) % L;
+    return concatBytes(R, le((r + k * a) % L));
+  };
+  const check = (what: string, sig: Uint8Array, msg: Uint8Array, pub: Uint8Array, expected?: boolean) => {
+    const want = openssl(sig, msg, pub);
+    if (expected !== undefined) assert.equal(want, expected, `${what}: node:crypto`);
+    assert.equal(ed25519Verify(sig, msg, pub), want, what);
+  };
+  // A point of order 8, the generator of the curve's small subgroup.
+  const T8 = Point.fromBytes(fromHex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"));
+
+  it("checks the test point is of order 8", () => {
+    assert.ok(T8.isSmallOrder() && !T8.is0() && !T8.multiply(4n).is0());
+  });
+
+  it("ordinary signatures, and ones with a flipped bit (property)", () => {
+    fc.assert(
+      fc.property(seedArb, dataArb, fc.nat(511), (seed, msg, bit) => {
+        const sig = ed25519.sign(msg, seed);
+        const pub = ed25519.getPublicKey(seed);
+        check("valid", sig, msg, pub, true);
+        check("flipped", flip(sig, bit), msg, pub);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it("S at or above the group order is refused", () => {
+    const seed = new Uint8Array(32).fill(3);
+    const msg = utf8.encode("s");
+    const sig = ed25519.sign(msg, seed);
+    const pub = ed25519.getPublicKey(seed);
+    const s = num(sig.subarray(32));
+    check("S + L", concatBytes(sig.subarray(0, 32), le(s + L)), msg, pub, false);
+    check("S = L", concatBytes(sig.subarray(0, 32), le(L)), msg, pub, false);
+  });
+
+  it("keys of small order, and their non-canonical encodings, verify as OpenSSL lets them", () => {
+    const msg = utf8.encode("anything");
+    const identity = le(1n);
+    for (const [what, pub] of [
+      ["identity", identity],
+      ["identity, y + p", le(P + 1n)],
+      ["identity, x sign bit set", concatBytes(identity.subarray(0, 31), Uint8Array.of(0x80))],
+      ["order 8", T8.toBytes()],
+      ["order 2", le(P - 1n)],
+    ] as const) {
+      for (const s of [0n, 1n, 12345n]) {
+        // Under a small-order key, [S]B is the whole check: R = [S]B verifies (cofactorless).
+        const R = s === 0n ? identity : Point.BASE.multiply(s).toBytes();
+        check(`${what}, S=${s}`, concatBytes(R, le(s)), msg, pub);
+      }
+    }
+    // R must be the canonical encoding: the identity written as y = p + 1 is refused.
+    check("R non-canonical", concatBytes(le(P + 1n), le(0n)), msg, identity, false);
+  });
+
+  it("a key with a small-order part verifies only when the cofactorless equation holds", () => {
+    const a = 0x1234567890abcdefn;
+    const pub = Point.BASE.multiply(a).add(T8).toBytes();
+    let accepted = 0;
+    for (let i = 0; i < 64; i++) {
+      const msg = utf8.encode(`message ${i}`);
+      const sig = signAs(a, pub, 1000n + BigInt(i), msg);
+      check(`mixed-order key, message ${i}`, sig, msg, pub);
+      if (ed25519Verify(sig, msg, pub)) accepted++;
+    }
+    // About one in eight (k ≡ 0 mod 8); a cofactored check would accept all 64.
+    assert.ok(accepted > 0 && accepted < 32, `${accepted} of 64 accepted`);
+  });
+
+  it("R with a small-order part is refused", () => {
+    const seed = new Uint8Array(32).fill(5);
+    const msg = utf8.encode("torsion");
+    const sig = ed25519.sign(msg, seed);
+    const pub = ed25519.getPublicKey(seed);
+    const R = Point.fromBytes(sig.subarray(0, 32)).add(T8).toBytes();
+    check("R + T8", concatBytes(R, sig.subarray(32)), msg, pub, false);
   });
 });

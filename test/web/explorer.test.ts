@@ -166,6 +166,8 @@ describe("explorer", () => {
     // The browser recomputes the merkle root from the record ids and finds the header's.
     await page.waitForSelector("[data-testid=merkle-check]", WAIT);
     assert.match(await text("[data-testid=merkle-check]"), /✓ recomputed/);
+    // And hashes the header itself, with src/consensus running in the page.
+    assert.match(await text("[data-testid=hash-check]"), /✓ the double SHA-256 of this header/);
     const ids = await page.$$eval("[data-testid=records] tr[data-record] code.rid", (els) =>
       els.map((e) => e.textContent),
     );

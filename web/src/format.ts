@@ -60,19 +60,6 @@ export function groupDigits(decimal: string): string {
   return decimal.replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f");
 }
 
-/** Target encoded by compact bits (hex string as the API gives it), as Bitcoin's SetCompact reads it. */
-export function bitsTarget(bitsHex: string): bigint {
-  const bits = Number.parseInt(bitsHex, 16);
-  const size = bits >>> 24;
-  const word = BigInt(bits & 0x007fffff);
-  return size <= 3 ? word >> BigInt(8 * (3 - size)) : word << BigInt(8 * (size - 3));
-}
-
-/** Expected hashes to find a block at these bits: 2^256 / (target + 1). */
-export function bitsWork(bitsHex: string): bigint {
-  return (1n << 256n) / (bitsTarget(bitsHex) + 1n);
-}
-
 // Eight colours that stay apart on the dark background and for the common colour-vision deficiencies.
 const PALETTE = ["#4e9af1", "#f5a524", "#3ccf91", "#e5534b", "#b083f0", "#2fc4d6", "#e86fb7", "#c9d05c"];
 

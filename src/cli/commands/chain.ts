@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { StoreError } from "../../chain/store.ts";
 import { verifyChain } from "../../chain/verify.ts";
 import { devnet, type NetworkParams } from "../../consensus/params.ts";
+import { useNativeCrypto } from "../../node/crypto.ts";
 import { chainDir, defaultDatadir } from "../../node/paths.ts";
 import { LevelStore } from "../../store/level.ts";
 import { errorMessage } from "../../util/errors.ts";
@@ -28,6 +29,7 @@ export function chainCommand(): Command {
       const datadir = o.datadir ? resolve(o.datadir) : defaultDatadir(o.network.name, o.port);
       let store: LevelStore;
       try {
+        useNativeCrypto();
         store = await LevelStore.open(chainDir(datadir), o.network, { create: false });
       } catch (err) {
         const hint = err instanceof StoreError && err.code === "LOCKED" ? " (stop the node first)" : "";

@@ -1,5 +1,14 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { ApiError, type BlockDetail, type RecordView } from "../../../src/api/schemas.ts";
+import {
+  type BlockHeader,
+  bitsToTarget,
+  blockWork,
+  hashToHex,
+  headerHash,
+  hexToHash,
+  merkleRoot,
+} from "../../../src/consensus/index.ts";
 import { errorMessage } from "../../../src/util/errors.ts";
 import { api } from "../api.ts";
 import { Banner, Hash, HeightLink, Miner, Panel } from "../components.tsx";
@@ -13,43 +22,37 @@ type Load =
   | { state: "missing"; id: string; reason?: string }
   | { state: "failed"; id: string; message: string; unreachable: boolean };
 
-function bytesFromHex(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
-}
-
-function hexFromBytes(b: Uint8Array): string {
-  return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-}
-
-async function sha256d(data: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
-  const once = await crypto.subtle.digest("SHA-256", data);
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", once));
-}
-
 /**
- * Recomputes the merkle root from the record ids in the browser (Bitcoin's pairing, odd hash paired with
- * itself), so the page shows the root follows from the records rather than taking the node's word.
- * Undefined where the page has no WebCrypto (plain http on a non-local address).
+ * What this page recomputes from the block with the node's own consensus code (src/consensus, which runs
+ * in the browser): the header hash, the merkle root from the record ids, the target and the work the bits
+ * encode. So the page shows these follow from the block rather than taking the node's word for them.
  */
-async function merkleFromIds(ids: readonly string[]): Promise<string | undefined> {
-  if (!globalThis.crypto?.subtle) return undefined;
-  // Display ids are byte-reversed; the tree hashes internal byte order.
-  let level = ids.map((id) => bytesFromHex(id).reverse());
-  if (level.length === 0) return "0".repeat(64);
-  while (level.length > 1) {
-    if (level.length % 2) level.push(level[level.length - 1]!);
-    const next: Uint8Array<ArrayBuffer>[] = [];
-    for (let i = 0; i < level.length; i += 2) {
-      const pair = new Uint8Array(64);
-      pair.set(level[i]!, 0);
-      pair.set(level[i + 1]!, 32);
-      next.push(await sha256d(pair));
-    }
-    level = next;
-  }
-  return hexFromBytes(level[0]!.reverse());
+interface Recomputed {
+  hash: string;
+  merkleRoot: string;
+  /** 64 hex digits, or undefined for bits that encode no valid target. */
+  target: string | undefined;
+  work: string;
+}
+
+function recompute(b: BlockDetail): Recomputed {
+  const bits = Number.parseInt(b.header.bits, 16);
+  const header: BlockHeader = {
+    version: b.header.version,
+    prevHash: hexToHash(b.header.prevHash),
+    merkleRoot: hexToHash(b.header.merkleRoot),
+    time: b.header.time,
+    bits,
+    nonce: b.header.nonce,
+  };
+  const target = bitsToTarget(bits);
+  return {
+    hash: headerHash(header),
+    // Display ids are byte-reversed; the tree hashes internal byte order.
+    merkleRoot: hashToHex(merkleRoot(b.records.map((r) => hexToHash(r.id)))),
+    target: target === null ? undefined : target.toString(16).padStart(64, "0"),
+    work: blockWork(bits).toString(),
+  };
 }
 
 /** A BlockError's data as one line: its code, then its details ("BAD_SIGNATURE, index 1"). */
@@ -125,7 +128,6 @@ export function BlockPage(props: { id: string }) {
   const { id } = props;
   const s = useExplorer();
   const [load, setLoad] = useState<Load>({ state: "loading" });
-  const [merkle, setMerkle] = useState<string | undefined>();
   const tipHash = s.status?.tip.hash;
   const stream = s.stream;
 
@@ -158,10 +160,7 @@ export function BlockPage(props: { id: string }) {
   }, [id, tipHash, stream]);
 
   const block = load.state === "ok" ? load.block : undefined;
-  useEffect(() => {
-    setMerkle(undefined);
-    if (block) void merkleFromIds(block.records.map((r) => r.id)).then(setMerkle);
-  }, [block?.hash]);
+  const recomputed = useMemo(() => (block ? recompute(block) : undefined), [block]);
 
   useEffect(() => {
     document.title = block ? `Block ${block.height} · jbc` : "Block · jbc";
@@ -210,7 +209,9 @@ export function BlockPage(props: { id: string }) {
       side branch (stale)
     </span>
   );
-  const merkleOk = merkle === undefined ? undefined : merkle === b.header.merkleRoot;
+  const mine = recomputed!;
+  const merkleOk = mine.merkleRoot === b.header.merkleRoot;
+  const hashOk = mine.hash === b.hash;
   return (
     <div class="block-page" data-testid="block-page" data-hash={b.hash}>
       <p class="crumbs">
@@ -221,6 +222,11 @@ export function BlockPage(props: { id: string }) {
       </h1>
       <p class="block-hash">
         <Hash hash={b.hash} full link={false} />
+        <span class={hashOk ? "ok-text" : "error-text"} data-testid="hash-check">
+          {hashOk
+            ? " ✓ the double SHA-256 of this header, recomputed in this browser"
+            : ` ✗ this header hashes to ${mine.hash}, not to the hash the node gives`}
+        </span>
       </p>
       {b.branch === "side" && !invalid && (
         <Banner kind="warn">
@@ -257,13 +263,11 @@ export function BlockPage(props: { id: string }) {
                 <th>merkle root</th>
                 <td data-field="merkleRoot">
                   <code class="break">{b.header.merkleRoot}</code>
-                  {merkleOk !== undefined && (
-                    <div class={merkleOk ? "ok-text" : "error-text"} data-testid="merkle-check">
-                      {merkleOk
-                        ? `✓ recomputed in this browser from the ${b.records.length} record id${b.records.length === 1 ? "" : "s"} below`
-                        : "✗ does not match the records below"}
-                    </div>
-                  )}
+                  <div class={merkleOk ? "ok-text" : "error-text"} data-testid="merkle-check">
+                    {merkleOk
+                      ? `✓ recomputed in this browser from the ${b.records.length} record id${b.records.length === 1 ? "" : "s"} below`
+                      : "✗ does not match the records below"}
+                  </div>
                 </td>
               </tr>
               <tr>
@@ -317,13 +321,13 @@ export function BlockPage(props: { id: string }) {
           id="pow"
           hint="A block is valid only if its hash, read as a 256-bit number, is at most the target its bits encode."
         >
-          <PowCompare hash={b.hash} target={b.target} />
+          <PowCompare hash={mine.hash} target={mine.target ?? b.target} />
           <table class="fields">
             <tbody>
               <tr>
                 <th>work</th>
                 <td data-field="work">
-                  {groupDigits(b.work)} <span class="muted">expected hashes for this block</span>
+                  {groupDigits(mine.work)} <span class="muted">expected hashes for this block</span>
                 </td>
               </tr>
               <tr>

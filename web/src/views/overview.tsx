@@ -1,8 +1,9 @@
 import type { ComponentChildren } from "preact";
 import type { DevnetNode } from "../../../src/api/devnet.ts";
+import { blockWork } from "../../../src/consensus/index.ts";
 import { formatHashRate } from "../../../src/util/format.ts";
 import { Hash, Miner, Panel } from "../components.tsx";
-import { ago, bitsWork, difficulty, duration } from "../format.ts";
+import { ago, difficulty, duration } from "../format.ts";
 import { type ExplorerState, mainChainDesc } from "../state.ts";
 
 const RATE_WINDOW = 20;
@@ -16,7 +17,7 @@ export function estimateNetworkRate(blocks: readonly { time: number; bits: strin
   if (seconds <= 0) return undefined;
   // The oldest block's work was done before the window starts.
   let work = 0n;
-  for (const b of blocks.slice(0, -1)) work += bitsWork(b.bits);
+  for (const b of blocks.slice(0, -1)) work += blockWork(Number.parseInt(b.bits, 16));
   return Number(work) / seconds;
 }
 

@@ -1,0 +1,35 @@
+import { createPublicKey, hash, verify } from "node:crypto";
+import { useSha256 } from "../consensus/hash.ts";
+import { useEd25519Verify } from "../consensus/records.ts";
+
+/** node:crypto's one-shot SHA-256 (Node >= 20.12); the digest is a Buffer, as it always was in Node. */
+function nativeSha256(data: Uint8Array): Uint8Array {
+  return hash("sha256", data, "buffer");
+}
+
+// DER prefix that wraps a raw ed25519 key as SubjectPublicKeyInfo, the form node:crypto imports.
+const SPKI_PREFIX = new Uint8Array([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
+
+/** OpenSSL's ed25519 verify: the rule consensus's own ed25519Verify writes out. */
+function nativeEd25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  if (signature.length !== 64 || publicKey.length !== 32) return false;
+  try {
+    const der = new Uint8Array(SPKI_PREFIX.length + 32);
+    der.set(SPKI_PREFIX);
+    der.set(publicKey, SPKI_PREFIX.length);
+    const key = createPublicKey({ key: Buffer.from(der.buffer), format: "der", type: "spki" });
+    return verify(null, message, key, signature);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Consensus hashes and verifies with @noble (pure JS, so it also runs in the browser). In Node, OpenSSL does
+ * the same work faster (docs/benchmarks.md, "Issue 8"): the node, the benchmarks and anything else running in
+ * Node call this once to hand node:crypto to consensus. Idempotent.
+ */
+export function useNativeCrypto(): void {
+  useSha256(nativeSha256);
+  useEd25519Verify(nativeEd25519Verify);
+}
