@@ -2,18 +2,17 @@ import { EventEmitter } from "node:events";
 import { type Block, decodeBlock, encodeBlock } from "../consensus/block.ts";
 import { bytesEqual } from "../consensus/bytes.ts";
 import { blockWork } from "../consensus/compact.ts";
-import { type AsertAnchor, anchorFromBlockOne, asertBits } from "../consensus/difficulty.ts";
+import { type AsertAnchor, anchorFromBlockOne, requiredBits } from "../consensus/difficulty.ts";
 import { BlockError, type BlockErrorData } from "../consensus/errors.ts";
+import { claimsGenesis, lastCheckpoint } from "../consensus/genesis.ts";
 import { hashToHex, headerHashBytes, hexToHash } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
-import { MEDIAN_TIME_SPAN } from "../consensus/time.ts";
-import {
-  type BlockFacts,
-  checkBlockContext,
-  checkBlockRecords,
-  checkBlockSanity,
-} from "../consensus/validate.ts";
+import { MEDIAN_TIME_SPAN, medianTimePast } from "../consensus/time.ts";
+import type { BlockContext, BlockFacts } from "../consensus/validate.ts";
+import { BoundedMap } from "../util/bounded.ts";
+import { errorMessage } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
+import { type CheckOptions, checkBlock, type ParentView, type Position } from "./connect.ts";
 import { DEFAULT_ORPHAN_LIMITS, type OrphanLimits, OrphanPool } from "./orphans.ts";
 import { type ChainStore, type StoredEntry, StoreError } from "./store.ts";
 import type { ChainEntry, ChainEvents, NextBlockContext, ProcessResult, Reorg } from "./types.ts";
@@ -33,7 +32,6 @@ export interface ChainOptions {
   maxFutureBlocks?: number;
 }
 
-const ZERO_HASH = new Uint8Array(32);
 /** Most blocks processBlocks commits in one batch. */
 const EXTEND_BATCH = 500;
 
@@ -43,14 +41,19 @@ const isInvalid = (e: ChainEntry): boolean => e.status === "invalid" || e.status
  * The block tree and the main chain. Every block, mined here or received, enters through processBlock,
  * which runs (after btcd's ProcessBlock):
  *   1. duplicate / known-invalid lookup (tree, invalid cache, orphan and future pools);
- *   2. context-free sanity checks (proof of work first, then time, size, records, merkle);
- *   3. parent lookup: unknown parent → orphan pool; invalid parent → INVALID_PARENT;
- *   4. contextual checks against the parent (bits, median time past, height, checkpoints), then the block
- *      joins the tree with its cumulative work;
+ *   2. context-free sanity checks (proof of work first, then size, records, merkle, time);
+ *   3. parent lookup: unknown parent → orphan pool (or BAD_GENESIS for a block claiming to start a chain);
+ *   4. the position checks against the parent (invalid parent, checkpoints, bits, median time past, height),
+ *      then the block joins the tree with its cumulative work;
  *   5. fork choice: more work than the tip → the whole new branch is validated (record signatures) before
  *      anything changes, then the switch is one atomic store batch; otherwise it is stored as a side block;
  *   6. orphans waiting on the block are processed in turn.
- * Calls are serialized: one block at a time, so every read of the in-memory tree sees a committed state.
+ * Steps 2, 4 and the records of step 5 are the stages of the one checkBlock (connect.ts), which the batched
+ * path, the startup re-check and verifyChain run too. A rejection is recorded one way on every path: a
+ * block refused before it joins the tree is remembered by hash in the bounded `invalid` cache (when the rule
+ * says the hash itself is bad); a block whose records fail is stored with status "invalid", its descendants
+ * "invalid-child", so the node still knows after a restart.
+ * Calls run one at a time (`exclusive`), so every read of the in-memory tree sees a committed state.
  */
 export class Chain extends EventEmitter<ChainEvents> {
   readonly params: NetworkParams;
@@ -67,10 +70,9 @@ export class Chain extends EventEmitter<ChainEvents> {
   private main: ChainEntry[] = [];
   private readonly orphans: OrphanPool;
   /** Hash → why it is invalid, for blocks never stored (bounded, oldest dropped first). */
-  private readonly invalid = new Map<string, BlockErrorData>();
-  private readonly invalidCacheSize: number;
-  private readonly future = new Map<string, Block>();
-  private readonly maxFutureBlocks: number;
+  private readonly invalid: BoundedMap<string, BlockErrorData>;
+  /** Blocks from the future held for a retry (bounded, oldest dropped first). */
+  private readonly future: BoundedMap<string, Block>;
   private readonly anchors = new Map<string, AsertAnchor>();
   private readonly lastCheckpoint: { height: number; hash: string } | undefined;
   private seq = 0;
@@ -86,12 +88,9 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.now = opts.now ?? (() => Math.floor(Date.now() / 1000));
     this.log = opts.logger ?? silentLogger;
     this.orphans = new OrphanPool({ ...DEFAULT_ORPHAN_LIMITS, ...opts.orphanLimits });
-    this.invalidCacheSize = opts.invalidCacheSize ?? 10_000;
-    this.maxFutureBlocks = opts.maxFutureBlocks ?? 64;
-    let last: { height: number; hash: string } | undefined;
-    for (const [height, hash] of this.params.checkpoints)
-      if (!last || height > last.height) last = { height, hash };
-    this.lastCheckpoint = last;
+    this.invalid = new BoundedMap(opts.invalidCacheSize ?? 10_000);
+    this.future = new BoundedMap(opts.maxFutureBlocks ?? 64);
+    this.lastCheckpoint = lastCheckpoint(this.params);
   }
 
   /** Opens the chain on a store: loads the block tree (headers only), checks it, re-checks the last blocks. */
@@ -222,7 +221,7 @@ export class Chain extends EventEmitter<ChainEvents> {
    * caller has it (saves re-encoding).
    */
   processBlock(block: Block, raw?: Uint8Array): Promise<ProcessResult> {
-    return this.serialize(() => this.process(block, raw));
+    return this.exclusive(() => this.process(block, raw));
   }
 
   /**
@@ -236,7 +235,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   processBlocks(
     items: ReadonlyArray<{ block: Block; raw?: Uint8Array }>,
   ): Promise<Array<ProcessResult | BlockError>> {
-    return this.serialize(async () => {
+    return this.exclusive(async () => {
       const results: Array<ProcessResult | BlockError> = [];
       let run: Array<{ entry: ChainEntry; block: Block; raw: Uint8Array }> = [];
       const flush = async (): Promise<void> => {
@@ -259,16 +258,22 @@ export class Chain extends EventEmitter<ChainEvents> {
             results.push(await this.process(block, raw));
             continue;
           }
-          const facts = this.sanity(block, hashBytes, hash, raw?.length);
-          const entry = this.contextualEntry(block, facts, base);
-          try {
-            this.stats.recordChecks++;
-            checkBlockRecords(block, hash);
-          } catch (err) {
-            throw this.rejected(err, hash);
+          const facts = this.check(
+            block,
+            hashBytes,
+            { parent: this.view(base) },
+            { size: raw?.length, to: "context" },
+          );
+          const entry = this.newEntry(block, facts, base);
+          const bytes = raw ?? encodeBlock(block);
+          const failure = this.recordsError(entry, block);
+          if (failure) {
+            // Recorded as processBlock records it: stored as invalid (activate), so a restart remembers it.
+            await flush();
+            await this.activate(entry, block, bytes, failure);
           }
           entry.status = "valid";
-          run.push({ entry, block, raw: raw ?? encodeBlock(block) });
+          run.push({ entry, block, raw: bytes });
           results.push({ status: "main", hash, height: entry.height });
           if (run.length >= EXTEND_BATCH) await flush();
         } catch (err) {
@@ -305,10 +310,10 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   /** Retries blocks that were too far in the future, now that the clock has moved. */
   retryFutureBlocks(): Promise<ProcessResult[]> {
-    return this.serialize(async () => {
+    return this.exclusive(async () => {
       const out: ProcessResult[] = [];
       const limit = this.now() + this.params.maxFutureDrift;
-      for (const [hash, block] of [...this.future]) {
+      for (const [hash, block] of [...this.future.entries()]) {
         if (block.header.time > limit) continue;
         this.future.delete(hash);
         try {
@@ -327,7 +332,8 @@ export class Chain extends EventEmitter<ChainEvents> {
     await this.queue.catch(() => {});
   }
 
-  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+  /** Queues `fn` behind every call before it: the chain runs one call at a time. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error("chain is closed"));
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => {});
@@ -347,44 +353,82 @@ export class Chain extends EventEmitter<ChainEvents> {
     if (cached) throw new BlockError(cached, hash);
     if (this.orphans.has(hash) || this.future.has(hash)) return { status: "duplicate", hash };
 
-    const facts = this.sanity(block, hashBytes, hash, raw?.length);
-
     const prevHex = hashToHex(block.header.prevHash);
     const parent = this.entries.get(prevHex);
-    if (!parent) {
-      if (this.invalid.has(prevHex)) {
-        throw this.rejected(new BlockError({ code: "INVALID_PARENT", parent: prevHex }, hash), hash);
-      }
-      if (Buffer.compare(block.header.prevHash, ZERO_HASH) === 0) {
-        throw this.rejected(new BlockError({ code: "BAD_GENESIS", hash }, hash), hash);
-      }
-      const dropped = this.orphans.add({
-        hash,
-        prevHash: hashToHex(block.header.prevHash),
-        block,
-        size: facts.size,
-      });
-      if (dropped.length) this.log.debug({ dropped: dropped.length }, "orphan pool full: dropped oldest");
-      if (!this.orphans.has(hash))
-        return { status: "orphan", hash, missingParent: hashToHex(block.header.prevHash) };
-      return { status: "orphan", hash, missingParent: this.orphans.missingRoot(hash)! };
+    if (parent) {
+      const before = this.tip;
+      const entry = await this.accept(block, hashBytes, parent, { raw });
+      await this.connectOrphans(entry);
+      return this.outcome(entry, before);
     }
-
-    const before = this.tip;
-    const entry = await this.accept(block, facts, parent, raw);
-    await this.connectOrphans(entry);
-    return this.outcome(entry, before);
+    // No parent: the checks that need none. The genesis is in every tree, so a block that claims to start
+    // a chain is another network's (BAD_GENESIS); any other waits for its parent.
+    const at = claimsGenesis(block.header) ? "genesis" : "orphan";
+    const facts = this.check(block, hashBytes, at, { size: raw?.length, to: "context" });
+    if (this.invalid.has(prevHex)) {
+      throw this.rejected(new BlockError({ code: "INVALID_PARENT", parent: prevHex }, hash), hash);
+    }
+    const dropped = this.orphans.add({
+      hash,
+      prevHash: hashToHex(block.header.prevHash),
+      block,
+      size: facts.size,
+    });
+    if (dropped.length) this.log.debug({ dropped: dropped.length }, "orphan pool full: dropped oldest");
+    if (!this.orphans.has(hash))
+      return { status: "orphan", hash, missingParent: hashToHex(block.header.prevHash) };
+    return { status: "orphan", hash, missingParent: this.orphans.missingRoot(hash)! };
   }
 
-  /** Step 2, context-free checks; a block that is only early is held for a retry, not forgotten. */
-  private sanity(block: Block, hashBytes: Uint8Array, hash: string, size?: number): BlockFacts {
-    this.stats.sanityChecks++;
+  /**
+   * Steps 2 and 4: the stages of checkBlock a block passes before it joins the tree. A refusal is recorded
+   * (rejected); a block that is only early is held for a retry, not forgotten.
+   */
+  private check(
+    block: Block,
+    hashBytes: Uint8Array,
+    at: Position,
+    opts: Omit<CheckOptions, "now" | "heldCheckpoint">,
+  ): BlockFacts {
+    if ((opts.from ?? "sanity") === "sanity") this.stats.sanityChecks++;
+    const last = this.lastCheckpoint;
+    const heldCheckpoint = last && this.entries.has(last.hash) ? last : undefined;
     try {
-      return checkBlockSanity(block, hashBytes, this.params, this.now(), size);
+      return checkBlock(block, hashBytes, this.params, at, { ...opts, now: this.now(), heldCheckpoint });
     } catch (err) {
+      const hash = opts.facts?.hashHex ?? hashToHex(hashBytes);
       if (err instanceof BlockError && err.code === "TIME_TOO_NEW") this.holdFutureBlock(hash, block);
       throw this.rejected(err, hash);
     }
+  }
+
+  /** Step 5's check of a block about to join the main chain (its records), or undefined when it passes. */
+  private recordsError(x: ChainEntry, body: Block): BlockError | undefined {
+    this.stats.recordChecks++;
+    const facts = { hash: x.hashBytes, hashHex: x.hash, size: x.size };
+    try {
+      checkBlock(
+        body,
+        x.hashBytes,
+        this.params,
+        { parent: this.view(x.parent!) },
+        { now: this.now(), from: "records", facts },
+      );
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof BlockError)) throw err;
+      return err;
+    }
+  }
+
+  /** What checkBlock needs to know about `parent`. */
+  private view(parent: ChainEntry): ParentView {
+    return {
+      hash: parent.hash,
+      height: parent.height,
+      invalid: isInvalid(parent),
+      childContext: () => this.childContext(parent),
+    };
   }
 
   /** Main or side for the block, with the net reorg this call caused. */
@@ -398,39 +442,14 @@ export class Chain extends EventEmitter<ChainEvents> {
     return result;
   }
 
-  /** Step 4: contextual checks against the parent; returns the block's tree entry (not yet added). */
-  private contextualEntry(block: Block, facts: BlockFacts, parent: ChainEntry): ChainEntry {
-    const hash = facts.hashHex;
-    if (isInvalid(parent)) {
-      throw this.rejected(new BlockError({ code: "INVALID_PARENT", parent: parent.hash }, hash), hash);
-    }
-    const height = parent.height + 1;
-    try {
-      if (
-        this.lastCheckpoint &&
-        height < this.lastCheckpoint.height &&
-        this.entries.has(this.lastCheckpoint.hash)
-      ) {
-        throw new BlockError(
-          { code: "FORK_BEFORE_CHECKPOINT", height, checkpointHeight: this.lastCheckpoint.height },
-          hash,
-        );
-      }
-      const ctx = {
-        height,
-        expectedBits: this.nextBits(parent),
-        medianTimePast: this.medianTimePast(parent),
-      };
-      checkBlockContext(block, facts, ctx, this.params);
-    } catch (err) {
-      throw this.rejected(err, hash);
-    }
+  /** The tree entry of a checked block under `parent` (not yet added). */
+  private newEntry(block: Block, facts: BlockFacts, parent: ChainEntry): ChainEntry {
     const miner = block.records[0];
     return {
-      hash,
+      hash: facts.hashHex,
       hashBytes: facts.hash,
       header: block.header,
-      height,
+      height: parent.height + 1,
       chainWork: parent.chainWork + blockWork(block.header.bits),
       seq: this.seq++,
       size: facts.size,
@@ -441,19 +460,27 @@ export class Chain extends EventEmitter<ChainEvents> {
     };
   }
 
-  /** Steps 4 and 5: contextual checks, then store as side block or make it (part of) the main chain. */
+  /**
+   * Steps 2 to 5 for a block whose parent is known: the checks up to the records (from the context on when
+   * `facts` says sanity passed already: an orphan whose parent arrived), then store it as a side block or
+   * make it (part of) the main chain.
+   */
   private async accept(
     block: Block,
-    facts: BlockFacts,
+    hashBytes: Uint8Array,
     parent: ChainEntry,
-    raw?: Uint8Array,
+    opts: { raw?: Uint8Array | undefined; facts?: BlockFacts },
   ): Promise<ChainEntry> {
-    const entry = this.contextualEntry(block, facts, parent);
-    const hashBytes = facts.hash;
+    const { raw } = opts;
+    const at = { parent: this.view(parent) };
+    const facts = opts.facts
+      ? this.check(block, hashBytes, at, { from: "context", facts: opts.facts, to: "context" })
+      : this.check(block, hashBytes, at, { size: raw?.length, to: "context" });
+    const entry = this.newEntry(block, facts, parent);
     const bytes = raw ?? encodeBlock(block);
     if (entry.chainWork <= this.tip.chainWork) {
       // Equal work keeps the block seen first: only strictly more work moves the tip.
-      await this.store.write({ blocks: [{ hash: hashBytes, raw: bytes }], entries: [toStored(entry)] });
+      await this.store.write({ blocks: [{ hash: facts.hash, raw: bytes }], entries: [toStored(entry)] });
       this.addEntry(entry);
       this.emit("side", entry);
       return entry;
@@ -466,18 +493,17 @@ export class Chain extends EventEmitter<ChainEvents> {
    * Makes `candidate` (more work than the tip) the tip: finds the fork point, validates every block of the
    * new branch that was never connected, and only then writes the switch as one batch. If a block of the
    * branch is invalid, it and its descendants are marked invalid and the tip moves only as far as the
-   * valid prefix allows (normally not at all).
+   * valid prefix allows (normally not at all). `failure`: the candidate's records were already checked and
+   * failed (processBlocks), so they are not checked twice.
    */
-  private async activate(candidate: ChainEntry, block: Block, raw: Uint8Array): Promise<void> {
+  private async activate(
+    candidate: ChainEntry,
+    block: Block,
+    raw: Uint8Array,
+    failure?: BlockError,
+  ): Promise<void> {
     const oldTip = this.tip;
-    const branch: ChainEntry[] = [];
-    let e = candidate;
-    while (!this.isMain(e)) {
-      branch.push(e);
-      e = e.parent!;
-    }
-    const fork = e;
-    branch.reverse();
+    const { fork, branch } = this.branchOf(candidate);
 
     // Load the bodies of the branch (all but the candidate are on disk) for validation and events.
     const stored = branch.slice(0, -1);
@@ -492,12 +518,9 @@ export class Chain extends EventEmitter<ChainEvents> {
     let failed: { entry: ChainEntry; error: BlockError } | undefined;
     for (const x of branch) {
       if (x.status === "valid") continue;
-      try {
-        this.stats.recordChecks++;
-        checkBlockRecords(bodies.get(x)!, x.hash);
-      } catch (err) {
-        if (!(err instanceof BlockError)) throw err;
-        failed = { entry: x, error: err };
+      const error = x === candidate && failure ? failure : this.recordsError(x, bodies.get(x)!);
+      if (error) {
+        failed = { entry: x, error };
         break;
       }
     }
@@ -585,7 +608,7 @@ export class Chain extends EventEmitter<ChainEvents> {
         try {
           // Sanity checks passed when the orphan arrived; they depend on nothing that has changed since.
           const facts = { hash: hexToHash(o.hash), hashHex: o.hash, size: o.size };
-          queue.push(await this.accept(o.block, facts, p));
+          queue.push(await this.accept(o.block, facts.hash, p, { facts }));
         } catch (err) {
           this.log.debug({ hash: o.hash, err }, "orphan rejected");
         }
@@ -596,10 +619,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   /** Records a rejection: caches the hash when the rule says the hash itself is bad, emits `invalid`. */
   private rejected(err: unknown, hash: string): unknown {
     if (!(err instanceof BlockError)) return err;
-    if (err.cacheable) {
-      this.invalid.set(hash, err.data);
-      if (this.invalid.size > this.invalidCacheSize) this.invalid.delete(this.invalid.keys().next().value!);
-    }
+    if (err.cacheable) this.invalid.set(hash, err.data);
     this.emit("invalid", { hash, code: err.code, penalty: err.penalty });
     return err;
   }
@@ -613,7 +633,6 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   private holdFutureBlock(hash: string, block: Block): void {
     this.future.set(hash, block);
-    if (this.future.size > this.maxFutureBlocks) this.future.delete(this.future.keys().next().value!);
   }
 
   // ---------------------------------------------------------------- consensus context
@@ -628,39 +647,52 @@ export class Chain extends EventEmitter<ChainEvents> {
     return x;
   }
 
+  /** Median time past of the block after `e`: of `e` and the 10 blocks before it. */
   private medianTimePast(e: ChainEntry): number {
     const times: number[] = [];
     let x: ChainEntry | undefined = e;
     for (let i = 0; i < MEDIAN_TIME_SPAN && x; i++, x = x.parent) times.push(x.header.time);
-    times.sort((a, b) => a - b);
-    return times[Math.floor(times.length / 2)]!;
+    return medianTimePast(times);
   }
 
-  /** Bits required of the block after `parent`. */
+  /** Bits required of the block after `parent` (requiredBits, with the branch's anchor cached). */
   private nextBits(parent: ChainEntry): number {
-    const p = this.params;
-    const genesisBits = p.genesis.header.bits;
-    if (p.noRetargeting || parent.height === 0) return genesisBits;
-    const one = this.ancestor(parent, 1);
-    let anchor = this.anchors.get(one.hash);
-    if (!anchor) {
-      anchor = anchorFromBlockOne(genesisBits, one.header.time, p.targetSpacing);
-      this.anchors.set(one.hash, anchor);
+    return requiredBits(this.params, parent.height, parent.header.time, () => {
+      const one = this.ancestor(parent, 1);
+      let anchor = this.anchors.get(one.hash);
+      if (!anchor) {
+        anchor = anchorFromBlockOne(
+          this.params.genesis.header.bits,
+          one.header.time,
+          this.params.targetSpacing,
+        );
+        this.anchors.set(one.hash, anchor);
+      }
+      return anchor;
+    });
+  }
+
+  /** What a child of `parent` must respect: the bits and the median time past. */
+  private childContext(parent: ChainEntry): Omit<BlockContext, "height"> {
+    return { expectedBits: this.nextBits(parent), medianTimePast: this.medianTimePast(parent) };
+  }
+
+  /** The walk down to the main chain: the fork point and the entries above it up to `e`, oldest first. */
+  private branchOf(e: ChainEntry): { fork: ChainEntry; branch: ChainEntry[] } {
+    const branch: ChainEntry[] = [];
+    let x = e;
+    while (!this.isMain(x)) {
+      branch.push(x);
+      x = x.parent!;
     }
-    return asertBits(anchor, parent.height, parent.header.time, p.targetSpacing, p.asertHalfLife, p.powLimit);
+    return { fork: x, branch: branch.reverse() };
   }
 
   private reorgBetween(oldTip: ChainEntry, newTip: ChainEntry): Reorg {
-    const disconnected: ChainEntry[] = [];
-    let x = oldTip;
-    while (!this.isMain(x)) {
-      disconnected.push(x);
-      x = x.parent!;
-    }
-    const fork = x;
+    const { fork, branch: disconnected } = this.branchOf(oldTip);
     return {
       fork,
-      disconnected: disconnected.reverse(),
+      disconnected,
       connected: this.main.slice(fork.height + 1, newTip.height + 1),
       depth: disconnected.length,
     };
@@ -764,18 +796,10 @@ export class Chain extends EventEmitter<ChainEvents> {
       const hash = headerHashBytes(block.header);
       try {
         if (hashToHex(hash) !== e.hash) throw new Error("stored body has another header");
-        const facts = checkBlockSanity(block, hash, this.params, Number.MAX_SAFE_INTEGER, raw.length);
-        if (e.parent) {
-          const ctx = {
-            height: e.height,
-            expectedBits: this.nextBits(e.parent),
-            medianTimePast: this.medianTimePast(e.parent),
-          };
-          checkBlockContext(block, facts, ctx, this.params);
-        }
-        checkBlockRecords(block, e.hash);
+        const at: Position = e.parent ? { parent: this.view(e.parent) } : "genesis";
+        checkBlock(block, hash, this.params, at, { now: Number.MAX_SAFE_INTEGER, size: raw.length });
       } catch (err) {
-        const why = err instanceof Error ? err.message : String(err);
+        const why = errorMessage(err);
         throw new StoreError(
           "CORRUPT",
           `main-chain block ${e.hash} (height ${e.height}) fails re-check: ${why}`,
