@@ -398,7 +398,15 @@ export class Chain extends EventEmitter<ChainEvents> {
     const last = this.lastCheckpoint;
     const heldCheckpoint = last && this.entries.has(last.hash) ? last : undefined;
     try {
-      return checkBlock(block, hashBytes, this.params, at, { ...opts, now: this.now(), heldCheckpoint });
+      const { size, from, facts, to } = opts;
+      return checkBlock(block, hashBytes, this.params, at, {
+        now: this.now(),
+        size,
+        from,
+        facts,
+        to,
+        heldCheckpoint,
+      });
     } catch (err) {
       const hash = opts.facts?.hashHex ?? hashToHex(hashBytes);
       if (err instanceof BlockError && err.code === "TIME_TOO_NEW") this.holdFutureBlock(hash, block);

@@ -16,10 +16,11 @@ import {
  * re-check and verifyChain. The stages, always in this order, each throwing a BlockError on the first
  * broken rule:
  *   1. sanity (checkBlockSanity): needs only the block, the params and the clock;
- *   2. position: a block without a parent must be the genesis (checkGenesis); a child of an invalid block
- *      is INVALID_PARENT; a new block below a checkpoint the node holds is FORK_BEFORE_CHECKPOINT
- *      (checkCheckpoint); then the context (checkBlockContext: bits, median time past, height, checkpoint
- *      hash);
+ *   2. context, where the block sits: a block without a parent must be the genesis (checkGenesis); one
+ *      whose parent is not known yet (an orphan) has nothing more to check until it arrives; a child of an
+ *      invalid block is INVALID_PARENT; a new block below a checkpoint the node holds is
+ *      FORK_BEFORE_CHECKPOINT (checkCheckpoint); then checkBlockContext (bits, median time past, height,
+ *      checkpoint hash);
  *   3. records (checkBlockRecords: signatures), deferred until the block joins the main chain, as Bitcoin
  *      Core defers script checks to ConnectBlock.
  * A caller starts after the stages a block already passed (`from`, with the facts sanity found) and stops
@@ -46,7 +47,10 @@ export interface CheckOptions {
   now: number;
   /** Serialized size, when the caller has the bytes. */
   size?: number | undefined;
-  /** First stage to run (default "sanity"); a later start needs the facts sanity found earlier. */
+  /**
+   * First stage to run (default "sanity"); a later start takes the facts sanity found earlier (without them
+   * sanity runs anyway).
+   */
   from?: Stage;
   facts?: BlockFacts;
   /** Last stage to run (default "records"). */
