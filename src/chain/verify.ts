@@ -1,12 +1,13 @@
 import { type Block, decodeBlock, MAX_BLOCK_SIZE } from "../consensus/block.ts";
 import { bytesEqual, DecodeError, Reader } from "../consensus/bytes.ts";
 import { blockWork } from "../consensus/compact.ts";
-import { anchorFromBlockOne, asertBits } from "../consensus/difficulty.ts";
+import { type AsertAnchor, anchorFromBlockOne, requiredBits } from "../consensus/difficulty.ts";
 import { encodeHeader, HEADER_SIZE, hashToHex, headerHashBytes } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { readRecord } from "../consensus/records.ts";
 import { MEDIAN_TIME_SPAN, medianTimePast } from "../consensus/time.ts";
-import { checkBlockContext, checkBlockRecords, checkBlockSanity } from "../consensus/validate.ts";
+import { errorMessage } from "../util/errors.ts";
+import { checkBlock, type Position } from "./connect.ts";
 import { type ChainStore, type StoredEntry, StoreError } from "./store.ts";
 
 export interface VerifyResult {
@@ -149,8 +150,9 @@ async function verifyAll(
   let checked = 0;
   let prev: StoredEntry | undefined;
   let chainWork = 0n;
+  /** Times of the last 11 main-chain blocks checked, oldest first. */
   const times: number[] = [];
-  let blockOneTime = 0;
+  let anchor: AsertAnchor | undefined;
   const every = opts.progressEvery ?? 1000;
   for (let from = 0; from < total; from += BATCH) {
     const heights = Array.from({ length: Math.min(BATCH, total - from) }, (_, i) => from + i);
@@ -175,7 +177,7 @@ async function verifyAll(
       try {
         block = decodeBlock(raw);
       } catch (err) {
-        problem(`main-chain block ${hash} (height ${height}) does not decode: ${(err as Error).message}`);
+        problem(`main-chain block ${hash} (height ${height}) does not decode: ${errorMessage(err)}`);
         return done();
       }
       const actual = headerHashBytes(block.header);
@@ -191,35 +193,28 @@ async function verifyAll(
       chainWork += blockWork(block.header.bits);
       if (e && e.chainWork !== chainWork)
         problem(`block ${hash} (height ${height}): stored cumulative work is wrong`);
+      // The parent is the main-chain block checked just before (its own problems are reported there).
+      const at: Position =
+        height === 0
+          ? "genesis"
+          : {
+              parent: {
+                hash: hashToHex(block.header.prevHash),
+                height: height - 1,
+                invalid: false,
+                childContext: () => ({
+                  expectedBits: requiredBits(params, height - 1, times[times.length - 1]!, () => anchor!),
+                  medianTimePast: medianTimePast(times),
+                }),
+              },
+            };
       try {
-        const facts = checkBlockSanity(block, actual, params, Number.MAX_SAFE_INTEGER, raw.length);
-        if (height > 0) {
-          let expectedBits = params.genesis.header.bits;
-          if (!params.noRetargeting && height > 1 && prev) {
-            const anchor = anchorFromBlockOne(params.genesis.header.bits, blockOneTime, params.targetSpacing);
-            expectedBits = asertBits(
-              anchor,
-              height - 1,
-              prev.header.time,
-              params.targetSpacing,
-              params.asertHalfLife,
-              params.powLimit,
-            );
-          }
-          checkBlockContext(
-            block,
-            facts,
-            { height, expectedBits, medianTimePast: medianTimePast(times) },
-            params,
-          );
-          checkBlockRecords(block, hash);
-        } else if (hash !== params.genesisHash) {
-          problem(`block at height 0 is ${hash}, not this network's genesis`);
-        }
+        checkBlock(block, actual, params, at, { now: Number.MAX_SAFE_INTEGER, size: raw.length });
       } catch (err) {
-        problem(`block ${hash} (height ${height}) breaks a rule: ${(err as Error).message}`);
+        problem(`block ${hash} (height ${height}) breaks a rule: ${errorMessage(err)}`);
       }
-      if (height === 1) blockOneTime = block.header.time;
+      if (height === 1)
+        anchor = anchorFromBlockOne(params.genesis.header.bits, block.header.time, params.targetSpacing);
       times.push(block.header.time);
       if (times.length > MEDIAN_TIME_SPAN) times.shift();
       prev = e ?? prev;

@@ -1,4 +1,5 @@
 import { bitsToTarget, targetToBits } from "./compact.ts";
+import type { NetworkParams } from "./params.ts";
 
 /**
  * Per-block difficulty: ASERT, the aserti3-2d algorithm Bitcoin Cash uses since November 2020, in
@@ -66,4 +67,27 @@ export function anchorFromBlockOne(genesisBits: number, blockOneTime: number, sp
   const target = bitsToTarget(genesisBits);
   if (target === null) throw new RangeError("genesis bits encode no valid target");
   return { height: 1, parentTime: blockOneTime - spacing, target };
+}
+
+/**
+ * The bits the block after `parent` must carry: the genesis bits for blocks 1 and 2 (and always on a network
+ * without retargeting), ASERT from block 3 on. `anchor` gives the branch's anchor (anchorFromBlockOne with
+ * its block 1); it is asked only when needed, so callers can look block 1 up lazily and cache the result.
+ */
+export function requiredBits(
+  params: NetworkParams,
+  parentHeight: number,
+  parentTime: number,
+  anchor: () => AsertAnchor,
+): number {
+  const genesisBits = params.genesis.header.bits;
+  if (params.noRetargeting || parentHeight === 0) return genesisBits;
+  return asertBits(
+    anchor(),
+    parentHeight,
+    parentTime,
+    params.targetSpacing,
+    params.asertHalfLife,
+    params.powLimit,
+  );
 }

@@ -1,8 +1,9 @@
 export { type Block, blockMerkle, decodeBlock, encodeBlock, MAX_BLOCK_SIZE, recordIds } from "./block.ts";
 export { bytesEqual, DecodeError, fromHex, toHex } from "./bytes.ts";
 export { bitsToTarget, blockWork, decodeBits, targetToBits, targetWork } from "./compact.ts";
-export { type AsertAnchor, asertBits, asertTarget } from "./difficulty.ts";
+export { type AsertAnchor, anchorFromBlockOne, asertBits, asertTarget, requiredBits } from "./difficulty.ts";
 export { BLOCK_ERROR_PENALTY, BlockError, BlockErrorCode, type BlockErrorData } from "./errors.ts";
+export { checkCheckpoint, checkGenesis, claimsGenesis, lastCheckpoint } from "./genesis.ts";
 export { type Sha256, sha256, sha256d, useSha256 } from "./hash.ts";
 export {
   type BlockHeader,

@@ -29,4 +29,9 @@ export class BoundedMap<K, V> {
   delete(key: K): boolean {
     return this.items.delete(key);
   }
+
+  /** Entries, oldest first. */
+  entries(): IterableIterator<[K, V]> {
+    return this.items.entries();
+  }
 }

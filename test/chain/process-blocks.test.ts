@@ -3,6 +3,7 @@
  *
  *   genesis -> a1 .. a300                     one run, committed in batches
  *   genesis -> a1 .. a9 -> x10! -> x11        x10 has a bad signature: a1..a9 commit, x10 is refused
+ *   genesis -> a1 .. a5 -> x6! -> x7          x6 refused in a batch is still refused after a restart
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -70,6 +71,34 @@ describe("processBlocks", () => {
       assert.equal(h.chain.tip.hash, blockHash(chain[9]!));
       const child = await h.chain.processBlocks([{ block: x11 }]);
       assert.ok(child[0] instanceof BlockError && child[0].code === "INVALID_PARENT");
+    } finally {
+      await h.dispose();
+    }
+  });
+
+  it("a block refused during a batched sync is still known invalid after a restart", async () => {
+    const h = await openHarness(regtest);
+    try {
+      const forged = { ...signRecord(new TextEncoder().encode("hi"), new Uint8Array(32).fill(4)) };
+      forged.data = new TextEncoder().encode("ho");
+      const x6 = makeChild(chain[5]!, regtest, { miner: "x", records: [forged] });
+      const x7 = makeChild(x6, regtest, { miner: "x" });
+      const results = await h.chain.processBlocks([...chain.slice(1, 6), x6].map((block) => ({ block })));
+      const last = results[5];
+      assert.ok(last instanceof BlockError && last.code === "BAD_SIGNATURE");
+
+      await h.restart();
+      assert.equal(h.chain.tip.hash, blockHash(chain[5]!));
+      const entry = h.chain.getEntry(blockHash(x6));
+      assert.equal(entry?.status, "invalid", "the refusal is in the store, not only in memory");
+      assert.equal(entry?.invalid?.code, "BAD_SIGNATURE");
+      const checks = h.chain.stats.sanityChecks;
+      const again = await h.chain.processBlocks([{ block: x6 }, { block: x7 }]);
+      assert.ok(again[0] instanceof BlockError && again[0].code === "BAD_SIGNATURE");
+      assert.equal(h.chain.stats.sanityChecks, checks, "a known-invalid block is not validated again");
+      const child = await h.chain.processBlocks([{ block: x7 }]);
+      assert.ok(child[0] instanceof BlockError && child[0].code === "INVALID_PARENT");
+      assert.deepEqual((await verifyChain(h.store, regtest)).problems, []);
     } finally {
       await h.dispose();
     }

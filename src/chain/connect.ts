@@ -1,0 +1,90 @@
+import type { Block } from "../consensus/block.ts";
+import { BlockError } from "../consensus/errors.ts";
+import { checkCheckpoint, checkGenesis } from "../consensus/genesis.ts";
+import type { NetworkParams } from "../consensus/params.ts";
+import {
+  type BlockContext,
+  type BlockFacts,
+  checkBlockContext,
+  checkBlockRecords,
+  checkBlockSanity,
+} from "../consensus/validate.ts";
+
+/**
+ * The one set of block checks. Every path a block takes runs this function: processBlock (when the block
+ * joins the tree, and again for its records when it joins the main chain), processBlocks, the startup
+ * re-check and verifyChain. The stages, always in this order, each throwing a BlockError on the first
+ * broken rule:
+ *   1. sanity (checkBlockSanity): needs only the block, the params and the clock;
+ *   2. context, where the block sits: a block without a parent must be the genesis (checkGenesis); one
+ *      whose parent is not known yet (an orphan) has nothing more to check until it arrives; a child of an
+ *      invalid block is INVALID_PARENT; a new block below a checkpoint the node holds is
+ *      FORK_BEFORE_CHECKPOINT (checkCheckpoint); then checkBlockContext (bits, median time past, height,
+ *      checkpoint hash);
+ *   3. records (checkBlockRecords: signatures), deferred until the block joins the main chain, as Bitcoin
+ *      Core defers script checks to ConnectBlock.
+ * A caller starts after the stages a block already passed (`from`, with the facts sanity found) and stops
+ * before the records when the block only joins the tree (`to: "context"`).
+ */
+
+/** What the checks need to know about a block's parent, however the caller keeps its chain. */
+export interface ParentView {
+  hash: string;
+  height: number;
+  /** The parent is invalid or descends from an invalid block. */
+  invalid: boolean;
+  /** Bits and median time past a child must respect; asked only once the cheaper checks passed. */
+  childContext(): Omit<BlockContext, "height">;
+}
+
+/** Where a block sits: under a known parent, at the start of the chain, or under a parent not known yet. */
+export type Position = { parent: ParentView } | "genesis" | "orphan";
+
+export type Stage = "sanity" | "context" | "records";
+
+export interface CheckOptions {
+  /** The clock, for the future-time rule (Number.MAX_SAFE_INTEGER for blocks already stored). */
+  now: number;
+  /** Serialized size, when the caller has the bytes. */
+  size?: number | undefined;
+  /**
+   * First stage to run (default "sanity"); a later start takes the facts sanity found earlier (without them
+   * sanity runs anyway).
+   */
+  from?: Stage;
+  facts?: BlockFacts;
+  /** Last stage to run (default "records"). */
+  to?: Stage;
+  /** The last checkpoint, when the node's tree holds it: new blocks may not fork below it. */
+  heldCheckpoint?: { height: number } | undefined;
+}
+
+const ORDER: Record<Stage, number> = { sanity: 0, context: 1, records: 2 };
+
+/** Runs the block checks from `opts.from` to `opts.to` in their one order; returns what sanity found. */
+export function checkBlock(
+  block: Block,
+  hash: Uint8Array,
+  params: NetworkParams,
+  at: Position,
+  opts: CheckOptions,
+): BlockFacts {
+  const from = ORDER[opts.from ?? "sanity"];
+  const to = ORDER[opts.to ?? "records"];
+  let facts = opts.facts;
+  if (from <= 0 || !facts) facts = checkBlockSanity(block, hash, params, opts.now, opts.size);
+  if (to < 1) return facts;
+  const hashHex = facts.hashHex;
+  if (from <= 1) {
+    if (at === "genesis") checkGenesis(hashHex, params);
+    else if (at !== "orphan") {
+      const parent = at.parent;
+      if (parent.invalid) throw new BlockError({ code: "INVALID_PARENT", parent: parent.hash }, hashHex);
+      const height = parent.height + 1;
+      checkCheckpoint(height, hashHex, opts.heldCheckpoint);
+      checkBlockContext(block, facts, { height, ...parent.childContext() }, params);
+    }
+  }
+  if (to >= 2 && at !== "orphan") checkBlockRecords(block, hashHex);
+  return facts;
+}
