@@ -10,6 +10,7 @@ import { chainCommand } from "./commands/chain.ts";
 import { devnetCommand } from "./commands/devnet.ts";
 import { mineCommand } from "./commands/mine.ts";
 import { nodeCommand } from "./commands/node.ts";
+import { simCommand } from "./commands/sim.ts";
 import { statusCommand } from "./commands/status.ts";
 
 /** One factory per command module. */
@@ -19,6 +20,7 @@ const COMMANDS: ReadonlyArray<() => Command> = [
   mineCommand,
   statusCommand,
   chainCommand,
+  simCommand,
 ];
 
 function version(): string {

@@ -1,0 +1,98 @@
+/**
+ * Simulator benchmark (docs/simulation.md, docs/benchmarks.md): the scale run the issue sets (100 nodes
+ * × 10,000 blocks, real Chain on every node), then longer stale and selfish runs than the tests afford,
+ * for tighter agreement with the formulas.
+ *
+ *   npm run bench:sim                # everything; last line: one JSON object
+ *   npm run bench:sim -- scale       # only the scale run
+ */
+import { runSelfish } from "../src/sim/selfish.ts";
+import { runStale } from "../src/sim/stale.ts";
+
+const only = process.argv[2];
+const mb = (b: number): number => Math.round((b / 2 ** 20) * 10) / 10;
+const out: Record<string, unknown> = {};
+
+if (!only || only === "scale") {
+  const nodes = 100;
+  const blocks = 10_000;
+  global.gc?.();
+  const heap0 = process.memoryUsage().heapUsed;
+  const t0 = performance.now();
+  let peakHeap = 0;
+  const p = await runStale({
+    nodes,
+    interval: 600,
+    delay: 6,
+    blocks,
+    seed: 1,
+    onProgress: () => {
+      peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+    },
+  });
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage();
+  const s = p.stats;
+  const processCalls = s.delivered + s.found;
+  console.log(
+    `scale: ${nodes} nodes × ${blocks} blocks: ${wall.toFixed(1)} s wall, ${(cpu.user / 1e6).toFixed(1)} s user CPU; ` +
+      `${s.events} events (${Math.round(s.events / wall)}/s), ${processCalls} processBlock calls (${Math.round(processCalls / wall)}/s); ` +
+      `heap growth ${mb(peakHeap - heap0)} MB = ${mb((peakHeap - heap0) / nodes)} MB per node; rss ${mb(process.memoryUsage().rss)} MB; ` +
+      `stale ${(p.stale_rate * 100).toFixed(2)}% (formula ${(p.formula_n * 100).toFixed(2)}%)`,
+  );
+  Object.assign(out, {
+    scale_nodes: nodes,
+    scale_blocks: blocks,
+    scale_wall_s: Math.round(wall * 10) / 10,
+    scale_cpu_s: Math.round(cpu.user / 1e5) / 10,
+    scale_events_per_s: Math.round(s.events / wall),
+    scale_process_block_per_s: Math.round(processCalls / wall),
+    scale_heap_mb_per_node: mb((peakHeap - heap0) / nodes),
+    scale_rss_mb: mb(process.memoryUsage().rss),
+    scale_stale_rate: p.stale_rate,
+  });
+}
+
+if (!only || only === "stale") {
+  for (const [delay, key] of [
+    [6, "stale_t600_d6"],
+    [60, "stale_t600_d60"],
+  ] as const) {
+    const p = await runStale({ nodes: 20, interval: 600, delay, blocks: 20_000, seed: 7 });
+    const z = (p.stale_rate - p.formula_n) / Math.sqrt((p.formula_n * (1 - p.formula_n)) / p.blocks);
+    console.log(
+      `stale Δ=${delay}s T=600s, 20 nodes, ${p.blocks} blocks: ${(p.stale_rate * 100).toFixed(3)}% vs ` +
+        `1−e^(−Δ(1−1/N)/T) ${(p.formula_n * 100).toFixed(3)}% (z = ${z.toFixed(2)}); 1−e^(−Δ/T) ${(p.formula * 100).toFixed(3)}%`,
+    );
+    out[`${key}_rate`] = p.stale_rate;
+    out[`${key}_formula_n`] = p.formula_n;
+    out[`${key}_z`] = Math.round(z * 100) / 100;
+  }
+}
+
+if (!only || only === "selfish") {
+  for (const [alpha, gamma, key] of [
+    [1 / 3, 0, "selfish_a033_g0"],
+    [0.25, 0.5, "selfish_a025_g05"],
+    [0.4, 1, "selfish_a040_g1"],
+  ] as const) {
+    const p = await runSelfish({
+      alpha,
+      gamma,
+      blocks: 20_000,
+      seed: 11,
+      honestNodes: 20,
+      interval: 600,
+      delay: 0.5,
+    });
+    console.log(
+      `selfish α=${alpha.toFixed(3)} γ=${gamma} (γ_eff ${p.gamma_effective.toFixed(3)}), ${p.blocks} blocks: pool ${(p.pool_revenue * 100).toFixed(2)}%` +
+        ` vs R(α,γ) ${(p.formula * 100).toFixed(2)}%, R(α,γ_eff) ${(p.formula_effective * 100).toFixed(2)}%`,
+    );
+    out[`${key}_pool_revenue`] = p.pool_revenue;
+    out[`${key}_formula`] = p.formula;
+    out[`${key}_formula_effective`] = p.formula_effective;
+  }
+}
+
+console.log(JSON.stringify(out));

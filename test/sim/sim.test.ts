@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { describe, it } from "node:test";
+import { Chain } from "../../src/chain/chain.ts";
+import { simCommand } from "../../src/cli/commands/sim.ts";
+import { fixedLatency, parseLatency, SimConfigError } from "../../src/sim/latency.ts";
+import { MemoryStore } from "../../src/sim/memory-store.ts";
+import { Simulation } from "../../src/sim/network.ts";
+import { simParams } from "../../src/sim/params.ts";
+import { makeRng } from "../../src/sim/rng.ts";
+import { equalHashrates, runStale } from "../../src/sim/stale.ts";
+import { openHarness } from "../helpers/chain.ts";
+
+describe("simulator", () => {
+  it("gives the same result for the same seed and another for another seed", async () => {
+    const run = async (seed: number) => {
+      const p = await runStale({ nodes: 5, interval: 600, delay: 60, blocks: 300, seed });
+      return {
+        stale: p.stale_rate,
+        main: p.main_chain,
+        events: p.stats.events,
+        seconds: p.stats.virtualSeconds,
+      };
+    };
+    const a = await run(3);
+    assert.deepEqual(await run(3), a);
+    assert.notDeepEqual(await run(4), a);
+  });
+
+  it("reaches the same tree and tip as a real node on LevelDB fed the same blocks in the same order", async () => {
+    // A slow network (Δ = T/4) so node 0 sees forks, orphans and reorgs, not only a straight chain.
+    const params = simParams({ spacing: 600 });
+    const sim = await Simulation.create({
+      params,
+      seed: 9,
+      nodes: equalHashrates(4, 600, params.genesis.header.bits).map((hashrate) => ({ hashrate })),
+      latency: (f, t, rng) => (f === t ? 0 : 60 + 240 * rng.next()),
+      blocks: 150,
+      trace: true,
+    });
+    await sim.run();
+    const node = sim.nodes[0]!;
+    assert.ok(node.reorgs.length > 0, "the script contains at least one reorg");
+    const script = sim.arrivals.filter(([n]) => n === 0).map(([, h]) => sim.blocks.get(h)!);
+    const h = await openHarness(params);
+    try {
+      h.clock.now = Math.max(...script.map((b) => b.block.header.time)) + 1;
+      for (const b of script) await h.chain.processBlock(b.block, b.raw).catch(() => {});
+      assert.equal(h.chain.tip.hash, node.chain.tip.hash);
+      assert.equal(h.chain.height, node.chain.height);
+      for (const b of script) {
+        const real = h.chain.getEntry(b.hash);
+        const simulated = node.chain.getEntry(b.hash);
+        assert.equal(real?.height, simulated?.height, `block ${b.hash}`);
+        assert.equal(real?.status, simulated?.status, `block ${b.hash}`);
+      }
+      assert.ok(sim.mainChain(node).length < script.length, "some blocks ended on side branches");
+    } finally {
+      await h.dispose();
+    }
+  });
+
+  it("keeps its chain in MemoryStore across a reopen, as LevelStore does", async () => {
+    const params = simParams({ spacing: 600 });
+    const sim = await Simulation.create({
+      params,
+      seed: 1,
+      nodes: equalHashrates(2, 600, params.genesis.header.bits).map((hashrate) => ({ hashrate })),
+      latency: fixedLatency(1),
+      blocks: 40,
+    });
+    await sim.run();
+    const node = sim.nodes[1]!;
+    const reopened = await Chain.open({ params, store: node.store, now: () => sim.clock() });
+    assert.equal(reopened.tip.hash, node.chain.tip.hash);
+    assert.equal(reopened.height, node.chain.height);
+    const empty = await Chain.open({ params, store: new MemoryStore(), now: () => sim.clock() });
+    assert.equal(empty.height, 0);
+  });
+
+  it("parses latency models and refuses bad ones with a typed error", () => {
+    const rng = makeRng(1);
+    assert.equal(parseLatency("250")(0, 1, rng), 0.25);
+    const u = parseLatency("uniform:100-200");
+    for (let i = 0; i < 100; i++) {
+      const x = u(0, 1, rng);
+      assert.ok(x >= 0.1 && x <= 0.2);
+    }
+    const ln = parseLatency("lognormal:6500,12600");
+    let sum = 0;
+    for (let i = 0; i < 200_000; i++) sum += ln(0, 1, rng);
+    assert.ok(Math.abs(sum / 200_000 - 12.6) < 0.4, `log-normal mean ${sum / 200_000}`);
+    const m = parseLatency("matrix:x", () => "0 100\n200 0");
+    assert.equal(m(0, 1, rng), 0.1);
+    assert.equal(m(3, 2, rng), 0.2);
+    for (const bad of ["uniform:5", "lognormal:10,5", "warp:1", "fixed:-1", "matrix:x"])
+      assert.throws(() => parseLatency(bad, bad === "matrix:x" ? () => "1 2\n3" : undefined), SimConfigError);
+  });
+
+  it("jbc sim has help for itself and each experiment, and prints one JSON object last", () => {
+    const sim = simCommand();
+    assert.match(sim.helpInformation(), /stale[\s\S]*selfish[\s\S]*difficulty[\s\S]*partition/);
+    const stale = sim.commands.find((c) => c.name() === "stale")!;
+    assert.match(stale.helpInformation(), /--delay-ms[\s\S]*--latency/);
+    const out = execFileSync(
+      "node",
+      ["bin/jbc.mjs", "sim", "partition", "--nodes", "4", "--duration", "1200", "--trials", "3", "--no-svg"],
+      { encoding: "utf8" },
+    );
+    const last = JSON.parse(out.trim().split("\n").at(-1)!);
+    assert.equal(last.experiment, "partition");
+    assert.equal(last.points[0].trials, 3);
+  });
+});
