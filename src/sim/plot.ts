@@ -30,27 +30,39 @@ function curve(f: (x: number) => number, a: number, b: number, n = 100): Array<{
 }
 
 export function staleSpec(r: StaleExperimentResult): TopLevelSpec {
-  const maxX = Math.max(...r.points.map((p) => p.delay_s / p.interval_s));
+  const xs = r.points.map((p) => p.delay_s / p.interval_s);
+  const minX = Math.min(...xs, r.bitcoin ? r.bitcoin.mean_delay_s / 600 : 1) / 1.5;
+  const maxX = Math.max(...xs) * 1.5;
+  const logCurve = (f: (x: number) => number, series: string) =>
+    curve((u) => minX * (maxX / minX) ** u, 0, 1).map((p) => ({ x: p.y, y: f(p.y), series }));
+  const xScale = { type: "log" as const, domain: [minX, maxX] };
   const measured = r.points.map((p) => ({
     x: p.delay_s / p.interval_s,
     y: p.stale_rate,
-    lo: Math.max(0, p.stale_rate - p.ci95),
+    lo: Math.max(0.001, p.stale_rate - p.ci95),
     hi: p.stale_rate + p.ci95,
     series: `simulated, T = ${p.interval_s} s`,
   }));
   const layers: NonNullable<Extract<TopLevelSpec, { layer: unknown }>["layer"]> = [
     {
       data: {
-        values: curve((x) => 1 - Math.exp(-x), 0, maxX).map((p) => ({ ...p, series: "1 − e^(−Δ/T)" })),
+        values: [
+          ...logCurve((x) => 1 - Math.exp(-x), "1 − e^(−Δ/T) (first order)"),
+          ...logCurve((x) => x / (1 + x), "Δ / (T + Δ) (chain growth)"),
+        ],
       },
-      mark: { type: "line", color: "#444", strokeDash: [4, 3] },
-      encoding: { x: { field: "x", type: "quantitative" }, y: { field: "y", type: "quantitative" } },
+      mark: { type: "line", strokeDash: [4, 3] },
+      encoding: {
+        x: { field: "x", type: "quantitative", scale: xScale },
+        y: { field: "y", type: "quantitative" },
+        color: { field: "series", type: "nominal", title: null },
+      },
     },
     {
       data: { values: measured },
       mark: { type: "rule" },
       encoding: {
-        x: { field: "x", type: "quantitative" },
+        x: { field: "x", type: "quantitative", scale: xScale },
         y: { field: "lo", type: "quantitative" },
         y2: { field: "hi" },
         color: { field: "series", type: "nominal" },
@@ -60,10 +72,20 @@ export function staleSpec(r: StaleExperimentResult): TopLevelSpec {
       data: { values: measured },
       mark: { type: "point", filled: true, size: 50 },
       encoding: {
-        x: { field: "x", type: "quantitative", title: "Δ / T (propagation delay / block interval)" },
-        y: { field: "y", type: "quantitative", title: "stale rate", axis: { format: "%" } },
+        x: {
+          field: "x",
+          type: "quantitative",
+          title: "Δ / T (propagation delay / block interval)",
+          scale: xScale,
+        },
+        y: {
+          field: "y",
+          type: "quantitative",
+          title: "stale rate",
+          axis: { format: "%" },
+          scale: { type: "log", domain: [0.002, 1] },
+        },
         color: { field: "series", type: "nominal", title: null },
-        shape: { field: "series", type: "nominal", title: null },
       },
     },
   ];
@@ -78,7 +100,7 @@ export function staleSpec(r: StaleExperimentResult): TopLevelSpec {
       },
       mark: { type: "point", size: 90, shape: "diamond", filled: true },
       encoding: {
-        x: { field: "x", type: "quantitative" },
+        x: { field: "x", type: "quantitative", scale: xScale },
         y: { field: "y", type: "quantitative" },
         color: { field: "series", type: "nominal", title: null },
       },
@@ -87,6 +109,7 @@ export function staleSpec(r: StaleExperimentResult): TopLevelSpec {
   return {
     $schema: SCHEMA,
     title: "Stale rate against propagation delay",
+    config: { legend: { labelLimit: 400 } },
     width: 480,
     height: 320,
     layer: layers,
@@ -96,32 +119,40 @@ export function staleSpec(r: StaleExperimentResult): TopLevelSpec {
 export function selfishSpec(r: SelfishExperimentResult): TopLevelSpec {
   const gammas = [...new Set(r.points.map((p) => p.gamma))];
   const curves = gammas.flatMap((g) =>
-    curve((a) => Math.max(0, selfishRevenue(a, g)), 0, 0.5).map((p) => ({
-      ...p,
-      series: `Eyal–Sirer, γ = ${g}`,
-    })),
+    curve((a) => Math.max(0, selfishRevenue(a, g)), 0, 0.48).map((p) => ({ ...p, gamma: `γ = ${g}` })),
   );
-  const honestLine = curve((a) => a, 0, 0.5, 2).map((p) => ({ ...p, series: "honest mining (R = α)" }));
+  const honestLine = curve((a) => a, 0, 0.5, 2);
   const measured = r.points.map((p) => ({
     x: p.alpha,
     y: p.pool_revenue,
     lo: p.pool_revenue - p.ci95,
     hi: p.pool_revenue + p.ci95,
-    series: `simulated, γ = ${p.gamma}`,
+    gamma: `γ = ${p.gamma}`,
   }));
+  const color = {
+    field: "gamma",
+    type: "nominal" as const,
+    title: "simulated (points), Eyal–Sirer (dashed)",
+  };
   return {
     $schema: SCHEMA,
     title: "Selfish pool's share of main-chain blocks",
+    config: { legend: { labelLimit: 400, titleLimit: 400, orient: "top-left" } },
     width: 480,
     height: 320,
     layer: [
       {
-        data: { values: [...curves, ...honestLine] },
+        data: { values: honestLine },
+        mark: { type: "line", color: "#999", strokeWidth: 1 },
+        encoding: { x: { field: "x", type: "quantitative" }, y: { field: "y", type: "quantitative" } },
+      },
+      {
+        data: { values: curves },
         mark: { type: "line", strokeDash: [4, 3] },
         encoding: {
           x: { field: "x", type: "quantitative" },
           y: { field: "y", type: "quantitative" },
-          color: { field: "series", type: "nominal", title: null },
+          color,
         },
       },
       {
@@ -131,16 +162,25 @@ export function selfishSpec(r: SelfishExperimentResult): TopLevelSpec {
           x: { field: "x", type: "quantitative" },
           y: { field: "lo", type: "quantitative" },
           y2: { field: "hi" },
-          color: { field: "series", type: "nominal" },
+          color,
         },
       },
       {
         data: { values: measured },
         mark: { type: "point", filled: true, size: 50 },
         encoding: {
-          x: { field: "x", type: "quantitative", title: "pool hash share α" },
-          y: { field: "y", type: "quantitative", title: "pool revenue (share of main-chain blocks)" },
-          color: { field: "series", type: "nominal", title: null },
+          x: {
+            field: "x",
+            type: "quantitative",
+            title: "pool hash share α (grey: honest mining, revenue = α)",
+          },
+          y: {
+            field: "y",
+            type: "quantitative",
+            title: "pool revenue (share of main-chain blocks)",
+            scale: { domain: [0, 1] },
+          },
+          color,
         },
       },
     ],
@@ -161,9 +201,10 @@ export function difficultySpec(runs: DifficultyRun[]): TopLevelSpec {
   );
   return {
     $schema: SCHEMA,
-    title: "ASERT after hash-rate steps ×10 and ÷10",
+    title: "ASERT after hash-rate steps ×10 and ÷10: expected solve time E over target T",
     data: { values },
-    facet: { row: { field: "half", type: "nominal", title: null } },
+    config: { legend: { labelLimit: 400, orient: "top" } },
+    facet: { row: { field: "half", type: "nominal", title: null, sort: { field: "h", op: "min" } } },
     spec: {
       width: 480,
       height: 110,
@@ -174,7 +215,7 @@ export function difficultySpec(runs: DifficultyRun[]): TopLevelSpec {
           field: "y",
           type: "quantitative",
           scale: { type: "log" },
-          title: "expected solve time / target",
+          title: "E / T",
         },
         color: { field: "series", type: "nominal", title: null },
       },
@@ -197,11 +238,17 @@ export function partitionSpec(points: PartitionPoint[], interval: number): TopLe
   const hist = points.flatMap((p) =>
     Object.entries(p.reorg_depth_histogram)
       .filter(([d]) => d !== "0")
-      .map(([d, n]) => ({ depth: Number(d), n, duration: `D = ${p.duration_s / interval} T` })),
+      .map(([d, n]) => ({
+        depth: Number(d),
+        n,
+        duration: `D = ${p.duration_s / interval} T`,
+        D: p.duration_s,
+      })),
   );
   return {
     $schema: SCHEMA,
-    title: "Partition: blocks lost and reorg depth at the join",
+    title: "Partition: blocks lost (dashed: E[min(X, Y)]) and reorg depth at the join",
+    config: { legend: { labelLimit: 400, orient: "bottom" } },
     hconcat: [
       {
         width: 300,
@@ -216,12 +263,11 @@ export function partitionSpec(points: PartitionPoint[], interval: number): TopLe
             },
           },
           {
-            data: { values: [...measured, ...formula] },
-            mark: { type: "point", filled: true, size: 50 },
+            data: { values: measured },
+            mark: { type: "point", filled: true, size: 50, color: "#d62728" },
             encoding: {
-              x: { field: "x", type: "quantitative", title: "partition length D / T" },
+              x: { field: "x", type: "quantitative", title: "partition length D / T (points: simulated)" },
               y: { field: "y", type: "quantitative", title: "blocks lost (mean)" },
-              color: { field: "series", type: "nominal", title: null },
             },
           },
         ],
@@ -234,7 +280,13 @@ export function partitionSpec(points: PartitionPoint[], interval: number): TopLe
         encoding: {
           x: { field: "depth", type: "ordinal", title: "reorg depth at the join (losing-side nodes)" },
           y: { field: "n", type: "quantitative", title: "nodes × trials" },
-          color: { field: "duration", type: "nominal", title: null, sort: null },
+          color: {
+            field: "duration",
+            type: "nominal",
+            title: null,
+            sort: { field: "D", op: "min" },
+            scale: { scheme: "viridis" },
+          },
         },
       },
     ],

@@ -178,7 +178,12 @@ export interface SelfishExperimentOptions extends Omit<SelfishRunOptions, "alpha
 export interface SelfishExperimentResult {
   points: SelfishPoint[];
   /** Per γ: the paper's threshold and where the measured revenue first exceeds α (linear interpolation). */
-  thresholds: Array<{ gamma: number; formula: number; measured: number | null }>;
+  thresholds: Array<{
+    gamma: number;
+    formula: number;
+    measured: number | null;
+    bracket: [number, number] | null;
+  }>;
 }
 
 export async function selfishExperiment(o: SelfishExperimentOptions): Promise<SelfishExperimentResult> {
@@ -199,22 +204,24 @@ export async function selfishExperiment(o: SelfishExperimentOptions): Promise<Se
       );
     }
   }
-  const thresholds = o.gammas.map((gamma) => {
+  const thresholds = gammas.map((gamma) => {
     const ps = points.filter((p) => p.gamma === gamma).sort((a, b) => a.alpha - b.alpha);
+    // The first α at which the measured revenue exceeds α, interpolated linearly from the point below;
+    // null when it pays already at the smallest α tried (the threshold is then below it) or never.
     let measured: number | null = null;
+    let bracket: [number, number] | null = null;
     for (let k = 0; k < ps.length; k++) {
       const g = ps[k]!.pool_revenue - ps[k]!.alpha;
-      if (g > 0) {
-        const prev = ps[k - 1];
-        if (!prev) measured = ps[k]!.alpha;
-        else {
-          const gp = prev.pool_revenue - prev.alpha;
-          measured = prev.alpha + ((ps[k]!.alpha - prev.alpha) * -gp) / (g - gp);
-        }
-        break;
-      }
+      if (g <= 0) continue;
+      const prev = ps[k - 1];
+      if (prev) {
+        const gp = prev.pool_revenue - prev.alpha;
+        measured = prev.alpha + ((ps[k]!.alpha - prev.alpha) * -gp) / (g - gp);
+        bracket = [prev.alpha, ps[k]!.alpha];
+      } else bracket = [0, ps[k]!.alpha];
+      break;
     }
-    return { gamma, formula: selfishThreshold(gamma), measured };
+    return { gamma, formula: selfishThreshold(gamma), measured, bracket };
   });
   return { points, thresholds };
 }

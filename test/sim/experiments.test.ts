@@ -8,10 +8,12 @@ import { runStale } from "../../src/sim/stale.ts";
  * (longer runs with tighter agreement: npm run bench:sim).
  */
 describe("experiments against the formulas", () => {
-  it("stale: 2,000 blocks at Δ/T = 0.1 land within 4σ of 1 − e^(−Δ(1−1/N)/T)", async () => {
-    // Each block independently forks with probability p (to first order), so the stale count is
-    // binomial: σ = √(p(1−p)/n) ≈ 0.0064 for p ≈ 0.09, n = 2000; 4σ is a false-failure rate of 6e-5.
-    const p = await runStale({ nodes: 10, interval: 600, delay: 60, blocks: 2000, seed: 5 });
+  it("stale: 3,000 blocks at Δ/T = 0.05 land within 4σ of 1 − e^(−Δ(1−1/N)/T)", async () => {
+    // Each block forks with probability p (to first order), so the stale count is binomial:
+    // σ = √(p(1−p)/n) ≈ 0.0037 for p ≈ 0.044, n = 3000, and 4σ is a false-failure rate of 6e-5. The
+    // formula is first order: npm run bench:sim measures it 0.03 points high at Δ/T = 0.01 and 1 point
+    // high at 0.1 (docs/simulation.md); at 0.05 that bias is well inside the tolerance.
+    const p = await runStale({ nodes: 10, interval: 600, delay: 30, blocks: 3000, seed: 5 });
     const sigma = Math.sqrt((p.formula_n * (1 - p.formula_n)) / p.blocks);
     assert.ok(
       Math.abs(p.stale_rate - p.formula_n) < 4 * sigma,

@@ -272,7 +272,7 @@ function selfishCommand(): Command {
         ),
         ...r.thresholds.map(
           (t) =>
-            `threshold γ = ${t.gamma}: (1−γ)/(3−2γ) = ${t.formula.toFixed(3)}, measured ${t.measured === null ? "not crossed" : t.measured.toFixed(3)}`,
+            `threshold γ = ${t.gamma}: (1−γ)/(3−2γ) = ${t.formula.toFixed(3)}, measured ${t.measured !== null ? t.measured.toFixed(3) : t.bracket ? `below ${t.bracket[1]}` : "not crossed"}`,
         ),
       ];
       const single = r.points.length === 1;
