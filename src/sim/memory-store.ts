@@ -46,8 +46,18 @@ export class MemoryStore implements ChainStore {
   /** Applies the batch. Nothing in it can fail halfway, so it is atomic by construction. */
   async write(w: StoreWrite): Promise<void> {
     this.writes++;
-    for (const b of w.blocks ?? []) this.blocks.set(key(b.hash), b.raw);
-    for (const e of w.entries ?? []) this.entries.set(key(e.hash), e);
+    // A block and its entry usually carry the same hash bytes object: build its key once.
+    let lastHash: Uint8Array | undefined;
+    let lastKey = "";
+    const k = (hash: Uint8Array): string => {
+      if (hash !== lastHash) {
+        lastHash = hash;
+        lastKey = key(hash);
+      }
+      return lastKey;
+    };
+    for (const b of w.blocks ?? []) this.blocks.set(k(b.hash), b.raw);
+    for (const e of w.entries ?? []) this.entries.set(k(e.hash), e);
     for (const h of w.mainDel ?? []) this.main[h] = undefined;
     for (const m of w.mainPut ?? []) this.main[m.height] = m.hash;
     while (this.main.length && this.main[this.main.length - 1] === undefined) this.main.length--;

@@ -122,7 +122,10 @@ export class SimNode {
       this.generation++;
       return;
     }
-    const bits = this.chain.nextBlockContext(sim.clock()).bits;
+    // Without retargeting every block carries the genesis bits: no need to ask the chain.
+    const bits = sim.params.noRetargeting
+      ? sim.params.genesis.header.bits
+      : this.chain.nextBlockContext(sim.clock()).bits;
     if (!force && bits === this.scheduledFor.bits && this.hashrate === this.scheduledFor.hashrate) return;
     this.scheduledFor = { bits, hashrate: this.hashrate };
     const gen = ++this.generation;
