@@ -207,8 +207,8 @@ export class Simulation {
     virtualSeconds: 0,
     wallMs: 0,
   };
-  /** With `trace`: (node id, block hash) for every processBlock call, in order. */
-  readonly arrivals: Array<[node: number, hash: string]> = [];
+  /** With `trace`: (node id, block hash, virtual time) for every processBlock call, in order. */
+  readonly arrivals: Array<[node: number, hash: string, time: number]> = [];
   /** Hooks run on every found block (experiments change hash rates by height with it). */
   readonly onFound: Array<(b: FoundBlock) => void> = [];
 
@@ -316,7 +316,7 @@ export class Simulation {
 
   /** Runs a block through the node's real processBlock; a rejection is counted by code. */
   async process(node: SimNode, b: FoundBlock): Promise<void> {
-    if (this.opts.trace) this.arrivals.push([node.id, b.hash]);
+    if (this.opts.trace) this.arrivals.push([node.id, b.hash, this.queue.now]);
     try {
       await node.chain.processBlock(b.block, b.raw);
     } catch (err) {

@@ -41,7 +41,7 @@ describe("simulator", () => {
     await sim.run();
     const node = sim.nodes[0]!;
     assert.ok(node.reorgs.length > 0, "the script contains at least one reorg");
-    const script = sim.arrivals.filter(([n]) => n === 0).map(([, h]) => sim.blocks.get(h)!);
+    const script = sim.arrivals.filter(([n]) => n === 0).map(([, hash]) => sim.blocks.get(hash)!);
     const h = await openHarness(params);
     try {
       h.clock.now = Math.max(...script.map((b) => b.block.header.time)) + 1;
@@ -57,6 +57,34 @@ describe("simulator", () => {
       assert.ok(sim.mainChain(node).length < script.length, "some blocks ended on side branches");
     } finally {
       await h.dispose();
+    }
+  });
+
+  it("relays over a random graph and charges each hop the block's transfer time", async () => {
+    const params = simParams({ spacing: 600 });
+    const bandwidth = 1e6; // bits per second
+    const sim = await Simulation.create({
+      params,
+      seed: 2,
+      nodes: equalHashrates(12, 600, params.genesis.header.bits).map((hashrate) => ({ hashrate })),
+      topology: { kind: "random", degree: 3 },
+      latency: fixedLatency(0.05),
+      bandwidth,
+      blockBytes: 20_000,
+      blocks: 30,
+      trace: true,
+    });
+    const stats = await sim.run();
+    const tips = new Set(sim.nodes.map((n) => n.chain.tip.hash));
+    assert.equal(tips.size, 1, "every node ends on one tip");
+    assert.ok(stats.duplicates > 0, "relayed copies reach nodes that already have the block");
+    for (const [node, hash, time] of sim.arrivals) {
+      const b = sim.blocks.get(hash)!;
+      if (b.miner === node) continue;
+      const hop = 0.05 + (b.raw.length * 8) / bandwidth; // ≈ 0.21 s for a 20 kB block
+      const hops = (time - b.foundAt) / hop;
+      // Virtual time is absolute (about 1.8e9 s), so sums carry rounding of about 1e-7 s.
+      assert.ok(Math.abs(hops - Math.round(hops)) < 1e-4 && hops > 0.999, `arrival after ${hops} hops`);
     }
   });
 
