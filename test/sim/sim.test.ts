@@ -125,11 +125,20 @@ describe("simulator", () => {
       assert.throws(() => parseLatency(bad, bad === "matrix:x" ? () => "1 2\n3" : undefined), SimConfigError);
   });
 
-  it("jbc sim has help for itself and each experiment, and prints one JSON object last", () => {
+  it("jbc sim has help for itself and each experiment, and prints one JSON object last", async () => {
     const sim = simCommand();
     assert.match(sim.helpInformation(), /stale[\s\S]*selfish[\s\S]*difficulty[\s\S]*partition/);
     const stale = sim.commands.find((c) => c.name() === "stale")!;
     assert.match(stale.helpInformation(), /--delay-ms[\s\S]*--latency/);
+    for (const c of [sim, ...sim.commands]) c.exitOverride().configureOutput({ writeErr: () => {} });
+    await assert.rejects(
+      sim.parseAsync(["stale", "--latency", "warp:1"], { from: "user" }),
+      /unknown latency model/,
+    );
+    await assert.rejects(
+      sim.parseAsync(["stale", "--topology", "ring"], { from: "user" }),
+      /mesh or random:K/,
+    );
     const out = execFileSync(
       "node",
       ["bin/jbc.mjs", "sim", "partition", "--nodes", "4", "--duration", "1200", "--trials", "3", "--no-svg"],

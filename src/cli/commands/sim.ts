@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
-import type { SimProgress } from "../../sim/network.ts";
+import { type LatencyModel, parseLatency } from "../../sim/latency.ts";
+import type { SimProgress, Topology } from "../../sim/network.ts";
 import { progressBar } from "../format.ts";
 import { intArg } from "../options.ts";
 
@@ -18,6 +19,23 @@ function numberList(min: number, max: number): (value: string) => number[] {
       throw new InvalidArgumentError(`expected comma-separated numbers from ${min} to ${max}`);
     return xs;
   };
+}
+
+/** A latency spec (src/sim/latency.ts), parsed when the option is read so a bad one is a usage error. */
+function latencyArg(value: string): LatencyModel {
+  try {
+    return parseLatency(value, (path) => readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function topologyArg(value: string): Topology {
+  if (value === "mesh") return { kind: "mesh" };
+  const m = value.match(/^random:(\d+)$/);
+  if (!m || Number(m[1]) < 1)
+    throw new InvalidArgumentError("expected mesh or random:K (K ≥ 1 peers per node)");
+  return { kind: "random", degree: Number(m[1]) };
 }
 
 function numberArg(min: number, max: number): (value: string) => number {
@@ -102,12 +120,12 @@ function staleCommand(): Command {
       new Option(
         "--latency <spec>",
         "latency model instead of a fixed Δ: fixed:MS, uniform:MIN-MAX, lognormal:MEDIAN,MEAN, matrix:FILE",
-      ),
+      ).argParser(latencyArg),
     )
-    .option(
-      "--topology <t>",
-      "mesh (finder sends to all) or random:K (K peers each, every node relays)",
-      "mesh",
+    .addOption(
+      new Option("--topology <t>", "mesh (finder sends to all) or random:K (K peers each, every node relays)")
+        .argParser(topologyArg)
+        .default({ kind: "mesh" }, "mesh"),
     )
     .option("--bandwidth <mbit>", "link bandwidth, Mbit/s (default unlimited)", numberArg(0.001, 1e9))
     .option(
@@ -124,25 +142,22 @@ function staleCommand(): Command {
         delayMs: number[];
         interval: number[];
         blocks: number;
-        latency?: string;
-        topology: string;
+        latency?: LatencyModel;
+        topology: Topology;
         bandwidth?: number;
         blockBytes: number;
         bitcoin: boolean;
       },
     ) => {
-      const [{ staleExperiment, runStale }, { parseLatency }, plot] = await Promise.all([
+      const [{ staleExperiment, runStale }, plot] = await Promise.all([
         import("../../sim/stale.ts"),
-        import("../../sim/latency.ts"),
         import("../../sim/plot.ts"),
       ]);
-      const topo = o.topology.match(/^random:(\d+)$/);
-      if (o.topology !== "mesh" && !topo) throw new InvalidArgumentError("--topology: mesh or random:K");
       const bar = progress();
-      const custom = o.latency !== undefined || topo || o.bandwidth || o.blockBytes;
+      const custom = o.latency !== undefined || o.topology.kind !== "mesh" || o.bandwidth || o.blockBytes;
       let result: Awaited<ReturnType<typeof staleExperiment>>;
       if (custom) {
-        const latency = o.latency ? parseLatency(o.latency, (p) => readFileSync(p, "utf8")) : undefined;
+        const latency = o.latency;
         // Δ for the formula: the model's mean delay (sampled) when a model is given.
         const { makeRng } = await import("../../sim/rng.ts");
         const rng = makeRng(o.seed);
@@ -162,7 +177,7 @@ function staleCommand(): Command {
               blocks: o.blocks,
               seed: o.seed,
               ...(latency ? { latency } : {}),
-              ...(topo ? { topology: { kind: "random" as const, degree: Number(topo[1]) } } : {}),
+              topology: o.topology,
               ...(o.bandwidth ? { bandwidth: o.bandwidth * 1e6 } : {}),
               blockBytes: o.blockBytes,
               onProgress: (p) => bar.report(`T=${interval}s`, p),
