@@ -4,7 +4,7 @@
  * for tighter agreement with the formulas.
  *
  *   npm run bench:sim                # everything; last line: one JSON object
- *   npm run bench:sim -- scale       # only one part: scale, stale, bitcoin or selfish
+ *   npm run bench:sim -- scale       # only one part: scale, scaling, stale, bitcoin or selfish
  */
 import { fixedLatency, lognormalLatency } from "../src/sim/latency.ts";
 import { Simulation } from "../src/sim/network.ts";
@@ -63,6 +63,21 @@ if (!only || only === "scale") {
     scale_stale_rate: stale,
   });
   sim.nodes.length = 0;
+}
+
+if (!only || only === "scaling") {
+  // How the cost grows: CPU per processBlock call at 10, 30 and 100 nodes (2,000 blocks each).
+  for (const nodes of [10, 30, 100]) {
+    const cpu0 = process.cpuUsage();
+    const p = await runStale({ nodes, interval: 600, delay: 6, blocks: 2000, seed: 3 });
+    const cpu = process.cpuUsage(cpu0);
+    const calls = p.stats.delivered + p.stats.found;
+    const us = (cpu.user + cpu.system) / calls; // cpuUsage is in µs
+    console.log(
+      `scaling: ${nodes} nodes × 2000 blocks: ${calls} processBlock calls, ${us.toFixed(1)} µs CPU each`,
+    );
+    out[`scaling_${nodes}_process_block_us`] = Math.round(us * 10) / 10;
+  }
 }
 
 if (!only || only === "stale") {
