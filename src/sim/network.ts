@@ -381,7 +381,7 @@ export class Simulation {
   async run(): Promise<SimStats> {
     const t0 = performance.now();
     for (const n of this.nodes) n.schedule(this, true);
-    const every = this.opts.progressEvery ?? 20_000;
+    const every = this.opts.progressEvery ?? 2_000;
     let next = every;
     await this.queue.run(() => {
       if (this.opts.onProgress && this.queue.processed >= next) {

@@ -56,13 +56,18 @@ interface Common {
 /** Progress on stderr when it is a terminal: one rewritten line, at most every 200 ms. */
 function progress(): { report: (label: string, p: SimProgress) => void; done: () => void } {
   const tty = process.stderr.isTTY === true;
-  const t0 = Date.now();
+  let label = "";
+  let since = Date.now(); // start of the current run: events count from zero in each
   let last = 0;
   return {
-    report(label, p) {
+    report(l, p) {
+      if (l !== label) {
+        label = l;
+        since = Date.now();
+      }
       if (!tty || Date.now() - last < 200) return;
       last = Date.now();
-      const secs = (Date.now() - t0) / 1000;
+      const secs = (Date.now() - since) / 1000;
       const rate = p.events
         ? ` ${Math.round(p.events / Math.max(secs, 0.001)).toLocaleString("en")} events/s`
         : "";
