@@ -8,23 +8,33 @@ import { MemoryStore } from "../../src/sim/memory-store.ts";
 import { Simulation } from "../../src/sim/network.ts";
 import { simParams } from "../../src/sim/params.ts";
 import { makeRng } from "../../src/sim/rng.ts";
-import { equalHashrates, runStale } from "../../src/sim/stale.ts";
+import { equalHashrates } from "../../src/sim/stale.ts";
 import { openHarness } from "../helpers/chain.ts";
 
 describe("simulator", () => {
   it("gives the same result for the same seed and another for another seed", async () => {
+    const params = simParams({ spacing: 600 });
     const run = async (seed: number) => {
-      const p = await runStale({ nodes: 5, interval: 600, delay: 60, blocks: 300, seed });
+      const sim = await Simulation.create({
+        params,
+        seed,
+        nodes: equalHashrates(5, 600, params.genesis.header.bits).map((hashrate) => ({ hashrate })),
+        latency: parseLatency("lognormal:20000,60000"),
+        blocks: 300,
+      });
+      const stats = await sim.run();
+      // Every node's main chain with arrival numbers, and every found block with its time.
+      const trees = sim.nodes.map((n) => sim.mainChain(n).map((e) => `${e.hash}@${e.seq}`));
       return {
-        stale: p.stale_rate,
-        main: p.main_chain,
-        events: p.stats.events,
-        seconds: p.stats.virtualSeconds,
+        trees,
+        found: [...sim.blocks.values()].map((b) => `${b.hash}:${b.foundAt}`),
+        stats: stats.events,
       };
     };
     const a = await run(3);
+    assert.equal(a.found.length, 300);
     assert.deepEqual(await run(3), a);
-    assert.notDeepEqual(await run(4), a);
+    assert.notDeepEqual((await run(4)).found, a.found);
   });
 
   it("reaches the same tree and tip as a real node on LevelDB fed the same blocks in the same order", async () => {
