@@ -7,6 +7,7 @@ import { fixedLatency, parseLatency, SimConfigError } from "../../src/sim/latenc
 import { MemoryStore } from "../../src/sim/memory-store.ts";
 import { Simulation } from "../../src/sim/network.ts";
 import { simParams } from "../../src/sim/params.ts";
+import { partitionSpec, renderSvg } from "../../src/sim/plot.ts";
 import { makeRng } from "../../src/sim/rng.ts";
 import { equalHashrates } from "../../src/sim/stale.ts";
 import { openHarness } from "../helpers/chain.ts";
@@ -157,5 +158,8 @@ describe("simulator", () => {
     const last = JSON.parse(out.trim().split("\n").at(-1)!);
     assert.equal(last.experiment, "partition");
     assert.equal(last.points[0].trials, 3);
+    // The figure, rendered headless from that result: an SVG with the formula curve and the points.
+    const svg = await renderSvg(partitionSpec(last.points, 600));
+    assert.match(svg, /^<svg[\s\S]*E\[min\(X, Y\)\][\s\S]*<\/svg>$/);
   });
 });
