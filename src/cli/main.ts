@@ -12,6 +12,7 @@ import { keygenCommand } from "./commands/keygen.ts";
 import { mineCommand } from "./commands/mine.ts";
 import { nodeCommand } from "./commands/node.ts";
 import { recordCommand } from "./commands/record.ts";
+import { simCommand } from "./commands/sim.ts";
 import { statusCommand } from "./commands/status.ts";
 
 /** One factory per command module. */
@@ -23,6 +24,7 @@ const COMMANDS: ReadonlyArray<() => Command> = [
   chainCommand,
   keygenCommand,
   recordCommand,
+  simCommand,
 ];
 
 function version(): string {
