@@ -6,12 +6,15 @@
  *   npm run bench:sim                # everything; last line: one JSON object
  *   npm run bench:sim -- scale       # only one part: scale, scaling, stale, bitcoin or selfish
  */
+import { useNativeCrypto } from "../src/node/crypto.ts";
 import { fixedLatency, lognormalLatency } from "../src/sim/latency.ts";
 import { Simulation } from "../src/sim/network.ts";
 import { simParams } from "../src/sim/params.ts";
 import { runSelfish } from "../src/sim/selfish.ts";
 import { DECKER_WATTENHOFER, equalHashrates, runStale } from "../src/sim/stale.ts";
 
+// As a node does: consensus hashes through OpenSSL here (pure JS is the browser's default).
+useNativeCrypto();
 const only = process.argv[2];
 const mb = (b: number): number => Math.round((b / 2 ** 20) * 10) / 10;
 const out: Record<string, unknown> = {};

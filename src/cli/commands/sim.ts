@@ -458,5 +458,10 @@ export function simCommand(): Command {
     .addCommand(staleCommand())
     .addCommand(selfishCommand())
     .addCommand(difficultyCommand())
-    .addCommand(partitionCommand());
+    .addCommand(partitionCommand())
+    .hook("preAction", async () => {
+      // The simulated chains hash every block of every node: OpenSSL's SHA-256, not the pure-JS default.
+      const { useNativeCrypto } = await import("../../node/crypto.ts");
+      useNativeCrypto();
+    });
 }
