@@ -2,23 +2,48 @@
  * The `jbc` command line. Each command lives in its own module under src/cli/commands/ and exports a
  * factory returning a commander Command; add a command by writing that module and listing it in
  * COMMANDS below. Commands print for people (console); library code underneath logs through pino.
+ *
+ * Only the command being run is loaded: the others are registered by name and description, so
+ * `jbc --version` and `jbc --help` load commander and nothing else (docs/benchmarks.md, startup).
  */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { packageRoot } from "../util/paths.ts";
-import { chainCommand } from "./commands/chain.ts";
-import { devnetCommand } from "./commands/devnet.ts";
-import { mineCommand } from "./commands/mine.ts";
-import { nodeCommand } from "./commands/node.ts";
-import { statusCommand } from "./commands/status.ts";
 
-/** One factory per command module. */
-const COMMANDS: ReadonlyArray<() => Command> = [
-  nodeCommand,
-  devnetCommand,
-  mineCommand,
-  statusCommand,
-  chainCommand,
+/** A command: what `jbc --help` lists without loading it, and how to load it. */
+export interface CommandEntry {
+  readonly name: string;
+  readonly description: string;
+  readonly load: () => Promise<Command>;
+}
+
+/** Every command. The description must be the one its module gives (a test compares them). */
+export const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: "node",
+    description: "run a node: HTTP API on --port, P2P on --p2p-port (default port + 1000), optional mining",
+    load: async () => (await import("./commands/node.ts")).nodeCommand(),
+  },
+  {
+    name: "devnet",
+    description: "start a local network of mining nodes as child processes and show a live scoreboard",
+    load: async () => (await import("./commands/devnet.ts")).devnetCommand(),
+  },
+  {
+    name: "mine",
+    description: "mine blocks on the local chain, without networking (like the original mine.py)",
+    load: async () => (await import("./commands/mine.ts")).mineCommand(),
+  },
+  {
+    name: "status",
+    description: "show a running node's tip, work, peers, mining and sync state",
+    load: async () => (await import("./commands/status.ts")).statusCommand(),
+  },
+  {
+    name: "chain",
+    description: "inspect a node's stored chain",
+    load: async () => (await import("./commands/chain.ts")).chainCommand(),
+  },
 ];
 
 function version(): string {
@@ -30,17 +55,26 @@ function version(): string {
   }
 }
 
-/** Builds the program with every command registered (tests call this without running it). */
-export function buildProgram(): Command {
+/**
+ * Builds the program. `load` says which commands get their full definition (options and action); the
+ * rest are placeholders carrying only their name and description. By default every command is loaded
+ * (tests walk the whole tree).
+ */
+export async function buildProgram(load: (name: string) => boolean = () => true): Promise<Command> {
   const program = new Command("jbc")
     .description("jbc: a proof-of-work blockchain node")
     .version(version())
     .showHelpAfterError();
-  for (const make of COMMANDS) program.addCommand(make());
+  for (const c of COMMANDS) {
+    program.addCommand(load(c.name) ? await c.load() : new Command(c.name).description(c.description));
+  }
   return program;
 }
 
-/** Parses `argv` (process.argv by default) and runs the chosen command. */
+/** Parses `argv` (process.argv by default) and runs the chosen command, loading only that one. */
 export async function main(argv: readonly string[] = process.argv): Promise<void> {
-  await buildProgram().parseAsync([...argv]);
+  const args = argv.slice(2);
+  const chosen = args[0] === "help" ? args[1] : args[0];
+  const program = await buildProgram((name) => name === chosen);
+  await program.parseAsync([...argv]);
 }

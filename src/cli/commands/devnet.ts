@@ -3,9 +3,10 @@ import { closeSync, mkdirSync, openSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
-import { devnet, type NetworkParams } from "../../consensus/params.ts";
+import type { NetworkParams } from "../../consensus/params.ts";
 import { packageRoot } from "../../util/paths.ts";
-import { intArg, logLevelArg, networkArg, portArg } from "../options.ts";
+import { networkOption } from "../network-option.ts";
+import { intArg, logLevelArg, portArg } from "../options.ts";
 import { Scoreboard, type WatchedNode } from "../scoreboard.ts";
 
 interface DevnetOptions {
@@ -44,7 +45,7 @@ export function devnetCommand(): Command {
     )
     .option("--threads <n>", "mining threads per node (default: cores / nodes, at least 1)", intArg(1, 1024))
     .option("--datadir <dir>", "base directory; node data in <dir>/<port> (default ./.jbc/<network>)")
-    .option("--network <name>", "devnet or regtest", networkArg, devnet)
+    .addOption(networkOption())
     .option(
       "--log-level <level>",
       "log level of the nodes (their logs go to <datadir>/<port>/node.log)",

@@ -1,10 +1,11 @@
 import { resolve } from "node:path";
 import { Command } from "commander";
-import { devnet, type NetworkParams } from "../../consensus/params.ts";
+import type { NetworkParams } from "../../consensus/params.ts";
 import { JbcNode } from "../../node/node.ts";
 import { defaultDatadir } from "../../node/paths.ts";
 import { createLogger } from "../../util/logger.ts";
-import { collect, intArg, logLevelArg, networkArg, portArg } from "../options.ts";
+import { networkOption } from "../network-option.ts";
+import { collect, intArg, logLevelArg, portArg } from "../options.ts";
 
 interface NodeCommandOptions {
   port: number;
@@ -38,7 +39,7 @@ export function nodeCommand(): Command {
       [],
     )
     .option("--datadir <dir>", "data directory (default ./.jbc/<network>/<port>)")
-    .option("--network <name>", "devnet or regtest", networkArg, devnet)
+    .addOption(networkOption())
     .option("--miner <name>", 'name written into mined blocks (default "node on port <port>")')
     .option("--threads <n>", "mining threads (default: every core)", intArg(1, 1024))
     .option("--p2p-port <port>", "P2P listen port (default port + 1000)", portArg)
