@@ -279,25 +279,4 @@ export class JbcNode {
     await step("store", () => this.store.close());
     log.info("node stopped");
   }
-
-  /**
-   * Stops the node on SIGINT or SIGTERM, then calls `exit`. A second signal while stopping exits at
-   * once with code 1.
-   */
-  stopOnSignals(exit: (code: number) => void): void {
-    let count = 0;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (++count > 1) {
-        exit(1);
-        return;
-      }
-      this.log.info({ signal }, "stopping");
-      this.stop().then(
-        () => exit(0),
-        () => exit(1),
-      );
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  }
 }

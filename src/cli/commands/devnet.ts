@@ -4,6 +4,7 @@ import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
 import type { NetworkParams } from "../../consensus/params.ts";
+import { checkDatadirFree, checkPortFree, EXIT, STOP_SIGNALS, StartupError } from "../../node/lifecycle.ts";
 import { packageRoot } from "../../util/paths.ts";
 import { networkOption } from "../network-option.ts";
 import { intArg, logLevelArg, portArg } from "../options.ts";
@@ -59,6 +60,22 @@ export function devnetCommand(): Command {
       if (o.reset) rmSync(base, { recursive: true, force: true });
       const threads = o.threads ?? Math.max(1, Math.floor(availableParallelism() / o.nodes));
       const bin = join(packageRoot(), "bin", "jbc.mjs");
+      // Nothing starts unless every node's ports and data directory are free: a devnet never reports
+      // on nodes it did not start.
+      try {
+        for (let i = 0; i < o.nodes; i++) {
+          const port = o.basePort + i;
+          await checkPortFree("HTTP", "127.0.0.1", port);
+          await checkPortFree("P2P", "127.0.0.1", port + 1000);
+          checkDatadirFree(join(base, String(port)));
+        }
+      } catch (err) {
+        process.stderr.write(`jbc devnet: ${(err as Error).message}\n`);
+        process.exit(err instanceof StartupError ? err.exitCode : EXIT.FAILED);
+      }
+      // A closed terminal must not crash the devnet before it has stopped its nodes.
+      process.stdout.on("error", () => {});
+      process.stderr.on("error", () => {});
       const children: Child[] = [];
       const watched: WatchedNode[] = [];
       for (let i = 0; i < o.nodes; i++) {
@@ -90,9 +107,13 @@ export function devnetCommand(): Command {
         // Each node dials every node started before it: a full mesh on a small devnet.
         for (let j = 0; j < i; j++) args.push("--peer", `http://127.0.0.1:${o.basePort + j}`);
         const log = openSync(join(dir, "node.log"), "a");
-        // Own process group: a terminal Ctrl-C reaches only this process, which then stops the nodes
-        // exactly once (a second SIGINT would make a node skip its clean shutdown).
-        const proc = spawn(process.execPath, args, { detached: true, stdio: ["ignore", log, log] });
+        // Own session: a terminal's Ctrl-C or hangup reaches only this process, which then stops the
+        // nodes exactly once (a second signal would make a node skip its clean shutdown). The IPC
+        // channel closes however this process ends, SIGKILL included: each node then stops by itself.
+        const proc = spawn(process.execPath, args, {
+          detached: true,
+          stdio: ["ignore", log, log, "ipc"],
+        });
         closeSync(log);
         const node: WatchedNode = { label: `${port}`, url: `http://127.0.0.1:${port}`, miner };
         const exited = new Promise<number | null>((res) => {
@@ -176,7 +197,15 @@ export function devnetCommand(): Command {
         console.log("all nodes stopped");
         process.exit(0);
       };
-      process.on("SIGINT", () => void stop());
-      process.on("SIGTERM", () => void stop());
+      for (const signal of STOP_SIGNALS) process.on(signal, () => void stop());
+      // Nodes that all exited by themselves (a failed start, a crash) leave nothing to watch.
+      void Promise.all(children.map((c) => c.exited)).then(() => {
+        if (stopping) return;
+        clearInterval(timer);
+        board.stop();
+        console.log(`\n${board.summaryLine()}`);
+        process.stderr.write(`jbc devnet: every node exited; see ${base}/<port>/node.log\n`);
+        process.exit(EXIT.FAILED);
+      });
     });
 }

@@ -1,13 +1,9 @@
-import { resolve } from "node:path";
 import { Command } from "commander";
 import type { NetworkParams } from "../../consensus/params.ts";
-import { JbcNode } from "../../node/node.ts";
-import { defaultDatadir } from "../../node/paths.ts";
-import { createLogger } from "../../util/logger.ts";
 import { networkOption } from "../network-option.ts";
 import { collect, intArg, logLevelArg, portArg } from "../options.ts";
 
-interface NodeCommandOptions {
+export interface NodeCommandOptions {
   port: number;
   mine: boolean;
   peer: string[];
@@ -69,40 +65,7 @@ export function nodeCommand(): Command {
       [],
     )
     .action(async (o: NodeCommandOptions) => {
-      const logger = createLogger({ level: o.logLevel });
-      const datadir = o.datadir ? resolve(o.datadir) : defaultDatadir(o.network.name, o.port);
-      let node: JbcNode;
-      try {
-        node = await JbcNode.create({
-          params: o.network,
-          datadir,
-          http: { host: o.host, port: o.port },
-          p2p: o.p2p
-            ? {
-                host: o.host,
-                port: o.p2pPort ?? (o.port === 0 ? 0 : o.port + 1000),
-                peers: o.peer,
-                mdns: o.mdns,
-              }
-            : false,
-          mine: o.mine,
-          minerName: o.miner ?? `node on port ${o.port}`,
-          ...(o.threads ? { threads: o.threads } : {}),
-          ...(o.apiToken ? { apiToken: o.apiToken } : {}),
-          chainJsonCacheBytes: o.jsonCacheMb * 1024 * 1024,
-          syncWrites: o.sync,
-          devnetPeers: o.devnetPeers,
-          logger,
-        });
-      } catch (err) {
-        logger.flush();
-        console.error(`jbc node: ${(err as Error).message}`);
-        process.exitCode = 1;
-        return;
-      }
-      node.stopOnSignals((code) => {
-        logger.flush();
-        process.exit(code);
-      });
+      const { runNode } = await import("../run-node.ts");
+      await runNode(o);
     });
 }

@@ -1,0 +1,83 @@
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { StoreError } from "../chain/store.ts";
+import { checkPortFree, EXIT, StartupError, stopOnSignals, writePidFile } from "../node/lifecycle.ts";
+import type { JbcNode } from "../node/node.ts";
+import { defaultDatadir } from "../node/paths.ts";
+import { createLogger } from "../util/logger.ts";
+import type { NodeCommandOptions } from "./commands/node.ts";
+
+/**
+ * What `jbc node` does: checks that its ports and data directory are free (one line and an exit code
+ * from EXIT otherwise, before anything starts), starts the node, and stops it on a signal or when the
+ * process that started it is gone.
+ */
+export async function runNode(o: NodeCommandOptions): Promise<void> {
+  const logger = createLogger({ level: o.logLevel });
+  const datadir = o.datadir ? resolve(o.datadir) : defaultDatadir(o.network.name, o.port);
+  const p2pPort = o.p2pPort ?? (o.port === 0 ? 0 : o.port + 1000);
+  const fail = (err: unknown): never => {
+    logger.flush();
+    const code =
+      err instanceof StartupError
+        ? err.exitCode
+        : err instanceof StoreError && err.code === "LOCKED"
+          ? EXIT.DATADIR_IN_USE
+          : EXIT.FAILED;
+    const message =
+      err instanceof StoreError && err.code === "LOCKED"
+        ? `data directory ${datadir} is in use by another process`
+        : (err as Error).message;
+    process.stderr.write(`jbc node: ${message}\n`);
+    process.exit(code);
+  };
+
+  let removePidFile = (): void => {};
+  try {
+    await checkPortFree("HTTP", o.host, o.port);
+    if (o.p2p && p2pPort !== o.port) await checkPortFree("P2P", o.host, p2pPort);
+    mkdirSync(datadir, { recursive: true });
+    removePidFile = writePidFile(datadir);
+  } catch (err) {
+    fail(err);
+  }
+
+  // A stop asked for while the node is still starting waits for it to be up, then stops it.
+  let starting: Promise<JbcNode | undefined> = Promise.resolve(undefined);
+  stopOnSignals({
+    stop: async () => {
+      const node = await starting.catch(() => undefined);
+      await node?.stop();
+      removePidFile();
+    },
+    exit: (code) => {
+      logger.flush();
+      process.exit(code);
+    },
+    onStopping: (why) => logger.info({ why }, "stopping"),
+  });
+
+  starting = (async () => {
+    const { JbcNode } = await import("../node/node.ts");
+    return JbcNode.create({
+      params: o.network,
+      datadir,
+      http: { host: o.host, port: o.port },
+      p2p: o.p2p ? { host: o.host, port: p2pPort, peers: o.peer, mdns: o.mdns } : false,
+      mine: o.mine,
+      minerName: o.miner ?? `node on port ${o.port}`,
+      ...(o.threads ? { threads: o.threads } : {}),
+      ...(o.apiToken ? { apiToken: o.apiToken } : {}),
+      chainJsonCacheBytes: o.jsonCacheMb * 1024 * 1024,
+      syncWrites: o.sync,
+      devnetPeers: o.devnetPeers,
+      logger,
+    });
+  })();
+  try {
+    await starting;
+  } catch (err) {
+    removePidFile();
+    fail(err);
+  }
+}
