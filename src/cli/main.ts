@@ -7,8 +7,11 @@
  * `jbc --version` and `jbc --help` load commander and nothing else (docs/benchmarks.md, startup).
  */
 import { readFileSync } from "node:fs";
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
 import { packageRoot } from "../util/paths.ts";
+
+/** Exit code of a bad command line (EXIT.USAGE in src/node/lifecycle.ts, not imported to stay light). */
+const USAGE_EXIT = 2;
 
 /** A command: what `jbc --help` lists without loading it, and how to load it. */
 export interface CommandEntry {
@@ -76,5 +79,16 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   const args = argv.slice(2);
   const chosen = args[0] === "help" ? args[1] : args[0];
   const program = await buildProgram((name) => name === chosen);
-  await program.parseAsync([...argv]);
+  const throwInstead = (cmd: Command): void => {
+    cmd.exitOverride();
+    for (const c of cmd.commands) throwInstead(c);
+  };
+  throwInstead(program);
+  try {
+    await program.parseAsync([...argv]);
+  } catch (err) {
+    // Commander has printed the message; a usage error exits 2 (docs/operations.md), help and version 0.
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : USAGE_EXIT);
+    throw err;
+  }
 }

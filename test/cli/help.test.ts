@@ -60,3 +60,14 @@ test("the top-level command list describes each command as its module does", asy
     COMMANDS.map((c) => c.name),
   );
 });
+
+test("a bad command line exits 2 (docs/operations.md) with commander's message", async () => {
+  for (const args of [["node", "--port", "x"], ["nope"], ["devnet", "--nodes", "0"]]) {
+    const err = await run(process.execPath, [BIN, ...args], { timeout: 30_000 }).then(
+      () => assert.fail(`jbc ${args.join(" ")} succeeded`),
+      (e: { code?: unknown; stderr?: string }) => e,
+    );
+    assert.equal(err.code, 2, `jbc ${args.join(" ")}`);
+    assert.match(err.stderr ?? "", /^error: /);
+  }
+});
