@@ -1,10 +1,10 @@
 import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { StoreError } from "../chain/store.ts";
 import { checkPortFree, EXIT, StartupError, stopOnSignals, writePidFile } from "../node/lifecycle.ts";
 import type { JbcNode } from "../node/node.ts";
 import { defaultDatadir } from "../node/paths.ts";
-import { createLogger } from "../util/logger.ts";
+import { closeLogger, createLogger } from "../util/logger.ts";
 import type { NodeCommandOptions } from "./commands/node.ts";
 
 /**
@@ -13,11 +13,15 @@ import type { NodeCommandOptions } from "./commands/node.ts";
  * process that started it is gone.
  */
 export async function runNode(o: NodeCommandOptions): Promise<void> {
-  const logger = createLogger({ level: o.logLevel });
   const datadir = o.datadir ? resolve(o.datadir) : defaultDatadir(o.network.name, o.port);
+  const logPath =
+    o.logFile === false ? undefined : o.logFile ? resolve(o.logFile) : join(datadir, "logs", "node.log");
+  // Nothing is logged before the checks below pass, so a refused start leaves no log file behind.
+  let logger = createLogger({ level: "silent" });
   const p2pPort = o.p2pPort ?? (o.port === 0 ? 0 : o.port + 1000);
-  const fail = (err: unknown): never => {
-    logger.flush();
+  const fail = async (err: unknown): Promise<never> => {
+    logger.error({ err }, "start failed");
+    await closeLogger(logger);
     const code =
       err instanceof StartupError
         ? err.exitCode
@@ -39,8 +43,12 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
     mkdirSync(datadir, { recursive: true });
     removePidFile = writePidFile(datadir);
   } catch (err) {
-    fail(err);
+    await fail(err);
   }
+  logger = createLogger({
+    level: o.logLevel,
+    ...(logPath ? { file: { path: logPath, maxMb: o.logMaxMb, keep: o.logKeep } } : {}),
+  });
 
   // A stop asked for while the node is still starting waits for it to be up, then stops it.
   let starting: Promise<JbcNode | undefined> = Promise.resolve(undefined);
@@ -51,8 +59,9 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
       removePidFile();
     },
     exit: (code) => {
-      logger.flush();
-      process.exit(code);
+      // A forced exit does not wait for the log.
+      if (code === EXIT.FORCED) process.exit(code);
+      void closeLogger(logger).then(() => process.exit(code));
     },
     onStopping: (why) => logger.info({ why }, "stopping"),
   });
@@ -78,6 +87,6 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
     await starting;
   } catch (err) {
     removePidFile();
-    fail(err);
+    await fail(err);
   }
 }

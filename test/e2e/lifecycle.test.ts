@@ -115,7 +115,7 @@ async function startDevnet(name: string): Promise<{ run: Run; nodes: number[]; d
     () =>
       [base, base + 1].every((p) => {
         try {
-          return readFileSync(join(dir, String(p), "node.log"), "utf8").includes('"node started"');
+          return readFileSync(join(dir, String(p), "logs", "current.log"), "utf8").includes('"node started"');
         } catch {
           return false;
         }
@@ -125,8 +125,15 @@ async function startDevnet(name: string): Promise<{ run: Run; nodes: number[]; d
   return { run, nodes: [...nodes], dir };
 }
 
+/** Each node's whole log (every rotated file, oldest first). */
 function nodeLogs(dir: string): string[] {
-  return readdirSync(dir).map((p) => readFileSync(join(dir, p, "node.log"), "utf8"));
+  return readdirSync(dir).map((p) => {
+    const logs = join(dir, p, "logs");
+    const files = readdirSync(logs)
+      .filter((f) => /^node\.\d+\.log$/.test(f))
+      .sort((a, b) => Number(a.split(".")[1]) - Number(b.split(".")[1]));
+    return files.map((f) => readFileSync(join(logs, f), "utf8")).join("");
+  });
 }
 
 test("SIGHUP to the devnet (the terminal closing) stops every node cleanly", {

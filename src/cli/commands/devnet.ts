@@ -49,7 +49,7 @@ export function devnetCommand(): Command {
     .addOption(networkOption())
     .option(
       "--log-level <level>",
-      "log level of the nodes (their logs go to <datadir>/<port>/node.log)",
+      "log level of the nodes (their logs rotate in <datadir>/<port>/logs/, newest current.log)",
       logLevelArg,
       "info",
     )
@@ -106,13 +106,15 @@ export function devnetCommand(): Command {
         args.push("--devnet-peers", all.join(","));
         // Each node dials every node started before it: a full mesh on a small devnet.
         for (let j = 0; j < i; j++) args.push("--peer", `http://127.0.0.1:${o.basePort + j}`);
-        const log = openSync(join(dir, "node.log"), "a");
+        // Each node writes its own rotated log in its data directory; what it prints to stderr (a
+        // refused start, a crash) goes to stderr.log.
+        const log = openSync(join(dir, "stderr.log"), "a");
         // Own session: a terminal's Ctrl-C or hangup reaches only this process, which then stops the
         // nodes exactly once (a second signal would make a node skip its clean shutdown). The IPC
         // channel closes however this process ends, SIGKILL included: each node then stops by itself.
         const proc = spawn(process.execPath, args, {
           detached: true,
-          stdio: ["ignore", log, log, "ipc"],
+          stdio: ["ignore", "ignore", log, "ipc"],
         });
         closeSync(log);
         const node: WatchedNode = { label: `${port}`, url: `http://127.0.0.1:${port}`, miner };
@@ -143,7 +145,7 @@ export function devnetCommand(): Command {
           `jbc devnet: ${o.nodes} nodes on ports ${o.basePort}-${o.basePort + o.nodes - 1}, ${threads} thread(s) each`,
         );
         console.log(`explorer: ${explorer}`);
-        console.log(`logs: ${base}/<port>/node.log`);
+        console.log(`logs: ${base}/<port>/logs/current.log`);
       }
       let lastPlain = 0;
       let drawing = false;
@@ -204,7 +206,7 @@ export function devnetCommand(): Command {
         clearInterval(timer);
         board.stop();
         console.log(`\n${board.summaryLine()}`);
-        process.stderr.write(`jbc devnet: every node exited; see ${base}/<port>/node.log\n`);
+        process.stderr.write(`jbc devnet: every node exited; see ${base}/<port>/stderr.log and logs/\n`);
         process.exit(EXIT.FAILED);
       });
     });

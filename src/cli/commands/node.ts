@@ -15,6 +15,10 @@ export interface NodeCommandOptions {
   p2p: boolean;
   host: string;
   logLevel: string;
+  /** A path, or false for --no-log-file; undefined means the default in the data directory. */
+  logFile?: string | false;
+  logMaxMb: number;
+  logKeep: number;
   apiToken?: string;
   jsonCacheMb: number;
   mdns: boolean;
@@ -48,6 +52,13 @@ export function nodeCommand(): Command {
     )
     .option("--host <host>", "address the HTTP API and P2P listen on", "127.0.0.1")
     .option("--log-level <level>", "trace, debug, info, warn, error or silent", logLevelArg, "info")
+    .option(
+      "--log-file <file>",
+      "also log (JSON) to this file, rotated by size (default <datadir>/logs/node.log; newest: current.log)",
+    )
+    .option("--no-log-file", "log to the terminal (stdout) only")
+    .option("--log-max-mb <mb>", "size at which the log file is rotated", intArg(1, 1024), 10)
+    .option("--log-keep <n>", "log files kept, the current one included", intArg(1, 100), 5)
     .option(
       "--api-token <token>",
       "token for non-loopback requests that change the node (default: generated into the datadir)",
