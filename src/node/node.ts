@@ -10,7 +10,6 @@ import { Chain } from "../chain/chain.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { LevelStore } from "../store/level.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
-import { defaultModules } from "./modules.ts";
 import { chainDir, defaultWebRoot, loadOrCreateToken, packageVersion } from "./paths.ts";
 import type { MinerService, MinerStats, NetworkService, NodeModules } from "./services.ts";
 
@@ -50,8 +49,11 @@ const FUTURE_RETRY_MS = 1000;
 
 /**
  * The composition root: the one place that builds the modules and wires them together.
- * Start order: store → chain → P2P network → miner → HTTP API (then mining begins, when asked for); stop
- * runs it in reverse. Nothing here makes decisions of its own: every block still enters through
+ * Start order: store → chain → HTTP API → P2P network → miner (then mining begins, when asked for); stop
+ * runs it in reverse. The API comes up before the P2P network so a node answers /api/status at once,
+ * while libp2p (most of a node's load time) is still loading; routes that need P2P answer 503
+ * P2P_STARTING until it is up, and /api/ready says not ready. The default P2P and miner modules are
+ * loaded only then, for the same reason. Nothing here makes decisions of its own: every block still enters through
  * chain.processBlock.
  */
 export class JbcNode {
@@ -63,6 +65,8 @@ export class JbcNode {
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
   private httpUrl = "";
+  /** P2P is configured but not up yet. */
+  private p2pStarting = false;
 
   private constructor(
     readonly opts: NodeOptions,
@@ -73,7 +77,7 @@ export class JbcNode {
   ) {}
 
   /** Opens the store and the chain, then starts networking, the miner and the API. */
-  static async create(opts: NodeOptions, modules: NodeModules = defaultModules()): Promise<JbcNode> {
+  static async create(opts: NodeOptions, modules?: NodeModules): Promise<JbcNode> {
     const log = opts.logger ?? silentLogger;
     mkdirSync(opts.datadir, { recursive: true });
     const token = opts.apiToken ?? loadOrCreateToken(opts.datadir);
@@ -112,13 +116,16 @@ export class JbcNode {
     return this.httpUrl;
   }
 
-  private async start(modules: NodeModules): Promise<void> {
+  private async start(given: NodeModules | undefined): Promise<void> {
     const { opts, chain, log } = this;
     this.every(FUTURE_RETRY_MS, () => {
       chain.retryFutureBlocks().catch((err: unknown) => log.debug({ err }, "future block retry failed"));
     });
 
     const p2p = opts.p2p;
+    this.p2pStarting = p2p !== false && p2p !== undefined;
+    await this.startApi();
+    const modules = given ?? (await import("./modules.ts")).defaultModules();
     if (p2p !== false && p2p !== undefined && modules.network) {
       this.network = await modules.network({
         params: opts.params,
@@ -148,6 +155,8 @@ export class JbcNode {
       });
     }
 
+    this.p2pStarting = false;
+
     if (modules.miner) {
       const name = opts.minerName ?? `node on port ${opts.http?.port ?? 5000}`;
       this.miner = await modules.miner({
@@ -163,6 +172,22 @@ export class JbcNode {
       });
     }
 
+    // Mining starts last, so a node that cannot come up (a port in use) has mined nothing.
+    if (opts.mine && this.miner) await this.miner.start();
+    log.info(
+      {
+        url: this.httpUrl,
+        network: opts.params.name,
+        height: chain.height,
+        datadir: opts.datadir,
+        syncWrites: this.store.sync,
+      },
+      "node started",
+    );
+  }
+
+  private async startApi(): Promise<void> {
+    const { opts, log } = this;
     this.api = await createApiServer({
       backend: this.backend(),
       logger: log.child({ module: "api" }),
@@ -181,18 +206,6 @@ export class JbcNode {
     const addr = this.api.server.address() as AddressInfo;
     const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
     this.httpUrl = `http://${shown}:${addr.port}`;
-    // Mining starts last, so a node that cannot come up (a port in use) has mined nothing.
-    if (opts.mine && this.miner) await this.miner.start();
-    log.info(
-      {
-        url: this.httpUrl,
-        network: opts.params.name,
-        height: chain.height,
-        datadir: opts.datadir,
-        syncWrites: this.store.sync,
-      },
-      "node started",
-    );
   }
 
   private every(ms: number, fn: () => void): void {
@@ -216,6 +229,8 @@ export class JbcNode {
   /** The view of this node the HTTP API gets. */
   private backend(): ApiBackend {
     const needNetwork = (): NetworkService => {
+      if (!this.network && this.p2pStarting)
+        throw new ApiError(503, "P2P_STARTING", "P2P networking is still starting");
       if (!this.network) throw new ApiError(503, "P2P_DISABLED", "this node runs without P2P networking");
       return this.network;
     };
