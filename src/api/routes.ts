@@ -52,9 +52,20 @@ const blockHash = z
   .string()
   .regex(/^[0-9a-fA-F]{64}$/, "a 64-digit block hash")
   .transform((s) => s.toLowerCase());
-/** Query numbers arrive as strings; an empty value counts as absent. */
+/**
+ * Query numbers arrive as strings and must be plain decimal integers: `0x10`, `+5`, `1e3`, ` 5` and
+ * `5.0` are refused, not read as numbers. An empty value counts as absent; callers may pass numbers.
+ */
 const intParam = (min: number, max: number) =>
-  z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(min).max(max).optional());
+  z.preprocess(
+    (v) => (v === "" ? undefined : typeof v === "number" ? String(v) : v),
+    z
+      .string()
+      .regex(/^(?:0|[1-9]\d{0,15})$/, "expected a decimal integer")
+      .transform(Number)
+      .pipe(z.number().int().min(min).max(max))
+      .optional(),
+  );
 
 export const routes = {
   getStatus: {
