@@ -19,6 +19,7 @@ import { type DevnetOptions, registerDevnetRoutes } from "./devnet.ts";
 import { ApiError, toErrorResponse } from "./errors.ts";
 import { EventHub, type EventHubOptions } from "./events.ts";
 import { blockFromLegacy, LegacyJsonCache, streamLegacyChain } from "./legacy.ts";
+import { registerMetrics } from "./metrics.ts";
 import { checkPeerAddress } from "./peer-address.ts";
 import { DEFAULT_BODY_LIMIT, type RouteName, type RouteResponse, type Routes, routes } from "./routes.ts";
 import { SubmitHexBody } from "./schemas.ts";
@@ -209,6 +210,8 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     else log.debug({ code: body.error.code, url: req.url }, "request refused");
     return reply.status(status).type("application/json").send(body);
   });
+  const metrics = registerMetrics(app, backend);
+  app.addHook("onClose", async () => metrics.close());
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send({ error: { code: "NOT_FOUND", message: `no route ${req.method} ${req.url}` } }),
   );
