@@ -3,12 +3,14 @@ import {
   AddPeerBody,
   BlockDetail,
   BlockPage,
+  Health,
   LegacyBlock,
   MinedResult,
   MiningResult,
   Ok,
   P2PInfo,
   Peers,
+  Ready,
   Status,
   SubmitResult,
   Tree,
@@ -68,6 +70,19 @@ const intParam = (min: number, max: number) =>
   );
 
 export const routes = {
+  getHealth: {
+    method: "GET",
+    path: "/api/health",
+    response: Health,
+    summary: "Liveness: the process answers (for a supervisor's probe)",
+  },
+  getReady: {
+    method: "GET",
+    path: "/api/ready",
+    response: Ready,
+    summary:
+      "Readiness: store open, P2P up, not syncing, a peer when peers were configured; 503 NOT_READY otherwise",
+  },
   getStatus: {
     method: "GET",
     path: "/api/status",

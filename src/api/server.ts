@@ -250,6 +250,18 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     });
   }
 
+  route("getHealth", async () => ({ status: "ok" as const, uptime: (Date.now() - started) / 1000 }));
+
+  route("getReady", async () => {
+    const checks = backend.readiness?.() ?? { store: true, p2p: true, synced: true, peers: true };
+    const failing = Object.entries(checks)
+      .filter(([, ok]) => !ok)
+      .map(([name]) => name);
+    if (failing.length > 0)
+      throw new ApiError(503, "NOT_READY", `not ready: ${failing.join(", ")}`, { checks });
+    return { ready: true as const, checks };
+  });
+
   route("getStatus", async () => {
     const tip = chain.tip;
     const next = chain.nextBlockContext();

@@ -268,6 +268,16 @@ export class JbcNode {
         return v;
       },
       sync: () => this.syncState,
+      readiness: () => {
+        const p2p = this.opts.p2p;
+        const wantsPeers = p2p !== false && p2p !== undefined && (p2p.peers?.length ?? 0) > 0;
+        return {
+          store: this.stopping === undefined,
+          p2p: !this.p2pStarting,
+          synced: !this.syncState.syncing,
+          peers: !wantsPeers || (this.network?.peers().length ?? 0) > 0,
+        };
+      },
     };
   }
 
