@@ -83,6 +83,13 @@ export const routes = {
     summary:
       "Readiness: store open, P2P up, not syncing, a peer when peers were configured; 503 NOT_READY otherwise",
   },
+  getOpenApi: {
+    method: "GET",
+    path: "/api/openapi.json",
+    response: z.record(z.string(), z.unknown()),
+    summary:
+      "This document: the API in OpenAPI 3.1, generated from the route table (reference page: /api/docs)",
+  },
   getStatus: {
     method: "GET",
     path: "/api/status",

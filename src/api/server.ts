@@ -16,10 +16,12 @@ import { headerHash } from "../consensus/header.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import type { ApiBackend } from "./backend.ts";
 import { type DevnetOptions, registerDevnetRoutes } from "./devnet.ts";
+import { registerApiDocs } from "./docs-page.ts";
 import { ApiError, toErrorResponse } from "./errors.ts";
 import { EventHub, type EventHubOptions } from "./events.ts";
 import { blockFromLegacy, LegacyJsonCache, streamLegacyChain } from "./legacy.ts";
 import { registerMetrics } from "./metrics.ts";
+import { openApiDocument } from "./openapi.ts";
 import { checkPeerAddress } from "./peer-address.ts";
 import { DEFAULT_BODY_LIMIT, type RouteName, type RouteResponse, type Routes, routes } from "./routes.ts";
 import { SubmitHexBody } from "./schemas.ts";
@@ -261,6 +263,13 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       throw new ApiError(503, "NOT_READY", `not ready: ${failing.join(", ")}`, { checks });
     return { ready: true as const, checks };
   });
+
+  let openApi: Record<string, unknown> | undefined;
+  route("getOpenApi", async () => {
+    openApi ??= openApiDocument(opts.version ?? "0.0.0");
+    return openApi;
+  });
+  registerApiDocs(app);
 
   route("getStatus", async () => {
     const tip = chain.tip;
