@@ -43,6 +43,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./commands/status.ts")).statusCommand(),
   },
   {
+    name: "config",
+    description: "show the settings jbc node would run with, and where each comes from",
+    load: async () => (await import("./commands/config.ts")).configCommand(),
+  },
+  {
     name: "chain",
     description: "inspect a node's stored chain",
     load: async () => (await import("./commands/chain.ts")).chainCommand(),

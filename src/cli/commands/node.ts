@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import type { NetworkParams } from "../../consensus/params.ts";
+import { withConfig } from "../config.ts";
 import { networkOption } from "../network-option.ts";
 import { collect, intArg, logLevelArg, portArg } from "../options.ts";
 
@@ -28,7 +29,7 @@ export interface NodeCommandOptions {
 
 /** `jbc node`: one full node (store, chain, P2P, miner, HTTP API), until Ctrl-C. */
 export function nodeCommand(): Command {
-  return new Command("node")
+  return withConfig(new Command("node"))
     .description("run a node: HTTP API on --port, P2P on --p2p-port (default port + 1000), optional mining")
     .option("-p, --port <port>", "HTTP API port", portArg, 5000)
     .option("-m, --mine", "mine from the start (POST /api/mining/start|stop toggles it)", false)
