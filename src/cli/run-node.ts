@@ -36,6 +36,9 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
     process.exit(code);
   };
 
+  // The node's modules load while the checks run.
+  const nodeModule = import("../node/node.ts");
+  nodeModule.catch(() => {});
   let removePidFile = (): void => {};
   try {
     await checkPortFree("HTTP", o.host, o.port);
@@ -67,7 +70,7 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
   });
 
   starting = (async () => {
-    const { JbcNode } = await import("../node/node.ts");
+    const { JbcNode } = await nodeModule;
     return JbcNode.create({
       params: o.network,
       datadir,

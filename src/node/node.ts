@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { ApiBackend, BackendEvents } from "../api/backend.ts";
 import { ApiError } from "../api/errors.ts";
 import type { MiningView, P2PInfo, PeerView, SyncView } from "../api/schemas.ts";
-import { type ApiServer, createApiServer } from "../api/server.ts";
+import type { ApiServer } from "../api/server.ts";
 import { Chain } from "../chain/chain.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { LevelStore } from "../store/level.ts";
@@ -79,6 +79,9 @@ export class JbcNode {
   /** Opens the store and the chain, then starts networking, the miner and the API. */
   static async create(opts: NodeOptions, modules?: NodeModules): Promise<JbcNode> {
     const log = opts.logger ?? silentLogger;
+    // The API's modules (Fastify, the schemas) load while the store opens.
+    const apiModule = import("../api/server.ts");
+    apiModule.catch(() => {});
     mkdirSync(opts.datadir, { recursive: true });
     const token = opts.apiToken ?? loadOrCreateToken(opts.datadir);
     const store = await LevelStore.open(chainDir(opts.datadir), opts.params, {
@@ -98,7 +101,7 @@ export class JbcNode {
     }
     const node = new JbcNode(opts, store, chain, log, token);
     try {
-      await node.start(modules);
+      await node.start(modules, (await apiModule).createApiServer);
     } catch (err) {
       await node.stop();
       throw err;
@@ -116,7 +119,10 @@ export class JbcNode {
     return this.httpUrl;
   }
 
-  private async start(given: NodeModules | undefined): Promise<void> {
+  private async start(
+    given: NodeModules | undefined,
+    createApiServer: typeof import("../api/server.ts").createApiServer,
+  ): Promise<void> {
     const { opts, chain, log } = this;
     this.every(FUTURE_RETRY_MS, () => {
       chain.retryFutureBlocks().catch((err: unknown) => log.debug({ err }, "future block retry failed"));
@@ -124,7 +130,7 @@ export class JbcNode {
 
     const p2p = opts.p2p;
     this.p2pStarting = p2p !== false && p2p !== undefined;
-    await this.startApi();
+    await this.startApi(createApiServer);
     const modules = given ?? (await import("./modules.ts")).defaultModules();
     if (p2p !== false && p2p !== undefined && modules.network) {
       this.network = await modules.network({
@@ -186,7 +192,7 @@ export class JbcNode {
     );
   }
 
-  private async startApi(): Promise<void> {
+  private async startApi(createApiServer: typeof import("../api/server.ts").createApiServer): Promise<void> {
     const { opts, log } = this;
     this.api = await createApiServer({
       backend: this.backend(),
