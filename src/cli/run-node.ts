@@ -28,12 +28,17 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
         : err instanceof StoreError && err.code === "LOCKED"
           ? EXIT.DATADIR_IN_USE
           : EXIT.FAILED;
+    const text = err instanceof Error ? err.message : String(err);
+    // A port taken between the check and the listen (libp2p words it over several lines).
+    const inUse = /EADDRINUSE[^\n]*?(\S+):(\d+)\s*$/m.exec(text);
     const message =
       err instanceof StoreError && err.code === "LOCKED"
         ? `data directory ${datadir} is in use by another process`
-        : (err as Error).message;
+        : inUse
+          ? `port ${inUse[2]} on ${inUse[1]} is in use`
+          : text.split("\n")[0];
     process.stderr.write(`jbc node: ${message}\n`);
-    process.exit(code);
+    process.exit(inUse ? EXIT.PORT_IN_USE : code);
   };
 
   // The node's modules load while the checks run.
