@@ -78,6 +78,11 @@ export function devnetCommand(): Command {
       process.stderr.on("error", () => {});
       const children: Child[] = [];
       const watched: WatchedNode[] = [];
+      // The nodes get their settings from the flags below only: a JBC_CONFIG or JBC_P2P_PORT meant for
+      // a single `jbc node` would give every node of the devnet the same port.
+      const nodeEnv = Object.fromEntries(
+        Object.entries(process.env).filter(([k]) => !k.startsWith("JBC_") || k === "JBC_FROM_SOURCE"),
+      );
       for (let i = 0; i < o.nodes; i++) {
         const port = o.basePort + i;
         const dir = join(base, String(port));
@@ -113,6 +118,7 @@ export function devnetCommand(): Command {
         // nodes exactly once (a second signal would make a node skip its clean shutdown). The IPC
         // channel closes however this process ends, SIGKILL included: each node then stops by itself.
         const proc = spawn(process.execPath, args, {
+          env: nodeEnv,
           detached: true,
           stdio: ["ignore", "ignore", log, "ipc"],
         });
