@@ -1,6 +1,6 @@
 import type { EventEmitter } from "node:events";
 import type { Chain } from "../chain/chain.ts";
-import type { MiningView, P2PInfo, PeerView, SyncView } from "./schemas.ts";
+import type { MiningView, P2PInfo, PeerView, ReadyChecks, SyncView } from "./schemas.ts";
 
 /** Events the node relays to API clients besides the chain's own. */
 export interface BackendEvents {
@@ -25,4 +25,6 @@ export interface ApiBackend {
   startMining(): Promise<MiningView>;
   stopMining(): Promise<MiningView>;
   sync(): SyncView;
+  /** What GET /api/ready reports (a backend without it is ready once it answers). */
+  readiness?(): ReadyChecks;
 }

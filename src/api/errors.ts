@@ -51,7 +51,8 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
     return {
       status: statusCode,
       body: body(
-        syntax ? "MALFORMED_JSON" : "BAD_REQUEST",
+        // 403: the explorer's file server refusing a path that leaves its directory.
+        syntax ? "MALFORMED_JSON" : statusCode === 403 ? "FORBIDDEN" : "BAD_REQUEST",
         err instanceof Error ? err.message : "bad request",
       ),
     };

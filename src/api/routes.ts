@@ -3,12 +3,14 @@ import {
   AddPeerBody,
   BlockDetail,
   BlockPage,
+  Health,
   LegacyBlock,
   MinedResult,
   MiningResult,
   Ok,
   P2PInfo,
   Peers,
+  Ready,
   Status,
   SubmitResult,
   Tree,
@@ -52,11 +54,42 @@ const blockHash = z
   .string()
   .regex(/^[0-9a-fA-F]{64}$/, "a 64-digit block hash")
   .transform((s) => s.toLowerCase());
-/** Query numbers arrive as strings; an empty value counts as absent. */
+/**
+ * Query numbers arrive as strings and must be plain decimal integers: `0x10`, `+5`, `1e3`, ` 5` and
+ * `5.0` are refused, not read as numbers. An empty value counts as absent; callers may pass numbers.
+ */
 const intParam = (min: number, max: number) =>
-  z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(min).max(max).optional());
+  z.preprocess(
+    (v) => (v === "" ? undefined : typeof v === "number" ? String(v) : v),
+    z
+      .string()
+      .regex(/^(?:0|[1-9]\d{0,15})$/, "expected a decimal integer")
+      .transform(Number)
+      .pipe(z.number().int().min(min).max(max))
+      .optional(),
+  );
 
 export const routes = {
+  getHealth: {
+    method: "GET",
+    path: "/api/health",
+    response: Health,
+    summary: "Liveness: the process answers (for a supervisor's probe)",
+  },
+  getReady: {
+    method: "GET",
+    path: "/api/ready",
+    response: Ready,
+    summary:
+      "Readiness: store open, P2P up, not syncing, a peer when peers were configured; 503 NOT_READY otherwise",
+  },
+  getOpenApi: {
+    method: "GET",
+    path: "/api/openapi.json",
+    response: z.record(z.string(), z.unknown()),
+    summary:
+      "This document: the API in OpenAPI 3.1, generated from the route table (reference page: /api/docs)",
+  },
   getStatus: {
     method: "GET",
     path: "/api/status",

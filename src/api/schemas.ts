@@ -240,6 +240,25 @@ export const AddPeerBody = z.object({
 
 export const Ok = z.object({ ok: z.literal(true) });
 
+/** GET /api/health: the process answers. */
+export const Health = z.object({ status: z.literal("ok"), uptime: z.number() });
+
+/** What GET /api/ready checks; each true when that part is ready. */
+export const ReadyChecks = z.object({
+  /** The store is open (false while the node stops). */
+  store: z.boolean(),
+  /** P2P is up, or not configured. */
+  p2p: z.boolean(),
+  /** Not syncing from a peer. */
+  synced: z.boolean(),
+  /** At least one peer, when peers were configured. */
+  peers: z.boolean(),
+});
+export type ReadyChecks = z.infer<typeof ReadyChecks>;
+
+/** GET /api/ready when ready (otherwise 503 NOT_READY with the same checks in `details`). */
+export const Ready = z.object({ ready: z.literal(true), checks: ReadyChecks });
+
 export const MiningResult = z.object({ mining: MiningView });
 
 /**

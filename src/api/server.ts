@@ -17,9 +17,13 @@ import { errorMessage } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import type { ApiBackend } from "./backend.ts";
 import { type DevnetOptions, registerDevnetRoutes } from "./devnet.ts";
+import { registerApiDocs } from "./docs-page.ts";
 import { toErrorResponse } from "./errors.ts";
 import { EventHub, type EventHubOptions } from "./events.ts";
 import { blockFromLegacy, LegacyJsonCache, streamLegacyChain } from "./legacy.ts";
+import { registerMetrics } from "./metrics.ts";
+import { openApiDocument } from "./openapi.ts";
+import { checkPeerAddress } from "./peer-address.ts";
 import { DEFAULT_BODY_LIMIT, type RouteName, type RouteResponse, type Routes, routes } from "./routes.ts";
 import { ApiError, SubmitHexBody } from "./schemas.ts";
 import { registerExplorer } from "./static.ts";
@@ -66,6 +70,31 @@ const DEFAULT_PAGE = 20;
 const MAX_CHAIN_DOWNLOADS = 8;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_TREE_DEPTH = 50;
+/** Most of an oversized body read (and discarded) to deliver its 413; past it the connection is cut. */
+const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
+
+/** Reads `req` to its end, discarding it; destroys it past `max` bytes. Resolves when it is done. */
+function drain(req: IncomingMessage, max: number): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = (): void => {
+      req.removeListener("data", onData);
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen > max) {
+        req.destroy();
+        done();
+      }
+    };
+    req.on("data", onData);
+    req.once("end", done);
+    req.once("close", done);
+    req.once("error", done);
+    req.resume();
+  });
+}
 
 /** True for 127.0.0.0/8 and ::1, plain or IPv4-mapped. Forwarding headers are never trusted. */
 export function isLoopback(addr: string | undefined): boolean {
@@ -139,6 +168,9 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: DEFAULT_BODY_LIMIT,
+    // Path parameters of any length reach their schema (400 BAD_REQUEST) instead of matching no route
+    // (find-my-way's default stops at 100 characters); the URL itself is bounded by the header limit.
+    routerOptions: { maxParamLength: 16 * 1024 },
     // The explorer and SSE clients keep connections open; close them promptly on shutdown.
     forceCloseConnections: true,
     // Refused below instead, so requests arriving during shutdown get the usual error shape.
@@ -171,12 +203,18 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     done(null, body),
   );
 
-  app.setErrorHandler((err, req, reply) => {
+  app.setErrorHandler(async (err, req, reply) => {
     const { status, body } = toErrorResponse(err);
+    // A body over the limit is read to its end and discarded before the 413 goes out: a client that
+    // sends its whole body before it reads (fetch, most libraries) would otherwise see the connection
+    // closed under it (EPIPE) instead of the answer. Bounded by the request timeout and MAX_DRAIN_BYTES.
+    if (status === 413 && !req.raw.complete) await drain(req.raw, MAX_DRAIN_BYTES);
     if (status >= 500) log.error({ err, url: req.url }, "request failed");
     else log.debug({ code: body.error.code, url: req.url }, "request refused");
     return reply.status(status).type("application/json").send(body);
   });
+  const metrics = registerMetrics(app, backend);
+  app.addHook("onClose", async () => metrics.close());
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send({ error: { code: "NOT_FOUND", message: `no route ${req.method} ${req.url}` } }),
   );
@@ -214,6 +252,25 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       },
     });
   }
+
+  route("getHealth", async () => ({ status: "ok" as const, uptime: (Date.now() - started) / 1000 }));
+
+  route("getReady", async () => {
+    const checks = backend.readiness?.() ?? { store: true, p2p: true, synced: true, peers: true };
+    const failing = Object.entries(checks)
+      .filter(([, ok]) => !ok)
+      .map(([name]) => name);
+    if (failing.length > 0)
+      throw new ApiError(503, "NOT_READY", `not ready: ${failing.join(", ")}`, { checks });
+    return { ready: true as const, checks };
+  });
+
+  let openApi: Record<string, unknown> | undefined;
+  route("getOpenApi", async () => {
+    openApi ??= openApiDocument(opts.version ?? "0.0.0");
+    return openApi;
+  });
+  registerApiDocs(app);
 
   route("getStatus", async () => {
     const tip = chain.tip;
@@ -297,6 +354,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   route("getPeers", async () => ({ peers: backend.peers() }));
 
   route("addPeer", async ({ body }) => {
+    checkPeerAddress(body.addr);
     await backend.addPeer(body.addr);
     return { ok: true as const };
   });
@@ -307,6 +365,9 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   route("stopMining", async () => ({ mining: await backend.stopMining() }));
 
   route("events", async ({ req, reply }) => {
+    // HEAD (Fastify answers it with the GET handler): the stream's headers, at once, and no stream.
+    if (req.method === "HEAD")
+      return reply.type("text/event-stream").header("cache-control", "no-cache").send();
     if (hub.full)
       throw new ApiError(503, "TOO_MANY_STREAMS", `at most ${hub.maxClients} event streams at once`);
     reply.hijack();
@@ -318,7 +379,8 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   // Each /blockchain.json download pins the main chain's entry list until its reader is done, so slow
   // readers are not allowed to pile up.
   let chainDownloads = 0;
-  route("legacyChain", async ({ reply }) => {
+  route("legacyChain", async ({ req, reply }) => {
+    if (req.method === "HEAD") return reply.type("application/json").send();
     if (chainDownloads >= MAX_CHAIN_DOWNLOADS) {
       throw new ApiError(
         503,

@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import fastifyStatic from "@fastify/static";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { ApiServer } from "./server.ts";
 
@@ -68,6 +67,8 @@ export async function registerExplorer(app: ApiServer, webRoot: string | undefin
   // Files are looked up on every request (no list made at start), so rebuilding the explorer while the
   // node runs takes effect at the next reload.
   const assets = join(webRoot, "assets");
+  // Loaded only when there is an explorer to serve (it is a good part of the API's load time).
+  const { default: fastifyStatic } = await import("@fastify/static");
   await app.register(fastifyStatic, {
     root: existsSync(assets) ? assets : webRoot,
     prefix: "/assets/",

@@ -47,7 +47,7 @@ export class Scoreboard {
 
   private async followOne(client: ApiClient, i: number): Promise<void> {
     const signal = this.abort.signal;
-    while (!signal.aborted) {
+    while (!signal.aborted && !this.nodes[i]!.exited) {
       try {
         await client.events((e) => {
           if (e.event === "reorg" && e.data && typeof e.data === "object" && "depth" in e.data) {
@@ -71,6 +71,11 @@ export class Scoreboard {
     await Promise.all(
       this.clients.map(async (c, i) => {
         const st = this.states[i]!;
+        // A node that exited is not asked again: whatever answers on its port now is not it.
+        if (this.nodes[i]!.exited) {
+          st.status = undefined;
+          return;
+        }
         try {
           st.status = await c.status();
           st.error = undefined;

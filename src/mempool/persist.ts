@@ -16,6 +16,7 @@ import { open, readFile, rename, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { bytesEqual, DecodeError, Reader, Writer } from "../consensus/bytes.ts";
 import { MAX_RECORD_SIZE } from "../consensus/records.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export const MEMPOOL_FILE = "mempool.dat";
 export const MEMPOOL_FILE_VERSION = 1;
@@ -103,7 +104,7 @@ export async function readMempoolFile(path: string, networkId: number): Promise<
     file = await readFile(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return { status: "missing" };
-    return { status: "damaged", reason: `cannot read: ${(err as Error).message}` };
+    return { status: "damaged", reason: `cannot read: ${errorMessage(err)}` };
   }
   return decodeMempoolFile(networkId, file);
 }

@@ -4,13 +4,12 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { ApiBackend, BackendEvents } from "../api/backend.ts";
 import { ApiError, type MiningView, type P2PInfo, type PeerView, type SyncView } from "../api/schemas.ts";
-import { type ApiServer, createApiServer } from "../api/server.ts";
+import type { ApiServer } from "../api/server.ts";
 import { Chain } from "../chain/chain.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { LevelStore } from "../store/level.ts";
 import { errorMessage } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
-import { realServices } from "./adapters.ts";
 import { useNativeCrypto } from "./crypto.ts";
 import { chainDir, defaultWebRoot, loadOrCreateToken, packageVersion } from "./paths.ts";
 import type { MinerService, MinerStats, NetworkService, ServiceFactories } from "./services.ts";
@@ -80,8 +79,11 @@ const FUTURE_RETRY_MS = 1000;
 
 /**
  * The composition root: the one place that builds the modules and wires them together.
- * Start order: store → chain → P2P network → miner → HTTP API (then mining begins, when asked for); stop
- * runs it in reverse. Nothing here makes decisions of its own: every block still enters through
+ * Start order: store → chain → HTTP API → P2P network → miner (then mining begins, when asked for); stop
+ * runs it in reverse. The API comes up before the P2P network so a node answers /api/status at once,
+ * while libp2p (most of a node's load time) is still loading; routes that need P2P answer 503
+ * P2P_STARTING until it is up, and /api/ready says not ready. The default P2P and miner modules are
+ * loaded only then, for the same reason. Nothing here makes decisions of its own: every block still enters through
  * chain.processBlock.
  */
 export class JbcNode {
@@ -93,6 +95,8 @@ export class JbcNode {
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
   private httpUrl = "";
+  /** P2P is configured but not up yet. */
+  private p2pStarting = false;
 
   private constructor(
     readonly opts: NodeOptions,
@@ -103,8 +107,11 @@ export class JbcNode {
   ) {}
 
   /** Opens the store and the chain, then starts networking, the miner and the API. */
-  static async create(opts: NodeOptions, modules: ServiceFactories = realServices()): Promise<JbcNode> {
+  static async create(opts: NodeOptions, modules?: ServiceFactories): Promise<JbcNode> {
     const log = opts.logger ?? silentLogger;
+    // The API's modules (Fastify, the schemas) load while the store opens.
+    const apiModule = import("../api/server.ts");
+    apiModule.catch(() => {});
     mkdirSync(opts.datadir, { recursive: true });
     const token = opts.apiToken ?? loadOrCreateToken(opts.datadir);
     const { store, chain } = await openChainStore({
@@ -116,7 +123,7 @@ export class JbcNode {
     });
     const node = new JbcNode(opts, store, chain, log, token);
     try {
-      await node.start(modules);
+      await node.start(modules, (await apiModule).createApiServer);
     } catch (err) {
       await node.stop();
       throw err;
@@ -134,13 +141,19 @@ export class JbcNode {
     return this.httpUrl;
   }
 
-  private async start(modules: ServiceFactories): Promise<void> {
+  private async start(
+    given: ServiceFactories | undefined,
+    createApiServer: typeof import("../api/server.ts").createApiServer,
+  ): Promise<void> {
     const { opts, chain, log } = this;
     this.every(FUTURE_RETRY_MS, () => {
       chain.retryFutureBlocks().catch((err: unknown) => log.debug({ err }, "future block retry failed"));
     });
 
     const p2p = opts.p2p;
+    this.p2pStarting = p2p !== false && p2p !== undefined;
+    await this.startApi(createApiServer);
+    const modules = given ?? (await import("./adapters.ts")).realServices();
     if (p2p !== false && p2p !== undefined && modules.network) {
       this.network = await modules.network({
         params: opts.params,
@@ -170,6 +183,8 @@ export class JbcNode {
       });
     }
 
+    this.p2pStarting = false;
+
     if (modules.miner) {
       const name = opts.minerName ?? `node on port ${opts.http?.port ?? 5000}`;
       this.miner = await modules.miner({
@@ -185,6 +200,22 @@ export class JbcNode {
       });
     }
 
+    // Mining starts last, so a node that cannot come up (a port in use) has mined nothing.
+    if (opts.mine && this.miner) await this.miner.start();
+    log.info(
+      {
+        url: this.httpUrl,
+        network: opts.params.name,
+        height: chain.height,
+        datadir: opts.datadir,
+        syncWrites: this.store.sync,
+      },
+      "node started",
+    );
+  }
+
+  private async startApi(createApiServer: typeof import("../api/server.ts").createApiServer): Promise<void> {
+    const { opts, log } = this;
     this.api = await createApiServer({
       backend: this.backend(),
       logger: log.child({ module: "api" }),
@@ -203,18 +234,6 @@ export class JbcNode {
     const addr = this.api.server.address() as AddressInfo;
     const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
     this.httpUrl = `http://${shown}:${addr.port}`;
-    // Mining starts last, so a node that cannot come up (a port in use) has mined nothing.
-    if (opts.mine && this.miner) await this.miner.start();
-    log.info(
-      {
-        url: this.httpUrl,
-        network: opts.params.name,
-        height: chain.height,
-        datadir: opts.datadir,
-        syncWrites: this.store.sync,
-      },
-      "node started",
-    );
   }
 
   private every(ms: number, fn: () => void): void {
@@ -238,6 +257,8 @@ export class JbcNode {
   /** The view of this node the HTTP API gets. */
   private backend(): ApiBackend {
     const needNetwork = (): NetworkService => {
+      if (!this.network && this.p2pStarting)
+        throw new ApiError(503, "P2P_STARTING", "P2P networking is still starting");
       if (!this.network) throw new ApiError(503, "P2P_DISABLED", "this node runs without P2P networking");
       return this.network;
     };
@@ -275,6 +296,16 @@ export class JbcNode {
         return v;
       },
       sync: () => this.syncState,
+      readiness: () => {
+        const p2p = this.opts.p2p;
+        const wantsPeers = p2p !== false && p2p !== undefined && (p2p.peers?.length ?? 0) > 0;
+        return {
+          store: this.stopping === undefined,
+          p2p: !this.p2pStarting,
+          synced: !this.syncState.syncing,
+          peers: !wantsPeers || (this.network?.peers().length ?? 0) > 0,
+        };
+      },
     };
   }
 
@@ -300,26 +331,5 @@ export class JbcNode {
     await step("chain", () => this.chain.close());
     await step("store", () => this.store.close());
     log.info("node stopped");
-  }
-
-  /**
-   * Stops the node on SIGINT or SIGTERM, then calls `exit`. A second signal while stopping exits at
-   * once with code 1.
-   */
-  stopOnSignals(exit: (code: number) => void): void {
-    let count = 0;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (++count > 1) {
-        exit(1);
-        return;
-      }
-      this.log.info({ signal }, "stopping");
-      this.stop().then(
-        () => exit(0),
-        () => exit(1),
-      );
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
   }
 }

@@ -1,3 +1,4 @@
+import { errorMessage } from "../util/errors.ts";
 import type { Rng } from "./rng.ts";
 
 /** One-way delay of a message from node `from` to node `to`, in seconds, before transfer time. */
@@ -50,7 +51,7 @@ export function parseMatrix(text: string): number[][] {
     try {
       rows = JSON.parse(trimmed);
     } catch (err) {
-      throw new SimConfigError(`latency matrix is not valid JSON: ${(err as Error).message}`);
+      throw new SimConfigError(`latency matrix is not valid JSON: ${errorMessage(err)}`);
     }
   } else {
     rows = trimmed
@@ -108,7 +109,7 @@ export function parseLatency(spec: string, readFile?: (path: string) => string):
       try {
         text = readFile(arg);
       } catch (err) {
-        throw new SimConfigError(`cannot read latency matrix ${arg}: ${(err as Error).message}`);
+        throw new SimConfigError(`cannot read latency matrix ${arg}: ${errorMessage(err)}`);
       }
       return matrixLatency(parseMatrix(text));
     }

@@ -15,7 +15,7 @@ const BIN = new URL("../../bin/jbc.mjs", import.meta.url).pathname;
 const tmp = tempDir("jbc-devnet-");
 const childPids = new Set<number>();
 
-/** Processes whose parent is `pid` (the devnet's nodes), from /proc. */
+/** The `jbc node` processes whose parent is `pid` (the devnet's nodes), from /proc. */
 function childrenOf(pid: number): number[] {
   const out: number[] = [];
   for (const d of readdirSync("/proc")) {
@@ -23,7 +23,9 @@ function childrenOf(pid: number): number[] {
     try {
       const stat = readFileSync(`/proc/${d}/stat`, "utf8");
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid) out.push(Number(d));
+      // Only `jbc node` processes: under tsx the devnet also has esbuild's service as a child.
+      if (ppid === pid && readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0").includes("node"))
+        out.push(Number(d));
     } catch {
       // The process ended while we looked.
     }

@@ -2,13 +2,14 @@ import { resolve } from "node:path";
 import { Command } from "commander";
 import { StoreError } from "../../chain/store.ts";
 import { verifyChain } from "../../chain/verify.ts";
-import { devnet, type NetworkParams } from "../../consensus/params.ts";
+import type { NetworkParams } from "../../consensus/params.ts";
 import { useNativeCrypto } from "../../node/crypto.ts";
 import { chainDir, defaultDatadir } from "../../node/paths.ts";
 import { LevelStore } from "../../store/level.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { progressBar } from "../../util/format.ts";
-import { networkArg, portArg } from "../options.ts";
+import { networkOption } from "../network-option.ts";
+import { portArg } from "../options.ts";
 
 interface VerifyOptions {
   datadir?: string;
@@ -23,7 +24,7 @@ export function chainCommand(): Command {
     .command("verify")
     .description("re-check every stored block from genesis (the node must be stopped)")
     .option("--datadir <dir>", "data directory (default ./.jbc/<network>/<port>)")
-    .option("--network <name>", "devnet or regtest", networkArg, devnet)
+    .addOption(networkOption())
     .option("-p, --port <port>", "HTTP port of the node, to find its default data directory", portArg, 5000)
     .action(async (o: VerifyOptions) => {
       const datadir = o.datadir ? resolve(o.datadir) : defaultDatadir(o.network.name, o.port);

@@ -3,9 +3,12 @@ import { closeSync, mkdirSync, openSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
-import { devnet, type NetworkParams } from "../../consensus/params.ts";
+import type { NetworkParams } from "../../consensus/params.ts";
+import { checkDatadirFree, checkPortFree, EXIT, STOP_SIGNALS, StartupError } from "../../node/lifecycle.ts";
+import { errorMessage } from "../../util/errors.ts";
 import { packageRoot } from "../../util/paths.ts";
-import { intArg, logLevelArg, networkArg, portArg } from "../options.ts";
+import { networkOption } from "../network-option.ts";
+import { intArg, logLevelArg, portArg } from "../options.ts";
 import { Scoreboard, type WatchedNode } from "../scoreboard.ts";
 
 interface DevnetOptions {
@@ -44,10 +47,10 @@ export function devnetCommand(): Command {
     )
     .option("--threads <n>", "mining threads per node (default: cores / nodes, at least 1)", intArg(1, 1024))
     .option("--datadir <dir>", "base directory; node data in <dir>/<port> (default ./.jbc/<network>)")
-    .option("--network <name>", "devnet or regtest", networkArg, devnet)
+    .addOption(networkOption())
     .option(
       "--log-level <level>",
-      "log level of the nodes (their logs go to <datadir>/<port>/node.log)",
+      "log level of the nodes (their logs rotate in <datadir>/<port>/logs/, newest current.log)",
       logLevelArg,
       "info",
     )
@@ -58,8 +61,29 @@ export function devnetCommand(): Command {
       if (o.reset) rmSync(base, { recursive: true, force: true });
       const threads = o.threads ?? Math.max(1, Math.floor(availableParallelism() / o.nodes));
       const bin = join(packageRoot(), "bin", "jbc.mjs");
+      // Nothing starts unless every node's ports and data directory are free: a devnet never reports
+      // on nodes it did not start.
+      try {
+        for (let i = 0; i < o.nodes; i++) {
+          const port = o.basePort + i;
+          await checkPortFree("HTTP", "127.0.0.1", port);
+          await checkPortFree("P2P", "127.0.0.1", port + 1000);
+          checkDatadirFree(join(base, String(port)));
+        }
+      } catch (err) {
+        process.stderr.write(`jbc devnet: ${errorMessage(err)}\n`);
+        process.exit(err instanceof StartupError ? err.exitCode : EXIT.FAILED);
+      }
+      // A closed terminal must not crash the devnet before it has stopped its nodes.
+      process.stdout.on("error", () => {});
+      process.stderr.on("error", () => {});
       const children: Child[] = [];
       const watched: WatchedNode[] = [];
+      // The nodes get their settings from the flags below only: a JBC_CONFIG or JBC_P2P_PORT meant for
+      // a single `jbc node` would give every node of the devnet the same port.
+      const nodeEnv = Object.fromEntries(
+        Object.entries(process.env).filter(([k]) => !k.startsWith("JBC_") || k === "JBC_FROM_SOURCE"),
+      );
       for (let i = 0; i < o.nodes; i++) {
         const port = o.basePort + i;
         const dir = join(base, String(port));
@@ -88,10 +112,17 @@ export function devnetCommand(): Command {
         args.push("--devnet-peers", all.join(","));
         // Each node dials every node started before it: a full mesh on a small devnet.
         for (let j = 0; j < i; j++) args.push("--peer", `http://127.0.0.1:${o.basePort + j}`);
-        const log = openSync(join(dir, "node.log"), "a");
-        // Own process group: a terminal Ctrl-C reaches only this process, which then stops the nodes
-        // exactly once (a second SIGINT would make a node skip its clean shutdown).
-        const proc = spawn(process.execPath, args, { detached: true, stdio: ["ignore", log, log] });
+        // Each node writes its own rotated log in its data directory; what it prints to stderr (a
+        // refused start, a crash) goes to stderr.log.
+        const log = openSync(join(dir, "stderr.log"), "a");
+        // Own session: a terminal's Ctrl-C or hangup reaches only this process, which then stops the
+        // nodes exactly once (a second signal would make a node skip its clean shutdown). The IPC
+        // channel closes however this process ends, SIGKILL included: each node then stops by itself.
+        const proc = spawn(process.execPath, args, {
+          env: nodeEnv,
+          detached: true,
+          stdio: ["ignore", "ignore", log, "ipc"],
+        });
         closeSync(log);
         const node: WatchedNode = { label: `${port}`, url: `http://127.0.0.1:${port}`, miner };
         const exited = new Promise<number | null>((res) => {
@@ -121,7 +152,7 @@ export function devnetCommand(): Command {
           `jbc devnet: ${o.nodes} nodes on ports ${o.basePort}-${o.basePort + o.nodes - 1}, ${threads} thread(s) each`,
         );
         console.log(`explorer: ${explorer}`);
-        console.log(`logs: ${base}/<port>/node.log`);
+        console.log(`logs: ${base}/<port>/logs/current.log`);
       }
       let lastPlain = 0;
       let drawing = false;
@@ -175,7 +206,15 @@ export function devnetCommand(): Command {
         console.log("all nodes stopped");
         process.exit(0);
       };
-      process.on("SIGINT", () => void stop());
-      process.on("SIGTERM", () => void stop());
+      for (const signal of STOP_SIGNALS) process.on(signal, () => void stop());
+      // Nodes that all exited by themselves (a failed start, a crash) leave nothing to watch.
+      void Promise.all(children.map((c) => c.exited)).then(() => {
+        if (stopping) return;
+        clearInterval(timer);
+        board.stop();
+        console.log(`\n${board.summaryLine()}`);
+        process.stderr.write(`jbc devnet: every node exited; see ${base}/<port>/stderr.log and logs/\n`);
+        process.exit(EXIT.FAILED);
+      });
     });
 }

@@ -1,13 +1,10 @@
-import { resolve } from "node:path";
 import { Command } from "commander";
-import { devnet, type NetworkParams } from "../../consensus/params.ts";
-import { JbcNode } from "../../node/node.ts";
-import { defaultDatadir } from "../../node/paths.ts";
-import { errorMessage } from "../../util/errors.ts";
-import { createLogger } from "../../util/logger.ts";
-import { collect, intArg, logLevelArg, networkArg, portArg } from "../options.ts";
+import type { NetworkParams } from "../../consensus/params.ts";
+import { withConfig } from "../config.ts";
+import { networkOption } from "../network-option.ts";
+import { collect, intArg, logLevelArg, portArg } from "../options.ts";
 
-interface NodeCommandOptions {
+export interface NodeCommandOptions {
   port: number;
   mine: boolean;
   peer: string[];
@@ -19,6 +16,10 @@ interface NodeCommandOptions {
   p2p: boolean;
   host: string;
   logLevel: string;
+  /** A path, or false for --no-log-file; undefined means the default in the data directory. */
+  logFile?: string | false;
+  logMaxMb: number;
+  logKeep: number;
   apiToken?: string;
   jsonCacheMb: number;
   mdns: boolean;
@@ -28,7 +29,7 @@ interface NodeCommandOptions {
 
 /** `jbc node`: one full node (store, chain, P2P, miner, HTTP API), until Ctrl-C. */
 export function nodeCommand(): Command {
-  return new Command("node")
+  return withConfig(new Command("node"))
     .description("run a node: HTTP API on --port, P2P on --p2p-port (default port + 1000), optional mining")
     .option("-p, --port <port>", "HTTP API port", portArg, 5000)
     .option("-m, --mine", "mine from the start (POST /api/mining/start|stop toggles it)", false)
@@ -39,7 +40,7 @@ export function nodeCommand(): Command {
       [],
     )
     .option("--datadir <dir>", "data directory (default ./.jbc/<network>/<port>)")
-    .option("--network <name>", "devnet or regtest", networkArg, devnet)
+    .addOption(networkOption())
     .option("--miner <name>", 'name written into mined blocks (default "node on port <port>")')
     .option("--threads <n>", "mining threads (default: every core)", intArg(1, 1024))
     .option("--p2p-port <port>", "P2P listen port (default port + 1000)", portArg)
@@ -52,6 +53,13 @@ export function nodeCommand(): Command {
     )
     .option("--host <host>", "address the HTTP API and P2P listen on", "127.0.0.1")
     .option("--log-level <level>", "trace, debug, info, warn, error or silent", logLevelArg, "info")
+    .option(
+      "--log-file <file>",
+      "also log (JSON) to this file, rotated by size (default <datadir>/logs/node.log; newest: current.log)",
+    )
+    .option("--no-log-file", "log to the terminal (stdout) only")
+    .option("--log-max-mb <mb>", "size at which the log file is rotated", intArg(1, 1024), 10)
+    .option("--log-keep <n>", "log files kept, the current one included", intArg(1, 100), 5)
     .option(
       "--api-token <token>",
       "token for non-loopback requests that change the node (default: generated into the datadir)",
@@ -69,40 +77,7 @@ export function nodeCommand(): Command {
       [],
     )
     .action(async (o: NodeCommandOptions) => {
-      const logger = createLogger({ level: o.logLevel });
-      const datadir = o.datadir ? resolve(o.datadir) : defaultDatadir(o.network.name, o.port);
-      let node: JbcNode;
-      try {
-        node = await JbcNode.create({
-          params: o.network,
-          datadir,
-          http: { host: o.host, port: o.port },
-          p2p: o.p2p
-            ? {
-                host: o.host,
-                port: o.p2pPort ?? (o.port === 0 ? 0 : o.port + 1000),
-                peers: o.peer,
-                mdns: o.mdns,
-              }
-            : false,
-          mine: o.mine,
-          minerName: o.miner ?? `node on port ${o.port}`,
-          ...(o.threads ? { threads: o.threads } : {}),
-          ...(o.apiToken ? { apiToken: o.apiToken } : {}),
-          chainJsonCacheBytes: o.jsonCacheMb * 1024 * 1024,
-          syncWrites: o.sync,
-          devnetPeers: o.devnetPeers,
-          logger,
-        });
-      } catch (err) {
-        logger.flush();
-        console.error(`jbc node: ${errorMessage(err)}`);
-        process.exitCode = 1;
-        return;
-      }
-      node.stopOnSignals((code) => {
-        logger.flush();
-        process.exit(code);
-      });
+      const { runNode } = await import("../run-node.ts");
+      await runNode(o);
     });
 }

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { type LatencyModel, parseLatency } from "../../sim/latency.ts";
 import type { SimProgress, Topology } from "../../sim/network.ts";
+import { errorMessage } from "../../util/errors.ts";
 import { progressBar } from "../../util/format.ts";
 import { intArg } from "../options.ts";
 
@@ -26,7 +27,7 @@ function latencyArg(value: string): LatencyModel {
   try {
     return parseLatency(value, (path) => readFileSync(path, "utf8"));
   } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
+    throw new InvalidArgumentError(errorMessage(err));
   }
 }
 

@@ -1,0 +1,100 @@
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { StoreError } from "../chain/store.ts";
+import { checkPortFree, EXIT, StartupError, stopOnSignals, writePidFile } from "../node/lifecycle.ts";
+import type { JbcNode } from "../node/node.ts";
+import { defaultDatadir } from "../node/paths.ts";
+import { closeLogger, createLogger } from "../util/logger.ts";
+import type { NodeCommandOptions } from "./commands/node.ts";
+
+/**
+ * What `jbc node` does: checks that its ports and data directory are free (one line and an exit code
+ * from EXIT otherwise, before anything starts), starts the node, and stops it on a signal or when the
+ * process that started it is gone.
+ */
+export async function runNode(o: NodeCommandOptions): Promise<void> {
+  const datadir = o.datadir ? resolve(o.datadir) : defaultDatadir(o.network.name, o.port);
+  const logPath =
+    o.logFile === false ? undefined : o.logFile ? resolve(o.logFile) : join(datadir, "logs", "node.log");
+  // Nothing is logged before the checks below pass, so a refused start leaves no log file behind.
+  let logger = createLogger({ level: "silent" });
+  const p2pPort = o.p2pPort ?? (o.port === 0 ? 0 : o.port + 1000);
+  const fail = async (err: unknown): Promise<never> => {
+    logger.error({ err }, "start failed");
+    await closeLogger(logger);
+    const code =
+      err instanceof StartupError
+        ? err.exitCode
+        : err instanceof StoreError && err.code === "LOCKED"
+          ? EXIT.DATADIR_IN_USE
+          : EXIT.FAILED;
+    const text = err instanceof Error ? err.message : String(err);
+    // A port taken between the check and the listen (libp2p words it over several lines).
+    const inUse = /EADDRINUSE[^\n]*?(\S+):(\d+)\s*$/m.exec(text);
+    const message =
+      err instanceof StoreError && err.code === "LOCKED"
+        ? `data directory ${datadir} is in use by another process`
+        : inUse
+          ? `port ${inUse[2]} on ${inUse[1]} is in use`
+          : text.split("\n")[0];
+    process.stderr.write(`jbc node: ${message}\n`);
+    process.exit(inUse ? EXIT.PORT_IN_USE : code);
+  };
+
+  // The node's modules load while the checks run.
+  const nodeModule = import("../node/node.ts");
+  nodeModule.catch(() => {});
+  let removePidFile = (): void => {};
+  try {
+    await checkPortFree("HTTP", o.host, o.port);
+    if (o.p2p && p2pPort !== o.port) await checkPortFree("P2P", o.host, p2pPort);
+    mkdirSync(datadir, { recursive: true });
+    removePidFile = writePidFile(datadir);
+  } catch (err) {
+    await fail(err);
+  }
+  logger = createLogger({
+    level: o.logLevel,
+    ...(logPath ? { file: { path: logPath, maxMb: o.logMaxMb, keep: o.logKeep } } : {}),
+  });
+
+  // A stop asked for while the node is still starting waits for it to be up, then stops it.
+  let starting: Promise<JbcNode | undefined> = Promise.resolve(undefined);
+  stopOnSignals({
+    stop: async () => {
+      const node = await starting.catch(() => undefined);
+      await node?.stop();
+      removePidFile();
+    },
+    exit: (code) => {
+      // A forced exit does not wait for the log.
+      if (code === EXIT.FORCED) process.exit(code);
+      void closeLogger(logger).then(() => process.exit(code));
+    },
+    onStopping: (why) => logger.info({ why }, "stopping"),
+  });
+
+  starting = (async () => {
+    const { JbcNode } = await nodeModule;
+    return JbcNode.create({
+      params: o.network,
+      datadir,
+      http: { host: o.host, port: o.port },
+      p2p: o.p2p ? { host: o.host, port: p2pPort, peers: o.peer, mdns: o.mdns } : false,
+      mine: o.mine,
+      minerName: o.miner ?? `node on port ${o.port}`,
+      ...(o.threads ? { threads: o.threads } : {}),
+      ...(o.apiToken ? { apiToken: o.apiToken } : {}),
+      chainJsonCacheBytes: o.jsonCacheMb * 1024 * 1024,
+      syncWrites: o.sync,
+      devnetPeers: o.devnetPeers,
+      logger,
+    });
+  })();
+  try {
+    await starting;
+  } catch (err) {
+    removePidFile();
+    await fail(err);
+  }
+}

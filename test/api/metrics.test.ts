@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { encodeBlock } from "../../src/consensus/block.ts";
+import { regtest } from "../../src/consensus/params.ts";
+import { JbcNode } from "../../src/node/node.ts";
+import { makeChain, makeChild, mineHighHash } from "../helpers/blocks.ts";
+
+/**
+ * GET /metrics on a real node: the families move with what the node does (blocks posted, a bad block
+ * refused, a reorg, requests), and every metric the Grafana dashboard in docs/grafana/jbc.json queries
+ * exists in a real scrape.
+ */
+
+const dir = mkdtempSync(join(tmpdir(), "jbc-metrics-"));
+let node: JbcNode;
+
+before(async () => {
+  node = await JbcNode.create({ params: regtest, datadir: dir, http: { port: 0 }, p2p: false }, {});
+});
+
+after(async () => {
+  await node?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function scrape(): Promise<string> {
+  const res = await fetch(`${node.url}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+  return res.text();
+}
+
+/** The value of one sample, `name{labels}` exactly as exposed (labels in prom-client's order). */
+function sample(text: string, series: string): number | undefined {
+  for (const line of text.split("\n")) {
+    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
+  }
+  return undefined;
+}
+
+async function post(bytes: Uint8Array): Promise<number> {
+  const res = await fetch(`${node.url}/api/blocks`, {
+    method: "POST",
+    headers: { "content-type": "application/octet-stream" },
+    body: bytes,
+  });
+  await res.text();
+  return res.status;
+}
+
+test("metrics move: height, blocks, a refusal by its code, a reorg, request counts", async () => {
+  const before = await scrape();
+  assert.equal(sample(before, "jbc_chain_height"), 0);
+  const main = makeChain(regtest, 5, { spacing: 1 });
+  for (let h = 1; h <= 5; h++) assert.equal(await post(encodeBlock(main[h]!)), 200);
+  // A bad block: its hash is above the target.
+  const high = mineHighHash(makeChild(main[5]!, regtest, { miner: "bad", mine: false }));
+  assert.equal(await post(encodeBlock(high)), 422);
+  // A side branch off block 3 that overtakes the main chain: a reorg of depth 2.
+  const branch = makeChain(regtest, 3, { from: main[3]!, miner: "other", spacing: 2 });
+  for (let i = 1; i <= 3; i++) assert.equal(await post(encodeBlock(branch[i]!)), 200);
+
+  const text = await scrape();
+  assert.equal(sample(text, "jbc_chain_height"), 6);
+  assert.equal(sample(text, 'jbc_chain_blocks_refused_total{code="HIGH_HASH"}'), 1);
+  assert.equal(sample(text, "jbc_chain_reorgs_total"), 1);
+  assert.equal(sample(text, "jbc_chain_reorg_depth_count"), 1);
+  assert.equal(sample(text, 'jbc_chain_reorg_depth_bucket{le="2"}'), 1);
+  assert.equal(sample(text, 'jbc_chain_reorg_depth_bucket{le="1"}'), 0);
+  assert.ok((sample(text, 'jbc_chain_blocks_total{branch="main"}') ?? 0) >= 6);
+  assert.ok((sample(text, 'jbc_chain_blocks_total{branch="side"}') ?? 0) >= 2);
+  assert.equal(sample(text, "jbc_chain_process_block_seconds_count"), 9);
+  assert.equal(sample(text, 'jbc_http_requests_total{method="POST",route="/api/blocks",status="200"}'), 8);
+  assert.equal(sample(text, 'jbc_http_requests_total{method="POST",route="/api/blocks",status="422"}'), 1);
+  assert.equal(sample(text, 'jbc_http_requests_total{method="GET",route="/metrics",status="200"}'), 1);
+  assert.ok(
+    (sample(text, 'jbc_http_request_duration_seconds_count{method="POST",route="/api/blocks"}') ?? 0) >= 9,
+  );
+  assert.ok((sample(text, "jbc_chain_work") ?? 0) > (sample(before, "jbc_chain_work") ?? 0));
+  assert.equal(sample(text, "jbc_peers"), 0);
+  assert.equal(sample(text, "jbc_mining_hashrate"), 0);
+  // Node's process metrics, under their standard names.
+  for (const name of ["process_cpu_seconds_total", "nodejs_heap_size_used_bytes", "process_open_fds"]) {
+    assert.ok(sample(text, name) !== undefined, name);
+  }
+  assert.match(text, /^nodejs_eventloop_lag_p99_seconds /m);
+});
+
+test("every metric the Grafana dashboard queries exists in a scrape, and all follow the naming rules", async () => {
+  const text = await scrape();
+  // A family exists once declared (a labelled counter has no sample before its first event).
+  const exposed = new Set<string>();
+  for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+    exposed.add(m[1]!);
+    if (m[2] === "histogram") for (const s of ["_bucket", "_sum", "_count"]) exposed.add(m[1]! + s);
+  }
+  const dashboard = JSON.parse(
+    readFileSync(new URL("../../docs/grafana/jbc.json", import.meta.url), "utf8"),
+  ) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
+  const queried = new Set<string>();
+  for (const panel of dashboard.panels) {
+    assert.ok(panel.targets.length > 0, panel.title);
+    for (const t of panel.targets) {
+      for (const m of t.expr.matchAll(/\b((?:jbc|process|nodejs)_[a-z0-9_]+)/g)) queried.add(m[1]!);
+    }
+  }
+  assert.ok(queried.size >= 15, [...queried].join(", "));
+  for (const name of queried)
+    assert.ok(exposed.has(name), `the dashboard queries ${name}, which is not exposed`);
+
+  // Conventions: the prefix, _total on counters and only there, base units.
+  const types = new Map<string, string>();
+  for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) types.set(m[1]!, m[2]!);
+  for (const [name, type] of types) {
+    if (!name.startsWith("jbc_")) continue;
+    assert.equal(type === "counter", name.endsWith("_total"), `${name} is a ${type}`);
+    assert.doesNotMatch(name, /_(ms|milliseconds|kb|mb)(_|$)/, name);
+  }
+});
