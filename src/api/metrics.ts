@@ -222,17 +222,9 @@ export function registerMetrics(app: ApiServer, backend: ApiBackend): Metrics {
   events.on("sync", onSync);
   events.on("peer", onPeer);
 
-  // processBlock's duration, whoever calls it (network, miner, API): measured around the chain's one
-  // entry point on this instance, so src/chain needs no metrics of its own.
-  const original = chain.processBlock;
-  chain.processBlock = async function timed(this: typeof chain, ...args) {
-    const end = processBlock.startTimer();
-    try {
-      return await original.apply(this, args);
-    } finally {
-      end();
-    }
-  };
+  // processBlock's duration, whoever calls it (network, miner, API): the chain reports every call it settles.
+  const onProcessed = (e: { seconds: number }): void => processBlock.observe(e.seconds);
+  chain.on("processed", onProcessed);
 
   app.addHook("onResponse", async (req, reply) => {
     // The route's pattern, not its URL: /api/blocks/:id is one series, not one per block.
@@ -253,9 +245,9 @@ export function registerMetrics(app: ApiServer, backend: ApiBackend): Metrics {
       chain.off("disconnected", onDisconnected);
       chain.off("invalid", onInvalid);
       chain.off("tip", onTip);
+      chain.off("processed", onProcessed);
       events.off("sync", onSync);
       events.off("peer", onPeer);
-      chain.processBlock = original;
     },
   };
 }

@@ -225,7 +225,20 @@ export class Chain extends EventEmitter<ChainEvents> {
    * caller has it (saves re-encoding).
    */
   processBlock(block: Block, raw?: Uint8Array): Promise<ProcessResult> {
-    return this.exclusive(() => this.process(block, raw));
+    const start = performance.now();
+    const settled = (outcome: ChainEvents["processed"][0]["outcome"]): void => {
+      this.emit("processed", { seconds: (performance.now() - start) / 1000, outcome });
+    };
+    return this.exclusive(() => this.process(block, raw)).then(
+      (result) => {
+        settled(result.status);
+        return result;
+      },
+      (err: unknown) => {
+        settled(err instanceof BlockError ? "invalid" : "error");
+        throw err;
+      },
+    );
   }
 
   /**

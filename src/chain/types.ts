@@ -67,6 +67,11 @@ export interface ChainEvents {
   side: [entry: ChainEntry];
   /** A block was rejected; `error` is the BlockError. */
   invalid: [event: { hash: string; code: string; penalty: number }];
+  /**
+   * A processBlock call settled: how long it took, waiting in the queue included, and how it ended
+   * (`invalid` for a BlockError, `error` for anything else). For monitoring (the node's metrics).
+   */
+  processed: [event: { seconds: number; outcome: ProcessResult["status"] | "invalid" | "error" }];
 }
 
 /** What a miner needs to build the next block on the current tip. */

@@ -2,12 +2,13 @@ import { readFile } from "node:fs/promises";
 import { Command } from "commander";
 import { z } from "zod";
 import { ApiClient, ApiClientError } from "../../api/client.ts";
-import { devnet, type NetworkParams } from "../../consensus/params.ts";
+import type { NetworkParams } from "../../consensus/params.ts";
 import { type RecordProof, verifyRecordProof } from "../../consensus/proof.ts";
 import { encodeRecord } from "../../consensus/records.ts";
 import { RecordJson, recordFromJson } from "../../mempool/json.ts";
 import { errorMessage } from "../../util/errors.ts";
-import { intArg, networkArg } from "../options.ts";
+import { networkOption } from "../network-option.ts";
+import { intArg } from "../options.ts";
 
 /**
  * A saved proof: the record (in its JSON form) and its inclusion proof. `GET /api/records/:id` answers a
@@ -87,12 +88,7 @@ export function recordCommand(): Command {
     .description("check a saved proof offline and, with --url, that its block is on the node's main chain")
     .argument("<file>", "proof file: { record, proof }, as GET /api/records/:id answers")
     .option("--url <url>", "also ask this node whether the block is on its main chain")
-    .option(
-      "--network <name>",
-      "devnet or regtest (the proof-of-work limit to hold the header to)",
-      networkArg,
-      devnet,
-    )
+    .addOption(networkOption())
     .option("--confirmations <n>", "with --url, the confirmations required", intArg(1, 1_000_000), 1)
     .action(async (file: string, o: VerifyOptions) => {
       if (!(await verify(file, o))) process.exitCode = 1;
