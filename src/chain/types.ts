@@ -34,6 +34,15 @@ export interface ChainEntry {
   parent: ChainEntry | undefined;
 }
 
+/** Where a confirmed record sits on the main chain. */
+export interface RecordLocation {
+  /** Display hash of the block (as ChainEntry.hash). */
+  blockHash: string;
+  height: number;
+  /** Position of the record in the block (0 is the miner record). */
+  index: number;
+}
+
 /** What a reorg changed: blocks that left the main chain and blocks that joined it, oldest first. */
 export interface Reorg {
   /** The common ancestor. */
