@@ -11,25 +11,8 @@ export interface BackendEvents {
   sync: [view: SyncView];
 }
 
-/** Where a confirmed record is: its main-chain block and its position in it (the record-id index). */
-export interface RecordPlace {
-  blockHash: string;
-  height: number;
-  index: number;
-}
-
-/**
- * The record index the API reads (the chain implements it over the store's 'r' and 'a' keys). Ids and
- * keys are display hex.
- */
-export interface RecordIndex {
-  findRecord(id: string): Promise<RecordPlace | undefined>;
-  /** An author's signed main-chain records, newest first, strictly before `before` when given. */
-  recordsByAuthor(
-    publicKeyHex: string,
-    opts: { limit: number; before?: { height: number; index: number } },
-  ): Promise<Array<RecordPlace & { id: string }>>;
-}
+/** The record index the API reads: the chain's, over the store's 'r' and 'a' keys (ids display hex). */
+export type RecordIndex = Pick<Chain, "findRecord" | "recordsByAuthor">;
 
 /** Pending records and the index of confirmed ones: what the record routes need. */
 export interface RecordsBackend {

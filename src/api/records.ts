@@ -4,6 +4,7 @@
  * admission path; the mempool's refusal codes map to HTTP statuses as docs/ledger-design.md's table says.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
+import type { RecordLocation } from "../chain/types.ts";
 import type { Block } from "../consensus/block.ts";
 import { recordIds } from "../consensus/block.ts";
 import { encodeHeader } from "../consensus/header.ts";
@@ -11,7 +12,7 @@ import { buildRecordProof, merkleLevels, type RecordProof } from "../consensus/p
 import { type BlockRecord, type DataRecord, encodeRecord, type SignedRecord } from "../consensus/records.ts";
 import { type MempoolError, recordFromJson, recordToJson } from "../mempool/index.ts";
 import { BoundedMap } from "../util/bounded.ts";
-import type { ApiBackend, RecordPlace, RecordsBackend } from "./backend.ts";
+import type { ApiBackend, RecordsBackend } from "./backend.ts";
 import { MAX_RECORDS_PER_REQUEST } from "./routes.ts";
 import {
   ApiError,
@@ -229,7 +230,7 @@ export class RecordsApi {
   }
 
   /** The block's merkle tree, from the cache or built once (an LRU of the last blocks asked about). */
-  private async tree(place: RecordPlace): Promise<ProofTree | undefined> {
+  private async tree(place: RecordLocation): Promise<ProofTree | undefined> {
     const hit = this.trees.get(place.blockHash);
     if (hit) {
       this.trees.set(place.blockHash, hit); // refresh: least recently used goes first
@@ -245,7 +246,7 @@ export class RecordsApi {
 
   /** The record at `place` and its proof; undefined when the block is gone (reorganised away meanwhile). */
   private async confirmed(
-    place: RecordPlace,
+    place: RecordLocation,
   ): Promise<{ record: BlockRecord; proof: RecordProof; time: number } | undefined> {
     const tree = await this.tree(place);
     const record = tree?.block.records[place.index];
