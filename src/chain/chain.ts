@@ -742,7 +742,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     });
 
     if (connect.length) {
-      for (const d of disconnect) this.emit("disconnected", d);
+      for (const d of disconnect) this.emit("disconnected", d, bodies.get(d)!);
       for (const x of connect) this.emit("connected", x, bodies.get(x)!);
       const reorg: Reorg | undefined = disconnect.length
         ? { fork, disconnected: disconnect.slice().reverse(), connected: connect, depth: disconnect.length }

@@ -68,8 +68,8 @@ export type ProcessResult =
 export interface ChainEvents {
   /** A block joined the main chain. */
   connected: [entry: ChainEntry, block: Block];
-  /** A block left the main chain (reorg), newest first. */
-  disconnected: [entry: ChainEntry];
+  /** A block left the main chain (reorg), newest first, before the new branch's `connected` events. */
+  disconnected: [entry: ChainEntry, block: Block];
   /** The tip changed. `reorg` is set when blocks were disconnected. */
   tip: [event: { tip: ChainEntry; previous: ChainEntry; reorg?: Reorg }];
   /** A block was stored on a side branch. */

@@ -1,5 +1,6 @@
 import type { Chain } from "../chain/chain.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import type { Mempool } from "../mempool/index.ts";
 import type { LevelStore } from "../store/level.ts";
 import type { Logger } from "../util/logger.ts";
 
@@ -78,6 +79,8 @@ export interface MinerContext {
   name: string;
   threads: number;
   hooks: MinerHooks;
+  /** Pending records the templates take (in arrival order, up to the block size). */
+  mempool?: Mempool;
 }
 
 /** Factories that build the optional services; the node calls them in its start order. */
