@@ -82,7 +82,7 @@ async function createNetwork(ctx: NetworkContext): Promise<NetworkService> {
       logger: ctx.logger,
       privateKey,
     },
-    { chain: ctx.chain, bans: ctx.store },
+    { chain: ctx.chain, bans: ctx.store, ...(ctx.mempool ? { mempool: ctx.mempool } : {}) },
   );
   const { hooks } = ctx;
   net.on("peer:joined", (p) => hooks.onPeer("joined", p.peerId));

@@ -173,6 +173,7 @@ export class JbcNode {
         peers: p2p.peers ?? [],
         mdns: p2p.mdns ?? false,
         peerKeyPath: join(opts.datadir, "p2p", "peer.key"),
+        mempool: this.mempool,
         hooks: {
           onPeer: (event, peer, reason) =>
             this.events.emit("peer", { event, peer, ...(reason ? { reason } : {}) }),
@@ -301,6 +302,7 @@ export class JbcNode {
     return {
       chain: this.chain,
       events: this.events,
+      records: { mempool: this.mempool, index: this.chain },
       peers: (): PeerView[] => this.network?.peers() ?? [],
       p2pInfo: (): P2PInfo => {
         const n = needNetwork();

@@ -48,6 +48,8 @@ export interface NetworkContext {
   /** Where the node keeps its libp2p key, so its peer id survives restarts. */
   peerKeyPath: string;
   hooks: NetworkHooks;
+  /** Pending records, gossiped on the records topic. */
+  mempool?: Mempool;
 }
 
 export interface MinerStats {
