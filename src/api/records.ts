@@ -131,11 +131,13 @@ export class RecordsApi {
     const body = req.body;
     if (body instanceof Uint8Array)
       return { records: [{ type: "data", data: new Uint8Array(body) }], array: false };
+    // Anything else that got past the content-type parsers (a JSON string or null, a text/plain body) fails
+    // the schema, as on every JSON route.
     if (body === undefined || body === null || typeof body !== "object")
       throw new ApiError(
-        415,
-        "UNSUPPORTED_MEDIA_TYPE",
-        "send a JSON record, a JSON array of records, or application/octet-stream data",
+        400,
+        "BAD_REQUEST",
+        "invalid body: send a JSON record, a JSON array of records, or application/octet-stream data",
       );
     const array = Array.isArray(body);
     const items: unknown[] = array ? body : [body];
