@@ -16,6 +16,7 @@ import type { BlockErrorData } from "../consensus/errors.ts";
 import { encodeHeader, hashToHex, readHeader } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { errorWithCause } from "../util/errors.ts";
+import { IdFilter } from "./filter.ts";
 import {
   authorKey,
   banKey,
@@ -99,6 +100,11 @@ export interface LevelStoreOptions {
  * power cut can lose the last writes, and even then LevelDB recovers to a consistent earlier batch.
  */
 export class LevelStore implements ChainStore {
+  /** Every id of the record index (and maybe more): lookups of ids it lacks skip LevelDB. */
+  private filter = new IdFilter(0);
+  /** The larger filter being filled from the index while this one is too full; new ids go to both. */
+  private next: IdFilter | undefined;
+
   private constructor(
     readonly path: string,
     private readonly db: ClassicLevel<Bytes, Bytes>,
@@ -139,6 +145,7 @@ export class LevelStore implements ChainStore {
     const store = new LevelStore(path, db, opts.sync ?? false);
     try {
       await store.checkMeta(params);
+      await store.rebuildFilter();
     } catch (err) {
       await db.close();
       throw err;
@@ -256,9 +263,40 @@ export class LevelStore implements ChainStore {
   }
 
   async getRecordPlaces(ids: Bytes[]): Promise<Array<RecordPlace | undefined>> {
-    if (ids.length === 0) return [];
-    const values = await this.read(this.db.getMany(ids.map(recordKey)));
-    return values.map((v) => (v && v.length === 8 ? decodePlace(v) : undefined));
+    const out: Array<RecordPlace | undefined> = new Array(ids.length).fill(undefined);
+    const asked: number[] = [];
+    for (let i = 0; i < ids.length; i++) if (this.filter.mayHave(ids[i]!)) asked.push(i);
+    if (asked.length === 0) return out;
+    const values = await this.read(this.db.getMany(asked.map((i) => recordKey(ids[i]!))));
+    values.forEach((v, j) => {
+      if (v && v.length === 8) out[asked[j]!] = decodePlace(v);
+    });
+    return out;
+  }
+
+  /**
+   * Fills a filter sized for twice the index (estimated from LevelDB's size of the 'r' range, about 45
+   * bytes a key) from its keys, then uses it; ids written meanwhile go into it too (`write`). Run at open
+   * and when the filter fills up; again at once when the estimate was too low.
+   */
+  private async rebuildFilter(expected?: number): Promise<void> {
+    const range = prefixRange(P_RECORD);
+    const estimate = expected ?? Math.ceil((await this.db.approximateSize(range.gte, range.lt)) / 40);
+    const next = new IdFilter(Math.max(1 << 20, 2 * estimate));
+    this.next = next;
+    const it = this.db.keys(range);
+    try {
+      for (;;) {
+        const batch = await this.read(it.nextv(8192));
+        if (batch.length === 0) break;
+        for (const k of batch) next.add(k.subarray(1));
+      }
+    } finally {
+      this.next = undefined;
+      await it.close();
+    }
+    this.filter = next;
+    if (next.count > next.capacity) await this.rebuildFilter(next.count);
   }
 
   async recordsByAuthor(
@@ -319,7 +357,13 @@ export class LevelStore implements ChainStore {
       batch.del(recordKey(r.id));
       if (r.author) batch.del(authorKey(r.author, r.height, r.index));
     }
-    if (w.recordsPut) putRecords(batch, w.recordsPut);
+    if (w.recordsPut) {
+      // Into the filter before the write: a filter holding more than the index is still correct.
+      putRecords(batch, w.recordsPut, [this.filter, this.next]);
+      if (!this.next && this.filter.count > this.filter.capacity) {
+        this.rebuildFilter().catch(() => {}); // until it is done the full filter answers "maybe" more often
+      }
+    }
     await batch.write({ sync: this.sync });
   }
 
@@ -345,8 +389,9 @@ export class LevelStore implements ChainStore {
   }
 }
 
-function putRecords(batch: Batch, records: IndexedRecord[]): void {
+function putRecords(batch: Batch, records: IndexedRecord[], filters: Array<IdFilter | undefined> = []): void {
   for (const r of records) {
+    for (const f of filters) f?.add(r.id);
     batch.put(recordKey(r.id), encodePlace(r.height, r.index));
     if (r.author) batch.put(authorKey(r.author, r.height, r.index), r.id);
   }
