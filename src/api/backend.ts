@@ -1,5 +1,6 @@
 import type { EventEmitter } from "node:events";
 import type { Chain } from "../chain/chain.ts";
+import type { Mempool } from "../mempool/index.ts";
 import type { MiningView, P2PInfo, PeerView, ReadyChecks, SyncView } from "./schemas.ts";
 
 /** Events the node relays to API clients besides the chain's own. */
@@ -10,6 +11,15 @@ export interface BackendEvents {
   sync: [view: SyncView];
 }
 
+/** The record index the API reads: the chain's, over the store's 'r' and 'a' keys (ids display hex). */
+export type RecordIndex = Pick<Chain, "findRecord" | "recordsByAuthor">;
+
+/** Pending records and the index of confirmed ones: what the record routes need. */
+export interface RecordsBackend {
+  mempool: Mempool;
+  index: RecordIndex;
+}
+
 /**
  * What the HTTP API needs from the node. The node implements it; the API never sees the network or
  * miner classes, so it works (and is tested) with whichever of them a node runs.
@@ -18,6 +28,8 @@ export interface BackendEvents {
 export interface ApiBackend {
   readonly chain: Chain;
   readonly events: EventEmitter<BackendEvents>;
+  /** Without it (a node built without a mempool) the record routes answer 503 RECORDS_UNAVAILABLE. */
+  readonly records?: RecordsBackend;
   peers(): PeerView[];
   p2pInfo(): P2PInfo;
   addPeer(addr: string): Promise<void>;

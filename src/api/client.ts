@@ -1,7 +1,8 @@
 import { z } from "zod";
+import type { RecordJson } from "../mempool/json.ts";
 import { errorWithCause } from "../util/errors.ts";
 import { buildPath, type RouteArgs, type RouteName, type RouteResponse, routes } from "./routes.ts";
-import { ApiError, ErrorBody } from "./schemas.ts";
+import { ApiError, ErrorBody, type RecordAck } from "./schemas.ts";
 
 /**
  * An error response from another node (or a failure to reach it), with that node's code: the server's
@@ -116,6 +117,30 @@ export class ApiClient {
 
   stopMining() {
     return this.call("stopMining");
+  }
+
+  /**
+   * Submits records: one JSON record (answers one ack), an array of up to 1,000 (answers an array in
+   * order), or raw bytes sent as application/octet-stream, one data record with those bytes.
+   */
+  submitRecords(body: RecordJson): Promise<RecordAck>;
+  submitRecords(body: readonly RecordJson[]): Promise<RecordAck[]>;
+  submitRecords(body: Uint8Array): Promise<RecordAck>;
+  submitRecords(body: RecordJson | readonly RecordJson[] | Uint8Array): Promise<RecordAck | RecordAck[]> {
+    return this.call("submitRecords", { body } as unknown as RouteArgs<"submitRecords">);
+  }
+
+  record(id: string) {
+    return this.call("getRecord", { params: { id } });
+  }
+
+  /** An author's confirmed records, newest first; pass the previous page's `next` as `before`. */
+  records(author: string, query: { limit?: number; before?: string } = {}) {
+    return this.call("getRecords", { query: { author, ...query } });
+  }
+
+  mempool(query: { limit?: number; after?: string } = {}) {
+    return this.call("getMempool", { query });
   }
 
   /**

@@ -1,11 +1,23 @@
 import type { ServerResponse } from "node:http";
 import type { ChainEntry, Reorg } from "../chain/types.ts";
-import type { Block } from "../consensus/block.ts";
+import { type Block, recordIds } from "../consensus/block.ts";
+import { hashToHex } from "../consensus/header.ts";
+import type { MempoolEntry } from "../mempool/index.ts";
 import type { ApiBackend, BackendEvents } from "./backend.ts";
 import { reorgView, summary } from "./views.ts";
 
 /** Event names on GET /api/events. */
-export type StreamEventName = "hello" | "block" | "tip" | "reorg" | "peer" | "mining" | "sync";
+export type StreamEventName =
+  | "hello"
+  | "block"
+  | "tip"
+  | "reorg"
+  | "peer"
+  | "mining"
+  | "sync"
+  | "record.pending"
+  | "record.confirmed"
+  | "record.unconfirmed";
 
 export interface EventHubOptions {
   /** Comment line sent this often so proxies and clients see the stream is alive (default 15 s). */
@@ -85,8 +97,23 @@ export class EventHub {
   private attach(): void {
     const { chain, events } = this.backend;
     const params = chain.params;
-    const onConnected = (e: ChainEntry, _b: Block): void =>
+    const onConnected = (e: ChainEntry, b: Block): void => {
       this.broadcast("block", { ...summary(e, params), main: true });
+      // One event per record the block confirms (the miner record is the block's own).
+      if (b.records.length < 2 || !this.backend.records) return;
+      const ids = recordIds(b);
+      const block = { hash: e.hash, height: e.height, time: e.header.time };
+      for (let i = 1; i < ids.length; i++)
+        this.broadcast("record.confirmed", { id: hashToHex(ids[i]!), block, index: i });
+    };
+    // A record entering the pool: new (admitted, loaded), or back after a reorg left its block.
+    const onAdded = (entry: MempoolEntry): void =>
+      this.broadcast(entry.source.kind === "reorg" ? "record.unconfirmed" : "record.pending", {
+        id: entry.id,
+        type: entry.record.type,
+        size: entry.bytes.length,
+        time: entry.time,
+      });
     const onSide = (e: ChainEntry): void => this.broadcast("block", { ...summary(e, params), main: false });
     const onTip = (ev: { tip: ChainEntry; previous: ChainEntry; reorg?: Reorg }): void => {
       const reorg = ev.reorg ? reorgView(ev.reorg) : undefined;
@@ -113,6 +140,11 @@ export class EventHub {
     events.on("peer", onPeer);
     events.on("mining", onMining);
     events.on("sync", onSync);
+    const mempool = this.backend.records?.mempool;
+    if (mempool) {
+      mempool.on("added", onAdded);
+      this.detach.push(() => mempool.off("added", onAdded));
+    }
     this.detach.push(
       () => chain.off("connected", onConnected),
       () => chain.off("side", onSide),

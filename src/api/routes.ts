@@ -1,17 +1,22 @@
 import { z } from "zod";
 import {
   AddPeerBody,
+  AuthorRecords,
   BlockDetail,
   BlockPage,
   Health,
   LegacyBlock,
+  MempoolView,
   MinedResult,
   MiningResult,
   Ok,
   P2PInfo,
   Peers,
   Ready,
+  RecordDetail,
+  RecordId,
   Status,
+  SubmitRecordsResult,
   SubmitResult,
   Tree,
 } from "./schemas.ts";
@@ -43,6 +48,10 @@ export const BLOCK_BODY_LIMIT = 2 * 1024 * 1024;
 /** The legacy JSON form of a block carries hex records and is more verbose still. */
 export const LEGACY_BODY_LIMIT = 4 * 1024 * 1024;
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
+/** POST /api/records: up to MAX_RECORDS_PER_REQUEST records, or one of 64 KiB in hex or base64 JSON. */
+export const RECORDS_BODY_LIMIT = 4 * 1024 * 1024;
+/** Most records one POST /api/records may carry (a JSON array). */
+export const MAX_RECORDS_PER_REQUEST = 1000;
 export const MAX_PAGE = 100;
 export const MAX_TREE_DEPTH = 1000;
 
@@ -170,6 +179,47 @@ export const routes = {
     path: "/api/events",
     response: "sse",
     summary: "Server-sent events: block, tip, reorg, peer, mining, sync",
+  },
+  submitRecords: {
+    method: "POST",
+    path: "/api/records",
+    response: SubmitRecordsResult,
+    bodyLimit: RECORDS_BODY_LIMIT,
+    summary:
+      "Submit records to the mempool: one JSON record, an array of up to 1,000, or application/octet-stream data (202)",
+  },
+  getRecord: {
+    method: "GET",
+    path: "/api/records/:id",
+    params: z.object({ id: RecordId }),
+    response: RecordDetail,
+    summary: "One record by id: pending, or confirmed with its block, confirmations and inclusion proof",
+  },
+  getRecords: {
+    method: "GET",
+    path: "/api/records",
+    query: z
+      .object({
+        author: z
+          .string()
+          .regex(/^[0-9a-fA-F]{64}$/, "a 64-digit ed25519 public key")
+          .transform((s) => s.toLowerCase()),
+        limit: intParam(1, MAX_PAGE),
+        before: z
+          .string()
+          .regex(/^\d{1,10}:\d{1,10}$/, "height:index, the `next` of the previous page")
+          .optional(),
+      })
+      .strict(),
+    response: AuthorRecords,
+    summary: "An author's confirmed signed records, newest first, paged by a height:index cursor",
+  },
+  getMempool: {
+    method: "GET",
+    path: "/api/mempool",
+    query: z.object({ limit: intParam(0, 1000), after: RecordId.optional() }).strict(),
+    response: MempoolView,
+    summary: "Pending records: count, bytes, oldest age and a page of ids in arrival order",
   },
   legacyChain: {
     method: "GET",

@@ -24,6 +24,7 @@ import { blockFromLegacy, LegacyJsonCache, streamLegacyChain } from "./legacy.ts
 import { registerMetrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import { checkPeerAddress } from "./peer-address.ts";
+import { RecordsApi, type RecordsApiOptions } from "./records.ts";
 import { DEFAULT_BODY_LIMIT, type RouteName, type RouteResponse, type Routes, routes } from "./routes.ts";
 import { ApiError, SubmitHexBody } from "./schemas.ts";
 import { registerExplorer } from "./static.ts";
@@ -52,6 +53,8 @@ export interface ApiServerOptions {
   requestTimeoutMs?: number;
   /** Sibling nodes of a devnet, for GET /api/devnet. */
   devnet?: Omit<DevnetOptions, "backend">;
+  /** Per-client submission rate and the proof cache of the record routes. */
+  records?: RecordsApiOptions;
 }
 
 type Out<R, K extends string> = R extends { [P in K]: infer S extends z.ZodType } ? z.output<S> : undefined;
@@ -190,6 +193,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   });
   const hub = new EventHub(backend, opts.events);
   const legacyCache = new LegacyJsonCache(opts.legacyCacheBytes);
+  const records = new RecordsApi(backend, opts.records);
   let closing = false;
   app.addHook("preClose", async () => {
     closing = true;
@@ -340,6 +344,11 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     const block = decodeBlock(raw);
     return submitResult(await chain.processBlock(block, raw));
   });
+
+  route("submitRecords", async ({ req, reply }) => records.submit(req, reply));
+  route("getRecord", async ({ params }) => records.get(params.id));
+  route("getRecords", async ({ query }) => records.byAuthor(query));
+  route("getMempool", async ({ query }) => records.mempool(query));
 
   route("getTree", async ({ query }) => {
     const depth = query.depth ?? DEFAULT_TREE_DEPTH;

@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
-import { type Block, decodeBlock, encodeBlock } from "../consensus/block.ts";
-import { bytesEqual } from "../consensus/bytes.ts";
+import { type Block, decodeBlock, encodeBlock, recordIds } from "../consensus/block.ts";
+import { bytesEqual, DecodeError, fromHex, toHex } from "../consensus/bytes.ts";
 import { blockWork } from "../consensus/compact.ts";
 import { type AsertAnchor, anchorFromBlockOne, requiredBits } from "../consensus/difficulty.ts";
 import { BlockError, type BlockErrorData } from "../consensus/errors.ts";
@@ -8,14 +8,28 @@ import { claimsGenesis, lastCheckpoint } from "../consensus/genesis.ts";
 import { hashToHex, headerHashBytes, hexToHash } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { MEDIAN_TIME_SPAN, medianTimePast } from "../consensus/time.ts";
-import type { BlockContext, BlockFacts } from "../consensus/validate.ts";
+import type { BlockContext, BlockFacts, ConfirmedIn } from "../consensus/validate.ts";
 import { BoundedMap } from "../util/bounded.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { type CheckOptions, checkBlock, type ParentView, type Position } from "./connect.ts";
 import { genesisEntry, readTree, recheck, toStored } from "./load.ts";
 import { DEFAULT_ORPHAN_LIMITS, type OrphanLimits, OrphanPool } from "./orphans.ts";
-import { type ChainStore, StoreError } from "./store.ts";
-import type { ChainEntry, ChainEvents, NextBlockContext, ProcessResult, Reorg } from "./types.ts";
+import {
+  type ChainStore,
+  type IndexedRecord,
+  indexedRecords,
+  type RecordPlace,
+  StoreError,
+  type StoreWrite,
+} from "./store.ts";
+import type {
+  ChainEntry,
+  ChainEvents,
+  NextBlockContext,
+  ProcessResult,
+  RecordLocation,
+  Reorg,
+} from "./types.ts";
 
 export interface ChainOptions {
   params: NetworkParams;
@@ -34,6 +48,20 @@ export interface ChainOptions {
 
 /** Most blocks processBlocks commits in one batch. */
 const EXTEND_BATCH = 500;
+
+/** A block of a processBlocks run, checked and waiting for its batch. */
+interface RunItem {
+  entry: ChainEntry;
+  block: Block;
+  raw: Uint8Array;
+  ids: Uint8Array[];
+}
+
+/** A 32-byte public key from 64 hex digits (DecodeError otherwise). */
+function fromHexKey(hex: string): Uint8Array {
+  if (hex.length !== 64) throw new DecodeError("public key must be 64 hex digits");
+  return fromHex(hex);
+}
 
 const isInvalid = (e: ChainEntry): boolean => e.status === "invalid" || e.status === "invalid-child";
 
@@ -80,6 +108,11 @@ export class Chain extends EventEmitter<ChainEvents> {
   readonly stats = { sanityChecks: 0, recordChecks: 0, reorgs: 0 };
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /**
+   * Odd while a batch that moves the main chain (and the record index) is written and applied to memory:
+   * readers outside the queue (findRecord, recordsByAuthor) read again when it changed under them.
+   */
+  private epoch = 0;
 
   private constructor(opts: ChainOptions) {
     super();
@@ -213,6 +246,93 @@ export class Chain extends EventEmitter<ChainEvents> {
     };
   }
 
+  // ---------------------------------------------------------------- records
+
+  /** Where a record (display-hex id) is confirmed on the main chain, or undefined. Throws DecodeError on a bad id. */
+  findRecord(id: string): Promise<RecordLocation | undefined> {
+    const idBytes = hexToHash(id);
+    return this.stable(async () => {
+      const [place] = await this.store.getRecordPlaces([idBytes]);
+      return place && this.locate(place);
+    });
+  }
+
+  /** Whether a record (display-hex id) is confirmed on the main chain (the mempool's isConfirmed). */
+  async isRecordConfirmed(id: string): Promise<boolean> {
+    const [place] = await this.store.getRecordPlaces([hexToHash(id)]);
+    return place !== undefined;
+  }
+
+  /**
+   * A signer's confirmed records (public key in hex), newest first: at most `limit`, strictly before the
+   * cursor `before` (the height and index of the last record of the previous page).
+   */
+  recordsByAuthor(
+    publicKeyHex: string,
+    opts: { limit: number; before?: { height: number; index: number } },
+  ): Promise<Array<RecordLocation & { id: string }>> {
+    const key = fromHexKey(publicKeyHex);
+    return this.stable(async () => {
+      const rows = await this.store.recordsByAuthor(key, opts.limit, opts.before);
+      const out: Array<RecordLocation & { id: string }> = [];
+      for (const r of rows) {
+        const loc = this.locate(r);
+        if (loc) out.push({ id: hashToHex(r.id), ...loc });
+      }
+      return out;
+    });
+  }
+
+  private locate(place: RecordPlace): RecordLocation | undefined {
+    const entry = this.main[place.height];
+    return entry && { blockHash: entry.hash, height: place.height, index: place.index };
+  }
+
+  /** Runs a read of the index against a settled main chain: again, in the queue, if a batch moved it meanwhile. */
+  private async stable<T>(read: () => Promise<T>): Promise<T> {
+    const before = this.epoch;
+    const out = await read();
+    if (before % 2 === 0 && before === this.epoch) return out;
+    return this.exclusive(read);
+  }
+
+  /** Writes a batch that moves the main chain, then `apply`s it to memory, with `epoch` odd in between. */
+  private async writeMain(w: StoreWrite, apply: () => void): Promise<void> {
+    this.epoch++;
+    try {
+      await this.store.write(w);
+      apply();
+    } finally {
+      this.epoch++;
+    }
+  }
+
+  /**
+   * The exactly-once view for blocks about to join the main chain above `fork`: the ids' places in the
+   * index (one read for all), where a place above the fork is in a block this switch disconnects and so
+   * counts as absent; `overlay` holds the ids of blocks earlier in the branch or run (display hash of the
+   * block), which count as present.
+   */
+  private async confirmedView(
+    ids: Uint8Array[],
+    fork: ChainEntry,
+    overlay: ReadonlyMap<string, string>,
+  ): Promise<ConfirmedIn> {
+    const places = await this.store.getRecordPlaces(ids);
+    const found = new Map<string, RecordPlace>();
+    places.forEach((p, i) => {
+      if (p && p.height <= fork.height) found.set(toHex(ids[i]!), p);
+    });
+    if (found.size === 0 && overlay.size === 0) return () => undefined;
+    return (id) => {
+      const k = toHex(id);
+      const earlier = overlay.get(k);
+      if (earlier !== undefined) return earlier;
+      const p = found.get(k);
+      return p && (this.main[p.height]?.hash ?? `height ${p.height}`);
+    };
+  }
+
   get orphanCount(): number {
     return this.orphans.count;
   }
@@ -254,10 +374,13 @@ export class Chain extends EventEmitter<ChainEvents> {
   ): Promise<Array<ProcessResult | BlockError>> {
     return this.exclusive(async () => {
       const results: Array<ProcessResult | BlockError> = [];
-      let run: Array<{ entry: ChainEntry; block: Block; raw: Uint8Array }> = [];
+      let run: RunItem[] = [];
+      /** Record ids of the run's blocks, not yet in the index: present for the blocks after them. */
+      const runIds = new Map<string, string>();
       const flush = async (): Promise<void> => {
         if (run.length) await this.commitRun(run);
         run = [];
+        runIds.clear();
       };
       for (const { block, raw } of items) {
         const base = run.length ? run[run.length - 1]!.entry : this.tip;
@@ -283,14 +406,17 @@ export class Chain extends EventEmitter<ChainEvents> {
           );
           const entry = this.newEntry(block, facts, base);
           const bytes = raw ?? encodeBlock(block);
-          const failure = this.recordsError(entry, block);
+          const ids = facts.ids ?? recordIds(block);
+          const confirmedIn = await this.confirmedView(ids.slice(1), this.tip, runIds);
+          const failure = this.recordsError(entry, block, confirmedIn, ids);
           if (failure) {
             // Recorded as processBlock records it: stored as invalid (activate), so a restart remembers it.
             await flush();
-            await this.activate(entry, block, bytes, failure);
+            await this.activate(entry, block, bytes, { failure, ids });
           }
           entry.status = "valid";
-          run.push({ entry, block, raw: bytes });
+          for (const id of ids) runIds.set(toHex(id), entry.hash);
+          run.push({ entry, block, raw: bytes, ids });
           results.push({ status: "main", hash, height: entry.height });
           if (run.length >= EXTEND_BATCH) await flush();
         } catch (err) {
@@ -306,19 +432,24 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   /** Commits blocks that extend the tip one after another (all validated) as one batch, then announces them. */
-  private async commitRun(run: Array<{ entry: ChainEntry; block: Block; raw: Uint8Array }>): Promise<void> {
+  private async commitRun(run: RunItem[]): Promise<void> {
     const previous = this.tip;
     const last = run[run.length - 1]!.entry;
-    await this.store.write({
+    const recordsPut: IndexedRecord[] = [];
+    for (const r of run) for (const x of indexedRecords(r.block, r.entry.height, r.ids)) recordsPut.push(x);
+    const w: StoreWrite = {
       blocks: run.map((r) => ({ hash: r.entry.hashBytes, raw: r.raw })),
       entries: run.map((r) => toStored(r.entry)),
       mainPut: run.map((r) => ({ height: r.entry.height, hash: r.entry.hashBytes })),
       tip: last.hashBytes,
+      recordsPut,
+    };
+    await this.writeMain(w, () => {
+      for (const { entry } of run) {
+        this.addEntry(entry);
+        this.main.push(entry);
+      }
     });
-    for (const { entry } of run) {
-      this.addEntry(entry);
-      this.main.push(entry);
-    }
     for (const { entry, block } of run) this.emit("connected", entry, block);
     this.emit("tip", { tip: last, previous });
     // Orphans that were waiting for one of these blocks (rare during a sync, common after a gap).
@@ -428,16 +559,21 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   /** Step 5's check of a block about to join the main chain (its records), or undefined when it passes. */
-  private recordsError(x: ChainEntry, body: Block): BlockError | undefined {
+  private recordsError(
+    x: ChainEntry,
+    body: Block,
+    confirmedIn: ConfirmedIn,
+    ids: Uint8Array[],
+  ): BlockError | undefined {
     this.stats.recordChecks++;
-    const facts = { hash: x.hashBytes, hashHex: x.hash, size: x.size };
+    const facts = { hash: x.hashBytes, hashHex: x.hash, size: x.size, ids };
     try {
       checkBlock(
         body,
         x.hashBytes,
         this.params,
         { parent: this.view(x.parent!) },
-        { now: this.now(), from: "records", facts },
+        { now: this.now(), from: "records", facts, confirmedIn },
       );
       return undefined;
     } catch (err) {
@@ -510,7 +646,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       this.emit("side", entry);
       return entry;
     }
-    await this.activate(entry, block, bytes);
+    await this.activate(entry, block, bytes, { ids: facts.ids });
     return entry;
   }
 
@@ -519,13 +655,13 @@ export class Chain extends EventEmitter<ChainEvents> {
    * new branch that was never connected, and only then writes the switch as one batch. If a block of the
    * branch is invalid, it and its descendants are marked invalid and the tip moves only as far as the
    * valid prefix allows (normally not at all). `failure`: the candidate's records were already checked and
-   * failed (processBlocks), so they are not checked twice.
+   * failed (processBlocks), so they are not checked twice; `ids`: the candidate's record ids, when known.
    */
   private async activate(
     candidate: ChainEntry,
     block: Block,
     raw: Uint8Array,
-    failure?: BlockError,
+    opts: { failure?: BlockError; ids?: Uint8Array[] | undefined } = {},
   ): Promise<void> {
     const oldTip = this.tip;
     const { fork, branch } = this.branchOf(candidate);
@@ -539,15 +675,27 @@ export class Chain extends EventEmitter<ChainEvents> {
       if (!r) throw new StoreError("CORRUPT", `side block ${x.hash} is missing from the store`);
       bodies.set(x, decodeBlock(r));
     });
+    const ids = new Map<ChainEntry, Uint8Array[]>();
+    for (const x of branch) ids.set(x, (x === candidate && opts.ids) || recordIds(bodies.get(x)!));
 
+    // The exactly-once rule sees the index as of the fork, plus the blocks of the branch before each one.
+    const unchecked = branch.filter((x) => x.status !== "valid" && !(x === candidate && opts.failure));
+    const asked = unchecked.flatMap((x) => ids.get(x)!.slice(1));
+    const overlay = new Map<string, string>();
+    const confirmedIn = await this.confirmedView(asked, fork, overlay);
     let failed: { entry: ChainEntry; error: BlockError } | undefined;
     for (const x of branch) {
-      if (x.status === "valid") continue;
-      const error = x === candidate && failure ? failure : this.recordsError(x, bodies.get(x)!);
-      if (error) {
-        failed = { entry: x, error };
-        break;
+      if (x.status !== "valid") {
+        const error =
+          x === candidate && opts.failure
+            ? opts.failure
+            : this.recordsError(x, bodies.get(x)!, confirmedIn, ids.get(x)!);
+        if (error) {
+          failed = { entry: x, error };
+          break;
+        }
       }
+      for (const id of ids.get(x)!) overlay.set(toHex(id), x.hash);
     }
 
     let target = candidate;
@@ -568,24 +716,46 @@ export class Chain extends EventEmitter<ChainEvents> {
     const mainDel: number[] = [];
     if (connect.length) for (let h = target.height + 1; h <= oldTip.height; h++) mainDel.push(h);
 
-    await this.store.write({
+    // The record index follows the main chain: the disconnected blocks' records out, the connected ones' in.
+    const recordsDel: IndexedRecord[] = [];
+    if (disconnect.length) {
+      const gone = await this.store.getBlocks(disconnect.map((x) => x.hashBytes));
+      gone.forEach((r, i) => {
+        const x = disconnect[i]!;
+        if (!r) throw new StoreError("CORRUPT", `main-chain block ${x.hash} is missing from the store`);
+        const body = decodeBlock(r);
+        bodies.set(x, body);
+        for (const rec of indexedRecords(body, x.height)) recordsDel.push(rec);
+      });
+    }
+    const recordsPut: IndexedRecord[] = [];
+    for (const x of connect)
+      for (const rec of indexedRecords(bodies.get(x)!, x.height, ids.get(x))) recordsPut.push(rec);
+
+    const w: StoreWrite = {
       blocks: [{ hash: candidate.hashBytes, raw }],
       entries: changed.map(toStored),
       mainDel,
       mainPut: connect.map((x) => ({ height: x.height, hash: x.hashBytes })),
       ...(connect.length ? { tip: target.hashBytes } : {}),
+      recordsDel,
+      recordsPut,
+    };
+    // Committed: now update memory, then tell the layers above.
+    await this.writeMain(w, () => {
+      this.addEntry(candidate);
+      for (const [x, s] of statusOf) {
+        x.status = s.status;
+        x.invalid = s.invalid;
+      }
+      if (connect.length) {
+        this.main.length = fork.height + 1;
+        for (const x of connect) this.main.push(x);
+      }
     });
 
-    // Committed: now update memory, then tell the layers above.
-    this.addEntry(candidate);
-    for (const [x, s] of statusOf) {
-      x.status = s.status;
-      x.invalid = s.invalid;
-    }
     if (connect.length) {
-      this.main.length = fork.height + 1;
-      for (const x of connect) this.main.push(x);
-      for (const d of disconnect) this.emit("disconnected", d);
+      for (const d of disconnect) this.emit("disconnected", d, bodies.get(d)!);
       for (const x of connect) this.emit("connected", x, bodies.get(x)!);
       const reorg: Reorg | undefined = disconnect.length
         ? { fork, disconnected: disconnect.slice().reverse(), connected: connect, depth: disconnect.length }
@@ -734,6 +904,7 @@ export class Chain extends EventEmitter<ChainEvents> {
         entries: [toStored(entry)],
         mainPut: [{ height: 0, hash: entry.hashBytes }],
         tip: entry.hashBytes,
+        recordsPut: indexedRecords(this.params.genesis, 0),
       });
       this.addEntry(entry);
       this.main = [entry];

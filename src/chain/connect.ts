@@ -1,13 +1,15 @@
-import type { Block } from "../consensus/block.ts";
+import { type Block, recordIds } from "../consensus/block.ts";
 import { BlockError } from "../consensus/errors.ts";
 import { checkCheckpoint, checkGenesis } from "../consensus/genesis.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import {
   type BlockContext,
   type BlockFacts,
+  type ConfirmedIn,
   checkBlockContext,
   checkBlockRecords,
   checkBlockSanity,
+  checkRecordsUnique,
 } from "../consensus/validate.ts";
 
 /**
@@ -21,7 +23,8 @@ import {
  *      invalid block is INVALID_PARENT; a new block below a checkpoint the node holds is
  *      FORK_BEFORE_CHECKPOINT (checkCheckpoint); then checkBlockContext (bits, median time past, height,
  *      checkpoint hash);
- *   3. records (checkBlockRecords: signatures), deferred until the block joins the main chain, as Bitcoin
+ *   3. records: the exactly-once rule (checkRecordsUnique, DUPLICATE_RECORD, against `confirmedIn`), then
+ *      signatures (checkBlockRecords), deferred until the block joins the main chain, as Bitcoin
  *      Core defers script checks to ConnectBlock.
  * A caller starts after the stages a block already passed (`from`, with the facts sanity found) and stops
  * before the records when the block only joins the tree (`to: "context"`).
@@ -55,6 +58,12 @@ export interface CheckOptions {
   facts?: BlockFacts;
   /** Last stage to run (default "records"). */
   to?: Stage;
+  /**
+   * For the records stage: where a record id is already confirmed in the block's ancestry (the chain's
+   * record-id index seen through the branch being connected). Every path passes it; without it the
+   * exactly-once rule is not checked.
+   */
+  confirmedIn?: ConfirmedIn | undefined;
   /** The last checkpoint, when the node's tree holds it: new blocks may not fork below it. */
   heldCheckpoint?: { height: number } | undefined;
 }
@@ -85,6 +94,9 @@ export function checkBlock(
       checkBlockContext(block, facts, { height, ...parent.childContext() }, params);
     }
   }
-  if (to >= 2 && at !== "orphan") checkBlockRecords(block, hashHex);
+  if (to >= 2 && at !== "orphan") {
+    if (opts.confirmedIn) checkRecordsUnique(hashHex, facts.ids ?? recordIds(block), opts.confirmedIn);
+    checkBlockRecords(block, hashHex);
+  }
   return facts;
 }

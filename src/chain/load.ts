@@ -1,4 +1,4 @@
-import { type Block, decodeBlock, encodeBlock } from "../consensus/block.ts";
+import { type Block, decodeBlock, encodeBlock, recordIds } from "../consensus/block.ts";
 import { bytesEqual } from "../consensus/bytes.ts";
 import { blockWork } from "../consensus/compact.ts";
 import { hashToHex, headerHashBytes, hexToHash } from "../consensus/header.ts";
@@ -122,7 +122,13 @@ export async function recheck(
     const hash = headerHashBytes(block.header);
     try {
       if (hashToHex(hash) !== e.hash) throw new Error("stored body has another header");
-      checkBlock(block, hash, params, positionOf(e), { now: Number.MAX_SAFE_INTEGER, size: raw.length });
+      await checkIndexed(store, block, e.height);
+      // Every record is indexed at its own place (checked above): none is confirmed lower in the chain.
+      checkBlock(block, hash, params, positionOf(e), {
+        now: Number.MAX_SAFE_INTEGER,
+        size: raw.length,
+        confirmedIn: () => undefined,
+      });
     } catch (err) {
       throw new StoreError(
         "CORRUPT",
@@ -130,6 +136,17 @@ export async function recheck(
       );
     }
   }
+}
+
+/** Throws when a record of the main-chain block at `height` is not indexed at its own place. */
+async function checkIndexed(store: ChainStore, block: Block, height: number): Promise<void> {
+  const places = await store.getRecordPlaces(recordIds(block));
+  places.forEach((p, index) => {
+    if (!p || p.height !== height || p.index !== index) {
+      const where = p ? `indexed at height ${p.height}, position ${p.index}` : "missing";
+      throw new Error(`record ${index} is ${where} in the record index`);
+    }
+  });
 }
 
 /** The genesis entry (arrival number `seq`) and its block's bytes, for an empty store. */

@@ -1,3 +1,4 @@
+import { type Block, recordIds } from "../consensus/block.ts";
 import type { BlockErrorData } from "../consensus/errors.ts";
 import type { BlockHeader } from "../consensus/header.ts";
 import type { EntryStatus } from "./types.ts";
@@ -22,6 +23,33 @@ export interface StoredEntry {
   invalid?: BlockErrorData | undefined;
 }
 
+/** One record of a main-chain block, as the record-id and author indexes hold it. */
+export interface IndexedRecord {
+  /** Record id, internal byte order. */
+  id: Uint8Array;
+  height: number;
+  /** Position in the block. */
+  index: number;
+  /** The signer's public key, for signed records (the author index). */
+  author?: Uint8Array | undefined;
+}
+
+/** The index rows of a block at `height` (every record, miner record included); `ids` when known. */
+export function indexedRecords(block: Block, height: number, ids = recordIds(block)): IndexedRecord[] {
+  return block.records.map((rec, index) => ({
+    id: ids[index]!,
+    height,
+    index,
+    author: rec.type === "signed" ? rec.publicKey : undefined,
+  }));
+}
+
+/** A record's place on the main chain, as the record-id index stores it. */
+export interface RecordPlace {
+  height: number;
+  index: number;
+}
+
 /** Everything one state change writes. Applied as one atomic batch: all of it or none of it. */
 export interface StoreWrite {
   blocks?: Array<{ hash: Uint8Array; raw: Uint8Array }>;
@@ -31,6 +59,13 @@ export interface StoreWrite {
   /** Main-chain heights that no longer exist (a reorg to a shorter chain). */
   mainDel?: number[];
   tip?: Uint8Array;
+  /**
+   * Records of blocks that leave the main chain: their index keys are deleted. Applied before
+   * `recordsPut`, so a record in both branches ends up at its new place.
+   */
+  recordsDel?: IndexedRecord[];
+  /** Records of blocks that join the main chain: their index keys are written. */
+  recordsPut?: IndexedRecord[];
 }
 
 export interface ChainStore {
@@ -40,6 +75,21 @@ export interface ChainStore {
   getMainHash(height: number): Promise<Uint8Array | undefined>;
   getBlock(hash: Uint8Array): Promise<Uint8Array | undefined>;
   getBlocks(hashes: Uint8Array[]): Promise<Array<Uint8Array | undefined>>;
+  /** The main-chain places of record ids (internal order), from the record-id index. */
+  getRecordPlaces(ids: Uint8Array[]): Promise<Array<RecordPlace | undefined>>;
+  /**
+   * A signer's records from the author index, newest first: at most `limit`, strictly before `before`
+   * (height, index) when given.
+   */
+  recordsByAuthor(
+    publicKey: Uint8Array,
+    limit: number,
+    before?: RecordPlace,
+  ): Promise<Array<RecordPlace & { id: Uint8Array }>>;
+  /** The ids the author index holds at these places (undefined where there is no key). */
+  getAuthorIds(refs: Array<RecordPlace & { author: Uint8Array }>): Promise<Array<Uint8Array | undefined>>;
+  /** Number of keys in the record-id and author indexes. */
+  countRecordIndex(): Promise<{ records: number; authors: number }>;
   /** Applies one atomic batch. */
   write(w: StoreWrite): Promise<void>;
 }

@@ -34,6 +34,15 @@ export interface ChainEntry {
   parent: ChainEntry | undefined;
 }
 
+/** Where a confirmed record sits on the main chain. */
+export interface RecordLocation {
+  /** Display hash of the block (as ChainEntry.hash). */
+  blockHash: string;
+  height: number;
+  /** Position of the record in the block (0 is the miner record). */
+  index: number;
+}
+
 /** What a reorg changed: blocks that left the main chain and blocks that joined it, oldest first. */
 export interface Reorg {
   /** The common ancestor. */
@@ -59,8 +68,8 @@ export type ProcessResult =
 export interface ChainEvents {
   /** A block joined the main chain. */
   connected: [entry: ChainEntry, block: Block];
-  /** A block left the main chain (reorg), newest first. */
-  disconnected: [entry: ChainEntry];
+  /** A block left the main chain (reorg), newest first, before the new branch's `connected` events. */
+  disconnected: [entry: ChainEntry, block: Block];
   /** The tip changed. `reorg` is set when blocks were disconnected. */
   tip: [event: { tip: ChainEntry; previous: ChainEntry; reorg?: Reorg }];
   /** A block was stored on a side branch. */

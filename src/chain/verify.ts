@@ -1,4 +1,4 @@
-import { type Block, decodeBlock, MAX_BLOCK_SIZE } from "../consensus/block.ts";
+import { type Block, decodeBlock, MAX_BLOCK_SIZE, recordIds } from "../consensus/block.ts";
 import { bytesEqual, DecodeError, Reader } from "../consensus/bytes.ts";
 import { blockWork } from "../consensus/compact.ts";
 import { type AsertAnchor, anchorFromBlockOne, requiredBits } from "../consensus/difficulty.ts";
@@ -8,7 +8,7 @@ import { readRecord } from "../consensus/records.ts";
 import { MEDIAN_TIME_SPAN, medianTimePast } from "../consensus/time.ts";
 import { errorMessage } from "../util/errors.ts";
 import { checkBlock, type Position } from "./connect.ts";
-import { type ChainStore, type StoredEntry, StoreError } from "./store.ts";
+import { type ChainStore, indexedRecords, type StoredEntry, StoreError } from "./store.ts";
 
 export interface VerifyResult {
   ok: boolean;
@@ -153,6 +153,9 @@ async function verifyAll(
   /** Times of the last 11 main-chain blocks checked, oldest first. */
   const times: number[] = [];
   let anchor: AsertAnchor | undefined;
+  /** Main-chain records and signed records seen, to compare with the number of index keys. */
+  let records = 0;
+  let signed = 0;
   const every = opts.progressEvery ?? 1000;
   for (let from = 0; from < total; from += BATCH) {
     const heights = Array.from({ length: Math.min(BATCH, total - from) }, (_, i) => from + i);
@@ -208,8 +211,43 @@ async function verifyAll(
                 }),
               },
             };
+      // The record index: every record at its own place, every signed one under its author.
+      const ids = recordIds(block);
+      const rows = indexedRecords(block, height, ids);
+      const places = await store.getRecordPlaces(ids);
+      const authored = rows.filter((r) => r.author !== undefined) as Array<
+        (typeof rows)[number] & { author: Uint8Array }
+      >;
+      const authorIds = await store.getAuthorIds(authored);
+      records += rows.length;
+      signed += authored.length;
+      places.forEach((p, index) => {
+        if (!p || p.height !== height || p.index !== index) {
+          const where = p
+            ? `indexed at height ${p.height}, position ${p.index}`
+            : "missing from the record index";
+          problem(
+            `record ${hashToHex(ids[index]!)} (block ${hash}, height ${height}, position ${index}) is ${where}`,
+          );
+        }
+      });
+      authored.forEach((r, i) => {
+        const got = authorIds[i];
+        if (!got || !bytesEqual(got, r.id))
+          problem(
+            `record ${hashToHex(r.id)} (block ${hash}, height ${height}, position ${r.index}) is missing from the author index`,
+          );
+      });
       try {
-        checkBlock(block, actual, params, at, { now: Number.MAX_SAFE_INTEGER, size: raw.length });
+        checkBlock(block, actual, params, at, {
+          now: Number.MAX_SAFE_INTEGER,
+          size: raw.length,
+          // A record the index places lower in the chain is a repeat (one placed elsewhere is reported above).
+          confirmedIn: (_id, index) => {
+            const p = places[index];
+            return p && p.height < height ? `the main-chain block at height ${p.height}` : undefined;
+          },
+        });
       } catch (err) {
         problem(`block ${hash} (height ${height}) breaks a rule: ${errorMessage(err)}`);
       }
@@ -226,6 +264,14 @@ async function verifyAll(
     problem("the height index does not end at the tip");
   const beyond = await store.getMainHash(total);
   if (beyond) problem(`height index has a block above the tip (height ${total})`);
+  if (checked === total) {
+    // Every main-chain record has its keys (above); more keys than records means stale ones.
+    const keys = await store.countRecordIndex();
+    if (keys.records !== records)
+      problem(`record index holds ${keys.records} ids for ${records} main-chain records`);
+    if (keys.authors !== signed)
+      problem(`author index holds ${keys.authors} keys for ${signed} signed main-chain records`);
+  }
   return done();
 
   function done(): VerifyResult {

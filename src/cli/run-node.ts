@@ -88,6 +88,7 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
       chainJsonCacheBytes: o.jsonCacheMb * 1024 * 1024,
       syncWrites: o.sync,
       devnetPeers: o.devnetPeers,
+      mempool: { maxBytes: o.mempoolMb * 1024 * 1024, expiryMs: o.mempoolExpiry },
       logger,
     });
   })();

@@ -58,7 +58,9 @@ export { MEDIAN_TIME_SPAN, medianTimePast } from "./time.ts";
 export {
   type BlockContext,
   type BlockFacts,
+  type ConfirmedIn,
   checkBlockContext,
   checkBlockRecords,
   checkBlockSanity,
+  checkRecordsUnique,
 } from "./validate.ts";

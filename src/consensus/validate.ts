@@ -24,6 +24,8 @@ export interface BlockFacts {
   /** Display hash. */
   hashHex: string;
   size: number;
+  /** Record ids in block order (internal byte order), when sanity computed them. */
+  ids?: Uint8Array[];
 }
 
 /**
@@ -130,7 +132,7 @@ export function checkBlockSanity(
       hashHex,
     );
   }
-  return { hash, hashHex, size: blockSize };
+  return { hash, hashHex, size: blockSize, ids };
 }
 
 /** Facts about the parent that contextual checks need. */
@@ -171,6 +173,35 @@ export function checkBlockContext(
       { code: "CHECKPOINT_MISMATCH", height: ctx.height, hash: hashHex, expected: checkpoint },
       hashHex,
     );
+  }
+}
+
+/**
+ * Where a record id is already confirmed in the block's ancestry: the display hash of that block, or
+ * undefined. The chain answers it from its record-id index with an overlay for the branch it connects.
+ */
+export type ConfirmedIn = (id: Uint8Array, index: number) => string | undefined;
+
+/**
+ * The exactly-once rule (as BIP 30 for transactions): a record id may appear at most once in a chain, so a
+ * block carrying a record already confirmed in its ancestry is invalid. The miner record (index 0) is not
+ * asked about: it holds the block's height, so no ancestor can carry the same bytes. Repeats inside one
+ * block are MUTATED (sanity).
+ */
+export function checkRecordsUnique(
+  hashHex: string,
+  ids: readonly Uint8Array[],
+  confirmedIn: ConfirmedIn,
+): void {
+  for (let i = 1; i < ids.length; i++) {
+    const id = ids[i]!;
+    const at = confirmedIn(id, i);
+    if (at !== undefined) {
+      throw new BlockError(
+        { code: "DUPLICATE_RECORD", index: i, id: hashToHex(id), confirmedIn: at },
+        hashHex,
+      );
+    }
   }
 }
 

@@ -6,8 +6,12 @@ import { hashToHex } from "../consensus/header.ts";
 import type { BlockRecord } from "../consensus/records.ts";
 import { errorMessage } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
+import { type Throttled, throttle } from "../util/throttle.ts";
 import type { KernelChoice, KernelName } from "./kernels/index.ts";
 import { MiningPool, type PoolSolution } from "./pool.ts";
+
+/** Templates are rebuilt at most this often when pending records change (docs/ledger-design.md). */
+export const RECORDS_REFRESH_MS = 250;
 
 export interface MinerOptions {
   /** What to build on now (the chain's nextBlockContext). */
@@ -23,6 +27,11 @@ export interface MinerOptions {
   minerName: string;
   /** Records to include after the miner record (pending data), read for each new template. */
   records?(): BlockRecord[];
+  /**
+   * Subscribes to changes of the pending records (returns an unsubscribe function): while mining, the
+   * template on the same tip is then rebuilt, at most once per RECORDS_REFRESH_MS (leading and trailing).
+   */
+  onRecords?(listener: () => void): () => void;
   threads?: number;
   kernel?: KernelChoice;
   logger?: Logger;
@@ -95,6 +104,8 @@ export class Miner extends EventEmitter<MinerEvents> {
   private readonly now: () => number;
   private pool: MiningPool | undefined;
   private unsubscribe: (() => void) | undefined;
+  private unsubscribeRecords: (() => void) | undefined;
+  private readonly refreshSoon: Throttled = throttle(() => this.refresh(), RECORDS_REFRESH_MS);
   private statsTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private job: { context: NextBlockContext; generation: number } | undefined;
@@ -168,6 +179,7 @@ export class Miner extends EventEmitter<MinerEvents> {
     });
     this.pool.on("error", (err) => this.fail(err));
     this.unsubscribe = this.opts.onTip?.(() => this.newTip());
+    this.unsubscribeRecords = this.opts.onRecords?.(() => this.refreshSoon.call());
     this.startInterval();
     const interval = this.opts.statsIntervalMs ?? 1000;
     if (interval > 0) {
@@ -223,6 +235,9 @@ export class Miner extends EventEmitter<MinerEvents> {
     this.lastReport = undefined;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    this.unsubscribeRecords?.();
+    this.unsubscribeRecords = undefined;
+    this.refreshSoon.cancel();
     clearInterval(this.statsTimer);
     clearTimeout(this.retryTimer);
     const pool = this.pool;

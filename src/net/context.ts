@@ -14,7 +14,7 @@ import { mdns } from "@libp2p/mdns";
 import { tcp } from "@libp2p/tcp";
 import { createLibp2p } from "libp2p";
 import type { Chain } from "../chain/chain.ts";
-import { sha256 } from "../consensus/hash.ts";
+import { sha256, sha256d } from "../consensus/hash.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import type { Logger } from "../util/logger.ts";
 import type { NetworkEvents, NetworkLimits, NetworkOptions } from "./options.ts";
@@ -57,13 +57,13 @@ function listenMultiaddr(host: string, port: number): string {
 
 /**
  * The libp2p node (not yet started): TCP, Noise, Yamux, identify, gossipsub with asynchronous validation
- * on the one block topic, optional mDNS. `refused` is asked before every dial and every encrypted
+ * on the block topic and the records topic, optional mDNS. `refused` is asked before every dial and every encrypted
  * connection (banned and foreign peers).
  */
 export function createNode(
   opts: NetworkOptions,
   limits: NetworkLimits,
-  topic: string,
+  topics: { blocks: string; records: string },
   refused: (id: PeerId) => boolean,
 ): Promise<Libp2p<Services>> {
   const D = Math.max(2, limits.gossipD);
@@ -93,14 +93,15 @@ export function createNode(
           ignoreDuplicatePublishError: true,
           fallbackToFloodsub: false,
           floodPublish: true,
-          allowedTopics: [topic],
+          allowedTopics: [topics.blocks, topics.records],
           heartbeatInterval: limits.gossipHeartbeatMs,
           D,
           Dlo: Math.max(1, D - 2),
           Dhi: 2 * D,
           Dout: Math.min(2, Math.floor(D / 2)),
-          // One id per block body, whoever publishes it, so the same block is judged once per node.
-          msgIdFn: (msg) => sha256(msg.data),
+          // One id per block body, whoever publishes it, so the same block is judged once per node; a
+          // record's message id is its record id (sha256d of its bytes), so it is admitted once per node.
+          msgIdFn: (msg) => (msg.topic === topics.records ? sha256d(msg.data) : sha256(msg.data)),
           // Room for the signature and framing around a maximum-size block; bigger RPCs are dropped
           // by gossipsub, a block-sized message above maxBlockSize reaches us and is penalised.
           maxInboundDataLength: opts.params.maxBlockSize + 64 * 1024,

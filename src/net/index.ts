@@ -23,6 +23,7 @@ export {
   MAX_BLOCKS_PER_RESPONSE,
   MAX_LOCATOR_HASHES,
   MAX_RESPONSE_BYTES,
+  recordsTopic,
   STATUS_PROTOCOL,
 } from "./protocols.ts";
 export {

@@ -7,6 +7,7 @@ import type { SyncFault } from "../sync/types.ts";
 import { BoundedMap } from "../util/bounded.ts";
 import { createNode, type NetContext, type Services } from "./context.ts";
 import { BlockGossip } from "./gossip/gossip.ts";
+import { RecordGossip } from "./gossip/records.ts";
 import {
   DEFAULT_LIMITS,
   type NetworkEvents,
@@ -23,6 +24,7 @@ import {
   MAX_BLOCKS_PER_RESPONSE,
   MAX_RESPONSE_BYTES,
   rawBlockHash,
+  recordsTopic,
   STATUS_PROTOCOL,
 } from "./protocols.ts";
 import { BlockFetcher, BlockServer } from "./reqresp/blocks.ts";
@@ -35,19 +37,25 @@ import { BlockFetcher, BlockServer } from "./reqresp/blocks.ts";
  * penalised. Blocks this node connects that did not come from the network (mined here) are published.
  *
  * This class only composes the parts and owns their lifecycle: peers/ (table, handshake, scores, dialer),
- * gossip/, reqresp/ (status, blocks) and the sync loop from src/sync.
+ * gossip/ (blocks; records when the node has a mempool), reqresp/ (status, blocks) and the sync loop
+ * from src/sync.
  */
 export class P2PNetwork extends EventEmitter<NetworkEvents> {
   /** This node's libp2p peer id. */
   readonly peerId: string;
   /** Gossip topic for blocks on this network. */
   readonly topic: string;
+  /** Gossip topic for pending records (joined only with a mempool). */
+  readonly recordsTopic: string;
   private readonly ctx: NetContext;
   private readonly peers: Peers;
   private readonly gossip: BlockGossip;
+  /** Record gossip, when the node has a mempool. */
+  private readonly records: RecordGossip | undefined;
   private readonly server: BlockServer;
   private readonly fetcher: BlockFetcher;
   private readonly sync: Sync<PeerState>;
+  private readonly mempool: NetworkModules["mempool"];
   private statusTimer: NodeJS.Timeout | undefined;
   private state: "created" | "started" | "stopped" = "created";
 
@@ -61,7 +69,9 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
   ) {
     super();
     this.peerId = node.peerId.toString();
+    this.mempool = modules.mempool;
     this.topic = blocksTopic(opts.params);
+    this.recordsTopic = recordsTopic(opts.params);
     const ctx: NetContext = {
       node,
       params: opts.params,
@@ -79,6 +89,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       ahead: () => this.sync.request(),
     });
     this.gossip = new BlockGossip(ctx, this.peers);
+    if (modules.mempool) this.records = new RecordGossip(ctx, this.peers, modules.mempool, this.recordsTopic);
     this.server = new BlockServer(modules.chain, limits, this.peers);
     this.sync = new Sync<PeerState>({
       chain: modules.chain,
@@ -122,7 +133,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     // Bounded: peer identities are free, so a flood of foreign ones must not grow memory forever.
     const foreign = new BoundedMap<string, string>(MAX_REMEMBERED_PEERS);
     const refused = (id: PeerId): boolean => scores.isBanned(id.toString()) || foreign.has(id.toString());
-    const node = await createNode(opts, limits, blocksTopic(opts.params), refused);
+    const topics = { blocks: blocksTopic(opts.params), records: recordsTopic(opts.params) };
+    const node = await createNode(opts, limits, topics, refused);
     return new P2PNetwork(node, opts, modules, limits, scores, foreign);
   }
 
@@ -144,6 +156,11 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     pubsub.addEventListener("gossipsub:message", this.gossip.onMessage);
     pubsub.subscribe(this.topic);
     this.ctx.chain.on("connected", this.gossip.onConnected);
+    if (this.records) {
+      pubsub.addEventListener("gossipsub:message", this.records.onMessage);
+      pubsub.subscribe(this.records.topic);
+      this.mempool?.on("added", this.records.onAdded);
+    }
     this.statusTimer = setInterval(() => this.peers.refreshStatuses(), this.ctx.limits.statusIntervalMs);
     this.statusTimer.unref();
     this.peers.dialer.dialAll();
@@ -162,6 +179,10 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     this.peers.dialer.stop();
     this.ctx.chain.off("connected", this.gossip.onConnected);
     this.node.services.pubsub.removeEventListener("gossipsub:message", this.gossip.onMessage);
+    if (this.records) {
+      this.mempool?.off("added", this.records.onAdded);
+      this.node.services.pubsub.removeEventListener("gossipsub:message", this.records.onMessage);
+    }
     await synced;
     await this.node.stop();
     this.ctx.log.info("p2p stopped");

@@ -3,6 +3,7 @@
 import type { PrivateKey } from "@libp2p/interface";
 import type { Chain } from "../chain/chain.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import type { Mempool } from "../mempool/index.ts";
 import type { SyncDone, SyncProgress } from "../sync/types.ts";
 import type { Logger } from "../util/logger.ts";
 import type { BanStore } from "./peers/scores.ts";
@@ -103,6 +104,8 @@ export interface NetworkModules {
   chain: Chain;
   /** Persisted ban list (the LevelStore). */
   bans: BanStore;
+  /** Pending records: with it the network joins the records topic (gossip/records.ts). */
+  mempool?: Mempool;
 }
 
 /** A connected peer that completed the status exchange. */

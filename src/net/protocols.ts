@@ -19,6 +19,11 @@ export function blocksTopic(params: NetworkParams): string {
   return `/jbc/${params.name}/${params.genesisHash.slice(0, 16)}/blocks/1`;
 }
 
+/** Gossip topic for pending records (one record's bytes per message), beside the block topic. */
+export function recordsTopic(params: NetworkParams): string {
+  return `/jbc/${params.name}/${params.genesisHash.slice(0, 16)}/records/1`;
+}
+
 /** Version byte of the status message. */
 export const STATUS_VERSION = 1;
 /** version(1) networkId(4) genesis(32) height(4) tip(32) work(32). */

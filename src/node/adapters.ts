@@ -1,4 +1,7 @@
 import type { Chain } from "../chain/chain.ts";
+import { HEADER_SIZE } from "../consensus/header.ts";
+import { encodeRecord } from "../consensus/records.ts";
+import type { Mempool } from "../mempool/index.ts";
 import { chainHooks, Miner, type MinerOptions } from "../mining/miner.ts";
 import { loadOrCreatePeerKey, P2PNetwork, type PeerInfo } from "../net/index.ts";
 import type {
@@ -19,9 +22,37 @@ export function realServices(): ServiceFactories {
   return { network: createNetwork, miner: createMiner };
 }
 
-/** A miner on `chain`'s tip whose found blocks go into the chain's processBlock (the node's and `jbc mine`'s). */
-export function chainMiner(chain: Chain, opts: Omit<MinerOptions, "getContext" | "submit" | "onTip">): Miner {
-  return new Miner({ ...chainHooks(chain), ...opts });
+/**
+ * A miner on `chain`'s tip whose found blocks go into the chain's processBlock (the node's and `jbc mine`'s).
+ * With a mempool, every template takes its pending records in arrival order up to the block size, and the
+ * template is rebuilt when records arrive (throttled by the miner), so a record waits at most for the next
+ * block.
+ */
+export function chainMiner(
+  chain: Chain,
+  opts: Omit<MinerOptions, "getContext" | "submit" | "onTip" | "records" | "onRecords">,
+  mempool?: Mempool,
+): Miner {
+  if (!mempool) return new Miner({ ...chainHooks(chain), ...opts });
+  const room = templateRoom(chain.params.maxBlockSize, opts.minerName);
+  return new Miner({
+    ...chainHooks(chain),
+    ...opts,
+    records: () => mempool.take(room).map((e) => e.record),
+    onRecords: (listener) => {
+      mempool.on("added", listener);
+      return () => mempool.off("added", listener);
+    },
+  });
+}
+
+/**
+ * Bytes of a block left for pending records: the block size minus the header, the largest record-count
+ * CompactSize (5 bytes) and the miner record (the largest extra-nonce and height take no more bytes).
+ */
+export function templateRoom(maxBlockSize: number, minerName: string): number {
+  const miner = encodeRecord({ type: "miner", height: 0, extraNonce: 0n, miner: minerName });
+  return maxBlockSize - HEADER_SIZE - 5 - miner.length;
 }
 
 function peerSummary(p: PeerInfo): PeerSummary {
@@ -51,7 +82,7 @@ async function createNetwork(ctx: NetworkContext): Promise<NetworkService> {
       logger: ctx.logger,
       privateKey,
     },
-    { chain: ctx.chain, bans: ctx.store },
+    { chain: ctx.chain, bans: ctx.store, ...(ctx.mempool ? { mempool: ctx.mempool } : {}) },
   );
   const { hooks } = ctx;
   net.on("peer:joined", (p) => hooks.onPeer("joined", p.peerId));
@@ -84,13 +115,17 @@ async function createNetwork(ctx: NetworkContext): Promise<NetworkService> {
  */
 async function createMiner(ctx: MinerContext): Promise<MinerService> {
   const { chain } = ctx;
-  const miner = chainMiner(chain, {
-    minerName: ctx.name,
-    ...(ctx.threads > 0 ? { threads: ctx.threads } : {}),
-    logger: ctx.logger,
-    // The node relays each report to API clients as a `mining` event.
-    statsIntervalMs: 2000,
-  });
+  const miner = chainMiner(
+    chain,
+    {
+      minerName: ctx.name,
+      ...(ctx.threads > 0 ? { threads: ctx.threads } : {}),
+      logger: ctx.logger,
+      // The node relays each report to API clients as a `mining` event.
+      statsIntervalMs: 2000,
+    },
+    ctx.mempool,
+  );
   const stats = (): MinerStats => ({
     running: miner.running,
     hashRate: miner.lastStats?.total ?? 0,

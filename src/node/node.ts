@@ -6,7 +6,10 @@ import type { ApiBackend, BackendEvents } from "../api/backend.ts";
 import { ApiError, type MiningView, type P2PInfo, type PeerView, type SyncView } from "../api/schemas.ts";
 import type { ApiServer } from "../api/server.ts";
 import { Chain } from "../chain/chain.ts";
+import { type Block, recordIds } from "../consensus/block.ts";
+import { hashToHex } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import { Mempool, mempoolFile } from "../mempool/index.ts";
 import { LevelStore } from "../store/level.ts";
 import { errorMessage } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
@@ -43,6 +46,8 @@ export interface NodeOptions {
   now?: () => number;
   /** HTTP URLs of the other nodes of a devnet, compared with this one by GET /api/devnet. */
   devnetPeers?: string[];
+  /** Mempool bounds: bytes (default 64 MiB) and how long a record may wait (default 24 h). */
+  mempool?: { maxBytes?: number; expiryMs?: number };
 }
 
 /**
@@ -76,18 +81,26 @@ export async function openChainStore(opts: {
 
 /** How often blocks held for being too far in the future are retried. */
 const FUTURE_RETRY_MS = 1000;
+/** How often the mempool is written to its file when it changed (and once more at shutdown). */
+const MEMPOOL_SAVE_MS = 5000;
 
 /**
  * The composition root: the one place that builds the modules and wires them together.
- * Start order: store → chain → HTTP API → P2P network → miner (then mining begins, when asked for); stop
- * runs it in reverse. The API comes up before the P2P network so a node answers /api/status at once,
- * while libp2p (most of a node's load time) is still loading; routes that need P2P answer 503
- * P2P_STARTING until it is up, and /api/ready says not ready. The default P2P and miner modules are
- * loaded only then, for the same reason. Nothing here makes decisions of its own: every block still enters through
+ * Start order: store → chain → mempool (loaded from its file) → HTTP API → P2P network → miner (then
+ * mining begins, when asked for); stop runs it in reverse, the mempool saved after the chain's last batch.
+ * The API comes up before the P2P network so a node answers /api/status at once, while libp2p (most of a
+ * node's load time) is still loading; routes that need P2P answer 503 P2P_STARTING until it is up, and
+ * /api/ready says not ready. The default P2P and miner modules are loaded only then, for the same reason.
+ * Nothing here makes decisions of its own: every block still enters through
  * chain.processBlock.
  */
 export class JbcNode {
   readonly events = new EventEmitter<BackendEvents>();
+  /**
+   * Pending records (src/mempool): records leave it when their block connects, and those of blocks a reorg
+   * disconnects come back (mempool `added` with source "reorg").
+   */
+  readonly mempool: Mempool;
   private network: NetworkService | undefined;
   private miner: MinerService | undefined;
   private api: ApiServer | undefined;
@@ -104,7 +117,16 @@ export class JbcNode {
     readonly chain: Chain,
     readonly log: Logger,
     readonly token: string,
-  ) {}
+  ) {
+    this.mempool = new Mempool({
+      params: opts.params,
+      isConfirmed: (id) => chain.isRecordConfirmed(id),
+      ...(opts.mempool?.maxBytes !== undefined ? { maxBytes: opts.mempool.maxBytes } : {}),
+      ...(opts.mempool?.expiryMs !== undefined ? { expiryMs: opts.mempool.expiryMs } : {}),
+      file: mempoolFile(opts.datadir),
+      logger: log.child({ module: "mempool" }),
+    });
+  }
 
   /** Opens the store and the chain, then starts networking, the miner and the API. */
   static async create(opts: NodeOptions, modules?: ServiceFactories): Promise<JbcNode> {
@@ -149,6 +171,7 @@ export class JbcNode {
     this.every(FUTURE_RETRY_MS, () => {
       chain.retryFutureBlocks().catch((err: unknown) => log.debug({ err }, "future block retry failed"));
     });
+    await this.startMempool();
 
     const p2p = opts.p2p;
     this.p2pStarting = p2p !== false && p2p !== undefined;
@@ -164,6 +187,7 @@ export class JbcNode {
         peers: p2p.peers ?? [],
         mdns: p2p.mdns ?? false,
         peerKeyPath: join(opts.datadir, "p2p", "peer.key"),
+        mempool: this.mempool,
         hooks: {
           onPeer: (event, peer, reason) =>
             this.events.emit("peer", { event, peer, ...(reason ? { reason } : {}) }),
@@ -193,6 +217,7 @@ export class JbcNode {
         logger: log.child({ module: "miner" }),
         name,
         threads: opts.threads ?? 0,
+        mempool: this.mempool,
         hooks: {
           onFound: (e) => log.info(e, "mined a block"),
           onStats: (s) => this.events.emit("mining", this.miningView(s)),
@@ -236,6 +261,36 @@ export class JbcNode {
     this.httpUrl = `http://${shown}:${addr.port}`;
   }
 
+  /**
+   * Loads the saved pool, follows the chain (a connected block's records leave the pool; after a reorg the
+   * disconnected blocks' records the new branch lacks come back, in their old order) and saves the pool
+   * every MEMPOOL_SAVE_MS when it changed.
+   */
+  private async startMempool(): Promise<void> {
+    const { chain, mempool, log } = this;
+    // The chain emits a reorg's `disconnected` (newest first) and `connected` (oldest first) events
+    // synchronously before its `tip` event, so the bodies are collected here rather than read again.
+    let disconnected: Block[] = [];
+    let connected: Block[] = [];
+    chain.on("disconnected", (_entry, block) => disconnected.push(block));
+    chain.on("connected", (_entry, block) => {
+      connected.push(block);
+      // Ids are hashed only when something is pending; the call also tells racing admissions to ask again.
+      mempool.removeForBlock(mempool.size > 0 ? recordIds(block).map(hashToHex) : []);
+    });
+    chain.on("tip", ({ reorg }) => {
+      if (reorg) mempool.reorg({ disconnected: disconnected.reverse(), connected });
+      disconnected = [];
+      connected = [];
+    });
+    await mempool.load();
+    this.every(MEMPOOL_SAVE_MS, () => {
+      mempool
+        .save({ onlyIfChanged: true })
+        .catch((err: unknown) => log.warn({ err }, "saving the mempool failed"));
+    });
+  }
+
   private every(ms: number, fn: () => void): void {
     const t = setInterval(fn, ms);
     t.unref();
@@ -269,6 +324,7 @@ export class JbcNode {
     return {
       chain: this.chain,
       events: this.events,
+      records: { mempool: this.mempool, index: this.chain },
       peers: (): PeerView[] => this.network?.peers() ?? [],
       p2pInfo: (): P2PInfo => {
         const n = needNetwork();
@@ -329,6 +385,8 @@ export class JbcNode {
     if (this.miner) await step("miner", () => this.miner!.close());
     if (this.network) await step("p2p", () => this.network!.stop());
     await step("chain", () => this.chain.close());
+    // After the chain's last batch, so no record saved as pending is already in a stored block.
+    await step("mempool", () => this.mempool.save());
     await step("store", () => this.store.close());
     log.info("node stopped");
   }

@@ -1,5 +1,6 @@
 import type { Chain } from "../chain/chain.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import type { Mempool } from "../mempool/index.ts";
 import type { LevelStore } from "../store/level.ts";
 import type { Logger } from "../util/logger.ts";
 
@@ -47,6 +48,8 @@ export interface NetworkContext {
   /** Where the node keeps its libp2p key, so its peer id survives restarts. */
   peerKeyPath: string;
   hooks: NetworkHooks;
+  /** Pending records, gossiped on the records topic. */
+  mempool?: Mempool;
 }
 
 export interface MinerStats {
@@ -78,6 +81,8 @@ export interface MinerContext {
   name: string;
   threads: number;
   hooks: MinerHooks;
+  /** Pending records the templates take (in arrival order, up to the block size). */
+  mempool?: Mempool;
 }
 
 /** Factories that build the optional services; the node calls them in its start order. */

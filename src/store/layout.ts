@@ -8,10 +8,13 @@
  *   'h' + height(u32 BE) → hash(32) of the main-chain block at that height
  *   't'               → hash(32) of the main-chain tip
  *   'x' + peer id     → ban-list entry (owned by the network layer)
+ *   'r' + id(32)      → height (u32 BE) + position (u32 BE) of the main-chain record with that id
+ *   'a' + key(32) + height(u32 BE) + position(u32 BE) → id(32) of a signed main-chain record
  *
  * Hashes are in internal byte order.
  */
-export const SCHEMA_VERSION = 1;
+/** 2: the record-id and author indexes ('r', 'a'); a version-1 store is migrated on open. */
+export const SCHEMA_VERSION = 2;
 
 export const P_META = 0x56; // 'V'
 export const P_BLOCK = 0x62; // 'b'
@@ -19,6 +22,8 @@ export const P_ENTRY = 0x65; // 'e'
 export const P_HEIGHT = 0x68; // 'h'
 export const P_TIP = 0x74; // 't'
 export const P_BAN = 0x78; // 'x'
+export const P_RECORD = 0x72; // 'r'
+export const P_AUTHOR = 0x61; // 'a'
 
 export const META_KEY = Uint8Array.of(P_META);
 export const TIP_KEY = Uint8Array.of(P_TIP);
@@ -38,6 +43,31 @@ export function heightKey(height: number): Uint8Array {
   const k = new Uint8Array(5);
   k[0] = P_HEIGHT;
   new DataView(k.buffer).setUint32(1, height, false);
+  return k;
+}
+
+export const recordKey = (id: Uint8Array): Uint8Array => prefixed(P_RECORD, id);
+
+/** A record's place as the 'r' value: height and position, both u32 BE. */
+export function encodePlace(height: number, index: number): Uint8Array {
+  const v = new Uint8Array(8);
+  const dv = new DataView(v.buffer);
+  dv.setUint32(0, height, false);
+  dv.setUint32(4, index, false);
+  return v;
+}
+
+/** Reads a place written by encodePlace (from an 'r' value, or the tail of an 'a' key at `offset`). */
+export function decodePlace(bytes: Uint8Array, offset = 0): { height: number; index: number } {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset + offset, 8);
+  return { height: dv.getUint32(0, false), index: dv.getUint32(4, false) };
+}
+
+export function authorKey(publicKey: Uint8Array, height: number, index: number): Uint8Array {
+  const k = new Uint8Array(41);
+  k[0] = P_AUTHOR;
+  k.set(publicKey, 1);
+  k.set(encodePlace(height, index), 33);
   return k;
 }
 

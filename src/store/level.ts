@@ -1,26 +1,47 @@
 import { existsSync, readdirSync } from "node:fs";
 import { ClassicLevel } from "classic-level";
-import { type ChainStore, type StoredEntry, StoreError, type StoreWrite } from "../chain/store.ts";
+import {
+  type ChainStore,
+  type IndexedRecord,
+  indexedRecords,
+  type RecordPlace,
+  type StoredEntry,
+  StoreError,
+  type StoreWrite,
+} from "../chain/store.ts";
 import type { EntryStatus } from "../chain/types.ts";
+import { decodeBlock } from "../consensus/block.ts";
 import { Reader, Writer } from "../consensus/bytes.ts";
 import type { BlockErrorData } from "../consensus/errors.ts";
 import { encodeHeader, hashToHex, readHeader } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { errorWithCause } from "../util/errors.ts";
+import { IdFilter } from "./filter.ts";
 import {
+  authorKey,
   banKey,
   blockKey,
+  decodePlace,
+  encodePlace,
   entryKey,
   heightKey,
   META_KEY,
+  P_AUTHOR,
   P_BAN,
   P_ENTRY,
+  P_HEIGHT,
+  P_RECORD,
   prefixRange,
+  recordKey,
   SCHEMA_VERSION,
   TIP_KEY,
 } from "./layout.ts";
 
 type Bytes = Uint8Array;
+type Batch = ReturnType<ClassicLevel<Bytes, Bytes>["batch"]>;
+
+/** Main-chain blocks per batch when a version-1 store's record index is built. */
+const MIGRATE_BATCH = 500;
 const VIEW = { keyEncoding: "view", valueEncoding: "view" } as const;
 
 const STATUS_CODES: readonly EntryStatus[] = ["accepted", "valid", "invalid", "invalid-child"];
@@ -79,6 +100,11 @@ export interface LevelStoreOptions {
  * power cut can lose the last writes, and even then LevelDB recovers to a consistent earlier batch.
  */
 export class LevelStore implements ChainStore {
+  /** Every id of the record index (and maybe more): lookups of ids it lacks skip LevelDB. */
+  private filter = new IdFilter(0);
+  /** The larger filter being filled from the index while this one is too full; new ids go to both. */
+  private next: IdFilter | undefined;
+
   private constructor(
     readonly path: string,
     private readonly db: ClassicLevel<Bytes, Bytes>,
@@ -119,6 +145,7 @@ export class LevelStore implements ChainStore {
     const store = new LevelStore(path, db, opts.sync ?? false);
     try {
       await store.checkMeta(params);
+      await store.rebuildFilter();
     } catch (err) {
       await db.close();
       throw err;
@@ -139,9 +166,13 @@ export class LevelStore implements ChainStore {
     }
     if (meta.length !== 40) throw new StoreError("NOT_JBC", "unrecognised metadata record", this.path);
     const r = new Reader(meta);
-    const version = r.u32();
+    let version = r.u32();
     const networkId = r.u32();
     const storedGenesis = r.bytes(32);
+    if (version === 1 && networkId === params.networkId && Buffer.compare(storedGenesis, genesis) === 0) {
+      await this.migrateToV2(meta);
+      version = 2;
+    }
     if (version !== SCHEMA_VERSION) {
       throw new StoreError(
         "NOT_JBC",
@@ -156,6 +187,30 @@ export class LevelStore implements ChainStore {
         this.path,
       );
     }
+  }
+
+  /**
+   * Schema 1 → 2: builds the record-id and author indexes from the main chain ('h' records), in batches
+   * of MIGRATE_BATCH blocks, then writes the new version last. Every put is idempotent, so a kill during
+   * the migration only means the next open starts it again.
+   */
+  private async migrateToV2(meta: Bytes): Promise<void> {
+    const hashes = await this.read(this.db.values(prefixRange(P_HEIGHT)).all());
+    for (let from = 0; from < hashes.length; from += MIGRATE_BATCH) {
+      const part = hashes.slice(from, from + MIGRATE_BATCH);
+      const bodies = await this.getBlocks(part);
+      const batch = this.db.batch();
+      bodies.forEach((raw, i) => {
+        if (!raw) {
+          throw new StoreError("CORRUPT", `main-chain block ${hashToHex(part[i]!)} is missing`, this.path);
+        }
+        putRecords(batch, indexedRecords(decodeBlock(raw), from + i));
+      });
+      await batch.write({ sync: this.sync });
+    }
+    const next = meta.slice();
+    new DataView(next.buffer).setUint32(0, 2, true);
+    await this.db.put(META_KEY, next, { sync: this.sync });
   }
 
   async loadEntries(): Promise<StoredEntry[]> {
@@ -207,6 +262,79 @@ export class LevelStore implements ChainStore {
     return this.read(this.db.values({ gte: heightKey(from), lte: heightKey(to) }).all());
   }
 
+  async getRecordPlaces(ids: Bytes[]): Promise<Array<RecordPlace | undefined>> {
+    const out: Array<RecordPlace | undefined> = new Array(ids.length).fill(undefined);
+    const asked: number[] = [];
+    for (let i = 0; i < ids.length; i++) if (this.filter.mayHave(ids[i]!)) asked.push(i);
+    if (asked.length === 0) return out;
+    const values = await this.read(this.db.getMany(asked.map((i) => recordKey(ids[i]!))));
+    values.forEach((v, j) => {
+      if (v && v.length === 8) out[asked[j]!] = decodePlace(v);
+    });
+    return out;
+  }
+
+  /**
+   * Fills a filter sized for twice the index (estimated from LevelDB's size of the 'r' range, about 45
+   * bytes a key) from its keys, then uses it; ids written meanwhile go into it too (`write`). Run at open
+   * and when the filter fills up; again at once when the estimate was too low.
+   */
+  private async rebuildFilter(expected?: number): Promise<void> {
+    const range = prefixRange(P_RECORD);
+    const estimate = expected ?? Math.ceil((await this.db.approximateSize(range.gte, range.lt)) / 40);
+    const next = new IdFilter(Math.max(1 << 20, 2 * estimate));
+    this.next = next;
+    const it = this.db.keys(range);
+    try {
+      for (;;) {
+        const batch = await this.read(it.nextv(8192));
+        if (batch.length === 0) break;
+        for (const k of batch) next.add(k.subarray(1));
+      }
+    } finally {
+      this.next = undefined;
+      await it.close();
+    }
+    this.filter = next;
+    if (next.count > next.capacity) await this.rebuildFilter(next.count);
+  }
+
+  async recordsByAuthor(
+    publicKey: Bytes,
+    limit: number,
+    before?: RecordPlace,
+  ): Promise<Array<RecordPlace & { id: Bytes }>> {
+    if (limit <= 0) return [];
+    // Newest first from `before` (exclusive), or from the last possible place of this key.
+    const lt = authorKey(publicKey, before?.height ?? 0xffffffff, before?.index ?? 0xffffffff);
+    const rows = await this.read(
+      this.db.iterator({ gte: authorKey(publicKey, 0, 0), lt, reverse: true, limit }).all(),
+    );
+    return rows.map(([k, v]) => ({ ...decodePlace(k, 33), id: v }));
+  }
+
+  async getAuthorIds(refs: Array<RecordPlace & { author: Bytes }>): Promise<Array<Bytes | undefined>> {
+    if (refs.length === 0) return [];
+    return this.read(this.db.getMany(refs.map((r) => authorKey(r.author, r.height, r.index))));
+  }
+
+  async countRecordIndex(): Promise<{ records: number; authors: number }> {
+    const count = async (prefix: number): Promise<number> => {
+      let n = 0;
+      const it = this.db.keys(prefixRange(prefix));
+      try {
+        for (;;) {
+          const batch = await it.nextv(4096);
+          if (batch.length === 0) return n;
+          n += batch.length;
+        }
+      } finally {
+        await it.close();
+      }
+    };
+    return { records: await this.read(count(P_RECORD)), authors: await this.read(count(P_AUTHOR)) };
+  }
+
   /**
    * LevelDB does not verify block checksums on reads, but when it does notice corruption (a block that
    * fails to decompress or parse) the caller gets a StoreError CORRUPT, not a bare LevelDB error.
@@ -224,6 +352,18 @@ export class LevelStore implements ChainStore {
     for (const h of w.mainDel ?? []) batch.del(heightKey(h));
     for (const m of w.mainPut ?? []) batch.put(heightKey(m.height), m.hash);
     if (w.tip) batch.put(TIP_KEY, w.tip);
+    // Disconnected records first, so a record in both branches ends up at its new place.
+    for (const r of w.recordsDel ?? []) {
+      batch.del(recordKey(r.id));
+      if (r.author) batch.del(authorKey(r.author, r.height, r.index));
+    }
+    if (w.recordsPut) {
+      // Into the filter before the write: a filter holding more than the index is still correct.
+      putRecords(batch, w.recordsPut, [this.filter, this.next]);
+      if (!this.next && this.filter.count > this.filter.capacity) {
+        this.rebuildFilter().catch(() => {}); // until it is done the full filter answers "maybe" more often
+      }
+    }
     await batch.write({ sync: this.sync });
   }
 
@@ -246,6 +386,14 @@ export class LevelStore implements ChainStore {
 
   async close(): Promise<void> {
     await this.db.close();
+  }
+}
+
+function putRecords(batch: Batch, records: IndexedRecord[], filters: Array<IdFilter | undefined> = []): void {
+  for (const r of records) {
+    for (const f of filters) f?.add(r.id);
+    batch.put(recordKey(r.id), encodePlace(r.height, r.index));
+    if (r.author) batch.put(authorKey(r.author, r.height, r.index), r.id);
   }
 }
 

@@ -10,6 +10,7 @@ import { type Block, encodeBlock } from "../../src/consensus/block.ts";
 import { encodeHeader } from "../../src/consensus/header.ts";
 import type { NetworkParams } from "../../src/consensus/params.ts";
 import type { BlockRecord } from "../../src/consensus/records.ts";
+import type { Mempool } from "../../src/mempool/index.ts";
 import { type NetworkLimits, P2PNetwork } from "../../src/net/index.ts";
 import { LevelStore } from "../../src/store/level.ts";
 import { type Logger, silentLogger } from "../../src/util/logger.ts";
@@ -125,6 +126,8 @@ export interface NodeOptions {
   logger?: Logger;
   /** TCP port to listen on (default 0: ephemeral). */
   port?: number;
+  /** A mempool: the network then joins the records topic. */
+  mempool?: Mempool;
 }
 
 /** A started P2PNetwork on 127.0.0.1, ephemeral port, with its own chain in a temporary directory. */
@@ -138,7 +141,7 @@ export async function startNode(params: NetworkParams, opts: NodeOptions = {}): 
       logger: opts.logger ?? silentLogger,
       ...(opts.limits ? { limits: opts.limits } : {}),
     },
-    { chain: tc.chain, bans: tc.store },
+    { chain: tc.chain, bans: tc.store, ...(opts.mempool ? { mempool: opts.mempool } : {}) },
   );
   await net.start();
   return {

@@ -17,6 +17,8 @@
  *               a20 - i21 i22                        delivered i22, i21: an orphan on a side branch
  *               g75 - h76 .. h79                     delivered h77, h78, h79 (orphans), then h76
  *               h79 - z80 .. z100                    the final, strictly heaviest chain
+ *
+ * Every block carries records (see `records`), some shared by the blocks of all branches at a height.
  */
 import { Chain } from "../../src/chain/chain.ts";
 import { type Block, encodeBlock } from "../../src/consensus/block.ts";
@@ -31,9 +33,24 @@ export const CRASH_CLOCK = regtest.genesis.header.time + 86_400;
 
 const utf8 = new TextEncoder();
 
-/** Three ~200-byte data records per block, so each batch carries a realistic body. */
+const author = new Uint8Array(32).fill(9);
+
+/**
+ * Three ~200-byte data records per block, so each batch carries a realistic body; a signed one (the author
+ * index); and one every branch shares at that height ("at <height>"), so each reorg moves that record's
+ * index keys from the disconnected block to the connected one in the same batch (the record index is
+ * checked by verifyChain after every kill).
+ */
 function records(name: string): BlockRecord[] {
-  return [0, 1, 2].map((j) => ({ type: "data", data: utf8.encode(`${name}/${j}/`.padEnd(200, "x")) }));
+  const data = [0, 1, 2].map(
+    (j): BlockRecord => ({ type: "data", data: utf8.encode(`${name}/${j}/`.padEnd(200, "x")) }),
+  );
+  const height = Number(/\d+$/.exec(name)?.[0]);
+  return [
+    ...data,
+    signRecord(utf8.encode(`${name} signed`), author),
+    { type: "data", data: utf8.encode(`at ${height}`) },
+  ];
 }
 
 export interface CrashScenario {

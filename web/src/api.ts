@@ -41,7 +41,7 @@ async function getJson<S extends z.ZodType>(path: string, schema: S): Promise<z.
   return parsed.data;
 }
 
-function query(q: Record<string, number | undefined>): string {
+function query(q: Record<string, number | string | undefined>): string {
   const p = new URLSearchParams();
   for (const [k, v] of Object.entries(q)) if (v !== undefined) p.set(k, String(v));
   const s = p.toString();
@@ -56,6 +56,11 @@ export const api = {
     getJson(buildPath(routes.getBlock.path, { id: String(id) }), routes.getBlock.response),
   tree: (depth: number) => getJson(`${routes.getTree.path}${query({ depth })}`, routes.getTree.response),
   peers: () => getJson(routes.getPeers.path, routes.getPeers.response),
+  record: (id: string) => getJson(buildPath(routes.getRecord.path, { id }), routes.getRecord.response),
+  records: (q: { author: string; limit?: number; before?: string }) =>
+    getJson(`${routes.getRecords.path}${query(q)}`, routes.getRecords.response),
+  mempool: (q: { limit?: number; after?: string }) =>
+    getJson(`${routes.getMempool.path}${query(q)}`, routes.getMempool.response),
   /** Network parameters the charts need (target block time). */
   explorerInfo: () => getJson(explorerRoutes.getExplorerInfo.path, ExplorerInfo),
   /** Every node of the devnet and how its tip relates to this node's chain. */

@@ -9,6 +9,7 @@ import { DifficultyView } from "./views/difficulty.tsx";
 import { ForkView, ReorgBanner } from "./views/forks.tsx";
 import { DevnetStrip, Overview, PeersView } from "./views/overview.tsx";
 import { Race } from "./views/race.tsx";
+import { AuthorPage, PendingPanel, RecordPage, SearchBox } from "./views/records.tsx";
 
 /** How long the latest reorg stays as a banner at the top of the page (it stays in the fork view's log). */
 const REORG_BANNER_MS = 120_000;
@@ -79,6 +80,7 @@ function Home(props: { s: ExplorerState; now: number }) {
       </div>
       <div class="grid2">
         <div>
+          <PendingPanel s={s} />
           <Race s={s} />
           <PeersView s={s} />
         </div>
@@ -93,7 +95,7 @@ export function App() {
   const now = useNow(1000);
   const route = useRoute();
   useEffect(() => {
-    if (route.page !== "block")
+    if (route.page === "home" || route.page === "missing")
       document.title = s.status ? `#${s.status.tip.height} · jbc explorer` : "jbc explorer";
   }, [route.page, s.status?.tip.height]);
   return (
@@ -109,12 +111,15 @@ export function App() {
           </span>
         )}
         <span class="spacer" />
+        <SearchBox />
         <Connection s={s} />
       </header>
       <main>
         <ConnectionBanners s={s} now={now} />
         {route.page === "home" && <Home s={s} now={now} />}
         {route.page === "block" && <BlockPage id={route.id} />}
+        {route.page === "record" && <RecordPage id={route.id} />}
+        {route.page === "author" && <AuthorPage publicKey={route.key} />}
         {route.page === "missing" && (
           <div class="page-error">
             <h1>No such page</h1>

@@ -2,12 +2,21 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 
 /** Client-side routes. The node serves index.html for any non-API path, so each is also a real URL. */
-export type Route = { page: "home" } | { page: "block"; id: string } | { page: "missing"; path: string };
+export type Route =
+  | { page: "home" }
+  | { page: "block"; id: string }
+  | { page: "record"; id: string }
+  | { page: "author"; key: string }
+  | { page: "missing"; path: string };
 
 export function parseRoute(path: string): Route {
   if (path === "/" || path === "") return { page: "home" };
   const m = /^\/block\/([^/]+)\/?$/.exec(path);
   if (m) return { page: "block", id: decodeURIComponent(m[1]!) };
+  const r = /^\/record\/([^/]+)\/?$/.exec(path);
+  if (r) return { page: "record", id: decodeURIComponent(r[1]!) };
+  const a = /^\/author\/([^/]+)\/?$/.exec(path);
+  if (a) return { page: "author", key: decodeURIComponent(a[1]!) };
   return { page: "missing", path };
 }
 
@@ -67,3 +76,5 @@ export function linkHandler(href: string): (e: MouseEvent) => void {
 }
 
 export const blockHref = (hashOrHeight: string | number): string => `/block/${hashOrHeight}`;
+export const recordHref = (id: string): string => `/record/${id}`;
+export const authorHref = (key: string): string => `/author/${key}`;

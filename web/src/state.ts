@@ -1,6 +1,14 @@
 import { useEffect, useState } from "preact/hooks";
 import type { DevnetView, ExplorerInfo } from "../../src/api/devnet.ts";
-import type { BlockSummary, MiningView, PeerView, ReorgView, Status, Tree } from "../../src/api/schemas.ts";
+import type {
+  BlockSummary,
+  MempoolView,
+  MiningView,
+  PeerView,
+  ReorgView,
+  Status,
+  Tree,
+} from "../../src/api/schemas.ts";
 import { BoundedMap } from "../../src/util/bounded.ts";
 import { errorMessage } from "../../src/util/errors.ts";
 import { api, isUnreachable } from "./api.ts";
@@ -57,9 +65,15 @@ export interface ExplorerState {
   mining?: MiningView;
   devnet?: DevnetView;
   devnetError?: string;
+  /** The first page of pending records, reloaded when record events arrive. */
+  mempool?: MempoolView;
+  /** Ids that came back to the mempool after a reorg seen on this page. */
+  unconfirmed: Set<string>;
 }
 
 const PAGE = 100;
+/** Pending records listed on the home page. */
+const MEMPOOL_ROWS = 20;
 const TREE_DEPTH = 40;
 const KEEP_SUMMARIES = 5000;
 /** Older pages are fetched one after another with this pause, so a long chain never floods the node. */
@@ -76,6 +90,7 @@ export class Explorer {
     replaced: new Map(),
     arrived: new Map(),
     peers: [],
+    unconfirmed: new Set(),
   };
   private readonly byHash = new BoundedMap<string, BlockRef>(KEEP_SUMMARIES);
   private readonly listeners = new Set<() => void>();
@@ -97,6 +112,12 @@ export class Explorer {
         mining: (m) => this.set({ mining: m }),
         sync: () => this.later("status", 300, () => this.loadStatus()),
         malformed: () => this.later("resync", 500, () => this.resync()),
+        "record.pending": () => this.later("mempool", 250, () => this.loadMempool()),
+        "record.confirmed": () => this.later("mempool", 250, () => this.loadMempool()),
+        "record.unconfirmed": (e) => {
+          this.set({ unconfirmed: new Set(this.state.unconfirmed).add(e.id) });
+          this.later("mempool", 250, () => this.loadMempool());
+        },
       },
       (stream) => {
         const down = stream === "live" ? undefined : (this.state.streamDownSince ?? Date.now());
@@ -150,7 +171,13 @@ export class Explorer {
   /** Reloads everything: at start and after every reconnection (events may have been missed). */
   private async resync(): Promise<void> {
     const gen = ++this.generation;
-    await Promise.all([this.loadInfo(), this.loadStatus(), this.loadTree(), this.loadPeers()]);
+    await Promise.all([
+      this.loadInfo(),
+      this.loadStatus(),
+      this.loadTree(),
+      this.loadPeers(),
+      this.loadMempool(),
+    ]);
     await this.loadRecent(gen);
     if (this.state.info?.devnet) void this.loadDevnet();
     void this.backfill(gen);
@@ -183,6 +210,11 @@ export class Explorer {
     if (!tree) return;
     for (const n of tree.nodes) this.remember({ hash: n.hash, height: n.height, miner: n.miner });
     this.set({ tree });
+  }
+
+  private async loadMempool(): Promise<void> {
+    const mempool = await this.guard(() => api.mempool({ limit: MEMPOOL_ROWS }));
+    if (mempool) this.set({ mempool });
   }
 
   private async loadPeers(): Promise<void> {

@@ -21,6 +21,8 @@ export const TipEvent = z.object({
   left: z.array(hash),
   joined: z.array(hash),
 });
+/** record.pending / record.unconfirmed carry `{ id, type, size, time }`, record.confirmed `{ id, block, index }`. */
+export const RecordEvent = z.looseObject({ id: hash });
 export const PeerEvent = z.object({ event: z.string(), peer: z.string(), reason: z.string().optional() });
 
 export type HelloEvent = z.infer<typeof HelloEvent>;
@@ -36,6 +38,10 @@ export interface StreamHandlers {
   peer(e: PeerEvent): void;
   mining(e: MiningView): void;
   sync(e: SyncView): void;
+  /** A record entered the mempool, was confirmed, or came back after a reorg. */
+  "record.pending"(e: z.infer<typeof RecordEvent>): void;
+  "record.confirmed"(e: z.infer<typeof RecordEvent>): void;
+  "record.unconfirmed"(e: z.infer<typeof RecordEvent>): void;
   /** An event whose data did not match its schema: the explorer resynchronizes from the API. */
   malformed(event: string): void;
 }
@@ -50,6 +56,9 @@ const schemas = {
   peer: PeerEvent,
   mining: MiningView,
   sync: SyncView,
+  "record.pending": RecordEvent,
+  "record.confirmed": RecordEvent,
+  "record.unconfirmed": RecordEvent,
 } as const;
 
 /** Opens the event stream; returns a function that closes it for good. */

@@ -1,4 +1,4 @@
-import { Command } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import type { NetworkParams } from "../../consensus/params.ts";
 import { withConfig } from "../config.ts";
 import { networkOption } from "../network-option.ts";
@@ -25,6 +25,20 @@ export interface NodeCommandOptions {
   mdns: boolean;
   sync: boolean;
   devnetPeers: string[];
+  mempoolMb: number;
+  mempoolExpiry: number;
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration such as 90s, 30m, 24h or 7d (a bare number is seconds), in milliseconds. */
+export function durationArg(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)([smhd]?)$/.exec(value.trim());
+  const ms = m ? Number(m[1]) * DURATION_UNITS[m[2] || "s"]! : Number.NaN;
+  if (!Number.isFinite(ms) || ms < 1000) {
+    throw new InvalidArgumentError("expected a duration of at least 1s, such as 90s, 30m, 24h or 7d");
+  }
+  return Math.round(ms);
 }
 
 /** `jbc node`: one full node (store, chain, P2P, miner, HTTP API), until Ctrl-C. */
@@ -75,6 +89,13 @@ export function nodeCommand(): Command {
       "HTTP URLs of the other nodes of a devnet, comma-separated: the explorer compares their tips with this one",
       (v: string) => v.split(",").filter(Boolean),
       [],
+    )
+    .option("--mempool-mb <mb>", "memory for pending records, in MiB", intArg(1, 65536), 64)
+    .option(
+      "--mempool-expiry <duration>",
+      "how long a record may stay pending (90s, 30m, 24h, 7d)",
+      durationArg,
+      24 * 3_600_000,
     )
     .action(async (o: NodeCommandOptions) => {
       const { runNode } = await import("../run-node.ts");

@@ -1,14 +1,18 @@
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Command } from "commander";
 import { z } from "zod";
 import { ApiClient, ApiClientError } from "../../api/client.ts";
 import type { NetworkParams } from "../../consensus/params.ts";
 import { type RecordProof, verifyRecordProof } from "../../consensus/proof.ts";
-import { encodeRecord } from "../../consensus/records.ts";
-import { RecordJson, recordFromJson } from "../../mempool/json.ts";
+import { type DataRecord, encodeRecord, type SignedRecord, signRecord } from "../../consensus/records.ts";
+import { RecordJson, recordFromJson, recordToJson } from "../../mempool/json.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { networkOption } from "../network-option.ts";
 import { intArg } from "../options.ts";
+import { readKeyFile } from "./keygen.ts";
+
+const DEFAULT_URL = "http://127.0.0.1:5000";
 
 /**
  * A saved proof: the record (in its JSON form) and its inclusion proof. `GET /api/records/:id` answers a
@@ -80,9 +84,128 @@ async function verify(file: string, o: VerifyOptions): Promise<boolean> {
   }
 }
 
-/** `jbc record ...`: records on the chain. `verify` today; `add`, `get` and `list` come with the API routes. */
+/** Prints a failure the way every `jbc record` command does and sets the exit code. */
+function fail(cmd: string, err: unknown): void {
+  console.error(`jbc record ${cmd}: ${errorMessage(err)}`);
+  process.exitCode = 1;
+}
+
+interface AddOptions {
+  file?: string;
+  key?: string;
+  url: string;
+  wait?: number;
+  timeout: number;
+}
+
+/** Submits one record, prints its id and, with --wait N, waits until it has N confirmations. */
+async function add(text: string | undefined, o: AddOptions): Promise<void> {
+  if ((text === undefined) === (o.file === undefined))
+    throw new Error("give the record's TEXT or --file F (one of them)");
+  const data = o.file !== undefined ? new Uint8Array(await readFile(o.file)) : new TextEncoder().encode(text);
+  let record: DataRecord | SignedRecord = { type: "data", data };
+  if (o.key !== undefined) record = signRecord(data, (await readKeyFile(o.key)).secretKey);
+  const api = new ApiClient(o.url, { timeoutMs: 30_000 });
+  const { type: _type, ...json } = recordToJson(record);
+  const ack = await api.submitRecords(json);
+  console.log(ack.id);
+  if (o.wait === undefined) return;
+  const deadline = Date.now() + o.timeout * 1000;
+  for (;;) {
+    const r = await api.record(ack.id);
+    const c = r.confirmations ?? 0;
+    if (r.status === "confirmed" && c >= o.wait) {
+      console.log(`confirmed in block ${r.block?.hash} at height ${r.block?.height} (${c} confirmation(s))`);
+      return;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${ack.id} has ${c} confirmation(s) after ${o.timeout} s, fewer than ${o.wait}`);
+    await sleep(250);
+  }
+}
+
+/** Prints a record as the node shows it; with --proof saves the answer (a proof file) to a file. */
+async function get(id: string, o: { url: string; proof?: string }): Promise<void> {
+  const r = await new ApiClient(o.url, { timeoutMs: 10_000 }).record(id);
+  console.log(JSON.stringify(r, null, 2));
+  if (o.proof === undefined) return;
+  if (!r.proof) throw new Error(`record ${r.id} is ${r.status}: no proof until it is in a block`);
+  await writeFile(o.proof, `${JSON.stringify(r, null, 2)}\n`);
+  console.error(`proof written to ${o.proof} (check it with: jbc record verify ${o.proof})`);
+}
+
+/** An author given as 64 hex digits or as a key file (its public key). */
+async function authorKey(key: string): Promise<string> {
+  if (/^[0-9a-fA-F]{64}$/.test(key)) return key.toLowerCase();
+  return Buffer.from((await readKeyFile(key)).publicKey).toString("hex");
+}
+
+/** Prints an author's records, newest first: height:index, id, the data (text, or its encoding). */
+async function list(o: {
+  author: string;
+  url: string;
+  limit: number;
+  before?: string;
+  json: boolean;
+}): Promise<void> {
+  const page = await new ApiClient(o.url, { timeoutMs: 10_000 }).records(await authorKey(o.author), {
+    limit: o.limit,
+    ...(o.before !== undefined ? { before: o.before } : {}),
+  });
+  if (o.json) {
+    console.log(JSON.stringify(page, null, 2));
+    return;
+  }
+  for (const r of page.records) {
+    const data =
+      "data" in r.record
+        ? r.record.encoding === "utf8"
+          ? JSON.stringify(r.record.data)
+          : `(${r.record.encoding}) ${r.record.data}`
+        : "";
+    console.log(
+      `${r.block.height}:${r.index}  ${r.id}  ${data.length > 80 ? `${data.slice(0, 77)}...` : data}`,
+    );
+  }
+  if (page.records.length === 0) console.log("no records");
+  if (page.next) console.log(`more: --before ${page.next}`);
+}
+
+/** `jbc record ...`: submit, find, list and prove records. */
 export function recordCommand(): Command {
   const record = new Command("record").description("submit, find and prove records");
+  record
+    .command("add")
+    .description("submit a record to a node and print its id")
+    .argument("[text]", "the record's data, as UTF-8 text")
+    .option("--file <file>", "the record's data: this file's bytes")
+    .option("--key <key.json>", "sign the record with this key (jbc keygen)")
+    .option("--url <url>", "the node's HTTP API", DEFAULT_URL)
+    .option("--wait <n>", "wait until the record has n confirmations", intArg(1, 1_000_000))
+    .option("--timeout <s>", "with --wait, give up after this many seconds", intArg(1), 600)
+    .action(async (text: string | undefined, o: AddOptions) => {
+      await add(text, o).catch((err: unknown) => fail("add", err));
+    });
+  record
+    .command("get")
+    .description("show a record: pending, or confirmed with its block, confirmations and proof")
+    .argument("<id>", "the record id (64 hex digits)")
+    .option("--url <url>", "the node's HTTP API", DEFAULT_URL)
+    .option("--proof <file>", "save the answer as a proof file for jbc record verify")
+    .action(async (id: string, o: { url: string; proof?: string }) => {
+      await get(id, o).catch((err: unknown) => fail("get", err));
+    });
+  record
+    .command("list")
+    .description("list an author's confirmed records, newest first")
+    .requiredOption("--author <key>", "the author's public key (64 hex digits) or key file")
+    .option("--url <url>", "the node's HTTP API", DEFAULT_URL)
+    .option("--limit <n>", "records per page", intArg(1, 100), 20)
+    .option("--before <cursor>", "the page after this height:index (the last line's 'more')")
+    .option("--json", "print the raw JSON page", false)
+    .action(async (o: { author: string; url: string; limit: number; before?: string; json: boolean }) => {
+      await list(o).catch((err: unknown) => fail("list", err));
+    });
   record
     .command("verify")
     .description("check a saved proof offline and, with --url, that its block is on the node's main chain")

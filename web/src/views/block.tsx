@@ -13,7 +13,7 @@ import { errorMessage } from "../../../src/util/errors.ts";
 import { api } from "../api.ts";
 import { Banner, Hash, HeightLink, Miner, Panel } from "../components.tsx";
 import { clockTime, dateTime, difficulty, duration, groupDigits } from "../format.ts";
-import { blockHref, Link } from "../router.tsx";
+import { blockHref, Link, recordHref } from "../router.tsx";
 import { useExplorer } from "../state.ts";
 
 type Load =
@@ -386,7 +386,9 @@ export function BlockPage(props: { id: string }) {
                 <td class="num">{r.index}</td>
                 <td>{r.type}</td>
                 <td>
-                  <code class="break small rid">{r.id}</code>
+                  <Link href={recordHref(r.id)}>
+                    <code class="break small rid">{r.id}</code>
+                  </Link>
                 </td>
                 <td class="num">{r.size}</td>
                 <td>

@@ -1,0 +1,71 @@
+/**
+ * Record gossip (docs/protocol.md "Records"): one record's bytes per message on the network's records
+ * topic, message id = the record id, so gossipsub's seen-cache drops repeats before they reach the pool.
+ * Every message goes through the mempool's one admission path, and its verdict decides what gossipsub
+ * does with it (docs/ledger-design.md's table): admitted → accept (relay); already pending, already
+ * confirmed or pool full → ignore (no relay, no penalty); malformed, too large, a miner record or a bad
+ * signature → reject (no relay) and the mempool's penalty on the sender's score, the same score that bad
+ * blocks raise, so a peer gossiping bad signatures is banned like one gossiping bad blocks.
+ * Records the node admits over the API are published here.
+ */
+import { type GossipsubMessage, TopicValidatorResult } from "@libp2p/gossipsub";
+import type { Mempool, MempoolEntry } from "../../mempool/index.ts";
+import { errorMessage } from "../../util/errors.ts";
+import type { NetContext } from "../context.ts";
+import type { Peers } from "../peers/peers.ts";
+import { PROTOCOL_PENALTY } from "../peers/scores.ts";
+
+export class RecordGossip {
+  constructor(
+    private readonly ctx: NetContext,
+    private readonly peers: Peers,
+    private readonly mempool: Mempool,
+    /** The records topic of this network (protocols.ts `recordsTopic`). */
+    readonly topic: string,
+  ) {}
+
+  readonly onMessage = (evt: CustomEvent<GossipsubMessage>): void => {
+    const { msgId, propagationSource, msg } = evt.detail;
+    if (msg.topic !== this.topic) return;
+    void this.judge(msgId, propagationSource.toString(), msg.data);
+  };
+
+  /** Admits a gossiped record once, then tells gossipsub whether to forward it. */
+  private async judge(msgId: string, from: string, data: Uint8Array): Promise<void> {
+    const max = this.ctx.params.maxRecordSize;
+    let verdict = TopicValidatorResult.Ignore;
+    let penalty = 0;
+    let reason = "";
+    if (data.length > max) {
+      // Checked by admit too; priced here as for an oversized block message.
+      verdict = TopicValidatorResult.Reject;
+      penalty = PROTOCOL_PENALTY.OVERSIZED;
+      reason = `gossip record of ${data.length} bytes exceeds ${max}`;
+    } else {
+      try {
+        const r = await this.mempool.admit(data, { kind: "peer", peer: from });
+        if (r.ok) verdict = TopicValidatorResult.Accept;
+        else if (r.error.penalty > 0) {
+          verdict = TopicValidatorResult.Reject;
+          penalty = r.error.penalty;
+          reason = `gossip record${r.id ? ` ${r.id}` : ""}: ${r.error.code} ${r.error.message}`;
+        }
+      } catch (err) {
+        // The record index failed: our problem, not the sender's.
+        this.ctx.log.warn({ peer: from, err: errorMessage(err) }, "gossip record not admitted");
+      }
+    }
+    if (!this.ctx.started()) return;
+    this.ctx.node.services.pubsub.reportMessageValidationResult(msgId, from, verdict);
+    if (penalty > 0) await this.peers.penalize(from, penalty, reason);
+  }
+
+  /** The mempool's `added` listener: publishes records submitted to this node's API. */
+  readonly onAdded = (entry: MempoolEntry): void => {
+    if (!this.ctx.started() || entry.source.kind !== "api") return;
+    this.ctx.node.services.pubsub.publish(this.topic, entry.bytes).then(
+      (r) => this.ctx.log.debug({ id: entry.id, recipients: r.recipients.length }, "record published"),
+      (err: unknown) => this.ctx.log.warn({ id: entry.id, err: errorMessage(err) }, "cannot publish record"),
+    );
+  };
+}
