@@ -110,7 +110,10 @@ export class MemoryStore implements ChainStore {
       if (!r.author) continue;
       const a = key(r.author);
       let rows = this.authors.get(a);
-      if (!rows) this.authors.set(a, (rows = new Map()));
+      if (!rows) {
+        rows = new Map();
+        this.authors.set(a, rows);
+      }
       rows.set(placeKey(r), r.id);
     }
   }
