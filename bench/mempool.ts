@@ -30,8 +30,11 @@ import { buildRecordProof, merkleLevels, verifyRecordProof } from "../src/consen
 import { type BlockRecord, encodeRecord, signRecord } from "../src/consensus/records.ts";
 import { buildBlock } from "../src/consensus/template.ts";
 import { Mempool, mempoolFile } from "../src/mempool/index.ts";
+import { useNativeCrypto } from "../src/node/crypto.ts";
 import { median } from "./stats.ts";
 
+// As a node does: signatures and ids through OpenSSL (consensus defaults to pure JS for the browser).
+useNativeCrypto();
 const quick = process.argv.includes("--quick");
 const scale = quick ? 10 : 1;
 const round = (x: number, d = 2) => Number(x.toFixed(d));

@@ -226,6 +226,42 @@ export function registerMetrics(app: ApiServer, backend: ApiBackend): Metrics {
   const onProcessed = (e: { seconds: number }): void => processBlock.observe(e.seconds);
   chain.on("processed", onProcessed);
 
+  // The mempool, when the node has one: its size now, what it admitted and refused since the start.
+  const mempool = backend.records?.mempool;
+  const admitted = new Counter({
+    name: "jbc_mempool_admitted_total",
+    help: "Records that became pending, by where they came from (api, peer, disk, reorg)",
+    labelNames: ["source"],
+    ...r,
+  });
+  const refusedRecords = new Counter({
+    name: "jbc_mempool_refused_total",
+    help: "Record admissions refused, by MempoolError code and source",
+    labelNames: ["code", "source"],
+    ...r,
+  });
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new Gauge({
+      name,
+      help,
+      ...r,
+      collect() {
+        this.set(read());
+      },
+    });
+  };
+  gauge("jbc_mempool_records", "Pending records", () => mempool?.stats().count ?? 0);
+  gauge("jbc_mempool_bytes", "Bytes of pending records", () => mempool?.stats().bytes ?? 0);
+  gauge(
+    "jbc_mempool_oldest_age_seconds",
+    "Age of the record pending longest",
+    () => (mempool?.stats().oldestAgeMs ?? 0) / 1000,
+  );
+  const onAdded = (e: { source: { kind: string } }): void => admitted.inc({ source: e.source.kind });
+  const onRefused = (code: string, source: string): void => refusedRecords.inc({ code, source });
+  mempool?.on("added", onAdded);
+  mempool?.on("refused", onRefused);
+
   app.addHook("onResponse", async (req, reply) => {
     // The route's pattern, not its URL: /api/blocks/:id is one series, not one per block.
     const route = req.routeOptions.url ?? "unmatched";
@@ -248,6 +284,8 @@ export function registerMetrics(app: ApiServer, backend: ApiBackend): Metrics {
       chain.off("processed", onProcessed);
       events.off("sync", onSync);
       events.off("peer", onPeer);
+      mempool?.off("added", onAdded);
+      mempool?.off("refused", onRefused);
     },
   };
 }

@@ -17,7 +17,7 @@ import type { NetworkParams } from "../consensus/params.ts";
 import { type BlockRecord, decodeRecord, encodeRecord, verifyRecordSignature } from "../consensus/records.ts";
 import { errorMessage } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
-import { MempoolError } from "./errors.ts";
+import { MempoolError, type MempoolErrorCode } from "./errors.ts";
 import { encodeMempoolFile, readMempoolFile, type SavedRecord, writeFileAtomic } from "./persist.ts";
 
 export const DEFAULT_MEMPOOL_BYTES = 64 * 1024 * 1024;
@@ -66,6 +66,8 @@ export interface MempoolEvents {
   added: [entry: MempoolEntry];
   /** Records left the pool: included in a block, or expired. */
   removed: [ids: string[], reason: "block" | "expired"];
+  /** An admission was refused (for monitoring: the code, and where the record came from). */
+  refused: [code: MempoolErrorCode, source: RecordSource["kind"]];
 }
 
 export interface MempoolStats {
@@ -163,7 +165,9 @@ export class Mempool extends EventEmitter<MempoolEvents> {
    * `isConfirmed` (the node's index, not the sender's fault) rejects the promise with its error.
    */
   async admit(record: BlockRecord | Uint8Array, source: RecordSource): Promise<AdmitResult> {
-    return this.admitAt(record, source, this.now());
+    const result = await this.admitAt(record, source, this.now());
+    if (!result.ok) this.emit("refused", result.error.code, source.kind);
+    return result;
   }
 
   private async admitAt(

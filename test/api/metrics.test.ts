@@ -120,3 +120,28 @@ test("every metric the Grafana dashboard queries exists in a scrape, and all fol
     assert.doesNotMatch(name, /_(ms|milliseconds|kb|mb)(_|$)/, name);
   }
 });
+
+test("mempool metrics move: pending records and bytes, admissions by source, refusals by code", async () => {
+  const before = await scrape();
+  const pendingBefore = sample(before, "jbc_mempool_records") ?? 0;
+  const post = async (body: unknown): Promise<number> => {
+    const res = await fetch(`${node.url}/api/records`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    await res.text();
+    return res.status;
+  };
+  assert.equal(await post([{ data: "metrics one" }, { data: "metrics two" }]), 202);
+  // A signed record whose signature is all zeros: refused with BAD_SIGNATURE.
+  const bad = { data: "forged", publicKey: "11".repeat(32), signature: "00".repeat(64) };
+  assert.equal(await post(bad), 422);
+
+  const text = await scrape();
+  assert.equal(sample(text, "jbc_mempool_records"), pendingBefore + 2);
+  assert.ok((sample(text, "jbc_mempool_bytes") ?? 0) > 0);
+  assert.equal(sample(text, 'jbc_mempool_admitted_total{source="api"}'), 2);
+  assert.equal(sample(text, 'jbc_mempool_refused_total{code="BAD_SIGNATURE",source="api"}'), 1);
+  assert.ok((sample(text, "jbc_mempool_oldest_age_seconds") ?? -1) >= 0);
+});
