@@ -322,6 +322,8 @@ describe("explorer, node going away", () => {
     await post(node, ...c);
     await page.goto(node.url);
     await page.waitForSelector("[data-testid=connection][data-state=live]", WAIT);
+    // The stream can be live before the chain table's first fetch has rendered (a loaded machine).
+    await page.waitForSelector(row(c4), WAIT);
 
     await node.stop();
     const banner = await page.waitForSelector(
