@@ -1,6 +1,8 @@
-import { createPublicKey, hash, verify } from "node:crypto";
+import { createPublicKey, hash, type KeyObject, verify } from "node:crypto";
+import { toHex } from "../consensus/bytes.ts";
 import { useSha256 } from "../consensus/hash.ts";
 import { useEd25519Verify } from "../consensus/records.ts";
+import { BoundedMap } from "../util/bounded.ts";
 
 /** node:crypto's one-shot SHA-256 (Node >= 20.12); the digest is a Buffer, as it always was in Node. */
 function nativeSha256(data: Uint8Array): Uint8Array {
@@ -10,15 +12,31 @@ function nativeSha256(data: Uint8Array): Uint8Array {
 // DER prefix that wraps a raw ed25519 key as SubjectPublicKeyInfo, the form node:crypto imports.
 const SPKI_PREFIX = new Uint8Array([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
 
+/**
+ * Parsed public keys of recent signers: importing a key costs about as much as the verification itself
+ * (about 100 µs each here), and a log's records mostly come from a few authors. Bounded, since keys are
+ * free to make.
+ */
+const keys = new BoundedMap<string, KeyObject>(4096);
+
+function publicKeyObject(publicKey: Uint8Array): KeyObject {
+  const hex = toHex(publicKey);
+  let key = keys.get(hex);
+  if (!key) {
+    const der = new Uint8Array(SPKI_PREFIX.length + 32);
+    der.set(SPKI_PREFIX);
+    der.set(publicKey, SPKI_PREFIX.length);
+    key = createPublicKey({ key: Buffer.from(der.buffer), format: "der", type: "spki" });
+    keys.set(hex, key);
+  }
+  return key;
+}
+
 /** OpenSSL's ed25519 verify: the rule consensus's own ed25519Verify writes out. */
 function nativeEd25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
   if (signature.length !== 64 || publicKey.length !== 32) return false;
   try {
-    const der = new Uint8Array(SPKI_PREFIX.length + 32);
-    der.set(SPKI_PREFIX);
-    der.set(publicKey, SPKI_PREFIX.length);
-    const key = createPublicKey({ key: Buffer.from(der.buffer), format: "der", type: "spki" });
-    return verify(null, message, key, signature);
+    return verify(null, message, publicKeyObject(publicKey), signature);
   } catch {
     return false;
   }
