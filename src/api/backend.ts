@@ -9,6 +9,10 @@ export interface BackendEvents {
   /** Miner statistics, about every two seconds while mining and once when it stops. */
   mining: [view: MiningView];
   sync: [view: SyncView];
+  /** A gossip message judged (`in`, with gossipsub's verdict and a rejection's code) or published (`out`). */
+  gossip: [event: { topic: string; direction: "in" | "out"; verdict?: string; code?: string }];
+  /** The miner handed out a template (metrics only). */
+  template: [event: { height: number; records: number }];
 }
 
 /** The record index the API reads: the chain's, over the store's 'r' and 'a' keys (ids display hex). */

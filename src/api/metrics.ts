@@ -262,6 +262,31 @@ export function registerMetrics(app: ApiServer, backend: ApiBackend): Metrics {
   mempool?.on("added", onAdded);
   mempool?.on("refused", onRefused);
 
+  const gossipMessages = new Counter({
+    name: "jbc_gossip_messages_total",
+    help: "Gossip messages judged (direction in, by verdict) and published (direction out), by topic",
+    labelNames: ["topic", "direction", "verdict"],
+    ...r,
+  });
+  const gossipRejected = new Counter({
+    name: "jbc_gossip_rejected_total",
+    help: "Gossip messages rejected (not forwarded, sender penalised), by topic and code",
+    labelNames: ["topic", "code"],
+    ...r,
+  });
+  const templates = new Counter({
+    name: "jbc_mining_templates_total",
+    help: "Block templates handed to the mining workers (new tips and record refreshes)",
+    ...r,
+  });
+  const onGossip = (e: { topic: string; direction: string; verdict?: string; code?: string }): void => {
+    gossipMessages.inc({ topic: e.topic, direction: e.direction, verdict: e.verdict ?? "" });
+    if (e.verdict === "reject") gossipRejected.inc({ topic: e.topic, code: e.code ?? "UNKNOWN" });
+  };
+  const onTemplate = (): void => templates.inc();
+  events.on("gossip", onGossip);
+  events.on("template", onTemplate);
+
   app.addHook("onResponse", async (req, reply) => {
     // The route's pattern, not its URL: /api/blocks/:id is one series, not one per block.
     const route = req.routeOptions.url ?? "unmatched";
@@ -284,6 +309,8 @@ export function registerMetrics(app: ApiServer, backend: ApiBackend): Metrics {
       chain.off("processed", onProcessed);
       events.off("sync", onSync);
       events.off("peer", onPeer);
+      events.off("gossip", onGossip);
+      events.off("template", onTemplate);
       mempool?.off("added", onAdded);
       mempool?.off("refused", onRefused);
     },

@@ -86,6 +86,8 @@ export interface HashRateStats {
 
 export interface MinerEvents {
   block: [found: BlockFound];
+  /** A template was handed to the workers (a new tip, or new records on the same tip). */
+  template: [event: { height: number; records: number }];
   stats: [stats: HashRateStats];
   error: [error: Error];
 }
@@ -280,16 +282,18 @@ export class Miner extends EventEmitter<MinerEvents> {
       this.heightStart.clear();
       this.heightStart.set(context.prevHashHex, performance.now());
     }
+    const records = this.opts.records?.() ?? [];
     const generation = pool.mine({
       prevHash: context.prevHash,
       height: context.height,
       bits: context.bits,
       time,
       miner: this.opts.minerName,
-      records: this.opts.records?.() ?? [],
+      records,
       extraNonceBase: BigInt(this.jobSeq) << 32n,
     });
     this.job = { context, generation };
+    this.emit("template", { height: context.height, records: records.length });
     this.log.debug({ height: context.height, bits: context.bits, generation }, "mining");
   }
 

@@ -139,4 +139,18 @@ export interface NetworkEvents {
   "sync:done": [event: SyncDone];
   /** A block received by gossip was new to the chain (main, side or orphan). */
   "block:received": [event: { hash: string; from: string }];
+  /**
+   * A gossip message judged (`in`: its verdict, and the code of a rejection) or published (`out`), for
+   * monitoring.
+   */
+  gossip: [event: GossipEvent];
+}
+
+export interface GossipEvent {
+  topic: "blocks" | "records";
+  direction: "in" | "out";
+  /** For `in`: what gossipsub was told. */
+  verdict?: "accept" | "ignore" | "reject";
+  /** For a rejection: the BlockError or MempoolError code, or the protocol offence. */
+  code?: string;
 }

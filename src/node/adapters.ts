@@ -88,6 +88,7 @@ async function createNetwork(ctx: NetworkContext): Promise<NetworkService> {
   net.on("peer:joined", (p) => hooks.onPeer("joined", p.peerId));
   net.on("peer:left", (p) => hooks.onPeer("left", p.peerId));
   net.on("peer:banned", (e) => hooks.onPeer("banned", e.peerId, e.reason));
+  net.on("gossip", (e) => hooks.onGossip?.(e));
   net.on("sync:progress", (e) => hooks.onSync({ syncing: true, ...e }));
   net.on("sync:done", (e) =>
     hooks.onSync({
@@ -133,6 +134,7 @@ async function createMiner(ctx: MinerContext): Promise<MinerService> {
     blocksFound: miner.blocksFound,
   });
   miner.on("stats", () => ctx.hooks.onStats(stats()));
+  miner.on("template", (e) => ctx.hooks.onTemplate?.(e));
   miner.on("block", (found) => {
     ctx.hooks.onFound({ hash: found.hash, height: found.height, status: found.result.status });
   });

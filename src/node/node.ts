@@ -191,6 +191,7 @@ export class JbcNode {
         hooks: {
           onPeer: (event, peer, reason) =>
             this.events.emit("peer", { event, peer, ...(reason ? { reason } : {}) }),
+          onGossip: (e) => this.events.emit("gossip", e),
           onSync: (s) => {
             this.syncState = s;
             this.events.emit("sync", s);
@@ -221,6 +222,7 @@ export class JbcNode {
         hooks: {
           onFound: (e) => log.info(e, "mined a block"),
           onStats: (s) => this.events.emit("mining", this.miningView(s)),
+          onTemplate: (e) => this.events.emit("template", e),
         },
       });
     }

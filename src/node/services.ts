@@ -1,6 +1,7 @@
 import type { Chain } from "../chain/chain.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import type { Mempool } from "../mempool/index.ts";
+import type { GossipEvent } from "../net/options.ts";
 import type { LevelStore } from "../store/level.ts";
 import type { Logger } from "../util/logger.ts";
 
@@ -27,6 +28,8 @@ export interface NetworkService {
 
 export interface NetworkHooks {
   onPeer(event: "joined" | "left" | "banned", peer: string, reason?: string): void;
+  /** A gossip message judged or published (for metrics). */
+  onGossip?(event: GossipEvent): void;
   onSync(progress: {
     syncing: boolean;
     peer?: string;
@@ -72,6 +75,8 @@ export interface MinerHooks {
   /** A block this miner found was processed (accepted on main or side, or refused with a code). */
   onFound(event: { hash: string; height: number; status: string }): void;
   onStats(stats: MinerStats): void;
+  /** A template was handed to the workers (for metrics). */
+  onTemplate?(event: { height: number; records: number }): void;
 }
 
 export interface MinerContext {

@@ -7,6 +7,7 @@ import { encodeBlock } from "../../src/consensus/block.ts";
 import { regtest } from "../../src/consensus/params.ts";
 import { JbcNode } from "../../src/node/node.ts";
 import { makeChain, makeChild, mineHighHash } from "../helpers/blocks.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 /**
  * GET /metrics on a real node: the families move with what the node does (blocks posted, a bad block
@@ -144,4 +145,43 @@ test("mempool metrics move: pending records and bytes, admissions by source, ref
   assert.equal(sample(text, 'jbc_mempool_admitted_total{source="api"}'), 2);
   assert.equal(sample(text, 'jbc_mempool_refused_total{code="BAD_SIGNATURE",source="api"}'), 1);
   assert.ok((sample(text, "jbc_mempool_oldest_age_seconds") ?? -1) >= 0);
+});
+
+test("gossip and template metrics move: a miner's templates and published blocks, its peer's judged messages", async () => {
+  const base = mkdtempSync(join(tmpdir(), "jbc-metrics-p2p-"));
+  const miner = await JbcNode.create({
+    params: regtest,
+    datadir: join(base, "miner"),
+    http: { port: 0 },
+    p2p: { port: 0 },
+    threads: 1,
+  });
+  const peer = await JbcNode.create({
+    params: regtest,
+    datadir: join(base, "peer"),
+    http: { port: 0 },
+    p2p: { port: 0, peers: [miner.url] },
+  });
+  const scrapeOf = async (n: JbcNode): Promise<string> => (await fetch(`${n.url}/metrics`)).text();
+  try {
+    await waitFor(async () => (await (await fetch(`${peer.url}/api/ready`)).status) === 200, {
+      timeoutMs: 20_000,
+      what: "the peer to join the miner",
+    });
+    assert.equal((await fetch(`${miner.url}/api/mining/start`, { method: "POST" })).status, 200);
+    await waitFor(() => peer.chain.height >= 3, { timeoutMs: 30_000, what: "3 gossiped blocks at the peer" });
+    await fetch(`${miner.url}/api/mining/stop`, { method: "POST" });
+    const m = await scrapeOf(miner);
+    const p = await scrapeOf(peer);
+    assert.ok((sample(m, "jbc_mining_templates_total") ?? 0) >= 3, "a template per tip at least");
+    assert.ok((sample(m, 'jbc_gossip_messages_total{topic="blocks",direction="out",verdict=""}') ?? 0) >= 3);
+    assert.ok(
+      (sample(p, 'jbc_gossip_messages_total{topic="blocks",direction="in",verdict="accept"}') ?? 0) >= 1,
+    );
+    assert.equal(sample(p, "jbc_mining_templates_total"), 0);
+  } finally {
+    await peer.stop();
+    await miner.stop();
+    rmSync(base, { recursive: true, force: true });
+  }
 });

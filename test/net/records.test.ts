@@ -87,6 +87,10 @@ describe("record gossip", () => {
     assert.equal(peerOf(r.n, s.n.net.peerId)?.score, 0);
     const banned: string[] = [];
     r.n.net.on("peer:banned", (e) => banned.push(e.peerId));
+    const judged: Array<{ verdict?: string; code?: string }> = [];
+    r.n.net.on("gossip", (e) => {
+      if (e.topic === "records" && e.direction === "in") judged.push(e);
+    });
     const forged = signRecord(utf8.encode("forged"), new Uint8Array(32).fill(9));
     forged.signature = forged.signature.slice();
     forged.signature[0]! ^= 1;
@@ -94,6 +98,7 @@ describe("record gossip", () => {
     await waitFor(() => banned.length === 1, 5_000, "ban for a bad signature");
     assert.equal(banned[0], s.n.net.peerId);
     assert.equal(r.pool.size, 1, "the forged record was not admitted");
+    assert.deepEqual(judged, [{ topic: "records", direction: "in", verdict: "reject", code: "BAD_SIGNATURE" }]);
     await waitFor(() => r.n.net.libp2p.getConnections().length === 0, 5_000, "banned peer disconnected");
     assert.ok(r.n.net.getBans().has(s.n.net.peerId), "the ban is recorded");
   });

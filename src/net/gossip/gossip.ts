@@ -45,8 +45,10 @@ export class BlockGossip {
     let penalty = 0;
     let reason = "";
     let orphan = false;
+    let code: string | undefined;
     try {
       if (data.length > params.maxBlockSize) {
+        code = "OVERSIZED";
         penalty = PROTOCOL_PENALTY.OVERSIZED;
         reason = `gossip message of ${data.length} bytes exceeds ${params.maxBlockSize}`;
         verdict = TopicValidatorResult.Reject;
@@ -63,11 +65,13 @@ export class BlockGossip {
       }
     } catch (err) {
       if (err instanceof BlockError) {
+        code = err.code;
         penalty = err.penalty;
         reason = `gossip block ${err.hash ?? ""}: ${err.code} ${err.message}`;
         // A block that is only early (TIME_TOO_NEW) is not the sender's fault: ignore, do not forward.
         verdict = err.penalty > 0 ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore;
       } else if (err instanceof DecodeError) {
+        code = "MALFORMED";
         penalty = PROTOCOL_PENALTY.BAD_BLOCK_ENCODING;
         reason = `gossip message is not a block: ${err.message}`;
         verdict = TopicValidatorResult.Reject;
@@ -75,6 +79,12 @@ export class BlockGossip {
         this.ctx.log.debug({ peer: from, err: errorMessage(err) }, "gossip block not processed");
       }
     }
+    this.ctx.events.emit("gossip", {
+      topic: "blocks",
+      direction: "in",
+      verdict: verdictName(verdict),
+      ...(verdict === TopicValidatorResult.Reject && code ? { code } : {}),
+    });
     if (!this.ctx.started()) return;
     this.ctx.node.services.pubsub.reportMessageValidationResult(msgId, from, verdict);
     if (penalty > 0) await this.peers.penalize(from, penalty, reason);
@@ -91,6 +101,7 @@ export class BlockGossip {
     if (!this.ctx.started() || this.fromNetwork.has(entry.hash)) return;
     this.received(entry.hash);
     const raw = encodeBlock(block);
+    this.ctx.events.emit("gossip", { topic: "blocks", direction: "out" });
     this.ctx.node.services.pubsub.publish(this.ctx.topic, raw).then(
       (r) =>
         this.ctx.log.debug(
@@ -101,4 +112,13 @@ export class BlockGossip {
         this.ctx.log.warn({ hash: entry.hash, err: errorMessage(err) }, "cannot publish block"),
     );
   };
+}
+
+/** gossipsub's verdict as the word the gossip event carries. */
+export function verdictName(v: TopicValidatorResult): "accept" | "ignore" | "reject" {
+  return v === TopicValidatorResult.Accept
+    ? "accept"
+    : v === TopicValidatorResult.Reject
+      ? "reject"
+      : "ignore";
 }

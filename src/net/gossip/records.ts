@@ -14,6 +14,7 @@ import { errorMessage } from "../../util/errors.ts";
 import type { NetContext } from "../context.ts";
 import type { Peers } from "../peers/peers.ts";
 import { PROTOCOL_PENALTY } from "../peers/scores.ts";
+import { verdictName } from "./gossip.ts";
 
 export class RecordGossip {
   constructor(
@@ -36,7 +37,9 @@ export class RecordGossip {
     let verdict = TopicValidatorResult.Ignore;
     let penalty = 0;
     let reason = "";
+    let code: string | undefined;
     if (data.length > max) {
+      code = "OVERSIZED";
       // Checked by admit too; priced here as for an oversized block message.
       verdict = TopicValidatorResult.Reject;
       penalty = PROTOCOL_PENALTY.OVERSIZED;
@@ -46,6 +49,7 @@ export class RecordGossip {
         const r = await this.mempool.admit(data, { kind: "peer", peer: from });
         if (r.ok) verdict = TopicValidatorResult.Accept;
         else if (r.error.penalty > 0) {
+          code = r.error.code;
           verdict = TopicValidatorResult.Reject;
           penalty = r.error.penalty;
           reason = `gossip record${r.id ? ` ${r.id}` : ""}: ${r.error.code} ${r.error.message}`;
@@ -55,6 +59,12 @@ export class RecordGossip {
         this.ctx.log.warn({ peer: from, err: errorMessage(err) }, "gossip record not admitted");
       }
     }
+    this.ctx.events.emit("gossip", {
+      topic: "records",
+      direction: "in",
+      verdict: verdictName(verdict),
+      ...(verdict === TopicValidatorResult.Reject && code ? { code } : {}),
+    });
     if (!this.ctx.started()) return;
     this.ctx.node.services.pubsub.reportMessageValidationResult(msgId, from, verdict);
     if (penalty > 0) await this.peers.penalize(from, penalty, reason);
@@ -63,6 +73,7 @@ export class RecordGossip {
   /** The mempool's `added` listener: publishes records submitted to this node's API. */
   readonly onAdded = (entry: MempoolEntry): void => {
     if (!this.ctx.started() || entry.source.kind !== "api") return;
+    this.ctx.events.emit("gossip", { topic: "records", direction: "out" });
     this.ctx.node.services.pubsub.publish(this.topic, entry.bytes).then(
       (r) => this.ctx.log.debug({ id: entry.id, recipients: r.recipients.length }, "record published"),
       (err: unknown) => this.ctx.log.warn({ id: entry.id, err: errorMessage(err) }, "cannot publish record"),
