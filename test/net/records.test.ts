@@ -98,7 +98,9 @@ describe("record gossip", () => {
     await waitFor(() => banned.length === 1, 5_000, "ban for a bad signature");
     assert.equal(banned[0], s.n.net.peerId);
     assert.equal(r.pool.size, 1, "the forged record was not admitted");
-    assert.deepEqual(judged, [{ topic: "records", direction: "in", verdict: "reject", code: "BAD_SIGNATURE" }]);
+    assert.deepEqual(judged, [
+      { topic: "records", direction: "in", verdict: "reject", code: "BAD_SIGNATURE" },
+    ]);
     await waitFor(() => r.n.net.libp2p.getConnections().length === 0, 5_000, "banned peer disconnected");
     assert.ok(r.n.net.getBans().has(s.n.net.peerId), "the ban is recorded");
   });
