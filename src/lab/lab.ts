@@ -1,0 +1,158 @@
+/**
+ * A running lab: the topology, one LabNode per host, helper processes in namespaces, and the block
+ * scheduler. `close()` stops everything it started and removes the topology.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createInterface } from "node:readline";
+import { encodeBlock } from "../consensus/block.ts";
+import { bitsToTarget } from "../consensus/compact.ts";
+import { hashToBigInt, headerHash, headerHashBytes, hexToHash } from "../consensus/header.ts";
+import { buildBlock } from "../consensus/template.ts";
+import { type Host, Topology } from "./netns.ts";
+import { LabNode, P2P_PORT } from "./nodes.ts";
+import { seededRandom } from "./random.ts";
+
+const HELPER = new URL("./helper-main.ts", import.meta.url).pathname;
+
+export interface LabOptions {
+  nodes: number;
+  seed: number;
+  /** Say something readable (the lab prints it; --json keeps it). */
+  say: (line: string) => void;
+}
+
+export interface Helper {
+  proc: ChildProcess;
+  /** The first JSON line it printed. */
+  ready: Record<string, unknown>;
+}
+
+export class Lab {
+  readonly nodes: LabNode[] = [];
+  readonly random: () => number;
+  readonly token = randomBytes(16).toString("hex");
+  private readonly helpers = new Set<ChildProcess>();
+  private closed = false;
+
+  private constructor(
+    readonly topo: Topology,
+    readonly opts: LabOptions,
+  ) {
+    this.random = seededRandom(opts.seed);
+  }
+
+  static async create(opts: LabOptions): Promise<Lab> {
+    const topo = await Topology.create(opts.nodes);
+    return new Lab(topo, opts);
+  }
+
+  say(line: string): void {
+    this.opts.say(line);
+  }
+
+  get hosts(): Host[] {
+    return this.topo.hosts;
+  }
+
+  /** Defines (does not start) a node on `host` dialing `peers` (indexes of other hosts, direct). */
+  addNode(host: Host, peers: string[], extraArgs: string[] = []): LabNode {
+    const n = new LabNode({
+      host,
+      datadir: this.topo.tempDir(`n${host.index}`),
+      token: this.token,
+      network: "regtest",
+      peers,
+      extraArgs,
+    });
+    this.nodes[host.index] = n;
+    return n;
+  }
+
+  /**
+   * The usual mesh: every node dials the `degree` next ones (ring order), directly. Returns the nodes
+   * started.
+   */
+  async startMesh(degree = 2, extraArgs: string[] = []): Promise<LabNode[]> {
+    const count = this.hosts.length;
+    for (const h of this.hosts) {
+      const peers: string[] = [];
+      for (let d = 1; d <= Math.min(degree, count - 1); d++) {
+        const j = (h.index + d) % count;
+        peers.push(`${this.hosts[j]!.dataIp}:${P2P_PORT}`);
+      }
+      this.addNode(h, peers, extraArgs);
+    }
+    await Promise.all(this.nodes.map((n) => n.start()));
+    return this.nodes;
+  }
+
+  /** Runs the helper (src/lab/helper-main.ts) in a host's namespace; resolves on its first JSON line. */
+  async helper(host: Host | undefined, args: string[], timeoutMs = 30_000): Promise<Helper> {
+    const argv = [process.execPath, "--import", "tsx", HELPER, ...args];
+    const proc = host
+      ? spawn("ip", ["netns", "exec", host.ns, ...argv], { stdio: ["ignore", "pipe", "inherit"] })
+      : spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
+    this.helpers.add(proc);
+    proc.on("exit", () => this.helpers.delete(proc));
+    const lines = createInterface({ input: proc.stdout! });
+    const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`helper ${args[0]} did not answer`)), timeoutMs);
+      lines.once("line", (l) => {
+        clearTimeout(t);
+        try {
+          const v = JSON.parse(l) as Record<string, unknown>;
+          if (typeof v.error === "string") reject(new Error(`helper ${args[0]}: ${v.error}`));
+          else resolve(v);
+        } catch {
+          reject(new Error(`helper ${args[0]} printed ${l}`));
+        }
+      });
+      proc.once("exit", (code) => {
+        clearTimeout(t);
+        reject(new Error(`helper ${args[0]} exited with ${code}`));
+      });
+    });
+    return { proc, ready };
+  }
+
+  killHelper(h: Helper): void {
+    h.proc.kill("SIGKILL");
+  }
+
+  /**
+   * Mines one block on `node`'s current tip and submits it there (POST /api/blocks). The lab is the
+   * network's hash power: regtest needs about two hashes a block, so the lab decides when and where
+   * blocks are found (Poisson arrivals, a node picked at random) instead of each node's miner racing
+   * as fast as the CPU allows. Resolves with the block and when the node had connected it.
+   */
+  async mineOn(node: LabNode): Promise<{ hash: string; height: number; at: number; status: string }> {
+    const s = await node.api.status();
+    const bits = Number.parseInt(s.bits, 16);
+    const target = bitsToTarget(bits);
+    if (target === null) throw new Error(`bad bits ${s.bits}`);
+    const block = buildBlock({
+      prevHash: hexToHash(s.tip.hash),
+      height: s.tip.height + 1,
+      bits,
+      time: Math.max(Math.floor(Date.now() / 1000), s.tip.time + 1),
+      miner: node.name,
+      extraNonce: BigInt(Math.floor(this.random() * 2 ** 32)),
+    });
+    for (let nonce = 0; ; nonce++) {
+      block.header.nonce = nonce;
+      if (hashToBigInt(headerHashBytes(block.header)) <= target) break;
+    }
+    const r = await node.api.submitBlock(encodeBlock(block));
+    return { hash: headerHash(block.header), height: s.tip.height + 1, at: Date.now(), status: r.status };
+  }
+
+  /** Stops every node (SIGINT, then SIGKILL) and helper, and removes the topology. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const h of this.helpers) h.kill("SIGKILL");
+    await Promise.all(this.nodes.filter(Boolean).map((n) => n.stop(5_000).catch(() => n.kill())));
+    await this.topo.destroy();
+  }
+}

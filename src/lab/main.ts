@@ -1,0 +1,118 @@
+/**
+ * `npm run lab -- --nodes N --scenario NAME [--seed S] [--seconds X] [--json]`: builds the lab
+ * (src/lab/netns.ts), runs one scenario (src/lab/scenarios.ts), prints a readable summary and, as the
+ * last line, one JSON object; removes everything it made, also on failure, SIGINT or SIGTERM.
+ *
+ * Exit codes: 0 the scenario's checks held, 1 they did not (or the lab failed), 2 bad arguments,
+ * 3 the lab cannot run on this machine (no root or no network namespaces).
+ */
+import { Command, InvalidArgumentError } from "commander";
+import { Lab } from "./lab.ts";
+import { checkCapable, cleanStale, LabUnavailableError } from "./netns.ts";
+import { scenarios } from "./scenarios.ts";
+
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_UNAVAILABLE = 3;
+
+const num = (min: number, max: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`between ${min} and ${max}`);
+  return n;
+};
+
+interface Options {
+  nodes?: number;
+  scenario: string;
+  seed: number;
+  seconds?: number;
+  blockInterval?: number;
+  sockets?: number;
+  json: boolean;
+}
+
+async function main(): Promise<number> {
+  const program = new Command("lab")
+    .description("run jbc nodes in Linux network namespaces and drive a scenario against them")
+    .requiredOption("--scenario <name>", `one of: ${Object.keys(scenarios).join(", ")}`)
+    .option("--nodes <n>", "hosts (each a namespace with one node)", num(1, 200))
+    .option("--seed <s>", "seed for every random choice", num(0, 2 ** 32 - 1), 1)
+    .option("--seconds <s>", "scenario length (partition: split time; churn: run time)", num(1, 86_400))
+    .option("--block-interval <s>", "mean seconds between blocks the lab mines", num(0.05, 600))
+    .option("--sockets <n>", "lockout: idle sockets the attacker holds", num(1, 10_000))
+    .option("--json", "print only the final JSON line", false)
+    .exitOverride();
+  let o: Options;
+  try {
+    o = program.parse(process.argv).opts<Options>();
+  } catch (err) {
+    return (err as { exitCode?: number }).exitCode === 0 ? 0 : EXIT_USAGE;
+  }
+  const scenario = scenarios[o.scenario];
+  if (!scenario) {
+    console.error(`lab: unknown scenario "${o.scenario}" (one of: ${Object.keys(scenarios).join(", ")})`);
+    return EXIT_USAGE;
+  }
+  const nodes = o.nodes ?? scenario.defaultNodes;
+  if (nodes < scenario.minNodes) {
+    console.error(`lab: ${scenario.name} needs at least ${scenario.minNodes} nodes`);
+    return EXIT_USAGE;
+  }
+  const say = (line: string): void => {
+    if (!o.json) console.log(line);
+  };
+  try {
+    await checkCapable();
+  } catch (err) {
+    if (err instanceof LabUnavailableError) {
+      console.log(`lab: cannot run here: ${err.message}`);
+      return EXIT_UNAVAILABLE;
+    }
+    throw err;
+  }
+  const stale = await cleanStale();
+  if (stale.length) say(`removed the remains of killed labs in slots ${stale.join(", ")}`);
+
+  let lab: Lab | undefined;
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) return;
+    interrupted = true;
+    console.error(`lab: ${signal}: cleaning up`);
+    void (lab?.close() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const started = Date.now();
+  try {
+    lab = await Lab.create({ nodes, seed: o.seed, say });
+    say(
+      `lab slot ${lab.topo.slot}: ${nodes} hosts on 198.18.${lab.topo.slot}.0/24, scenario ${scenario.name}`,
+    );
+    const result = await scenario.run(lab, {
+      ...(o.seconds !== undefined ? { seconds: o.seconds } : {}),
+      ...(o.blockInterval !== undefined ? { blockInterval: o.blockInterval } : {}),
+      ...(o.sockets !== undefined ? { sockets: o.sockets } : {}),
+    });
+    await lab.close();
+    say(
+      result.ok ? `${scenario.name}: ok` : `${scenario.name}: FAILED\n  - ${result.problems.join("\n  - ")}`,
+    );
+    console.log(JSON.stringify({ ...result, seed: o.seed, wallSeconds: (Date.now() - started) / 1000 }));
+    return result.ok ? 0 : EXIT_FAILED;
+  } catch (err) {
+    await lab?.close().catch(() => undefined);
+    const message = (err as Error).message;
+    say(`${scenario.name}: lab error: ${message}`);
+    console.log(JSON.stringify({ scenario: scenario.name, ok: false, problems: [message], seed: o.seed }));
+    return EXIT_FAILED;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(`lab: ${err.stack ?? err.message}`);
+    process.exit(EXIT_FAILED);
+  },
+);

@@ -1,0 +1,366 @@
+/**
+ * The lab's scenarios. Each takes a started-empty Lab and its options and returns a summary object (the
+ * JSON the lab prints last); it says what it does as it goes through lab.say. Failures of the property a
+ * scenario checks are reported in `ok: false` and `problems`, not thrown: the lab still prints them.
+ */
+import { ApiClientError } from "../api/client.ts";
+import type { Lab } from "./lab.ts";
+import { API_PORT, converged, type LabNode, P2P_PORT, sleep, tips, waitFor } from "./nodes.ts";
+import { exponential } from "./random.ts";
+
+export interface ScenarioOptions {
+  /** Scenario length in seconds (its own default when absent). */
+  seconds?: number;
+  /** Mean seconds between blocks (the lab's scheduled mining). */
+  blockInterval?: number;
+  /** lockout: idle sockets the attacker holds. */
+  sockets?: number;
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  ok: boolean;
+  problems: string[];
+  [key: string]: unknown;
+}
+
+export interface Scenario {
+  name: string;
+  /** Hosts the scenario needs by default, and at least. */
+  defaultNodes: number;
+  minNodes: number;
+  run(lab: Lab, o: ScenarioOptions): Promise<ScenarioResult>;
+}
+
+const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
+
+/** Waits until every node has at least `min` joined peers. */
+async function meshed(nodes: LabNode[], min: number, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    async () => (await Promise.all(nodes.map((n) => n.api.status()))).every((s) => s.peers >= min),
+    `every node to have ${min} peer(s)`,
+    timeoutMs,
+    200,
+  );
+}
+
+/**
+ * Mines blocks at Poisson times (mean `interval` s) on nodes picked at random among `pick()`, until
+ * `stop()` is called; returns what was mined.
+ */
+function scheduleMining(
+  lab: Lab,
+  interval: number,
+  pick: () => LabNode[],
+): { stop(): Promise<{ mined: number; failed: number }> } {
+  let running = true;
+  let mined = 0;
+  let failed = 0;
+  const loop = (async () => {
+    while (running) {
+      await sleep(exponential(lab.random, interval * 1000));
+      if (!running) break;
+      const candidates = pick().filter((n) => n.running);
+      const n = candidates[Math.floor(lab.random() * candidates.length)];
+      if (!n) continue;
+      try {
+        await lab.mineOn(n);
+        mined++;
+      } catch {
+        failed++; // the node was killed between the pick and the submit
+      }
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { mined, failed };
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------ remote-api
+
+const remoteApi: Scenario = {
+  name: "remote-api",
+  defaultNodes: 2,
+  minNodes: 2,
+  async run(lab) {
+    const [serverHost, clientHost] = lab.hosts as [(typeof lab.hosts)[0], (typeof lab.hosts)[0]];
+    const node = lab.addNode(serverHost, []);
+    await node.start();
+    const base = `http://${serverHost.dataIp}:${API_PORT}`;
+    lab.say(`node n0 at ${base}; requests from host n1 (${clientHost.dataIp}), another namespace`);
+    const ask = async (path: string, method: string, token?: string): Promise<number> => {
+      const h = await lab.helper(clientHost, ["fetch", `${base}${path}`, method, ...(token ? [token] : [])]);
+      return Number(h.ready.status);
+    };
+    const checks = {
+      readWithoutToken: await ask("/api/status", "GET"),
+      stopMiningWithoutToken: await ask("/api/mining/stop", "POST"),
+      stopMiningWrongToken: await ask("/api/mining/stop", "POST", "0".repeat(32)),
+      stopMiningWithToken: await ask("/api/mining/stop", "POST", lab.token),
+      addPeerWithoutToken: await ask("/api/peers", "POST"),
+    };
+    const problems: string[] = [];
+    if (checks.readWithoutToken !== 200) problems.push(`GET /api/status answered ${checks.readWithoutToken}`);
+    for (const k of ["stopMiningWithoutToken", "stopMiningWrongToken", "addPeerWithoutToken"] as const)
+      if (checks[k] !== 401 && checks[k] !== 403) problems.push(`${k} answered ${checks[k]}, not 401/403`);
+    if (checks.stopMiningWithToken !== 200) problems.push(`with the token: ${checks.stopMiningWithToken}`);
+    for (const [k, v] of Object.entries(checks)) lab.say(`  ${k.padEnd(24)} HTTP ${v}`);
+    return { scenario: "remote-api", ok: problems.length === 0, problems, ...checks };
+  },
+};
+
+// ------------------------------------------------------------------------------------------- partition
+
+const partition: Scenario = {
+  name: "partition",
+  defaultNodes: 8,
+  minNodes: 4,
+  async run(lab, o) {
+    const seconds = o.seconds ?? 60;
+    const interval = o.blockInterval ?? 1;
+    const nodes = await lab.startMesh(2);
+    await meshed(nodes, 2);
+    for (let i = 0; i < 3; i++) await lab.mineOn(nodes[i % nodes.length]!);
+    const before = await converged(nodes);
+    lab.say(`${nodes.length} nodes meshed, common tip ${before.height}`);
+    const siteA = nodes.filter((n) => n.spec.host.site === "a");
+    const siteB = nodes.filter((n) => n.spec.host.site === "b");
+
+    await lab.topo.setTrunk(false);
+    lab.say(`partition: ${siteA.length} + ${siteB.length}, both halves mining for ${seconds} s`);
+    const miner = scheduleMining(lab, interval, () => nodes);
+    await sleep(seconds * 1000);
+    const { mined } = await miner.stop();
+    const split = await tips(nodes);
+    const heightsA = split.slice(0, siteA.length).map((t) => t?.height ?? 0);
+    const heightsB = split.slice(siteA.length).map((t) => t?.height ?? 0);
+    const tipA = await converged(siteA, 30_000);
+    const tipB = await converged(siteB, 30_000);
+    lab.say(`  site A tip ${tipA.height}, site B tip ${tipB.height} (${mined} blocks mined)`);
+
+    const reorgDepth = new Map<string, number>();
+    const abort = new AbortController();
+    for (const n of nodes) {
+      reorgDepth.set(n.name, 0);
+      void n.api
+        .events((e) => {
+          if (e.event !== "reorg") return;
+          const d = (e.data as { depth?: number }).depth ?? 0;
+          reorgDepth.set(n.name, Math.max(reorgDepth.get(n.name) ?? 0, d));
+        }, abort.signal)
+        .catch(() => undefined);
+    }
+    await sleep(300);
+    const healedAt = Date.now();
+    await lab.topo.setTrunk(true);
+    const problems: string[] = [];
+    let final: { height: number; hash: string } | undefined;
+    try {
+      final = await converged(nodes, 120_000);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+    const healSeconds = (Date.now() - healedAt) / 1000;
+    await sleep(500);
+    abort.abort();
+    if (tipA.hash === tipB.hash) problems.push("the halves did not diverge");
+    const best = Math.max(tipA.height, tipB.height);
+    if (final && final.height < best)
+      problems.push(`final tip ${final.height} is below the best half's ${best}`);
+    const losing = tipA.hash === final?.hash ? siteB : siteA;
+    for (const n of losing)
+      if ((reorgDepth.get(n.name) ?? 0) === 0) problems.push(`${n.name} (losing half) reported no reorg`);
+    const depths = Object.fromEntries(reorgDepth);
+    lab.say(`healed: one tip (${final?.height ?? "-"}) after ${round(healSeconds)} s`);
+    lab.say(`  reorg depth per node: ${JSON.stringify(depths)}`);
+    lab.say("  (ledger records confirmed in the losing half: not checked, the ledger does not exist yet)");
+    return {
+      scenario: "partition",
+      ok: problems.length === 0,
+      problems,
+      nodes: nodes.length,
+      partitionSeconds: seconds,
+      blocksMined: mined,
+      heightsA,
+      heightsB,
+      finalHeight: final?.height ?? null,
+      healSeconds: round(healSeconds),
+      reorgDepth: depths,
+      ledger: "not checked: the ledger does not exist yet",
+    };
+  },
+};
+
+// ----------------------------------------------------------------------------------------------- churn
+
+const churn: Scenario = {
+  name: "churn",
+  defaultNodes: 5,
+  minNodes: 3,
+  async run(lab, o) {
+    const seconds = o.seconds ?? 300;
+    const interval = o.blockInterval ?? 1;
+    const nodes = await lab.startMesh(Math.min(3, lab.hosts.length - 1));
+    await meshed(nodes, 1);
+    lab.say(`${nodes.length} mining nodes; SIGKILL and restart at random for ${seconds} s`);
+    const problems: string[] = [];
+    /** Blocks a node had 6 confirmations on: they must be on every final chain. */
+    const confirmed = new Map<number, string>();
+    let kills = 0;
+    let lostOnRestart = 0;
+    const miner = scheduleMining(lab, interval, () => nodes);
+    const end = Date.now() + seconds * 1000;
+    const restarts: Promise<void>[] = [];
+    while (Date.now() < end) {
+      await sleep(Math.min(end - Date.now(), 500 + exponential(lab.random, 4000)));
+      if (Date.now() >= end) break;
+      const alive = nodes.filter((n) => n.running);
+      for (const n of alive) {
+        const s = await n.api.status().catch(() => undefined);
+        if (s && s.tip.height > 6) {
+          const b = await n.api.block(s.tip.height - 6).catch(() => undefined);
+          if (b) {
+            const prev = confirmed.get(b.height);
+            if (prev && prev !== b.hash) problems.push(`two blocks confirmed at height ${b.height}`);
+            confirmed.set(b.height, b.hash);
+          }
+        }
+      }
+      if (alive.length <= 1) continue;
+      const victim = alive[Math.floor(lab.random() * alive.length)]!;
+      const had = await victim.api.status().then(
+        (s) => s.tip.height,
+        () => 0,
+      );
+      await victim.kill();
+      kills++;
+      const downMs = 1000 + lab.random() * 4000;
+      restarts.push(
+        (async () => {
+          await sleep(downMs);
+          await victim.start();
+          const now = (await victim.api.status()).tip.height;
+          if (now < had) {
+            lostOnRestart++;
+            problems.push(`${victim.name} had height ${had} before SIGKILL, ${now} after restart`);
+          }
+        })().catch((err: Error) => {
+          problems.push(`${victim.name} restart: ${err.message}`);
+        }),
+      );
+    }
+    const { mined } = await miner.stop();
+    await Promise.all(restarts);
+    for (const n of nodes) if (!n.running) await n.start();
+    let final: { height: number; hash: string } | undefined;
+    const t0 = Date.now();
+    try {
+      final = await converged(nodes, 120_000);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+    const convergeSeconds = (Date.now() - t0) / 1000;
+    for (const [height, hash] of confirmed) {
+      const b = await nodes[0]!.api.block(height).catch(() => undefined);
+      if (b?.hash !== hash)
+        problems.push(`confirmed block ${height} ${hash.slice(0, 12)} is not on the final chain`);
+    }
+    await Promise.all(nodes.map((n) => n.stop()));
+    const verified = await Promise.all(nodes.map((n) => n.verify()));
+    verified.forEach((v, i) => {
+      if (!v.ok) problems.push(`n${i}: chain verify failed: ${v.output}`);
+    });
+    lab.say(
+      `${kills} SIGKILLs, ${mined} blocks mined; converged at ${final?.height ?? "-"} in ${round(convergeSeconds)} s`,
+    );
+    lab.say(`  chain verify: ${verified.filter((v) => v.ok).length}/${nodes.length} stores ok`);
+    lab.say(`  ${confirmed.size} confirmed heights checked, ${lostOnRestart} heights lost on restart`);
+    return {
+      scenario: "churn",
+      ok: problems.length === 0,
+      problems,
+      nodes: nodes.length,
+      seconds,
+      kills,
+      blocksMined: mined,
+      finalHeight: final?.height ?? null,
+      convergeSeconds: round(convergeSeconds),
+      storesVerified: verified.filter((v) => v.ok).length,
+      confirmedChecked: confirmed.size,
+      lostOnRestart,
+    };
+  },
+};
+
+// --------------------------------------------------------------------------------------------- lockout
+
+const lockout: Scenario = {
+  name: "lockout",
+  defaultNodes: 3,
+  minNodes: 3,
+  async run(lab, o) {
+    const sockets = o.sockets ?? 50;
+    const [victimHost, attackerHost, honestHost] = lab.hosts as [
+      (typeof lab.hosts)[0],
+      (typeof lab.hosts)[0],
+      (typeof lab.hosts)[0],
+    ];
+    const victim = lab.addNode(victimHost, []);
+    const honest = lab.addNode(honestHost, []);
+    await Promise.all([victim.start(), honest.start()]);
+    const join = async (): Promise<number> => {
+      const t0 = Date.now();
+      await waitFor(
+        async () => {
+          try {
+            await honest.api.addPeer(`${victimHost.dataIp}:${P2P_PORT}`);
+            return true;
+          } catch (err) {
+            if (err instanceof ApiClientError) return false;
+            throw err;
+          }
+        },
+        "the honest peer to join",
+        120_000,
+        250,
+      );
+      return (Date.now() - t0) / 1000;
+    };
+    const problems: string[] = [];
+    const attack = await lab.helper(attackerHost, [
+      "sockets",
+      victimHost.dataIp,
+      String(P2P_PORT),
+      String(sockets),
+    ]);
+    lab.say(`host n1 holds ${sockets} idle TCP sockets to n0's P2P port (${JSON.stringify(attack.ready)})`);
+    await sleep(1000);
+    let joinSeconds = Number.NaN;
+    try {
+      joinSeconds = await join();
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+    lab.killHelper(attack);
+    lab.say(`honest peer n2 joined n0 after ${round(joinSeconds)} s with the attacker's sockets held`);
+    if (!(joinSeconds <= 5)) problems.push(`the honest peer needed ${round(joinSeconds)} s (limit 5 s)`);
+    return {
+      scenario: "lockout",
+      ok: problems.length === 0,
+      problems,
+      sockets,
+      joinSeconds: round(joinSeconds),
+    };
+  },
+};
+
+export const scenarios: Record<string, Scenario> = {
+  "remote-api": remoteApi,
+  partition,
+  churn,
+  lockout,
+};
