@@ -11,6 +11,10 @@ import { Lab } from "./lab.ts";
 import { checkCapable, cleanStale, LabUnavailableError } from "./netns.ts";
 import { scenarios } from "./scenarios.ts";
 
+// The lab is a command: its output is its interface (library code below logs nothing).
+const print = (line: string): void => void process.stdout.write(`${line}\n`);
+const printErr = (line: string): void => void process.stderr.write(`${line}\n`);
+
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_UNAVAILABLE = 3;
@@ -50,22 +54,22 @@ async function main(): Promise<number> {
   }
   const scenario = scenarios[o.scenario];
   if (!scenario) {
-    console.error(`lab: unknown scenario "${o.scenario}" (one of: ${Object.keys(scenarios).join(", ")})`);
+    printErr(`lab: unknown scenario "${o.scenario}" (one of: ${Object.keys(scenarios).join(", ")})`);
     return EXIT_USAGE;
   }
   const nodes = o.nodes ?? scenario.defaultNodes;
   if (nodes < scenario.minNodes) {
-    console.error(`lab: ${scenario.name} needs at least ${scenario.minNodes} nodes`);
+    printErr(`lab: ${scenario.name} needs at least ${scenario.minNodes} nodes`);
     return EXIT_USAGE;
   }
   const say = (line: string): void => {
-    if (!o.json) console.log(line);
+    if (!o.json) print(line);
   };
   try {
     await checkCapable();
   } catch (err) {
     if (err instanceof LabUnavailableError) {
-      console.log(`lab: cannot run here: ${err.message}`);
+      print(`lab: cannot run here: ${err.message}`);
       return EXIT_UNAVAILABLE;
     }
     throw err;
@@ -78,7 +82,7 @@ async function main(): Promise<number> {
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted) return;
     interrupted = true;
-    console.error(`lab: ${signal}: cleaning up`);
+    printErr(`lab: ${signal}: cleaning up`);
     void (lab?.close() ?? Promise.resolve()).finally(() => process.exit(130));
   };
   process.on("SIGINT", onSignal);
@@ -98,13 +102,13 @@ async function main(): Promise<number> {
     say(
       result.ok ? `${scenario.name}: ok` : `${scenario.name}: FAILED\n  - ${result.problems.join("\n  - ")}`,
     );
-    console.log(JSON.stringify({ ...result, seed: o.seed, wallSeconds: (Date.now() - started) / 1000 }));
+    print(JSON.stringify({ ...result, seed: o.seed, wallSeconds: (Date.now() - started) / 1000 }));
     return result.ok ? 0 : EXIT_FAILED;
   } catch (err) {
     await lab?.close().catch(() => undefined);
     const message = (err as Error).message;
     say(`${scenario.name}: lab error: ${message}`);
-    console.log(JSON.stringify({ scenario: scenario.name, ok: false, problems: [message], seed: o.seed }));
+    print(JSON.stringify({ scenario: scenario.name, ok: false, problems: [message], seed: o.seed }));
     return EXIT_FAILED;
   }
 }
@@ -112,7 +116,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: Error) => {
-    console.error(`lab: ${err.stack ?? err.message}`);
+    printErr(`lab: ${err.stack ?? err.message}`);
     process.exit(EXIT_FAILED);
   },
 );
