@@ -119,7 +119,7 @@ export class LabNode {
     await waitFor(
       async () => {
         if (proc.exitCode !== null || proc.signalCode !== null)
-          throw new Error(`${this.name} exited early: ${this.tail()}`);
+          throw new Error(`${this.name} exited early (${proc.exitCode ?? proc.signalCode})`);
         return (await this.api.status()).network;
       },
       `${this.name} to start`,
