@@ -18,6 +18,8 @@ import { sha256 } from "../consensus/hash.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import type { Logger } from "../util/logger.ts";
 import type { NetworkEvents, NetworkLimits, NetworkOptions } from "./options.ts";
+import { InboundGate } from "./peers/inbound.ts";
+import { peerAddressIp } from "./resolve.ts";
 
 /** The runtime gossipsub object has these; its exported interface does not list them. */
 export interface ValidatingGossipSub extends GossipSub {
@@ -60,14 +62,25 @@ function listenMultiaddr(host: string, port: number): string {
  * on the one block topic, optional mDNS. `refused` is asked before every dial and every encrypted
  * connection (banned and foreign peers).
  */
-export function createNode(
+export async function createNode(
   opts: NetworkOptions,
   limits: NetworkLimits,
   topic: string,
   refused: (id: PeerId) => boolean,
-): Promise<Libp2p<Services>> {
+): Promise<{ node: Libp2p<Services>; gate: InboundGate }> {
   const D = Math.max(2, limits.gossipD);
-  return createLibp2p<Services>({
+  // Configured peers' addresses skip the inbound limits (the allow-list); hostnames are not resolved here.
+  const allowed = new Set(opts.peers.map(peerAddressIp).filter((ip): ip is string => ip !== undefined));
+  let node: Libp2p<Services> | undefined;
+  const gate = new InboundGate({
+    maxPendingPerAddress: limits.maxPendingPerAddress,
+    // Small test networks keep at least half their slots open to inbound peers.
+    maxInbound: limits.maxPeers - Math.min(limits.outboundSlots, Math.floor(limits.maxPeers / 2)),
+    inboundCount: () => node?.getConnections().filter((c) => c.direction === "inbound").length ?? 0,
+    allowed: (ip) => allowed.has(ip),
+    banned: () => false,
+  });
+  node = await createLibp2p<Services>({
     start: false,
     ...(opts.privateKey ? { privateKey: opts.privateKey } : {}),
     addresses: { listen: [listenMultiaddr(opts.listen.host, opts.listen.port)] },
@@ -78,8 +91,16 @@ export function createNode(
       denyDialPeer: refused,
       denyInboundEncryptedConnection: refused,
       denyOutboundEncryptedConnection: refused,
+      denyInboundConnection: gate.deny,
+      denyInboundUpgradedConnection: gate.upgraded,
     },
-    connectionManager: { maxConnections: limits.maxPeers, dialTimeout: limits.dialTimeoutMs },
+    connectionManager: {
+      maxConnections: limits.maxPeers,
+      dialTimeout: limits.dialTimeoutMs,
+      maxIncomingPendingConnections: limits.maxPendingInbound,
+      inboundUpgradeTimeout: limits.inboundUpgradeTimeoutMs,
+      allow: [...allowed].map((ip) => (ip.includes(":") ? `/ip6/${ip}` : `/ip4/${ip}`)),
+    },
     peerDiscovery: opts.mdns ? [mdns()] : [],
     services: {
       identify: identify(),
@@ -107,4 +128,5 @@ export function createNode(
         })(components) as ValidatingGossipSub,
     },
   });
+  return { node, gate };
 }

@@ -122,7 +122,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     // Bounded: peer identities are free, so a flood of foreign ones must not grow memory forever.
     const foreign = new BoundedMap<string, string>(MAX_REMEMBERED_PEERS);
     const refused = (id: PeerId): boolean => scores.isBanned(id.toString()) || foreign.has(id.toString());
-    const node = await createNode(opts, limits, blocksTopic(opts.params), refused);
+    const { node } = await createNode(opts, limits, blocksTopic(opts.params), refused);
     return new P2PNetwork(node, opts, modules, limits, scores, foreign);
   }
 
