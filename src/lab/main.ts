@@ -102,13 +102,22 @@ async function main(): Promise<number> {
     say(
       result.ok ? `${scenario.name}: ok` : `${scenario.name}: FAILED\n  - ${result.problems.join("\n  - ")}`,
     );
-    print(JSON.stringify({ ...result, seed: o.seed, wallSeconds: (Date.now() - started) / 1000 }));
+    const wallSeconds = (Date.now() - started) / 1000;
+    print(JSON.stringify({ ...result, seed: o.seed, slot: lab.topo.slot, wallSeconds }));
     return result.ok ? 0 : EXIT_FAILED;
   } catch (err) {
     await lab?.close().catch(() => undefined);
     const message = (err as Error).message;
     say(`${scenario.name}: lab error: ${message}`);
-    print(JSON.stringify({ scenario: scenario.name, ok: false, problems: [message], seed: o.seed }));
+    print(
+      JSON.stringify({
+        scenario: scenario.name,
+        ok: false,
+        problems: [message],
+        seed: o.seed,
+        slot: lab?.topo.slot,
+      }),
+    );
     return EXIT_FAILED;
   }
 }
