@@ -8,6 +8,7 @@
  * Each prints one JSON line when ready (or done) and runs until killed.
  */
 import { connect, type Socket } from "node:net";
+import { createInterface } from "node:readline";
 import { seededRandom } from "./random.ts";
 import { echoServer, pingPong, Relay, type RelayOptions, type RelayRoute } from "./relay.ts";
 
@@ -22,6 +23,12 @@ async function main(): Promise<void> {
       const cfg = JSON.parse(args[0] ?? "{}") as RelayOptions & { routes: RelayRoute[]; seed?: number };
       const relay = new Relay({ ...cfg, random: seededRandom(cfg.seed ?? 1) });
       const ports = await relay.start(cfg.routes);
+      // Each line on stdin, {"delayMs":…,"jitterMs":…}, changes the delay; each is acknowledged.
+      createInterface({ input: process.stdin }).on("line", (l) => {
+        const d = JSON.parse(l) as { delayMs: number; jitterMs?: number };
+        relay.setDelay(d.delayMs, d.jitterMs ?? 0);
+        out({ delayMs: d.delayMs, jitterMs: d.jitterMs ?? 0 });
+      });
       out({ ready: true, ports });
       return;
     }

@@ -26,6 +26,8 @@ export interface Helper {
   proc: ChildProcess;
   /** The first JSON line it printed. */
   ready: Record<string, unknown>;
+  /** Writes one JSON line to its stdin and resolves with the next line it prints. */
+  send(o: unknown): Promise<Record<string, unknown>>;
 }
 
 export class Lab {
@@ -91,8 +93,8 @@ export class Lab {
   async helper(host: Host | undefined, args: string[], timeoutMs = 30_000): Promise<Helper> {
     const argv = [process.execPath, "--import", "tsx", HELPER, ...args];
     const proc = host
-      ? spawn("ip", ["netns", "exec", host.ns, ...argv], { stdio: ["ignore", "pipe", "inherit"] })
-      : spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
+      ? spawn("ip", ["netns", "exec", host.ns, ...argv], { stdio: ["pipe", "pipe", "inherit"] })
+      : spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "inherit"] });
     this.helpers.add(proc);
     proc.on("exit", () => this.helpers.delete(proc));
     const lines = createInterface({ input: proc.stdout! });
@@ -113,7 +115,14 @@ export class Lab {
         reject(new Error(`helper ${args[0]} exited with ${code}`));
       });
     });
-    return { proc, ready };
+    const send = (o: unknown): Promise<Record<string, unknown>> => {
+      const answer = new Promise<Record<string, unknown>>((resolve) =>
+        lines.once("line", (l) => resolve(JSON.parse(l) as Record<string, unknown>)),
+      );
+      proc.stdin!.write(`${JSON.stringify(o)}\n`);
+      return answer;
+    };
+    return { proc, ready, send };
   }
 
   killHelper(h: Helper): void {

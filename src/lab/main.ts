@@ -32,6 +32,9 @@ interface Options {
   seconds?: number;
   blockInterval?: number;
   sockets?: number;
+  blocks?: number;
+  delays?: number[];
+  jitter?: number;
   json: boolean;
 }
 
@@ -44,6 +47,15 @@ async function main(): Promise<number> {
     .option("--seconds <s>", "scenario length (partition: split time; churn: run time)", num(1, 86_400))
     .option("--block-interval <s>", "mean seconds between blocks the lab mines", num(0.05, 600))
     .option("--sockets <n>", "lockout: idle sockets the attacker holds", num(1, 10_000))
+    .option("--blocks <n>", "propagation: blocks per delay; relay: round trips", num(1, 100_000))
+    .option("--delays <ms,...>", "relay, propagation: one-way delays in ms", (v: string) =>
+      v.split(",").map((x) => num(0, 10_000)(x)),
+    )
+    .option(
+      "--jitter <ms>",
+      "relay, propagation: jitter added to each delay (uniform 0..jitter)",
+      num(0, 10_000),
+    )
     .option("--json", "print only the final JSON line", false)
     .exitOverride();
   let o: Options;
@@ -97,6 +109,9 @@ async function main(): Promise<number> {
       ...(o.seconds !== undefined ? { seconds: o.seconds } : {}),
       ...(o.blockInterval !== undefined ? { blockInterval: o.blockInterval } : {}),
       ...(o.sockets !== undefined ? { sockets: o.sockets } : {}),
+      ...(o.blocks !== undefined ? { blocks: o.blocks } : {}),
+      ...(o.delays !== undefined ? { delays: o.delays } : {}),
+      ...(o.jitter !== undefined ? { jitter: o.jitter } : {}),
     });
     await lab.close();
     say(

@@ -91,6 +91,13 @@ export class Relay {
   private readonly sockets = new Set<Socket>();
   private readonly opts: Required<RelayOptions>;
 
+  /** Changes the delay (and jitter) of every chunk read from now on, on open connections too. */
+  setDelay(delayMs: number, jitterMs = 0): void {
+    if (!(delayMs >= 0) || !(jitterMs >= 0)) throw new RangeError("delay must be >= 0");
+    this.opts.delayMs = delayMs;
+    this.opts.jitterMs = jitterMs;
+  }
+
   constructor(opts: RelayOptions) {
     this.opts = {
       jitterMs: 0,
@@ -160,12 +167,17 @@ export async function pingPong(via: { host: string; port: number }, rounds: numb
     sock.once("error", reject);
   });
   const oneWay: number[] = [];
+  let failed: Error | undefined;
+  sock.on("error", (err) => {
+    failed = err;
+  });
   try {
     for (let i = 0; i < rounds; i++) {
       const t0 = performance.now();
       const got = new Promise<void>((resolve, reject) => {
+        if (failed) reject(failed);
         sock.once("data", () => resolve());
-        sock.once("error", reject);
+        sock.once("close", () => reject(failed ?? new Error("connection closed")));
       });
       sock.write("p");
       await got;
