@@ -35,6 +35,8 @@ interface Options {
   blocks?: number;
   delays?: number[];
   jitter?: number;
+  mbit?: number;
+  recordBytes?: number;
   json: boolean;
 }
 
@@ -56,6 +58,8 @@ async function main(): Promise<number> {
       "relay, propagation: jitter added to each delay (uniform 0..jitter)",
       num(0, 10_000),
     )
+    .option("--mbit <n>", "late-joiner: link bandwidth in Mbit/s", num(0.1, 10_000))
+    .option("--record-bytes <n>", "late-joiner: data bytes per block", num(0, 60_000))
     .option("--json", "print only the final JSON line", false)
     .exitOverride();
   let o: Options;
@@ -112,6 +116,8 @@ async function main(): Promise<number> {
       ...(o.blocks !== undefined ? { blocks: o.blocks } : {}),
       ...(o.delays !== undefined ? { delays: o.delays } : {}),
       ...(o.jitter !== undefined ? { jitter: o.jitter } : {}),
+      ...(o.mbit !== undefined ? { mbit: o.mbit } : {}),
+      ...(o.recordBytes !== undefined ? { recordBytes: o.recordBytes } : {}),
     });
     await lab.close();
     say(
