@@ -5,10 +5,13 @@
  *   pingpong <host> <port> <rounds>        prints one JSON array of one-way times in ms
  *   sockets <host> <port> <count>          opens count TCP sockets and holds them, never speaking
  *   fetch <url> <method> [token]           one HTTP request; prints {"status":…}
+ *   badpeer <json {dir,targets,newIdentity}>  misbehaving peer (src/lab/bad-peer.ts); each stdin line
+ *                                          gossips one invalid message and answers {"connected":n}
  * Each prints one JSON line when ready (or done) and runs until killed.
  */
 import { connect, type Socket } from "node:net";
 import { createInterface } from "node:readline";
+import { startBadPeer } from "./bad-peer.ts";
 import { seededRandom } from "./random.ts";
 import { echoServer, pingPong, Relay, type RelayOptions, type RelayRoute } from "./relay.ts";
 
@@ -75,6 +78,15 @@ async function main(): Promise<void> {
       });
       out({ status: res.status, body: (await res.text()).slice(0, 300) });
       process.exit(0);
+      return;
+    }
+    case "badpeer": {
+      const cfg = JSON.parse(args[0] ?? "{}") as { dir: string; targets: string[]; newIdentity: boolean };
+      const bad = await startBadPeer(cfg.dir, cfg.targets, cfg.newIdentity);
+      createInterface({ input: process.stdin }).on("line", () => {
+        void bad.send().then((connected) => out({ connected }));
+      });
+      out({ ready: true, peerId: bad.peerId, dialed: bad.dialed });
       return;
     }
     default:

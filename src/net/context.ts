@@ -18,7 +18,7 @@ import { sha256 } from "../consensus/hash.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import type { Logger } from "../util/logger.ts";
 import type { NetworkEvents, NetworkLimits, NetworkOptions } from "./options.ts";
-import { InboundGate } from "./peers/inbound.ts";
+import { InboundGate, multiaddrIp } from "./peers/inbound.ts";
 import { peerAddressIp } from "./resolve.ts";
 
 /** The runtime gossipsub object has these; its exported interface does not list them. */
@@ -60,13 +60,15 @@ function listenMultiaddr(host: string, port: number): string {
 /**
  * The libp2p node (not yet started): TCP, Noise, Yamux, identify, gossipsub with asynchronous validation
  * on the one block topic, optional mDNS. `refused` is asked before every dial and every encrypted
- * connection (banned and foreign peers).
+ * connection (banned and foreign peers), `refusedAddress` before every dial and every inbound socket
+ * (banned addresses); the InboundGate admits inbound sockets (src/net/peers/inbound.ts).
  */
 export async function createNode(
   opts: NetworkOptions,
   limits: NetworkLimits,
   topic: string,
   refused: (id: PeerId) => boolean,
+  refusedAddress: (ip: string) => boolean = () => false,
 ): Promise<{ node: Libp2p<Services>; gate: InboundGate }> {
   const D = Math.max(2, limits.gossipD);
   // Configured peers' addresses skip the inbound limits (the allow-list); hostnames are not resolved here.
@@ -78,7 +80,7 @@ export async function createNode(
     maxInbound: limits.maxPeers - Math.min(limits.outboundSlots, Math.floor(limits.maxPeers / 2)),
     inboundCount: () => node?.getConnections().filter((c) => c.direction === "inbound").length ?? 0,
     allowed: (ip) => allowed.has(ip),
-    banned: () => false,
+    banned: refusedAddress,
   });
   node = await createLibp2p<Services>({
     start: false,
@@ -89,6 +91,10 @@ export async function createNode(
     streamMuxers: [yamux()],
     connectionGater: {
       denyDialPeer: refused,
+      denyDialMultiaddr: (ma) => {
+        const ip = multiaddrIp(ma);
+        return ip !== undefined && refusedAddress(ip);
+      },
       denyInboundEncryptedConnection: refused,
       denyOutboundEncryptedConnection: refused,
       denyInboundConnection: gate.deny,

@@ -16,7 +16,7 @@ import {
   type PeerInfo,
 } from "./options.ts";
 import { MAX_REMEMBERED_PEERS, type PeerState, Peers } from "./peers/peers.ts";
-import { PeerScores, PROTOCOL_PENALTY } from "./peers/scores.ts";
+import { addressBanKey, PeerScores, PROTOCOL_PENALTY } from "./peers/scores.ts";
 import {
   BLOCKS_PROTOCOL,
   blocksTopic,
@@ -122,7 +122,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     // Bounded: peer identities are free, so a flood of foreign ones must not grow memory forever.
     const foreign = new BoundedMap<string, string>(MAX_REMEMBERED_PEERS);
     const refused = (id: PeerId): boolean => scores.isBanned(id.toString()) || foreign.has(id.toString());
-    const { node } = await createNode(opts, limits, blocksTopic(opts.params), refused);
+    const refusedAddress = (ip: string): boolean => scores.isBanned(addressBanKey(ip));
+    const { node } = await createNode(opts, limits, blocksTopic(opts.params), refused, refusedAddress);
     return new P2PNetwork(node, opts, modules, limits, scores, foreign);
   }
 

@@ -1,6 +1,6 @@
 /**
  * The network lab's short scenarios on real namespaces and real `jbc node` processes (docs/lab.md):
- * remote-api, lockout, partition and churn, plus cleanup after Ctrl-C and after SIGKILL. The lab needs
+ * remote-api, lockout, bad-peer, partition and churn, plus cleanup after Ctrl-C and after SIGKILL. The lab needs
  * root and network namespaces; where it cannot run, this file fails and says why (CI runs as root).
  */
 import assert from "node:assert/strict";
@@ -79,6 +79,12 @@ describe("network lab (short scenarios)", { timeout: 170_000 }, () => {
     const r = await lab(["--scenario", "lockout", "--sockets", "50"]);
     ok(r);
     assert.ok(Number(r.json.joinSeconds) <= 5);
+  });
+
+  it("bad-peer: banned by id and address on every honest node, stays out under a new identity", async () => {
+    const r = await lab(["--scenario", "bad-peer", "--nodes", "3"]);
+    ok(r);
+    assert.equal(r.json.reconnectNewIdentity, 0);
   });
 
   it("partition: 2 + 2 nodes split while mining, healed into one tip", async () => {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { after, describe, it } from "node:test";
 import { regtest } from "../../src/consensus/params.ts";
+import { addressBanKey, isSharedAddress } from "../../src/net/peers/scores.ts";
 import { peerAddressIp } from "../../src/net/resolve.ts";
 import { startNode, type TestNode, waitFor } from "../helpers/net.ts";
 
@@ -60,6 +61,13 @@ describe("inbound admission", () => {
     const idle = openIdle("127.0.0.3", port(victim), 6);
     await new Promise((r) => setTimeout(r, 1_000));
     assert.equal(idle.closed(), 0, "an allowed address is not held to the per-address limit");
+  });
+
+  it("never bans an address every local peer shares; address keys cannot collide with peer ids", () => {
+    for (const ip of ["127.0.0.1", "127.0.0.2", "::1", "0.0.0.0", "::", "::ffff:127.0.0.1"])
+      assert.equal(isSharedAddress(ip), true, ip);
+    for (const ip of ["198.18.0.10", "10.0.0.1", "2001:db8::1"]) assert.equal(isSharedAddress(ip), false, ip);
+    assert.equal(addressBanKey("198.18.0.10"), "ip:198.18.0.10");
   });
 
   it("reads the IP of every peer address form, without lookups", () => {
