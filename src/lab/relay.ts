@@ -80,6 +80,10 @@ class Pipe {
     }
   }
 
+  get bytes(): number {
+    return this.queued;
+  }
+
   stop(): void {
     clearTimeout(this.timer);
   }
@@ -89,7 +93,15 @@ class Pipe {
 export class Relay {
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<Socket>();
+  private readonly pipes = new Set<Pipe>();
   private readonly opts: Required<RelayOptions>;
+
+  /** Bytes waiting in the relay now, over every connection and direction. */
+  queuedBytes(): number {
+    let n = 0;
+    for (const p of this.pipes) n += p.bytes;
+    return n;
+  }
 
   /** Changes the delay (and jitter) of every chunk read from now on, on open connections too. */
   setDelay(delayMs: number, jitterMs = 0): void {
@@ -129,8 +141,12 @@ export class Relay {
     this.sockets.add(down);
     this.sockets.add(up);
     const pipes = [new Pipe(down, up, this.opts), new Pipe(up, down, this.opts)];
+    for (const p of pipes) this.pipes.add(p);
     const close = (): void => {
-      for (const p of pipes) p.stop();
+      for (const p of pipes) {
+        p.stop();
+        this.pipes.delete(p);
+      }
       down.destroy();
       up.destroy();
       this.sockets.delete(down);
@@ -167,23 +183,22 @@ export async function pingPong(via: { host: string; port: number }, rounds: numb
     sock.once("error", reject);
   });
   const oneWay: number[] = [];
-  let failed: Error | undefined;
-  sock.on("error", (err) => {
-    failed = err;
-  });
+  // One pending round trip at a time: the echo of "p" settles it.
+  let settle: ((err?: Error) => void) | undefined;
+  sock.on("data", () => settle?.());
+  sock.on("error", (err) => settle?.(err));
+  sock.on("close", () => settle?.(new Error("connection closed")));
   try {
     for (let i = 0; i < rounds; i++) {
       const t0 = performance.now();
-      const got = new Promise<void>((resolve, reject) => {
-        if (failed) reject(failed);
-        sock.once("data", () => resolve());
-        sock.once("close", () => reject(failed ?? new Error("connection closed")));
+      await new Promise<void>((resolve, reject) => {
+        settle = (err) => (err ? reject(err) : resolve());
+        sock.write("p");
       });
-      sock.write("p");
-      await got;
       oneWay.push((performance.now() - t0) / 2);
     }
   } finally {
+    settle = undefined;
     sock.destroy();
   }
   return oneWay;
