@@ -67,14 +67,14 @@ class Pipe {
     clearTimeout(this.timer);
     this.timer = undefined;
     const now = performance.now();
-    while (!this.blocked && this.queue.length > 0 && this.queue[0]!.due <= now + 0.5) {
+    while (!this.blocked && this.queue.length > 0 && this.queue[0]!.due <= now) {
       const c = this.queue.shift()!;
       this.queued -= c.data.length;
       if (!this.to.destroyed && !this.to.write(c.data)) this.blocked = true;
     }
     if (this.from.isPaused() && this.queued < this.opts.maxBufferedBytes / 2) this.from.resume();
     if (this.queue.length > 0) {
-      if (!this.blocked) this.timer = setTimeout(() => this.flush(), this.queue[0]!.due - now);
+      if (!this.blocked) this.timer = setTimeout(() => this.flush(), Math.ceil(this.queue[0]!.due - now));
     } else if (this.ended && !this.to.destroyed) {
       this.to.end();
     }
