@@ -4,6 +4,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { copyFileSync, mkdirSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { encodeBlock } from "../consensus/block.ts";
 import { bitsToTarget } from "../consensus/compact.ts";
@@ -197,12 +199,21 @@ export class Lab {
     return bytes;
   }
 
-  /** Stops every node (SIGINT, then SIGKILL) and helper, and removes the topology. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Stops every node (SIGINT, then SIGKILL) and helper, copies the nodes' logs to `keepLogs` when set, and
+   * removes the topology. Idempotent.
+   */
+  async close(keepLogs?: string): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const h of this.helpers) h.kill("SIGKILL");
     await Promise.all(this.nodes.filter(Boolean).map((n) => n.stop(5_000).catch(() => n.kill())));
+    if (keepLogs) {
+      mkdirSync(keepLogs, { recursive: true });
+      for (const n of this.nodes.filter(Boolean))
+        for (const f of readdirSync(n.spec.datadir).filter((x) => x.endsWith(".log")))
+          copyFileSync(join(n.spec.datadir, f), join(keepLogs, `${n.name}-${f}`));
+    }
     await this.topo.destroy();
   }
 }

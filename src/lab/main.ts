@@ -38,6 +38,7 @@ interface Options {
   mbit?: number;
   recordBytes?: number;
   json: boolean;
+  keepLogs?: string;
 }
 
 async function main(): Promise<number> {
@@ -60,6 +61,7 @@ async function main(): Promise<number> {
     )
     .option("--mbit <n>", "late-joiner: link bandwidth in Mbit/s", num(0.1, 10_000))
     .option("--record-bytes <n>", "late-joiner: data bytes per block", num(0, 60_000))
+    .option("--keep-logs <dir>", "copy every node's log to <dir> before the cleanup")
     .option("--json", "print only the final JSON line", false)
     .exitOverride();
   let o: Options;
@@ -99,7 +101,7 @@ async function main(): Promise<number> {
     if (interrupted) return;
     interrupted = true;
     printErr(`lab: ${signal}: cleaning up`);
-    void (lab?.close() ?? Promise.resolve()).finally(() => process.exit(130));
+    void (lab?.close(o.keepLogs) ?? Promise.resolve()).finally(() => process.exit(130));
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
@@ -119,7 +121,7 @@ async function main(): Promise<number> {
       ...(o.mbit !== undefined ? { mbit: o.mbit } : {}),
       ...(o.recordBytes !== undefined ? { recordBytes: o.recordBytes } : {}),
     });
-    await lab.close();
+    await lab.close(o.keepLogs);
     say(
       result.ok ? `${scenario.name}: ok` : `${scenario.name}: FAILED\n  - ${result.problems.join("\n  - ")}`,
     );
@@ -127,7 +129,7 @@ async function main(): Promise<number> {
     print(JSON.stringify({ ...result, seed: o.seed, slot: lab.topo.slot, wallSeconds }));
     return result.ok ? 0 : EXIT_FAILED;
   } catch (err) {
-    await lab?.close().catch(() => undefined);
+    await lab?.close(o.keepLogs).catch(() => undefined);
     const message = (err as Error).message;
     say(`${scenario.name}: lab error: ${message}`);
     print(
