@@ -58,7 +58,7 @@ const ok = (r: Run): void => {
   assert.equal(r.code, 0);
 };
 
-describe("network lab (short scenarios)", { timeout: 170_000 }, () => {
+describe("network lab (short scenarios)", { timeout: 240_000 }, () => {
   before(async () => {
     try {
       await checkCapable();
