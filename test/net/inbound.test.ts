@@ -63,6 +63,23 @@ describe("inbound admission", () => {
     assert.equal(idle.closed(), 0, "an allowed address is not held to the per-address limit");
   });
 
+  it("keeps slots for outbound connections: inbound peers stop short of maxPeers", async () => {
+    // maxPeers 4: at most half (2) are kept for outbound, so 2 inbound peers fit and a third is refused.
+    const victim = await startNode(regtest, { limits: { maxPeers: 4 } });
+    nodes.push(victim);
+    const dialers = await Promise.all(
+      [1, 2, 3].map(() => startNode(regtest, { limits: { redialAttempts: 0 } })),
+    );
+    nodes.push(...dialers);
+    await dialers[0]!.net.addPeer(`127.0.0.1:${port(victim)}`);
+    await dialers[1]!.net.addPeer(`127.0.0.1:${port(victim)}`);
+    await assert.rejects(dialers[2]!.net.addPeer(`127.0.0.1:${port(victim)}`));
+    assert.equal(victim.net.getPeers().length, 2);
+    // The victim's own dial still gets through: outbound is not held to the inbound slots.
+    await victim.net.addPeer(`127.0.0.1:${port(dialers[2]!)}`);
+    assert.equal(victim.net.getPeers().length, 3);
+  });
+
   it("never bans an address every local peer shares; address keys cannot collide with peer ids", () => {
     for (const ip of ["127.0.0.1", "127.0.0.2", "::1", "0.0.0.0", "::", "::ffff:127.0.0.1"])
       assert.equal(isSharedAddress(ip), true, ip);
