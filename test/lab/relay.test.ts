@@ -29,8 +29,9 @@ describe("delay relay", () => {
     let received = Buffer.alloc(0);
     const chunks: Buffer[] = [];
     let got = 0;
+    const sink = createServer();
     const done = new Promise<void>((resolve) => {
-      const sink = createServer((s) => {
+      sink.on("connection", (s) => {
         // A slow reader: the relay must not buffer what the sink has not taken.
         s.pause();
         const iv = setInterval(() => s.resume(), 20);
@@ -68,6 +69,7 @@ describe("delay relay", () => {
     await done;
     received = Buffer.concat(chunks);
     await relay?.stop();
+    await new Promise<void>((r) => sink.close(() => r()));
     assert.equal(received.length, total);
     for (let i = 0; i < total; i += 4096) assert.equal(received.readUInt32BE(i), i / 4, `byte ${i} in order`);
     // One read past the bound can land before the pause: allow one socket read (64 KiB) over it.
