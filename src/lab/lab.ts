@@ -37,7 +37,7 @@ export class Lab {
   readonly random: () => number;
   readonly token = randomBytes(16).toString("hex");
   private readonly helpers = new Set<ChildProcess>();
-  private closed = false;
+  private closing: Promise<void> | undefined;
 
   private constructor(
     readonly topo: Topology,
@@ -203,9 +203,13 @@ export class Lab {
    * Stops every node (SIGINT, then SIGKILL) and helper, copies the nodes' logs to `keepLogs` when set, and
    * removes the topology. Idempotent.
    */
-  async close(keepLogs?: string): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  close(keepLogs?: string): Promise<void> {
+    // A second call (Ctrl-C while the scenario unwinds) waits for the first one.
+    this.closing ??= this.shutdown(keepLogs);
+    return this.closing;
+  }
+
+  private async shutdown(keepLogs?: string): Promise<void> {
     for (const h of this.helpers) h.kill("SIGKILL");
     await Promise.all(this.nodes.filter(Boolean).map((n) => n.stop(5_000).catch(() => n.kill())));
     if (keepLogs) {

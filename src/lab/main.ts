@@ -96,18 +96,25 @@ async function main(): Promise<number> {
   if (stale.length) say(`removed the remains of killed labs in slots ${stale.join(", ")}`);
 
   let lab: Lab | undefined;
-  let interrupted = false;
+  let creating: Promise<Lab> | undefined;
+  let interrupted: Promise<never> | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted) return;
-    interrupted = true;
     printErr(`lab: ${signal}: cleaning up`);
-    void (lab?.close(o.keepLogs) ?? Promise.resolve()).finally(() => process.exit(130));
+    // Whatever the scenario does next (it fails as its nodes go), the process ends here, after the cleanup.
+    interrupted = (async () => {
+      // A signal while the topology is being built: let it finish, then remove it.
+      const l = lab ?? (await creating?.catch(() => undefined));
+      await l?.close(o.keepLogs);
+    })().finally(() => process.exit(130)) as Promise<never>;
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   const started = Date.now();
   try {
-    lab = await Lab.create({ nodes, seed: o.seed, say });
+    creating = Lab.create({ nodes, seed: o.seed, say });
+    lab = await creating;
+    if (interrupted) return interrupted;
     say(
       `lab slot ${lab.topo.slot}: ${nodes} hosts on 198.18.${lab.topo.slot}.0/24, scenario ${scenario.name}`,
     );
@@ -122,6 +129,7 @@ async function main(): Promise<number> {
       ...(o.recordBytes !== undefined ? { recordBytes: o.recordBytes } : {}),
     });
     await lab.close(o.keepLogs);
+    if (interrupted) return interrupted;
     say(
       result.ok ? `${scenario.name}: ok` : `${scenario.name}: FAILED\n  - ${result.problems.join("\n  - ")}`,
     );
@@ -129,6 +137,7 @@ async function main(): Promise<number> {
     print(JSON.stringify({ ...result, seed: o.seed, slot: lab.topo.slot, wallSeconds }));
     return result.ok ? 0 : EXIT_FAILED;
   } catch (err) {
+    if (interrupted) return interrupted;
     await lab?.close(o.keepLogs).catch(() => undefined);
     const message = (err as Error).message;
     say(`${scenario.name}: lab error: ${message}`);
