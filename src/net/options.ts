@@ -46,7 +46,7 @@ export interface NetworkLimits {
   banThreshold: number;
   /** Ban length in ms. */
   banMs: number;
-  /** Dial attempts per outage of a configured peer before giving up. */
+  /** Dial attempts per outage of a configured peer with a doubling delay; then one per redialMaxMs, forever. */
   redialAttempts: number;
   /** First redial delay in ms; doubles per failed attempt. */
   redialBaseMs: number;
