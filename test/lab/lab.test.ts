@@ -4,7 +4,7 @@
  * root and network namespaces; where it cannot run, this file fails and says why (CI runs as root).
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
 import { before, describe, it } from "node:test";
 import { checkCapable, cleanStale, Topology } from "../../src/lab/netns.ts";
@@ -116,6 +116,27 @@ describe("network lab (short scenarios)", { timeout: 240_000 }, () => {
     ok(r);
     assert.ok(Number(r.json.kills) >= 1);
     assert.equal(r.json.storesVerified, 3);
+  });
+
+  it("without root: one line and exit code 3", async () => {
+    // Dropped to nobody with util-linux's setpriv (the lab tests run as root).
+    const r = spawnSync(
+      "setpriv",
+      [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        process.execPath,
+        "--import",
+        "tsx",
+        MAIN,
+        "--scenario",
+        "remote-api",
+      ],
+      { encoding: "utf8", env: { ...process.env, HOME: "/tmp" } },
+    );
+    assert.equal(r.status, 3, r.stderr);
+    assert.equal(r.stdout, "lab: cannot run here: the lab needs root (ip netns)\n");
   });
 
   it("cleans up after Ctrl-C, and a SIGKILLed lab's remains at the next start", async () => {
