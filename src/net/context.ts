@@ -18,6 +18,8 @@ import { sha256, sha256d } from "../consensus/hash.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import type { Logger } from "../util/logger.ts";
 import type { NetworkEvents, NetworkLimits, NetworkOptions } from "./options.ts";
+import { InboundGate, multiaddrIp } from "./peers/inbound.ts";
+import { peerAddressIp } from "./resolve.ts";
 
 /** The runtime gossipsub object has these; its exported interface does not list them. */
 export interface ValidatingGossipSub extends GossipSub {
@@ -57,17 +59,30 @@ function listenMultiaddr(host: string, port: number): string {
 
 /**
  * The libp2p node (not yet started): TCP, Noise, Yamux, identify, gossipsub with asynchronous validation
- * on the block topic and the records topic, optional mDNS. `refused` is asked before every dial and every encrypted
- * connection (banned and foreign peers).
+ * on the block topic and the records topic, optional mDNS. `refused` is asked before every dial and every
+ * encrypted connection (banned and foreign peers), `refusedAddress` before every dial and every inbound
+ * socket (banned addresses); the InboundGate admits inbound sockets (src/net/peers/inbound.ts).
  */
-export function createNode(
+export async function createNode(
   opts: NetworkOptions,
   limits: NetworkLimits,
   topics: { blocks: string; records: string },
   refused: (id: PeerId) => boolean,
-): Promise<Libp2p<Services>> {
+  refusedAddress: (ip: string) => boolean = () => false,
+): Promise<{ node: Libp2p<Services>; gate: InboundGate }> {
   const D = Math.max(2, limits.gossipD);
-  return createLibp2p<Services>({
+  // Configured peers' addresses skip the inbound limits (the allow-list); hostnames are not resolved here.
+  const allowed = new Set(opts.peers.map(peerAddressIp).filter((ip): ip is string => ip !== undefined));
+  let node: Libp2p<Services> | undefined;
+  const gate = new InboundGate({
+    maxPendingPerAddress: limits.maxPendingPerAddress,
+    // Small test networks keep at least half their slots open to inbound peers.
+    maxInbound: limits.maxPeers - Math.min(limits.outboundSlots, Math.floor(limits.maxPeers / 2)),
+    inboundCount: () => node?.getConnections().filter((c) => c.direction === "inbound").length ?? 0,
+    allowed: (ip) => allowed.has(ip),
+    banned: refusedAddress,
+  });
+  node = await createLibp2p<Services>({
     start: false,
     ...(opts.privateKey ? { privateKey: opts.privateKey } : {}),
     addresses: { listen: [listenMultiaddr(opts.listen.host, opts.listen.port)] },
@@ -76,10 +91,22 @@ export function createNode(
     streamMuxers: [yamux()],
     connectionGater: {
       denyDialPeer: refused,
+      denyDialMultiaddr: (ma) => {
+        const ip = multiaddrIp(ma);
+        return ip !== undefined && refusedAddress(ip);
+      },
       denyInboundEncryptedConnection: refused,
       denyOutboundEncryptedConnection: refused,
+      denyInboundConnection: gate.deny,
+      denyInboundUpgradedConnection: gate.upgraded,
     },
-    connectionManager: { maxConnections: limits.maxPeers, dialTimeout: limits.dialTimeoutMs },
+    connectionManager: {
+      maxConnections: limits.maxPeers,
+      dialTimeout: limits.dialTimeoutMs,
+      maxIncomingPendingConnections: limits.maxPendingInbound,
+      inboundUpgradeTimeout: limits.inboundUpgradeTimeoutMs,
+      allow: [...allowed].map((ip) => (ip.includes(":") ? `/ip6/${ip}` : `/ip4/${ip}`)),
+    },
     peerDiscovery: opts.mdns ? [mdns()] : [],
     services: {
       identify: identify(),
@@ -108,4 +135,5 @@ export function createNode(
         })(components) as ValidatingGossipSub,
     },
   });
+  return { node, gate };
 }

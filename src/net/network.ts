@@ -17,7 +17,7 @@ import {
   type PeerInfo,
 } from "./options.ts";
 import { MAX_REMEMBERED_PEERS, type PeerState, Peers } from "./peers/peers.ts";
-import { PeerScores, PROTOCOL_PENALTY } from "./peers/scores.ts";
+import { addressBanKey, PeerScores, PROTOCOL_PENALTY } from "./peers/scores.ts";
 import {
   BLOCKS_PROTOCOL,
   blocksTopic,
@@ -134,7 +134,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     const foreign = new BoundedMap<string, string>(MAX_REMEMBERED_PEERS);
     const refused = (id: PeerId): boolean => scores.isBanned(id.toString()) || foreign.has(id.toString());
     const topics = { blocks: blocksTopic(opts.params), records: recordsTopic(opts.params) };
-    const node = await createNode(opts, limits, topics, refused);
+    const refusedAddress = (ip: string): boolean => scores.isBanned(addressBanKey(ip));
+    const { node } = await createNode(opts, limits, topics, refused, refusedAddress);
     return new P2PNetwork(node, opts, modules, limits, scores, foreign);
   }
 

@@ -15,6 +15,14 @@ export type { SyncDone, SyncProgress };
 export interface NetworkLimits {
   /** Most simultaneous connections (libp2p's connection manager prunes above it). */
   maxPeers: number;
+  /** Of maxPeers, slots inbound connections may not take (kept for the node's own dials). */
+  outboundSlots: number;
+  /** Inbound connections in handshake at once, from everyone (libp2p's default is 10). */
+  maxPendingInbound: number;
+  /** Inbound connections in handshake at once from one address (configured peers are exempt). */
+  maxPendingPerAddress: number;
+  /** Time an inbound connection has to finish encryption and muxer negotiation, in ms. */
+  inboundUpgradeTimeoutMs: number;
   /** Blocks asked for per sync request and most served per response (≤ 500). */
   maxBlocksPerResponse: number;
   /** Most block bytes served per response (≤ 4 MiB). */
@@ -39,7 +47,7 @@ export interface NetworkLimits {
   banThreshold: number;
   /** Ban length in ms. */
   banMs: number;
-  /** Dial attempts per outage of a configured peer before giving up. */
+  /** Dial attempts per outage of a configured peer with a doubling delay; then one per redialMaxMs, forever. */
   redialAttempts: number;
   /** First redial delay in ms; doubles per failed attempt. */
   redialBaseMs: number;
@@ -60,6 +68,13 @@ export interface NetworkLimits {
 /** Defaults, chosen for a small public network; tests and benchmarks override some. */
 export const DEFAULT_LIMITS: Readonly<NetworkLimits> = {
   maxPeers: 50,
+  // Bitcoin Core keeps 8 full-relay + 2 block-relay-only outbound slots out of reach of inbound peers.
+  outboundSlots: 8,
+  maxPendingInbound: 32,
+  // An honest peer handshakes once; more at a time from one address is someone holding slots.
+  maxPendingPerAddress: 2,
+  // Noise XX and yamux take about 3 round trips: under a second even at 200 ms one-way.
+  inboundUpgradeTimeoutMs: 5_000,
   maxBlocksPerResponse: MAX_BLOCKS_PER_RESPONSE,
   maxResponseBytes: MAX_RESPONSE_BYTES,
   // 50 requests of 500 blocks a second is 25,000 blocks/s: above what processBlock sustains, so an honest

@@ -192,3 +192,24 @@ export async function resolvePeerAddress(addr: string, opts: ResolveOptions = {}
   }
   return [parseMultiaddr(hostMultiaddr(u.hostname, port), addr)];
 }
+
+/**
+ * The IP address a peer address names without any lookup (a multiaddr's /ip4 or /ip6, host:port or a
+ * URL with an IP host), or undefined (hostnames, bad input). Used for the inbound allow-list.
+ */
+export function peerAddressIp(addr: string): string | undefined {
+  const a = addr.trim();
+  if (a.startsWith("/")) {
+    const parts = a.split("/");
+    return (parts[1] === "ip4" || parts[1] === "ip6") && isIP(parts[2] ?? "") ? parts[2] : undefined;
+  }
+  let host: string;
+  try {
+    host = new URL(isHttpAddress(a) ? a : `tcp://${a}`).hostname;
+  } catch {
+    return undefined;
+  }
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  if (host === "localhost") return "127.0.0.1";
+  return isIP(host) ? host : undefined;
+}

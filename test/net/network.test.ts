@@ -340,4 +340,16 @@ describe("P2PNetwork", () => {
     await waitFor(() => peerOf(b, a2.net.peerId) !== undefined, 5_000, "redial after the drop");
     await Promise.all([stop(b), stop(a2)]);
   });
+
+  it("never gives up on an unreachable configured peer: past redialAttempts it retries every redialMaxMs", async () => {
+    // A partition longer than the attempts (found by the lab: docs/lab.md) must still heal.
+    const port = await freePort();
+    const limits = { redialBaseMs: 20, redialMaxMs: 200, redialAttempts: 2 };
+    const b = await node({ peers: [`127.0.0.1:${port}`], limits });
+    await new Promise((r) => setTimeout(r, 800)); // well past 2 attempts
+    const a = await startNode(regtest, { port });
+    running.add(a);
+    await waitFor(() => peerOf(b, a.net.peerId) !== undefined, 5_000, "dial after the attempts ran out");
+    await Promise.all([stop(b), stop(a)]);
+  });
 });

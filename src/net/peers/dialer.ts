@@ -1,6 +1,7 @@
 /**
  * Peers the user asked for (btcd's connmgr): dialed at start, redialed with exponential backoff and
- * jitter when they drop, given up after too many failures or when they turn out banned or foreign.
+ * jitter when they drop (never given up for being unreachable), given up when they turn out banned or
+ * foreign.
  */
 import type { Connection, Libp2p } from "@libp2p/interface";
 import { errorMessage } from "../../util/errors.ts";
@@ -116,9 +117,14 @@ export class Dialer {
       if (p.peerId && this.host.isRefused(p.peerId)) {
         p.gaveUp = true;
         log.warn({ peer: p.addr }, "not redialing a banned or foreign peer");
-      } else if (p.attempts >= limits.redialAttempts) {
-        p.gaveUp = true;
-        log.warn({ peer: p.addr, attempts: p.attempts, err: errorMessage(err) }, "giving up on peer");
+      } else if (p.attempts === limits.redialAttempts) {
+        // Never given up (Bitcoin Core retries -addnode peers forever): after a long partition the two
+        // sides would otherwise have given up on each other for good. From here on, once per redialMaxMs.
+        log.warn(
+          { peer: p.addr, attempts: p.attempts, err: errorMessage(err) },
+          "peer unreachable: retrying at the longest interval",
+        );
+        this.scheduleRedial(p);
       } else {
         log.debug({ peer: p.addr, attempt: p.attempts, err: errorMessage(err) }, "dial failed, will retry");
         this.scheduleRedial(p);
@@ -136,7 +142,9 @@ export class Dialer {
     }
     clearTimeout(p.timer);
     const { redialMaxMs, redialBaseMs } = this.host.limits;
-    const delay = Math.min(redialMaxMs, redialBaseMs * 2 ** p.attempts);
+    const { redialAttempts } = this.host.limits;
+    const delay =
+      p.attempts >= redialAttempts ? redialMaxMs : Math.min(redialMaxMs, redialBaseMs * 2 ** p.attempts);
     // Jitter so peers that dropped together do not redial in lockstep.
     p.timer = setTimeout(() => void this.dialConfigured(p), delay * (0.75 + Math.random() * 0.5));
     p.timer.unref();

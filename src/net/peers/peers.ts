@@ -12,8 +12,9 @@ import type { NetContext } from "../context.ts";
 import type { PeerInfo } from "../options.ts";
 import type { Status } from "../protocols.ts";
 import { answerStatus, describeNetwork, fetchStatus, isForeignStatus } from "../reqresp/status.ts";
+import { peerAddressIp } from "../resolve.ts";
 import { Dialer } from "./dialer.ts";
-import { type PeerScores, penaltyFor } from "./scores.ts";
+import { addressBanKey, isSharedAddress, type PeerScores, penaltyFor } from "./scores.ts";
 
 /** How long a foreign peer that asked for our status may stay connected to read the answer, in ms. */
 const FOREIGN_GRACE_MS = 1_000;
@@ -173,10 +174,17 @@ export class Peers {
     this.ctx.log.debug({ peer: id, err: errorMessage(err), stack }, `${what} failed`);
   }
 
-  /** After a ban (already recorded in the scores): stops redialing `id`, emits peer:banned, hangs up. */
+  /**
+   * After a ban (already recorded in the scores): bans the peer's IP address too, for as long (a new
+   * identity is free, a new address is not; loopback is never banned, it is every local peer), stops
+   * redialing `id`, emits peer:banned, hangs up.
+   */
   async disconnectBanned(id: string, until: number, reason: string): Promise<void> {
     const { log, node } = this.ctx;
-    log.warn({ peer: id, until: new Date(until).toISOString(), reason }, "peer banned");
+    const ip = peerAddressIp(this.peers.get(id)?.address ?? "");
+    const address = ip !== undefined && !isSharedAddress(ip) ? ip : undefined;
+    if (address !== undefined) await this.scores.ban(addressBanKey(address), until);
+    log.warn({ peer: id, address, until: new Date(until).toISOString(), reason }, "peer banned");
     this.dialer.giveUp(id);
     this.ctx.events.emit("peer:banned", { peerId: id, until, reason });
     if (this.ctx.started()) {

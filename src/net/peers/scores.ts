@@ -36,6 +36,24 @@ export interface BanStore {
   loadBans(): Promise<Map<string, number>>;
 }
 
+/**
+ * The ban-list key of an IP address. Address bans share the peer-id ban list (and its store): an id never
+ * starts with "ip:", so getBans() lists both kinds.
+ */
+export function addressBanKey(ip: string): string {
+  return `ip:${ip}`;
+}
+
+/**
+ * Whether a ban on this address would also hit honest peers that share it: loopback (every peer on this
+ * machine) and the unspecified address. Bitcoin Core likewise never discourages local addresses.
+ */
+export function isSharedAddress(ip: string): boolean {
+  return (
+    ip.startsWith("127.") || ip === "::1" || ip === "0.0.0.0" || ip === "::" || ip.startsWith("::ffff:127.")
+  );
+}
+
 /** Configuration of PeerScores. */
 export interface PeerScoresOptions {
   bans: BanStore;

@@ -1,0 +1,164 @@
+/**
+ * The network lab's short scenarios on real namespaces and real `jbc node` processes (docs/lab.md):
+ * remote-api, lockout, bad-peer, partition and churn, plus cleanup after Ctrl-C and after SIGKILL. The lab needs
+ * root and network namespaces; where it cannot run, this file fails and says why (CI runs as root).
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createInterface } from "node:readline";
+import { before, describe, it } from "node:test";
+import { checkCapable, cleanStale, Topology } from "../../src/lab/netns.ts";
+
+const MAIN = new URL("../../src/lab/main.ts", import.meta.url).pathname;
+
+interface Run {
+  code: number | null;
+  lines: string[];
+  json: Record<string, unknown>;
+}
+
+function startLab(args: string[]): {
+  proc: ChildProcess;
+  done: Promise<Run>;
+  onLine(f: (l: string) => void): void;
+} {
+  const proc = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: string[] = [];
+  const listeners: ((l: string) => void)[] = [];
+  createInterface({ input: proc.stdout! }).on("line", (l) => {
+    lines.push(l);
+    for (const f of listeners) f(l);
+  });
+  proc.stderr!.on("data", () => undefined);
+  const done = new Promise<Run>((resolve) => {
+    proc.on("exit", (code) => {
+      let json: Record<string, unknown> = {};
+      try {
+        json = JSON.parse(lines.at(-1) ?? "{}") as Record<string, unknown>;
+      } catch {
+        // the last line was not JSON: the assertions below say so
+      }
+      resolve({ code, lines, json });
+    });
+  });
+  return { proc, done, onLine: (f) => listeners.push(f) };
+}
+
+async function lab(args: string[]): Promise<Run> {
+  const r = await startLab(args).done;
+  assert.ok(r.json.scenario, `the last line is the result object:\n${r.lines.join("\n")}`);
+  assert.deepEqual(await Topology.leftovers(Number(r.json.slot)), [], "the lab removed everything it made");
+  return r;
+}
+
+const ok = (r: Run): void => {
+  assert.equal(r.json.ok, true, `scenario failed:\n${r.lines.join("\n")}`);
+  assert.equal(r.code, 0);
+};
+
+describe("network lab (short scenarios)", { timeout: 240_000 }, () => {
+  before(async () => {
+    try {
+      await checkCapable();
+    } catch (err) {
+      throw new Error(`the lab tests need root and network namespaces: ${(err as Error).message}`);
+    }
+    await cleanStale();
+  });
+
+  it("remote-api: from another namespace, changing routes need the token", async () => {
+    const r = await lab(["--scenario", "remote-api"]);
+    ok(r);
+    assert.equal(r.json.stopMiningWithoutToken, 401);
+    assert.equal(r.json.stopMiningWithToken, 200);
+  });
+
+  it("lockout: 50 idle sockets from one host do not keep an honest peer out", async () => {
+    const r = await lab(["--scenario", "lockout", "--sockets", "50"]);
+    ok(r);
+    assert.ok(Number(r.json.joinSeconds) <= 5);
+  });
+
+  it("bad-peer: banned by id and address on every honest node, stays out under a new identity", async () => {
+    const r = await lab(["--scenario", "bad-peer", "--nodes", "3"]);
+    ok(r);
+    assert.equal(r.json.reconnectNewIdentity, 0);
+  });
+
+  it("partition: 2 + 2 nodes split while mining, healed into one tip", async () => {
+    const r = await lab([
+      "--scenario",
+      "partition",
+      "--nodes",
+      "4",
+      "--seconds",
+      "10",
+      "--block-interval",
+      "0.5",
+    ]);
+    ok(r);
+    assert.equal(typeof r.json.finalHeight, "number");
+  });
+
+  it("churn: SIGKILL and restart while mining, every store verifies, nothing confirmed is lost", async () => {
+    const r = await lab([
+      "--scenario",
+      "churn",
+      "--nodes",
+      "3",
+      "--seconds",
+      "20",
+      "--block-interval",
+      "0.5",
+    ]);
+    ok(r);
+    assert.ok(Number(r.json.kills) >= 1);
+    assert.equal(r.json.storesVerified, 3);
+  });
+
+  it("without root: one line and exit code 3", async () => {
+    // Dropped to nobody with util-linux's setpriv (the lab tests run as root).
+    const r = spawnSync(
+      "setpriv",
+      [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        process.execPath,
+        "--import",
+        "tsx",
+        MAIN,
+        "--scenario",
+        "remote-api",
+      ],
+      { encoding: "utf8", env: { ...process.env, HOME: "/tmp" } },
+    );
+    assert.equal(r.status, 3, r.stderr);
+    assert.equal(r.stdout, "lab: cannot run here: the lab needs root (ip netns)\n");
+  });
+
+  it("cleans up after Ctrl-C, and a SIGKILLed lab's remains at the next start", async () => {
+    for (const signal of ["SIGINT", "SIGKILL"] as const) {
+      const run = startLab(["--scenario", "remote-api"]);
+      const slot = await new Promise<number>((resolve) =>
+        run.onLine((l) => {
+          const m = /^lab slot (\d+):/.exec(l);
+          if (m) resolve(Number(m[1]));
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 1_500)); // the node is starting in its namespace
+      run.proc.kill(signal);
+      const r = await run.done;
+      if (signal === "SIGINT") {
+        assert.equal(r.code, 130);
+        assert.deepEqual(await Topology.leftovers(slot), []);
+      } else {
+        assert.notDeepEqual(await Topology.leftovers(slot), [], "a SIGKILLed lab leaves its namespaces");
+        assert.ok((await cleanStale()).includes(slot));
+        assert.deepEqual(await Topology.leftovers(slot), []);
+      }
+    }
+  });
+});
