@@ -116,11 +116,12 @@ export class LabNode {
     const proc = spawn("ip", args, { stdio: ["ignore", fd, fd] });
     closeSync(fd);
     this.proc = proc;
-    await waitFor(
+    const p2p = await waitFor(
       async () => {
         if (proc.exitCode !== null || proc.signalCode !== null)
           throw new Error(`${this.name} exited early (${proc.exitCode ?? proc.signalCode})`);
-        return (await this.api.status()).network;
+        // The API answers before libp2p is up (503 P2P_STARTING): the node has started once P2P answers.
+        return await this.api.p2p();
       },
       `${this.name} to start`,
       60_000,
@@ -128,7 +129,7 @@ export class LabNode {
     ).catch((err: Error) => {
       throw new Error(`${err.message}\n${this.tail()}`);
     });
-    if (!this.peerId) this.peerId = (await this.api.p2p()).peerId;
+    if (!this.peerId) this.peerId = p2p.peerId;
   }
 
   private exited(): Promise<void> {

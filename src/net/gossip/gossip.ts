@@ -79,15 +79,8 @@ export class BlockGossip {
         this.ctx.log.debug({ peer: from, err: errorMessage(err) }, "gossip block not processed");
       }
     }
-    this.ctx.events.emit("gossip", {
-      topic: "blocks",
-      direction: "in",
-      verdict: verdictName(verdict),
-      ...(verdict === TopicValidatorResult.Reject && code ? { code } : {}),
-    });
-    if (!this.ctx.started()) return;
-    this.ctx.node.services.pubsub.reportMessageValidationResult(msgId, from, verdict);
-    if (penalty > 0) await this.peers.penalize(from, penalty, reason);
+    const msg = { topic: "blocks", msgId, from, verdict, penalty, reason, code } as const;
+    if (!(await settleMessage(this.ctx, this.peers, msg))) return;
     if (orphan) {
       // The sender has the parent we miss: ask where its tip is (one request at a time per peer), and
       // a status showing more work starts a sync from it.
@@ -115,10 +108,40 @@ export class BlockGossip {
 }
 
 /** gossipsub's verdict as the word the gossip event carries. */
-export function verdictName(v: TopicValidatorResult): "accept" | "ignore" | "reject" {
+function verdictName(v: TopicValidatorResult): "accept" | "ignore" | "reject" {
   return v === TopicValidatorResult.Accept
     ? "accept"
     : v === TopicValidatorResult.Reject
       ? "reject"
       : "ignore";
+}
+
+/**
+ * The end of judging a gossip message, for both topics: reports it (the `gossip` event), tells gossipsub
+ * whether to forward it and charges the sender its penalty. False when the network stopped meanwhile.
+ */
+export async function settleMessage(
+  ctx: NetContext,
+  peers: Peers,
+  m: {
+    topic: "blocks" | "records";
+    msgId: string;
+    from: string;
+    verdict: TopicValidatorResult;
+    penalty: number;
+    reason: string;
+    code: string | undefined;
+  },
+): Promise<boolean> {
+  const rejected = m.verdict === TopicValidatorResult.Reject;
+  ctx.events.emit("gossip", {
+    topic: m.topic,
+    direction: "in",
+    verdict: verdictName(m.verdict),
+    ...(rejected && m.code ? { code: m.code } : {}),
+  });
+  if (!ctx.started()) return false;
+  ctx.node.services.pubsub.reportMessageValidationResult(m.msgId, m.from, m.verdict);
+  if (m.penalty > 0) await peers.penalize(m.from, m.penalty, m.reason);
+  return true;
 }

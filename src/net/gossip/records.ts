@@ -14,7 +14,7 @@ import { errorMessage } from "../../util/errors.ts";
 import type { NetContext } from "../context.ts";
 import type { Peers } from "../peers/peers.ts";
 import { PROTOCOL_PENALTY } from "../peers/scores.ts";
-import { verdictName } from "./gossip.ts";
+import { settleMessage } from "./gossip.ts";
 
 export class RecordGossip {
   constructor(
@@ -59,15 +59,15 @@ export class RecordGossip {
         this.ctx.log.warn({ peer: from, err: errorMessage(err) }, "gossip record not admitted");
       }
     }
-    this.ctx.events.emit("gossip", {
+    await settleMessage(this.ctx, this.peers, {
       topic: "records",
-      direction: "in",
-      verdict: verdictName(verdict),
-      ...(verdict === TopicValidatorResult.Reject && code ? { code } : {}),
+      msgId,
+      from,
+      verdict,
+      penalty,
+      reason,
+      code,
     });
-    if (!this.ctx.started()) return;
-    this.ctx.node.services.pubsub.reportMessageValidationResult(msgId, from, verdict);
-    if (penalty > 0) await this.peers.penalize(from, penalty, reason);
   }
 
   /** The mempool's `added` listener: publishes records submitted to this node's API. */
