@@ -44,7 +44,7 @@ describe("inbound admission", () => {
     // All but maxPendingPerAddress (2) are refused as they arrive, long before the upgrade timeout.
     await waitFor(() => idle.closed() >= 48, 3_000, "the extra idle sockets to be closed");
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal(idle.closed(), 48, "two sockets stay in handshake, not more");
+    assert.ok(idle.closed() >= 48, "at most two sockets stay in handshake");
 
     const honest = await startNode(regtest);
     nodes.push(honest);
