@@ -11,8 +11,8 @@
  */
 import { connect, type Socket } from "node:net";
 import { createInterface } from "node:readline";
+import { seededRandom } from "../util/random.ts";
 import { startBadPeer } from "./bad-peer.ts";
-import { seededRandom } from "./random.ts";
 import { echoServer, pingPong, Relay, type RelayOptions, type RelayRoute } from "./relay.ts";
 
 const [cmd, ...args] = process.argv.slice(2);

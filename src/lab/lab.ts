@@ -11,9 +11,9 @@ import { encodeBlock } from "../consensus/block.ts";
 import { bitsToTarget } from "../consensus/compact.ts";
 import { hashToBigInt, headerHash, headerHashBytes, hexToHash } from "../consensus/header.ts";
 import { buildBlock } from "../consensus/template.ts";
+import { seededRandom } from "../util/random.ts";
 import { type Host, Topology } from "./netns.ts";
 import { LabNode, P2P_PORT } from "./nodes.ts";
-import { seededRandom } from "./random.ts";
 
 const HELPER = new URL("./helper-main.ts", import.meta.url).pathname;
 

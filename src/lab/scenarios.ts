@@ -4,9 +4,9 @@
  * scenario checks are reported in `ok: false` and `problems`, not thrown: the lab still prints them.
  */
 import { readFileSync } from "node:fs";
+import { exponential } from "../util/random.ts";
 import type { Lab } from "./lab.ts";
 import { API_PORT, converged, type LabNode, P2P_PORT, sleep, tips, waitFor } from "./nodes.ts";
-import { exponential } from "./random.ts";
 import { percentile } from "./relay.ts";
 
 export interface ScenarioOptions {

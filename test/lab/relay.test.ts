@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { createServer, connect as tcpConnect } from "node:net";
 import { describe, it } from "node:test";
-import { seededRandom } from "../../src/lab/random.ts";
 import { echoServer, percentile, pingPong, Relay } from "../../src/lab/relay.ts";
+import { seededRandom } from "../../src/util/random.ts";
 
 describe("delay relay", () => {
   it("adds the configured one-way delay to each direction", async () => {

@@ -189,14 +189,5 @@ export function readBlockFile(bytes: Uint8Array): Uint8Array[] {
   return out;
 }
 
-/** mulberry32: small, seedable, good enough to spread kill times. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The kill times' generator: the project's one seeded mulberry32 (src/util/random.ts). */
+export { seededRandom as prng } from "../../src/util/random.ts";

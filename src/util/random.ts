@@ -1,4 +1,4 @@
-/** mulberry32: a small seeded generator, so a lab run with --seed S makes the same choices again. */
+/** mulberry32: a small seeded generator, so a run with a seed (a lab run, a crash test) makes the same choices again. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
