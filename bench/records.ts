@@ -31,11 +31,12 @@ import { bitsToTarget } from "../src/consensus/compact.ts";
 import { encodeHeader, hashToBigInt, hashToHex, headerHashBytes } from "../src/consensus/header.ts";
 import { regtest } from "../src/consensus/params.ts";
 import { buildRecordProof, merkleLevels, verifyRecordProof } from "../src/consensus/proof.ts";
-import { type BlockRecord, encodeRecord, recordId } from "../src/consensus/records.ts";
+import { encodeRecord, recordId } from "../src/consensus/records.ts";
 import { buildBlock } from "../src/consensus/template.ts";
 import { useNativeCrypto } from "../src/node/crypto.ts";
 import { P_RECORD, prefixRange } from "../src/store/layout.ts";
 import { LevelStore } from "../src/store/level.ts";
+import { dataRecords } from "../test/helpers/net.ts";
 import { median, percentile } from "./stats.ts";
 
 useNativeCrypto(); // as the node does
@@ -50,20 +51,6 @@ let dirCount = 0;
 function freshDir(): string {
   tempRoot ??= mkdtempSync(join(tmpdir(), "jbc-bench-records-"));
   return join(tempRoot, `d${dirCount++}`);
-}
-
-/** `count` records of `size` bytes, distinct across the whole chain. */
-function dataRecords(height: number, count: number, size: number): BlockRecord[] {
-  const out: BlockRecord[] = [];
-  for (let i = 0; i < count; i++) {
-    const data = new Uint8Array(size);
-    const view = new DataView(data.buffer);
-    view.setUint32(0, height, true);
-    view.setUint32(4, i, true);
-    for (let j = 8; j < size; j++) data[j] = (height * 31 + i * 7 + j) & 0xff;
-    out.push({ type: "data", data });
-  }
-  return out;
 }
 
 function buildChain(count: number, perBlock: number, size: number): Block[] {
