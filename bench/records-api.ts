@@ -22,14 +22,11 @@
  *
  * The last line printed is one JSON object with the figures, the 1-minute load average and the cores.
  */
-import { EventEmitter } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ApiBackend, BackendEvents } from "../src/api/backend.ts";
 import { ApiClient, type StreamEvent } from "../src/api/client.ts";
 import { RecordsApi } from "../src/api/records.ts";
-import { ApiError } from "../src/api/schemas.ts";
 import { createApiServer } from "../src/api/server.ts";
 import { type Block, encodeBlock, recordIds } from "../src/consensus/block.ts";
 import { hashToHex } from "../src/consensus/header.ts";
@@ -39,6 +36,7 @@ import { Mempool, recordToJson } from "../src/mempool/index.ts";
 import { realServices } from "../src/node/adapters.ts";
 import { JbcNode, openChainStore } from "../src/node/node.ts";
 import { silentLogger } from "../src/util/logger.ts";
+import { recordsBackend } from "../test/helpers/api.ts";
 import { makeChild } from "../test/helpers/blocks.ts";
 import { killAll, type NodeProcess, spawnNode } from "../test/helpers/spawn.ts";
 import { waitFor } from "../test/helpers/wait.ts";
@@ -63,22 +61,7 @@ async function apiOn(datadir: string, maxBytes = 1 << 30) {
     maxBytes,
     maxCount: 10_000_000,
   });
-  const unavailable = (): never => {
-    throw new ApiError(503, "P2P_DISABLED", "not in this benchmark");
-  };
-  const idle = { available: false, running: false, hashRate: 0, threads: 0, miner: "", blocksFound: 0 };
-  const backend: ApiBackend = {
-    chain,
-    events: new EventEmitter<BackendEvents>(),
-    records: { mempool, index: chain },
-    peers: () => [],
-    p2pInfo: unavailable,
-    addPeer: async () => unavailable(),
-    mining: () => idle,
-    startMining: async () => unavailable(),
-    stopMining: async () => unavailable(),
-    sync: () => ({ syncing: false }),
-  };
+  const backend = recordsBackend(chain, mempool);
   const app = await createApiServer({ backend, records: { ratePerSec: 1e9, burst: 1e9 } });
   const url = await app.listen({ host: "127.0.0.1", port: 0 });
   return {

@@ -5,11 +5,8 @@
  * Blocks are mined by the test helpers and given to the chain; no P2P, no miner.
  */
 import assert from "node:assert/strict";
-import { EventEmitter } from "node:events";
 import { after, before, describe, it } from "node:test";
-import type { BackendEvents } from "../../src/api/backend.ts";
 import { ApiClient, ApiClientError, type StreamEvent } from "../../src/api/client.ts";
-import { ApiError } from "../../src/api/schemas.ts";
 import { type ApiServer, createApiServer } from "../../src/api/server.ts";
 import { encodeBlock } from "../../src/consensus/block.ts";
 import { hashToHex } from "../../src/consensus/header.ts";
@@ -17,6 +14,7 @@ import { regtest } from "../../src/consensus/params.ts";
 import { verifyRecordProof } from "../../src/consensus/proof.ts";
 import { type BlockRecord, encodeRecord, recordId, signRecord } from "../../src/consensus/records.ts";
 import { Mempool } from "../../src/mempool/index.ts";
+import { recordsBackend } from "../helpers/api.ts";
 import { makeChild } from "../helpers/blocks.ts";
 import { openChain, type TempChain } from "../helpers/net.ts";
 
@@ -39,23 +37,8 @@ async function serve(pool: { maxCount?: number; maxBytes?: number } = {}, rate?:
     isConfirmed: (id) => tc.chain.isRecordConfirmed(id),
     ...pool,
   });
-  const unavailable = (): never => {
-    throw new ApiError(503, "P2P_DISABLED", "no p2p in this test");
-  };
-  const idle = { available: false, running: false, hashRate: 0, threads: 0, miner: "", blocksFound: 0 };
   const app = await createApiServer({
-    backend: {
-      chain: tc.chain,
-      events: new EventEmitter<BackendEvents>(),
-      records: { mempool, index: tc.chain },
-      peers: () => [],
-      p2pInfo: unavailable,
-      addPeer: async () => unavailable(),
-      mining: () => idle,
-      startMining: async () => unavailable(),
-      stopMining: async () => unavailable(),
-      sync: () => ({ syncing: false }),
-    },
+    backend: recordsBackend(tc.chain, mempool),
     ...(rate ? { records: { ratePerSec: rate, burst: rate } } : {}),
   });
   const url = await app.listen({ host: "127.0.0.1", port: 0 });
