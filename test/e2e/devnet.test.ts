@@ -4,6 +4,7 @@ import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { after, test } from "node:test";
 import { ApiClient } from "../../src/api/client.ts";
 import { tempDir } from "../helpers/chain.ts";
+import { devnetArgs } from "../helpers/spawn.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 /**
@@ -51,23 +52,8 @@ after(() => {
 test("jbc devnet starts connected mining nodes and stops them all on SIGINT", {
   timeout: 90_000,
 }, async () => {
-  const base = 20_000 + Math.floor(Math.random() * 20_000);
-  const devnet = spawn(
-    process.execPath,
-    [
-      BIN,
-      "devnet",
-      "--nodes",
-      "2",
-      "--network",
-      "regtest",
-      "--base-port",
-      String(base),
-      "--threads",
-      "1",
-    ].concat(["--datadir", tmp, "--refresh", "500"]),
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const { base, args } = devnetArgs(tmp);
+  const devnet = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   devnet.stdout.on("data", (b: Buffer) => {
     out += b.toString();

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { EXIT } from "../../src/node/lifecycle.ts";
 import { tempDir } from "../helpers/chain.ts";
-import { killAll, spawnNode } from "../helpers/spawn.ts";
+import { devnetArgs, killAll, spawnNode } from "../helpers/spawn.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 /**
@@ -83,23 +83,9 @@ async function holdPort(): Promise<{ server: Server; port: number }> {
 
 /** Starts a two-node devnet and resolves with its node pids once both are up and mining. */
 async function startDevnet(name: string): Promise<{ run: Run; nodes: number[]; dir: string }> {
-  const base = 20_000 + Math.floor(Math.random() * 20_000);
   const dir = join(tmp, name);
-  const run = jbc([
-    "devnet",
-    "--nodes",
-    "2",
-    "--network",
-    "regtest",
-    "--base-port",
-    String(base),
-    "--threads",
-    "1",
-    "--datadir",
-    dir,
-    "--refresh",
-    "500",
-  ]);
+  const { base, args } = devnetArgs(dir);
+  const run = jbc(args);
   const nodes = new Set<number>();
   await waitFor(
     () => {

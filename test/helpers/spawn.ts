@@ -145,3 +145,23 @@ export async function converged(
     { timeoutMs, intervalMs: 200, what: `${nodes.map((n) => n.name).join(", ")} to agree on a tip` },
   );
 }
+
+/**
+ * `jbc devnet` arguments for a test: two regtest nodes with one mining thread each, on a random base port
+ * (so parallel test files do not collide), in `datadir`, with a fast scoreboard.
+ */
+export function devnetArgs(datadir: string): { args: string[]; base: number } {
+  const base = 20_000 + Math.floor(Math.random() * 20_000);
+  const args = [
+    "devnet",
+    "--nodes",
+    "2",
+    "--network",
+    "regtest",
+    "--base-port",
+    String(base),
+    "--threads",
+    "1",
+  ];
+  return { base, args: [...args, "--datadir", datadir, "--refresh", "500"] };
+}
