@@ -28,8 +28,11 @@ export const P_AUTHOR = 0x61; // 'a'
 export const META_KEY = Uint8Array.of(P_META);
 export const TIP_KEY = Uint8Array.of(P_TIP);
 
+// Keys and small values are Buffers from Node's pool, not `new Uint8Array(n)`: V8 keeps typed arrays of up
+// to 64 bytes inside its heap and must move each one out before LevelDB's binding can read it, which made a
+// block's 15 puts take about twice as long (docs/benchmarks.md, "processBlock, where the time goes").
 function prefixed(prefix: number, body: Uint8Array): Uint8Array {
-  const k = new Uint8Array(1 + body.length);
+  const k = Buffer.allocUnsafe(1 + body.length);
   k[0] = prefix;
   k.set(body, 1);
   return k;
@@ -40,9 +43,9 @@ export const entryKey = (hash: Uint8Array): Uint8Array => prefixed(P_ENTRY, hash
 export const banKey = (id: string): Uint8Array => prefixed(P_BAN, new TextEncoder().encode(id));
 
 export function heightKey(height: number): Uint8Array {
-  const k = new Uint8Array(5);
+  const k = Buffer.allocUnsafe(5);
   k[0] = P_HEIGHT;
-  new DataView(k.buffer).setUint32(1, height, false);
+  k.writeUInt32BE(height, 1);
   return k;
 }
 
@@ -50,10 +53,9 @@ export const recordKey = (id: Uint8Array): Uint8Array => prefixed(P_RECORD, id);
 
 /** A record's place as the 'r' value: height and position, both u32 BE. */
 export function encodePlace(height: number, index: number): Uint8Array {
-  const v = new Uint8Array(8);
-  const dv = new DataView(v.buffer);
-  dv.setUint32(0, height, false);
-  dv.setUint32(4, index, false);
+  const v = Buffer.allocUnsafe(8);
+  v.writeUInt32BE(height, 0);
+  v.writeUInt32BE(index, 4);
   return v;
 }
 
@@ -64,10 +66,11 @@ export function decodePlace(bytes: Uint8Array, offset = 0): { height: number; in
 }
 
 export function authorKey(publicKey: Uint8Array, height: number, index: number): Uint8Array {
-  const k = new Uint8Array(41);
+  const k = Buffer.allocUnsafe(41);
   k[0] = P_AUTHOR;
   k.set(publicKey, 1);
-  k.set(encodePlace(height, index), 33);
+  k.writeUInt32BE(height, 33);
+  k.writeUInt32BE(index, 37);
   return k;
 }
 

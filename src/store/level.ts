@@ -208,8 +208,8 @@ export class LevelStore implements ChainStore {
       });
       await batch.write({ sync: this.sync });
     }
-    const next = meta.slice();
-    new DataView(next.buffer).setUint32(0, 2, true);
+    const next = new Uint8Array(meta); // a copy: the value LevelDB gave may be a view into a shared buffer
+    new DataView(next.buffer, next.byteOffset).setUint32(0, 2, true);
     await this.db.put(META_KEY, next, { sync: this.sync });
   }
 
