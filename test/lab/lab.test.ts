@@ -88,8 +88,9 @@ describe("network lab (short scenarios)", { timeout: 240_000 }, () => {
   });
 
   it("partition: 2 + 2 split while mining and taking records, healed into one tip, every record once", async () => {
-    // 20 s: libp2p drops the connections across the split after about 10 s, so the heal goes through new
-    // connections and the losing half's records must be announced again to reach the winning half.
+    // 20 s: libp2p's connection monitor drops the connections across the split within 15 s (a ping every
+    // 10 s, given up after 5 s), so the heal goes through new connections and the losing half's records
+    // must be announced again to reach the winning half.
     const r = await lab([
       "--scenario",
       "partition",

@@ -121,7 +121,8 @@ export const partition: Scenario = {
     );
 
     // Connections across the trunk still open now would carry what each side queued during the split
-    // (TCP retransmits it) instead of a fresh connection; libp2p drops them about 10 s into a split.
+    // (TCP retransmits it) instead of a fresh connection. libp2p's connection monitor drops them 5-15 s
+    // into a split (a ping every 10 s, given up after 5 s).
     const crossSite = await crossSiteLinks(siteA, siteB);
     healing = true;
     await sleep(300);
