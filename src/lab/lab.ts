@@ -10,7 +10,9 @@ import { createInterface } from "node:readline";
 import { encodeBlock } from "../consensus/block.ts";
 import { bitsToTarget } from "../consensus/compact.ts";
 import { hashToBigInt, headerHash, headerHashBytes, hexToHash } from "../consensus/header.ts";
+import type { BlockRecord } from "../consensus/records.ts";
 import { buildBlock } from "../consensus/template.ts";
+import { type RecordJson, recordFromJson } from "../mempool/json.ts";
 import { seededRandom } from "../util/random.ts";
 import { type Host, Topology } from "./netns.ts";
 import { LabNode, P2P_PORT } from "./nodes.ts";
@@ -37,6 +39,8 @@ export class Lab {
   readonly random: () => number;
   readonly token = randomBytes(16).toString("hex");
   private readonly helpers = new Set<ChildProcess>();
+  /** Records the lab submitted or read, by id: a block template needs their bytes, the mempool lists ids. */
+  private readonly recordsById = new Map<string, BlockRecord>();
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -135,13 +139,21 @@ export class Lab {
    * Mines one block on `node`'s current tip and submits it there (POST /api/blocks). The lab is the
    * network's hash power: regtest needs about two hashes a block, so the lab decides when and where
    * blocks are found (Poisson arrivals, a node picked at random) instead of each node's miner racing
-   * as fast as the CPU allows. Resolves with the block and when the node had connected it.
+   * as fast as the CPU allows. With `records`, the block carries that node's pending records in arrival
+   * order (GET /api/mempool, the order the node's own templates take), as a miner working from that
+   * node's template would. Resolves with the block and when the node had connected it.
    */
-  async mineOn(node: LabNode): Promise<{ hash: string; height: number; at: number; status: string }> {
+  async mineOn(
+    node: LabNode,
+    opts: { records?: boolean } = {},
+  ): Promise<{ hash: string; height: number; at: number; status: string; records: string[] }> {
+    // The tip first, then the pool: a record still pending after the tip was read is not in the tip's
+    // chain (a connect removes it first), so the block cannot repeat a confirmed record.
     const s = await node.api.status();
     const bits = Number.parseInt(s.bits, 16);
     const target = bitsToTarget(bits);
     if (target === null) throw new Error(`bad bits ${s.bits}`);
+    const pending = opts.records ? await this.pendingRecords(node) : [];
     const block = buildBlock({
       prevHash: hexToHash(s.tip.hash),
       height: s.tip.height + 1,
@@ -149,13 +161,50 @@ export class Lab {
       time: Math.max(Math.floor(Date.now() / 1000), s.tip.time + 1),
       miner: node.name,
       extraNonce: BigInt(Math.floor(this.random() * 2 ** 32)),
+      records: pending.map((p) => p.record),
     });
     for (let nonce = 0; ; nonce++) {
       block.header.nonce = nonce;
       if (hashToBigInt(headerHashBytes(block.header)) <= target) break;
     }
     const r = await node.api.submitBlock(encodeBlock(block));
-    return { hash: headerHash(block.header), height: s.tip.height + 1, at: Date.now(), status: r.status };
+    return {
+      hash: headerHash(block.header),
+      height: s.tip.height + 1,
+      at: Date.now(),
+      status: r.status,
+      records: pending.map((p) => p.id),
+    };
+  }
+
+  /** Submits records to `node` (POST /api/records) and remembers them; resolves with their ids. */
+  async submitRecords(node: LabNode, records: RecordJson[]): Promise<string[]> {
+    const acks = await node.api.submitRecords(records);
+    records.forEach((json, i) => {
+      const parsed = recordFromJson(json);
+      if (parsed.ok) this.recordsById.set(acks[i]!.id, parsed.record);
+    });
+    return acks.map((a) => a.id);
+  }
+
+  /** Up to 1,000 of `node`'s pending records, oldest first (a lab block stays far below maxBlockSize). */
+  private async pendingRecords(node: LabNode): Promise<{ id: string; record: BlockRecord }[]> {
+    const page = await node.api.mempool({ limit: 1000 });
+    const out: { id: string; record: BlockRecord }[] = [];
+    for (const id of page.ids) {
+      let record = this.recordsById.get(id);
+      if (!record) {
+        // Not one the lab submitted: read it from the node (a pending record shows its full JSON form).
+        const detail = await node.api.record(id).catch(() => undefined);
+        if (detail?.status !== "pending" || detail.record.type === "miner") continue;
+        const parsed = recordFromJson(detail.record);
+        if (!parsed.ok) continue;
+        record = parsed.record;
+        this.recordsById.set(id, record);
+      }
+      out.push({ id, record });
+    }
+    return out;
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
  * `npm run lab -- --nodes N --scenario NAME [--seed S] [--seconds X] [--json]`: builds the lab
- * (src/lab/netns.ts), runs one scenario (src/lab/scenarios.ts), prints a readable summary and, as the
+ * (src/lab/netns.ts), runs one scenario (src/lab/scenarios/), prints a readable summary and, as the
  * last line, one JSON object; removes everything it made, also on failure, SIGINT or SIGTERM.
  *
  * Exit codes: 0 the scenario's checks held, 1 they did not (or the lab failed), 2 bad arguments,
@@ -9,7 +9,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { Lab } from "./lab.ts";
 import { checkCapable, cleanStale, LabUnavailableError } from "./netns.ts";
-import { scenarios } from "./scenarios.ts";
+import { scenarios } from "./scenarios/index.ts";
 
 // The lab is a command: its output is its interface (library code below logs nothing).
 const print = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -37,6 +37,7 @@ interface Options {
   jitter?: number;
   mbit?: number;
   recordBytes?: number;
+  records?: number;
   json: boolean;
   keepLogs?: string;
 }
@@ -61,6 +62,11 @@ async function main(): Promise<number> {
     )
     .option("--mbit <n>", "late-joiner: link bandwidth in Mbit/s", num(0.1, 10_000))
     .option("--record-bytes <n>", "late-joiner: data bytes per block", num(0, 60_000))
+    .option(
+      "--records <n>",
+      "partition: ledger records submitted to each half during the split",
+      num(1, 1000),
+    )
     .option("--keep-logs <dir>", "copy every node's log to <dir> before the cleanup")
     .option("--json", "print only the final JSON line", false)
     .exitOverride();
@@ -127,6 +133,7 @@ async function main(): Promise<number> {
       ...(o.jitter !== undefined ? { jitter: o.jitter } : {}),
       ...(o.mbit !== undefined ? { mbit: o.mbit } : {}),
       ...(o.recordBytes !== undefined ? { recordBytes: o.recordBytes } : {}),
+      ...(o.records !== undefined ? { records: o.records } : {}),
     });
     await lab.close(o.keepLogs);
     if (interrupted) return interrupted;

@@ -6,6 +6,7 @@ import {
   type GossipSub,
   type GossipSubComponents,
   gossipsub,
+  type Message,
   type TopicValidatorResult,
 } from "@libp2p/gossipsub";
 import { type Identify, identify } from "@libp2p/identify";
@@ -20,6 +21,20 @@ import type { Logger } from "../util/logger.ts";
 import type { NetworkEvents, NetworkLimits, NetworkOptions } from "./options.ts";
 import { InboundGate, multiaddrIp } from "./peers/inbound.ts";
 import { peerAddressIp } from "./resolve.ts";
+
+/**
+ * A gossip message's publication: the publisher's peer id and its sequence number (what gossipsub's own
+ * default id is made of under StrictSign, which every message here is; an unsigned one, refused anyway,
+ * falls back to its data's hash).
+ */
+export function publicationId(msg: Message): Uint8Array {
+  if (msg.type !== "signed") return sha256d(msg.data);
+  const from = msg.from.toMultihash().bytes;
+  const id = new Uint8Array(from.length + 8);
+  id.set(from);
+  new DataView(id.buffer).setBigUint64(from.length, msg.sequenceNumber);
+  return id;
+}
 
 /** The runtime gossipsub object has these; its exported interface does not list them. */
 export interface ValidatingGossipSub extends GossipSub {
@@ -126,9 +141,12 @@ export async function createNode(
           Dlo: Math.max(1, D - 2),
           Dhi: 2 * D,
           Dout: Math.min(2, Math.floor(D / 2)),
-          // One id per block body, whoever publishes it, so the same block is judged once per node; a
-          // record's message id is its record id (sha256d of its bytes), so it is admitted once per node.
-          msgIdFn: (msg) => (msg.topic === topics.records ? sha256d(msg.data) : sha256(msg.data)),
+          // One id per block body, whoever publishes it, so the same block is judged once per node. A
+          // record message's id is its publication (publisher and sequence number), not the record: a
+          // node must be able to announce a record again (a reorg returned it, and the other side of a
+          // partition never had it), and gossipsub refuses to publish an id it saw within its 2-minute
+          // seen window. The mempool drops the repeats (ALREADY_PENDING, Ignore).
+          msgIdFn: (msg) => (msg.topic === topics.records ? publicationId(msg) : sha256(msg.data)),
           // Room for the signature and framing around a maximum-size block; bigger RPCs are dropped
           // by gossipsub, a block-sized message above maxBlockSize reaches us and is penalised.
           maxInboundDataLength: opts.params.maxBlockSize + 64 * 1024,

@@ -87,19 +87,36 @@ describe("network lab (short scenarios)", { timeout: 240_000 }, () => {
     assert.equal(r.json.reconnectNewIdentity, 0);
   });
 
-  it("partition: 2 + 2 nodes split while mining, healed into one tip", async () => {
+  it("partition: 2 + 2 split while mining and taking records, healed into one tip, every record once", async () => {
+    // 20 s: libp2p's connection monitor drops the connections across the split within 15 s (a ping every
+    // 10 s, given up after 5 s), so the heal goes through new connections and the losing half's records
+    // must be announced again to reach the winning half.
     const r = await lab([
       "--scenario",
       "partition",
       "--nodes",
       "4",
       "--seconds",
-      "10",
+      "20",
       "--block-interval",
       "0.5",
+      "--records",
+      "6",
     ]);
     ok(r);
     assert.equal(typeof r.json.finalHeight, "number");
+    assert.equal(r.json.crossSiteLinksAtHeal, 0, "the split had closed the connections across it");
+    const l = r.json.ledger as Record<string, unknown>;
+    assert.deepEqual(l.submitted, { a: 6, b: 6, both: 4 });
+    assert.equal(l.confirmedInLosing, 6, "the losing half confirmed its own records");
+    assert.equal(l.pendingAgain, 6, "all pending again on every losing node after the heal");
+    assert.equal(l.unconfirmedEvents, 6);
+    assert.equal(l.wronglyUnconfirmed, 0, "records the winning chain holds stay confirmed");
+    assert.equal(l.reconfirmed, 6, "confirmed again on the winning chain, on every node");
+    assert.equal(l.lost, 0);
+    assert.equal(l.duplicates, 0);
+    assert.equal(l.indexWrong, 0);
+    assert.equal(typeof l.reconfirmSeconds, "number");
   });
 
   it("churn: SIGKILL and restart while mining, every store verifies, nothing confirmed is lost", async () => {

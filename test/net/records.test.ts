@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { regtest } from "../../src/consensus/params.ts";
 import { encodeRecord, signRecord } from "../../src/consensus/records.ts";
+import { buildBlock } from "../../src/consensus/template.ts";
 import { Mempool } from "../../src/mempool/index.ts";
 import { type PeerInfo, PROTOCOL_PENALTY, recordsTopic } from "../../src/net/index.ts";
 import { startNode, type TestNode, waitFor } from "../helpers/net.ts";
@@ -119,5 +120,39 @@ describe("record gossip", () => {
     await publish(utf8.encode("\xff not a record"));
     await waitFor(() => banned.length === 1, 5_000, "ban for a malformed record");
     assert.equal(r.pool.size, 0);
+  });
+
+  it("announces a record a reorg returned, which a peer that never had it then admits", async () => {
+    // The partition in the lab (docs/lab.md "partition"): A confirmed a record on the losing side, the
+    // winning side (B) never had it. A saw it moments ago (published over its API with no peer to
+    // reach), which is what kept gossipsub from publishing it again when ids were record ids.
+    const a = await node();
+    const rec = { type: "data", data: utf8.encode("confirmed on the losing side") } as const;
+    const admitted = await a.pool.admit(rec, { kind: "api" });
+    assert.ok(admitted.ok);
+    a.pool.removeForBlock([admitted.entry.id]);
+    const b = await node([addr(a.n)]);
+    await subscribed(a.n, 1);
+    await subscribed(b.n, 1);
+    const lost = buildBlock({
+      prevHash: new Uint8Array(32),
+      height: 1,
+      bits: 0x207fffff,
+      time: 0,
+      miner: "a",
+      records: [rec],
+    });
+    assert.deepEqual(a.pool.reorg({ disconnected: [lost], connected: [] }), [admitted.entry.id]);
+    await waitFor(() => b.pool.has(admitted.entry.id), 5_000, "the returned record at B");
+    assert.deepEqual(b.pool.get(admitted.entry.id)!.source, { kind: "peer", peer: a.n.net.peerId });
+    // A repeat (B announcing the record A has pending) is dropped by A's pool, at no cost to B.
+    await b.n.net.libp2p.services.pubsub.publish(b.n.net.recordsTopic, encodeRecord(rec));
+    const probe = await b.pool.admit(encodeRecord({ type: "data", data: utf8.encode("probe") }), {
+      kind: "api",
+    });
+    assert.ok(probe.ok);
+    await waitFor(() => a.pool.has(probe.entry.id), 5_000, "probe at A");
+    assert.equal(a.pool.size, 2);
+    assert.equal(peerOf(a.n, b.n.net.peerId)?.score, 0);
   });
 });

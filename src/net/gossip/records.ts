@@ -1,12 +1,15 @@
 /**
  * Record gossip (docs/protocol.md "Records"): one record's bytes per message on the network's records
- * topic, message id = the record id, so gossipsub's seen-cache drops repeats before they reach the pool.
+ * topic; a message's id is its publication (net/context.ts `publicationId`), so the same record can be
+ * announced again, and the pool's ALREADY_PENDING drops the repeats.
  * Every message goes through the mempool's one admission path, and its verdict decides what gossipsub
  * does with it (docs/ledger-design.md's table): admitted → accept (relay); already pending, already
  * confirmed or pool full → ignore (no relay, no penalty); malformed, too large, a miner record or a bad
  * signature → reject (no relay) and the mempool's penalty on the sender's score, the same score that bad
  * blocks raise, so a peer gossiping bad signatures is banned like one gossiping bad blocks.
- * Records the node admits over the API are published here.
+ * Records the node admits over the API are published here, and so are records a reorg returned to the
+ * pool: after a partition heals, the winning side's nodes never had the losing side's records, and
+ * without this they would stay pending on the losing side's nodes only, never reaching a miner there.
  */
 import { type GossipsubMessage, TopicValidatorResult } from "@libp2p/gossipsub";
 import type { Mempool, MempoolEntry } from "../../mempool/index.ts";
@@ -70,9 +73,10 @@ export class RecordGossip {
     });
   }
 
-  /** The mempool's `added` listener: publishes records submitted to this node's API. */
+  /** The mempool's `added` listener: publishes records submitted to this node's API or returned by a reorg. */
   readonly onAdded = (entry: MempoolEntry): void => {
-    if (!this.ctx.started() || entry.source.kind !== "api") return;
+    const kind = entry.source.kind;
+    if (!this.ctx.started() || (kind !== "api" && kind !== "reorg")) return;
     this.ctx.events.emit("gossip", { topic: "records", direction: "out" });
     this.ctx.node.services.pubsub.publish(this.topic, entry.bytes).then(
       (r) => this.ctx.log.debug({ id: entry.id, recipients: r.recipients.length }, "record published"),

@@ -1,0 +1,108 @@
+/** churn: mining nodes SIGKILLed and restarted at random; at the end all converge, every store passes
+ * `jbc chain verify`, and no height a node had confirmed is lost. */
+import { exponential } from "../../util/random.ts";
+import { converged, type LabNode, sleep } from "../nodes.ts";
+import { meshed, round, type Scenario, scheduleMining } from "./common.ts";
+
+export const churn: Scenario = {
+  name: "churn",
+  defaultNodes: 5,
+  minNodes: 3,
+  async run(lab, o) {
+    const seconds = o.seconds ?? 300;
+    const interval = o.blockInterval ?? 1;
+    const nodes = await lab.startMesh(Math.min(3, lab.hosts.length - 1));
+    await meshed(nodes, 1);
+    lab.say(`${nodes.length} mining nodes; SIGKILL and restart at random for ${seconds} s`);
+    const problems: string[] = [];
+    /** Blocks a node had 6 confirmations on: they must be on every final chain. */
+    const confirmed = new Map<number, string>();
+    let kills = 0;
+    let lostOnRestart = 0;
+    const miner = scheduleMining(lab, interval, () => nodes);
+    const end = Date.now() + seconds * 1000;
+    const restarts: Promise<void>[] = [];
+    /** Killed and not yet answering again: not picked as the next victim. */
+    const down = new Set<LabNode>();
+    while (Date.now() < end) {
+      await sleep(Math.min(end - Date.now(), 500 + exponential(lab.random, 4000)));
+      if (Date.now() >= end) break;
+      const alive = nodes.filter((n) => n.running && !down.has(n));
+      for (const n of alive) {
+        const s = await n.api.status().catch(() => undefined);
+        if (s && s.tip.height > 6) {
+          const b = await n.api.block(s.tip.height - 6).catch(() => undefined);
+          if (b) {
+            const prev = confirmed.get(b.height);
+            if (prev && prev !== b.hash) problems.push(`two blocks confirmed at height ${b.height}`);
+            confirmed.set(b.height, b.hash);
+          }
+        }
+      }
+      if (alive.length <= 1) continue;
+      const victim = alive[Math.floor(lab.random() * alive.length)]!;
+      const had = await victim.api.status().then(
+        (s) => s.tip.height,
+        () => 0,
+      );
+      down.add(victim);
+      await victim.kill();
+      kills++;
+      const downMs = 1000 + lab.random() * 4000;
+      restarts.push(
+        (async () => {
+          await sleep(downMs);
+          await victim.start();
+          down.delete(victim);
+          const now = (await victim.api.status()).tip.height;
+          if (now < had) {
+            lostOnRestart++;
+            problems.push(`${victim.name} had height ${had} before SIGKILL, ${now} after restart`);
+          }
+        })().catch((err: Error) => {
+          problems.push(`${victim.name} restart: ${err.message.slice(0, 300)}`);
+        }),
+      );
+    }
+    const { mined } = await miner.stop();
+    await Promise.all(restarts);
+    for (const n of nodes) if (!n.running) await n.start();
+    let final: { height: number; hash: string } | undefined;
+    const t0 = Date.now();
+    try {
+      final = await converged(nodes, 120_000);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+    const convergeSeconds = (Date.now() - t0) / 1000;
+    for (const [height, hash] of confirmed) {
+      const b = await nodes[0]!.api.block(height).catch(() => undefined);
+      if (b?.hash !== hash)
+        problems.push(`confirmed block ${height} ${hash.slice(0, 12)} is not on the final chain`);
+    }
+    await Promise.all(nodes.map((n) => n.stop()));
+    const verified = await Promise.all(nodes.map((n) => n.verify()));
+    verified.forEach((v, i) => {
+      if (!v.ok) problems.push(`n${i}: chain verify failed: ${v.output}`);
+    });
+    lab.say(
+      `${kills} SIGKILLs, ${mined} blocks mined; converged at ${final?.height ?? "-"} in ${round(convergeSeconds)} s`,
+    );
+    lab.say(`  chain verify: ${verified.filter((v) => v.ok).length}/${nodes.length} stores ok`);
+    lab.say(`  ${confirmed.size} confirmed heights checked, ${lostOnRestart} heights lost on restart`);
+    return {
+      scenario: "churn",
+      ok: problems.length === 0,
+      problems,
+      nodes: nodes.length,
+      seconds,
+      kills,
+      blocksMined: mined,
+      finalHeight: final?.height ?? null,
+      convergeSeconds: round(convergeSeconds),
+      storesVerified: verified.filter((v) => v.ok).length,
+      confirmedChecked: confirmed.size,
+      lostOnRestart,
+    };
+  },
+};

@@ -1,0 +1,96 @@
+/**
+ * What every scenario shares: the option and result types, and the few helpers (rounding, waiting for a
+ * mesh, the lab's Poisson mining). Failures of the property a scenario checks are reported in `ok: false`
+ * and `problems`, not thrown: the lab still prints them.
+ */
+import { exponential } from "../../util/random.ts";
+import type { Lab } from "../lab.ts";
+import { type LabNode, sleep, waitFor } from "../nodes.ts";
+
+export interface ScenarioOptions {
+  /** Scenario length in seconds (its own default when absent). */
+  seconds?: number;
+  /** Mean seconds between blocks (the lab's scheduled mining). */
+  blockInterval?: number;
+  /** lockout: idle sockets the attacker holds. */
+  sockets?: number;
+  /** propagation: blocks per delay. */
+  blocks?: number;
+  /** relay, propagation: one-way delays to run, in ms. */
+  delays?: number[];
+  /** late-joiner: link bandwidth in Mbit/s. */
+  mbit?: number;
+  /** late-joiner: data bytes in each block of the chain. */
+  recordBytes?: number;
+  /** relay, propagation: jitter added to each delay (uniform 0..jitter), in ms. */
+  jitter?: number;
+  /** partition: ledger records submitted to each half during the split. */
+  records?: number;
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  ok: boolean;
+  problems: string[];
+  [key: string]: unknown;
+}
+
+export interface Scenario {
+  name: string;
+  /** Hosts the scenario needs by default, and at least. */
+  defaultNodes: number;
+  minNodes: number;
+  run(lab: Lab, o: ScenarioOptions): Promise<ScenarioResult>;
+}
+
+export const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
+
+/** Waits until every node has at least `min` joined peers. */
+export async function meshed(nodes: LabNode[], min: number, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    async () => (await Promise.all(nodes.map((n) => n.api.status()))).every((s) => s.peers >= min),
+    `every node to have ${min} peer(s)`,
+    timeoutMs,
+    200,
+  );
+}
+
+/**
+ * Mines blocks at Poisson times (mean `interval` s) on nodes picked at random among `pick()`, until
+ * `stop()` is called; returns what was mined. With `records`, each block takes its node's pending records.
+ */
+export function scheduleMining(
+  lab: Lab,
+  interval: number,
+  pick: () => LabNode[],
+  opts: { records?: boolean } = {},
+): { stop(): Promise<{ mined: number; failed: number }> } {
+  let running = true;
+  let mined = 0;
+  let failed = 0;
+  const loop = (async () => {
+    while (running) {
+      await sleep(exponential(lab.random, interval * 1000));
+      if (!running) break;
+      const candidates = pick().filter((n) => n.running);
+      const n = candidates[Math.floor(lab.random() * candidates.length)];
+      if (!n) continue;
+      try {
+        await lab.mineOn(n, opts);
+        mined++;
+      } catch {
+        failed++; // the node was killed between the pick and the submit
+      }
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { mined, failed };
+    },
+  };
+}
+
+/** Relays listen on 127.0.0.1:<RELAY_BASE_PORT + j> in the dialer's namespace for a route to host j. */
+export const RELAY_BASE_PORT = 9000;
