@@ -160,6 +160,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     if (this.records) {
       pubsub.addEventListener("gossipsub:message", this.records.onMessage);
       pubsub.subscribe(this.records.topic);
+      pubsub.addEventListener("gossipsub:graft", this.records.onGraft);
       this.mempool?.on("added", this.records.onAdded);
     }
     this.statusTimer = setInterval(() => this.peers.refreshStatuses(), this.ctx.limits.statusIntervalMs);
@@ -183,6 +184,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     if (this.records) {
       this.mempool?.off("added", this.records.onAdded);
       this.node.services.pubsub.removeEventListener("gossipsub:message", this.records.onMessage);
+      this.node.services.pubsub.removeEventListener("gossipsub:graft", this.records.onGraft);
     }
     await synced;
     await this.node.stop();
@@ -225,6 +227,11 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
   /** Lifts a ban and clears the peer's score. */
   async unban(peerId: string): Promise<void> {
     await this.scores.unban(peerId);
+  }
+
+  /** Pending records this node published to no one yet (announced when a peer joins the records mesh). */
+  get unbroadcastRecords(): number {
+    return this.records?.unbroadcastCount ?? 0;
   }
 
   /** Whether a sync is running. */

@@ -155,4 +155,25 @@ describe("record gossip", () => {
     assert.equal(a.pool.size, 2);
     assert.equal(peerOf(a.n, b.n.net.peerId)?.score, 0);
   });
+
+  it("announces a record submitted while no peer was there once a peer joins the records mesh", async () => {
+    // Bitcoin Core's unbroadcast set: a publish that reached nobody is tried again, here when a peer
+    // joins the records mesh, so a record submitted to a node that has no peers yet still spreads.
+    const a = await node();
+    const lonely = await a.pool.admit(encodeRecord({ type: "data", data: utf8.encode("no one to tell") }), {
+      kind: "api",
+    });
+    assert.ok(lonely.ok);
+    const gone = await a.pool.admit(encodeRecord({ type: "data", data: utf8.encode("mined meanwhile") }), {
+      kind: "api",
+    });
+    assert.ok(gone.ok);
+    await waitFor(() => a.n.net.unbroadcastRecords === 2, 5_000, "both kept for later");
+    a.pool.removeForBlock([gone.entry.id]); // confirmed before any peer came: nothing to announce
+    const b = await node([addr(a.n)]);
+    await waitFor(() => b.pool.has(lonely.entry.id), 10_000, "the record at the peer that joined later");
+    assert.deepEqual(b.pool.get(lonely.entry.id)!.source, { kind: "peer", peer: a.n.net.peerId });
+    assert.equal(b.pool.has(gone.entry.id), false, "a record no longer pending is not announced");
+    await waitFor(() => a.n.net.unbroadcastRecords === 0, 5_000, "the set is empty once announced");
+  });
 });

@@ -10,16 +10,27 @@
  * Records the node admits over the API are published here, and so are records a reorg returned to the
  * pool: after a partition heals, the winning side's nodes never had the losing side's records, and
  * without this they would stay pending on the losing side's nodes only, never reaching a miner there.
+ * A publish that reached no peer (none connected yet, or none subscribed) leaves the record in an
+ * unbroadcast set, as Bitcoin Core keeps one: it is published again when a peer joins this node's mesh
+ * for the topic (a graft: the peer is subscribed and a stream to it is open, which a subscription alone
+ * does not yet mean), until a publish reaches someone or the record leaves the pool.
  */
-import { type GossipsubMessage, TopicValidatorResult } from "@libp2p/gossipsub";
+import { type GossipsubMessage, type MeshPeer, TopicValidatorResult } from "@libp2p/gossipsub";
 import type { Mempool, MempoolEntry } from "../../mempool/index.ts";
+import { BoundedMap } from "../../util/bounded.ts";
 import { errorMessage } from "../../util/errors.ts";
 import type { NetContext } from "../context.ts";
 import type { Peers } from "../peers/peers.ts";
 import { PROTOCOL_PENALTY } from "../peers/scores.ts";
 import { settleMessage } from "./gossip.ts";
 
+/** Records kept for a later announcement at most (the oldest are forgotten first). */
+const MAX_UNBROADCAST = 10_000;
+
 export class RecordGossip {
+  /** Ids of pending records whose last publish reached no peer, oldest first. */
+  private readonly unbroadcast = new BoundedMap<string, true>(MAX_UNBROADCAST);
+
   constructor(
     private readonly ctx: NetContext,
     private readonly peers: Peers,
@@ -77,10 +88,38 @@ export class RecordGossip {
   readonly onAdded = (entry: MempoolEntry): void => {
     const kind = entry.source.kind;
     if (!this.ctx.started() || (kind !== "api" && kind !== "reorg")) return;
+    this.publish(entry);
+  };
+
+  /** gossipsub's `gossipsub:graft`: a peer joined the records mesh, so the unbroadcast records go out. */
+  readonly onGraft = (evt: CustomEvent<MeshPeer>): void => {
+    if (evt.detail.topic !== this.topic || this.unbroadcast.size === 0 || !this.ctx.started()) return;
+    const ids = [...this.unbroadcast.entries()].map(([id]) => id);
+    this.ctx.log.debug({ records: ids.length, peer: evt.detail.peerId }, "announcing unbroadcast records");
+    for (const id of ids) {
+      const entry = this.mempool.get(id);
+      if (entry) this.publish(entry);
+      else this.unbroadcast.delete(id); // confirmed, expired or evicted meanwhile
+    }
+  };
+
+  /** Records waiting for a peer to announce them to. */
+  get unbroadcastCount(): number {
+    return this.unbroadcast.size;
+  }
+
+  private publish(entry: MempoolEntry): void {
     this.ctx.events.emit("gossip", { topic: "records", direction: "out" });
     this.ctx.node.services.pubsub.publish(this.topic, entry.bytes).then(
-      (r) => this.ctx.log.debug({ id: entry.id, recipients: r.recipients.length }, "record published"),
-      (err: unknown) => this.ctx.log.warn({ id: entry.id, err: errorMessage(err) }, "cannot publish record"),
+      (r) => {
+        this.ctx.log.debug({ id: entry.id, recipients: r.recipients.length }, "record published");
+        if (r.recipients.length > 0) this.unbroadcast.delete(entry.id);
+        else this.unbroadcast.set(entry.id, true);
+      },
+      (err: unknown) => {
+        this.unbroadcast.set(entry.id, true);
+        this.ctx.log.debug({ id: entry.id, err: errorMessage(err) }, "record not published yet");
+      },
     );
-  };
+  }
 }
