@@ -225,9 +225,11 @@ async function main(): Promise<void> {
     proof: [] as number[],
     json: [] as number[],
   };
+  const wholeCpuMs: number[] = [];
   for (let i = 0; i < LOOKUPS; i++) {
     const p = pick();
     const loc = (await chain.findRecord(p.id))!;
+    const c0 = process.cpuUsage();
     let t0 = performance.now();
     const raw = (await chain.getRawBlock(loc.blockHash))!;
     let t1 = performance.now();
@@ -246,6 +248,8 @@ async function main(): Promise<void> {
     phases.proof.push(t1 - t0);
     JSON.stringify({ proof, record: recordBody(block.records[loc.index]!) });
     phases.json.push(performance.now() - t1);
+    const c = process.cpuUsage(c0);
+    wholeCpuMs.push((c.user + c.system) / 1000);
   }
   const sum = phases.read.map((_, i) => Object.values(phases).reduce((a, xs) => a + xs[i]!, 0));
   // The API's handler and its HTTP route, on the node's own composition of chain and mempool.
@@ -253,11 +257,16 @@ async function main(): Promise<void> {
   const backend = recordsBackend(chain, mempool);
   const handler = new RecordsApi(backend);
   const handlerMs: number[] = [];
+  /** CPU time of the process (every thread) per lookup: the work, without the wait for a busy core. */
+  const handlerCpuMs: number[] = [];
   for (let i = 0; i < LOOKUPS; i++) {
     const p = pick();
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const r = await handler.get(p.id);
     handlerMs.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    handlerCpuMs.push((c.user + c.system) / 1000);
     if (r.index !== p.index || !r.proof) throw new Error("RecordsApi.get is wrong");
     if (i < 20) {
       const recBytes = encodeRecord(big[p.height - 1]!.records[p.index]!);
@@ -301,11 +310,12 @@ async function main(): Promise<void> {
   console.log(
     `(c) the whole-block path (before 'm'), p50 / p99 ms: block read ${pp(phases.read)}, decodeBlock ${pp(phases.decode)}, ` +
       `recordIds ${pp(phases.ids)}, merkleLevels ${pp(phases.levels)}, buildRecordProof ${pp(phases.proof)}, JSON ${pp(phases.json)}; ` +
-      `together ${pp(sum)} (plus findRecord)`,
+      `together ${pp(sum)} (plus findRecord; CPU ${pp(wholeCpuMs)})`,
   );
   console.log(
     `(c) on ${records} records, any record: findRecord p50 ${ms(percentile(find, 50))} ms, p99 ${ms(percentile(find, 99))} ms; ` +
-      `RecordsApi.get with proof p50 ${ms(percentile(handlerMs, 50))} / p99 ${ms(percentile(handlerMs, 99))} ms; ` +
+      `RecordsApi.get with proof p50 ${ms(percentile(handlerMs, 50))} / p99 ${ms(percentile(handlerMs, 99))} ms ` +
+      `(CPU ${ms(percentile(handlerCpuMs, 50))} / ${ms(percentile(handlerCpuMs, 99))} ms); ` +
       `over HTTP p50 ${ms(percentile(httpMs, 50))} / p99 ${ms(percentile(httpMs, 99))} ms (target p99 < 5 ms; ` +
       `GET /api/health on the same connection p50 ${ms(percentile(floorMs, 50))} / p99 ${ms(percentile(floorMs, 99))} ms)`,
   );
@@ -330,8 +340,12 @@ async function main(): Promise<void> {
       wholeBlockProofJsonP50Ms: ms(percentile(phases.proof, 50) + percentile(phases.json, 50)),
       wholeBlockP50Ms: ms(percentile(sum, 50)),
       wholeBlockP99Ms: ms(percentile(sum, 99)),
+      wholeBlockCpuP50Ms: ms(percentile(wholeCpuMs, 50)),
+      wholeBlockCpuP99Ms: ms(percentile(wholeCpuMs, 99)),
       getRecordHandlerP50Ms: ms(percentile(handlerMs, 50)),
       getRecordHandlerP99Ms: ms(percentile(handlerMs, 99)),
+      getRecordHandlerCpuP50Ms: ms(percentile(handlerCpuMs, 50)),
+      getRecordHandlerCpuP99Ms: ms(percentile(handlerCpuMs, 99)),
       getRecordHttpP50Ms: ms(percentile(httpMs, 50)),
       getRecordHttpP99Ms: ms(percentile(httpMs, 99)),
       httpHealthP50Ms: ms(percentile(floorMs, 50)),
