@@ -9,11 +9,12 @@
  * Workloads, each on a fresh LevelDB in a temp dir: decodeBlock + processBlock per block (as gossip and the
  * HTTP API feed blocks), and decodeBlock + processBlocks in batches of 500 (as sync imports), for blocks
  * with 10 data records of 100 bytes and for miner-record-only blocks. Variants: `base` (the other
- * checkout), `native` (this one, node:crypto handed in as the node does) and `noble` (this one, consensus's
+ * checkout, with node:crypto handed in when it has src/node/crypto.ts), `native` (this one, node:crypto handed in as the node does) and `noble` (this one, consensus's
  * own pure-JS hashing). Each round runs the three in a rotating order. Reported, for wall time (`_wall`) and
  * for the process's CPU time (`_cpu`): median blocks/s per variant and the median over rounds of each
  * round's ratio to `base`. The last line is the JSON.
  */
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -62,8 +63,20 @@ const here = {
   LevelStore: (await import("../src/store/level.ts")).LevelStore,
   decodeBlock,
 };
+/**
+ * The other checkout as its node runs it: a checkout with src/node/crypto.ts hands node:crypto to its own
+ * consensus modules (separate module instances from this checkout's); an older one (before issue 8) hashed
+ * with node:crypto built in.
+ */
+async function otherSetup(root: string): Promise<() => void> {
+  const file = join(resolve(root), "src/node/crypto.ts");
+  if (!existsSync(file)) return () => {};
+  const mod = (await import(pathToFileURL(file).href)) as { useNativeCrypto: () => void };
+  return mod.useNativeCrypto;
+}
+
 const variants: Record<string, Impl> = {
-  base: { ...(await load(other)), setup: () => {} },
+  base: { ...(await load(other)), setup: await otherSetup(other) },
   native: { ...here, setup: useNativeCrypto },
   noble: {
     ...here,

@@ -276,8 +276,7 @@ async function lookup(
       ms.push(performance.now() - t);
       if (!r.proof) throw new Error("no proof");
     }
-    // The same lookups without HTTP: the route's handler (index, block read, tree, proof) alone, on its
-    // own proof cache.
+    // The same lookups without HTTP: the route's handler (index, block read, proof) alone.
     const handler = new RecordsApi(server.backend);
     const handlerMs: number[] = [];
     for (let i = 0; i < samples; i++) {

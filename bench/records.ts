@@ -12,32 +12,48 @@
  *     (3 with --quick) after an uncounted warm-up of each; medians of each side, and the median of the
  *     pairs' on / off ratios.
  * (b) index bytes per record: the key and value bytes written per record ('r': 33 + 8), per signed record
- *     ('a': 41 + 32 more), and what LevelDB takes on disk for the 'r' range after a full compaction
- *     (approximateSize / records), on the chain of (c).
+ *     ('a': 41 + 32 more), the merkle upper levels written per record of a block of more than 32 records
+ *     ('m': key 33 + 32 bytes a node, about 2 bytes a record; none for smaller blocks), and what LevelDB
+ *     takes on disk for the 'r' and 'm' ranges after a full compaction (approximateSize / records), on the
+ *     chain of (c).
  * (c) a chain holding 1,000,000 records (1,000 blocks of 1,000 records of 40 bytes, built with
- *     processBlocks): findRecord alone, then findRecord + block read + proof build (merkleLevels +
- *     buildRecordProof) for random ids, cold (any record of the chain; each block read and its tree built)
- *     and warm (records of the newest 64 blocks, whose merkle levels an LRU of 64 keeps, as the API's
- *     does); p50 and p99 over 2,000 lookups each.
+ *     processBlocks, then compacted whole as a long-synced store is, the blocks dropped from memory),
+ *     random ids of any block (nothing cached: the API keeps no proof cache): findRecord
+ *     alone; the API's handler for GET /api/records/:id (RecordsApi.get: mempool, findRecord, block and
+ *     upper-level read, at most 32 record hashes, proof; after 200 untimed calls); the same request over
+ *     HTTP to the Fastify server on loopback (keep-alive, plain fetch in this process), beside GET
+ *     /api/health on the same connection (the HTTP floor); then both from a client in a process of its own
+ *     (bench/http-client.ts), so that the server's thread does only the server's work. p50 and p99 over
+ *     2,000 lookups each. For the breakdown, the path the API took before the upper levels were stored
+ *     (block read, decodeBlock, recordIds, merkleLevels,
+ *     buildRecordProof, JSON) is timed phase by phase on the same chain.
  *
  * The last line printed is one JSON object with the figures (named as in docs/benchmarks.md).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ClassicLevel } from "classic-level";
+import { RecordsApi, recordBody } from "../src/api/records.ts";
+import type { RecordDetail } from "../src/api/schemas.ts";
+import { createApiServer } from "../src/api/server.ts";
 import { Chain } from "../src/chain/chain.ts";
 import type { ChainStore } from "../src/chain/store.ts";
 import { type Block, decodeBlock, encodeBlock, recordIds } from "../src/consensus/block.ts";
 import { bitsToTarget } from "../src/consensus/compact.ts";
 import { encodeHeader, hashToBigInt, hashToHex, headerHashBytes } from "../src/consensus/header.ts";
+import { upperTreeSize } from "../src/consensus/merkle.ts";
 import { regtest } from "../src/consensus/params.ts";
 import { buildRecordProof, merkleLevels, verifyRecordProof } from "../src/consensus/proof.ts";
 import { encodeRecord, recordId } from "../src/consensus/records.ts";
 import { buildBlock } from "../src/consensus/template.ts";
+import { Mempool } from "../src/mempool/index.ts";
 import { useNativeCrypto } from "../src/node/crypto.ts";
-import { P_RECORD, prefixRange } from "../src/store/layout.ts";
+import { P_RECORD, P_UPPER, prefixRange } from "../src/store/layout.ts";
 import { LevelStore } from "../src/store/level.ts";
+import { recordsBackend } from "../test/helpers/api.ts";
 import { dataRecords } from "../test/helpers/net.ts";
 import { median, percentile } from "./stats.ts";
 
@@ -82,6 +98,7 @@ function withoutIndex(store: LevelStore): ChainStore {
     getMainHash: (h) => store.getMainHash(h),
     getBlock: (h) => store.getBlock(h),
     getBlocks: (hs) => store.getBlocks(hs),
+    getUpperTrees: (hs) => store.getUpperTrees(hs),
     getRecordPlaces: async (ids) => ids.map(() => undefined),
     recordsByAuthor: async () => [],
     getAuthorIds: async (refs) => refs.map(() => undefined),
@@ -142,7 +159,7 @@ async function main(): Promise<void> {
 
   // ---------------------------------------------------------------- (c) build
   t = performance.now();
-  const big = buildChain(BIG_BLOCKS, PER_BIG, 40);
+  let big: Block[] | undefined = buildChain(BIG_BLOCKS, PER_BIG, 40);
   const buildMs = performance.now() - t;
   const dir = freshDir();
   let store = await LevelStore.open(dir, params);
@@ -154,6 +171,20 @@ async function main(): Promise<void> {
       throw new Error("a big block was refused");
   }
   const loadS = (performance.now() - t) / 1000;
+  // The lookups' ids, chosen now: the million records are then dropped, so the heap the lookups run in
+  // is a node's, not one holding the whole chain (whose major collections would land in the p99).
+  let seed = 12345;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const picks = Array.from({ length: 5 * LOOKUPS + 300 }, () => {
+    const height = BIG_BLOCKS - rand(BIG_BLOCKS);
+    const index = 1 + rand(PER_BIG);
+    const rec = big![height - 1]!.records[index]!;
+    return { id: hashToHex(recordId(rec)), height, index, bytes: encodeRecord(rec).slice() };
+  });
+  big = undefined;
   const records = BIG_BLOCKS * (PER_BIG + 1);
   console.log(
     `(c) ${records} records in ${BIG_BLOCKS} blocks: built in ${(buildMs / 1000).toFixed(1)} s, ` +
@@ -168,33 +199,34 @@ async function main(): Promise<void> {
     valueEncoding: "view",
   });
   await db.open();
+  // Everything compacted, as a store is once its sync is long done: LevelDB's background compactions
+  // after the load would otherwise run (and count as this process's CPU) during the lookups.
+  await db.compactRange(Uint8Array.of(0), Uint8Array.of(0xff));
   const range = prefixRange(P_RECORD);
   await db.compactRange(range.gte, range.lt);
   const onDisk = await db.approximateSize(range.gte, range.lt);
+  const upperRange = prefixRange(P_UPPER);
+  await db.compactRange(upperRange.gte, upperRange.lt);
+  const upperOnDisk = await db.approximateSize(upperRange.gte, upperRange.lt);
   await db.close();
   const indexRecords = records + params.genesis.records.length;
   const diskBytesPerRecord = onDisk / indexRecords;
+  // 'm' is written per block of more than 32 records: key 33 bytes + the nodes; here every big block is alike.
+  const upperWrittenPerRecord = (33 + upperTreeSize(PER_BIG + 1)) / (PER_BIG + 1);
+  const upperDiskPerRecord = upperOnDisk / indexRecords;
   console.log(
     `(b) index bytes per record: 41 written ('r' key 33 + value 8), 73 more per signed record ('a' key 41 + value 32); ` +
-      `on disk after compaction ${diskBytesPerRecord.toFixed(1)} bytes per record ('r' range ${onDisk} bytes)`,
+      `on disk after compaction ${diskBytesPerRecord.toFixed(1)} bytes per record ('r' range ${onDisk} bytes); ` +
+      `merkle upper levels ('m') ${upperWrittenPerRecord.toFixed(2)} written per record of a ${PER_BIG + 1}-record block ` +
+      `(0 for blocks of at most 32), ${upperDiskPerRecord.toFixed(2)} on disk ('m' range ${upperOnDisk} bytes)`,
   );
 
   // ---------------------------------------------------------------- (c) lookups
   store = await LevelStore.open(dir, params);
   chain = await Chain.open({ params, store, now });
-  let seed = 12345;
-  const rand = (n: number): number => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % n;
-  };
-  /** A random record of the chain, or of its newest `newest` blocks. */
-  const pick = (newest = BIG_BLOCKS): { id: string; height: number; index: number } => {
-    const height = BIG_BLOCKS - rand(newest);
-    const index = 1 + rand(PER_BIG);
-    const rec = big[height - 1]!.records[index]!;
-    // Hashed outside the timed part: the caller has the id.
-    return { id: hashToHex(recordId(rec)), height, index };
-  };
+  /** The next random record of the chain (its id hashed outside the timed part: the caller has it). */
+  let next = 0;
+  const pick = (): (typeof picks)[number] => picks[next++]!;
   const find: number[] = [];
   for (let i = 0; i < LOOKUPS; i++) {
     const p = pick();
@@ -203,46 +235,138 @@ async function main(): Promise<void> {
     find.push(performance.now() - t0);
     if (loc?.height !== p.height || loc.index !== p.index) throw new Error("findRecord is wrong");
   }
-  const cache = new Map<string, { header: Uint8Array; ids: Uint8Array[]; levels: Uint8Array[][] }>();
-  const proofRun = async (keep: number): Promise<number[]> => {
-    const out: number[] = [];
-    for (let i = 0; i < LOOKUPS; i++) {
-      const p = keep > 0 ? pick(keep) : pick();
-      const t0 = performance.now();
-      const loc = (await chain.findRecord(p.id))!;
-      let tree = cache.get(loc.blockHash);
-      if (!tree) {
-        const block = (await chain.getBlock(loc.blockHash))!;
-        const ids = recordIds(block);
-        tree = { header: encodeHeader(block.header), ids, levels: merkleLevels(ids) };
-        if (keep > 0) {
-          cache.set(loc.blockHash, tree);
-          if (cache.size > keep) cache.delete(cache.keys().next().value!);
-        }
-      } else {
-        cache.delete(loc.blockHash);
-        cache.set(loc.blockHash, tree); // most recently used
-      }
-      const proof = buildRecordProof(tree.header, tree.ids, loc.index, tree.levels);
-      out.push(performance.now() - t0);
-      if (i < 20) {
-        const recBytes = encodeRecord(big[p.height - 1]!.records[p.index]!);
-        const ok = verifyRecordProof(proof, recBytes, { powLimit: params.powLimit });
-        if (!ok.valid) throw new Error(`proof does not verify: ${JSON.stringify(ok)}`);
-      }
+  // The API's handler and its HTTP route, on the node's own composition of chain and mempool.
+  const mempool = new Mempool({ params, isConfirmed: (id) => chain.isRecordConfirmed(id) });
+  const backend = recordsBackend(chain, mempool);
+  const handler = new RecordsApi(backend);
+  // Untimed first calls, as the HTTP loops below have: V8 compiles the path's functions on background
+  // threads during its first calls, which a node serving requests has long done.
+  for (let i = 0; i < 200; i++) await handler.get(pick().id);
+  const handlerMs: number[] = [];
+  /** CPU time of the process (every thread) per lookup: the work, without the wait for a busy core. */
+  const handlerCpuMs: number[] = [];
+  for (let i = 0; i < LOOKUPS; i++) {
+    const p = pick();
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const r = await handler.get(p.id);
+    handlerMs.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    handlerCpuMs.push((c.user + c.system) / 1000);
+    if (r.index !== p.index || !r.proof) throw new Error("RecordsApi.get is wrong");
+    if (i < 20) {
+      const recBytes = p.bytes;
+      const ok = verifyRecordProof(r.proof, recBytes, { powLimit: params.powLimit });
+      if (!ok.valid) throw new Error(`proof does not verify: ${JSON.stringify(ok)}`);
     }
-    return out;
+  }
+  const app = await createApiServer({ backend });
+  const url = await app.listen({ host: "127.0.0.1", port: 0 });
+  // Plain fetch (undici, keep-alive) and the body as text: the client's own cost kept small, since it
+  // shares this process's one thread with the server. The same loop on GET /api/health gives the floor.
+  const get = async (path: string): Promise<string> => {
+    const res = await fetch(`${url}${path}`);
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`GET ${path}: ${res.status} ${text}`);
+    return text;
   };
-  const cold = await proofRun(0);
-  await proofRun(64); // fill the cache
-  const warm = await proofRun(64);
+  for (let i = 0; i < 100; i++) await get(`/api/records/${pick().id}`); // the connection, the route's first calls
+  const httpMs: number[] = [];
+  const floorMs: number[] = [];
+  for (let i = 0; i < LOOKUPS; i++) {
+    const p = pick();
+    let t0 = performance.now();
+    const text = await get(`/api/records/${p.id}`);
+    httpMs.push(performance.now() - t0);
+    t0 = performance.now();
+    await get("/api/health");
+    floorMs.push(performance.now() - t0);
+    if (i < 20) {
+      const r = JSON.parse(text) as RecordDetail;
+      const recBytes = p.bytes;
+      const ok = r.proof && verifyRecordProof(r.proof, recBytes, { powLimit: params.powLimit });
+      if (r.index !== p.index || !ok?.valid) throw new Error(`GET /api/records/:id is wrong: ${text}`);
+    }
+  }
+  // The same requests from a client process of its own (the server's thread then does only the server's
+  // work), records and /api/health alternating.
+  const clientFile = join(tempRoot!, "client.json");
+  const ids = Array.from({ length: LOOKUPS }, () => `/api/records/${pick().id}`);
+  writeFileSync(
+    clientFile,
+    JSON.stringify({
+      url,
+      warmup: ids.slice(0, 100),
+      paths: ids.flatMap((p) => [p, "/api/health"]),
+    }),
+  );
+  const out = await new Promise<string>((done, fail) =>
+    execFile(
+      process.execPath,
+      ["--import", "tsx", fileURLToPath(new URL("./http-client.ts", import.meta.url)), clientFile],
+      { maxBuffer: 1 << 26 },
+      (err, stdout) => (err ? fail(err) : done(stdout)),
+    ),
+  );
+  const { ms: clientMs } = JSON.parse(out.trim().split("\n").at(-1)!) as { ms: number[] };
+  const apartMs = clientMs.filter((_, i) => i % 2 === 0);
+  const apartFloorMs = clientMs.filter((_, i) => i % 2 === 1);
+  // Where a proof's time went before the upper levels were stored (the API's path until then, no cache):
+  // the whole block read, decoded, every record re-hashed, the whole tree built. Timed by phase, on the
+  // same kind of ids, so the breakdown and the new path come from one run.
+  const phases = {
+    read: [] as number[],
+    decode: [] as number[],
+    ids: [] as number[],
+    levels: [] as number[],
+    proof: [] as number[],
+    json: [] as number[],
+  };
+  const wholeCpuMs: number[] = [];
+  for (let i = 0; i < LOOKUPS; i++) {
+    const p = pick();
+    const loc = (await chain.findRecord(p.id))!;
+    const c0 = process.cpuUsage();
+    let t0 = performance.now();
+    const raw = (await chain.getRawBlock(loc.blockHash))!;
+    let t1 = performance.now();
+    phases.read.push(t1 - t0);
+    const block = decodeBlock(raw);
+    t0 = performance.now();
+    phases.decode.push(t0 - t1);
+    const ids = recordIds(block);
+    t1 = performance.now();
+    phases.ids.push(t1 - t0);
+    const levels = merkleLevels(ids);
+    t0 = performance.now();
+    phases.levels.push(t0 - t1);
+    const proof = buildRecordProof(encodeHeader(block.header), ids, loc.index, levels);
+    t1 = performance.now();
+    phases.proof.push(t1 - t0);
+    JSON.stringify({ proof, record: recordBody(block.records[loc.index]!) });
+    phases.json.push(performance.now() - t1);
+    const c = process.cpuUsage(c0);
+    wholeCpuMs.push((c.user + c.system) / 1000);
+  }
+  const sum = phases.read.map((_, i) => Object.values(phases).reduce((a, xs) => a + xs[i]!, 0));
+  await app.close();
   await chain.close();
   await store.close();
   const ms = (x: number): number => round(x, 3);
+  const pp = (xs: number[]): string => `${ms(percentile(xs, 50))} / ${ms(percentile(xs, 99))}`;
   console.log(
-    `(c) on ${records} records: findRecord p50 ${ms(percentile(find, 50))} ms, p99 ${ms(percentile(find, 99))} ms; ` +
-      `with proof, cold p50 ${ms(percentile(cold, 50))} / p99 ${ms(percentile(cold, 99))} ms, ` +
-      `warm (newest 64 blocks, 64 trees kept) p50 ${ms(percentile(warm, 50))} / p99 ${ms(percentile(warm, 99))} ms`,
+    `(c) the whole-block path (before 'm'), p50 / p99 ms: block read ${pp(phases.read)}, decodeBlock ${pp(phases.decode)}, ` +
+      `recordIds ${pp(phases.ids)}, merkleLevels ${pp(phases.levels)}, buildRecordProof ${pp(phases.proof)}, JSON ${pp(phases.json)}; ` +
+      `together ${pp(sum)} (plus findRecord; CPU ${pp(wholeCpuMs)})`,
+  );
+  console.log(
+    `(c) on ${records} records, any record: findRecord p50 ${ms(percentile(find, 50))} ms, p99 ${ms(percentile(find, 99))} ms; ` +
+      `RecordsApi.get with proof p50 ${ms(percentile(handlerMs, 50))} / p99 ${ms(percentile(handlerMs, 99))} ms ` +
+      `(CPU ${ms(percentile(handlerCpuMs, 50))} / ${ms(percentile(handlerCpuMs, 99))} ms); ` +
+      `over HTTP p50 ${ms(percentile(httpMs, 50))} / p99 ${ms(percentile(httpMs, 99))} ms (target p99 < 5 ms; ` +
+      `GET /api/health on the same connection p50 ${ms(percentile(floorMs, 50))} / p99 ${ms(percentile(floorMs, 99))} ms); ` +
+      `from a client process: p50 ${ms(percentile(apartMs, 50))} / p99 ${ms(percentile(apartMs, 99))} ms ` +
+      `(/api/health ${ms(percentile(apartFloorMs, 50))} / ${ms(percentile(apartFloorMs, 99))} ms)`,
   );
   if (tempRoot) rmSync(tempRoot, { recursive: true, force: true });
   console.log(
@@ -253,13 +377,32 @@ async function main(): Promise<void> {
       indexBytesPerRecord: 41,
       indexBytesPerSignedRecord: 41 + 73,
       indexDiskBytesPerRecord: round(diskBytesPerRecord, 1),
+      upperTreeBytesPerRecord: round(upperWrittenPerRecord, 2),
+      upperTreeDiskBytesPerRecord: round(upperDiskPerRecord, 2),
       chainRecords: records,
       findRecordP50Ms: ms(percentile(find, 50)),
       findRecordP99Ms: ms(percentile(find, 99)),
-      findProofColdP50Ms: ms(percentile(cold, 50)),
-      findProofColdP99Ms: ms(percentile(cold, 99)),
-      findProofWarmP50Ms: ms(percentile(warm, 50)),
-      findProofWarmP99Ms: ms(percentile(warm, 99)),
+      wholeBlockReadP50Ms: ms(percentile(phases.read, 50)),
+      wholeBlockDecodeP50Ms: ms(percentile(phases.decode, 50)),
+      wholeBlockRecordIdsP50Ms: ms(percentile(phases.ids, 50)),
+      wholeBlockMerkleLevelsP50Ms: ms(percentile(phases.levels, 50)),
+      wholeBlockProofJsonP50Ms: ms(percentile(phases.proof, 50) + percentile(phases.json, 50)),
+      wholeBlockP50Ms: ms(percentile(sum, 50)),
+      wholeBlockP99Ms: ms(percentile(sum, 99)),
+      wholeBlockCpuP50Ms: ms(percentile(wholeCpuMs, 50)),
+      wholeBlockCpuP99Ms: ms(percentile(wholeCpuMs, 99)),
+      getRecordHandlerP50Ms: ms(percentile(handlerMs, 50)),
+      getRecordHandlerP99Ms: ms(percentile(handlerMs, 99)),
+      getRecordHandlerCpuP50Ms: ms(percentile(handlerCpuMs, 50)),
+      getRecordHandlerCpuP99Ms: ms(percentile(handlerCpuMs, 99)),
+      getRecordHttpP50Ms: ms(percentile(httpMs, 50)),
+      getRecordHttpP99Ms: ms(percentile(httpMs, 99)),
+      httpHealthP50Ms: ms(percentile(floorMs, 50)),
+      httpHealthP99Ms: ms(percentile(floorMs, 99)),
+      getRecordHttpClientProcessP50Ms: ms(percentile(apartMs, 50)),
+      getRecordHttpClientProcessP99Ms: ms(percentile(apartMs, 99)),
+      httpHealthClientProcessP50Ms: ms(percentile(apartFloorMs, 50)),
+      httpHealthClientProcessP99Ms: ms(percentile(apartFloorMs, 99)),
       loadavg1: round(loadavg()[0]!, 2),
       cores: cpus().length,
     }),

@@ -16,7 +16,7 @@ export interface BackendEvents {
 }
 
 /** The record index the API reads: the chain's, over the store's 'r' and 'a' keys (ids display hex). */
-export type RecordIndex = Pick<Chain, "findRecord" | "recordsByAuthor">;
+export type RecordIndex = Pick<Chain, "findRecord" | "recordsByAuthor" | "readRecord">;
 
 /** Pending records and the index of confirmed ones: what the record routes need. */
 export interface RecordsBackend {

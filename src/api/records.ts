@@ -4,11 +4,6 @@
  * admission path; the mempool's refusal codes map to HTTP statuses as docs/ledger-design.md's table says.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { RecordLocation } from "../chain/types.ts";
-import type { Block } from "../consensus/block.ts";
-import { recordIds } from "../consensus/block.ts";
-import { encodeHeader } from "../consensus/header.ts";
-import { buildRecordProof, merkleLevels, type RecordProof } from "../consensus/proof.ts";
 import { type BlockRecord, type DataRecord, encodeRecord, type SignedRecord } from "../consensus/records.ts";
 import { type MempoolError, recordFromJson, recordToJson } from "../mempool/index.ts";
 import { BoundedMap } from "../util/bounded.ts";
@@ -28,8 +23,6 @@ export interface RecordsApiOptions {
   ratePerSec?: number;
   /** Records one client may submit in a burst (default 20,000: twenty full batches). */
   burst?: number;
-  /** Blocks whose merkle levels are kept for proofs (default 64). */
-  proofCacheBlocks?: number;
   /** Seconds a client is told to wait after 503 MEMPOOL_FULL (default 10). */
   retryAfterSec?: number;
 }
@@ -95,17 +88,8 @@ export function recordBody(rec: BlockRecord): RecordBody {
   return recordToJson(rec);
 }
 
-/** Merkle levels of a block, kept for the proofs of its other records. */
-interface ProofTree {
-  header: Uint8Array;
-  ids: Uint8Array[];
-  levels: Uint8Array[][];
-  block: Block;
-}
-
 export class RecordsApi {
   private readonly buckets = new BoundedMap<string, Bucket>(MAX_CLIENTS);
-  private readonly trees: BoundedMap<string, ProofTree>;
   private readonly rate: number;
   private readonly burst: number;
   private readonly retryAfter: number;
@@ -117,7 +101,6 @@ export class RecordsApi {
     this.rate = opts.ratePerSec ?? 10_000;
     this.burst = Math.max(MAX_RECORDS_PER_REQUEST, opts.burst ?? 20_000);
     this.retryAfter = opts.retryAfterSec ?? 10;
-    this.trees = new BoundedMap(Math.max(1, opts.proofCacheBlocks ?? 64));
   }
 
   private need(): RecordsBackend {
@@ -231,43 +214,15 @@ export class RecordsApi {
     return array ? out : out[0]!;
   }
 
-  /** The block's merkle tree, from the cache or built once (an LRU of the last blocks asked about). */
-  private async tree(place: RecordLocation): Promise<ProofTree | undefined> {
-    const hit = this.trees.get(place.blockHash);
-    if (hit) {
-      this.trees.set(place.blockHash, hit); // refresh: least recently used goes first
-      return hit;
-    }
-    const block = await this.backend.chain.getBlock(place.blockHash);
-    if (!block) return undefined;
-    const ids = recordIds(block);
-    const tree: ProofTree = { header: encodeHeader(block.header), ids, levels: merkleLevels(ids), block };
-    this.trees.set(place.blockHash, tree);
-    return tree;
-  }
-
-  /** The record at `place` and its proof; undefined when the block is gone (reorganised away meanwhile). */
-  private async confirmed(
-    place: RecordLocation,
-  ): Promise<{ record: BlockRecord; proof: RecordProof; time: number } | undefined> {
-    const tree = await this.tree(place);
-    const record = tree?.block.records[place.index];
-    if (!tree || !record) return undefined;
-    return {
-      record,
-      proof: buildRecordProof(tree.header, tree.ids, place.index, tree.levels),
-      time: tree.block.header.time,
-    };
-  }
-
   /** GET /api/records/:id: the mempool first, then the record index. */
   async get(id: string): Promise<RecordDetail> {
     const { mempool, index } = this.need();
     const pending = mempool.get(id);
     if (pending) return { id, status: "pending", record: recordBody(pending.record) };
     const place = await index.findRecord(id);
-    const found = place && (await this.confirmed(place));
-    if (!place || !found) {
+    // No cache: the proof costs one block read and at most 32 record hashes (src/chain/proofs.ts).
+    const found = place && (await index.readRecord(place, { proof: true }));
+    if (!place || !found?.proof) {
       // It may have been mined between the two looks.
       const again = mempool.get(id);
       if (again) return { id, status: "pending", record: recordBody(again.record) };
@@ -303,7 +258,7 @@ export class RecordsApi {
     const tipHeight = this.backend.chain.height;
     const records: AuthorRecords["records"] = [];
     for (const p of page) {
-      const found = await this.confirmed(p);
+      const found = await index.readRecord(p, { proof: false });
       if (!found) continue; // reorganised away between the index read and the block read
       records.push({
         id: p.id,

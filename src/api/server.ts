@@ -53,7 +53,7 @@ export interface ApiServerOptions {
   requestTimeoutMs?: number;
   /** Sibling nodes of a devnet, for GET /api/devnet. */
   devnet?: Omit<DevnetOptions, "backend">;
-  /** Per-client submission rate and the proof cache of the record routes. */
+  /** Per-client submission rate of the record routes. */
   records?: RecordsApiOptions;
 }
 

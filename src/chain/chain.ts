@@ -14,6 +14,7 @@ import { type Logger, silentLogger } from "../util/logger.ts";
 import { type CheckOptions, checkBlock, type ParentView, type Position } from "./connect.ts";
 import { genesisEntry, readTree, recheck, toStored } from "./load.ts";
 import { DEFAULT_ORPHAN_LIMITS, type OrphanLimits, OrphanPool } from "./orphans.ts";
+import { readStoredRecord, type StoredRecord } from "./proofs.ts";
 import {
   type ChainStore,
   type IndexedRecord,
@@ -21,6 +22,7 @@ import {
   type RecordPlace,
   StoreError,
   type StoreWrite,
+  storedBlock,
 } from "./store.ts";
 import type {
   ChainEntry,
@@ -55,6 +57,7 @@ interface RunItem {
   block: Block;
   raw: Uint8Array;
   ids: Uint8Array[];
+  upper: Uint8Array | undefined;
 }
 
 /** A 32-byte public key from 64 hex digits (DecodeError otherwise). */
@@ -257,6 +260,15 @@ export class Chain extends EventEmitter<ChainEvents> {
     });
   }
 
+  /**
+   * The record at a place `findRecord` or `recordsByAuthor` gave, with its inclusion proof when `proof`
+   * is set (src/chain/proofs.ts); undefined when its block is not stored.
+   */
+  async readRecord(place: RecordLocation, opts: { proof: boolean }): Promise<StoredRecord | undefined> {
+    const e = this.entries.get(place.blockHash);
+    return e && readStoredRecord(this.store, e.hashBytes, place.index, opts.proof);
+  }
+
   /** Whether a record (display-hex id) is confirmed on the main chain (the mempool's isConfirmed). */
   async isRecordConfirmed(id: string): Promise<boolean> {
     const [place] = await this.store.getRecordPlaces([hexToHash(id)]);
@@ -412,11 +424,11 @@ export class Chain extends EventEmitter<ChainEvents> {
           if (failure) {
             // Recorded as processBlock records it: stored as invalid (activate), so a restart remembers it.
             await flush();
-            await this.activate(entry, block, bytes, { failure, ids });
+            await this.activate(entry, block, bytes, { failure, ids, upper: facts.upper });
           }
           entry.status = "valid";
           for (const id of ids) runIds.set(toHex(id), entry.hash);
-          run.push({ entry, block, raw: bytes, ids });
+          run.push({ entry, block, raw: bytes, ids, upper: facts.upper });
           results.push({ status: "main", hash, height: entry.height });
           if (run.length >= EXTEND_BATCH) await flush();
         } catch (err) {
@@ -438,7 +450,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const recordsPut: IndexedRecord[] = [];
     for (const r of run) for (const x of indexedRecords(r.block, r.entry.height, r.ids)) recordsPut.push(x);
     const w: StoreWrite = {
-      blocks: run.map((r) => ({ hash: r.entry.hashBytes, raw: r.raw })),
+      blocks: run.map((r) => storedBlock(r.entry.hashBytes, r.raw, r.block, r)),
       entries: run.map((r) => toStored(r.entry)),
       mainPut: run.map((r) => ({ height: r.entry.height, hash: r.entry.hashBytes })),
       tip: last.hashBytes,
@@ -641,12 +653,15 @@ export class Chain extends EventEmitter<ChainEvents> {
     const bytes = raw ?? encodeBlock(block);
     if (entry.chainWork <= this.tip.chainWork) {
       // Equal work keeps the block seen first: only strictly more work moves the tip.
-      await this.store.write({ blocks: [{ hash: facts.hash, raw: bytes }], entries: [toStored(entry)] });
+      await this.store.write({
+        blocks: [storedBlock(facts.hash, bytes, block, facts)],
+        entries: [toStored(entry)],
+      });
       this.addEntry(entry);
       this.emit("side", entry);
       return entry;
     }
-    await this.activate(entry, block, bytes, { ids: facts.ids });
+    await this.activate(entry, block, bytes, { ids: facts.ids, upper: facts.upper });
     return entry;
   }
 
@@ -655,13 +670,14 @@ export class Chain extends EventEmitter<ChainEvents> {
    * new branch that was never connected, and only then writes the switch as one batch. If a block of the
    * branch is invalid, it and its descendants are marked invalid and the tip moves only as far as the
    * valid prefix allows (normally not at all). `failure`: the candidate's records were already checked and
-   * failed (processBlocks), so they are not checked twice; `ids`: the candidate's record ids, when known.
+   * failed (processBlocks), so they are not checked twice; `ids`, `upper`: the candidate's record ids and
+   * merkle upper levels, when known.
    */
   private async activate(
     candidate: ChainEntry,
     block: Block,
     raw: Uint8Array,
-    opts: { failure?: BlockError; ids?: Uint8Array[] | undefined } = {},
+    opts: { failure?: BlockError; ids?: Uint8Array[] | undefined; upper?: Uint8Array | undefined } = {},
   ): Promise<void> {
     const oldTip = this.tip;
     const { fork, branch } = this.branchOf(candidate);
@@ -733,7 +749,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       for (const rec of indexedRecords(bodies.get(x)!, x.height, ids.get(x))) recordsPut.push(rec);
 
     const w: StoreWrite = {
-      blocks: [{ hash: candidate.hashBytes, raw }],
+      blocks: [storedBlock(candidate.hashBytes, raw, block, { ids: ids.get(candidate), upper: opts.upper })],
       entries: changed.map(toStored),
       mainDel,
       mainPut: connect.map((x) => ({ height: x.height, hash: x.hashBytes })),
@@ -900,7 +916,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     if (!tree) {
       const { entry, raw } = genesisEntry(this.params, this.seq++);
       await this.store.write({
-        blocks: [{ hash: entry.hashBytes, raw }],
+        blocks: [storedBlock(entry.hashBytes, raw, this.params.genesis)],
         entries: [toStored(entry)],
         mainPut: [{ height: 0, hash: entry.hashBytes }],
         tip: entry.hashBytes,

@@ -1,6 +1,7 @@
 import { type Block, recordIds } from "../consensus/block.ts";
 import type { BlockErrorData } from "../consensus/errors.ts";
 import type { BlockHeader } from "../consensus/header.ts";
+import { computeMerkleRoot, UPPER_TREE_SPAN } from "../consensus/merkle.ts";
 import type { EntryStatus } from "./types.ts";
 
 /**
@@ -50,9 +51,35 @@ export interface RecordPlace {
   index: number;
 }
 
+/**
+ * A block body as a write stores it: with its merkle tree's upper levels (consensus/merkle.ts,
+ * UPPER_TREE_LEVEL) when it has more than UPPER_TREE_SPAN records, kept so that a proof hashes at most
+ * UPPER_TREE_SPAN of its records. Like the body, they belong to the block, not to the main chain: written
+ * once with it, never deleted.
+ */
+export interface StoredBlock {
+  hash: Uint8Array;
+  raw: Uint8Array;
+  upper?: Uint8Array | undefined;
+}
+
+/**
+ * The StoredBlock of a block; `known` is what sanity found (its ids and upper levels), so a checked block
+ * costs no hashing here.
+ */
+export function storedBlock(
+  hash: Uint8Array,
+  raw: Uint8Array,
+  block: Block,
+  known: { ids?: Uint8Array[] | undefined; upper?: Uint8Array | undefined } = {},
+): StoredBlock {
+  if (block.records.length <= UPPER_TREE_SPAN) return { hash, raw };
+  return { hash, raw, upper: known.upper ?? computeMerkleRoot(known.ids ?? recordIds(block), true).upper };
+}
+
 /** Everything one state change writes. Applied as one atomic batch: all of it or none of it. */
 export interface StoreWrite {
-  blocks?: Array<{ hash: Uint8Array; raw: Uint8Array }>;
+  blocks?: StoredBlock[];
   entries?: StoredEntry[];
   /** Main-chain heights to (re)point. */
   mainPut?: Array<{ height: number; hash: Uint8Array }>;
@@ -75,6 +102,8 @@ export interface ChainStore {
   getMainHash(height: number): Promise<Uint8Array | undefined>;
   getBlock(hash: Uint8Array): Promise<Uint8Array | undefined>;
   getBlocks(hashes: Uint8Array[]): Promise<Array<Uint8Array | undefined>>;
+  /** The merkle upper levels stored with these blocks (undefined for a block that has none). */
+  getUpperTrees(hashes: Uint8Array[]): Promise<Array<Uint8Array | undefined>>;
   /** The main-chain places of record ids (internal order), from the record-id index. */
   getRecordPlaces(ids: Uint8Array[]): Promise<Array<RecordPlace | undefined>>;
   /**

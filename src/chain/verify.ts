@@ -3,6 +3,7 @@ import { bytesEqual, DecodeError, Reader } from "../consensus/bytes.ts";
 import { blockWork } from "../consensus/compact.ts";
 import { type AsertAnchor, anchorFromBlockOne, requiredBits } from "../consensus/difficulty.ts";
 import { encodeHeader, HEADER_SIZE, hashToHex, headerHashBytes } from "../consensus/header.ts";
+import { computeMerkleRoot, UPPER_TREE_SPAN, upperTreeSize } from "../consensus/merkle.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { readRecord } from "../consensus/records.ts";
 import { MEDIAN_TIME_SPAN, medianTimePast } from "../consensus/time.ts";
@@ -38,7 +39,8 @@ const BATCH = 500;
  * decoded and hashed, and must match its index entry and height record; proof of work, merkle root,
  * difficulty (recomputed along the chain), median time past, heights and record signatures are checked
  * again; cumulative work is recomputed; every block-tree entry must hash to its key, have its parent and a
- * body that matches it (header, size, record count and miner).
+ * body that matches it (header, size, record count and miner), and the merkle upper levels its record count
+ * calls for, equal to the tree of its records.
  * Reads only; never changes the store.
  */
 export async function verifyChain(
@@ -53,6 +55,10 @@ export async function verifyChain(
     if (!(err instanceof StoreError)) throw err;
     return { ok: false, height: -1, tip: undefined, checked: 0, entries: 0, problems: [err.message] };
   }
+}
+
+function sameUpper(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : bytesEqual(a, b);
 }
 
 /** A body's record count and miner name, read without decoding the other records; undefined if malformed. */
@@ -115,11 +121,22 @@ async function verifyAll(
     }
   }
   const all = [...byHash.values()];
+  /** Blocks off the main chain with upper levels: their contents are checked after the main chain's. */
+  const sideUppers: StoredEntry[] = [];
   for (let i = 0; i < all.length; i += BATCH) {
     const part = all.slice(i, i + BATCH);
     const bodies = await store.getBlocks(part.map((e) => e.hash));
+    const uppers = await store.getUpperTrees(part.map((e) => e.hash));
     bodies.forEach((b, j) => {
       const e = part[j]!;
+      // Present exactly for the blocks of more than UPPER_TREE_SPAN records, of the size their count gives;
+      // the contents are compared with the recomputed tree below.
+      const upper = uppers[j];
+      if ((upper?.length ?? 0) !== upperTreeSize(e.recordCount))
+        problem(
+          `block ${hashToHex(e.hash)}: merkle upper levels ${upper ? `of ${upper.length} bytes` : "missing"}, ${e.recordCount} records need ${upperTreeSize(e.recordCount)}`,
+        );
+      else if (upper && e.status !== "valid") sideUppers.push(e);
       if (!b) problem(`block body ${hashToHex(e.hash)} missing`);
       else if (b.length !== e.size || !bytesEqual(b.subarray(0, HEADER_SIZE), encodeHeader(e.header))) {
         problem(`block body ${hashToHex(e.hash)} does not match its index entry (header or size)`);
@@ -156,11 +173,14 @@ async function verifyAll(
   /** Main-chain records and signed records seen, to compare with the number of index keys. */
   let records = 0;
   let signed = 0;
+  /** Entries checked as main-chain blocks (their upper levels compared there). */
+  const onMain = new Set<StoredEntry>();
   const every = opts.progressEvery ?? 1000;
   for (let from = 0; from < total; from += BATCH) {
     const heights = Array.from({ length: Math.min(BATCH, total - from) }, (_, i) => from + i);
     const mainHashes = await Promise.all(heights.map((h) => store.getMainHash(h)));
     const bodies = await store.getBlocks(mainHashes.map((h) => h ?? new Uint8Array(32)));
+    const uppers = await store.getUpperTrees(mainHashes.map((h) => h ?? new Uint8Array(32)));
     for (let i = 0; i < heights.length; i++) {
       const height = heights[i]!;
       const key = mainHashes[i];
@@ -239,7 +259,7 @@ async function verifyAll(
           );
       });
       try {
-        checkBlock(block, actual, params, at, {
+        const facts = checkBlock(block, actual, params, at, {
           now: Number.MAX_SAFE_INTEGER,
           size: raw.length,
           // A record the index places lower in the chain is a repeat (one placed elsewhere is reported above).
@@ -248,6 +268,8 @@ async function verifyAll(
             return p && p.height < height ? `the main-chain block at height ${p.height}` : undefined;
           },
         });
+        if (!sameUpper(facts.upper, uppers[i]))
+          problem(`block ${hash} (height ${height}): its stored merkle upper levels are not its tree's`);
       } catch (err) {
         problem(`block ${hash} (height ${height}) breaks a rule: ${errorMessage(err)}`);
       }
@@ -255,6 +277,7 @@ async function verifyAll(
         anchor = anchorFromBlockOne(params.genesis.header.bits, block.header.time, params.targetSpacing);
       times.push(block.header.time);
       if (times.length > MEDIAN_TIME_SPAN) times.shift();
+      if (e) onMain.add(e);
       prev = e ?? prev;
       checked++;
       if (opts.onProgress && checked % every === 0) opts.onProgress(checked, total);
@@ -264,6 +287,26 @@ async function verifyAll(
     problem("the height index does not end at the tip");
   const beyond = await store.getMainHash(total);
   if (beyond) problem(`height index has a block above the tip (height ${total})`);
+  // Valid blocks that left the main chain and other side blocks: their stored levels against their records.
+  const offMain = sideUppers.concat(all.filter((e) => e.status === "valid" && !onMain.has(e)));
+  for (let i = 0; i < offMain.length; i += BATCH) {
+    const part = offMain.slice(i, i + BATCH).filter((e) => e.recordCount > UPPER_TREE_SPAN);
+    if (part.length === 0) continue;
+    const bodies = await store.getBlocks(part.map((e) => e.hash));
+    const uppers = await store.getUpperTrees(part.map((e) => e.hash));
+    part.forEach((e, j) => {
+      const raw = bodies[j];
+      if (!raw) return; // reported above
+      let upper: Uint8Array | undefined;
+      try {
+        upper = computeMerkleRoot(recordIds(decodeBlock(raw)), true).upper;
+      } catch {
+        return; // a body that does not decode is reported above
+      }
+      if (!sameUpper(upper, uppers[j]))
+        problem(`block ${hashToHex(e.hash)}: its stored merkle upper levels are not its tree's`);
+    });
+  }
   if (checked === total) {
     // Every main-chain record has its keys (above); more keys than records means stale ones.
     const keys = await store.countRecordIndex();

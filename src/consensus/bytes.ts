@@ -256,6 +256,17 @@ export class Reader {
     return this.bytes(n, what);
   }
 
+  /** Steps over n bytes, with the bounds check of `bytes` but no view made. */
+  skip(n: number, what = "bytes"): void {
+    this.need(n, what);
+    this.pos += n;
+  }
+
+  /** Steps over what `varBytes` would read. */
+  skipVarBytes(max: number, what = "bytes"): void {
+    this.skip(this.varint(max, `${what} length`), what);
+  }
+
   /** Throws unless every byte was consumed. */
   end(what: string): void {
     if (this.pos !== this.buf.length)

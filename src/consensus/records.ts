@@ -101,6 +101,30 @@ export function readRecord(r: Reader): BlockRecord {
   }
 }
 
+/**
+ * Steps over one record without building it (no copies, no UTF-8 decoding), with the bounds `readRecord`
+ * applies: a proof reads one record of a block and needs only where the others end.
+ */
+export function skipRecord(r: Reader): void {
+  const type = r.u8("record type");
+  switch (type) {
+    case RecordType.MINER:
+      r.skip(12, "miner height and extraNonce");
+      r.skipVarBytes(MAX_MINER_NAME_BYTES, "miner name");
+      return;
+    case RecordType.DATA:
+      r.skipVarBytes(MAX_RECORD_SIZE, "record data");
+      return;
+    case RecordType.SIGNED:
+      r.skip(32, "record public key");
+      r.skipVarBytes(MAX_RECORD_SIZE, "record data");
+      r.skip(64, "record signature");
+      return;
+    default:
+      throw new DecodeError(`unknown record type ${type}`);
+  }
+}
+
 /** Decodes exactly one record from bytes. */
 export function decodeRecord(bytes: Uint8Array): BlockRecord {
   const r = new Reader(bytes);

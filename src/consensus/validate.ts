@@ -26,6 +26,11 @@ export interface BlockFacts {
   size: number;
   /** Record ids in block order (internal byte order), when sanity computed them. */
   ids?: Uint8Array[];
+  /**
+   * The merkle tree's upper levels (`computeMerkleRoot(ids, true).upper`), for a block of more than
+   * UPPER_TREE_SPAN records: the store keeps them beside the body, for proofs.
+   */
+  upper?: Uint8Array;
 }
 
 /**
@@ -92,7 +97,7 @@ export function checkBlockSanity(
     ids[i] = sha256d(bytes);
   }
 
-  const merkle = computeMerkleRoot(ids);
+  const merkle = computeMerkleRoot(ids, true);
   if (!bytesEqual(merkle.root, header.merkleRoot)) {
     throw new BlockError(
       { code: "BAD_MERKLE_ROOT", expected: hashToHex(merkle.root), actual: hashToHex(header.merkleRoot) },
@@ -132,7 +137,9 @@ export function checkBlockSanity(
       hashHex,
     );
   }
-  return { hash, hashHex, size: blockSize, ids };
+  return merkle.upper
+    ? { hash, hashHex, size: blockSize, ids, upper: merkle.upper }
+    : { hash, hashHex, size: blockSize, ids };
 }
 
 /** Facts about the parent that contextual checks need. */

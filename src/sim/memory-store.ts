@@ -13,6 +13,8 @@ function key(hash: Uint8Array): string {
 export class MemoryStore implements ChainStore {
   private readonly entries = new Map<string, StoredEntry>();
   private readonly blocks = new Map<string, Uint8Array>();
+  /** Merkle upper levels of blocks of more than 32 records, as LevelStore's 'm' keys. */
+  private readonly uppers = new Map<string, Uint8Array>();
   private readonly main: Array<Uint8Array | undefined> = [];
   private tip: Uint8Array | undefined;
   /** The record-id index: id → its place on the main chain. */
@@ -45,6 +47,10 @@ export class MemoryStore implements ChainStore {
 
   async getBlocks(hashes: Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
     return hashes.map((h) => this.blocks.get(key(h)));
+  }
+
+  async getUpperTrees(hashes: Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
+    return hashes.map((h) => this.uppers.get(key(h)));
   }
 
   async getRecordPlaces(ids: Uint8Array[]): Promise<Array<RecordPlace | undefined>> {
@@ -91,7 +97,10 @@ export class MemoryStore implements ChainStore {
       }
       return lastKey;
     };
-    for (const b of w.blocks ?? []) this.blocks.set(k(b.hash), b.raw);
+    for (const b of w.blocks ?? []) {
+      this.blocks.set(k(b.hash), b.raw);
+      if (b.upper) this.uppers.set(k(b.hash), b.upper);
+    }
     for (const e of w.entries ?? []) this.entries.set(k(e.hash), e);
     for (const h of w.mainDel ?? []) this.main[h] = undefined;
     for (const m of w.mainPut ?? []) this.main[m.height] = m.hash;

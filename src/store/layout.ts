@@ -10,11 +10,15 @@
  *   'x' + peer id     → ban-list entry (owned by the network layer)
  *   'r' + id(32)      → height (u32 BE) + position (u32 BE) of the main-chain record with that id
  *   'a' + key(32) + height(u32 BE) + position(u32 BE) → id(32) of a signed main-chain record
+ *   'm' + hash(32)    → the merkle tree's upper levels of a block of more than 32 records (consensus/merkle.ts)
  *
  * Hashes are in internal byte order.
  */
-/** 2: the record-id and author indexes ('r', 'a'); a version-1 store is migrated on open. */
-export const SCHEMA_VERSION = 2;
+/**
+ * 2: the record-id and author indexes ('r', 'a'); 3: the merkle upper levels ('m'). Older stores are
+ * migrated on open.
+ */
+export const SCHEMA_VERSION = 3;
 
 export const P_META = 0x56; // 'V'
 export const P_BLOCK = 0x62; // 'b'
@@ -24,6 +28,7 @@ export const P_TIP = 0x74; // 't'
 export const P_BAN = 0x78; // 'x'
 export const P_RECORD = 0x72; // 'r'
 export const P_AUTHOR = 0x61; // 'a'
+export const P_UPPER = 0x6d; // 'm'
 
 export const META_KEY = Uint8Array.of(P_META);
 export const TIP_KEY = Uint8Array.of(P_TIP);
@@ -40,6 +45,7 @@ function prefixed(prefix: number, body: Uint8Array): Uint8Array {
 
 export const blockKey = (hash: Uint8Array): Uint8Array => prefixed(P_BLOCK, hash);
 export const entryKey = (hash: Uint8Array): Uint8Array => prefixed(P_ENTRY, hash);
+export const upperKey = (hash: Uint8Array): Uint8Array => prefixed(P_UPPER, hash);
 export const banKey = (id: string): Uint8Array => prefixed(P_BAN, new TextEncoder().encode(id));
 
 export function heightKey(height: number): Uint8Array {

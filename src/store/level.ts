@@ -10,10 +10,11 @@ import {
   type StoreWrite,
 } from "../chain/store.ts";
 import type { EntryStatus } from "../chain/types.ts";
-import { decodeBlock } from "../consensus/block.ts";
+import { decodeBlock, recordIds } from "../consensus/block.ts";
 import { Reader, Writer } from "../consensus/bytes.ts";
 import type { BlockErrorData } from "../consensus/errors.ts";
 import { encodeHeader, hashToHex, readHeader } from "../consensus/header.ts";
+import { computeMerkleRoot, UPPER_TREE_SPAN } from "../consensus/merkle.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { errorWithCause } from "../util/errors.ts";
 import { IdFilter } from "./filter.ts";
@@ -35,6 +36,7 @@ import {
   recordKey,
   SCHEMA_VERSION,
   TIP_KEY,
+  upperKey,
 } from "./layout.ts";
 
 type Bytes = Uint8Array;
@@ -173,6 +175,10 @@ export class LevelStore implements ChainStore {
       await this.migrateToV2(meta);
       version = 2;
     }
+    if (version === 2 && networkId === params.networkId && Buffer.compare(storedGenesis, genesis) === 0) {
+      await this.migrateToV3(meta);
+      version = 3;
+    }
     if (version !== SCHEMA_VERSION) {
       throw new StoreError(
         "NOT_JBC",
@@ -208,8 +214,33 @@ export class LevelStore implements ChainStore {
       });
       await batch.write({ sync: this.sync });
     }
+    await this.putVersion(meta, 2);
+  }
+
+  /**
+   * Schema 2 → 3: the merkle upper levels ('m') of every stored block of more than UPPER_TREE_SPAN records
+   * (main and side, as new writes store them with every body), MIGRATE_BATCH blocks a batch, the new
+   * version last: idempotent, like migrateToV2.
+   */
+  private async migrateToV3(meta: Bytes): Promise<void> {
+    const big = (await this.loadEntries()).filter((e) => e.recordCount > UPPER_TREE_SPAN).map((e) => e.hash);
+    for (let from = 0; from < big.length; from += MIGRATE_BATCH) {
+      const part = big.slice(from, from + MIGRATE_BATCH);
+      const bodies = await this.getBlocks(part);
+      const batch = this.db.batch();
+      bodies.forEach((raw, i) => {
+        if (!raw) throw new StoreError("CORRUPT", `block ${hashToHex(part[i]!)} is missing`, this.path);
+        const { upper } = computeMerkleRoot(recordIds(decodeBlock(raw)), true);
+        if (upper) batch.put(upperKey(part[i]!), upper);
+      });
+      await batch.write({ sync: this.sync });
+    }
+    await this.putVersion(meta, 3);
+  }
+
+  private async putVersion(meta: Bytes, version: number): Promise<void> {
     const next = new Uint8Array(meta); // a copy: the value LevelDB gave may be a view into a shared buffer
-    new DataView(next.buffer, next.byteOffset).setUint32(0, 2, true);
+    new DataView(next.buffer, next.byteOffset).setUint32(0, version, true);
     await this.db.put(META_KEY, next, { sync: this.sync });
   }
 
@@ -255,6 +286,10 @@ export class LevelStore implements ChainStore {
 
   async getBlocks(hashes: Bytes[]): Promise<Array<Bytes | undefined>> {
     return this.read(this.db.getMany(hashes.map(blockKey)));
+  }
+
+  async getUpperTrees(hashes: Bytes[]): Promise<Array<Bytes | undefined>> {
+    return this.read(this.db.getMany(hashes.map(upperKey)));
   }
 
   /** Main-chain hashes for heights [from, to], in height order, straight from the height index. */
@@ -347,7 +382,10 @@ export class LevelStore implements ChainStore {
 
   async write(w: StoreWrite): Promise<void> {
     const batch = this.db.batch();
-    for (const b of w.blocks ?? []) batch.put(blockKey(b.hash), b.raw);
+    for (const b of w.blocks ?? []) {
+      batch.put(blockKey(b.hash), b.raw);
+      if (b.upper) batch.put(upperKey(b.hash), b.upper);
+    }
     for (const e of w.entries ?? []) batch.put(entryKey(e.hash), encodeEntry(e));
     for (const h of w.mainDel ?? []) batch.del(heightKey(h));
     for (const m of w.mainPut ?? []) batch.put(heightKey(m.height), m.hash);

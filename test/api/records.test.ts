@@ -8,15 +8,15 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ApiClient, ApiClientError, type StreamEvent } from "../../src/api/client.ts";
 import { type ApiServer, createApiServer } from "../../src/api/server.ts";
-import { encodeBlock } from "../../src/consensus/block.ts";
-import { hashToHex } from "../../src/consensus/header.ts";
+import { encodeBlock, recordIds } from "../../src/consensus/block.ts";
+import { encodeHeader, hashToHex } from "../../src/consensus/header.ts";
 import { regtest } from "../../src/consensus/params.ts";
-import { verifyRecordProof } from "../../src/consensus/proof.ts";
+import { buildRecordProof, verifyRecordProof } from "../../src/consensus/proof.ts";
 import { type BlockRecord, encodeRecord, recordId, signRecord } from "../../src/consensus/records.ts";
 import { Mempool } from "../../src/mempool/index.ts";
 import { recordsBackend } from "../helpers/api.ts";
 import { makeChild } from "../helpers/blocks.ts";
-import { openChain, type TempChain } from "../helpers/net.ts";
+import { dataRecords, openChain, type TempChain } from "../helpers/net.ts";
 
 const utf8 = new TextEncoder();
 const SEED = new Uint8Array(32).fill(3);
@@ -333,5 +333,43 @@ describe("GET /api/records, /api/records/:id, /api/mempool and the record events
     );
     ac.abort();
     await stream;
+  });
+});
+
+describe("GET /api/records/:id in a block of more than 32 records (proofs from the stored upper levels)", () => {
+  let s: Served;
+  // 300 records: 10 runs of 32 under the stored levels, the last one short; signed ones in two runs.
+  const signed = Array.from({ length: 6 }, (_, i) => signRecord(utf8.encode(`big block ${i}`), SEED));
+  const records: BlockRecord[] = [...dataRecords(1, 150, 30), ...signed, ...dataRecords(2, 144, 30)];
+  const big = makeChild(regtest.genesis, regtest, { records });
+  const ids = recordIds(big);
+  const header = encodeHeader(big.header);
+  before(async () => {
+    s = await serve();
+    servers.push(s);
+    assert.equal((await s.tc.chain.processBlock(big, encodeBlock(big))).status, "main");
+  });
+
+  it("answers the proof of every position that the whole block gives, and it verifies", async () => {
+    for (let index = 0; index < ids.length; index++) {
+      if (index % 7 !== 0 && index < ids.length - 40) continue;
+      const r = await s.api.record(hashToHex(ids[index]!));
+      assert.equal(r.status, "confirmed");
+      assert.equal(r.index, index);
+      assert.deepEqual(r.proof, buildRecordProof(header, ids, index), `position ${index}`);
+      const v = verifyRecordProof(r.proof!, encodeRecord(big.records[index]!), {
+        powLimit: regtest.powLimit,
+      });
+      assert.ok(v.valid, JSON.stringify(v));
+      assert.equal(r.block?.time, big.header.time);
+    }
+  });
+
+  it("pages the author's records of the block newest first", async () => {
+    const page = await s.api.records(Buffer.from(signed[0]!.publicKey).toString("hex"), { limit: 10 });
+    assert.deepEqual(
+      page.records.map((r) => [r.id, r.index, r.record.type]),
+      signed.map((rec, i) => [idOf(rec), 151 + i, "signed"]).reverse(),
+    );
   });
 });

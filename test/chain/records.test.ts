@@ -253,7 +253,7 @@ describe("record index and the exactly-once rule", () => {
     } finally {
       await store.close();
     }
-    const reopened = await LevelStore.open(h.dir, regtest); // version 2 now: opens without migrating
+    const reopened = await LevelStore.open(h.dir, regtest); // version 3 now: opens without migrating
     await reopened.close();
   });
 });

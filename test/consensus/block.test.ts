@@ -7,6 +7,7 @@ import {
   decodeBlock,
   encodeBlock,
   MAX_BLOCK_SIZE,
+  recordOffsets,
 } from "../../src/consensus/block.ts";
 import { concatBytes, DecodeError, toHex } from "../../src/consensus/bytes.ts";
 import { decodeHeader, encodeHeader, HEADER_SIZE } from "../../src/consensus/header.ts";
@@ -85,6 +86,36 @@ describe("block encoding", () => {
     const back = decodeBlock(bytes);
     assert.deepEqual(back.records, block.records);
     assert.equal(toHex(encodeBlock(back)), toHex(bytes));
+  });
+});
+
+/** The records of a serialized block as recordOffsets splits it, hex. */
+function spans(bytes: Uint8Array): string[] {
+  const offsets = recordOffsets(bytes);
+  return Array.from({ length: offsets.length - 1 }, (_, i) =>
+    toHex(bytes.subarray(offsets[i]!, offsets[i + 1]!)),
+  );
+}
+
+describe("recordOffsets", () => {
+  it("splits a serialized block into exactly its records' encodings (property)", () => {
+    fc.assert(
+      fc.property(blockArb, (block) => {
+        const bytes = encodeBlock(block);
+        assert.deepEqual(
+          spans(bytes),
+          block.records.map((r) => toHex(encodeRecord(r))),
+        );
+        assert.equal(recordOffsets(bytes).at(-1), bytes.length);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("refuses trailing bytes and a cut record as decodeBlock does", () => {
+    const bytes = encodeBlock(sample);
+    assert.throws(() => recordOffsets(concatBytes(bytes, Uint8Array.of(0))), DecodeError);
+    assert.throws(() => recordOffsets(bytes.subarray(0, bytes.length - 1)), DecodeError);
   });
 });
 
@@ -193,6 +224,17 @@ describe("decoders on hostile input (fuzz)", () => {
         let bytes = encodeBlock(block);
         for (const m of ms) bytes = mutate(bytes, m);
         decodesOrDecodeError(decodeBlock, bytes);
+        decodesOrDecodeError(recordOffsets, bytes);
+        // Whatever decodeBlock accepts, recordOffsets splits at the same places.
+        let decoded: Block | undefined;
+        try {
+          decoded = decodeBlock(bytes);
+        } catch {}
+        if (decoded)
+          assert.deepEqual(
+            spans(bytes),
+            decoded.records.map((r) => toHex(encodeRecord(r))),
+          );
         // The same edits applied to each record's own encoding.
         for (const rec of block.records) {
           let r = encodeRecord(rec);

@@ -4,7 +4,15 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { fromHex, toHex } from "../../src/consensus/bytes.ts";
 import { decodeHeader, hashToHex, hexToHash } from "../../src/consensus/header.ts";
-import { computeMerkleRoot, merkleRoot } from "../../src/consensus/merkle.ts";
+import {
+  branchLeafRange,
+  computeMerkleRoot,
+  merkleBranchFromUpper,
+  merkleRoot,
+  UPPER_TREE_SPAN,
+  upperTreeSize,
+} from "../../src/consensus/merkle.ts";
+import { merkleBranch, merkleLevels } from "../../src/consensus/proof.ts";
 
 /** Reference: the tree as Bitcoin's wiki describes it, recursively, with node:crypto's hash. */
 function referenceRoot(leaves: Uint8Array[]): Uint8Array {
@@ -121,5 +129,56 @@ describe("merkle mutation (CVE-2012-2459)", () => {
     // 1,2,1 pairs (1,2) and pads (1,1) — the padding is not a mutation.
     assert.equal(computeMerkleRoot([leaf(1), leaf(2), leaf(1)]).mutated, false);
     assert.equal(computeMerkleRoot([leaf(1), leaf(2), leaf(3), leaf(1)]).mutated, false);
+  });
+});
+
+describe("merkle upper levels (the store's 'm' keys)", () => {
+  const leaves = (n: number): Uint8Array[] => Array.from({ length: n }, (_, i) => leaf(i + 1));
+
+  it("are the levels from UPPER_TREE_LEVEL to below the root, without duplicated last nodes", () => {
+    for (const n of [1, 2, 31, 32, 33, 63, 64, 65, 100, 1001, 2048, 2049]) {
+      const all = merkleLevels(leaves(n));
+      const r = computeMerkleRoot(leaves(n), true);
+      const expected = all.slice(5, -1).flat();
+      assert.equal(r.upper?.length ?? 0, expected.length * 32, `n=${n}`);
+      assert.equal(upperTreeSize(n), expected.length * 32, `n=${n}`);
+      if (expected.length) assert.equal(toHex(r.upper!), expected.map(toHex).join(""), `n=${n}`);
+      assert.equal(r.upper === undefined, n <= UPPER_TREE_SPAN, `n=${n}`);
+      // Asking for them changes neither the root nor the mutation flag.
+      assert.deepEqual(computeMerkleRoot(leaves(n)), { root: r.root, mutated: r.mutated });
+    }
+  });
+
+  it("with the leaves branchLeafRange names give merkleBranch's branch (every position up to 130 leaves, then sampled)", () => {
+    const sizes = [...Array.from({ length: 130 }, (_, i) => i + 1), 255, 256, 257, 1000, 1001, 2000];
+    for (const n of sizes) {
+      const all = leaves(n);
+      const levels = merkleLevels(all);
+      const { upper } = computeMerkleRoot(all, true);
+      // Large trees: every 11th position, and the last run of leaves whole (the duplicated end).
+      const at = (i: number): boolean => n <= 130 || i % 11 === 0 || i >= n - UPPER_TREE_SPAN;
+      for (let index = 0; index < n; index++) {
+        if (!at(index)) continue;
+        const { from, to } = branchLeafRange(index, n);
+        assert.ok(to - from <= UPPER_TREE_SPAN);
+        const got = merkleBranchFromUpper(all.slice(from, to), index, n, upper);
+        const want = merkleBranch(levels, index);
+        assert.deepEqual(got.branch.map(toHex), want.map(toHex), `n=${n} index=${index}`);
+        assert.equal(toHex(got.root), toHex(levels.at(-1)![0]!), `n=${n} index=${index}`);
+      }
+    }
+  });
+
+  it("refuse leaves or levels that do not belong together", () => {
+    const all = leaves(100);
+    const { upper } = computeMerkleRoot(all, true);
+    const { from, to } = branchLeafRange(40, 100);
+    const wrong = all.slice(from, to);
+    wrong[3] = leaf(9999);
+    assert.throws(() => merkleBranchFromUpper(wrong, 40, 100, upper), /do not give node 1 of level 5/);
+    assert.throws(() => merkleBranchFromUpper(all.slice(from, to), 40, 100, upper!.subarray(32)), /bytes/);
+    assert.throws(() => merkleBranchFromUpper(all.slice(from, to), 40, 100, undefined), /bytes/);
+    assert.throws(() => merkleBranchFromUpper(all.slice(from, to - 1), 40, 100, upper), /leaves/);
+    assert.throws(() => merkleBranchFromUpper(all, 100, 100, upper), RangeError);
   });
 });

@@ -39,15 +39,24 @@ const author = new Uint8Array(32).fill(9);
  * Three ~200-byte data records per block, so each batch carries a realistic body; a signed one (the author
  * index); and one every branch shares at that height ("at <height>"), so each reorg moves that record's
  * index keys from the disconnected block to the connected one in the same batch (the record index is
- * checked by verifyChain after every kill).
+ * checked by verifyChain after every kill). Every third height also carries 36 small records, so that
+ * block has more than 32 and its batch writes the merkle upper levels with its body (checked by verify too).
  */
 function records(name: string): BlockRecord[] {
   const data = [0, 1, 2].map(
     (j): BlockRecord => ({ type: "data", data: utf8.encode(`${name}/${j}/`.padEnd(200, "x")) }),
   );
   const height = Number(/\d+$/.exec(name)?.[0]);
+  const many =
+    height % 3 === 0
+      ? Array.from(
+          { length: 36 },
+          (_, j): BlockRecord => ({ type: "data", data: utf8.encode(`${name}+${j}`) }),
+        )
+      : [];
   return [
     ...data,
+    ...many,
     signRecord(utf8.encode(`${name} signed`), author),
     { type: "data", data: utf8.encode(`at ${height}`) },
   ];

@@ -22,6 +22,7 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Chain } from "../../src/chain/chain.ts";
 import { verifyChain } from "../../src/chain/verify.ts";
+import { hexToHash } from "../../src/consensus/header.ts";
 import { regtest } from "../../src/consensus/params.ts";
 import { LevelStore } from "../../src/store/level.ts";
 import { tempDir } from "../helpers/chain.ts";
@@ -203,6 +204,9 @@ describe("crash safety (kill -9)", () => {
               const e = chain.getEntry(hash);
               assert.ok(e, `${where}: confirmed block ${hash} (${status}) lost from the block index`);
               assert.ok(await chain.getRawBlock(hash), `${where}: confirmed block ${hash} lost its body`);
+              // Written in the body's batch: a block of more than 32 records never has one without the other.
+              const [upper] = await store.getUpperTrees([hexToHash(hash)]);
+              assert.equal(upper !== undefined, e.recordCount > 32, `${where}: ${hash} merkle upper levels`);
               if (status.startsWith("invalid")) {
                 assert.ok(
                   e.status === "invalid" || e.status === "invalid-child",
