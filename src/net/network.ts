@@ -157,6 +157,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     pubsub.addEventListener("gossipsub:message", this.gossip.onMessage);
     pubsub.subscribe(this.topic);
     this.ctx.chain.on("connected", this.gossip.onConnected);
+    this.ctx.chain.on("side", this.gossip.onSide);
     if (this.records) {
       pubsub.addEventListener("gossipsub:message", this.records.onMessage);
       pubsub.subscribe(this.records.topic);
@@ -179,6 +180,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     clearInterval(this.statusTimer);
     this.peers.dialer.stop();
     this.ctx.chain.off("connected", this.gossip.onConnected);
+    this.ctx.chain.off("side", this.gossip.onSide);
+    this.gossip.stop();
     this.node.services.pubsub.removeEventListener("gossipsub:message", this.gossip.onMessage);
     if (this.records) {
       this.mempool?.off("added", this.records.onAdded);

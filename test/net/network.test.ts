@@ -17,6 +17,7 @@ import {
   buildChain,
   hashOf,
   importBlocks,
+  type NodeOptions,
   solve,
   solveHigh,
   startNode,
@@ -155,6 +156,46 @@ describe("P2PNetwork", () => {
     await waitFor(() => b.tc.chain.height === 3, 5_000, "B catches up after the orphan");
     assert.equal(peerOf(b, a.net.peerId)!.score, 0);
     await Promise.all([stop(b), stop(a), stop(z)]);
+  });
+
+  /**
+   * A line X – B – C with no status rounds (30 min): X publishes block 2, then block 1, by raw gossip
+   * (X's own chain stays at genesis, so nobody can fetch from it). B gets 2 as an orphan; C hears of
+   * a block only if B forwards it or announces it.
+   */
+  async function orphanLine(limits: NodeOptions["limits"], gapMs: number) {
+    const [b1, b2] = buildChain(regtest, 2);
+    const x = await node({ limits });
+    const c = await node({ limits });
+    const b = await node({ peers: [addr(x), addr(c)], limits });
+    await waitFor(() => b.net.getPeers().length === 2, 5_000, "B joins X and C");
+    await waitForSubscriber(x);
+    await waitForSubscriber(c);
+    const publish = (blk: typeof b1): Promise<unknown> =>
+      x.net.libp2p.services.pubsub.publish(x.net.topic, encodeBlock(blk!));
+    await publish(b2);
+    await waitFor(() => b.tc.chain.orphanCount === 1, 5_000, "block 2 held as an orphan on B");
+    await new Promise((r) => setTimeout(r, gapMs));
+    await publish(b1);
+    await waitFor(() => b.tc.chain.height === 2, 5_000, "B connects 1 and then its orphan 2");
+    return { b, c, x, tip: hashOf(b2!) };
+  }
+
+  it("forwards an orphan by gossip once its parent arrives", async () => {
+    const limits = { statusIntervalMs: 1_800_000 };
+    const { b, c, x, tip } = await orphanLine(limits, 300);
+    // Before the fix B answered Ignore for the orphan at once: C got block 1 only and stayed there.
+    await waitFor(() => c.tc.chain.tip.hash === tip, 3_000, "C gets block 2 from B by gossip");
+    assert.equal(peerOf(c, b.net.peerId)!.score, 0);
+    await Promise.all([stop(b), stop(c), stop(x)]);
+  });
+
+  it("announces an orphan that connects after gossipsub gave up on it", async () => {
+    // Heartbeat 50 ms: the verdict waits 450 ms at most; the parent comes 1.5 s later.
+    const limits = { statusIntervalMs: 1_800_000, gossipHeartbeatMs: 50 };
+    const { b, c, x, tip } = await orphanLine(limits, 1_500);
+    await waitFor(() => c.tc.chain.tip.hash === tip, 3_000, "C syncs block 2 from B after B's status");
+    await Promise.all([stop(b), stop(c), stop(x)]);
   });
 
   it("disconnects a node on another network and does not redial it", async () => {
