@@ -12,7 +12,7 @@ import { hexToHash } from "../../src/consensus/header.ts";
 import { defineNetwork, regtest } from "../../src/consensus/params.ts";
 import { buildBlock } from "../../src/consensus/template.ts";
 import { BLOCKS_PROTOCOL, type PeerInfo, PROTOCOL_PENALTY } from "../../src/net/index.ts";
-import { encodeBlocksRequest, encodeFrames } from "../../src/net/protocols.ts";
+import { BLOCKS_SKIP_PROTOCOL, encodeBlocksRequest, encodeFrames } from "../../src/net/protocols.ts";
 import {
   buildChain,
   hashOf,
@@ -124,6 +124,19 @@ describe("P2PNetwork", () => {
     assert.equal(peerOf(b, a.net.peerId)!.score, 0);
     await stop(b);
     await stop(a);
+  });
+
+  it("syncs from a peer that serves only /jbc/blocks/1, one request at a time", async () => {
+    const a = await node();
+    const blocks = buildChain(regtest, 1_200);
+    await importBlocks(a.tc.chain, blocks);
+    await a.net.libp2p.unhandle(BLOCKS_SKIP_PROTOCOL);
+    const b = await node({ peers: [addr(a)] });
+    await waitFor(() => b.tc.chain.height === 1_200, 20_000, "sync by /1");
+    assert.equal(b.tc.chain.tip.hash, hashOf(blocks.at(-1)!));
+    assert.equal(peerOf(b, a.net.peerId)!.score, 0);
+    assert.equal(peerOf(a, b.net.peerId)!.score, 0);
+    await Promise.all([stop(b), stop(a)]);
   });
 
   it("paces its own block requests under the peer's rate limit", async () => {
