@@ -211,6 +211,26 @@ describe("P2PNetwork", () => {
     await Promise.all([stop(b), stop(c), stop(x)]);
   });
 
+  it("forwards a gossiped block it already has from a sync", async () => {
+    // B gets block 1 by syncing from Z, then by gossip from X: C (behind B only) must get it from B.
+    const limits = { statusIntervalMs: 1_800_000 };
+    const [b1] = buildChain(regtest, 1);
+    const z = await node({ limits });
+    await importBlocks(z.tc.chain, [b1!]);
+    const x = await node({ limits });
+    const c = await node({ limits });
+    const b = await node({ peers: [addr(x), addr(c)], limits });
+    await waitFor(() => b.net.getPeers().length === 2, 5_000, "B joins X and C");
+    await waitForSubscriber(x);
+    await waitForSubscriber(c);
+    await b.net.addPeer(addr(z));
+    await waitFor(() => b.tc.chain.height === 1, 5_000, "B syncs block 1 from Z");
+    await x.net.libp2p.services.pubsub.publish(x.net.topic, encodeBlock(b1!));
+    // Before, the duplicate was Ignore: C stayed at genesis until a status round.
+    await waitFor(() => c.tc.chain.height === 1, 3_000, "C gets block 1 from B by gossip");
+    await Promise.all([stop(b), stop(c), stop(x), stop(z)]);
+  });
+
   it("disconnects a node on another network and does not redial it", async () => {
     const other = defineNetwork({ ...regtest, networkId: 0x1234 });
     const a = await node();

@@ -85,7 +85,11 @@ export class BlockGossip {
         const block = decodeBlock(data);
         this.received(rawBlockHash(data));
         const r = await chain.processBlock(block, data);
-        if (r.status === "main" || r.status === "side") {
+        // A duplicate the tree already holds came by sync (or HTTP) before this message: it is valid, and
+        // peers behind us may lack it, so it is forwarded like a new one (gossipsub's own seen-cache keeps
+        // a message from being judged twice). One only in the orphan or future pool is not.
+        const known = r.status === "duplicate" && chain.getEntry(r.hash) !== undefined;
+        if (r.status === "main" || r.status === "side" || known) {
           verdict = TopicValidatorResult.Accept;
           this.peers.sawTip(from, r.hash);
         }
