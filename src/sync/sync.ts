@@ -183,6 +183,9 @@ export class Sync<P extends SyncPeer> {
     let skipping = depth > 1;
     let pipelined = false;
     let restarts = 0;
+    /** Bytes and blocks received so far: the mean block size sizes the window. */
+    let received = 0;
+    let count = 0;
     /** Hash of the last block received: the next batch must follow it. */
     let prev: Uint8Array | undefined;
     queue.push(ask(anchor, 0, max));
@@ -224,6 +227,8 @@ export class Sync<P extends SyncPeer> {
           continue;
         }
         prev = sha256d(batch[batch.length - 1]!.subarray(0, HEADER_SIZE));
+        for (const b of batch) received += b.length;
+        count += batch.length;
         let more = batch.length === slot.max;
         if (!more && cutByBytes(batch, maxBytes)) {
           // Cut short by the byte bound, not the end of the peer's chain: ask for the rest first.
@@ -234,8 +239,12 @@ export class Sync<P extends SyncPeer> {
         if (more && !skipping) queue.push(ask([prev, ...this.locator()], 0, max));
         if (more && skipping) {
           pipelined = true;
-          // Top the window up with the ranges that follow the last one asked for.
-          while (queue.length < depth) {
+          // Top the window up with the ranges that follow the last one asked for. The window holds at most
+          // one response's bytes (4 MiB) besides the batch being imported: responses in flight share the
+          // link, and each must still finish within the request timeout on a slow one (full 1 MB blocks:
+          // one request at a time, as their transfer dwarfs the round trip anyway).
+          const window = Math.max(1, Math.min(depth, Math.floor(maxBytes / (per * (received / count)))));
+          while (queue.length < window) {
             queue.push(ask(anchor, nextSkip, per));
             nextSkip += per;
           }

@@ -331,13 +331,14 @@ describe("Sync", () => {
       const size = encodeBlock(blocks[0]!).length;
       const maxBytes = 8 * size + 10;
       const p = peer("bounded", blocks);
-      const { fetchBlocks } = timed(5, maxBytes);
+      const { seen, fetchBlocks } = timed(5, maxBytes);
       const { sync, outcomes } = makeSync([p], { pipeline: 3, fetchBlocks, maxResponseBytes: maxBytes });
       sync.request();
       await sync.idle();
       // Before, a short batch ended the sync: 8 blocks, and the peer was not asked again.
       assert.equal(h.chain.height, 120);
       assert.equal(outcomes[0]!.fault, undefined);
+      assert.equal(seen.most, 1, "no more than one response's bytes in flight");
     });
 
     it("starts again from its new locator when the peer's chain moves during the download", async () => {
