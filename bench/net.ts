@@ -9,6 +9,8 @@
  *                (as it would on another machine), once with miner-record-only blocks and once with
  *                10 data records of 100 bytes per block. Each run is paired with a baseline: the same
  *                blocks fed to processBlock with no network, to show what the network layer adds.
+ *   sync1mb      the same with full blocks: 200 blocks of 15 data records of 65,000 bytes (0.98 MB each),
+ *                in MB/s (`sync_full_1mb_MB_per_sec`, the ledger issue's "sync of full 1 MB blocks").
  *
  * Sections for other layers (HTTP) can be added to SECTIONS.
  */
@@ -113,15 +115,19 @@ async function propagation(): Promise<Figures> {
 
 // ---------------------------------------------------------------- sync
 
-/** Child-process side: builds and imports the chain, serves it, prints its multiaddr, exits on stdin EOF. */
-async function serve(count: number, records: number): Promise<void> {
-  const tc = await openChain(regtest);
-  const blocks = buildChain(
+/** The bench's chains: `records` data records of `bytes` bytes in every block. */
+const benchChain = (count: number, records: number, bytes = 100) =>
+  buildChain(
     regtest,
     count,
     regtest.genesis,
-    records ? { records: (h) => dataRecords(h, records, 100) } : {},
+    records ? { records: (h) => dataRecords(h, records, bytes) } : {},
   );
+
+/** Child-process side: builds and imports the chain, serves it, prints its multiaddr, exits on stdin EOF. */
+async function serve(count: number, records: number, bytes: number): Promise<void> {
+  const tc = await openChain(regtest);
+  const blocks = benchChain(count, records, bytes);
   await importBlocks(tc.chain, blocks);
   await tc.close();
   const node = await startNode(regtest, { dir: tc.dir });
@@ -131,7 +137,11 @@ async function serve(count: number, records: number): Promise<void> {
   await node.stop();
 }
 
-async function startServer(count: number, records: number): Promise<{ addr: string; stop(): Promise<void> }> {
+async function startServer(
+  count: number,
+  records: number,
+  bytes = 100,
+): Promise<{ addr: string; stop(): Promise<void> }> {
   const child = spawn(
     process.execPath,
     [
@@ -141,6 +151,7 @@ async function startServer(count: number, records: number): Promise<{ addr: stri
       "--serve",
       `--count=${count}`,
       `--records=${records}`,
+      `--record-bytes=${bytes}`,
       `--hash=${HASH}`,
     ],
     { stdio: ["pipe", "pipe", "inherit"] },
@@ -157,7 +168,7 @@ async function startServer(count: number, records: number): Promise<{ addr: stri
   };
 }
 
-async function syncOnce(addr: string, count: number): Promise<number> {
+async function syncOnce(addr: string, count: number): Promise<SyncDone> {
   const node = await startNode(regtest, { peers: [] });
   try {
     let done: SyncDone | undefined;
@@ -171,7 +182,7 @@ async function syncOnce(addr: string, count: number): Promise<number> {
     log(
       `  synced ${count} blocks: ${Math.round(done!.ms)} ms in sync (${done!.blocksPerSec} blocks/s), ${Math.round(wall)} ms from dial`,
     );
-    return done!.blocksPerSec;
+    return done!;
   } finally {
     await node.stop();
   }
@@ -201,16 +212,11 @@ async function sync(): Promise<Figures> {
     try {
       // Baseline on the same machine and moment: the same blocks fed to processBlock with no network, so
       // the ratio shows what the network layer costs on top of validation and storage.
-      const raws = buildChain(
-        regtest,
-        count,
-        regtest.genesis,
-        records ? { records: (h) => dataRecords(h, records, 100) } : {},
-      ).map(encodeBlock);
+      const raws = benchChain(count, records).map(encodeBlock);
       const rates: number[] = [];
       const base: number[] = [];
       for (let i = 0; i < runs; i++) {
-        rates.push(await syncOnce(server.addr, count));
+        rates.push((await syncOnce(server.addr, count)).blocksPerSec);
         base.push(await processOnly(raws));
       }
       log(`sync ${count} blocks (${name}): ${rates.map((r) => Math.round(r)).join(", ")} blocks/s`);
@@ -225,12 +231,46 @@ async function sync(): Promise<Figures> {
   return out;
 }
 
+/** Full blocks (0.98 MB each) between two nodes on loopback, in MB/s beside processBlock alone. */
+async function sync1mb(): Promise<Figures> {
+  const count = Number(arg("count-1mb") ?? 200);
+  const runs = Number(arg("runs") ?? 3);
+  const [records, bytes] = [15, 65_000];
+  const raws = benchChain(count, records, bytes).map(encodeBlock);
+  const mb = raws.reduce((n, r) => n + r.length, 0) / 1e6;
+  const server = await startServer(count, records, bytes);
+  try {
+    const rates: number[] = [];
+    const base: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const done = await syncOnce(server.addr, count);
+      rates.push(mb / (done.ms / 1000));
+      base.push((mb * (await processOnly(raws))) / count);
+    }
+    log(`sync ${count} full blocks (${round(mb, 1)} MB): ${rates.map((r) => round(r, 1)).join(", ")} MB/s`);
+    log(`processBlock alone: ${base.map((r) => round(r, 1)).join(", ")} MB/s`);
+    return {
+      sync_full_1mb_blocks: count,
+      sync_full_1mb_block_bytes: raws[0]!.length,
+      sync_full_1mb_MB_per_sec: round(median(rates), 1),
+      sync_full_1mb_processblock_only_MB_per_sec: round(median(base), 1),
+      sync_full_1mb_ratio: round(median(rates) / median(base)),
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
 // ---------------------------------------------------------------- main
 
-const SECTIONS: Record<string, () => Promise<Figures>> = { propagation, sync };
+const SECTIONS: Record<string, () => Promise<Figures>> = { propagation, sync, sync1mb };
 
 if (args.includes("--serve")) {
-  await serve(Number(arg("count") ?? 10_000), Number(arg("records") ?? 0));
+  await serve(
+    Number(arg("count") ?? 10_000),
+    Number(arg("records") ?? 0),
+    Number(arg("record-bytes") ?? 100),
+  );
 } else {
   const only = arg("only")?.split(",");
   const result: Figures = {

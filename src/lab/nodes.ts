@@ -108,7 +108,8 @@ export class LabNode {
       "--api-token",
       this.spec.token,
       "--log-level",
-      "info",
+      // JBC_LAB_LOG_LEVEL=debug: the gossip and orphan lines behind a scenario's figures.
+      process.env.JBC_LAB_LOG_LEVEL ?? "info",
       ...this.spec.peers.flatMap((p) => ["--peer", p]),
       ...(this.spec.extraArgs ?? []),
     ];

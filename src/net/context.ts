@@ -46,6 +46,18 @@ export interface ValidatingGossipSub extends GossipSub {
   getMeshPeers(topic: string): string[];
 }
 
+/**
+ * Heartbeats a gossip message stays in gossipsub's message cache (its default is 5). A verdict reported
+ * within that window still forwards the message, so an orphan's verdict can wait for its parent
+ * (gossip/gossip.ts); 10 keeps 1.8 s of that wait at the 200 ms heartbeat.
+ */
+export const GOSSIP_HISTORY = 10;
+
+/** How long a gossip verdict may wait and still forward the message: one heartbeat short of the cache. */
+export function gossipHoldMs(limits: NetworkLimits): number {
+  return (GOSSIP_HISTORY - 1) * limits.gossipHeartbeatMs;
+}
+
 export type Services = { identify: Identify; pubsub: ValidatingGossipSub };
 
 /** What every part of the P2P layer shares: the libp2p node, the chain, limits, logger and events. */
@@ -137,6 +149,7 @@ export async function createNode(
           floodPublish: true,
           allowedTopics: [topics.blocks, topics.records],
           heartbeatInterval: limits.gossipHeartbeatMs,
+          mcacheLength: GOSSIP_HISTORY,
           D,
           Dlo: Math.max(1, D - 2),
           Dhi: 2 * D,

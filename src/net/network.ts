@@ -20,6 +20,7 @@ import { MAX_REMEMBERED_PEERS, type PeerState, Peers } from "./peers/peers.ts";
 import { addressBanKey, PeerScores, PROTOCOL_PENALTY } from "./peers/scores.ts";
 import {
   BLOCKS_PROTOCOL,
+  BLOCKS_SKIP_PROTOCOL,
   blocksTopic,
   MAX_BLOCKS_PER_RESPONSE,
   MAX_RESPONSE_BYTES,
@@ -95,6 +96,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       chain: modules.chain,
       peers: () => this.peers.joined(),
       batchSize: limits.maxBlocksPerResponse,
+      pipeline: limits.syncPipeline,
+      maxResponseBytes: limits.maxResponseBytes,
       logger: opts.logger,
       progressMinBlocks: limits.progressMinBlocks,
       progressIntervalMs: limits.progressIntervalMs,
@@ -148,7 +151,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     const max = this.ctx.limits.maxStreamsPerConnection;
     const streams = { maxInboundStreams: max, maxOutboundStreams: max };
     await this.node.handle(STATUS_PROTOCOL, (s, c) => this.peers.serveStatus(s, c), { ...streams });
-    await this.node.handle(BLOCKS_PROTOCOL, (s, c) => this.server.serve(s, c), { ...streams });
+    await this.node.handle(BLOCKS_PROTOCOL, (s, c) => this.server.serve(s, c, 1), { ...streams });
+    await this.node.handle(BLOCKS_SKIP_PROTOCOL, (s, c) => this.server.serve(s, c, 2), { ...streams });
     this.node.addEventListener("peer:connect", this.peers.onConnect);
     this.node.addEventListener("peer:disconnect", this.peers.onDisconnect);
     this.node.addEventListener("peer:discovery", this.peers.onDiscovery);
@@ -157,6 +161,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     pubsub.addEventListener("gossipsub:message", this.gossip.onMessage);
     pubsub.subscribe(this.topic);
     this.ctx.chain.on("connected", this.gossip.onConnected);
+    this.ctx.chain.on("side", this.gossip.onSide);
     if (this.records) {
       pubsub.addEventListener("gossipsub:message", this.records.onMessage);
       pubsub.subscribe(this.records.topic);
@@ -180,6 +185,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     clearInterval(this.statusTimer);
     this.peers.dialer.stop();
     this.ctx.chain.off("connected", this.gossip.onConnected);
+    this.ctx.chain.off("side", this.gossip.onSide);
+    this.gossip.stop();
     this.node.services.pubsub.removeEventListener("gossipsub:message", this.gossip.onMessage);
     if (this.records) {
       this.mempool?.off("added", this.records.onAdded);

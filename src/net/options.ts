@@ -33,6 +33,11 @@ export interface NetworkLimits {
   blockRequestBurst: number;
   /** Block requests served to one peer at the same time. */
   maxConcurrentRequests: number;
+  /**
+   * Block requests a sync keeps in flight to its peer (below the peer's maxConcurrentRequests, with a
+   * margin for a request that arrives as the server finishes the one before).
+   */
+  syncPipeline: number;
   /** Time for a whole block request/response, in ms. */
   requestTimeoutMs: number;
   /** Time for a whole status exchange, in ms. */
@@ -81,7 +86,10 @@ export const DEFAULT_LIMITS: Readonly<NetworkLimits> = {
   // syncing peer never meets the limit, while a flood of small requests does.
   blockRequestsPerSec: 50,
   blockRequestBurst: 50,
-  maxConcurrentRequests: 2,
+  maxConcurrentRequests: 4,
+  // Three batches in flight keep a link busy while one batch's transfer takes at least half a round trip
+  // (500 blocks of 1 KB at 10 Mbit/s: 0.44 s, against 0.2 s at 100 ms one-way).
+  syncPipeline: 3,
   requestTimeoutMs: 20_000,
   statusTimeoutMs: 5_000,
   dialTimeoutMs: 10_000,

@@ -13,6 +13,11 @@ import type { NetworkParams } from "../consensus/params.ts";
 export const STATUS_PROTOCOL = "/jbc/status/1";
 /** Block download from a locator. */
 export const BLOCKS_PROTOCOL = "/jbc/blocks/1";
+/**
+ * Block download from a locator, skipping the first `skip` blocks after its fork point: requests for
+ * consecutive ranges from one anchor can be in flight together (a sync's pipeline). Served beside /1.
+ */
+export const BLOCKS_SKIP_PROTOCOL = "/jbc/blocks/2";
 
 /** Gossip topic for blocks: one per network, and per genesis so two networks with a name clash never mix. */
 export function blocksTopic(params: NetworkParams): string {
@@ -34,8 +39,8 @@ export const MAX_LOCATOR_HASHES = 64;
 export const MAX_BLOCKS_PER_RESPONSE = 500;
 /** Most block bytes one response may carry (the server stops before the block that would exceed it). */
 export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
-/** Largest valid request: count(1) + 64 hashes + max(2). */
-export const MAX_BLOCKS_REQUEST_SIZE = 1 + 32 * MAX_LOCATOR_HASHES + 2;
+/** Largest valid request: count(1) + 64 hashes + max(2), and skip(4) in /2. */
+export const MAX_BLOCKS_REQUEST_SIZE = 1 + 32 * MAX_LOCATOR_HASHES + 2 + 4;
 /** Bytes of a frame's length prefix. */
 export const FRAME_HEADER = 4;
 
@@ -99,39 +104,55 @@ export function decodeStatus(b: Uint8Array): Status {
   };
 }
 
-/** A block download request: where our chain is (newest hash first) and how many blocks we want. */
+/**
+ * A block download request: where our chain is (newest hash first), how many blocks we want, and (in /2
+ * only) how many blocks after the fork point to skip.
+ */
 export interface BlocksRequest {
   locator: Uint8Array[];
   max: number;
+  skip?: number;
 }
 
-/** Serializes a block request: count, locator hashes, max (u16 LE). Throws RangeError out of bounds. */
-export function encodeBlocksRequest(r: BlocksRequest): Uint8Array {
+/**
+ * Serializes a block request: count, locator hashes, max (u16 LE), then in version 2 skip (u32 LE).
+ * Throws RangeError out of bounds (a skip in version 1 included).
+ */
+export function encodeBlocksRequest(r: BlocksRequest, version: 1 | 2 = 1): Uint8Array {
   const n = r.locator.length;
+  const skip = r.skip ?? 0;
   if (n < 1 || n > MAX_LOCATOR_HASHES) throw new RangeError(`locator of ${n} hashes`);
   if (r.max < 1 || r.max > MAX_BLOCKS_PER_RESPONSE) throw new RangeError(`max ${r.max} blocks`);
-  const out = new Uint8Array(3 + 32 * n);
+  if (!Number.isInteger(skip) || skip < 0 || skip > 0xffffffff || (version === 1 && skip !== 0))
+    throw new RangeError(`skip ${skip} in version ${version}`);
+  const out = new Uint8Array(3 + 32 * n + (version === 2 ? 4 : 0));
   out[0] = n;
   r.locator.forEach((h, i) => {
     if (h.length !== 32) throw new RangeError("locator hashes must be 32 bytes");
     out.set(h, 1 + 32 * i);
   });
-  new DataView(out.buffer).setUint16(1 + 32 * n, r.max, true);
+  const v = new DataView(out.buffer);
+  v.setUint16(1 + 32 * n, r.max, true);
+  if (version === 2) v.setUint32(3 + 32 * n, skip, true);
   return out;
 }
 
-/** Parses a request; a count or max out of range, or a length that does not match, is MALFORMED. */
-export function decodeBlocksRequest(b: Uint8Array): BlocksRequest {
+/**
+ * Parses a request of the given protocol version; a count or max out of range, or a length that does not
+ * match, is MALFORMED.
+ */
+export function decodeBlocksRequest(b: Uint8Array, version: 1 | 2 = 1): BlocksRequest {
   const n = b[0] ?? 0;
   if (n < 1 || n > MAX_LOCATOR_HASHES) throw new ProtocolError("MALFORMED", `locator of ${n} hashes`);
-  if (b.length !== 3 + 32 * n)
+  if (b.length !== 3 + 32 * n + (version === 2 ? 4 : 0))
     throw new ProtocolError("MALFORMED", `request of ${b.length} bytes for ${n} hashes`);
   const locator: Uint8Array[] = [];
   for (let i = 0; i < n; i++) locator.push(b.slice(1 + 32 * i, 33 + 32 * i));
-  const max = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint16(1 + 32 * n, true);
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const max = v.getUint16(1 + 32 * n, true);
   if (max < 1 || max > MAX_BLOCKS_PER_RESPONSE)
     throw new ProtocolError("MALFORMED", `request for ${max} blocks`);
-  return { locator, max };
+  return version === 2 ? { locator, max, skip: v.getUint32(3 + 32 * n, true) } : { locator, max };
 }
 
 /** Writes `payloads` as frames into one buffer (one send instead of two per frame). */

@@ -26,13 +26,23 @@ export interface SyncPeer {
 
 /**
  * One block request: up to `max` serialized blocks following the highest hash of `locator` that is on the
- * peer's main chain, in height order. Rejects when the exchange fails (the error says whose fault it was).
+ * peer's main chain, past the first `skip` of them (default 0), in height order. A response may be short
+ * of `max` (the protocol also bounds its bytes). Rejects when the exchange fails (the error says whose
+ * fault it was), with SkipUnsupportedError when the peer cannot skip.
  */
 export type FetchBlocks<P extends SyncPeer> = (
   peer: P,
   locator: Uint8Array[],
-  opts: { max: number; signal: AbortSignal },
+  opts: { max: number; skip?: number; signal: AbortSignal },
 ) => Promise<Uint8Array[]>;
+
+/** The peer cannot serve a request with a skip (an older protocol): not a fault, ask one batch at a time. */
+export class SkipUnsupportedError extends Error {
+  constructor(readonly peer: string) {
+    super(`peer ${peer} cannot skip blocks in a request`);
+    this.name = "SkipUnsupportedError";
+  }
+}
 
 /** Why a sync from a peer stopped before it ran out of blocks: each is the peer's fault except a stop. */
 export type SyncFault =

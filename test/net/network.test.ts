@@ -12,11 +12,12 @@ import { hexToHash } from "../../src/consensus/header.ts";
 import { defineNetwork, regtest } from "../../src/consensus/params.ts";
 import { buildBlock } from "../../src/consensus/template.ts";
 import { BLOCKS_PROTOCOL, type PeerInfo, PROTOCOL_PENALTY } from "../../src/net/index.ts";
-import { encodeBlocksRequest, encodeFrames } from "../../src/net/protocols.ts";
+import { BLOCKS_SKIP_PROTOCOL, encodeBlocksRequest, encodeFrames } from "../../src/net/protocols.ts";
 import {
   buildChain,
   hashOf,
   importBlocks,
+  type NodeOptions,
   solve,
   solveHigh,
   startNode,
@@ -125,6 +126,19 @@ describe("P2PNetwork", () => {
     await stop(a);
   });
 
+  it("syncs from a peer that serves only /jbc/blocks/1, one request at a time", async () => {
+    const a = await node();
+    const blocks = buildChain(regtest, 1_200);
+    await importBlocks(a.tc.chain, blocks);
+    await a.net.libp2p.unhandle(BLOCKS_SKIP_PROTOCOL);
+    const b = await node({ peers: [addr(a)] });
+    await waitFor(() => b.tc.chain.height === 1_200, 20_000, "sync by /1");
+    assert.equal(b.tc.chain.tip.hash, hashOf(blocks.at(-1)!));
+    assert.equal(peerOf(b, a.net.peerId)!.score, 0);
+    assert.equal(peerOf(a, b.net.peerId)!.score, 0);
+    await Promise.all([stop(b), stop(a)]);
+  });
+
   it("paces its own block requests under the peer's rate limit", async () => {
     // 300 blocks in batches of 50 is 6 requests against a bucket of 3 refilled at 10/s: the syncing node
     // must wait for tokens instead of being refused and penalised.
@@ -155,6 +169,66 @@ describe("P2PNetwork", () => {
     await waitFor(() => b.tc.chain.height === 3, 5_000, "B catches up after the orphan");
     assert.equal(peerOf(b, a.net.peerId)!.score, 0);
     await Promise.all([stop(b), stop(a), stop(z)]);
+  });
+
+  /**
+   * A line X – B – C with no status rounds (30 min): X publishes block 2, then block 1, by raw gossip
+   * (X's own chain stays at genesis, so nobody can fetch from it). B gets 2 as an orphan; C hears of
+   * a block only if B forwards it or announces it.
+   */
+  async function orphanLine(limits: NodeOptions["limits"], gapMs: number) {
+    const [b1, b2] = buildChain(regtest, 2);
+    const x = await node({ limits });
+    const c = await node({ limits });
+    const b = await node({ peers: [addr(x), addr(c)], limits });
+    await waitFor(() => b.net.getPeers().length === 2, 5_000, "B joins X and C");
+    await waitForSubscriber(x);
+    await waitForSubscriber(c);
+    const publish = (blk: typeof b1): Promise<unknown> =>
+      x.net.libp2p.services.pubsub.publish(x.net.topic, encodeBlock(blk!));
+    await publish(b2);
+    await waitFor(() => b.tc.chain.orphanCount === 1, 5_000, "block 2 held as an orphan on B");
+    await new Promise((r) => setTimeout(r, gapMs));
+    await publish(b1);
+    await waitFor(() => b.tc.chain.height === 2, 5_000, "B connects 1 and then its orphan 2");
+    return { b, c, x, tip: hashOf(b2!) };
+  }
+
+  it("forwards an orphan by gossip once its parent arrives", async () => {
+    const limits = { statusIntervalMs: 1_800_000 };
+    const { b, c, x, tip } = await orphanLine(limits, 300);
+    // Before the fix B answered Ignore for the orphan at once: C got block 1 only and stayed there.
+    await waitFor(() => c.tc.chain.tip.hash === tip, 3_000, "C gets block 2 from B by gossip");
+    assert.equal(peerOf(c, b.net.peerId)!.score, 0);
+    await Promise.all([stop(b), stop(c), stop(x)]);
+  });
+
+  it("announces an orphan that connects after gossipsub gave up on it", async () => {
+    // Heartbeat 50 ms: the verdict waits 450 ms at most; the parent comes 1.5 s later.
+    const limits = { statusIntervalMs: 1_800_000, gossipHeartbeatMs: 50 };
+    const { b, c, x, tip } = await orphanLine(limits, 1_500);
+    await waitFor(() => c.tc.chain.tip.hash === tip, 3_000, "C syncs block 2 from B after B's status");
+    await Promise.all([stop(b), stop(c), stop(x)]);
+  });
+
+  it("forwards a gossiped block it already has from a sync", async () => {
+    // B gets block 1 by syncing from Z, then by gossip from X: C (behind B only) must get it from B.
+    const limits = { statusIntervalMs: 1_800_000 };
+    const [b1] = buildChain(regtest, 1);
+    const z = await node({ limits });
+    await importBlocks(z.tc.chain, [b1!]);
+    const x = await node({ limits });
+    const c = await node({ limits });
+    const b = await node({ peers: [addr(x), addr(c)], limits });
+    await waitFor(() => b.net.getPeers().length === 2, 5_000, "B joins X and C");
+    await waitForSubscriber(x);
+    await waitForSubscriber(c);
+    await b.net.addPeer(addr(z));
+    await waitFor(() => b.tc.chain.height === 1, 5_000, "B syncs block 1 from Z");
+    await x.net.libp2p.services.pubsub.publish(x.net.topic, encodeBlock(b1!));
+    // Before, the duplicate was Ignore: C stayed at genesis until a status round.
+    await waitFor(() => c.tc.chain.height === 1, 3_000, "C gets block 1 from B by gossip");
+    await Promise.all([stop(b), stop(c), stop(x), stop(z)]);
   });
 
   it("disconnects a node on another network and does not redial it", async () => {

@@ -58,8 +58,24 @@ describe("blocks request", () => {
     assert.equal(b[0], 2);
     assert.deepEqual([...b.subarray(65, 67)], [0xf4, 0x01]);
     assert.deepEqual(decodeBlocksRequest(b), r);
-    const full = encodeBlocksRequest({ locator: Array.from({ length: 64 }, (_, i) => hash(i)), max: 1 });
-    assert.equal(full.length, MAX_BLOCKS_REQUEST_SIZE);
+    const locator64 = Array.from({ length: 64 }, (_, i) => hash(i));
+    assert.equal(encodeBlocksRequest({ locator: locator64, max: 1 }).length, MAX_BLOCKS_REQUEST_SIZE - 4);
+    assert.equal(encodeBlocksRequest({ locator: locator64, max: 1 }, 2).length, MAX_BLOCKS_REQUEST_SIZE);
+  });
+
+  it("version 2 adds skip (u32 LE) after max; version 1 has no room for one", () => {
+    const r = { locator: [hash(9)], max: 50, skip: 70_000 };
+    const b = encodeBlocksRequest(r, 2);
+    assert.equal(b.length, 3 + 32 + 4);
+    assert.deepEqual([...b.subarray(35, 39)], [0x70, 0x11, 0x01, 0x00]);
+    assert.deepEqual(decodeBlocksRequest(b, 2), r);
+    assert.throws(() => encodeBlocksRequest(r, 1), RangeError);
+    // Each version's length is the other's MALFORMED.
+    assert.throws(() => decodeBlocksRequest(b, 1), ProtocolError);
+    assert.throws(
+      () => decodeBlocksRequest(encodeBlocksRequest({ locator: [hash(9)], max: 50 }), 2),
+      ProtocolError,
+    );
   });
 
   it("refuses empty or oversized locators, bad max and length mismatches", () => {

@@ -10,11 +10,16 @@ import { BlockError } from "../../src/consensus/errors.ts";
 import { hashToHex } from "../../src/consensus/header.ts";
 import { regtest } from "../../src/consensus/params.ts";
 import { Sync, type SyncOptions } from "../../src/sync/sync.ts";
-import type { SyncOutcome, SyncPeer, SyncProgress } from "../../src/sync/types.ts";
+import {
+  SkipUnsupportedError,
+  type SyncOutcome,
+  type SyncPeer,
+  type SyncProgress,
+} from "../../src/sync/types.ts";
 import { silentLogger } from "../../src/util/logger.ts";
 import { blockHash, makeChild } from "../helpers/blocks.ts";
 import { type Harness, openHarness } from "../helpers/chain.ts";
-import { buildChain } from "../helpers/net.ts";
+import { buildChain, dataRecords } from "../helpers/net.ts";
 
 /** Claimed work far above anything these chains reach. */
 const MORE_WORK = 1n << 200n;
@@ -39,8 +44,11 @@ function peer(id: string, blocks: Block[], answer?: FakePeer["answer"]): FakePee
   };
 }
 
-/** What a peer serves: up to `max` blocks after the highest locator hash on its chain (genesis if none). */
-function serve(p: FakePeer, locator: Uint8Array[], max: number): Uint8Array[] {
+/**
+ * What a peer serves: up to `max` blocks after the highest locator hash on its chain (genesis if none),
+ * past the first `skip`, and (with `maxBytes`) no more block bytes than that, as the blocks protocol does.
+ */
+function serve(p: FakePeer, locator: Uint8Array[], max: number, skip = 0, maxBytes = Infinity): Uint8Array[] {
   const heights = new Map(p.blocks.map((b, i) => [blockHash(b), i + 1]));
   let fork = 0;
   for (const h of locator) {
@@ -50,7 +58,15 @@ function serve(p: FakePeer, locator: Uint8Array[], max: number): Uint8Array[] {
       break;
     }
   }
-  return p.blocks.slice(fork, fork + max).map((b) => encodeBlock(b));
+  const out: Uint8Array[] = [];
+  let bytes = 0;
+  for (const b of p.blocks.slice(fork + skip, fork + skip + max)) {
+    const raw = encodeBlock(b);
+    if (bytes + raw.length > maxBytes) break;
+    bytes += raw.length;
+    out.push(raw);
+  }
+  return out;
 }
 
 let h: Harness;
@@ -74,9 +90,9 @@ function makeSync(
     logger: silentLogger,
     progressMinBlocks: 100,
     progressIntervalMs: 0,
-    fetchBlocks: async (p, locator, { max }) => {
+    fetchBlocks: async (p, locator, { max, skip }) => {
       p.calls.push(locator);
-      const served = serve(p, locator, max);
+      const served = serve(p, locator, max, skip);
       return p.answer ? p.answer(served, p.calls.length) : served;
     },
     onProgress: (e) => progress.push(e),
@@ -262,5 +278,102 @@ describe("Sync", () => {
     sync.request();
     assert.equal(sync.running, false);
     assert.equal(h.chain.height, 0);
+  });
+
+  describe("pipelined (three requests in flight)", () => {
+    /** A fetcher answering after `ms`, recording each request's skip and the most requests in flight. */
+    function timed(ms: number, maxBytes = Infinity, before?: (p: FakePeer, skip: number) => void) {
+      const seen = { skips: [] as number[], inFlight: 0, most: 0 };
+      const fetchBlocks: SyncOptions<FakePeer>["fetchBlocks"] = async (p, locator, { max, skip = 0 }) => {
+        p.calls.push(locator);
+        seen.skips.push(skip);
+        seen.most = Math.max(seen.most, ++seen.inFlight);
+        try {
+          await new Promise((r) => setTimeout(r, ms));
+          before?.(p, skip);
+          return serve(p, locator, max, skip, maxBytes);
+        } finally {
+          seen.inFlight--;
+        }
+      };
+      return { seen, fetchBlocks };
+    }
+
+    it("keeps three batches in flight from one anchor and imports them in height order", async () => {
+      const blocks = buildChain(regtest, 430);
+      const p = peer("far", blocks);
+      const { seen, fetchBlocks } = timed(30);
+      const tips: number[] = [];
+      h.chain.on("tip", (e) => tips.push(e.tip.height));
+      const { sync, outcomes } = makeSync([p], { pipeline: 3, fetchBlocks });
+      sync.request();
+      await sync.idle();
+      assert.equal(h.chain.tip.hash, blockHash(blocks[429]!));
+      assert.equal(outcomes[0]!.fault, undefined);
+      assert.equal(seen.most, 3, "three requests in flight at once");
+      // After the first batch every request names the same anchor and skips to its range.
+      assert.deepEqual(seen.skips.slice(0, 4), [0, 50, 100, 150]);
+      assert.ok(
+        p.calls.every((l) => hashToHex(l[0]!) === hashToHex(p.calls[0]![0]!)),
+        "one anchor",
+      );
+      assert.deepEqual(
+        tips,
+        [...tips].sort((a, b) => a - b),
+        "the tip only moves up",
+      );
+      assert.equal(tips.at(-1), 430);
+    });
+
+    it("completes batches cut short by the response's byte bound", async () => {
+      // Blocks of about 1 KB and responses bounded at 8 KB: every batch is short of the 50 asked for.
+      const blocks = buildChain(regtest, 120, regtest.genesis, { records: (ht) => dataRecords(ht, 1, 1000) });
+      const size = encodeBlock(blocks[0]!).length;
+      const maxBytes = 8 * size + 10;
+      const p = peer("bounded", blocks);
+      const { seen, fetchBlocks } = timed(5, maxBytes);
+      const { sync, outcomes } = makeSync([p], { pipeline: 3, fetchBlocks, maxResponseBytes: maxBytes });
+      sync.request();
+      await sync.idle();
+      // Before, a short batch ended the sync: 8 blocks, and the peer was not asked again.
+      assert.equal(h.chain.height, 120);
+      assert.equal(outcomes[0]!.fault, undefined);
+      assert.equal(seen.most, 1, "no more than one response's bytes in flight");
+    });
+
+    it("starts again from its new locator when the peer's chain moves during the download", async () => {
+      const blocks = buildChain(regtest, 200);
+      // After the first request, the peer reorganises from height 60 to a longer branch.
+      const branch = [...blocks.slice(0, 60), ...buildChain(regtest, 200, blocks[59]!, { miner: "other" })];
+      const p = peer("moving", blocks);
+      const { fetchBlocks } = timed(10, Infinity, (fp, skip) => {
+        if (skip > 0) fp.blocks = branch;
+      });
+      const { sync, outcomes } = makeSync([p], { pipeline: 3, fetchBlocks });
+      sync.request();
+      await sync.idle();
+      assert.equal(outcomes[0]!.fault, undefined, "a peer's reorg is not a fault");
+      assert.equal(h.chain.tip.hash, blockHash(branch.at(-1)!));
+    });
+
+    it("falls back to one request at a time for a peer that cannot skip", async () => {
+      const blocks = buildChain(regtest, 160);
+      const p = peer("old", blocks);
+      const skips: number[] = [];
+      const { sync, outcomes } = makeSync([p], {
+        pipeline: 3,
+        fetchBlocks: async (fp, locator, { max, skip = 0 }) => {
+          skips.push(skip);
+          if (skip > 0) throw new SkipUnsupportedError(fp.id);
+          fp.calls.push(locator);
+          return serve(fp, locator, max);
+        },
+      });
+      sync.request();
+      await sync.idle();
+      assert.equal(outcomes[0]!.fault, undefined);
+      assert.equal(h.chain.height, 160);
+      assert.equal(hashToHex(p.calls[1]![0]!), blockHash(blocks[49]!), "then each request follows a batch");
+    });
   });
 });

@@ -2,6 +2,15 @@
  * Block gossip: every gossiped block is judged once by the chain (processBlock) before gossipsub may
  * forward it, and the verdict decides the sender's penalty; blocks this node connects that did not come
  * from the network (mined here) are published.
+ *
+ * An orphan (its parent not known yet) is neither forwarded nor dropped at once: its verdict waits until
+ * the chain connects or stores it (the parent arrived by gossip, or from the sync the orphan started), and
+ * is then Accept, so gossipsub forwards it as it would have; only if that takes longer than gossipsub keeps
+ * the message (gossipHoldMs) is it Ignore. Forwarding it unjudged would let anyone relay junk through us;
+ * answering Ignore at once, as before, left every node behind this one without the block until the next
+ * block or the 30 s status round (Bitcoin Core and Lodestar do not relay unconnected blocks either, and
+ * fetch the missing parent from the announcer, as the sync below does). An orphan that connects after
+ * its wait is announced by status to the peers behind us, so they fetch it.
  */
 import { type GossipsubMessage, TopicValidatorResult } from "@libp2p/gossipsub";
 import type { ChainEntry } from "../../chain/types.ts";
@@ -10,7 +19,7 @@ import { DecodeError } from "../../consensus/bytes.ts";
 import { BlockError } from "../../consensus/errors.ts";
 import { BoundedMap } from "../../util/bounded.ts";
 import { errorMessage } from "../../util/errors.ts";
-import type { NetContext } from "../context.ts";
+import { gossipHoldMs, type NetContext } from "../context.ts";
 import type { Peers } from "../peers/peers.ts";
 import { PROTOCOL_PENALTY } from "../peers/scores.ts";
 import { rawBlockHash } from "../protocols.ts";
@@ -18,9 +27,28 @@ import { rawBlockHash } from "../protocols.ts";
 /** Most block hashes remembered as received from the network. */
 const MAX_RECEIVED = 100_000;
 
+/** Most orphans whose verdict waits at once (the chain's orphan pool holds 1,024). */
+const MAX_HELD = 1_024;
+
+/** A gossip message settled (verdict, penalty) by settleMessage. */
+type Settlement = Parameters<typeof settleMessage>[2];
+
+/** An orphan's message whose verdict waits for the block to connect. */
+interface Held {
+  msg: Settlement;
+  timer: NodeJS.Timeout;
+}
+
 export class BlockGossip {
   /** Blocks that reached the chain from the network: connecting them must not republish them. */
   private readonly fromNetwork = new BoundedMap<string, true>(MAX_RECEIVED);
+  /** Orphans' messages by block hash, waiting for the block to connect. */
+  private readonly held = new Map<string, Held>();
+  /** Orphans whose wait ran out: if one connects later, our peers hear of it by status instead. */
+  private readonly lapsed = new BoundedMap<string, true>(MAX_HELD);
+  /** Released orphans, forwarded after the verdict of the block that connected them. */
+  private readonly released: Array<{ hash: string; msg: Settlement }> = [];
+  private announcing = false;
 
   constructor(
     private readonly ctx: NetContext,
@@ -45,6 +73,7 @@ export class BlockGossip {
     let penalty = 0;
     let reason = "";
     let orphan = false;
+    let hash: string | undefined;
     let code: string | undefined;
     try {
       if (data.length > params.maxBlockSize) {
@@ -56,11 +85,16 @@ export class BlockGossip {
         const block = decodeBlock(data);
         this.received(rawBlockHash(data));
         const r = await chain.processBlock(block, data);
-        if (r.status === "main" || r.status === "side") {
+        // A duplicate the tree already holds came by sync (or HTTP) before this message: it is valid, and
+        // peers behind us may lack it, so it is forwarded like a new one (gossipsub's own seen-cache keeps
+        // a message from being judged twice). One only in the orphan or future pool is not.
+        const known = r.status === "duplicate" && chain.getEntry(r.hash) !== undefined;
+        if (r.status === "main" || r.status === "side" || known) {
           verdict = TopicValidatorResult.Accept;
           this.peers.sawTip(from, r.hash);
         }
         if (r.status === "orphan") orphan = true;
+        hash = r.hash;
         if (r.status !== "duplicate") this.ctx.events.emit("block:received", { hash: r.hash, from });
       }
     } catch (err) {
@@ -79,18 +113,85 @@ export class BlockGossip {
         this.ctx.log.debug({ peer: from, err: errorMessage(err) }, "gossip block not processed");
       }
     }
-    const msg = { topic: "blocks", msgId, from, verdict, penalty, reason, code } as const;
-    if (!(await settleMessage(this.ctx, this.peers, msg))) return;
-    if (orphan) {
+    const msg: Settlement = { topic: "blocks", msgId, from, verdict, penalty, reason, code };
+    if (orphan && hash !== undefined) {
+      if (!this.ctx.started()) return;
+      this.hold(hash, msg);
       // The sender has the parent we miss: ask where its tip is (one request at a time per peer), and
       // a status showing more work starts a sync from it.
       const p = this.peers.get(from);
       if (p) void this.peers.requestStatus(p);
+      return;
     }
+    await settleMessage(this.ctx, this.peers, msg);
+    this.flushReleased();
+  }
+
+  /** Keeps an orphan's verdict open until it connects, or Ignore once gossipsub would have dropped it. */
+  private hold(hash: string, msg: Settlement): void {
+    if (this.held.has(hash) || this.held.size >= MAX_HELD) {
+      void settleMessage(this.ctx, this.peers, msg);
+      return;
+    }
+    this.ctx.log.debug({ hash, peer: msg.from }, "orphan from gossip: verdict waits for its parent");
+    const timer = setTimeout(() => {
+      this.held.delete(hash);
+      this.lapsed.set(hash, true);
+      this.ctx.log.debug({ hash }, "orphan not connected in time: not forwarded");
+      void settleMessage(this.ctx, this.peers, msg);
+    }, gossipHoldMs(this.ctx.limits));
+    timer.unref();
+    this.held.set(hash, { msg, timer });
+  }
+
+  /**
+   * A held orphan joined the tree (main or side): it is forwarded, and the sender credited, once the
+   * call that connected it has ended, so that its parent (whose verdict that call decides) goes first.
+   */
+  private release(hash: string): boolean {
+    const h = this.held.get(hash);
+    if (!h) return false;
+    clearTimeout(h.timer);
+    this.held.delete(hash);
+    this.released.push({ hash, msg: h.msg });
+    if (this.released.length === 1) setImmediate(() => this.flushReleased());
+    return true;
+  }
+
+  private flushReleased(): void {
+    for (const { hash, msg } of this.released.splice(0)) {
+      this.ctx.log.debug({ hash }, "orphan connected: forwarded");
+      void settleMessage(this.ctx, this.peers, { ...msg, verdict: TopicValidatorResult.Accept });
+      this.peers.sawTip(msg.from, hash);
+    }
+  }
+
+  /** The chain's `side` listener: a held orphan stored on a side branch is valid, so it is forwarded. */
+  readonly onSide = (entry: ChainEntry): void => {
+    this.release(entry.hash);
+  };
+
+  /** Ends the waits (at stop): gossipsub is going away, so no verdict is owed any more. */
+  stop(): void {
+    for (const h of this.held.values()) clearTimeout(h.timer);
+    this.held.clear();
   }
 
   /** The chain's `connected` listener: publishes blocks that did not come from the network. */
   readonly onConnected = (entry: ChainEntry, block: Block): void => {
+    if (this.release(entry.hash)) return;
+    if (this.lapsed.delete(entry.hash) && this.ctx.started()) {
+      // Gossip will not carry it any more: tell the peers behind us (once, after the blocks it unlocks).
+      if (!this.announcing) {
+        this.announcing = true;
+        setImmediate(() => {
+          this.announcing = false;
+          this.ctx.log.debug({ tip: this.ctx.chain.tip.hash }, "late orphan connected: announcing our tip");
+          this.peers.announce();
+        });
+      }
+      return;
+    }
     if (!this.ctx.started() || this.fromNetwork.has(entry.hash)) return;
     this.received(entry.hash);
     const raw = encodeBlock(block);

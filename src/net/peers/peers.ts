@@ -297,6 +297,18 @@ export class Peers {
     }
   }
 
+  /**
+   * Sends our status to every joined peer known to be behind our tip (a status request carries ours):
+   * one that sees more work syncs from us. For blocks that gossip did not carry on (Bitcoin Core
+   * announces every new tip to its peers; here gossip does that, and this covers what it missed).
+   */
+  announce(): void {
+    const work = this.ctx.chain.tip.chainWork;
+    for (const p of this.peers.values()) {
+      if (p.joined && (p.status?.work ?? 0n) < work) void this.requestStatus(p);
+    }
+  }
+
   /** Re-asks every joined peer whose status is older than half the status interval. */
   refreshStatuses(): void {
     const now = Date.now();

@@ -1,16 +1,19 @@
 /**
- * Blocks by locator (/jbc/blocks/1, docs/protocol.md). The server answers with main-chain blocks after
- * the locator's fork point, bounded by count and bytes, and refuses peers above their rate limit; the
- * client paces its own requests below that limit and checks the response's bounds.
+ * Blocks by locator (/jbc/blocks/1, and /2 with a skip, docs/protocol.md). The server answers with
+ * main-chain blocks after the locator's fork point (past the first `skip` of them), bounded by count and
+ * bytes, and refuses peers above their rate limit; the client paces its own requests below that limit and
+ * checks the response's bounds.
  */
 import type { Connection, Libp2p, PeerId, Stream } from "@libp2p/interface";
 import type { Chain } from "../../chain/chain.ts";
 import { hashToHex } from "../../consensus/header.ts";
+import { SkipUnsupportedError } from "../../sync/types.ts";
 import { BoundedMap } from "../../util/bounded.ts";
 import type { NetworkLimits } from "../options.ts";
 import { PROTOCOL_PENALTY, TokenBucket } from "../peers/scores.ts";
 import {
   BLOCKS_PROTOCOL,
+  BLOCKS_SKIP_PROTOCOL,
   decodeBlocksRequest,
   encodeBlocksRequest,
   encodeFrames,
@@ -49,7 +52,7 @@ export class BlockServer {
     private readonly penalties: Penalties,
   ) {}
 
-  async serve(stream: Stream, conn: Connection): Promise<void> {
+  async serve(stream: Stream, conn: Connection, version: 1 | 2 = 1): Promise<void> {
     const id = conn.remotePeer.toString();
     let s = this.served.get(id);
     if (!s) {
@@ -70,10 +73,11 @@ export class BlockServer {
         const reader = new FrameReader(stream);
         const payload = await reader.next(MAX_BLOCKS_REQUEST_SIZE);
         if (!payload) throw new ProtocolError("MALFORMED", "block request stream closed without a request");
-        const req = decodeBlocksRequest(payload);
+        const req = decodeBlocksRequest(payload, version);
         const raws = await this.blocksAfter(
           req.locator.map(hashToHex),
           Math.min(req.max, this.limits.maxBlocksPerResponse),
+          req.skip ?? 0,
         );
         // Group frames into ~256 KiB sends: one syscall-sized write instead of one per block.
         let group: Uint8Array[] = [];
@@ -99,18 +103,18 @@ export class BlockServer {
     }
   }
 
-  /** Main-chain blocks after the locator's fork point, bounded by count and total bytes. */
-  private async blocksAfter(locator: string[], max: number): Promise<Uint8Array[]> {
-    const fork = this.chain.findFork(locator);
+  /** Main-chain blocks after the locator's fork point and `skip` more, bounded by count and total bytes. */
+  private async blocksAfter(locator: string[], max: number, skip: number): Promise<Uint8Array[]> {
+    const from = this.chain.findFork(locator).height + 1 + skip;
     let n = 0;
     let bytes = 0;
-    for (let h = fork.height + 1; n < max; h++) {
+    for (let h = from; n < max; h++) {
       const e = this.chain.getEntryAt(h);
       if (!e || bytes + e.size > this.limits.maxResponseBytes) break;
       bytes += e.size;
       n++;
     }
-    return n ? this.chain.getMainBlocks(fork.height + 1, n) : [];
+    return n ? this.chain.getMainBlocks(from, n) : [];
   }
 }
 
@@ -118,6 +122,8 @@ export class BlockServer {
 export class BlockFetcher {
   /** Our own bucket per connected peer (dropped on disconnect by `forget`). */
   private readonly pacing = new Map<string, TokenBucket>();
+  /** Connected peers that answered with /jbc/blocks/1 only (no skip). */
+  private readonly v1Only = new Set<string>();
 
   constructor(
     private readonly node: Libp2p,
@@ -127,6 +133,7 @@ export class BlockFetcher {
 
   forget(id: string): void {
     this.pacing.delete(id);
+    this.v1Only.delete(id);
   }
 
   /** Waits until our own bucket for `id` allows a request, so we never trip the peer's limit. */
@@ -158,25 +165,36 @@ export class BlockFetcher {
     }
   }
 
-  /** One block request: up to `max` serialized blocks after the locator's fork point on the peer's chain. */
+  /**
+   * One block request: up to `max` serialized blocks after the locator's fork point on the peer's chain,
+   * past the first `skip`. A peer that speaks only /1 is asked by /1, and a skip it cannot honour is a
+   * SkipUnsupportedError (no fault: the caller asks without one).
+   */
   async fetch(
     peer: { id: string; peerId: PeerId },
     locator: Uint8Array[],
-    { max, signal }: { max: number; signal: AbortSignal },
+    { max, skip = 0, signal }: { max: number; skip?: number; signal: AbortSignal },
   ): Promise<Uint8Array[]> {
+    if (skip > 0 && this.v1Only.has(peer.id)) throw new SkipUnsupportedError(peer.id);
     await this.pace(peer.id, signal);
     const ms = this.limits.requestTimeoutMs;
-    const stream = await this.node.dialProtocol(peer.peerId, BLOCKS_PROTOCOL, {
+    const stream = await this.node.dialProtocol(peer.peerId, [BLOCKS_SKIP_PROTOCOL, BLOCKS_PROTOCOL], {
       signal: AbortSignal.any([signal, AbortSignal.timeout(ms)]),
     });
+    const version = stream.protocol === BLOCKS_SKIP_PROTOCOL ? 2 : 1;
+    if (version === 1) {
+      this.v1Only.add(peer.id);
+      if (skip > 0) {
+        stream.abort(new Error("skip not supported"));
+        throw new SkipUnsupportedError(peer.id);
+      }
+    }
     const onAbort = (): void => stream.abort(new Error("request cancelled"));
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       return await withDeadline(stream, ms, async () => {
-        await sendAll(
-          stream,
-          encodeFrames([encodeBlocksRequest({ locator: locator.slice(0, MAX_LOCATOR_HASHES), max })]),
-        );
+        const req = { locator: locator.slice(0, MAX_LOCATOR_HASHES), max, ...(skip ? { skip } : {}) };
+        await sendAll(stream, encodeFrames([encodeBlocksRequest(req, version)]));
         await stream.close();
         const reader = new FrameReader(stream);
         const out: Uint8Array[] = [];
