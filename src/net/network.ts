@@ -168,10 +168,24 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       pubsub.addEventListener("gossipsub:graft", this.records.onGraft);
       this.mempool?.on("added", this.records.onAdded);
     }
-    this.statusTimer = setInterval(() => this.peers.refreshStatuses(), this.ctx.limits.statusIntervalMs);
-    this.statusTimer.unref();
+    this.scheduleStatusRound();
     this.peers.dialer.dialAll();
     this.ctx.log.info({ peerId: this.peerId, addrs: this.multiaddrs(), topic: this.topic }, "p2p listening");
+  }
+
+  /**
+   * The next status round, after the interval ±25 % at random: nodes started together (a devnet, the lab)
+   * would otherwise ask each other at the same moments for ever, and a round that crosses a gossiped block
+   * starts a needless one-block sync (Bitcoin Core randomizes its periodic messages for the same reason).
+   */
+  private scheduleStatusRound(): void {
+    const ms = this.ctx.limits.statusIntervalMs * (0.75 + Math.random() / 2);
+    this.statusTimer = setTimeout(() => {
+      if (this.state !== "started") return;
+      this.peers.refreshStatuses();
+      this.scheduleStatusRound();
+    }, ms);
+    this.statusTimer.unref();
   }
 
   /** Stops dialing, syncing and gossip, then closes every connection. The chain stays open. */
@@ -182,7 +196,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     }
     this.state = "stopped";
     const synced = this.sync.stop();
-    clearInterval(this.statusTimer);
+    clearTimeout(this.statusTimer);
     this.peers.dialer.stop();
     this.ctx.chain.off("connected", this.gossip.onConnected);
     this.ctx.chain.off("side", this.gossip.onSide);

@@ -58,7 +58,7 @@ export interface NetworkLimits {
   redialBaseMs: number;
   /** Longest redial delay in ms. */
   redialMaxMs: number;
-  /** Status re-exchange with every peer, in ms (catches tips missed by gossip). */
+  /** Status re-exchange with every peer, in ms on average (±25 % at random each round; catches tips missed by gossip). */
   statusIntervalMs: number;
   /** Gossipsub heartbeat in ms: mesh repair and gossip emission. */
   gossipHeartbeatMs: number;
