@@ -41,8 +41,9 @@ describe("inbound admission", () => {
     const victim = await startNode(regtest);
     nodes.push(victim);
     const idle = openIdle("127.0.0.2", port(victim), 50);
-    // All but maxPendingPerAddress (2) are refused as they arrive, long before the upgrade timeout.
-    await waitFor(() => idle.closed() >= 48, 3_000, "the extra idle sockets to be closed");
+    // All but maxPendingPerAddress (2) are refused as they arrive, before the upgrade timeout (5 s) could
+    // close them: 4 s of slack for a loaded machine (3 s once failed at load 7).
+    await waitFor(() => idle.closed() >= 48, 4_000, "the extra idle sockets to be closed");
     await new Promise((r) => setTimeout(r, 300));
     assert.ok(idle.closed() >= 48, "at most two sockets stay in handshake");
 
