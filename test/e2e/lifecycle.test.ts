@@ -220,11 +220,14 @@ test("a data directory held by a running node stops a second node and a devnet o
   timeout: 60_000,
 }, async () => {
   const base = join(tmp, "held");
-  const { server, port } = await holdPort();
-  // Find a free HTTP port for the devnet's first node, whose data directory the running node holds.
-  server.close();
+  // A free HTTP port for the devnet's first node, whose data directory the running node holds, and one
+  // for the running node itself: with `--port 0` the kernel once gave it the devnet's port just freed, and
+  // the devnet then stopped at the busy port (exit 3) before it looked at the data directory.
+  const held = [await holdPort(), await holdPort()];
+  const [port, holderPort] = held.map((h) => h.port) as [number, number];
+  for (const h of held) h.server.close();
   const datadir = join(base, String(port));
-  const node = await spawnNode({ name: "holder", datadir, args: ["--no-p2p"] });
+  const node = await spawnNode({ name: "holder", datadir, args: ["--no-p2p", "--port", String(holderPort)] });
   const line = `data directory ${datadir} is in use by process ${node.proc.pid}`;
   await refused(
     jbc(["node", "--network", "regtest", "--port", "0", "--no-p2p", "--datadir", datadir]),
