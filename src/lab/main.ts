@@ -6,7 +6,9 @@
  * Exit codes: 0 the scenario's checks held, 1 they did not (or the lab failed), 2 bad arguments,
  * 3 the lab cannot run on this machine (no root or no network namespaces).
  */
+
 import { Command, InvalidArgumentError } from "commander";
+import { intArg } from "../cli/options.ts";
 import { Lab } from "./lab.ts";
 import { checkCapable, cleanStale, LabUnavailableError } from "./netns.ts";
 import { scenarios } from "./scenarios/index.ts";
@@ -19,6 +21,7 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_UNAVAILABLE = 3;
 
+/** A number (fractions allowed: seconds, milliseconds, Mbit/s) in [min, max]; counts use intArg. */
 const num = (min: number, max: number) => (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`between ${min} and ${max}`);
@@ -46,12 +49,12 @@ async function main(): Promise<number> {
   const program = new Command("lab")
     .description("run jbc nodes in Linux network namespaces and drive a scenario against them")
     .requiredOption("--scenario <name>", `one of: ${Object.keys(scenarios).join(", ")}`)
-    .option("--nodes <n>", "hosts (each a namespace with one node)", num(1, 200))
-    .option("--seed <s>", "seed for every random choice", num(0, 2 ** 32 - 1), 1)
+    .option("--nodes <n>", "hosts (each a namespace with one node)", intArg(1, 200))
+    .option("--seed <s>", "seed for every random choice", intArg(0, 2 ** 32 - 1), 1)
     .option("--seconds <s>", "scenario length (partition: split time; churn: run time)", num(1, 86_400))
     .option("--block-interval <s>", "mean seconds between blocks the lab mines", num(0.05, 600))
-    .option("--sockets <n>", "lockout: idle sockets the attacker holds", num(1, 10_000))
-    .option("--blocks <n>", "propagation: blocks per delay; relay: round trips", num(1, 100_000))
+    .option("--sockets <n>", "lockout: idle sockets the attacker holds", intArg(1, 10_000))
+    .option("--blocks <n>", "propagation: blocks per delay; relay: round trips", intArg(1, 100_000))
     .option("--delays <ms,...>", "relay, propagation: one-way delays in ms", (v: string) =>
       v.split(",").map((x) => num(0, 10_000)(x)),
     )
@@ -61,11 +64,11 @@ async function main(): Promise<number> {
       num(0, 10_000),
     )
     .option("--mbit <n>", "late-joiner: link bandwidth in Mbit/s", num(0.1, 10_000))
-    .option("--record-bytes <n>", "late-joiner: data bytes per block", num(0, 60_000))
+    .option("--record-bytes <n>", "late-joiner: data bytes per block", intArg(0, 60_000))
     .option(
       "--records <n>",
       "partition: ledger records submitted to each half during the split",
-      num(1, 1000),
+      intArg(1, 1000),
     )
     .option("--keep-logs <dir>", "copy every node's log to <dir> before the cleanup")
     .option("--json", "print only the final JSON line", false)

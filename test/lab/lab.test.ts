@@ -135,6 +135,22 @@ describe("network lab (short scenarios)", { timeout: 240_000 }, () => {
     assert.equal(r.json.storesVerified, 3);
   });
 
+  it("refuses bad options with a usage error (exit 2) before it makes anything", async () => {
+    for (const args of [
+      ["--scenario", "partition", "--records", "0"],
+      ["--scenario", "partition", "--records", "2.5"],
+      ["--scenario", "churn", "--nodes", "1e3"],
+      ["--scenario", "propagation", "--delays", "50,x"],
+      ["--scenario", "nope"],
+    ]) {
+      const r = spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], { encoding: "utf8" });
+      assert.equal(r.status, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /error: option|unknown scenario/, args.join(" "));
+      assert.equal(r.stdout, "", args.join(" "));
+    }
+    assert.deepEqual(await Topology.leftovers(0), [], "nothing was made");
+  });
+
   it("without root: one line and exit code 3", async () => {
     // Dropped to nobody with util-linux's setpriv (the lab tests run as root).
     const r = spawnSync(
