@@ -56,6 +56,7 @@ import { P_RECORD, P_UPPER, prefixRange } from "../src/store/layout.ts";
 import { LevelStore } from "../src/store/level.ts";
 import { recordsBackend } from "../test/helpers/api.ts";
 import { dataRecords } from "../test/helpers/net.ts";
+import { processBlocksPerSec } from "./process-run.ts";
 import { median, percentile } from "./stats.ts";
 
 useNativeCrypto(); // as the node does
@@ -111,17 +112,9 @@ function withoutIndex(store: LevelStore): ChainStore {
 /** (a) One run: decode + processBlock for every raw block into a fresh store; returns blocks/s. */
 async function processRun(raws: Uint8Array[], index: boolean): Promise<number> {
   const store = await LevelStore.open(freshDir(), params);
-  const chain = await Chain.open({ params, store: index ? store : withoutIndex(store), now });
-  const t0 = performance.now();
-  for (const raw of raws) {
-    const r = await chain.processBlock(decodeBlock(raw), raw);
-    if (r.status !== "main") throw new Error(`unexpected ${r.status}`);
-  }
-  const s = (performance.now() - t0) / 1000;
-  if (chain.height !== raws.length) throw new Error("not every block connected");
-  await chain.close();
+  const rate = await processBlocksPerSec(index ? store : withoutIndex(store), raws);
   await store.close();
-  return raws.length / s;
+  return rate;
 }
 
 /**
