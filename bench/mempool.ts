@@ -127,10 +127,11 @@ while (hashToBigInt(headerHashBytes(block.header)) > bitsToTarget(block.header.b
 const header = encodeHeader(block.header);
 const ids = recordIds(block);
 const buildMs: number[] = [];
-let proof = buildRecordProof(header, ids, 0);
+const minerBytes = encodeRecord(block.records[0]!);
+let proof = buildRecordProof(header, ids, 0, minerBytes);
 for (let run = 0; run < 5; run++) {
   const t0 = performance.now();
-  proof = buildRecordProof(header, ids, ids.length - 1, merkleLevels(ids));
+  proof = buildRecordProof(header, ids, ids.length - 1, minerBytes, merkleLevels(ids));
   buildMs.push(performance.now() - t0);
 }
 const last = encodeRecord(block.records.at(-1)!).slice();

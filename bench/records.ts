@@ -355,7 +355,8 @@ async function main(): Promise<void> {
     const levels = merkleLevels(ids);
     t0 = performance.now();
     phases.levels.push(t0 - t1);
-    const proof = buildRecordProof(encodeHeader(block.header), ids, loc.index, levels);
+    const miner = encodeRecord(block.records[0]!);
+    const proof = buildRecordProof(encodeHeader(block.header), ids, loc.index, miner, levels);
     t1 = performance.now();
     phases.proof.push(t1 - t0);
     JSON.stringify({ proof, record: recordBody(block.records[loc.index]!) });

@@ -54,7 +54,7 @@ export function proofExample(): ProofExample {
     level1: [pair(ids[0]!, ids[1]!), pair(ids[2]!, ids[2]!)],
     root: toHex(block.header.merkleRoot),
     blockHash: hashToHex(headerHashBytes(block.header)),
-    proof: buildRecordProof(encodeHeader(block.header), ids, 2),
+    proof: buildRecordProof(encodeHeader(block.header), ids, 2, encodeRecord(block.records[0]!)),
   };
 }
 

@@ -331,9 +331,20 @@ export const RecordBlockRef = z.object({ hash, height: z.number().int(), time: z
 
 /** An inclusion proof (src/consensus/proof.ts RecordProof; docs/consensus.md "Record inclusion proofs"). */
 export const RecordProofView = z.object({
+  /** The proof format (PROOF_VERSION); a verifier refuses formats it does not read. */
+  version: z.literal(2),
   header: z.string().regex(/^[0-9a-f]{160}$/),
   index: z.number().int(),
+  /** Records in the block: fixes the tree's depth and which nodes are duplicated. */
+  count: z.number().int(),
   branch: z.array(hash),
+  /** The block's miner record (hex) and its branch; absent for the miner record itself (index 0). */
+  miner: z
+    .object({
+      record: z.string().regex(/^(?:[0-9a-f]{2})+$/),
+      branch: z.array(hash),
+    })
+    .optional(),
 });
 
 export const RecordDetail = z.object({

@@ -7,11 +7,11 @@
  * the header's merkle root before it is returned, so a damaged store gives an error, never a bad proof.
  */
 import { recordOffsets } from "../consensus/block.ts";
-import { bytesEqual, DecodeError, toHex } from "../consensus/bytes.ts";
+import { bytesEqual, DecodeError } from "../consensus/bytes.ts";
 import { sha256d } from "../consensus/hash.ts";
 import { HEADER_SIZE, hashToHex } from "../consensus/header.ts";
 import { branchLeafRange, merkleBranchFromUpper } from "../consensus/merkle.ts";
-import type { RecordProof } from "../consensus/proof.ts";
+import { assembleRecordProof, type RecordProof } from "../consensus/proof.ts";
 import { type BlockRecord, decodeRecord } from "../consensus/records.ts";
 import { type ChainStore, StoreError } from "./store.ts";
 
@@ -50,13 +50,31 @@ export async function readStoredRecord(
     const time = new DataView(raw.buffer, raw.byteOffset + 68, 4).getUint32(0, true);
     const record = decodeRecord(bytes(index));
     if (!proof) return { record, time };
-    const { from, to } = branchLeafRange(index, count);
-    const leaves: Uint8Array[] = [];
-    for (let i = from; i < to; i++) leaves.push(sha256d(bytes(i)));
-    const { branch, root } = merkleBranchFromUpper(leaves, index, count, upper);
-    if (!bytesEqual(root, header.subarray(36, 68)))
-      throw corrupt("its branch does not lead to the header's merkle root");
-    return { record, time, proof: { header: toHex(header), index, branch: branch.map(toHex) } };
+    // The miner record's branch travels with every other record's (src/consensus/proof.ts says why): at
+    // most UPPER_TREE_SPAN more records hashed, none when the record shares the miner's aligned run.
+    const runs = new Map<number, Uint8Array[]>();
+    const branchOf = (at: number): Uint8Array[] => {
+      const { from, to } = branchLeafRange(at, count);
+      let leaves = runs.get(from);
+      if (!leaves) {
+        leaves = [];
+        for (let i = from; i < to; i++) leaves.push(sha256d(bytes(i)));
+        runs.set(from, leaves);
+      }
+      const { branch, root } = merkleBranchFromUpper(leaves, at, count, upper);
+      if (!bytesEqual(root, header.subarray(36, 68)))
+        throw corrupt(`the branch of record ${at} does not lead to the header's merkle root`);
+      return branch;
+    };
+    const made = assembleRecordProof(
+      header,
+      index,
+      count,
+      branchOf(index),
+      bytes(0),
+      index === 0 ? [] : branchOf(0),
+    );
+    return { record, time, proof: made };
   } catch (err) {
     if (err instanceof DecodeError || err instanceof RangeError) throw corrupt(err.message);
     throw err;

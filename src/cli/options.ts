@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from "commander";
 import { getNetwork, type NetworkParams } from "../consensus/params.ts";
+import { minerNameProblem } from "../consensus/records.ts";
 import { errorMessage } from "../util/errors.ts";
 
 /** Commander argument parsers shared by the commands. */
@@ -43,5 +44,12 @@ export function logLevelArg(value: string): string {
   if (!(LOG_LEVELS as readonly string[]).includes(value)) {
     throw new InvalidArgumentError(`expected one of ${LOG_LEVELS.join(", ")}`);
   }
+  return value;
+}
+
+/** A miner's name: at most 64 bytes of UTF-8, and not a length that makes a 64-byte miner record. */
+export function minerNameArg(value: string): string {
+  const problem = minerNameProblem(value);
+  if (problem !== undefined) throw new InvalidArgumentError(problem);
   return value;
 }

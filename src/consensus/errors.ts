@@ -12,6 +12,8 @@ export const BlockErrorCode = {
   BAD_SIZE: "BAD_SIZE",
   /** A record above the maximum record size, or with fields out of bounds. */
   BAD_RECORD: "BAD_RECORD",
+  /** A record of exactly 64 bytes, which the merkle tree could not tell from an inner node (BIP 54). */
+  RECORD_64_BYTES: "RECORD_64_BYTES",
   /** `bits` encode no valid target: negative, zero, overflowing, or easier than the proof-of-work limit. */
   BAD_TARGET: "BAD_TARGET",
   /** Header hash above the target its bits encode. */
@@ -50,6 +52,7 @@ export type BlockErrorData =
   | { code: "MALFORMED"; reason: string }
   | { code: "BAD_SIZE"; size: number; max: number; what: "block" }
   | { code: "BAD_RECORD"; index: number; reason: string }
+  | { code: "RECORD_64_BYTES"; index: number }
   | { code: "BAD_TARGET"; bits: number; reason: string }
   | { code: "HIGH_HASH"; hash: string; target: string }
   | { code: "BAD_BITS"; bits: number; expected: number }
@@ -71,6 +74,7 @@ export const BLOCK_ERROR_PENALTY: Record<BlockErrorCode, number> = {
   MALFORMED: 100,
   BAD_SIZE: 100,
   BAD_RECORD: 100,
+  RECORD_64_BYTES: 100,
   BAD_TARGET: 100,
   HIGH_HASH: 100,
   BAD_BITS: 100,
@@ -89,17 +93,66 @@ export const BLOCK_ERROR_PENALTY: Record<BlockErrorCode, number> = {
 };
 
 /**
- * Codes that say nothing about the block's hash being bad, so the hash must not be cached as invalid:
- * a mutated or wrong body can come with a valid header, and a future block becomes valid later.
+ * Whether a failure with this code proves that the block its header commits to is invalid, so that the
+ * header's hash may be remembered as invalid (and blocks built on it refused as `INVALID_PARENT`, and the
+ * peers relaying them penalised). A relay can pair any real header with any body, so a failure found before
+ * the body is known to be the committed one must never be cached: the real block with that hash may still
+ * arrive. The body is the committed one once its merkle root matches the header, no two hashes were paired
+ * with themselves (`MUTATED`) and no record is 64 bytes (`RECORD_64_BYTES`): under those rules no other
+ * record list hashes to that root without a SHA-256 collision (docs/consensus.md, "The 64-byte rule").
+ * `why` is stated per code; docs/consensus.md's table repeats it and a test holds the two together.
  */
-const NOT_CACHEABLE: ReadonlySet<BlockErrorCode> = new Set([
-  "MALFORMED",
-  "BAD_SIZE",
-  "BAD_RECORD",
-  "BAD_MERKLE_ROOT",
-  "MUTATED",
-  "TIME_TOO_NEW",
-]);
+export const BLOCK_ERROR_CACHE: Record<BlockErrorCode, { cacheable: boolean; why: string }> = {
+  MALFORMED: {
+    cacheable: false,
+    why: "the bytes, not the header, are wrong: any relay can send junk under a real header",
+  },
+  BAD_SIZE: {
+    cacheable: false,
+    why: "checked before the body is tied to the header: a relay can pad a real block",
+  },
+  BAD_RECORD: {
+    cacheable: false,
+    why: "checked before the body is tied to the header: a relay can swap a record",
+  },
+  RECORD_64_BYTES: {
+    cacheable: false,
+    why: "a forged body of inner nodes hashes to a real root: this check is what ties the body to the header",
+  },
+  BAD_TARGET: { cacheable: true, why: "the header's own bits" },
+  HIGH_HASH: { cacheable: true, why: "the header's own hash" },
+  BAD_BITS: { cacheable: true, why: "the header's bits against the ancestry its parent hash names" },
+  TIME_TOO_OLD: { cacheable: true, why: "the header's time against the ancestry its parent hash names" },
+  TIME_TOO_NEW: {
+    cacheable: false,
+    why: "not invalid, only early: the same block is valid once the clock catches up",
+  },
+  BAD_MERKLE_ROOT: {
+    cacheable: false,
+    why: "proves the body is not the committed one, not that the block is bad",
+  },
+  MUTATED: {
+    cacheable: false,
+    why: "a relay can repeat a valid block's last records without changing its root",
+  },
+  BAD_MINER_RECORD: { cacheable: true, why: "checked after the body is proven to be the committed one" },
+  BAD_HEIGHT: { cacheable: true, why: "the committed miner record against the height the parent hash gives" },
+  BAD_SIGNATURE: { cacheable: true, why: "a committed record (checked at connect time, after sanity)" },
+  INVALID_PARENT: { cacheable: true, why: "the header names the parent, whose own failure was proven" },
+  CHECKPOINT_MISMATCH: { cacheable: true, why: "the header's hash at the height its ancestry gives" },
+  FORK_BEFORE_CHECKPOINT: {
+    cacheable: true,
+    why: "the header's place in the tree: it forks below a checkpoint held",
+  },
+  BAD_GENESIS: {
+    cacheable: true,
+    why: "the header claims no parent and its hash is not this network's genesis",
+  },
+  DUPLICATE_RECORD: {
+    cacheable: true,
+    why: "a committed record against the ancestry its parent hash names (checked at connect time)",
+  },
+};
 
 function describe(d: BlockErrorData): string {
   switch (d.code) {
@@ -109,6 +162,8 @@ function describe(d: BlockErrorData): string {
       return `${d.what} size ${d.size} exceeds ${d.max}`;
     case "BAD_RECORD":
       return `record ${d.index}: ${d.reason}`;
+    case "RECORD_64_BYTES":
+      return `record ${d.index} is 64 bytes, which the merkle tree cannot tell from an inner node`;
     case "BAD_TARGET":
       return `bits 0x${d.bits.toString(16).padStart(8, "0")} ${d.reason}`;
     case "HIGH_HASH":
@@ -160,9 +215,9 @@ export class BlockError extends Error {
     this.hash = hash;
   }
 
-  /** Whether the block's hash may be remembered as invalid (false for body-only and time-only failures). */
+  /** Whether the block's hash may be remembered as invalid (BLOCK_ERROR_CACHE, with the reason per code). */
   get cacheable(): boolean {
-    return !NOT_CACHEABLE.has(this.code);
+    return BLOCK_ERROR_CACHE[this.code].cacheable;
   }
 
   toJSON(): { code: BlockErrorCode; message: string; penalty: number; hash?: string } {

@@ -43,8 +43,38 @@ export interface SignedRecord {
 export type BlockRecord = MinerRecord | DataRecord | SignedRecord;
 
 const utf8 = new TextEncoder();
+
 // ignoreBOM keeps a leading U+FEFF in the string instead of dropping it, so decoding is one-to-one.
 const utf8Strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * The one record size consensus forbids: 64 bytes, the size of a merkle inner node's preimage
+ * (`left ‖ right`). A record of that size could be read as an inner node and an inner node as a record,
+ * which would let a proof "show" bytes no block holds and a forged body hash to a real block's root
+ * (Bitcoin's 64-byte transaction problem, a consensus rule in BIP 54). docs/consensus.md, "The 64-byte
+ * rule", has the argument. In practice: a data record of 62 bytes of data, or a miner record whose name
+ * is 50 bytes.
+ */
+export const FORBIDDEN_RECORD_SIZE = 64;
+
+/** Bytes of a miner record, whatever its height and extra-nonce: 14 plus the name's CompactSize and bytes. */
+export function minerRecordSize(name: string): number {
+  const n = utf8.encode(name).length;
+  return 1 + 4 + 8 + (n < 0xfd ? 1 : 3) + n;
+}
+
+/**
+ * Why `name` cannot be a miner's name (over MAX_MINER_NAME_BYTES of UTF-8, or making the miner record
+ * FORBIDDEN_RECORD_SIZE bytes), or undefined when it can. Checked up front by every command that takes one.
+ */
+export function minerNameProblem(name: string): string | undefined {
+  const n = utf8.encode(name).length;
+  if (n > MAX_MINER_NAME_BYTES)
+    return `the miner name is ${n} bytes of UTF-8, at most ${MAX_MINER_NAME_BYTES}`;
+  if (minerRecordSize(name) === FORBIDDEN_RECORD_SIZE)
+    return `a miner name of exactly ${n} bytes makes a ${FORBIDDEN_RECORD_SIZE}-byte miner record, which consensus forbids (docs/consensus.md, "The 64-byte rule"): add or remove a character`;
+  return undefined;
+}
 
 /** Serializes one record. Throws DecodeError when a field is out of bounds. */
 export function encodeRecord(rec: BlockRecord, w = new Writer(64)): Uint8Array {

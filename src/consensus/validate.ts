@@ -6,7 +6,7 @@ import { sha256d } from "./hash.ts";
 import { HEADER_SIZE, hashToBigInt, hashToHex } from "./header.ts";
 import { computeMerkleRoot } from "./merkle.ts";
 import type { NetworkParams } from "./params.ts";
-import { encodeRecord, verifyRecordSignature } from "./records.ts";
+import { encodeRecord, FORBIDDEN_RECORD_SIZE, verifyRecordSignature } from "./records.ts";
 
 /**
  * Block rules in three groups, run by the chain in this order (see docs/consensus.md):
@@ -35,7 +35,7 @@ export interface BlockFacts {
 
 /**
  * Context-free checks, cheapest first so junk costs little: proof of work, record field bounds, size,
- * record size, merkle root and mutation, then the miner-record rules and the future-time rule (once the
+ * record size and the 64-byte rule, merkle root and mutation, then the miner-record rules and the future-time rule (once the
  * header is known to commit to these records). `size` is the serialized size when the caller has the bytes.
  */
 export function checkBlockSanity(
@@ -94,6 +94,10 @@ export function checkBlockSanity(
         hashHex,
       );
     }
+    // Before the merkle root, and not cacheable: a forged body of inner nodes is refused here, so no
+    // failure found later can have been caused by a body other than the one the header commits to.
+    if (bytes.length === FORBIDDEN_RECORD_SIZE)
+      throw new BlockError({ code: "RECORD_64_BYTES", index: i }, hashHex);
     ids[i] = sha256d(bytes);
   }
 
@@ -113,8 +117,9 @@ export function checkBlockSanity(
     if (seen.has(k)) throw new BlockError({ code: "MUTATED", reason: "duplicate record" }, hashHex);
     seen.add(k);
   }
-  // Only now is the record list known to be the one the header commits to. Checked earlier, a relay
-  // that moved or dropped the miner record of a valid block would get its hash cached as invalid.
+  // Only now is the record list known to be the one the header commits to: the root matches, nothing is
+  // mutated and no record is 64 bytes, so no other list hashes to this root. Checked earlier, a relay that
+  // moved or dropped the miner record of a valid block would get its hash cached as invalid.
   if (records.length === 0 || records[0]!.type !== "miner") {
     throw new BlockError(
       { code: "BAD_MINER_RECORD", index: 0, reason: "first record must be the miner record" },

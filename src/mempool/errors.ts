@@ -10,6 +10,8 @@ export const MempoolErrorCode = {
   MALFORMED: "MALFORMED",
   /** The encoded record is above the network's `maxRecordSize`. */
   RECORD_TOO_LARGE: "RECORD_TOO_LARGE",
+  /** The encoded record is exactly 64 bytes, which consensus forbids (docs/consensus.md, "The 64-byte rule"). */
+  RECORD_64_BYTES: "RECORD_64_BYTES",
   /** Miner records are made by the miner of a block, never submitted. */
   MINER_RECORD: "MINER_RECORD",
   /** A signed record whose ed25519 signature does not verify. */
@@ -26,6 +28,7 @@ export type MempoolErrorCode = (typeof MempoolErrorCode)[keyof typeof MempoolErr
 export type MempoolErrorData =
   | { code: "MALFORMED"; reason: string }
   | { code: "RECORD_TOO_LARGE"; size: number; max: number }
+  | { code: "RECORD_64_BYTES" }
   | { code: "MINER_RECORD" }
   | { code: "BAD_SIGNATURE" }
   | { code: "ALREADY_PENDING"; id: string }
@@ -36,6 +39,7 @@ export type MempoolErrorData =
 export const MEMPOOL_ERROR_PENALTY: Record<MempoolErrorCode, number> = {
   MALFORMED: 100,
   RECORD_TOO_LARGE: 100,
+  RECORD_64_BYTES: 100,
   MINER_RECORD: 100,
   BAD_SIGNATURE: 100,
   ALREADY_PENDING: 0,
@@ -49,6 +53,8 @@ function describe(d: MempoolErrorData): string {
       return `malformed record: ${d.reason}`;
     case "RECORD_TOO_LARGE":
       return `record of ${d.size} bytes exceeds ${d.max}`;
+    case "RECORD_64_BYTES":
+      return "a record of exactly 64 bytes is forbidden (it could be read as a merkle inner node): add or remove a byte";
     case "MINER_RECORD":
       return "miner records cannot be submitted";
     case "BAD_SIGNATURE":

@@ -14,7 +14,13 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import type { Block } from "../consensus/block.ts";
 import { DecodeError } from "../consensus/bytes.ts";
 import type { NetworkParams } from "../consensus/params.ts";
-import { type BlockRecord, decodeRecord, encodeRecord, verifyRecordSignature } from "../consensus/records.ts";
+import {
+  type BlockRecord,
+  decodeRecord,
+  encodeRecord,
+  FORBIDDEN_RECORD_SIZE,
+  verifyRecordSignature,
+} from "../consensus/records.ts";
 import { errorMessage } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { MempoolError, type MempoolErrorCode } from "./errors.ts";
@@ -160,7 +166,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
 
   /**
    * The one admission path. Checks, cheapest first: size (`RECORD_TOO_LARGE`), decoding (`MALFORMED`),
-   * type (`MINER_RECORD`), already pending (`ALREADY_PENDING`), already confirmed (`ALREADY_CONFIRMED`),
+   * the 64-byte rule (`RECORD_64_BYTES`), type (`MINER_RECORD`), already pending (`ALREADY_PENDING`), already confirmed (`ALREADY_CONFIRMED`),
    * room (`MEMPOOL_FULL`), then the signature (`BAD_SIGNATURE`). Never throws for bad input; a failing
    * `isConfirmed` (the node's index, not the sender's fault) rejects the promise with its error.
    */
@@ -242,6 +248,8 @@ export class Mempool extends EventEmitter<MempoolEvents> {
         id: null,
         error: new MempoolError({ code: "RECORD_TOO_LARGE", size: bytes.length, max }),
       };
+    if (bytes.length === FORBIDDEN_RECORD_SIZE)
+      return { ok: false, id: null, error: new MempoolError({ code: "RECORD_64_BYTES" }) };
     if (rec.type === "miner")
       return { ok: false, id: null, error: new MempoolError({ code: "MINER_RECORD" }) };
     return { ok: true, rec, bytes, id: idOf(bytes) };

@@ -3,7 +3,12 @@ import type { Chain } from "../chain/chain.ts";
 import type { NextBlockContext, ProcessResult } from "../chain/types.ts";
 import type { Block } from "../consensus/block.ts";
 import { hashToHex } from "../consensus/header.ts";
-import type { BlockRecord } from "../consensus/records.ts";
+import {
+  type BlockRecord,
+  encodeRecord,
+  FORBIDDEN_RECORD_SIZE,
+  minerNameProblem,
+} from "../consensus/records.ts";
 import { errorMessage } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { type Throttled, throttle } from "../util/throttle.ts";
@@ -124,8 +129,11 @@ export class Miner extends EventEmitter<MinerEvents> {
   /** Found blocks still on their way through submit; stop() waits for them. */
   private readonly submissions = new Set<Promise<void>>();
 
+  /** Throws a RangeError when `opts.minerName` cannot be a miner's name (minerNameProblem says why). */
   constructor(opts: MinerOptions) {
     super();
+    const problem = minerNameProblem(opts.minerName);
+    if (problem !== undefined) throw new RangeError(problem);
     this.opts = opts;
     this.log = opts.logger ?? silentLogger;
     this.now = opts.now ?? (() => Math.floor(Date.now() / 1000));
@@ -282,7 +290,12 @@ export class Miner extends EventEmitter<MinerEvents> {
       this.heightStart.clear();
       this.heightStart.set(context.prevHashHex, performance.now());
     }
-    const records = this.opts.records?.() ?? [];
+    // Consensus refuses 64-byte records (docs/consensus.md, "The 64-byte rule"): whatever the source
+    // hands in, a template never carries one, so a found block is never thrown away for it.
+    const offered = this.opts.records?.() ?? [];
+    const records = offered.filter((r) => encodeRecord(r).length !== FORBIDDEN_RECORD_SIZE);
+    if (records.length !== offered.length)
+      this.log.warn({ dropped: offered.length - records.length }, "left 64-byte records out of the template");
     const generation = pool.mine({
       prevHash: context.prevHash,
       height: context.height,

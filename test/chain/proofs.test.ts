@@ -63,7 +63,11 @@ async function checkProofs(chain: Chain, s: Scenario, names: string[]): Promise<
       const place = await chain.findRecord(hashToHex(ids[index]!));
       assert.deepEqual(place, { blockHash: s.hash(name), height: place?.height, index });
       const got = await chain.readRecord(place!, { proof: true });
-      assert.deepEqual(got?.proof, buildRecordProof(header, ids, index), `${name} position ${index}`);
+      assert.deepEqual(
+        got?.proof,
+        buildRecordProof(header, ids, index, encodeRecord(block.records[0]!)),
+        `${name} position ${index}`,
+      );
       assert.deepEqual(got?.record, block.records[index]);
       assert.equal(got?.time, block.header.time);
       const v = verifyRecordProof(got!.proof!, encodeRecord(block.records[index]!), {

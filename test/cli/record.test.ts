@@ -9,7 +9,7 @@ import { type Block, encodeBlock, recordIds } from "../../src/consensus/block.ts
 import { encodeHeader } from "../../src/consensus/header.ts";
 import { regtest } from "../../src/consensus/params.ts";
 import { buildRecordProof } from "../../src/consensus/proof.ts";
-import { type DataRecord, signRecord } from "../../src/consensus/records.ts";
+import { type DataRecord, encodeRecord, signRecord } from "../../src/consensus/records.ts";
 import { recordToJson } from "../../src/mempool/json.ts";
 import { makeChain, makeChild } from "../helpers/blocks.ts";
 import { tempDir } from "../helpers/chain.ts";
@@ -42,7 +42,12 @@ after(async () => {
 
 function proofFile(name: string, block: Block, index: number, record = block.records[index]!): string {
   const file = join(tmp, name);
-  const proof = buildRecordProof(encodeHeader(block.header), recordIds(block), index);
+  const proof = buildRecordProof(
+    encodeHeader(block.header),
+    recordIds(block),
+    index,
+    encodeRecord(block.records[0]!),
+  );
   if (record.type === "miner") throw new Error("not a submitted record");
   writeFileSync(file, JSON.stringify({ id: "ignored extra field", record: recordToJson(record), proof }));
   return file;

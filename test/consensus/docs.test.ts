@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { proofExample } from "../../scripts/proof-example.ts";
 import { fromHex } from "../../src/consensus/bytes.ts";
 import {
+  BLOCK_ERROR_CACHE,
   BLOCK_ERROR_PENALTY,
   BlockError,
   BlockErrorCode,
@@ -16,10 +17,10 @@ import { type RecordProof, verifyRecordProof } from "../../src/consensus/proof.t
 const doc = readFileSync(new URL("../../docs/consensus.md", import.meta.url), "utf8");
 
 describe("docs/consensus.md", () => {
-  it("lists every BlockError code with its penalty and cacheability", () => {
-    const rows = new Map<string, { penalty: number; cacheable: boolean }>();
-    for (const m of doc.matchAll(/^\| `([A-Z_]+)` \| .* \| (\d+) \| (yes|no) \|$/gm)) {
-      rows.set(m[1]!, { penalty: Number(m[2]), cacheable: m[3] === "yes" });
+  it("lists every BlockError code with its penalty, cacheability and the reason for it", () => {
+    const rows = new Map<string, { penalty: number; cacheable: boolean; why: string }>();
+    for (const m of doc.matchAll(/^\| `([A-Z_0-9]+)` \| .* \| (\d+) \| (yes|no) \| (.*) \|$/gm)) {
+      rows.set(m[1]!, { penalty: Number(m[2]), cacheable: m[3] === "yes", why: m[4]! });
     }
     assert.deepEqual([...rows.keys()].sort(), Object.values(BlockErrorCode).sort());
     for (const code of Object.values(BlockErrorCode)) {
@@ -27,7 +28,7 @@ describe("docs/consensus.md", () => {
       const err = new BlockError({ code, bits: 0, expected: 0 } as unknown as BlockErrorData);
       assert.deepEqual(
         rows.get(code),
-        { penalty: BLOCK_ERROR_PENALTY[code], cacheable: err.cacheable },
+        { penalty: BLOCK_ERROR_PENALTY[code], cacheable: err.cacheable, why: BLOCK_ERROR_CACHE[code].why },
         code,
       );
     }
@@ -50,14 +51,16 @@ describe("docs/consensus.md, record inclusion proofs", () => {
     for (const hex of [...ex.records, ...ex.ids, ...ex.level1, ex.root, ex.blockHash]) {
       assert.ok(doc.includes(hex), `doc lacks ${hex}`);
     }
-    const quoted = doc.match(/```json\n(\{\n {2}"header"[\s\S]*?)```/);
+    const quoted = doc.match(/```json\n(\{\n {2}"version"[\s\S]*?)```/);
     assert.ok(quoted, "the worked example's proof");
     const proof = JSON.parse(quoted[1]!) as RecordProof;
     assert.deepEqual(proof, ex.proof);
     const result = verifyRecordProof(proof, fromHex(ex.records[2]!), { powLimit: regtest.powLimit });
     assert.ok(result.valid);
     assert.equal(result.blockHash, ex.blockHash);
-    const dup = verifyRecordProof({ ...proof, index: 3 }, fromHex(ex.records[2]!));
+    const outside = verifyRecordProof({ ...proof, index: 3 }, fromHex(ex.records[2]!));
+    assert.equal(outside.valid ? "valid" : outside.code, "BAD_INDEX");
+    const dup = verifyRecordProof({ ...proof, index: 3, count: 4 }, fromHex(ex.records[2]!));
     assert.equal(dup.valid ? "valid" : dup.code, "DUPLICATE_NODE");
   });
 });

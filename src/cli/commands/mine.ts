@@ -13,7 +13,7 @@ import { openChainStore } from "../../node/node.ts";
 import { defaultDatadir } from "../../node/paths.ts";
 import { formatHashRate } from "../../util/format.ts";
 import { createLogger } from "../../util/logger.ts";
-import { intArg, logLevelArg } from "../options.ts";
+import { intArg, logLevelArg, minerNameArg } from "../options.ts";
 
 /** The node's default HTTP port: `jbc mine` defaults to the same data directory as `jbc node`. */
 const DEFAULT_NODE_PORT = 5000;
@@ -103,7 +103,7 @@ export function mineCommand(): Command {
     .addOption(
       new Option("-k, --kernel <name>", "hashing kernel").choices(["auto", ...KERNEL_NAMES]).default("auto"),
     )
-    .option("-m, --miner <name>", "name written into each block's miner record", "jbc-miner")
+    .option("-m, --miner <name>", "name written into each block's miner record", minerNameArg, "jbc-miner")
     .option("--stats-interval <ms>", "how often to print the hash rate", intArg(1), 5000)
     .option("--log-level <level>", "log level for the node's own logs", logLevelArg, "warn")
     .action(async (opts: MineOptions) => {

@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError } from "commander";
 import type { NetworkParams } from "../../consensus/params.ts";
 import { withConfig } from "../config.ts";
 import { networkOption } from "../network-option.ts";
-import { collect, intArg, logLevelArg, portArg } from "../options.ts";
+import { collect, intArg, logLevelArg, minerNameArg, portArg } from "../options.ts";
 
 export interface NodeCommandOptions {
   port: number;
@@ -55,7 +55,7 @@ export function nodeCommand(): Command {
     )
     .option("--datadir <dir>", "data directory (default ./.jbc/<network>/<port>)")
     .addOption(networkOption())
-    .option("--miner <name>", 'name written into mined blocks (default "node on port <port>")')
+    .option("--miner <name>", 'name written into mined blocks (default "node on port <port>")', minerNameArg)
     .option("--threads <n>", "mining threads (default: every core)", intArg(1, 1024))
     .option("--p2p-port <port>", "P2P listen port (default port + 1000)", portArg)
     .option("--no-p2p", "run without P2P networking")

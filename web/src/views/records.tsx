@@ -118,12 +118,15 @@ function ProofCheck(props: { d: RecordDetail; powLimit: string | undefined }) {
       props.powLimit ? { powLimit: BigInt(`0x${props.powLimit}`) } : {},
     );
     if (!r.valid) verdict = { ok: false, text: `INVALID (${r.code}): ${r.reason}` };
-    else if (r.id !== d.id || r.blockHash !== d.block.hash)
-      verdict = { ok: false, text: `the proof is for record ${r.id} in block ${r.blockHash}, not this one` };
+    else if (r.id !== d.id || r.blockHash !== d.block.hash || r.height !== d.block.height)
+      verdict = {
+        ok: false,
+        text: `the proof is for record ${r.id} in block ${r.blockHash} at height ${r.height}, not this one`,
+      };
     else
       verdict = {
         ok: true,
-        text: `valid: record ${r.id} is committed to by block ${r.blockHash}, whose hash meets its target`,
+        text: `valid: record ${r.id} is record ${d.proof.index} of block ${r.blockHash} (height ${r.height}), whose hash meets its target`,
       };
   } catch (err) {
     verdict = { ok: false, text: `cannot check: ${errorMessage(err)}` };
@@ -136,6 +139,8 @@ function ProofCheck(props: { d: RecordDetail; powLimit: string | undefined }) {
       <dl class="fields">
         <dt>position</dt>
         <dd>{d.proof.index}</dd>
+        <dt>records in the block</dt>
+        <dd>{d.proof.count}</dd>
         <dt>header</dt>
         <dd>
           <code class="wrap">{d.proof.header}</code>
