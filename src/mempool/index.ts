@@ -26,11 +26,4 @@ export {
   writeFileAtomic,
 } from "./persist.ts";
 export type { ChainSwitch } from "./reorg.ts";
-export type {
-  AdmitResult,
-  MempoolEntry,
-  MempoolEvents,
-  MempoolOptions,
-  MempoolStats,
-  RecordSource,
-} from "./types.ts";
+export type * from "./types.ts";
