@@ -66,7 +66,7 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: "sim",
     description:
       "simulate a proof-of-work network in virtual time on the real chain code (docs/simulation.md)",
-    load: async () => (await import("./commands/sim.ts")).simCommand(),
+    load: async () => (await import("./commands/sim/index.ts")).simCommand(),
   },
 ];
 

@@ -8,17 +8,11 @@ export {
   recordToJson,
 } from "./json.ts";
 export {
-  type AdmitResult,
   DEFAULT_MEMPOOL_BYTES,
   DEFAULT_MEMPOOL_COUNT,
   DEFAULT_MEMPOOL_EXPIRY_MS,
   MAX_CONSECUTIVE_SKIPS,
   Mempool,
-  type MempoolEntry,
-  type MempoolEvents,
-  type MempoolOptions,
-  type MempoolStats,
-  type RecordSource,
 } from "./mempool.ts";
 export {
   decodeMempoolFile,
@@ -31,3 +25,5 @@ export {
   type SavedRecord,
   writeFileAtomic,
 } from "./persist.ts";
+export type { ChainSwitch } from "./reorg.ts";
+export type * from "./types.ts";

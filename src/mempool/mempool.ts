@@ -2,96 +2,38 @@
  * The pool of records waiting for a block. One admission path (`admit`) for every source, API, gossip
  * or the saved file, after btcd's maybeAcceptTransaction; bounded in bytes and in count, and full means
  * new records are refused (`MEMPOOL_FULL`), never that accepted ones are dropped; records expire after
- * `expiryMs`; arrival order is kept and is the order templates take them in. Block connects remove
- * included records; a reorg puts back the records of disconnected blocks that the new branch lacks, in
- * their old order (Bitcoin Core's DisconnectedBlockTransactions / MaybeUpdateMempoolForReorg).
+ * `expiryMs`; arrival order is kept and is the order templates take them in. It follows the chain
+ * through the node's wiring of the chain's events to `onDisconnected`, `onConnected` and `onTip`: block
+ * connects remove included records; a reorg puts back the records of disconnected blocks that the new
+ * branch lacks, in their old order (Bitcoin Core's DisconnectedBlockTransactions /
+ * MaybeUpdateMempoolForReorg; reorg.ts).
  *
- * Record ids are display hex (byte-reversed sha256d of the record bytes, as block hashes are shown).
+ * Record ids are consensus's `recordId` in display hex (byte-reversed, as block hashes are shown).
  * Every method but `admit`, `load` and `save` is synchronous, so the pool is never seen half-updated.
  */
 import { EventEmitter } from "node:events";
-import { sha256 } from "@noble/hashes/sha2.js";
 import type { Block } from "../consensus/block.ts";
-import { DecodeError } from "../consensus/bytes.ts";
 import type { NetworkParams } from "../consensus/params.ts";
-import {
-  type BlockRecord,
-  decodeRecord,
-  encodeRecord,
-  FORBIDDEN_RECORD_SIZE,
-  verifyRecordSignature,
-} from "../consensus/records.ts";
-import { errorMessage } from "../util/errors.ts";
+import { type BlockRecord, verifyRecordSignature } from "../consensus/records.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
-import { MempoolError, type MempoolErrorCode } from "./errors.ts";
+import { MempoolError } from "./errors.ts";
 import { encodeMempoolFile, readMempoolFile, type SavedRecord, writeFileAtomic } from "./persist.ts";
+import { precheck } from "./precheck.ts";
+import { blockRecordIds, type ChainSwitch, planSwitch } from "./reorg.ts";
+import type {
+  AdmitResult,
+  MempoolEntry,
+  MempoolEvents,
+  MempoolOptions,
+  MempoolStats,
+  RecordSource,
+} from "./types.ts";
 
 export const DEFAULT_MEMPOOL_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MEMPOOL_COUNT = 250_000;
 export const DEFAULT_MEMPOOL_EXPIRY_MS = 24 * 60 * 60 * 1000;
 /** `take` stops after this many records in a row that do not fit the room left. */
 export const MAX_CONSECUTIVE_SKIPS = 1000;
-
-/** Where a record came from: the net layer relays to every peer but the one it came from. */
-export type RecordSource =
-  | { kind: "api" }
-  | { kind: "peer"; peer: string }
-  | { kind: "disk" }
-  | { kind: "reorg" };
-
-export interface MempoolEntry {
-  id: string;
-  record: BlockRecord;
-  /** The record's serialized bytes (what a block carries and the id hashes). */
-  bytes: Uint8Array;
-  /** When it entered the pool, ms since the epoch (by the injected clock); expiry counts from here. */
-  time: number;
-  source: RecordSource;
-}
-
-export type AdmitResult =
-  | { ok: true; entry: MempoolEntry }
-  | { ok: false; id: string | null; error: MempoolError };
-
-export interface MempoolOptions {
-  params: NetworkParams;
-  /** Whether a record id is in a main-chain block (the record-id index). */
-  isConfirmed: (id: string) => boolean | Promise<boolean>;
-  maxBytes?: number;
-  maxCount?: number;
-  expiryMs?: number;
-  /** Milliseconds since the epoch; injected so tests control expiry. Default Date.now. */
-  now?: () => number;
-  /** The file `load` and `save` use (`mempoolFile(datadir)`); without it they do nothing. */
-  file?: string;
-  logger?: Logger;
-}
-
-export interface MempoolEvents {
-  /** A record became pending (admitted, loaded, or returned by a reorg). */
-  added: [entry: MempoolEntry];
-  /** Records left the pool: included in a block, or expired. */
-  removed: [ids: string[], reason: "block" | "expired"];
-  /** An admission was refused (for monitoring: the code, and where the record came from). */
-  refused: [code: MempoolErrorCode, source: RecordSource["kind"]];
-}
-
-export interface MempoolStats {
-  count: number;
-  bytes: number;
-  /** Age of the record that entered first, ms; 0 when empty. */
-  oldestAgeMs: number;
-  maxCount: number;
-  maxBytes: number;
-}
-
-/**
- * A record's id in display order: sha256d of its bytes, reversed, in hex. Hashed with @noble/hashes so this
- * module does not depend on how src/consensus picks its hash backend.
- */
-function idOf(bytes: Uint8Array): string {
-  return Buffer.from(sha256(sha256(bytes)).reverse()).toString("hex");
-}
 
 export class Mempool extends EventEmitter<MempoolEvents> {
   readonly maxBytes: number;
@@ -109,6 +51,12 @@ export class Mempool extends EventEmitter<MempoolEvents> {
   private oldestTime = Number.POSITIVE_INFINITY;
   /** Bumped by every block connect and reorg: an admission that waited on `isConfirmed` asks again. */
   private generation = 0;
+  /**
+   * The state change the chain is announcing: it emits a switch's `disconnected` events (newest first) and
+   * `connected` events (oldest first) synchronously before its `tip` event, so the bodies are collected
+   * here (`onDisconnected`, `onConnected`) and used at the tip (`onTip`) rather than read again.
+   */
+  private announced: { disconnected: Block[]; connected: Block[] } = { disconnected: [], connected: [] };
   /** Changed since the last save. */
   private dirty = false;
   private saving: Promise<void> = Promise.resolve();
@@ -181,7 +129,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     source: RecordSource,
     time: number,
   ): Promise<AdmitResult> {
-    const checked = this.precheck(record);
+    const checked = precheck(record, this.params.maxRecordSize);
     if (!checked.ok) return checked;
     const { rec, bytes, id } = checked;
     const reject = (error: MempoolError): AdmitResult => ({ ok: false, id, error });
@@ -214,45 +162,6 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     this.insert(entry);
     this.emit("added", entry);
     return { ok: true, entry };
-  }
-
-  private precheck(
-    record: BlockRecord | Uint8Array,
-  ):
-    | { ok: true; rec: BlockRecord; bytes: Uint8Array; id: string }
-    | { ok: false; id: null; error: MempoolError } {
-    const max = this.params.maxRecordSize;
-    let rec: BlockRecord;
-    let bytes: Uint8Array;
-    try {
-      if (record instanceof Uint8Array) {
-        if (record.length > max)
-          return {
-            ok: false,
-            id: null,
-            error: new MempoolError({ code: "RECORD_TOO_LARGE", size: record.length, max }),
-          };
-        rec = decodeRecord(record);
-        bytes = new Uint8Array(record); // a copy, also of a Buffer (whose slice() is a view)
-      } else {
-        rec = record;
-        bytes = encodeRecord(record).slice();
-      }
-    } catch (err) {
-      const reason = err instanceof DecodeError ? err.message : errorMessage(err);
-      return { ok: false, id: null, error: new MempoolError({ code: "MALFORMED", reason }) };
-    }
-    if (bytes.length > max)
-      return {
-        ok: false,
-        id: null,
-        error: new MempoolError({ code: "RECORD_TOO_LARGE", size: bytes.length, max }),
-      };
-    if (bytes.length === FORBIDDEN_RECORD_SIZE)
-      return { ok: false, id: null, error: new MempoolError({ code: "RECORD_64_BYTES" }) };
-    if (rec.type === "miner")
-      return { ok: false, id: null, error: new MempoolError({ code: "MINER_RECORD" }) };
-    return { ok: true, rec, bytes, id: idOf(bytes) };
   }
 
   private insert(entry: MempoolEntry): void {
@@ -304,6 +213,31 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     return removed.length;
   }
 
+  /** Following the chain (its `disconnected` event): `block` left the main chain; see `onTip`. */
+  onDisconnected(block: Block): void {
+    this.announced.disconnected.push(block);
+  }
+
+  /**
+   * Following the chain (its `connected` event): `block` joined the main chain, so its records leave the
+   * pool at once, and admissions waiting on the index ask it again.
+   */
+  onConnected(block: Block): void {
+    this.announced.connected.push(block);
+    // Ids are hashed only when something is pending; the call bumps the generation either way.
+    this.removeForBlock(this.entries.size > 0 ? blockRecordIds(block) : []);
+  }
+
+  /**
+   * Following the chain (its `tip` event; `reorged` when the change disconnected blocks): after a reorg,
+   * the records of the disconnected blocks that the new branch lacks come back (`reorg`). Returns their ids.
+   */
+  onTip(reorged: boolean): string[] {
+    const { disconnected, connected } = this.announced;
+    this.announced = { disconnected: [], connected: [] };
+    return reorged ? this.reorg({ disconnected: disconnected.reverse(), connected }) : [];
+  }
+
   /**
    * After a reorg (both lists oldest first): records of the connected blocks leave the pool, and the
    * records of disconnected blocks that no connected block carries come back as pending, in chain order
@@ -312,37 +246,24 @@ export class Mempool extends EventEmitter<MempoolEvents> {
    * until it drains) and get a fresh arrival time, so a deep reorg cannot expire them at once.
    * Returns the ids that came back.
    */
-  reorg(change: { disconnected: readonly Block[]; connected: readonly Block[] }): string[] {
+  reorg(change: ChainSwitch): string[] {
     this.generation++;
-    const inNewBranch = new Set<string>();
-    for (const block of change.connected)
-      for (const rec of block.records) inNewBranch.add(idOf(encodeRecord(rec)));
+    const { confirmed, returned: back } = planSwitch(change);
     const removed: string[] = [];
-    for (const id of inNewBranch) if (this.delete(id)) removed.push(id);
+    for (const id of confirmed) if (this.delete(id)) removed.push(id);
     if (removed.length > 0) this.emit("removed", removed, "block");
 
     const time = this.now();
-    const back: MempoolEntry[] = [];
-    const seen = new Set<string>();
-    for (const block of change.disconnected) {
-      for (const rec of block.records) {
-        if (rec.type === "miner") continue;
-        const bytes = encodeRecord(rec).slice();
-        const id = idOf(bytes);
-        if (inNewBranch.has(id) || seen.has(id)) continue;
-        seen.add(id);
-        back.push({ id, record: rec, bytes, time, source: { kind: "reorg" } });
-      }
-    }
     if (back.length === 0) return [];
     const rest = this.entries;
     this.entries = new Map();
     this.totalBytes = 0;
     const returned: MempoolEntry[] = [];
-    for (const entry of back) {
-      const pending = rest.get(entry.id);
+    for (const { id, record, bytes } of back) {
+      const entry: MempoolEntry = { id, record, bytes, time, source: { kind: "reorg" } };
+      const pending = rest.get(id);
       if (pending)
-        rest.delete(entry.id); // resubmitted meanwhile: it moves up to its old place
+        rest.delete(id); // resubmitted meanwhile: it moves up to its old place
       else returned.push(entry);
       this.insert(pending ?? entry);
     }

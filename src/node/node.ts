@@ -6,8 +6,6 @@ import type { ApiBackend, BackendEvents } from "../api/backend.ts";
 import { ApiError, type MiningView, type P2PInfo, type PeerView, type SyncView } from "../api/schemas.ts";
 import type { ApiServer } from "../api/server.ts";
 import { Chain } from "../chain/chain.ts";
-import { type Block, recordIds } from "../consensus/block.ts";
-import { hashToHex } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { Mempool, mempoolFile } from "../mempool/index.ts";
 import { LevelStore } from "../store/level.ts";
@@ -264,27 +262,16 @@ export class JbcNode {
   }
 
   /**
-   * Loads the saved pool, follows the chain (a connected block's records leave the pool; after a reorg the
-   * disconnected blocks' records the new branch lacks come back, in their old order) and saves the pool
-   * every MEMPOOL_SAVE_MS when it changed.
+   * Loads the saved pool, has it follow the chain (the mempool's onDisconnected / onConnected / onTip: a
+   * connected block's records leave it, a reorg returns the disconnected ones the new branch lacks) and
+   * saves it every MEMPOOL_SAVE_MS when it changed.
    */
   private async startMempool(): Promise<void> {
     const { chain, mempool, log } = this;
-    // The chain emits a reorg's `disconnected` (newest first) and `connected` (oldest first) events
-    // synchronously before its `tip` event, so the bodies are collected here rather than read again.
-    let disconnected: Block[] = [];
-    let connected: Block[] = [];
-    chain.on("disconnected", (_entry, block) => disconnected.push(block));
-    chain.on("connected", (_entry, block) => {
-      connected.push(block);
-      // Ids are hashed only when something is pending; the call also tells racing admissions to ask again.
-      mempool.removeForBlock(mempool.size > 0 ? recordIds(block).map(hashToHex) : []);
-    });
-    chain.on("tip", ({ reorg }) => {
-      if (reorg) mempool.reorg({ disconnected: disconnected.reverse(), connected });
-      disconnected = [];
-      connected = [];
-    });
+    // Registered before the API, the network and the miner subscribe, so they see the pool after a change.
+    chain.on("disconnected", (_entry, block) => mempool.onDisconnected(block));
+    chain.on("connected", (_entry, block) => mempool.onConnected(block));
+    chain.on("tip", ({ reorg }) => mempool.onTip(reorg !== undefined));
     await mempool.load();
     this.every(MEMPOOL_SAVE_MS, () => {
       mempool

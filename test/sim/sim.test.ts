@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { Chain } from "../../src/chain/chain.ts";
-import { simCommand } from "../../src/cli/commands/sim.ts";
+import { simCommand } from "../../src/cli/commands/sim/index.ts";
 import { fixedLatency, parseLatency, SimConfigError } from "../../src/sim/latency.ts";
 import { MemoryStore } from "../../src/sim/memory-store.ts";
 import { Simulation } from "../../src/sim/network.ts";

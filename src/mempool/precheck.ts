@@ -1,0 +1,55 @@
+/** The checks of an admission that need nothing but the record: size, decoding, type; and its id. */
+import { DecodeError } from "../consensus/bytes.ts";
+import { hashToHex } from "../consensus/header.ts";
+import {
+  type BlockRecord,
+  decodeRecord,
+  encodeRecord,
+  FORBIDDEN_RECORD_SIZE,
+  recordId,
+} from "../consensus/records.ts";
+import { errorMessage } from "../util/errors.ts";
+import { MempoolError } from "./errors.ts";
+
+/**
+ * A record (object or bytes) as the pool keeps it: its own copy of the bytes and its id, or the refusal
+ * (`RECORD_TOO_LARGE` over `max` bytes, `MALFORMED`, `RECORD_64_BYTES`, `MINER_RECORD`). Never throws.
+ */
+export function precheck(
+  record: BlockRecord | Uint8Array,
+  max: number,
+):
+  | { ok: true; rec: BlockRecord; bytes: Uint8Array; id: string }
+  | { ok: false; id: null; error: MempoolError } {
+  let rec: BlockRecord;
+  let bytes: Uint8Array;
+  try {
+    if (record instanceof Uint8Array) {
+      if (record.length > max)
+        return {
+          ok: false,
+          id: null,
+          error: new MempoolError({ code: "RECORD_TOO_LARGE", size: record.length, max }),
+        };
+      rec = decodeRecord(record);
+      bytes = new Uint8Array(record); // a copy, also of a Buffer (whose slice() is a view)
+    } else {
+      rec = record;
+      bytes = encodeRecord(record).slice();
+    }
+  } catch (err) {
+    const reason = err instanceof DecodeError ? err.message : errorMessage(err);
+    return { ok: false, id: null, error: new MempoolError({ code: "MALFORMED", reason }) };
+  }
+  if (bytes.length > max)
+    return {
+      ok: false,
+      id: null,
+      error: new MempoolError({ code: "RECORD_TOO_LARGE", size: bytes.length, max }),
+    };
+  if (bytes.length === FORBIDDEN_RECORD_SIZE)
+    return { ok: false, id: null, error: new MempoolError({ code: "RECORD_64_BYTES" }) };
+  if (rec.type === "miner") return { ok: false, id: null, error: new MempoolError({ code: "MINER_RECORD" }) };
+  // Decoding is canonical (one encoding per record), so these are the bytes the id hashes.
+  return { ok: true, rec, bytes, id: hashToHex(recordId(rec)) };
+}

@@ -1,0 +1,59 @@
+/** The pool's data: entries, where they came from, admission results, options and events. */
+import type { NetworkParams } from "../consensus/params.ts";
+import type { BlockRecord } from "../consensus/records.ts";
+import type { Logger } from "../util/logger.ts";
+import type { MempoolError, MempoolErrorCode } from "./errors.ts";
+
+/** Where a record came from: the net layer relays to every peer but the one it came from. */
+export type RecordSource =
+  | { kind: "api" }
+  | { kind: "peer"; peer: string }
+  | { kind: "disk" }
+  | { kind: "reorg" };
+
+export interface MempoolEntry {
+  /** The record's id in display hex (consensus's `recordId`, shown byte-reversed as block hashes are). */
+  id: string;
+  record: BlockRecord;
+  /** The record's serialized bytes (what a block carries and the id hashes). */
+  bytes: Uint8Array;
+  /** When it entered the pool, ms since the epoch (by the injected clock); expiry counts from here. */
+  time: number;
+  source: RecordSource;
+}
+
+export type AdmitResult =
+  | { ok: true; entry: MempoolEntry }
+  | { ok: false; id: string | null; error: MempoolError };
+
+export interface MempoolOptions {
+  params: NetworkParams;
+  /** Whether a record id is in a main-chain block (the record-id index). */
+  isConfirmed: (id: string) => boolean | Promise<boolean>;
+  maxBytes?: number;
+  maxCount?: number;
+  expiryMs?: number;
+  /** Milliseconds since the epoch; injected so tests control expiry. Default Date.now. */
+  now?: () => number;
+  /** The file `load` and `save` use (`mempoolFile(datadir)`); without it they do nothing. */
+  file?: string;
+  logger?: Logger;
+}
+
+export interface MempoolEvents {
+  /** A record became pending (admitted, loaded, or returned by a reorg). */
+  added: [entry: MempoolEntry];
+  /** Records left the pool: included in a block, or expired. */
+  removed: [ids: string[], reason: "block" | "expired"];
+  /** An admission was refused (for monitoring: the code, and where the record came from). */
+  refused: [code: MempoolErrorCode, source: RecordSource["kind"]];
+}
+
+export interface MempoolStats {
+  count: number;
+  bytes: number;
+  /** Age of the record that entered first, ms; 0 when empty. */
+  oldestAgeMs: number;
+  maxCount: number;
+  maxBytes: number;
+}
