@@ -76,12 +76,18 @@ export function inventedProof(block: Block, carrierIndex: number): RecordProof {
     index: 2 * carrierIndex + 1,
     count: 2 * ids.length,
     branch: branch.map((b) => toHex(b)),
-    miner: { record: toHex(encodeRecord(block.records[0]!)), branch: merkleBranch(levels, 0).map((b) => toHex(b)) },
+    miner: {
+      record: toHex(encodeRecord(block.records[0]!)),
+      branch: merkleBranch(levels, 0).map((b) => toHex(b)),
+    },
   };
 }
 
 /** The version-1 proof (header, index, branch) that passed before the rule, for the same forgery. */
-export function inventedProofV1(block: Block, carrierIndex: number): { header: string; index: number; branch: string[] } {
+export function inventedProofV1(
+  block: Block,
+  carrierIndex: number,
+): { header: string; index: number; branch: string[] } {
   const { header, index, branch } = inventedProof(block, carrierIndex);
   return { header, index, branch };
 }
