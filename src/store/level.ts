@@ -1,94 +1,34 @@
-import { existsSync, readdirSync } from "node:fs";
-import { ClassicLevel } from "classic-level";
-import {
-  type ChainStore,
-  type IndexedRecord,
-  indexedRecords,
-  type RecordPlace,
-  type StoredEntry,
-  StoreError,
-  type StoreWrite,
-} from "../chain/store.ts";
-import type { EntryStatus } from "../chain/types.ts";
-import { decodeBlock, recordIds } from "../consensus/block.ts";
-import { Reader, Writer } from "../consensus/bytes.ts";
-import type { BlockErrorData } from "../consensus/errors.ts";
-import { encodeHeader, hashToHex, readHeader } from "../consensus/header.ts";
-import { computeMerkleRoot, UPPER_TREE_SPAN } from "../consensus/merkle.ts";
+/**
+ * The chain's store on LevelDB: `LevelStore`, the `ChainStore` of src/chain/store.ts. What each key holds
+ * is in layout.ts (and docs/storage.md); opening is open.ts then schema.ts (with migrate/); the entry codec
+ * is entry.ts; the record-id filter filter.ts; the ban list, which the network layer owns, bans.ts.
+ */
+import type { ChainStore, RecordPlace, StoredEntry, StoreWrite } from "../chain/store.ts";
 import type { NetworkParams } from "../consensus/params.ts";
-import { errorWithCause } from "../util/errors.ts";
-import { IdFilter } from "./filter.ts";
+import * as bans from "./bans.ts";
+import type { Bytes, Db } from "./db.ts";
+import { encodeEntry, readEntries } from "./entry.ts";
+import { readOrFail, wrapIo } from "./errors.ts";
+import { RecordIdFilter } from "./filter.ts";
 import {
   authorKey,
-  banKey,
   blockKey,
   decodePlace,
-  encodePlace,
   entryKey,
   heightKey,
-  META_KEY,
   P_AUTHOR,
-  P_BAN,
-  P_ENTRY,
-  P_HEIGHT,
   P_RECORD,
   prefixRange,
   recordKey,
-  SCHEMA_VERSION,
   TIP_KEY,
   upperKey,
 } from "./layout.ts";
+import { migrationContext } from "./migrate/step.ts";
+import { checkDirectory, openDb } from "./open.ts";
+import { deleteRecords, putRecords } from "./record-index.ts";
+import { checkSchema } from "./schema.ts";
 
-type Bytes = Uint8Array;
-type Batch = ReturnType<ClassicLevel<Bytes, Bytes>["batch"]>;
-
-/** Main-chain blocks per batch when a version-1 store's record index is built. */
-const MIGRATE_BATCH = 500;
-const VIEW = { keyEncoding: "view", valueEncoding: "view" } as const;
-
-const STATUS_CODES: readonly EntryStatus[] = ["accepted", "valid", "invalid", "invalid-child"];
-
-/** What LevelDB writes while creating a database, before it commits the creation by renaming CURRENT. */
-const CREATION_FILES = /^(LOCK|LOG|LOG\.old|MANIFEST-000001|000001\.dbtmp)$/;
-/** Files that hold a LevelDB database's contents. */
-const LEVELDB_FILES = /^(\d+\.(log|ldb|sst)|MANIFEST-\d+)$/;
-
-/** Serializes a block-tree entry: header(80) height(u32) work(32, BE) status(u8) seq(u64) size(u32) count(u32) miner invalid-json. */
-export function encodeEntry(e: StoredEntry): Bytes {
-  const w = new Writer(200);
-  w.bytes(encodeHeader(e.header)).u32(e.height);
-  const work = Buffer.from(e.chainWork.toString(16).padStart(64, "0"), "hex");
-  w.bytes(work)
-    .u8(STATUS_CODES.indexOf(e.status))
-    .u64(BigInt(e.seq))
-    .u32(e.size)
-    .u32(e.recordCount)
-    .varBytes(new TextEncoder().encode(e.miner))
-    .varBytes(e.invalid ? new TextEncoder().encode(JSON.stringify(e.invalid)) : new Uint8Array(0));
-  return w.finish();
-}
-
-// ignoreBOM keeps a leading U+FEFF, as the miner record decoder does: the name must read back as mined.
-const minerDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
-
-/** Parses an entry; `hash` is taken from the key. Throws DecodeError on malformed bytes. */
-export function decodeEntry(hash: Bytes, bytes: Bytes): StoredEntry {
-  const r = new Reader(bytes);
-  const header = readHeader(r);
-  const height = r.u32();
-  const chainWork = BigInt(`0x${Buffer.from(r.bytes(32)).toString("hex")}`);
-  const status = STATUS_CODES[r.u8()];
-  if (!status) throw new StoreError("CORRUPT", `entry ${hashToHex(hash)} has an unknown status`);
-  const seq = Number(r.u64());
-  const size = r.u32();
-  const recordCount = r.u32();
-  const miner = minerDecoder.decode(r.varBytes(1024));
-  const inv = r.varBytes(1 << 16);
-  r.end("entry");
-  const invalid = inv.length ? (JSON.parse(new TextDecoder().decode(inv)) as BlockErrorData) : undefined;
-  return { hash, header, height, chainWork, status, seq, size, miner, recordCount, invalid };
-}
-
+/** How `LevelStore.open` opens a store. */
 export interface LevelStoreOptions {
   /** Create the database when the directory holds none (default true). */
   create?: boolean;
@@ -102,52 +42,34 @@ export interface LevelStoreOptions {
  * power cut can lose the last writes, and even then LevelDB recovers to a consistent earlier batch.
  */
 export class LevelStore implements ChainStore {
-  /** Every id of the record index (and maybe more): lookups of ids it lacks skip LevelDB. */
-  private filter = new IdFilter(0);
-  /** The larger filter being filled from the index while this one is too full; new ids go to both. */
-  private next: IdFilter | undefined;
+  /** In front of the record-id index: lookups of ids it certainly lacks skip LevelDB. */
+  private readonly ids: RecordIdFilter;
 
+  /** A store over the open `db`; only `open` makes one, after the directory and schema checks. */
   private constructor(
     readonly path: string,
-    private readonly db: ClassicLevel<Bytes, Bytes>,
+    private readonly db: Db,
     /** Whether every batch is fsynced (the `sync` option). */
     readonly sync: boolean,
-  ) {}
+  ) {
+    this.ids = new RecordIdFilter(db, path);
+  }
 
   /**
-   * Opens (or creates) the database at `path` for `params`' network. Throws StoreError: MISSING when
-   * there is no database and `create` is false, NOT_JBC for a foreign or future-version database,
-   * WRONG_NETWORK for another network's, LOCKED when another process holds it, CORRUPT when LevelDB
-   * reports corruption or a file of the database is missing.
+   * Opens (or creates) the database at `path` for `params`' network, migrating an older schema of that
+   * network first. Throws StoreError: MISSING when there is no database and `create` is false, NOT_JBC for
+   * a foreign or future-version database, WRONG_NETWORK for another network's, LOCKED when another process
+   * holds it, CORRUPT when LevelDB reports corruption or a file of the database is missing.
    */
   static async open(path: string, params: NetworkParams, opts: LevelStoreOptions = {}): Promise<LevelStore> {
     const create = opts.create ?? true;
-    const files = existsSync(path) ? readdirSync(path) : [];
-    if (!files.includes("CURRENT")) {
-      // A kill during LevelDB's own creation leaves its first files without CURRENT; LevelDB simply creates
-      // the database again over them. Any other file means the directory is not an empty one.
-      if (files.every((f) => CREATION_FILES.test(f))) {
-        if (!create) throw new StoreError("MISSING", "no jbc database here", path);
-      } else if (files.some((f) => LEVELDB_FILES.test(f))) {
-        throw new StoreError(
-          "CORRUPT",
-          "LevelDB files without a CURRENT file: the database is damaged",
-          path,
-        );
-      } else {
-        throw new StoreError("NOT_JBC", "directory is not empty and holds no LevelDB database", path);
-      }
-    }
-    const db = new ClassicLevel<Bytes, Bytes>(path, VIEW);
+    const sync = opts.sync ?? false;
+    checkDirectory(path, create);
+    const db = await openDb(path, create);
+    const store = new LevelStore(path, db, sync);
     try {
-      await db.open({ createIfMissing: create });
-    } catch (err) {
-      throw classifyOpenError(err, path);
-    }
-    const store = new LevelStore(path, db, opts.sync ?? false);
-    try {
-      await store.checkMeta(params);
-      await store.rebuildFilter();
+      await checkSchema(migrationContext(db, path, sync), params);
+      await store.ids.rebuild();
     } catch (err) {
       await db.close();
       throw err;
@@ -155,139 +77,32 @@ export class LevelStore implements ChainStore {
     return store;
   }
 
-  private async checkMeta(params: NetworkParams): Promise<void> {
-    const meta = await this.read(this.db.get(META_KEY));
-    const genesis = Buffer.from(params.genesisHash, "hex").reverse();
-    if (meta === undefined) {
-      // A fresh database holds no keys at all; any key without meta means it is not ours.
-      const any = await this.read(this.db.keys({ limit: 1 }).all());
-      if (any.length > 0) throw new StoreError("NOT_JBC", "LevelDB database without jbc metadata", this.path);
-      const w = new Writer(40).u32(SCHEMA_VERSION).u32(params.networkId).bytes(genesis);
-      await this.db.put(META_KEY, w.finish());
-      return;
-    }
-    if (meta.length !== 40) throw new StoreError("NOT_JBC", "unrecognised metadata record", this.path);
-    const r = new Reader(meta);
-    let version = r.u32();
-    const networkId = r.u32();
-    const storedGenesis = r.bytes(32);
-    if (version === 1 && networkId === params.networkId && Buffer.compare(storedGenesis, genesis) === 0) {
-      await this.migrateToV2(meta);
-      version = 2;
-    }
-    if (version === 2 && networkId === params.networkId && Buffer.compare(storedGenesis, genesis) === 0) {
-      await this.migrateToV3(meta);
-      version = 3;
-    }
-    if (version !== SCHEMA_VERSION) {
-      throw new StoreError(
-        "NOT_JBC",
-        `database schema version ${version}, this jbc reads ${SCHEMA_VERSION}`,
-        this.path,
-      );
-    }
-    if (networkId !== params.networkId || Buffer.compare(storedGenesis, genesis) !== 0) {
-      throw new StoreError(
-        "WRONG_NETWORK",
-        `database belongs to another network (id 0x${networkId.toString(16)}, genesis ${hashToHex(storedGenesis)}), not ${params.name}`,
-        this.path,
-      );
-    }
-  }
-
-  /**
-   * Schema 1 → 2: builds the record-id and author indexes from the main chain ('h' records), in batches
-   * of MIGRATE_BATCH blocks, then writes the new version last. Every put is idempotent, so a kill during
-   * the migration only means the next open starts it again.
-   */
-  private async migrateToV2(meta: Bytes): Promise<void> {
-    const hashes = await this.read(this.db.values(prefixRange(P_HEIGHT)).all());
-    for (let from = 0; from < hashes.length; from += MIGRATE_BATCH) {
-      const part = hashes.slice(from, from + MIGRATE_BATCH);
-      const bodies = await this.getBlocks(part);
-      const batch = this.db.batch();
-      bodies.forEach((raw, i) => {
-        if (!raw) {
-          throw new StoreError("CORRUPT", `main-chain block ${hashToHex(part[i]!)} is missing`, this.path);
-        }
-        putRecords(batch, indexedRecords(decodeBlock(raw), from + i));
-      });
-      await batch.write({ sync: this.sync });
-    }
-    await this.putVersion(meta, 2);
-  }
-
-  /**
-   * Schema 2 → 3: the merkle upper levels ('m') of every stored block of more than UPPER_TREE_SPAN records
-   * (main and side, as new writes store them with every body), MIGRATE_BATCH blocks a batch, the new
-   * version last: idempotent, like migrateToV2.
-   */
-  private async migrateToV3(meta: Bytes): Promise<void> {
-    const big = (await this.loadEntries()).filter((e) => e.recordCount > UPPER_TREE_SPAN).map((e) => e.hash);
-    for (let from = 0; from < big.length; from += MIGRATE_BATCH) {
-      const part = big.slice(from, from + MIGRATE_BATCH);
-      const bodies = await this.getBlocks(part);
-      const batch = this.db.batch();
-      bodies.forEach((raw, i) => {
-        if (!raw) throw new StoreError("CORRUPT", `block ${hashToHex(part[i]!)} is missing`, this.path);
-        const { upper } = computeMerkleRoot(recordIds(decodeBlock(raw)), true);
-        if (upper) batch.put(upperKey(part[i]!), upper);
-      });
-      await batch.write({ sync: this.sync });
-    }
-    await this.putVersion(meta, 3);
-  }
-
-  private async putVersion(meta: Bytes, version: number): Promise<void> {
-    const next = new Uint8Array(meta); // a copy: the value LevelDB gave may be a view into a shared buffer
-    new DataView(next.buffer, next.byteOffset).setUint32(0, version, true);
-    await this.db.put(META_KEY, next, { sync: this.sync });
-  }
-
+  /** Every stored block-tree entry, in key order; CORRUPT naming the first one that does not decode. */
   async loadEntries(): Promise<StoredEntry[]> {
-    const out: StoredEntry[] = [];
-    const it = this.db.iterator(prefixRange(P_ENTRY));
-    try {
-      for (;;) {
-        const batch = await it.nextv(4096);
-        if (batch.length === 0) break;
-        for (const [k, v] of batch) {
-          const hash = k.slice(1);
-          let e: StoredEntry;
-          try {
-            e = decodeEntry(hash, v);
-          } catch (err) {
-            throw new StoreError("CORRUPT", `block-tree entry ${hashToHex(hash)} is unreadable`, this.path, {
-              cause: err,
-            });
-          }
-          out.push(e);
-        }
-      }
-    } catch (err) {
-      throw wrapIo(err, this.path);
-    } finally {
-      await it.close();
-    }
-    return out;
+    return readEntries(this.db, this.path);
   }
 
+  /** The main-chain tip's hash ('t'), undefined in a store without a chain yet. */
   async getTip(): Promise<Bytes | undefined> {
     return this.read(this.db.get(TIP_KEY));
   }
 
+  /** The main-chain block's hash at `height` ('h'), undefined above the tip. */
   async getMainHash(height: number): Promise<Bytes | undefined> {
     return this.read(this.db.get(heightKey(height)));
   }
 
+  /** A block's serialized body ('b'), read on this thread (`readNow`); undefined when not stored. */
   async getBlock(hash: Bytes): Promise<Bytes | undefined> {
     return this.readNow(() => this.db.getSync(blockKey(hash)));
   }
 
+  /** The bodies of these blocks in one read, in the same order; undefined where one is not stored. */
   async getBlocks(hashes: Bytes[]): Promise<Array<Bytes | undefined>> {
     return this.read(this.db.getMany(hashes.map(blockKey)));
   }
 
+  /** The merkle upper levels ('m') of these blocks, undefined for a block that has none. */
   async getUpperTrees(hashes: Bytes[]): Promise<Array<Bytes | undefined>> {
     if (hashes.length === 1) return [await this.readNow(() => this.db.getSync(upperKey(hashes[0]!)))];
     return this.read(this.db.getMany(hashes.map(upperKey)));
@@ -298,10 +113,14 @@ export class LevelStore implements ChainStore {
     return this.read(this.db.values({ gte: heightKey(from), lte: heightKey(to) }).all());
   }
 
+  /**
+   * The main-chain places of record ids ('r'), undefined for an id not in the index. Ids the filter
+   * certainly lacks cost no read; one id left is read on this thread, several in one trip.
+   */
   async getRecordPlaces(ids: Bytes[]): Promise<Array<RecordPlace | undefined>> {
     const out: Array<RecordPlace | undefined> = new Array(ids.length).fill(undefined);
     const asked: number[] = [];
-    for (let i = 0; i < ids.length; i++) if (this.filter.mayHave(ids[i]!)) asked.push(i);
+    for (let i = 0; i < ids.length; i++) if (this.ids.mayHave(ids[i]!)) asked.push(i);
     if (asked.length === 0) return out;
     const values =
       asked.length === 1
@@ -313,31 +132,7 @@ export class LevelStore implements ChainStore {
     return out;
   }
 
-  /**
-   * Fills a filter sized for twice the index (estimated from LevelDB's size of the 'r' range, about 45
-   * bytes a key) from its keys, then uses it; ids written meanwhile go into it too (`write`). Run at open
-   * and when the filter fills up; again at once when the estimate was too low.
-   */
-  private async rebuildFilter(expected?: number): Promise<void> {
-    const range = prefixRange(P_RECORD);
-    const estimate = expected ?? Math.ceil((await this.db.approximateSize(range.gte, range.lt)) / 40);
-    const next = new IdFilter(Math.max(1 << 20, 2 * estimate));
-    this.next = next;
-    const it = this.db.keys(range);
-    try {
-      for (;;) {
-        const batch = await this.read(it.nextv(8192));
-        if (batch.length === 0) break;
-        for (const k of batch) next.add(k.subarray(1));
-      }
-    } finally {
-      this.next = undefined;
-      await it.close();
-    }
-    this.filter = next;
-    if (next.count > next.capacity) await this.rebuildFilter(next.count);
-  }
-
+  /** A signer's records ('a'), newest first: at most `limit`, strictly before `before` when given. */
   async recordsByAuthor(
     publicKey: Bytes,
     limit: number,
@@ -352,12 +147,15 @@ export class LevelStore implements ChainStore {
     return rows.map(([k, v]) => ({ ...decodePlace(k, 33), id: v }));
   }
 
+  /** The ids the author index holds at these places, in the same order (undefined where there is no key). */
   async getAuthorIds(refs: Array<RecordPlace & { author: Bytes }>): Promise<Array<Bytes | undefined>> {
     if (refs.length === 0) return [];
     return this.read(this.db.getMany(refs.map((r) => authorKey(r.author, r.height, r.index))));
   }
 
+  /** Number of keys in the record-id ('r') and author ('a') indexes, counted by iterating them. */
   async countRecordIndex(): Promise<{ records: number; authors: number }> {
+    /** The number of keys with `prefix`, counted 4,096 keys a step. */
     const count = async (prefix: number): Promise<number> => {
       let n = 0;
       const it = this.db.keys(prefixRange(prefix));
@@ -375,15 +173,11 @@ export class LevelStore implements ChainStore {
   }
 
   /**
-   * LevelDB does not verify block checksums on reads, but when it does notice corruption (a block that
-   * fails to decompress or parse) the caller gets a StoreError CORRUPT, not a bare LevelDB error.
-   */
-  /**
    * A point read done on this thread (`getSync`) rather than on libuv's pool: waking a pool thread and
    * coming back costs 20–50 µs and, on this 2-core VM, a millisecond or more at the 99th percentile, several
    * times what LevelDB's read itself takes when the data is in the OS's cache. Reads of many keys stay
    * asynchronous (one trip for all of them). The price is that a read the disk has to serve holds the event
-   * loop for it (docs/storage.md, "Reads").
+   * loop for it (docs/storage.md, "Reads"). LevelDB's corruption becomes StoreError CORRUPT (`wrapIo`).
    */
   private async readNow<T>(get: () => T): Promise<T> {
     try {
@@ -393,12 +187,15 @@ export class LevelStore implements ChainStore {
     }
   }
 
+  /** `p`, with LevelDB's corruption rethrown as StoreError CORRUPT (`wrapIo`). */
   private read<T>(p: Promise<T>): Promise<T> {
-    return p.catch((err: unknown) => {
-      throw wrapIo(err, this.path);
-    });
+    return readOrFail(p, this.path);
   }
 
+  /**
+   * Applies one state change as one atomic batch, in the order docs/storage.md gives: bodies (each with its
+   * upper levels), entries, height deletions, height puts, the tip, index deletions, index puts.
+   */
   async write(w: StoreWrite): Promise<void> {
     const batch = this.db.batch();
     for (const b of w.blocks ?? []) {
@@ -410,78 +207,32 @@ export class LevelStore implements ChainStore {
     for (const m of w.mainPut ?? []) batch.put(heightKey(m.height), m.hash);
     if (w.tip) batch.put(TIP_KEY, w.tip);
     // Disconnected records first, so a record in both branches ends up at its new place.
-    for (const r of w.recordsDel ?? []) {
-      batch.del(recordKey(r.id));
-      if (r.author) batch.del(authorKey(r.author, r.height, r.index));
-    }
+    deleteRecords(batch, w.recordsDel ?? []);
     if (w.recordsPut) {
       // Into the filter before the write: a filter holding more than the index is still correct.
-      putRecords(batch, w.recordsPut, [this.filter, this.next]);
-      if (!this.next && this.filter.count > this.filter.capacity) {
-        this.rebuildFilter().catch(() => {}); // until it is done the full filter answers "maybe" more often
-      }
+      putRecords(batch, w.recordsPut, this.ids);
+      this.ids.growIfFull();
     }
     await batch.write({ sync: this.sync });
   }
 
-  /** Ban list (owned by the network layer): id → expiry in ms since epoch. */
+  /** Stores peer `id`'s ban until `until` (ms since the epoch); for the network layer's `BanStore`. */
   async putBan(id: string, until: number): Promise<void> {
-    await this.db.put(banKey(id), new Writer(8).u64(BigInt(Math.floor(until))).finish());
+    await bans.putBan(this.db, id, until);
   }
 
+  /** Removes peer `id`'s ban, if any. */
   async deleteBan(id: string): Promise<void> {
-    await this.db.del(banKey(id));
+    await bans.deleteBan(this.db, id);
   }
 
+  /** Every stored ban: peer id → expiry in ms since the epoch. */
   async loadBans(): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    for await (const [k, v] of this.db.iterator(prefixRange(P_BAN))) {
-      if (v.length === 8) out.set(new TextDecoder().decode(k.subarray(1)), Number(new Reader(v).u64()));
-    }
-    return out;
+    return bans.loadBans(this.db);
   }
 
+  /** Closes the database; the store cannot be used afterwards. */
   async close(): Promise<void> {
     await this.db.close();
   }
-}
-
-function putRecords(batch: Batch, records: IndexedRecord[], filters: Array<IdFilter | undefined> = []): void {
-  for (const r of records) {
-    for (const f of filters) f?.add(r.id);
-    batch.put(recordKey(r.id), encodePlace(r.height, r.index));
-    if (r.author) batch.put(authorKey(r.author, r.height, r.index), r.id);
-  }
-}
-
-function errorCode(err: unknown): string {
-  if (err && typeof err === "object" && "code" in err) return String((err as { code: unknown }).code);
-  return "";
-}
-
-function classifyOpenError(err: unknown, path: string): StoreError {
-  const msg = errorWithCause(err);
-  if (/lock/i.test(msg) || errorCode(err) === "LEVEL_LOCKED") {
-    return new StoreError("LOCKED", "database is in use by another process", path, { cause: err });
-  }
-  if (/corrupt/i.test(msg) || errorCode(err) === "LEVEL_CORRUPTION") {
-    return new StoreError("CORRUPT", `LevelDB reports corruption: ${msg.trim()}`, path, { cause: err });
-  }
-  if (/does not exist/i.test(msg))
-    return new StoreError("MISSING", "no jbc database here", path, { cause: err });
-  // CURRENT is there (checked before opening), so a missing file is one the database refers to.
-  if (/no such file/i.test(msg)) {
-    return new StoreError("CORRUPT", `a file of the database is missing: ${msg.trim()}`, path, {
-      cause: err,
-    });
-  }
-  return new StoreError("IO", `cannot open database: ${msg.trim()}`, path, { cause: err });
-}
-
-function wrapIo(err: unknown, path: string): unknown {
-  if (err instanceof StoreError) return err;
-  const msg = errorWithCause(err);
-  if (/corrupt/i.test(msg))
-    return new StoreError("CORRUPT", `LevelDB reports corruption: ${msg.trim()}`, path, { cause: err });
-  return err;
 }

@@ -23,8 +23,10 @@ import {
   hexToHash,
 } from "../../src/consensus/header.ts";
 import { devnet, regtest } from "../../src/consensus/params.ts";
-import { blockKey, entryKey, META_KEY, SCHEMA_VERSION } from "../../src/store/layout.ts";
-import { decodeEntry, encodeEntry, LevelStore } from "../../src/store/level.ts";
+import { decodeEntry, encodeEntry } from "../../src/store/entry.ts";
+import { blockKey, entryKey, META_KEY } from "../../src/store/layout.ts";
+import { LevelStore } from "../../src/store/level.ts";
+import { SCHEMA_VERSION } from "../../src/store/schema.ts";
 import { blockHash, makeChain } from "../helpers/blocks.ts";
 import { tempDir } from "../helpers/chain.ts";
 import { writeBlockFile } from "./crash-fixtures.ts";
