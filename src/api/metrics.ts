@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { ApiServer } from "./app.ts";
 import type { ApiBackend } from "./backend.ts";
-import type { ApiServer } from "./server.ts";
 import { difficulty } from "./views.ts";
 
 /**
