@@ -1,7 +1,7 @@
 import { createReadStream, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import type { ApiServer } from "./server.ts";
+import type { ApiServer } from "./app.ts";
 
 /**
  * GET /api/docs: the API reference, Swagger UI over GET /api/openapi.json, served from the

@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { ApiServer } from "./app.ts";
 import type { ApiBackend } from "./backend.ts";
-import type { ApiServer } from "./server.ts";
 import { difficulty } from "./views.ts";
 
 /**
@@ -23,45 +23,38 @@ export interface Metrics {
   close(): void;
 }
 
-/** Builds the node's metrics and serves them at GET /metrics on `app`. */
-export function registerMetrics(app: ApiServer, backend: ApiBackend): Metrics {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  const { chain, events } = backend;
-  const r = { registers: [registry] };
+/** What every family is registered with: the node's own registry. */
+type Reg = { registers: Registry[] };
+/** Stops a section's listeners. */
+type Detach = () => void;
 
+/** A gauge read from the node when scraped. */
+function gauge(r: Reg, name: string, help: string, read: () => number): void {
   new Gauge({
-    name: "jbc_chain_height",
-    help: "Height of the main chain's tip",
+    name,
+    help,
     ...r,
     collect() {
-      this.set(chain.height);
+      this.set(read());
     },
   });
-  new Gauge({
-    name: "jbc_chain_work",
-    help: "Total work of the main chain (expected hashes), as a float",
-    ...r,
-    collect() {
-      this.set(Number(chain.tip.chainWork));
-    },
-  });
-  new Gauge({
-    name: "jbc_chain_difficulty",
-    help: "Difficulty of the next block (1 = the proof-of-work limit)",
-    ...r,
-    collect() {
-      this.set(difficulty(chain.nextBlockContext().bits, chain.params));
-    },
-  });
-  new Gauge({
-    name: "jbc_chain_orphans",
-    help: "Blocks held in the orphan pool, waiting for their parent",
-    ...r,
-    collect() {
-      this.set(chain.orphanCount);
-    },
-  });
+}
+
+/** Height, work, difficulty and orphans now; blocks, refusals, reorgs and processBlock times so far. */
+function chainMetrics(r: Reg, chain: ApiBackend["chain"]): Detach {
+  gauge(r, "jbc_chain_height", "Height of the main chain's tip", () => chain.height);
+  gauge(r, "jbc_chain_work", "Total work of the main chain (expected hashes), as a float", () =>
+    Number(chain.tip.chainWork),
+  );
+  gauge(r, "jbc_chain_difficulty", "Difficulty of the next block (1 = the proof-of-work limit)", () =>
+    difficulty(chain.nextBlockContext().bits, chain.params),
+  );
+  gauge(
+    r,
+    "jbc_chain_orphans",
+    "Blocks held in the orphan pool, waiting for their parent",
+    () => chain.orphanCount,
+  );
   const blocks = new Counter({
     name: "jbc_chain_blocks_total",
     help: "Blocks accepted, by where they went: main (joined the main chain) or side",
@@ -91,30 +84,41 @@ export function registerMetrics(app: ApiServer, backend: ApiBackend): Metrics {
     buckets: PROCESS_BLOCK_BUCKETS,
     ...r,
   });
+  const onConnected = (): void => blocks.inc({ branch: "main" });
+  const onSide = (): void => blocks.inc({ branch: "side" });
+  const onInvalid = (e: { code: string }): void => refused.inc({ code: e.code });
+  const onTip = (e: { reorg?: { depth: number } }): void => {
+    if (!e.reorg) return;
+    reorgs.inc();
+    reorgDepth.observe(e.reorg.depth);
+  };
+  // processBlock's duration, whoever calls it (network, miner, API): the chain reports every call it settles.
+  const onProcessed = (e: { seconds: number }): void => processBlock.observe(e.seconds);
+  chain.on("connected", onConnected);
+  chain.on("side", onSide);
+  chain.on("invalid", onInvalid);
+  chain.on("tip", onTip);
+  chain.on("processed", onProcessed);
+  return () => {
+    chain.off("connected", onConnected);
+    chain.off("side", onSide);
+    chain.off("invalid", onInvalid);
+    chain.off("tip", onTip);
+    chain.off("processed", onProcessed);
+  };
+}
 
+/** Completed syncs' durations and whether one runs; peers now, their scores, joins, leaves and bans. */
+function syncAndPeerMetrics(r: Reg, backend: Pick<ApiBackend, "events" | "sync" | "peers">): Detach {
+  const { events } = backend;
   const syncs = new Histogram({
     name: "jbc_sync_duration_seconds",
     help: "Duration of completed syncs from a peer",
     buckets: SYNC_BUCKETS,
     ...r,
   });
-  new Gauge({
-    name: "jbc_sync_active",
-    help: "1 while the node syncs from a peer",
-    ...r,
-    collect() {
-      this.set(backend.sync().syncing ? 1 : 0);
-    },
-  });
-
-  new Gauge({
-    name: "jbc_peers",
-    help: "Connected peers (status exchange done)",
-    ...r,
-    collect() {
-      this.set(backend.peers().length);
-    },
-  });
+  gauge(r, "jbc_sync_active", "1 while the node syncs from a peer", () => (backend.sync().syncing ? 1 : 0));
+  gauge(r, "jbc_peers", "Connected peers (status exchange done)", () => backend.peers().length);
   const peerEvents = new Counter({
     name: "jbc_peer_events_total",
     help: "Peers that joined, left or were banned",
@@ -135,23 +139,36 @@ export function registerMetrics(app: ApiServer, backend: ApiBackend): Metrics {
       }
     },
   });
+  let syncStarted: number | undefined;
+  const onSync = (s: { syncing: boolean }): void => {
+    if (s.syncing) syncStarted ??= performance.now();
+    else if (syncStarted !== undefined) {
+      syncs.observe((performance.now() - syncStarted) / 1000);
+      syncStarted = undefined;
+    }
+  };
+  const onPeer = (e: { event: string }): void => {
+    peerEvents.inc({ event: e.event });
+    if (e.event === "banned") bans.inc();
+  };
+  events.on("sync", onSync);
+  events.on("peer", onPeer);
+  return () => {
+    events.off("sync", onSync);
+    events.off("peer", onPeer);
+  };
+}
 
-  new Gauge({
-    name: "jbc_mining_hashrate",
-    help: "Hashes per second of this node's miner (0 when stopped)",
-    ...r,
-    collect() {
-      this.set(backend.mining().hashRate);
-    },
-  });
-  new Gauge({
-    name: "jbc_mining_active",
-    help: "1 while this node mines",
-    ...r,
-    collect() {
-      this.set(backend.mining().running ? 1 : 0);
-    },
-  });
+/** The miner's hash rate and state, the blocks it found, and those of them that ended off the main chain. */
+function miningMetrics(r: Reg, backend: Pick<ApiBackend, "chain" | "mining">): Detach {
+  const { chain } = backend;
+  gauge(
+    r,
+    "jbc_mining_hashrate",
+    "Hashes per second of this node's miner (0 when stopped)",
+    () => backend.mining().hashRate,
+  );
+  gauge(r, "jbc_mining_active", "1 while this node mines", () => (backend.mining().running ? 1 : 0));
   let foundSeen = 0;
   new Counter({
     name: "jbc_mining_blocks_found_total",
@@ -168,7 +185,20 @@ export function registerMetrics(app: ApiServer, backend: ApiBackend): Metrics {
     help: "Blocks this node mined that ended off the main chain (arrived as side blocks, or left it in a reorg)",
     ...r,
   });
+  const onOffMain = (e: { miner: string }): void => {
+    const name = backend.mining().miner;
+    if (name !== "" && e.miner === name) stale.inc();
+  };
+  chain.on("side", onOffMain);
+  chain.on("disconnected", onOffMain);
+  return () => {
+    chain.off("side", onOffMain);
+    chain.off("disconnected", onOffMain);
+  };
+}
 
+/** Requests answered and their durations, by route pattern; and the GET /metrics route itself. */
+function httpMetrics(r: Reg, app: ApiServer, registry: Registry): void {
   const httpRequests = new Counter({
     name: "jbc_http_requests_total",
     help: "HTTP requests answered, by method, route pattern and status",
@@ -182,52 +212,20 @@ export function registerMetrics(app: ApiServer, backend: ApiBackend): Metrics {
     buckets: HTTP_BUCKETS,
     ...r,
   });
+  app.addHook("onResponse", async (req, reply) => {
+    // The route's pattern, not its URL: /api/blocks/:id is one series, not one per block.
+    const route = req.routeOptions.url ?? "unmatched";
+    httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+  });
+  app.get("/metrics", async (_req, reply) => {
+    reply.type(registry.contentType);
+    return registry.metrics();
+  });
+}
 
-  const mine = (miner: string): boolean => {
-    const name = backend.mining().miner;
-    return name !== "" && miner === name;
-  };
-  const onConnected = (): void => blocks.inc({ branch: "main" });
-  const onSide = (e: { miner: string }): void => {
-    blocks.inc({ branch: "side" });
-    if (mine(e.miner)) stale.inc();
-  };
-  const onDisconnected = (e: { miner: string }): void => {
-    if (mine(e.miner)) stale.inc();
-  };
-  const onInvalid = (e: { code: string }): void => refused.inc({ code: e.code });
-  const onTip = (e: { reorg?: { depth: number } }): void => {
-    if (!e.reorg) return;
-    reorgs.inc();
-    reorgDepth.observe(e.reorg.depth);
-  };
-  chain.on("connected", onConnected);
-  chain.on("side", onSide);
-  chain.on("disconnected", onDisconnected);
-  chain.on("invalid", onInvalid);
-  chain.on("tip", onTip);
-
-  let syncStarted: number | undefined;
-  const onSync = (s: { syncing: boolean }): void => {
-    if (s.syncing) syncStarted ??= performance.now();
-    else if (syncStarted !== undefined) {
-      syncs.observe((performance.now() - syncStarted) / 1000);
-      syncStarted = undefined;
-    }
-  };
-  const onPeer = (e: { event: string }): void => {
-    peerEvents.inc({ event: e.event });
-    if (e.event === "banned") bans.inc();
-  };
-  events.on("sync", onSync);
-  events.on("peer", onPeer);
-
-  // processBlock's duration, whoever calls it (network, miner, API): the chain reports every call it settles.
-  const onProcessed = (e: { seconds: number }): void => processBlock.observe(e.seconds);
-  chain.on("processed", onProcessed);
-
-  // The mempool, when the node has one: its size now, what it admitted and refused since the start.
-  const mempool = backend.records?.mempool;
+/** The mempool, when the node has one: its size now, what it admitted and refused since the start. */
+function mempoolMetrics(r: Reg, mempool: NonNullable<ApiBackend["records"]>["mempool"] | undefined): Detach {
   const admitted = new Counter({
     name: "jbc_mempool_admitted_total",
     help: "Records that became pending, by where they came from (api, peer, disk, reorg)",
@@ -240,19 +238,10 @@ export function registerMetrics(app: ApiServer, backend: ApiBackend): Metrics {
     labelNames: ["code", "source"],
     ...r,
   });
-  const gauge = (name: string, help: string, read: () => number): void => {
-    new Gauge({
-      name,
-      help,
-      ...r,
-      collect() {
-        this.set(read());
-      },
-    });
-  };
-  gauge("jbc_mempool_records", "Pending records", () => mempool?.stats().count ?? 0);
-  gauge("jbc_mempool_bytes", "Bytes of pending records", () => mempool?.stats().bytes ?? 0);
+  gauge(r, "jbc_mempool_records", "Pending records", () => mempool?.stats().count ?? 0);
+  gauge(r, "jbc_mempool_bytes", "Bytes of pending records", () => mempool?.stats().bytes ?? 0);
   gauge(
+    r,
     "jbc_mempool_oldest_age_seconds",
     "Age of the record pending longest",
     () => (mempool?.stats().oldestAgeMs ?? 0) / 1000,
@@ -261,7 +250,14 @@ export function registerMetrics(app: ApiServer, backend: ApiBackend): Metrics {
   const onRefused = (code: string, source: string): void => refusedRecords.inc({ code, source });
   mempool?.on("added", onAdded);
   mempool?.on("refused", onRefused);
+  return () => {
+    mempool?.off("added", onAdded);
+    mempool?.off("refused", onRefused);
+  };
+}
 
+/** Gossip messages judged and published, and the miner's templates, from the node's events. */
+function gossipMetrics(r: Reg, events: ApiBackend["events"]): Detach {
   const gossipMessages = new Counter({
     name: "jbc_gossip_messages_total",
     help: "Gossip messages judged (direction in, by verdict) and published (direction out), by topic",
@@ -286,33 +282,25 @@ export function registerMetrics(app: ApiServer, backend: ApiBackend): Metrics {
   const onTemplate = (): void => templates.inc();
   events.on("gossip", onGossip);
   events.on("template", onTemplate);
+  return () => {
+    events.off("gossip", onGossip);
+    events.off("template", onTemplate);
+  };
+}
 
-  app.addHook("onResponse", async (req, reply) => {
-    // The route's pattern, not its URL: /api/blocks/:id is one series, not one per block.
-    const route = req.routeOptions.url ?? "unmatched";
-    httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
-    httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
-  });
-  app.get("/metrics", async (_req, reply) => {
-    reply.type(registry.contentType);
-    return registry.metrics();
-  });
-
+/** Builds the node's metrics and serves them at GET /metrics on `app`. */
+export function registerMetrics(app: ApiServer, backend: ApiBackend): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const r: Reg = { registers: [registry] };
+  // This order keeps the families where scrapes always listed them (prom-client lists by registration).
+  const detach = [chainMetrics(r, backend.chain), syncAndPeerMetrics(r, backend), miningMetrics(r, backend)];
+  httpMetrics(r, app, registry);
+  detach.push(mempoolMetrics(r, backend.records?.mempool), gossipMetrics(r, backend.events));
   return {
     registry,
     close() {
-      chain.off("connected", onConnected);
-      chain.off("side", onSide);
-      chain.off("disconnected", onDisconnected);
-      chain.off("invalid", onInvalid);
-      chain.off("tip", onTip);
-      chain.off("processed", onProcessed);
-      events.off("sync", onSync);
-      events.off("peer", onPeer);
-      events.off("gossip", onGossip);
-      events.off("template", onTemplate);
-      mempool?.off("added", onAdded);
-      mempool?.off("refused", onRefused);
+      for (const d of detach) d();
     },
   };
 }

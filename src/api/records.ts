@@ -95,7 +95,7 @@ export class RecordsApi {
   private readonly retryAfter: number;
 
   constructor(
-    private readonly backend: ApiBackend,
+    private readonly backend: Pick<ApiBackend, "chain" | "records">,
     opts: RecordsApiOptions = {},
   ) {
     this.rate = opts.ratePerSec ?? 10_000;

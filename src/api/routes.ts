@@ -22,6 +22,12 @@ import {
 } from "./schemas.ts";
 
 /**
+ * The handler groups (after Lodestar's `api/impl/<group>`): each route names one, and the server takes
+ * its handler from that group's factory, so a route without a handler does not compile.
+ */
+export type ApiGroup = "node" | "blocks" | "records" | "peers" | "mining" | "legacy";
+
+/**
  * Every HTTP route, declared once as data (after Lodestar's packages/api routes): the server registers
  * handlers from this table and the client builds requests and parses responses from it.
  *
@@ -30,6 +36,8 @@ import {
  * `auth` routes change the node: they need the API token unless the request comes from loopback.
  */
 export interface RouteDef {
+  /** The handler group that serves it (src/api/handlers/<group>.ts). */
+  readonly group: ApiGroup;
   readonly method: "GET" | "POST";
   readonly path: string;
   readonly params?: z.ZodType;
@@ -80,12 +88,14 @@ const intParam = (min: number, max: number) =>
 
 export const routes = {
   getHealth: {
+    group: "node",
     method: "GET",
     path: "/api/health",
     response: Health,
     summary: "Liveness: the process answers (for a supervisor's probe)",
   },
   getReady: {
+    group: "node",
     method: "GET",
     path: "/api/ready",
     response: Ready,
@@ -93,6 +103,7 @@ export const routes = {
       "Readiness: store open, P2P up, not syncing, a peer when peers were configured; 503 NOT_READY otherwise",
   },
   getOpenApi: {
+    group: "node",
     method: "GET",
     path: "/api/openapi.json",
     response: z.record(z.string(), z.unknown()),
@@ -100,12 +111,14 @@ export const routes = {
       "This document: the API in OpenAPI 3.1, generated from the route table (reference page: /api/docs)",
   },
   getStatus: {
+    group: "node",
     method: "GET",
     path: "/api/status",
     response: Status,
     summary: "Network, tip, work, difficulty, peers, mining and sync state",
   },
   getBlocks: {
+    group: "blocks",
     method: "GET",
     path: "/api/blocks",
     query: z.object({ limit: intParam(1, MAX_PAGE), before: intParam(0, 2 ** 32) }).strict(),
@@ -113,6 +126,7 @@ export const routes = {
     summary: "Main-chain block summaries, newest first, paged by height",
   },
   getBlock: {
+    group: "blocks",
     method: "GET",
     path: "/api/blocks/:id",
     params: z.object({ id: hashOrHeight }),
@@ -120,6 +134,7 @@ export const routes = {
     summary: "One block (main or side) by hash, or the main-chain block at a height",
   },
   getRawBlock: {
+    group: "blocks",
     method: "GET",
     path: "/api/blocks/:hash/raw",
     params: z.object({ hash: blockHash }),
@@ -127,6 +142,7 @@ export const routes = {
     summary: "The serialized block (application/octet-stream)",
   },
   submitBlock: {
+    group: "blocks",
     method: "POST",
     path: "/api/blocks",
     response: SubmitResult,
@@ -134,6 +150,7 @@ export const routes = {
     summary: "Submit a serialized block (octet-stream, or JSON { hex }) to processBlock",
   },
   getTree: {
+    group: "blocks",
     method: "GET",
     path: "/api/tree",
     query: z.object({ depth: intParam(1, MAX_TREE_DEPTH) }).strict(),
@@ -141,12 +158,14 @@ export const routes = {
     summary: "The recent block tree with side branches",
   },
   getPeers: {
+    group: "peers",
     method: "GET",
     path: "/api/peers",
     response: Peers,
     summary: "Connected peers",
   },
   addPeer: {
+    group: "peers",
     method: "POST",
     path: "/api/peers",
     body: AddPeerBody,
@@ -155,12 +174,14 @@ export const routes = {
     summary: "Dial a peer by multiaddr or by another node's HTTP URL",
   },
   getP2P: {
+    group: "peers",
     method: "GET",
     path: "/api/p2p",
     response: P2PInfo,
     summary: "This node's libp2p peer id and listen addresses",
   },
   startMining: {
+    group: "mining",
     method: "POST",
     path: "/api/mining/start",
     response: MiningResult,
@@ -168,6 +189,7 @@ export const routes = {
     summary: "Start the miner",
   },
   stopMining: {
+    group: "mining",
     method: "POST",
     path: "/api/mining/stop",
     response: MiningResult,
@@ -175,12 +197,14 @@ export const routes = {
     summary: "Stop the miner",
   },
   events: {
+    group: "node",
     method: "GET",
     path: "/api/events",
     response: "sse",
     summary: "Server-sent events: block, tip, reorg, peer, mining, sync",
   },
   submitRecords: {
+    group: "records",
     method: "POST",
     path: "/api/records",
     response: SubmitRecordsResult,
@@ -189,6 +213,7 @@ export const routes = {
       "Submit records to the mempool: one JSON record, an array of up to 1,000, or application/octet-stream data (202)",
   },
   getRecord: {
+    group: "records",
     method: "GET",
     path: "/api/records/:id",
     params: z.object({ id: RecordId }),
@@ -196,6 +221,7 @@ export const routes = {
     summary: "One record by id: pending, or confirmed with its block, confirmations and inclusion proof",
   },
   getRecords: {
+    group: "records",
     method: "GET",
     path: "/api/records",
     query: z
@@ -215,6 +241,7 @@ export const routes = {
     summary: "An author's confirmed signed records, newest first, paged by a height:index cursor",
   },
   getMempool: {
+    group: "records",
     method: "GET",
     path: "/api/mempool",
     query: z.object({ limit: intParam(0, 1000), after: RecordId.optional() }).strict(),
@@ -222,12 +249,14 @@ export const routes = {
     summary: "Pending records: count, bytes, oldest age and a page of ids in arrival order",
   },
   legacyChain: {
+    group: "legacy",
     method: "GET",
     path: "/blockchain.json",
     response: z.array(LegacyBlock),
     summary: "The main chain in the original JackBlockChain's JSON shape (streamed)",
   },
   legacyMined: {
+    group: "legacy",
     method: "POST",
     path: "/mined",
     body: LegacyBlock,

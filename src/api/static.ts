@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { ApiServer } from "./server.ts";
+import type { ApiServer } from "./app.ts";
 
 /**
  * Serves the web explorer (built by `npm run build` into dist/web) at `/`.
