@@ -131,6 +131,8 @@ export type StoreErrorCode =
   | "NOT_JBC"
   /** The database belongs to another network. */
   | "WRONG_NETWORK"
+  /** The database holds blocks valid only under an older consensus rule (a schema step refused it). */
+  | "OLD_RULES"
   /** LevelDB reported corruption, or the stored chain is inconsistent. */
   | "CORRUPT"
   /** Another process has the database open. */

@@ -226,7 +226,7 @@ describe("record proofs from the store", () => {
     // docs/storage.md's regtest metadata: version 3, network id, genesis hash.
     assert.equal(
       toHex((await after.get(META_KEY))!),
-      "030000007263626acdea3724bea01e1ee64a1631b4da86480fcba4d38bc5079dd6b7ddbc12b7a104",
+      "040000007263626acdea3724bea01e1ee64a1631b4da86480fcba4d38bc5079dd6b7ddbc12b7a104",
     );
     await after.close();
     rmSync(h.dir, { recursive: true, force: true });
