@@ -8,10 +8,19 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Page } from "playwright-core";
 import { ApiClient } from "../../src/api/client.ts";
-import { hashToHex } from "../../src/consensus/header.ts";
+import { toHex } from "../../src/consensus/bytes.ts";
+import { encodeHeader, hashToHex } from "../../src/consensus/header.ts";
 import { regtest } from "../../src/consensus/params.ts";
 import { recordId, signRecord } from "../../src/consensus/records.ts";
 import type { JbcNode } from "../../src/node/node.ts";
+import {
+  blockWith,
+  carrierFor,
+  grindInnerNodeBlock,
+  invented,
+  inventedProof,
+  sha256d,
+} from "../helpers/forgery.ts";
 import {
   BlockFactory,
   ensureExplorerBuilt,
@@ -99,8 +108,11 @@ describe("explorer records", () => {
     await page.route(`**/api/records/${signedId}`, async (route) => {
       const res = await route.fetch();
       const body = (await res.json()) as { proof: { branch: string[] } };
-      const b = body.proof.branch[0]!;
-      body.proof.branch[0] = `${b.slice(0, 63)}${b[63] === "0" ? "1" : "0"}`;
+      // The top sibling: a real neighbour (the bottom one is the record's own copy, whose change the
+      // shape check names DUPLICATE_NODE before any hashing).
+      const top = body.proof.branch.length - 1;
+      const b = body.proof.branch[top]!;
+      body.proof.branch[top] = `${b.slice(0, 63)}${b[63] === "0" ? "1" : "0"}`;
       await route.fulfill({ response: res, json: body });
     });
     await page.goto(`${node.url}/record/${signedId}`);
@@ -112,6 +124,59 @@ describe("explorer records", () => {
     // The page may ask again (a new block updates the confirmations) while a handler is still altering an
     // answer; those late handlers are let go rather than failing on a page that has moved on.
     await page.unrouteAll({ behavior: "ignoreErrors" });
+  });
+
+  test("attack: a node serving forged proofs (both directions of the 64-byte ambiguity) is caught by the browser", async () => {
+    // A block that broke the 64-byte rule, as a lying node would have it: a carrier of an invented record.
+    const carrierBlock = blockWith(regtest, blocks[2]!, 4, [carrierFor(invented)]);
+    const forgedInvented = inventedProof(carrierBlock, 1);
+    const ground = grindInnerNodeBlock(regtest, blocks[2]!, 4, { type: "data", data: utf8.encode("honest") });
+    const cases = [
+      {
+        id: hashToHex(recordId(invented)),
+        data: new TextDecoder().decode(invented.data),
+        encoding: "utf8",
+        block: carrierBlock,
+        proof: forgedInvented,
+        code: "BAD_MINER_PROOF",
+      },
+      {
+        id: hashToHex(sha256d(ground.innerBytes)),
+        data: Buffer.from(ground.innerBytes.subarray(2)).toString("hex"),
+        encoding: "hex",
+        block: ground.real,
+        proof: {
+          version: 2,
+          header: toHex(encodeHeader(ground.real.header)),
+          index: 0,
+          count: 1,
+          branch: [],
+        },
+        code: "RECORD_64_BYTES",
+      },
+    ];
+    for (const c of cases) {
+      await page.route(`**/api/records/${c.id}`, (route) =>
+        route.fulfill({
+          json: {
+            id: c.id,
+            status: "confirmed",
+            record: { type: "data", data: c.data, encoding: c.encoding },
+            block: { hash: hashOf(c.block), height: 4, time: c.block.header.time },
+            index: c.proof.index,
+            confirmations: 1,
+            proof: c.proof,
+          },
+        }),
+      );
+      await page.goto(`${node.url}/record/${c.id}`);
+      await page.waitForSelector("[data-testid=proof-verdict]", WAIT);
+      assert.match(
+        (await page.textContent("[data-testid=proof-verdict]")) ?? "",
+        new RegExp(`^✗ .*INVALID \\(${c.code}\\)`),
+      );
+      await page.unrouteAll({ behavior: "ignoreErrors" });
+    }
   });
 
   test("search finds a height, a block hash and an author; an unknown term says so", async () => {

@@ -126,7 +126,7 @@ function ProofCheck(props: { d: RecordDetail; powLimit: string | undefined }) {
     else
       verdict = {
         ok: true,
-        text: `valid: record ${r.id} is record ${d.proof.index} of block ${r.blockHash} (height ${r.height}), whose hash meets its target`,
+        text: `valid: record ${r.id} is committed to by block ${r.blockHash} (height ${r.height}) at position ${d.proof.index}, whose hash meets its target`,
       };
   } catch (err) {
     verdict = { ok: false, text: `cannot check: ${errorMessage(err)}` };
