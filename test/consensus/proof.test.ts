@@ -180,7 +180,7 @@ describe("record proofs", () => {
               for (const i of carriers) {
                 const carrier = bytes[i]!;
                 const inventedBytes = encodeRecord(dataRecordAt(i, salt));
-                const branch = [hex(carrier.subarray(2, 34)), ...realBranch(i)];
+                const branch = [hex(carrier.subarray(0, 32)), ...realBranch(i)];
                 const deeper = { record: minerPart.record, branch: [branch[0]!, ...minerPart.branch] };
                 for (const miner of [minerPart, deeper])
                   tried.push({
@@ -223,10 +223,10 @@ describe("record proofs", () => {
       {
         numRuns: 30,
         examples: [
-          [1, 0, [0, 1, 2, 3, 4, 5, 6, 7]],
-          [2, 1, [1, 1, 1, 1, 1, 1, 1, 1]],
-          [3, 2, [2, 0, 1, 2, 0, 1, 2, 0]],
-          [2000, 3, [1999, 7, 5, 3, 1, 0, 2, 4]],
+          [1, 0, [0, 1, 2, 3, 4, 5, 6, 7], []],
+          [2, 1, [1, 1, 1, 1, 1, 1, 1, 1], [0]],
+          [3, 2, [2, 0, 1, 2, 0, 1, 2, 0], [1]],
+          [2000, 3, [1999, 7, 5, 3, 1, 0, 2, 4], [0, 998, 1997]],
         ],
       },
     );

@@ -69,7 +69,7 @@ export function inventedProof(block: Block, carrierIndex: number): RecordProof {
   const ids = recordIds(block);
   const levels = merkleLevels(ids);
   const carrier = encodeRecord(block.records[carrierIndex]!);
-  const branch = [carrier.subarray(2, 34), ...merkleBranch(levels, carrierIndex)];
+  const branch = [carrier.subarray(0, 32), ...merkleBranch(levels, carrierIndex)];
   return {
     version: 2,
     header: toHex(encodeHeader(block.header)),

@@ -60,7 +60,7 @@ async function verify(file: string, o: VerifyOptions): Promise<boolean> {
     return false;
   }
   console.log(
-    `valid: record ${result.id} is record ${saved.proof.index} of block ${result.blockHash} at height ${result.height} (${new Date(result.time * 1000).toISOString()})`,
+    `valid: record ${result.id} is in block ${result.blockHash} at height ${result.height}, position ${saved.proof.index} (${new Date(result.time * 1000).toISOString()})`,
   );
   if (!o.url) return true;
   try {
