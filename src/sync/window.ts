@@ -181,8 +181,8 @@ export class DownloadWindow {
         this.batches.unshift(new Batch(rest));
       }
     }
-    if (!more)
-      this.close(); // the peer's chain ends in this batch: the ranges after it are empty
+    // A short batch that the byte bound did not cut: the peer's chain ends in it, the ranges after are empty.
+    if (!more) this.close();
     else if (this.mode === "follow") this.afterPrev();
     else this.topUp();
   }
