@@ -11,7 +11,8 @@ import type { StoredTree } from "./load.ts";
 import type { ChainEntry, NextBlockContext, Reorg } from "./types.ts";
 
 /** Whether an entry broke a rule or descends from one that did. */
-export const isInvalid = (e: ChainEntry): boolean => e.status === "invalid" || e.status === "invalid-child";
+export const isInvalid = (e: Pick<ChainEntry, "status">): boolean =>
+  e.status === "invalid" || e.status === "invalid-child";
 
 /** The error a stored invalid block (or a descendant of one) is refused with again. */
 export function knownInvalidError(e: ChainEntry): BlockError {
