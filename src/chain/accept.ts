@@ -66,6 +66,7 @@ export class Acceptor {
   /**
    * Writes `entry` (checked up to the context, not yet in the tree): a side block when it has no more work
    * than the tip (equal work keeps the block seen first), else a switch to it (`activate`).
+   * Runs inside the Chain's queue.
    */
   async accept(entry: ChainEntry, block: Block, raw: Uint8Array, known: KnownRecords): Promise<Change> {
     const { store, tree } = this.ctx;
@@ -86,6 +87,7 @@ export class Acceptor {
    * `failure`: the candidate's records were already checked and failed (processBlocks), so they are not
    * checked twice, and the change is always refused (the walk over the branch stops at the candidate at the
    * latest); `ids`, `upper`: the candidate's record ids and merkle upper levels, when known.
+   * Runs inside the Chain's queue.
    */
   activate(
     candidate: ChainEntry,
@@ -132,7 +134,7 @@ export class Acceptor {
   /**
    * The records stage for `item`, a block extending the run of a processBlocks call (`runIds`: the ids of
    * the run's blocks before it, not yet in the index, mapped to their block's hash): its BlockError, or
-   * undefined when it passes.
+   * undefined when it passes. Runs inside the Chain's queue.
    */
   async extensionFailure(
     item: RunItem,
@@ -143,7 +145,10 @@ export class Acceptor {
     return this.recordsError(item.entry, item.block, confirmedIn, item.ids);
   }
 
-  /** Writes a run of blocks that extend the tip one after another (all validated) as one batch, then applies it. */
+  /**
+   * Writes a run of blocks that extend the tip one after another (all validated) as one batch, then
+   * applies it. Runs inside the Chain's queue.
+   */
   async commitRun(run: readonly RunItem[]): Promise<Change> {
     const { store, tree, records } = this.ctx;
     const previous = tree.tip;
@@ -162,7 +167,7 @@ export class Acceptor {
   /**
    * The first block of the branch (above `fork`, oldest first) whose records fail, or undefined; `given`
    * is a verdict already known for a block (not checked again). The exactly-once rule sees the index as of
-   * the fork, plus the blocks of the branch before each one.
+   * the fork, plus the blocks of the branch before each one. Runs inside the Chain's queue.
    */
   private async verifyBranch(
     fork: ChainEntry,
@@ -180,7 +185,9 @@ export class Acceptor {
     return firstFailure(branch, ids, check, earlier);
   }
 
-  /** The records stage of a block about to join the main chain: its BlockError, or undefined when it passes. */
+  /**
+   * The records stage of a block about to join the main chain: its BlockError, or undefined when it passes.
+   */
   private recordsError(
     x: ChainEntry,
     body: Block,

@@ -53,8 +53,8 @@ const EXTEND_BATCH = 500;
  * block refused before it joins the tree is remembered by hash in the bounded `invalid` cache (when the rule
  * says the hash itself is bad); a block whose records fail is stored with status "invalid", its descendants
  * "invalid-child", so the node still knows after a restart.
- * Here live the queue, the processing, the pools, the events and loading; the block tree and its context
- * are a BlockTree (tree.ts), the record-index reads a RecordView (records.ts). Calls run one at a time
+ * Here live the queue, the processing, the pools, the events and loading; the reads are the ChainReads it
+ * extends (reads.ts), over a BlockTree (tree.ts) and a RecordView (records.ts). Calls run one at a time
  * (`exclusive`), so every read of the in-memory tree sees a committed state; a private step that changes
  * or relies on that state says "Runs inside the queue".
  */
@@ -80,7 +80,7 @@ export class Chain extends ChainReads implements BlockSink {
     this.future = new BoundedMap(opts.maxFutureBlocks ?? 64);
   }
 
-  /** Opens the chain on a store: loads the block tree (headers only), checks it, re-checks the last blocks. */
+  /** Opens the chain on a store: loads the block tree (headers only), checks it, re-checks the last ones. */
   static async open(opts: ChainOptions): Promise<Chain> {
     const chain = new Chain(opts);
     await chain.load(opts.checkBlocks ?? 6);
@@ -263,7 +263,7 @@ export class Chain extends ChainReads implements BlockSink {
     return entry;
   }
 
-  /** Whether a block can join a processBlocks run ending at `base`: it extends it and is nowhere yet. Runs inside the queue. */
+  /** Whether a block extends a run ending at `base` and is nowhere yet. Runs inside the queue. */
   private extends(block: Block, hash: string, base: ChainEntry): boolean {
     if (!bytesEqual(block.header.prevHash, base.hashBytes)) return false;
     return (
@@ -271,7 +271,7 @@ export class Chain extends ChainReads implements BlockSink {
     );
   }
 
-  /** Steps 2 and 4 for a block extending a run at `base`: its item for the run (the records still to check). Runs inside the queue. */
+  /** Steps 2 and 4 for a block extending a run at `base`: its item for the run. Runs inside the queue. */
   private extension(
     block: Block,
     hashBytes: Uint8Array,
@@ -285,7 +285,7 @@ export class Chain extends ChainReads implements BlockSink {
     return { entry, block, raw: raw ?? encodeBlock(block), ids, upper: facts.upper };
   }
 
-  /** Commits a run of validated extensions of the tip as one batch, announces it, then connects orphans. Runs inside the queue. */
+  /** Commits a run of checked extensions, announces it, connects orphans. Runs inside the queue. */
   private async commitRun(run: RunItem[]): Promise<void> {
     this.announce(await this.acceptor.commitRun(run));
     // Orphans that were waiting for one of these blocks (rare during a sync, common after a gap).
@@ -313,7 +313,7 @@ export class Chain extends ChainReads implements BlockSink {
     }
   }
 
-  /** Records a rejection: caches the hash when the rule says the hash itself is bad, emits `invalid`. */
+  /** Records a rejection: caches a bad hash (when cacheable), emits `invalid`. Runs inside the queue. */
   private rejected(err: unknown, hash: string): unknown {
     if (!(err instanceof BlockError)) return err;
     if (err.cacheable) this.invalid.set(hash, err.data);
@@ -321,7 +321,7 @@ export class Chain extends ChainReads implements BlockSink {
     return err;
   }
 
-  /** Step 6: orphans whose parent just arrived, breadth first; a bad orphan does not stop the others. Runs inside the queue. */
+  /** Step 6: orphans whose parent arrived, breadth first; a bad one stops no other. Runs inside the queue. */
   private async connectOrphans(parent: ChainEntry): Promise<void> {
     const queue = [parent];
     while (queue.length) {
@@ -348,7 +348,7 @@ export class Chain extends ChainReads implements BlockSink {
 
   // ---------------------------------------------------------------- events
 
-  /** A written change's events: side; or disconnected, connected and tip; then invalid for a failed block. */
+  /** A written change's events: side, or disconnected/connected/tip, then invalid. Runs inside the queue. */
   private announce(change: Change): void {
     if (change.kind === "side") {
       this.emit("side", change.entry);
@@ -380,7 +380,7 @@ export class Chain extends ChainReads implements BlockSink {
 
   // ---------------------------------------------------------------- startup (load.ts)
 
-  /** Loads the stored tree and re-checks its last `checkBlocks` blocks, or writes the genesis to an empty store. */
+  /** Loads the stored tree and re-checks its last `checkBlocks` blocks, or starts a new one at genesis. */
   private async load(checkBlocks: number): Promise<void> {
     const tree = await readTree(this.store, this.params);
     if (!tree) {

@@ -1,4 +1,6 @@
-/** Why the chain refused a call. A block's own faults are BlockErrors (src/consensus/errors.ts), not these. */
+/**
+ * Why the chain refused a call. A block's own faults are BlockErrors (src/consensus/errors.ts), not these.
+ */
 export type ChainErrorCode =
   /** The chain was closed (Chain.close): it takes no new call. */
   "CLOSED";

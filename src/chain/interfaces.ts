@@ -33,7 +33,10 @@ export interface ChainReader {
   entriesAt(height: number): ChainEntry[];
   /** Children of an entry, main and side. */
   childrenOf(entry: ChainEntry): ChainEntry[];
-  /** Bitcoin-style block locator from `from` (default the tip): the last 10 main blocks, then sparser, then genesis. */
+  /**
+   * Bitcoin-style block locator from `from` (default the tip): the last 10 main blocks, then sparser, then
+   * genesis.
+   */
   locator(from?: ChainEntry): string[];
   /** The highest main-chain entry among `locator`'s hashes (genesis if none is known). */
   findFork(locator: readonly string[]): ChainEntry;
@@ -47,7 +50,10 @@ export interface BlockSource {
   getRawBlock(hash: string): Promise<Uint8Array | undefined>;
   /** The decoded block, or undefined when it is not stored. */
   getBlock(hash: string): Promise<Block | undefined>;
-  /** Serialized main-chain blocks for heights [from, from + count), in order (StoreError CORRUPT if one is missing). */
+  /**
+   * Serialized main-chain blocks for heights [from, from + count), in order (StoreError CORRUPT if one is
+   * missing).
+   */
   getMainBlocks(from: number, count: number): Promise<Uint8Array[]>;
 }
 
@@ -64,7 +70,7 @@ export interface RecordReader {
   isRecordConfirmed(id: string): Promise<boolean>;
   /**
    * A signer's confirmed records (public key in hex; DecodeError otherwise), newest first: at most
-   * `limit`, strictly before the cursor `before` (the height and index of the last record of the previous page).
+   * `limit`, strictly before the cursor `before` (the height and index of the previous page's last record).
    */
   recordsByAuthor(
     publicKeyHex: string,

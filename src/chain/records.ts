@@ -34,7 +34,10 @@ export class RecordView {
     private readonly exclusive: Exclusive,
   ) {}
 
-  /** Where a record (display-hex id) is confirmed on the main chain, or undefined. Throws DecodeError on a bad id. */
+  /**
+   * Where a record (display-hex id) is confirmed on the main chain, or undefined. Throws DecodeError on a bad
+   * id.
+   */
   findRecord(id: string): Promise<RecordLocation | undefined> {
     const idBytes = hexToHash(id);
     return this.stable(async () => {
@@ -43,7 +46,10 @@ export class RecordView {
     });
   }
 
-  /** The record at a place findRecord or recordsByAuthor gave, with its proof when asked; undefined when not stored. */
+  /**
+   * The record at a place findRecord or recordsByAuthor gave, with its proof when asked; undefined when not
+   * stored.
+   */
   async readRecord(place: RecordLocation, opts: { proof: boolean }): Promise<StoredRecord | undefined> {
     const e = this.tree.get(place.blockHash);
     return e && readStoredRecord(this.store, e.hashBytes, place.index, opts.proof);
@@ -116,7 +122,10 @@ export class RecordView {
     return entry && { blockHash: entry.hash, height: place.height, index: place.index };
   }
 
-  /** Runs a read of the index against a settled main chain: again, in the queue, if a batch moved it meanwhile. */
+  /**
+   * Runs a read of the index against a settled main chain: again, in the queue, if a batch moved it
+   * meanwhile.
+   */
   private async stable<T>(read: () => Promise<T>): Promise<T> {
     const before = this.epoch;
     const out = await read();

@@ -54,7 +54,9 @@ export class BlockTree {
     this.seq = genesis.seq + 1;
   }
 
-  /** Fills an empty tree with the one read back from the store (load.ts `readTree`), heights in arrival order. */
+  /**
+   * Fills an empty tree with the one read back from the store (load.ts `readTree`), heights in arrival order.
+   */
   initStored(stored: StoredTree): void {
     this.entries = stored.entries;
     for (const e of stored.entries.values()) this.addToHeight(e);
@@ -253,6 +255,7 @@ export class BlockTree {
   }
 
   // ---------------------------------------------------------------- changing (after the store batch)
+  // Every method below runs inside the Chain's queue, after the batch that describes the change is written.
 
   /** The tree entry of a checked block under `parent`, with the next arrival number (not yet added). */
   newEntry(block: Block, facts: BlockFacts, parent: ChainEntry): ChainEntry {

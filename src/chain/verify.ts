@@ -172,7 +172,7 @@ class Verifier {
     };
   }
 
-  /** Index consistency: parents, heights, work, arrival numbers and statuses of every entry (main and side). */
+  /** Index consistency: parents, heights, work, arrival numbers and statuses of every entry (main, side). */
   private checkEntries(): void {
     const seqs = new Set<number>();
     for (const [hash, e] of this.byHash) {
@@ -263,7 +263,7 @@ class Verifier {
     return true;
   }
 
-  /** The main-chain block at `height` against its entry, the block below it, every rule and the record index. */
+  /** The main-chain block at `height` against its entry, the block below, every rule and the record index. */
   private async checkMainBlock(
     height: number,
     hash: string,
