@@ -305,7 +305,10 @@ export class Chain extends ChainReads implements BlockSink {
     if ((opts.from ?? "sanity") === "sanity") this.stats.sanityChecks++;
     const heldCheckpoint = this.tree.heldCheckpoint();
     try {
-      return checkBlock(block, hashBytes, this.params, at, { ...opts, now: this.now(), heldCheckpoint });
+      // A literal, not a spread of `opts`: one shape for checkBlock (a spread cost ~1/10 of processBlocks).
+      const { size, from, facts, to } = opts;
+      const now = this.now();
+      return checkBlock(block, hashBytes, this.params, at, { now, size, from, facts, to, heldCheckpoint });
     } catch (err) {
       const hash = opts.facts?.hashHex ?? hashToHex(hashBytes);
       if (err instanceof BlockError && err.code === "TIME_TOO_NEW") this.future.set(hash, block);
