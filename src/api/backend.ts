@@ -1,5 +1,11 @@
 import type { EventEmitter } from "node:events";
-import type { Chain } from "../chain/chain.ts";
+import type {
+  BlockSink,
+  BlockSource,
+  ChainEventSource,
+  ChainReader,
+  RecordReader,
+} from "../chain/interfaces.ts";
 import type { Mempool } from "../mempool/index.ts";
 import type { MiningView, P2PInfo, PeerView, ReadyChecks, SyncView } from "./schemas.ts";
 
@@ -16,7 +22,7 @@ export interface BackendEvents {
 }
 
 /** The record index the API reads: the chain's, over the store's 'r' and 'a' keys (ids display hex). */
-export type RecordIndex = Pick<Chain, "findRecord" | "recordsByAuthor" | "readRecord">;
+export type RecordIndex = Pick<RecordReader, "findRecord" | "recordsByAuthor" | "readRecord">;
 
 /** Pending records and the index of confirmed ones: what the record routes need. */
 export interface RecordsBackend {
@@ -30,7 +36,7 @@ export interface RecordsBackend {
  * Methods that cannot work on this node (no P2P, no miner) throw an ApiError with status 503.
  */
 export interface ApiBackend {
-  readonly chain: Chain;
+  readonly chain: ChainReader & BlockSource & BlockSink & ChainEventSource;
   readonly events: EventEmitter<BackendEvents>;
   /** Without it (a node built without a mempool) the record routes answer 503 RECORDS_UNAVAILABLE. */
   readonly records?: RecordsBackend;

@@ -1,4 +1,4 @@
-import type { Chain } from "../chain/chain.ts";
+import type { BlockSource, ChainReader } from "../chain/interfaces.ts";
 import type { ChainEntry } from "../chain/types.ts";
 import type { Block } from "../consensus/block.ts";
 import { DecodeError, Reader, toHex } from "../consensus/bytes.ts";
@@ -85,7 +85,10 @@ export class LegacyJsonCache {
  * the stream runs, the pinned (old) blocks are read by hash, so the output is always one consistent chain.
  * Blocks found in `cache` are not read from the store at all.
  */
-export async function* streamLegacyChain(chain: Chain, cache?: LegacyJsonCache): AsyncGenerator<string> {
+export async function* streamLegacyChain(
+  chain: ChainReader & BlockSource,
+  cache?: LegacyJsonCache,
+): AsyncGenerator<string> {
   const tipHeight = chain.height;
   const pinned: ChainEntry[] = new Array(tipHeight + 1);
   for (let e: ChainEntry | undefined = chain.tip; e; e = e.parent) pinned[e.height] = e;

@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import type { Chain } from "../chain/chain.ts";
+import type { ChainReader } from "../chain/interfaces.ts";
 import type { ChainEntry, ProcessResult, Reorg } from "../chain/types.ts";
 import { type Block, recordIds } from "../consensus/block.ts";
 import { fromHex, toHex } from "../consensus/bytes.ts";
@@ -119,12 +119,12 @@ function recordView(rec: BlockRecord, index: number, id: Uint8Array): RecordView
 }
 
 /** Children of `e` in the block tree, main-chain child first. */
-export function children(chain: Chain, e: ChainEntry): ChainEntry[] {
+export function children(chain: ChainReader, e: ChainEntry): ChainEntry[] {
   const out = chain.childrenOf(e);
   return out.sort((a, b) => Number(chain.isMain(b)) - Number(chain.isMain(a)) || a.seq - b.seq);
 }
 
-export function blockDetail(chain: Chain, e: ChainEntry, block: Block): BlockDetail {
+export function blockDetail(chain: ChainReader, e: ChainEntry, block: Block): BlockDetail {
   const params = chain.params;
   const main = chain.isMain(e);
   const ids = recordIds(block);
@@ -163,7 +163,7 @@ export function blockDetail(chain: Chain, e: ChainEntry, block: Block): BlockDet
   };
 }
 
-export function treeNode(chain: Chain, e: ChainEntry): TreeNode {
+export function treeNode(chain: ChainReader, e: ChainEntry): TreeNode {
   return {
     hash: e.hash,
     parent: hashToHex(e.header.prevHash),

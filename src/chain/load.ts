@@ -5,7 +5,7 @@ import { hashToHex, headerHashBytes, hexToHash } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { errorMessage } from "../util/errors.ts";
 import { checkBlock, type Position } from "./connect.ts";
-import { type ChainStore, type StoredEntry, StoreError } from "./store.ts";
+import { type ChainStore, indexedRecords, type StoredEntry, StoreError, storedBlock } from "./store.ts";
 import type { ChainEntry } from "./types.ts";
 
 /**
@@ -168,6 +168,19 @@ export function genesisEntry(params: NetworkParams, seq: number): { entry: Chain
     parent: undefined,
   };
   return { entry, raw };
+}
+
+/** Writes the genesis to an empty store as the whole main chain (its records indexed); returns its entry. */
+export async function writeGenesis(store: ChainStore, params: NetworkParams): Promise<ChainEntry> {
+  const { entry, raw } = genesisEntry(params, 0);
+  await store.write({
+    blocks: [storedBlock(entry.hashBytes, raw, params.genesis)],
+    entries: [toStored(entry)],
+    mainPut: [{ height: 0, hash: entry.hashBytes }],
+    tip: entry.hashBytes,
+    recordsPut: indexedRecords(params.genesis, 0),
+  });
+  return entry;
 }
 
 /** A tree entry as the store keeps it. */

@@ -2,7 +2,7 @@ import { type Block, recordIds } from "../consensus/block.ts";
 import type { BlockErrorData } from "../consensus/errors.ts";
 import type { BlockHeader } from "../consensus/header.ts";
 import { computeMerkleRoot, UPPER_TREE_SPAN } from "../consensus/merkle.ts";
-import type { EntryStatus } from "./types.ts";
+import type { ChainEntry, EntryStatus } from "./types.ts";
 
 /**
  * The storage the chain needs, as an interface the store layer implements (src/store/level.ts).
@@ -121,6 +121,20 @@ export interface ChainStore {
   countRecordIndex(): Promise<{ records: number; authors: number }>;
   /** Applies one atomic batch. */
   write(w: StoreWrite): Promise<void>;
+}
+
+/** The stored bodies of `entries`, in order; a missing one is a StoreError CORRUPT naming it as `what`. */
+export async function readStored(
+  store: ChainStore,
+  entries: readonly ChainEntry[],
+  what: string,
+): Promise<Uint8Array[]> {
+  if (!entries.length) return [];
+  const raws = await store.getBlocks(entries.map((e) => e.hashBytes));
+  return raws.map((r, i) => {
+    if (!r) throw new StoreError("CORRUPT", `${what} ${entries[i]!.hash} is missing from the store`);
+    return r;
+  });
 }
 
 /** Why the store cannot be used. Each code names a different problem a user must fix differently. */

@@ -1,5 +1,5 @@
 import type { Block } from "../consensus/block.ts";
-import type { BlockErrorData } from "../consensus/errors.ts";
+import type { BlockErrorCode, BlockErrorData } from "../consensus/errors.ts";
 import type { BlockHeader } from "../consensus/header.ts";
 
 /**
@@ -74,8 +74,8 @@ export interface ChainEvents {
   tip: [event: { tip: ChainEntry; previous: ChainEntry; reorg?: Reorg }];
   /** A block was stored on a side branch. */
   side: [entry: ChainEntry];
-  /** A block was rejected; `error` is the BlockError. */
-  invalid: [event: { hash: string; code: string; penalty: number }];
+  /** A block was rejected: the rule it broke (its BlockError's code) and the penalty its sender deserves. */
+  invalid: [event: { hash: string; code: BlockErrorCode; penalty: number }];
   /**
    * A processBlock call settled: how long it took, waiting in the queue included, and how it ended
    * (`invalid` for a BlockError, `error` for anything else). For monitoring (the node's metrics).

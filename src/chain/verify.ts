@@ -9,7 +9,8 @@ import { readRecord } from "../consensus/records.ts";
 import { MEDIAN_TIME_SPAN, medianTimePast } from "../consensus/time.ts";
 import { errorMessage } from "../util/errors.ts";
 import { checkBlock, type Position } from "./connect.ts";
-import { type ChainStore, indexedRecords, type StoredEntry, StoreError } from "./store.ts";
+import { type ChainStore, indexedRecords, type RecordPlace, type StoredEntry, StoreError } from "./store.ts";
+import { isInvalid } from "./tree.ts";
 
 export interface VerifyResult {
   ok: boolean;
@@ -49,7 +50,7 @@ export async function verifyChain(
   opts: VerifyOptions = {},
 ): Promise<VerifyResult> {
   try {
-    return await verifyAll(store, params, opts);
+    return await new Verifier(store, params, opts).run();
   } catch (err) {
     // The store itself refused to read (LevelDB corruption, unreadable entry): that is a finding too.
     if (!(err instanceof StoreError)) throw err;
@@ -75,257 +76,325 @@ function bodySummary(raw: Uint8Array): { recordCount: number; miner: string } | 
   }
 }
 
-async function verifyAll(
-  store: ChainStore,
-  params: NetworkParams,
-  opts: VerifyOptions,
-): Promise<VerifyResult> {
-  const problems: string[] = [];
-  const max = opts.maxProblems ?? 100;
-  const problem = (p: string): void => {
-    if (problems.length < max) problems.push(p);
-  };
-
-  const stored = await store.loadEntries();
-  const byHash = new Map<string, StoredEntry>();
-  for (const e of stored) byHash.set(hashToHex(e.hash), e);
-
-  // Index consistency: parents, work, bodies for every entry (main and side).
-  const seqs = new Set<number>();
-  for (const [hash, e] of byHash) {
-    const parentHash = hashToHex(e.header.prevHash);
-    // LevelDB does not checksum what it reads back: a damaged entry must not pass for a good one.
-    const headerHash = hashToHex(headerHashBytes(e.header));
-    if (headerHash !== hash) problem(`entry ${hash}: its stored header hashes to ${headerHash}`);
-    if (seqs.has(e.seq)) problem(`entry ${hash}: arrival number ${e.seq} is not unique`);
-    seqs.add(e.seq);
-    if (e.height === 0) {
-      if (hash !== params.genesisHash) problem(`entry ${hash} claims height 0 but is not the genesis block`);
-      continue;
-    }
-    const p = byHash.get(parentHash);
-    if (!p) {
-      problem(`entry ${hash} (height ${e.height}): parent ${parentHash} missing from the index`);
-      continue;
-    }
-    if (p.height + 1 !== e.height) problem(`entry ${hash}: height ${e.height} but parent height ${p.height}`);
-    if (p.chainWork + blockWork(e.header.bits) !== e.chainWork)
-      problem(`entry ${hash}: cumulative work is wrong`);
-    if (e.seq <= p.seq) problem(`entry ${hash}: arrival number ${e.seq} is not after its parent's`);
-    if (
-      (p.status === "invalid" || p.status === "invalid-child") &&
-      e.status !== "invalid" &&
-      e.status !== "invalid-child"
-    ) {
-      problem(`entry ${hash}: descends from invalid ${parentHash} but is marked ${e.status}`);
-    }
-  }
-  const all = [...byHash.values()];
-  /** Blocks off the main chain with upper levels: their contents are checked after the main chain's. */
-  const sideUppers: StoredEntry[] = [];
-  for (let i = 0; i < all.length; i += BATCH) {
-    const part = all.slice(i, i + BATCH);
-    const bodies = await store.getBlocks(part.map((e) => e.hash));
-    const uppers = await store.getUpperTrees(part.map((e) => e.hash));
-    bodies.forEach((b, j) => {
-      const e = part[j]!;
-      // Present exactly for the blocks of more than UPPER_TREE_SPAN records, of the size their count gives;
-      // the contents are compared with the recomputed tree below.
-      const upper = uppers[j];
-      if ((upper?.length ?? 0) !== upperTreeSize(e.recordCount))
-        problem(
-          `block ${hashToHex(e.hash)}: merkle upper levels ${upper ? `of ${upper.length} bytes` : "missing"}, ${e.recordCount} records need ${upperTreeSize(e.recordCount)}`,
-        );
-      else if (upper && e.status !== "valid") sideUppers.push(e);
-      if (!b) problem(`block body ${hashToHex(e.hash)} missing`);
-      else if (b.length !== e.size || !bytesEqual(b.subarray(0, HEADER_SIZE), encodeHeader(e.header))) {
-        problem(`block body ${hashToHex(e.hash)} does not match its index entry (header or size)`);
-      } else {
-        // The explorer and the API show these from the index without reading bodies: check them everywhere.
-        const found = bodySummary(b);
-        if (!found) problem(`block body ${hashToHex(e.hash)} does not decode`);
-        else if (found.recordCount !== e.recordCount || found.miner !== e.miner)
-          problem(`entry ${hashToHex(e.hash)}: its record count or miner does not match its body`);
-      }
-    });
-  }
-
-  const tipBytes = await store.getTip();
-  if (!tipBytes) {
-    problem("no tip record");
-    return { ok: false, height: -1, tip: undefined, checked: 0, entries: byHash.size, problems };
-  }
-  const tipHash = hashToHex(tipBytes);
-  const tip = byHash.get(tipHash);
-  if (!tip) {
-    problem(`tip ${tipHash} is not in the block index`);
-    return { ok: false, height: -1, tip: tipHash, checked: 0, entries: byHash.size, problems };
-  }
-
-  // Main chain, genesis to tip, through the height index.
-  const total = tip.height + 1;
-  let checked = 0;
-  let prev: StoredEntry | undefined;
-  let chainWork = 0n;
+/** Where the walk along the main chain stands: what the next block is checked against. */
+class MainWalk {
+  /** The last main-chain entry checked (the one below the next block). */
+  prev: StoredEntry | undefined = undefined;
+  chainWork = 0n;
   /** Times of the last 11 main-chain blocks checked, oldest first. */
-  const times: number[] = [];
-  let anchor: AsertAnchor | undefined;
+  times: number[] = [];
+  anchor: AsertAnchor | undefined = undefined;
   /** Main-chain records and signed records seen, to compare with the number of index keys. */
-  let records = 0;
-  let signed = 0;
+  records = 0;
+  signed = 0;
   /** Entries checked as main-chain blocks (their upper levels compared there). */
-  const onMain = new Set<StoredEntry>();
-  const every = opts.progressEvery ?? 1000;
-  for (let from = 0; from < total; from += BATCH) {
-    const heights = Array.from({ length: Math.min(BATCH, total - from) }, (_, i) => from + i);
-    const mainHashes = await Promise.all(heights.map((h) => store.getMainHash(h)));
-    const bodies = await store.getBlocks(mainHashes.map((h) => h ?? new Uint8Array(32)));
-    const uppers = await store.getUpperTrees(mainHashes.map((h) => h ?? new Uint8Array(32)));
-    for (let i = 0; i < heights.length; i++) {
-      const height = heights[i]!;
-      const key = mainHashes[i];
-      if (!key) {
-        problem(`height index has no block at height ${height}`);
-        return done();
-      }
-      const hash = hashToHex(key);
-      const e = byHash.get(hash);
-      const raw = bodies[i];
-      if (!e) problem(`main-chain block ${hash} (height ${height}) has no index entry`);
-      if (!raw) {
-        problem(`main-chain block ${hash} (height ${height}) body missing`);
-        return done();
-      }
-      let block: Block;
-      try {
-        block = decodeBlock(raw);
-      } catch (err) {
-        problem(`main-chain block ${hash} (height ${height}) does not decode: ${errorMessage(err)}`);
-        return done();
-      }
-      const actual = headerHashBytes(block.header);
-      if (hashToHex(actual) !== hash)
-        problem(`block stored under ${hash} (height ${height}) hashes to ${hashToHex(actual)}`);
-      if (e && e.height !== height)
-        problem(`block ${hash} indexed at height ${height} but its entry says ${e.height}`);
-      if (e && e.status !== "valid")
-        problem(`main-chain block ${hash} (height ${height}) has status ${e.status}`);
-      if (prev && hashToHex(block.header.prevHash) !== hashToHex(prev.hash)) {
-        problem(`block ${hash} (height ${height}) does not build on the main-chain block below it`);
-      }
-      chainWork += blockWork(block.header.bits);
-      if (e && e.chainWork !== chainWork)
-        problem(`block ${hash} (height ${height}): stored cumulative work is wrong`);
-      // The parent is the main-chain block checked just before (its own problems are reported there).
-      const at: Position =
-        height === 0
-          ? "genesis"
-          : {
-              parent: {
-                hash: hashToHex(block.header.prevHash),
-                height: height - 1,
-                invalid: false,
-                childContext: () => ({
-                  expectedBits: requiredBits(params, height - 1, times[times.length - 1]!, () => anchor!),
-                  medianTimePast: medianTimePast(times),
-                }),
-              },
-            };
-      // The record index: every record at its own place, every signed one under its author.
-      const ids = recordIds(block);
-      const rows = indexedRecords(block, height, ids);
-      const places = await store.getRecordPlaces(ids);
-      const authored = rows.filter((r) => r.author !== undefined) as Array<
-        (typeof rows)[number] & { author: Uint8Array }
-      >;
-      const authorIds = await store.getAuthorIds(authored);
-      records += rows.length;
-      signed += authored.length;
-      places.forEach((p, index) => {
-        if (!p || p.height !== height || p.index !== index) {
-          const where = p
-            ? `indexed at height ${p.height}, position ${p.index}`
-            : "missing from the record index";
-          problem(
-            `record ${hashToHex(ids[index]!)} (block ${hash}, height ${height}, position ${index}) is ${where}`,
-          );
-        }
-      });
-      authored.forEach((r, i) => {
-        const got = authorIds[i];
-        if (!got || !bytesEqual(got, r.id))
-          problem(
-            `record ${hashToHex(r.id)} (block ${hash}, height ${height}, position ${r.index}) is missing from the author index`,
-          );
-      });
-      try {
-        const facts = checkBlock(block, actual, params, at, {
-          now: Number.MAX_SAFE_INTEGER,
-          size: raw.length,
-          // A record the index places lower in the chain is a repeat (one placed elsewhere is reported above).
-          confirmedIn: (_id, index) => {
-            const p = places[index];
-            return p && p.height < height ? `the main-chain block at height ${p.height}` : undefined;
-          },
-        });
-        if (!sameUpper(facts.upper, uppers[i]))
-          problem(`block ${hash} (height ${height}): its stored merkle upper levels are not its tree's`);
-      } catch (err) {
-        problem(`block ${hash} (height ${height}) breaks a rule: ${errorMessage(err)}`);
-      }
-      if (height === 1)
-        anchor = anchorFromBlockOne(params.genesis.header.bits, block.header.time, params.targetSpacing);
-      times.push(block.header.time);
-      if (times.length > MEDIAN_TIME_SPAN) times.shift();
-      if (e) onMain.add(e);
-      prev = e ?? prev;
-      checked++;
-      if (opts.onProgress && checked % every === 0) opts.onProgress(checked, total);
-    }
-  }
-  if (hashToHex(prev?.hash ?? new Uint8Array(32)) !== tipHash)
-    problem("the height index does not end at the tip");
-  const beyond = await store.getMainHash(total);
-  if (beyond) problem(`height index has a block above the tip (height ${total})`);
-  // Valid blocks that left the main chain and other side blocks: their stored levels against their records.
-  const offMain = sideUppers.concat(all.filter((e) => e.status === "valid" && !onMain.has(e)));
-  for (let i = 0; i < offMain.length; i += BATCH) {
-    const part = offMain.slice(i, i + BATCH).filter((e) => e.recordCount > UPPER_TREE_SPAN);
-    if (part.length === 0) continue;
-    const bodies = await store.getBlocks(part.map((e) => e.hash));
-    const uppers = await store.getUpperTrees(part.map((e) => e.hash));
-    part.forEach((e, j) => {
-      const raw = bodies[j];
-      if (!raw) return; // reported above
-      let upper: Uint8Array | undefined;
-      try {
-        upper = computeMerkleRoot(recordIds(decodeBlock(raw)), true).upper;
-      } catch {
-        return; // a body that does not decode is reported above
-      }
-      if (!sameUpper(upper, uppers[j]))
-        problem(`block ${hashToHex(e.hash)}: its stored merkle upper levels are not its tree's`);
-    });
-  }
-  if (checked === total) {
-    // Every main-chain record has its keys (above); more keys than records means stale ones.
-    const keys = await store.countRecordIndex();
-    if (keys.records !== records)
-      problem(`record index holds ${keys.records} ids for ${records} main-chain records`);
-    if (keys.authors !== signed)
-      problem(`author index holds ${keys.authors} keys for ${signed} signed main-chain records`);
-  }
-  return done();
+  onMain = new Set<StoredEntry>();
+  checked = 0;
+}
 
-  function done(): VerifyResult {
-    opts.onProgress?.(checked, total);
+/** One run of verifyChain: the steps in their order, each adding what it finds to `problems`. */
+class Verifier {
+  private readonly problems: string[] = [];
+  private readonly max: number;
+  private readonly byHash = new Map<string, StoredEntry>();
+  private readonly walk = new MainWalk();
+  private total = 0;
+
+  constructor(
+    private readonly store: ChainStore,
+    private readonly params: NetworkParams,
+    private readonly opts: VerifyOptions,
+  ) {
+    this.max = opts.maxProblems ?? 100;
+  }
+
+  private problem(p: string): void {
+    if (this.problems.length < this.max) this.problems.push(p);
+  }
+
+  /** Every step; a main chain that cannot be followed further ends the run there. */
+  async run(): Promise<VerifyResult> {
+    const { store, byHash } = this;
+    for (const e of await store.loadEntries()) byHash.set(hashToHex(e.hash), e);
+    this.checkEntries();
+    const all = [...byHash.values()];
+    const sideUppers = await this.checkBodies(all);
+
+    const tipBytes = await store.getTip();
+    if (!tipBytes) {
+      this.problem("no tip record");
+      return { ...this.result(-1, undefined), ok: false };
+    }
+    const tipHash = hashToHex(tipBytes);
+    const tip = byHash.get(tipHash);
+    if (!tip) {
+      this.problem(`tip ${tipHash} is not in the block index`);
+      return { ...this.result(-1, tipHash), ok: false };
+    }
+
+    this.total = tip.height + 1;
+    if (!(await this.checkMain())) return this.done(tip, tipHash);
+    const { walk, total } = this;
+    if (hashToHex(walk.prev?.hash ?? new Uint8Array(32)) !== tipHash)
+      this.problem("the height index does not end at the tip");
+    const beyond = await store.getMainHash(total);
+    if (beyond) this.problem(`height index has a block above the tip (height ${total})`);
+    // Valid blocks that left the main chain and other side blocks: their stored levels against their records.
+    await this.checkOffMain(
+      sideUppers.concat(all.filter((e) => e.status === "valid" && !walk.onMain.has(e))),
+    );
+    if (walk.checked === total) {
+      // Every main-chain record has its keys (checkMain); more keys than records means stale ones.
+      const keys = await store.countRecordIndex();
+      if (keys.records !== walk.records)
+        this.problem(`record index holds ${keys.records} ids for ${walk.records} main-chain records`);
+      if (keys.authors !== walk.signed)
+        this.problem(`author index holds ${keys.authors} keys for ${walk.signed} signed main-chain records`);
+    }
+    return this.done(tip, tipHash);
+  }
+
+  /** The result once the main chain was walked (as far as it could be), with the last progress call. */
+  private done(tip: StoredEntry, tipHash: string): VerifyResult {
+    this.opts.onProgress?.(this.walk.checked, this.total);
+    return this.result(tip.height, tipHash);
+  }
+
+  private result(height: number, tip: string | undefined): VerifyResult {
+    const { problems, walk } = this;
     return {
       ok: problems.length === 0,
-      height: tip!.height,
-      tip: tipHash,
-      checked,
-      entries: byHash.size,
+      height,
+      tip,
+      checked: walk.checked,
+      entries: this.byHash.size,
       problems,
     };
+  }
+
+  /** Index consistency: parents, heights, work, arrival numbers and statuses of every entry (main, side). */
+  private checkEntries(): void {
+    const seqs = new Set<number>();
+    for (const [hash, e] of this.byHash) {
+      const parentHash = hashToHex(e.header.prevHash);
+      // LevelDB does not checksum what it reads back: a damaged entry must not pass for a good one.
+      const headerHash = hashToHex(headerHashBytes(e.header));
+      if (headerHash !== hash) this.problem(`entry ${hash}: its stored header hashes to ${headerHash}`);
+      if (seqs.has(e.seq)) this.problem(`entry ${hash}: arrival number ${e.seq} is not unique`);
+      seqs.add(e.seq);
+      if (e.height === 0) {
+        if (hash !== this.params.genesisHash)
+          this.problem(`entry ${hash} claims height 0 but is not the genesis block`);
+        continue;
+      }
+      const p = this.byHash.get(parentHash);
+      if (!p) {
+        this.problem(`entry ${hash} (height ${e.height}): parent ${parentHash} missing from the index`);
+        continue;
+      }
+      if (p.height + 1 !== e.height)
+        this.problem(`entry ${hash}: height ${e.height} but parent height ${p.height}`);
+      if (p.chainWork + blockWork(e.header.bits) !== e.chainWork)
+        this.problem(`entry ${hash}: cumulative work is wrong`);
+      if (e.seq <= p.seq) this.problem(`entry ${hash}: arrival number ${e.seq} is not after its parent's`);
+      if (isInvalid(p) && !isInvalid(e)) {
+        this.problem(`entry ${hash}: descends from invalid ${parentHash} but is marked ${e.status}`);
+      }
+    }
+  }
+
+  /**
+   * Every entry's body and upper levels against the entry (header, size, record count, miner); returns the
+   * blocks off the main chain with upper levels, whose contents are checked after the main chain's.
+   */
+  private async checkBodies(all: StoredEntry[]): Promise<StoredEntry[]> {
+    const sideUppers: StoredEntry[] = [];
+    for (let i = 0; i < all.length; i += BATCH) {
+      const part = all.slice(i, i + BATCH);
+      const bodies = await this.store.getBlocks(part.map((e) => e.hash));
+      const uppers = await this.store.getUpperTrees(part.map((e) => e.hash));
+      bodies.forEach((b, j) => {
+        const e = part[j]!;
+        // Present exactly for the blocks of more than UPPER_TREE_SPAN records, of the size their count gives;
+        // the contents are compared with the recomputed tree later.
+        const upper = uppers[j];
+        if ((upper?.length ?? 0) !== upperTreeSize(e.recordCount))
+          this.problem(
+            `block ${hashToHex(e.hash)}: merkle upper levels ${upper ? `of ${upper.length} bytes` : "missing"}, ${e.recordCount} records need ${upperTreeSize(e.recordCount)}`,
+          );
+        else if (upper && e.status !== "valid") sideUppers.push(e);
+        if (!b) this.problem(`block body ${hashToHex(e.hash)} missing`);
+        else if (b.length !== e.size || !bytesEqual(b.subarray(0, HEADER_SIZE), encodeHeader(e.header))) {
+          this.problem(`block body ${hashToHex(e.hash)} does not match its index entry (header or size)`);
+        } else {
+          // The explorer and the API show these from the index without reading bodies: check them everywhere.
+          const found = bodySummary(b);
+          if (!found) this.problem(`block body ${hashToHex(e.hash)} does not decode`);
+          else if (found.recordCount !== e.recordCount || found.miner !== e.miner)
+            this.problem(`entry ${hashToHex(e.hash)}: its record count or miner does not match its body`);
+        }
+      });
+    }
+    return sideUppers;
+  }
+
+  /** Main chain, genesis to tip, through the height index; false when it cannot be followed to the end. */
+  private async checkMain(): Promise<boolean> {
+    const { store, total } = this;
+    const every = this.opts.progressEvery ?? 1000;
+    for (let from = 0; from < total; from += BATCH) {
+      const heights = Array.from({ length: Math.min(BATCH, total - from) }, (_, i) => from + i);
+      const mainHashes = await Promise.all(heights.map((h) => store.getMainHash(h)));
+      const bodies = await store.getBlocks(mainHashes.map((h) => h ?? new Uint8Array(32)));
+      const uppers = await store.getUpperTrees(mainHashes.map((h) => h ?? new Uint8Array(32)));
+      for (let i = 0; i < heights.length; i++) {
+        const height = heights[i]!;
+        const key = mainHashes[i];
+        if (!key) {
+          this.problem(`height index has no block at height ${height}`);
+          return false;
+        }
+        if (!(await this.checkMainBlock(height, hashToHex(key), bodies[i], uppers[i]))) return false;
+        this.walk.checked++;
+        if (this.opts.onProgress && this.walk.checked % every === 0)
+          this.opts.onProgress(this.walk.checked, total);
+      }
+    }
+    return true;
+  }
+
+  /** The main-chain block at `height` against its entry, the block below, every rule and the record index. */
+  private async checkMainBlock(
+    height: number,
+    hash: string,
+    raw: Uint8Array | undefined,
+    storedUpper: Uint8Array | undefined,
+  ): Promise<boolean> {
+    const { walk, params } = this;
+    const e = this.byHash.get(hash);
+    if (!e) this.problem(`main-chain block ${hash} (height ${height}) has no index entry`);
+    if (!raw) {
+      this.problem(`main-chain block ${hash} (height ${height}) body missing`);
+      return false;
+    }
+    let block: Block;
+    try {
+      block = decodeBlock(raw);
+    } catch (err) {
+      this.problem(`main-chain block ${hash} (height ${height}) does not decode: ${errorMessage(err)}`);
+      return false;
+    }
+    const actual = headerHashBytes(block.header);
+    if (hashToHex(actual) !== hash)
+      this.problem(`block stored under ${hash} (height ${height}) hashes to ${hashToHex(actual)}`);
+    if (e && e.height !== height)
+      this.problem(`block ${hash} indexed at height ${height} but its entry says ${e.height}`);
+    if (e && e.status !== "valid")
+      this.problem(`main-chain block ${hash} (height ${height}) has status ${e.status}`);
+    if (walk.prev && hashToHex(block.header.prevHash) !== hashToHex(walk.prev.hash)) {
+      this.problem(`block ${hash} (height ${height}) does not build on the main-chain block below it`);
+    }
+    walk.chainWork += blockWork(block.header.bits);
+    if (e && e.chainWork !== walk.chainWork)
+      this.problem(`block ${hash} (height ${height}): stored cumulative work is wrong`);
+    const ids = recordIds(block);
+    const places = await this.checkRecordIndex(block, ids, height, hash);
+    try {
+      const facts = checkBlock(block, actual, params, this.position(height, block), {
+        now: Number.MAX_SAFE_INTEGER,
+        size: raw.length,
+        // A record the index places lower in the chain is a repeat (one placed elsewhere is reported above).
+        confirmedIn: (_id, index) => {
+          const p = places[index];
+          return p && p.height < height ? `the main-chain block at height ${p.height}` : undefined;
+        },
+      });
+      if (!sameUpper(facts.upper, storedUpper))
+        this.problem(`block ${hash} (height ${height}): its stored merkle upper levels are not its tree's`);
+    } catch (err) {
+      this.problem(`block ${hash} (height ${height}) breaks a rule: ${errorMessage(err)}`);
+    }
+    if (height === 1)
+      walk.anchor = anchorFromBlockOne(params.genesis.header.bits, block.header.time, params.targetSpacing);
+    walk.times.push(block.header.time);
+    if (walk.times.length > MEDIAN_TIME_SPAN) walk.times.shift();
+    if (e) walk.onMain.add(e);
+    walk.prev = e ?? walk.prev;
+    return true;
+  }
+
+  /** Where the main-chain block at `height` sits: its parent is the main-chain block checked just before. */
+  private position(height: number, block: Block): Position {
+    if (height === 0) return "genesis";
+    const { walk, params } = this;
+    return {
+      // The parent's own problems are reported at its height.
+      parent: {
+        hash: hashToHex(block.header.prevHash),
+        height: height - 1,
+        invalid: false,
+        childContext: () => ({
+          expectedBits: requiredBits(params, height - 1, walk.times.at(-1)!, () => walk.anchor!),
+          medianTimePast: medianTimePast(walk.times),
+        }),
+      },
+    };
+  }
+
+  /** The record index: every record of the block at its own place, every signed one under its author. */
+  private async checkRecordIndex(
+    block: Block,
+    ids: Uint8Array[],
+    height: number,
+    hash: string,
+  ): Promise<Array<RecordPlace | undefined>> {
+    const rows = indexedRecords(block, height, ids);
+    const places = await this.store.getRecordPlaces(ids);
+    const authored = rows.filter((r) => r.author !== undefined) as Array<
+      (typeof rows)[number] & { author: Uint8Array }
+    >;
+    const authorIds = await this.store.getAuthorIds(authored);
+    this.walk.records += rows.length;
+    this.walk.signed += authored.length;
+    places.forEach((p, index) => {
+      if (!p || p.height !== height || p.index !== index) {
+        const where = p
+          ? `indexed at height ${p.height}, position ${p.index}`
+          : "missing from the record index";
+        this.problem(
+          `record ${hashToHex(ids[index]!)} (block ${hash}, height ${height}, position ${index}) is ${where}`,
+        );
+      }
+    });
+    authored.forEach((r, i) => {
+      const got = authorIds[i];
+      if (!got || !bytesEqual(got, r.id))
+        this.problem(
+          `record ${hashToHex(r.id)} (block ${hash}, height ${height}, position ${r.index}) is missing from the author index`,
+        );
+    });
+    return places;
+  }
+
+  /** Blocks off the main chain with upper levels: the stored levels against their records' tree. */
+  private async checkOffMain(offMain: StoredEntry[]): Promise<void> {
+    for (let i = 0; i < offMain.length; i += BATCH) {
+      const part = offMain.slice(i, i + BATCH).filter((e) => e.recordCount > UPPER_TREE_SPAN);
+      if (part.length === 0) continue;
+      const bodies = await this.store.getBlocks(part.map((e) => e.hash));
+      const uppers = await this.store.getUpperTrees(part.map((e) => e.hash));
+      part.forEach((e, j) => {
+        const raw = bodies[j];
+        if (!raw) return; // reported by checkBodies
+        let upper: Uint8Array | undefined;
+        try {
+          upper = computeMerkleRoot(recordIds(decodeBlock(raw)), true).upper;
+        } catch {
+          return; // a body that does not decode is reported by checkBodies
+        }
+        if (!sameUpper(upper, uppers[j]))
+          this.problem(`block ${hashToHex(e.hash)}: its stored merkle upper levels are not its tree's`);
+      });
+    }
   }
 }

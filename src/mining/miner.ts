@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import type { Chain } from "../chain/chain.ts";
+import type { BlockSink, ChainEventSource, ChainReader } from "../chain/interfaces.ts";
 import type { NextBlockContext, ProcessResult } from "../chain/types.ts";
 import type { Block } from "../consensus/block.ts";
 import { hashToHex } from "../consensus/header.ts";
@@ -52,7 +52,9 @@ export interface MinerOptions {
  * The options that tie a miner to a chain: templates on its tip, found blocks into its processBlock (the
  * same entry as blocks from the network), and its tip events.
  */
-export function chainHooks(chain: Chain): Pick<MinerOptions, "getContext" | "submit" | "onTip"> {
+export function chainHooks(
+  chain: Pick<ChainReader, "nextBlockContext"> & Pick<BlockSink, "processBlock"> & ChainEventSource,
+): Pick<MinerOptions, "getContext" | "submit" | "onTip"> {
   return {
     getContext: (now) => chain.nextBlockContext(now),
     submit: (block) => chain.processBlock(block),

@@ -14,7 +14,7 @@ import type { Libp2p, PeerId } from "@libp2p/interface";
 import { mdns } from "@libp2p/mdns";
 import { tcp } from "@libp2p/tcp";
 import { createLibp2p } from "libp2p";
-import type { Chain } from "../chain/chain.ts";
+import type { BlockSink, BlockSource, ChainEventSource, ChainReader } from "../chain/interfaces.ts";
 import { sha256, sha256d } from "../consensus/hash.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import type { Logger } from "../util/logger.ts";
@@ -64,7 +64,7 @@ export type Services = { identify: Identify; pubsub: ValidatingGossipSub };
 export interface NetContext {
   node: Libp2p<Services>;
   params: NetworkParams;
-  chain: Chain;
+  chain: ChainReader & BlockSource & BlockSink & ChainEventSource;
   log: Logger;
   limits: NetworkLimits;
   /** The facade's emitter: the parts emit the public events on it. */

@@ -1,7 +1,7 @@
 /** Options, limits, events and peer summaries of the P2P layer: the shapes src/node and src/api see. */
 
 import type { PrivateKey } from "@libp2p/interface";
-import type { Chain } from "../chain/chain.ts";
+import type { BlockSink, BlockSource, ChainEventSource, ChainReader } from "../chain/interfaces.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import type { Mempool } from "../mempool/index.ts";
 import type { SyncDone, SyncProgress } from "../sync/types.ts";
@@ -124,7 +124,7 @@ export interface NetworkOptions {
 
 /** What the network needs from the rest of the node. */
 export interface NetworkModules {
-  chain: Chain;
+  chain: ChainReader & BlockSource & BlockSink & ChainEventSource;
   /** Persisted ban list (the LevelStore). */
   bans: BanStore;
   /** Pending records: with it the network joins the records topic (gossip/records.ts). */

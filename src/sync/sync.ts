@@ -6,43 +6,12 @@
  * behaviour ended returns the fault in its outcome, and the caller (src/net) decides what it costs.
  */
 import { type Block, decodeBlock } from "../consensus/block.ts";
-import { bytesEqual } from "../consensus/bytes.ts";
 import { BlockError } from "../consensus/errors.ts";
-import { sha256d } from "../consensus/hash.ts";
-import { HEADER_SIZE, hexToHash } from "../consensus/header.ts";
+import { hexToHash } from "../consensus/header.ts";
 import { errorMessage } from "../util/errors.ts";
 import type { Logger } from "../util/logger.ts";
-import {
-  type FetchBlocks,
-  SkipUnsupportedError,
-  type SyncChain,
-  type SyncFault,
-  type SyncOutcome,
-  type SyncPeer,
-  type SyncProgress,
-} from "./types.ts";
-
-/** Times one sync starts its pipeline again because the peer's chain moved under it. */
-const MAX_RESTARTS = 3;
-
-/** A block request in flight: `max` blocks from `skip` past the anchor's fork point. */
-interface Slot {
-  skip: number;
-  max: number;
-  blocks: Promise<Uint8Array[]>;
-  cancel: AbortController;
-}
-
-/** Whether a short response stopped at the byte bound: its next block could not have fitted. */
-function cutByBytes(batch: readonly Uint8Array[], maxBytes: number): boolean {
-  let bytes = 0;
-  let biggest = 0;
-  for (const b of batch) {
-    bytes += b.length;
-    biggest = Math.max(biggest, b.length);
-  }
-  return bytes + biggest > maxBytes;
-}
+import type { FetchBlocks, SyncChain, SyncFault, SyncOutcome, SyncPeer, SyncProgress } from "./types.ts";
+import { DownloadWindow } from "./window.ts";
 
 /** Configuration of Sync. */
 export interface SyncOptions<P extends SyncPeer> {
@@ -64,6 +33,35 @@ export interface SyncOptions<P extends SyncPeer> {
   onProgress?: (event: SyncProgress) => void;
   /** Called after every sync from a peer, before the next peer is chosen (penalties, events). */
   onOutcome?: (peer: P, outcome: SyncOutcome) => Promise<void> | void;
+}
+
+/** When one sync from a peer reports progress: past `progressMinBlocks`, at most once per interval. */
+class ProgressMeter {
+  readonly startHeight: number;
+  readonly t0 = performance.now();
+  private last = this.t0;
+  private readonly minBlocks: number;
+  private readonly intervalMs: number;
+
+  constructor(
+    private readonly chain: SyncChain,
+    opts: { progressMinBlocks?: number; progressIntervalMs?: number },
+  ) {
+    this.startHeight = chain.height;
+    this.minBlocks = opts.progressMinBlocks ?? 300;
+    this.intervalMs = opts.progressIntervalMs ?? 1_000;
+  }
+
+  /** The report due after a batch was imported from `p`, if one is. */
+  due(p: SyncPeer): SyncProgress | undefined {
+    const now = performance.now();
+    const height = this.chain.height;
+    const target = Math.max(p.status?.height ?? 0, height);
+    if (target - this.startHeight <= this.minBlocks || now - this.last < this.intervalMs) return undefined;
+    this.last = now;
+    const bps = ((height - this.startHeight) * 1000) / (now - this.t0);
+    return { peer: p.id, height, target, blocksPerSec: Math.round(bps) };
+  }
 }
 
 /** One sync loop at a time; `request` while it runs makes it run once more when it ends. */
@@ -143,142 +141,57 @@ export class Sync<P extends SyncPeer> {
   }
 
   /**
-   * Downloads from `p` until it has nothing more for us (or misbehaves), keeping up to `pipeline` requests
-   * in flight: after the first batch, the ranges that follow it are asked for together, each as "skip n
-   * blocks past the fork point of one anchor locator", so the link never idles for a round trip between
-   * batches (Bitcoin Core's block download window, Lodestar's range-sync batches). Batches are imported in
-   * height order through processBlocks while the next ones download. A batch cut short by the response's
-   * byte bound is completed by a request for the rest, and later requests ask for fewer blocks; a batch
-   * that does not follow the one before means the peer's chain moved (a reorg there): the pipeline starts
-   * again from our new locator. A peer that cannot skip is asked one batch at a time, each request naming
-   * the last block of the batch before.
+   * Downloads from `p` until it has nothing more for us (or misbehaves): a DownloadWindow (window.ts) keeps
+   * up to `pipeline` requests in flight and hands their batches out in height order, and each is imported
+   * through processBlocks while the ones after it download.
    */
   async syncFrom(p: P): Promise<SyncOutcome> {
-    const { chain, batchSize: max } = this.opts;
-    const depth = Math.max(1, this.opts.pipeline ?? 1);
-    const maxBytes = this.opts.maxResponseBytes ?? Number.POSITIVE_INFINITY;
-    const minBlocks = this.opts.progressMinBlocks ?? 300;
-    const interval = this.opts.progressIntervalMs ?? 1_000;
-    const startHeight = chain.height;
-    const t0 = performance.now();
-    let lastReport = t0;
-    const queue: Slot[] = [];
-    const ask = (locator: Uint8Array[], skip: number, n: number): Slot => {
-      const cancel = new AbortController();
-      const signal = AbortSignal.any([cancel.signal, this.stopSignal.signal]);
-      const blocks = this.opts.fetchBlocks(p, locator, { max: n, ...(skip ? { skip } : {}), signal });
-      blocks.catch(() => {}); // awaited below, or abandoned when the sync stops or restarts
-      return { skip, max: n, blocks, cancel };
-    };
-    const drop = (): void => {
-      for (const q of queue.splice(0)) q.cancel.abort();
-    };
-    this.log.info({ peer: p.id, from: startHeight, to: p.status?.height }, "sync started");
-    let anchor = this.locator();
-    /** Blocks asked for per request; shrinks to what the response's byte bound lets through. */
-    let per = max;
-    /** First offset past the fork point of `anchor` not yet asked for. */
-    let nextSkip = max;
-    /** Whether requests may skip (false: one at a time, each after the batch before). */
-    let skipping = depth > 1;
-    let pipelined = false;
-    let restarts = 0;
-    /** Bytes and blocks received so far: the mean block size sizes the window. */
-    let received = 0;
-    let count = 0;
-    /** Hash of the last block received: the next batch must follow it. */
-    let prev: Uint8Array | undefined;
-    queue.push(ask(anchor, 0, max));
+    const meter = new ProgressMeter(this.opts.chain, this.opts);
+    this.log.info({ peer: p.id, from: meter.startHeight, to: p.status?.height }, "sync started");
+    const window = this.openWindow(p);
     let fault: SyncFault | undefined;
-    // Time spent waiting for the peer rather than validating: tells a slow link from a slow disk.
-    let waitMs = 0;
     try {
-      while (queue.length) {
-        const slot = queue.shift()!;
-        const w0 = performance.now();
-        let batch: Uint8Array[];
-        try {
-          batch = await slot.blocks;
-        } catch (err) {
-          if (!(err instanceof SkipUnsupportedError) || !prev) throw err;
-          // An older peer: from here on, one request at a time after the last block we have.
-          drop();
-          skipping = false;
-          queue.push(ask([prev, ...this.locator()], 0, max));
-          continue;
-        } finally {
-          waitMs += performance.now() - w0;
+      for (;;) {
+        const step = await window.next();
+        if (step.kind === "end") {
+          fault = step.fault;
+          break;
         }
-        if (batch.length === 0 || this.stopped) break;
-        const first = batch[0]!;
-        if (prev && first.length >= HEADER_SIZE && !bytesEqual(first.subarray(4, 36), prev)) {
-          // The peer's main chain changed since `anchor`: what we have is imported, so start from there.
-          // A peer whose batches keep not following each other is out of order, not reorganising.
-          drop();
-          if (++restarts > MAX_RESTARTS) {
-            fault = { kind: "out-of-order" };
-            break;
-          }
-          anchor = this.locator();
-          prev = undefined;
-          nextSkip = per;
-          pipelined = false;
-          queue.push(ask(anchor, 0, per));
-          continue;
-        }
-        prev = sha256d(batch[batch.length - 1]!.subarray(0, HEADER_SIZE));
-        for (const b of batch) received += b.length;
-        count += batch.length;
-        let more = batch.length === slot.max;
-        if (!more && cutByBytes(batch, maxBytes)) {
-          // Cut short by the byte bound, not the end of the peer's chain: ask for the rest first.
-          more = true;
-          per = Math.max(1, Math.min(per, batch.length));
-          if (skipping) queue.unshift(ask(anchor, slot.skip + batch.length, slot.max - batch.length));
-        }
-        if (more && !skipping) queue.push(ask([prev, ...this.locator()], 0, max));
-        if (more && skipping) {
-          pipelined = true;
-          // Top the window up with the ranges that follow the last one asked for. The window holds at most
-          // one response's bytes (4 MiB) besides the batch being imported: responses in flight share the
-          // link, and each must still finish within the request timeout on a slow one (full 1 MB blocks:
-          // one request at a time, as their transfer dwarfs the round trip anyway).
-          const window = Math.max(1, Math.min(depth, Math.floor(maxBytes / (per * (received / count)))));
-          while (queue.length < window) {
-            queue.push(ask(anchor, nextSkip, per));
-            nextSkip += per;
-          }
-        } else if (!more && pipelined) {
-          drop(); // the peer's chain ends in this batch: the ranges after it are empty
-        }
-        fault = await this.importBatch(batch);
+        fault = await this.importBatch(step.blocks);
         if (fault) break;
-        const now = performance.now();
-        const target = Math.max(p.status?.height ?? 0, chain.height);
-        if (target - startHeight > minBlocks && now - lastReport >= interval) {
-          lastReport = now;
-          const bps = ((chain.height - startHeight) * 1000) / (now - t0);
-          this.opts.onProgress?.({ peer: p.id, height: chain.height, target, blocksPerSec: Math.round(bps) });
-        }
+        const progress = meter.due(p);
+        if (progress) this.opts.onProgress?.(progress);
       }
     } catch (err) {
+      // An import that throws (the chain closing under us) ends the sync as a failed request does.
       if (!this.stopped) fault = { kind: "fetch-failed", error: err };
     } finally {
-      drop();
+      window.close();
     }
-    const blocks = chain.height - startHeight;
-    const ms = performance.now() - t0;
-    const outcome: SyncOutcome = {
-      peer: p.id,
-      height: chain.height,
-      blocks,
-      ms,
-      blocksPerSec: blocks > 0 ? Math.round((blocks * 1000) / ms) : 0,
-      waitMs,
-      ...(fault ? { fault } : {}),
-    };
+    return this.outcome(p, meter, window.waitMs, fault);
+  }
+
+  /** A download window on `p`, aborted with the whole sync by stop(). */
+  private openWindow(p: P): DownloadWindow {
+    const { fetchBlocks, batchSize, pipeline, maxResponseBytes } = this.opts;
+    return new DownloadWindow({
+      batchSize,
+      depth: Math.max(1, pipeline ?? 1),
+      maxResponseBytes: maxResponseBytes ?? Number.POSITIVE_INFINITY,
+      locator: () => this.locator(),
+      fetch: ({ locator, skip, max }, signal) =>
+        fetchBlocks(p, locator, { max, ...(skip ? { skip } : {}), signal }),
+      signal: this.stopSignal.signal,
+    });
+  }
+
+  /** What the sync from `p` achieved, logged when it gained height. */
+  private outcome(p: P, meter: ProgressMeter, waitMs: number, fault: SyncFault | undefined): SyncOutcome {
+    const height = this.opts.chain.height;
+    const blocks = height - meter.startHeight;
+    const ms = performance.now() - meter.t0;
+    const blocksPerSec = blocks > 0 ? Math.round((blocks * 1000) / ms) : 0;
     if (blocks > 0) {
-      const { height, blocksPerSec } = outcome;
       const fields = {
         peer: p.id,
         height,
@@ -289,7 +202,7 @@ export class Sync<P extends SyncPeer> {
       };
       this.log.info(fields, "sync done");
     }
-    return outcome;
+    return { peer: p.id, height, blocks, ms, blocksPerSec, waitMs, ...(fault ? { fault } : {}) };
   }
 
   /**

@@ -5,7 +5,7 @@
  * checks the response's bounds.
  */
 import type { Connection, Libp2p, PeerId, Stream } from "@libp2p/interface";
-import type { Chain } from "../../chain/chain.ts";
+import type { BlockSource, ChainReader } from "../../chain/interfaces.ts";
 import { hashToHex } from "../../consensus/header.ts";
 import { SkipUnsupportedError } from "../../sync/types.ts";
 import { BoundedMap } from "../../util/bounded.ts";
@@ -47,7 +47,7 @@ export class BlockServer {
   );
 
   constructor(
-    private readonly chain: Chain,
+    private readonly chain: Pick<ChainReader, "findFork" | "getEntryAt"> & Pick<BlockSource, "getMainBlocks">,
     private readonly limits: NetworkLimits,
     private readonly penalties: Penalties,
   ) {}

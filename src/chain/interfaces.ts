@@ -1,0 +1,98 @@
+import type { EventEmitter } from "node:events";
+import type { Block } from "../consensus/block.ts";
+import type { BlockError } from "../consensus/errors.ts";
+import type { NetworkParams } from "../consensus/params.ts";
+import type { StoredRecord } from "./proofs.ts";
+import type { ChainEntry, ChainEvents, NextBlockContext, ProcessResult, RecordLocation } from "./types.ts";
+
+/**
+ * What the chain's consumers may use of it, in small parts (as Lodestar's network takes IBeaconChain and
+ * sync takes its SyncChain): Chain implements them all, and each consumer names the parts it needs, so a
+ * test can hand it a fake and nothing outside src/chain depends on the class. The methods' promises are
+ * written here, once.
+ */
+
+/** The block tree and the main chain as memory holds them: synchronous, no store read. */
+export interface ChainReader {
+  readonly params: NetworkParams;
+  /** The main-chain tip. */
+  readonly tip: ChainEntry;
+  /** Height of the main-chain tip. */
+  readonly height: number;
+  /** Blocks waiting in the orphan pool for their parent. */
+  readonly orphanCount: number;
+  /** A block-tree entry by display hash (main or side, valid or not). */
+  getEntry(hash: string): ChainEntry | undefined;
+  /** The main-chain entry at a height. */
+  getEntryAt(height: number): ChainEntry | undefined;
+  /** Whether the entry is on the main chain. */
+  isMain(entry: ChainEntry): boolean;
+  /** Entries of the whole tree (main and side) at heights >= `height`, by height, then arrival order. */
+  entriesFrom(height: number): ChainEntry[];
+  /** Every entry at a height, main and side, in arrival order. */
+  entriesAt(height: number): ChainEntry[];
+  /** Children of an entry, main and side. */
+  childrenOf(entry: ChainEntry): ChainEntry[];
+  /**
+   * Bitcoin-style block locator from `from` (default the tip): the last 10 main blocks, then sparser, then
+   * genesis.
+   */
+  locator(from?: ChainEntry): string[];
+  /** The highest main-chain entry among `locator`'s hashes (genesis if none is known). */
+  findFork(locator: readonly string[]): ChainEntry;
+  /** What a miner needs to build on the current tip (`now`: the clock in seconds, default the chain's). */
+  nextBlockContext(now?: number): NextBlockContext;
+}
+
+/** Stored blocks, read from the store. */
+export interface BlockSource {
+  /** The serialized block, or undefined when it is not stored. */
+  getRawBlock(hash: string): Promise<Uint8Array | undefined>;
+  /** The decoded block, or undefined when it is not stored. */
+  getBlock(hash: string): Promise<Block | undefined>;
+  /**
+   * Serialized main-chain blocks for heights [from, from + count), in order (StoreError CORRUPT if one is
+   * missing).
+   */
+  getMainBlocks(from: number, count: number): Promise<Uint8Array[]>;
+}
+
+/** Confirmed records: the record index as the main chain sees it (ids in display hex). */
+export interface RecordReader {
+  /** Where a record is confirmed on the main chain, or undefined. Throws DecodeError on a bad id. */
+  findRecord(id: string): Promise<RecordLocation | undefined>;
+  /**
+   * The record at a place findRecord or recordsByAuthor gave, with its inclusion proof when `proof` is set
+   * (src/chain/proofs.ts); undefined when its block is not stored.
+   */
+  readRecord(place: RecordLocation, opts: { proof: boolean }): Promise<StoredRecord | undefined>;
+  /** Whether a record is confirmed on the main chain (the mempool's isConfirmed). */
+  isRecordConfirmed(id: string): Promise<boolean>;
+  /**
+   * A signer's confirmed records (public key in hex; DecodeError otherwise), newest first: at most
+   * `limit`, strictly before the cursor `before` (the height and index of the previous page's last record).
+   */
+  recordsByAuthor(
+    publicKeyHex: string,
+    opts: { limit: number; before?: { height: number; index: number } },
+  ): Promise<Array<RecordLocation & { id: string }>>;
+}
+
+/** The entry of blocks: every block, from whichever source, goes through one of these. */
+export interface BlockSink {
+  /**
+   * The one entry for every block. Resolves with what happened, or rejects with a BlockError saying which
+   * rule the block broke (with the penalty the sender deserves); `raw`: the serialized block, when known.
+   */
+  processBlock(block: Block, raw?: Uint8Array): Promise<ProcessResult>;
+  /**
+   * A run of blocks in order, as a sync delivers them, with processBlock's rules and outcomes; stops at the
+   * first rejected block, whose BlockError then ends the list.
+   */
+  processBlocks(
+    items: ReadonlyArray<{ block: Block; raw?: Uint8Array }>,
+  ): Promise<Array<ProcessResult | BlockError>>;
+}
+
+/** The chain's typed events (types.ts ChainEvents), emitted after each change is committed to the store. */
+export type ChainEventSource = Pick<EventEmitter<ChainEvents>, "on" | "off">;

@@ -1,0 +1,121 @@
+import { EventEmitter } from "node:events";
+import { type Block, decodeBlock } from "../consensus/block.ts";
+import type { NetworkParams } from "../consensus/params.ts";
+import type { BlockSource, ChainReader, RecordReader } from "./interfaces.ts";
+import type { OrphanPool } from "./orphans.ts";
+import type { StoredRecord } from "./proofs.ts";
+import { RecordView } from "./records.ts";
+import { type ChainStore, readStored } from "./store.ts";
+import { BlockTree } from "./tree.ts";
+import type { ChainEntry, ChainEvents, NextBlockContext, RecordLocation } from "./types.ts";
+
+/**
+ * The read side of the Chain (chain.ts), which extends it and is its only subclass: what the consumers
+ * read (interfaces.ts, where each method's promise is written), answered from the block tree (tree.ts),
+ * the store and the record index (records.ts). Nothing here changes state; the Chain changes the tree and
+ * the store only inside its queue, so each read sees a committed state.
+ */
+export abstract class ChainReads
+  extends EventEmitter<ChainEvents>
+  implements ChainReader, BlockSource, RecordReader
+{
+  /** The block tree and main chain (the Chain fills it when it loads, and changes it after each batch). */
+  protected readonly tree: BlockTree;
+  protected readonly records: RecordView;
+
+  protected constructor(
+    readonly params: NetworkParams,
+    protected readonly store: ChainStore,
+    protected readonly orphans: OrphanPool,
+    /** The node's clock in seconds. */
+    protected readonly now: () => number,
+  ) {
+    super();
+    this.tree = new BlockTree(params);
+    this.records = new RecordView(store, this.tree, (fn) => this.exclusive(fn));
+  }
+
+  /** Queues `fn` behind every call before it: the Chain runs one call at a time. */
+  protected abstract exclusive<T>(fn: () => Promise<T>): Promise<T>;
+
+  get tip(): ChainEntry {
+    return this.tree.tip;
+  }
+
+  get height(): number {
+    return this.tree.height;
+  }
+
+  get orphanCount(): number {
+    return this.orphans.count;
+  }
+
+  getEntry(hash: string): ChainEntry | undefined {
+    return this.tree.get(hash);
+  }
+
+  getEntryAt(height: number): ChainEntry | undefined {
+    return this.tree.at(height);
+  }
+
+  isMain(entry: ChainEntry): boolean {
+    return this.tree.isMain(entry);
+  }
+
+  entriesFrom(height: number): ChainEntry[] {
+    return this.tree.entriesFrom(height);
+  }
+
+  entriesAt(height: number): ChainEntry[] {
+    return this.tree.entriesAt(height);
+  }
+
+  childrenOf(entry: ChainEntry): ChainEntry[] {
+    return this.tree.childrenOf(entry);
+  }
+
+  locator(from?: ChainEntry): string[] {
+    return this.tree.locator(from);
+  }
+
+  findFork(locator: readonly string[]): ChainEntry {
+    return this.tree.findFork(locator);
+  }
+
+  nextBlockContext(now = this.now()): NextBlockContext {
+    return this.tree.nextBlockContext(now);
+  }
+
+  async getRawBlock(hash: string): Promise<Uint8Array | undefined> {
+    const e = this.tree.get(hash);
+    return e && this.store.getBlock(e.hashBytes);
+  }
+
+  async getBlock(hash: string): Promise<Block | undefined> {
+    const raw = await this.getRawBlock(hash);
+    return raw ? decodeBlock(raw) : undefined;
+  }
+
+  getMainBlocks(from: number, count: number): Promise<Uint8Array[]> {
+    return readStored(this.store, this.tree.mainSlice(from, from + count), "block");
+  }
+
+  findRecord(id: string): Promise<RecordLocation | undefined> {
+    return this.records.findRecord(id);
+  }
+
+  readRecord(place: RecordLocation, opts: { proof: boolean }): Promise<StoredRecord | undefined> {
+    return this.records.readRecord(place, opts);
+  }
+
+  isRecordConfirmed(id: string): Promise<boolean> {
+    return this.records.isRecordConfirmed(id);
+  }
+
+  recordsByAuthor(
+    publicKeyHex: string,
+    opts: { limit: number; before?: { height: number; index: number } },
+  ): Promise<Array<RecordLocation & { id: string }>> {
+    return this.records.recordsByAuthor(publicKeyHex, opts);
+  }
+}
