@@ -138,7 +138,10 @@ export const RecordView = z.intersection(
     id: hash,
     /** Serialized size in bytes. */
     size: z.number().int(),
-    /** For signed records: whether the signature verifies. */
+    /**
+     * For signed records, the chain's verdict (never recomputed on a read): true in a valid block, false
+     * for the record a BAD_SIGNATURE refusal names; absent when the node has not checked it.
+     */
     signatureValid: z.boolean().optional(),
   }),
 );
@@ -172,7 +175,13 @@ export const BlockDetail = z.object({
   confirmations: z.number().int(),
   sincePrev: z.number().int().nullable(),
   merkleRoot: hash,
+  /** Records in the block; `records` is one page of them (query `from`, `limit`). */
+  recordCount: z.number().int(),
+  /** Index of the page's first record. */
+  recordsFrom: z.number().int(),
   records: z.array(RecordView),
+  /** Pass as `from` for the next page of records; null on the last page. */
+  recordsNext: z.number().int().nullable(),
   children: z.array(ChildRef),
   invalid: z.record(z.string(), z.unknown()).optional(),
 });
