@@ -98,19 +98,28 @@ export function probeHealth(url: string, intervalMs = 25): { stop(): Promise<num
   };
 }
 
-/** Resident set size of a process (Linux /proc), bytes. */
-export function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) * 1024 : 0;
+/**
+ * Resident memory of a process (Linux /proc), bytes: all of it, and its anonymous part. The difference is
+ * mostly file pages mapped into the process, above all LevelDB's table files (it reads them through
+ * mmap): page cache that grows with the data read and that the kernel reclaims at will, not memory the
+ * node holds.
+ */
+export function rssOf(pid: number): { total: number; anon: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field: string): number =>
+    Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+  return { total: kb("VmRSS"), anon: kb("RssAnon") };
 }
 
-/** Samples a process's RSS every 50 ms from now; `stop` gives the largest growth over the first sample. */
-export function sampleRss(pid: number): { stop(): number } {
+/** Samples a process's memory every 50 ms from now; `stop` gives the largest growth over the first sample. */
+export function sampleRss(pid: number): { stop(): { total: number; anon: number } } {
   const start = rssOf(pid);
-  let peak = start;
+  const peak = { ...start };
   const timer = setInterval(() => {
     try {
-      peak = Math.max(peak, rssOf(pid));
+      const now = rssOf(pid);
+      peak.total = Math.max(peak.total, now.total);
+      peak.anon = Math.max(peak.anon, now.anon);
     } catch {
       // The process has exited.
     }
@@ -118,7 +127,7 @@ export function sampleRss(pid: number): { stop(): number } {
   return {
     stop() {
       clearInterval(timer);
-      return peak - start;
+      return { total: peak.total - start.total, anon: peak.anon - start.anon };
     },
   };
 }
