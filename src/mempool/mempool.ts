@@ -1,8 +1,10 @@
 /**
  * The pool of records waiting for a block. One admission path (`admit`) for every source, API, gossip
- * or the saved file, after btcd's maybeAcceptTransaction; bounded in bytes and in count, and full means
- * new records are refused (`MEMPOOL_FULL`), never that accepted ones are dropped; records expire after
- * `expiryMs`; arrival order is kept and is the order templates take them in. It follows the chain
+ * or the saved file, after btcd's maybeAcceptTransaction; bounded in bytes and in count. No source can
+ * own it (shares.ts): a source may fill free room, but when the pool is full a source using less than
+ * its equal part evicts the newest records of the source using the most, and a source at its part is
+ * refused (`MEMPOOL_FULL`). Records expire after `expiryMs`; templates take the records a reorg returned
+ * first, then every source in turn (template.ts), each in arrival order. It follows the chain
  * through the node's wiring of the chain's events to `onDisconnected`, `onConnected` and `onTip`: block
  * connects remove included records; a reorg puts back the records of disconnected blocks that the new
  * branch lacks, in their old order (Bitcoin Core's DisconnectedBlockTransactions /
@@ -12,7 +14,9 @@
  * Every method but `admit`, `load` and `save` is synchronous, so the pool is never seen half-updated.
  */
 import { EventEmitter } from "node:events";
+import type { ChainEntry } from "../chain/types.ts";
 import type { Block } from "../consensus/block.ts";
+import { hashToHex, headerHash, hexToHash } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { type BlockRecord, verifyRecordSignature } from "../consensus/records.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
@@ -20,12 +24,15 @@ import { MempoolError } from "./errors.ts";
 import { encodeMempoolFile, readMempoolFile, type SavedRecord, writeFileAtomic } from "./persist.ts";
 import { precheck } from "./precheck.ts";
 import { blockRecordIds, type ChainSwitch, planSwitch } from "./reorg.ts";
+import { REORG_SHARE, Shares, sourceShare } from "./shares.ts";
+import { takeFair } from "./template.ts";
 import type {
   AdmitResult,
   MempoolEntry,
   MempoolEvents,
   MempoolOptions,
   MempoolStats,
+  PoolChain,
   RecordSource,
 } from "./types.ts";
 
@@ -43,10 +50,13 @@ export class Mempool extends EventEmitter<MempoolEvents> {
   private readonly isConfirmed: MempoolOptions["isConfirmed"];
   private readonly now: () => number;
   private readonly file: string | undefined;
+  private readonly chain: PoolChain | undefined;
   private readonly log: Logger;
   /** In arrival order: a Map iterates in insertion order and deletes in O(1). */
   private entries = new Map<string, MempoolEntry>();
   private totalBytes = 0;
+  /** The same entries by share, for eviction and templates. */
+  private shares: Shares;
   /** A lower bound on the entries' times, so `expire` skips the scan while nothing can be due. */
   private oldestTime = Number.POSITIVE_INFINITY;
   /** Bumped by every block connect and reorg: an admission that waited on `isConfirmed` asks again. */
@@ -57,6 +67,11 @@ export class Mempool extends EventEmitter<MempoolEvents> {
    * here (`onDisconnected`, `onConnected`) and used at the tip (`onTip`) rather than read again.
    */
   private announced: { disconnected: Block[]; connected: Block[] } = { disconnected: [], connected: [] };
+  /**
+   * The chain tip (display hash) the pool has followed to, from the same events, so a save records the
+   * tip its records belong with (`load` then knows what a reorg after the save took off the main chain).
+   */
+  private tip: string | undefined;
   /** Changed since the last save. */
   private dirty = false;
   private saving: Promise<void> = Promise.resolve();
@@ -70,7 +85,9 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     this.expiryMs = opts.expiryMs ?? DEFAULT_MEMPOOL_EXPIRY_MS;
     this.now = opts.now ?? Date.now;
     this.file = opts.file;
+    this.chain = opts.chain;
     this.log = opts.logger ?? silentLogger;
+    this.shares = new Shares(this.maxBytes, this.maxCount);
   }
 
   get size(): number {
@@ -100,6 +117,12 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     };
   }
 
+  /** What one source holds (bytes and records), for monitoring and tests. */
+  held(source: RecordSource): { bytes: number; count: number } {
+    const share = this.shares.get(sourceShare(source));
+    return { bytes: share?.bytes ?? 0, count: share?.count ?? 0 };
+  }
+
   /** Up to `limit` ids in arrival order, starting after `after` (a page for GET /api/mempool). */
   ids(limit: number, after?: string): string[] {
     const out: string[] = [];
@@ -113,14 +136,24 @@ export class Mempool extends EventEmitter<MempoolEvents> {
   }
 
   /**
+   * Whether `count` records of `bytes` in all from `source` could get in now: there is room, or the
+   * source would still use less of the pool than the source using the most (which would then give way).
+   * For a caller that takes or refuses a batch whole (POST /api/records); `admit` decides per record.
+   */
+  hasRoom(source: RecordSource, count: number, bytes: number): boolean {
+    return this.room(sourceShare(source), count, bytes) !== "full";
+  }
+
+  /**
    * The one admission path. Checks, cheapest first: size (`RECORD_TOO_LARGE`), decoding (`MALFORMED`),
    * the 64-byte rule (`RECORD_64_BYTES`), type (`MINER_RECORD`), already pending (`ALREADY_PENDING`), already confirmed (`ALREADY_CONFIRMED`),
-   * room (`MEMPOOL_FULL`), then the signature (`BAD_SIGNATURE`). Never throws for bad input; a failing
-   * `isConfirmed` (the node's index, not the sender's fault) rejects the promise with its error.
+   * room for the source's share (`MEMPOOL_FULL`), then the signature (`BAD_SIGNATURE`); only then are
+   * records evicted for it. Never throws for bad input; a failing `isConfirmed` (the node's index, not
+   * the sender's fault) rejects the promise with its error.
    */
   async admit(record: BlockRecord | Uint8Array, source: RecordSource): Promise<AdmitResult> {
-    const result = await this.admitAt(record, source, this.now());
-    if (!result.ok) this.emit("refused", result.error.code, source.kind);
+    const result = await this.admitAt(record, source, this.now(), sourceShare(source));
+    if (!result.ok) this.emit("refused", result.error.code, source.kind, source);
     return result;
   }
 
@@ -128,6 +161,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     record: BlockRecord | Uint8Array,
     source: RecordSource,
     time: number,
+    share: string,
   ): Promise<AdmitResult> {
     const checked = precheck(record, this.params.maxRecordSize);
     if (!checked.ok) return checked;
@@ -143,30 +177,83 @@ export class Mempool extends EventEmitter<MempoolEvents> {
       if (generation === this.generation) break;
     }
     if (this.entries.has(id)) return reject(new MempoolError({ code: "ALREADY_PENDING", id }));
-    if (this.entries.size + 1 > this.maxCount || this.totalBytes + bytes.length > this.maxBytes) {
-      this.expire();
-      if (this.entries.size + 1 > this.maxCount || this.totalBytes + bytes.length > this.maxBytes)
-        return reject(
-          new MempoolError({
-            code: "MEMPOOL_FULL",
-            count: this.entries.size,
-            bytes: this.totalBytes,
-            maxCount: this.maxCount,
-            maxBytes: this.maxBytes,
-          }),
-        );
-    }
+    // From here on nothing awaits: the room found is the room there is.
+    const room = this.room(share, 1, bytes.length);
+    if (room === "full") return reject(this.fullError());
+    // Before any eviction: a bad record must not cost anyone their place.
     if (rec.type === "signed" && !verifyRecordSignature(rec))
       return reject(new MempoolError({ code: "BAD_SIGNATURE" }));
-    const entry: MempoolEntry = { id, record: rec, bytes, time, source };
+    if (room === "evict" && !this.evictFor(share, bytes.length)) return reject(this.fullError());
+    const entry: MempoolEntry = { id, record: rec, bytes, time, source, share };
     this.insert(entry);
     this.emit("added", entry);
     return { ok: true, entry };
   }
 
+  private fits(count: number, bytes: number): boolean {
+    return this.entries.size + count <= this.maxCount && this.totalBytes + bytes <= this.maxBytes;
+  }
+
+  /**
+   * Room for `count` records of `bytes` from `share`: free room (`fits`, after dropping expired
+   * records), room that sources using more than `share` then would can give up (`evict`), or none.
+   */
+  private room(share: string, count: number, bytes: number): "fits" | "evict" | "full" {
+    if (this.fits(count, bytes)) return "fits";
+    this.expire();
+    if (this.fits(count, bytes)) return "fits";
+    const needBytes = this.totalBytes + bytes - this.maxBytes;
+    const needCount = this.entries.size + count - this.maxCount;
+    const level = this.useAfter(share, count, bytes);
+    return this.shares.canFree(level, share, needBytes, needCount) ? "evict" : "full";
+  }
+
+  /** What `share` would use of the pool with `count` more records of `bytes`. */
+  private useAfter(share: string, count: number, bytes: number): number {
+    const mine = this.shares.get(share);
+    return this.shares.use((mine?.bytes ?? 0) + bytes, (mine?.count ?? 0) + count);
+  }
+
+  /**
+   * Evicts, newest first, from whichever share uses the most of the pool, while it would still use more
+   * than `share` after admitting a record of `bytes`, until that record fits (`room` found that it will).
+   * True when it fits.
+   */
+  private evictFor(share: string, bytes: number): boolean {
+    const floor = this.useAfter(share, 1, bytes);
+    const evicted: string[] = [];
+    while (!this.fits(1, bytes)) {
+      const victim = this.shares.largest(share);
+      if (!victim || this.shares.use(victim.bytes, victim.count) <= floor) break;
+      const newest = this.shares.newest(victim);
+      if (!newest) break;
+      this.delete(newest.id);
+      evicted.push(newest.id);
+    }
+    this.evicted(evicted, share);
+    return this.fits(1, bytes);
+  }
+
+  private evicted(ids: string[], forShare: string): void {
+    if (ids.length === 0) return;
+    this.log.debug({ count: ids.length, for: forShare }, "evicted pending records");
+    this.emit("removed", ids, "evicted");
+  }
+
+  private fullError(): MempoolError {
+    return new MempoolError({
+      code: "MEMPOOL_FULL",
+      count: this.entries.size,
+      bytes: this.totalBytes,
+      maxCount: this.maxCount,
+      maxBytes: this.maxBytes,
+    });
+  }
+
   private insert(entry: MempoolEntry): void {
     this.entries.set(entry.id, entry);
     this.totalBytes += entry.bytes.length;
+    this.shares.add(entry);
     if (entry.time < this.oldestTime) this.oldestTime = entry.time;
     this.dirty = true;
   }
@@ -176,32 +263,26 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     if (!entry) return false;
     this.entries.delete(id);
     this.totalBytes -= entry.bytes.length;
+    this.shares.remove(entry);
     this.dirty = true;
     return true;
   }
 
   /**
-   * Pending records in arrival order whose bytes add up to at most `maxBytes`, for a block template
-   * (the caller passes the space left after header, count and miner record). A record that does not
-   * fit is skipped, and a later, smaller one may take its place; the skipped one stays first in line.
-   * After MAX_CONSECUTIVE_SKIPS misfits in a row the block is taken as full (Core's miner gives up the
-   * same way), so a take costs the records taken, not the whole pool. Does not remove anything: records
+   * Pending records whose bytes add up to at most `maxBytes`, for a block template (the caller passes the
+   * space left after header, count and miner record): the records a reorg returned first, then every
+   * source in turn, each in arrival order (template.ts). A record that does not fit is skipped, and a
+   * later, smaller one may take its place; the skipped one stays first in its source's line. After
+   * MAX_CONSECUTIVE_SKIPS misfits in a row the block is taken as full (Core's miner gives up the same
+   * way), so a take costs the records taken, not the whole pool. Does not remove anything: records
    * leave when their block connects.
    */
   take(maxBytes: number): MempoolEntry[] {
     this.expire();
-    const out: MempoolEntry[] = [];
-    let room = maxBytes;
-    let skips = 0;
-    for (const entry of this.entries.values()) {
-      if (room < 2) break; // the smallest record is 2 bytes
-      if (entry.bytes.length <= room) {
-        out.push(entry);
-        room -= entry.bytes.length;
-        skips = 0;
-      } else if (++skips >= MAX_CONSECUTIVE_SKIPS) break;
-    }
-    return out;
+    const first = this.shares.get(REORG_SHARE)?.entries.values() ?? [];
+    const rest: Iterable<MempoolEntry>[] = [];
+    for (const share of this.shares.all()) if (share.key !== REORG_SHARE) rest.push(share.entries.values());
+    return takeFair(first, rest, maxBytes, MAX_CONSECUTIVE_SKIPS);
   }
 
   /** Removes records included in a connected block (ids as display hex); returns how many were pending. */
@@ -216,6 +297,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
   /** Following the chain (its `disconnected` event): `block` left the main chain; see `onTip`. */
   onDisconnected(block: Block): void {
     this.announced.disconnected.push(block);
+    this.tip = hashToHex(block.header.prevHash);
   }
 
   /**
@@ -224,6 +306,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
    */
   onConnected(block: Block): void {
     this.announced.connected.push(block);
+    this.tip = headerHash(block.header);
     // Ids are hashed only when something is pending; the call bumps the generation either way.
     this.removeForBlock(this.entries.size > 0 ? blockRecordIds(block) : []);
   }
@@ -242,8 +325,11 @@ export class Mempool extends EventEmitter<MempoolEvents> {
    * After a reorg (both lists oldest first): records of the connected blocks leave the pool, and the
    * records of disconnected blocks that no connected block carries come back as pending, in chain order
    * (oldest block first, block order within it), ahead of everything else pending, since they arrived
-   * before it. Like Core, they bypass the bounds (they were accepted once; the pool refuses new records
-   * until it drains) and get a fresh arrival time, so a deep reorg cannot expire them at once.
+   * before it; a pending copy of one moves up with them. They get a fresh arrival time, so a deep reorg
+   * cannot expire them at once. The bounds hold, as after Core's reorg (LimitMempoolSize): pending records
+   * make room for them, newest first from the sources using the most, and should they alone exceed the
+   * bounds, those of the newest blocks are dropped. The pool is then saved at once (when it has a file):
+   * until it is, only `load`'s check of the saved tip would bring them back after a kill.
    * Returns the ids that came back.
    */
   reorg(change: ChainSwitch): string[] {
@@ -252,29 +338,51 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     const removed: string[] = [];
     for (const id of confirmed) if (this.delete(id)) removed.push(id);
     if (removed.length > 0) this.emit("removed", removed, "block");
+    if (back.length === 0) return [];
 
     const time = this.now();
-    if (back.length === 0) return [];
     const rest = this.entries;
     this.entries = new Map();
     this.totalBytes = 0;
+    this.shares = new Shares(this.maxBytes, this.maxCount);
     const returned: MempoolEntry[] = [];
     for (const { id, record, bytes } of back) {
-      const entry: MempoolEntry = { id, record, bytes, time, source: { kind: "reorg" } };
-      const pending = rest.get(id);
-      if (pending)
-        rest.delete(id); // resubmitted meanwhile: it moves up to its old place
-      else returned.push(entry);
-      this.insert(pending ?? entry);
+      const entry: MempoolEntry = { id, record, bytes, time, source: { kind: "reorg" }, share: REORG_SHARE };
+      // Resubmitted meanwhile: it moves up to its old place, and counts as returned, not as its sender's.
+      if (rest.delete(id)) this.insert(entry);
+      else {
+        this.insert(entry);
+        returned.push(entry);
+      }
     }
     for (const entry of rest.values()) this.insert(entry);
-    if (this.entries.size > this.maxCount || this.totalBytes > this.maxBytes)
+    this.trim();
+    const back2 = returned.filter((e) => this.entries.get(e.id) === e);
+    for (const entry of back2) this.emit("added", entry);
+    if (this.file)
+      this.save().catch((err: unknown) => this.log.warn({ err }, "saving the mempool after a reorg failed"));
+    return back2.map((e) => e.id);
+  }
+
+  /** Brings the pool within its bounds after a reorg: see `reorg`. */
+  private trim(): void {
+    if (this.fits(0, 0)) return;
+    const evicted: string[] = [];
+    let dropped = 0;
+    while (!this.fits(0, 0)) {
+      const share = this.shares.largest() ?? this.shares.get(REORG_SHARE);
+      const newest = share && this.shares.newest(share);
+      if (!newest) break;
+      this.delete(newest.id);
+      if (newest.share === REORG_SHARE) dropped++;
+      else evicted.push(newest.id);
+    }
+    this.evicted(evicted, REORG_SHARE);
+    if (dropped > 0)
       this.log.warn(
-        { count: this.entries.size, bytes: this.totalBytes },
-        "mempool over its bounds after a reorg; new records are refused until it drains",
+        { dropped, count: this.entries.size, bytes: this.totalBytes },
+        "a reorg returned more records than the mempool holds: those of the newest blocks were dropped",
       );
-    for (const entry of returned) this.emit("added", entry);
-    return returned.map((e) => e.id);
   }
 
   /** Drops records older than `expiryMs`; returns their ids. Cheap when nothing can be due. */
@@ -297,17 +405,20 @@ export class Mempool extends EventEmitter<MempoolEvents> {
   }
 
   /**
-   * Writes the pool to its file atomically (temp file, fsync, rename). Saves are serialized; with
-   * `onlyIfChanged` nothing is written when the pool is unchanged since the last save.
+   * Writes the pool to its file atomically (temp file, fsync, rename), with the chain tip it has followed
+   * to. Saves are serialized; with `onlyIfChanged` nothing is written when the pool is unchanged since
+   * the last save.
    */
   save(opts: { onlyIfChanged?: boolean } = {}): Promise<void> {
     const run = async (): Promise<void> => {
       if (!this.file || (opts.onlyIfChanged && !this.dirty)) return;
+      // Records and tip are read in one synchronous step: the pool and its tip change together.
       const records: SavedRecord[] = [];
-      for (const e of this.entries.values()) records.push({ time: e.time, bytes: e.bytes });
+      for (const e of this.entries.values()) records.push({ time: e.time, bytes: e.bytes, share: e.share });
+      const tip = this.tip === undefined ? undefined : hexToHash(this.tip);
       this.dirty = false;
       try {
-        await writeFileAtomic(this.file, encodeMempoolFile(this.params.networkId, records));
+        await writeFileAtomic(this.file, encodeMempoolFile(this.params.networkId, records, tip));
       } catch (err) {
         this.dirty = true;
         throw err;
@@ -319,14 +430,18 @@ export class Mempool extends EventEmitter<MempoolEvents> {
 
   /**
    * Loads the saved pool through `admit` (so every record is checked again against the chain of now),
-   * keeping arrival times and order; expired ones are dropped. A torn, damaged or foreign file is
-   * logged and ignored: the pool then starts empty. Returns what happened, for the caller to report.
+   * keeping arrival times, order and shares; expired ones are dropped. When the file was saved on a tip
+   * that has left the main chain since (a reorg, then a kill before the save that follows it), the
+   * records of the blocks that left come back first, as the reorg returned them (`recover`). A torn,
+   * damaged or foreign file is logged and ignored: the pool then starts empty. Returns what happened,
+   * for the caller to report.
    */
   async load(): Promise<
     | { status: "missing" }
     | { status: "damaged"; reason: string }
-    | { status: "ok"; loaded: number; expired: number; refused: number }
+    | { status: "ok"; loaded: number; expired: number; refused: number; returned: number }
   > {
+    this.tip ??= this.chain?.tip.hash;
     if (!this.file) return { status: "missing" };
     const result = await readMempoolFile(this.file, this.params.networkId);
     if (result.status === "missing") return result;
@@ -334,6 +449,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
       this.log.warn({ file: this.file, reason: result.reason }, "ignoring damaged mempool file");
       return result;
     }
+    const returned = result.tip === undefined ? 0 : await this.recover(result.tip);
     let loaded = 0;
     let expired = 0;
     let refused = 0;
@@ -343,12 +459,51 @@ export class Mempool extends EventEmitter<MempoolEvents> {
         expired++;
         continue;
       }
-      const r = await this.admitAt(saved.bytes, { kind: "disk" }, saved.time);
+      const r = await this.admitAt(saved.bytes, { kind: "disk" }, saved.time, saved.share ?? "disk");
       if (r.ok) loaded++;
       else if (r.error.code !== "ALREADY_PENDING") refused++;
     }
-    this.dirty = expired + refused > 0;
-    this.log.info({ loaded, expired, refused }, "loaded mempool");
-    return { status: "ok", loaded, expired, refused };
+    this.dirty = expired + refused + returned > 0;
+    this.log.info({ loaded, expired, refused, returned }, "loaded mempool");
+    return { status: "ok", loaded, expired, refused, returned };
+  }
+
+  /**
+   * The records of the blocks between `savedTip` and the main chain, if `savedTip` has left it: admitted
+   * as a reorg returns them, oldest block first. The chain's reorg is one atomic batch and the blocks it
+   * disconnected stay stored, so this finds what a kill between the reorg and the next save lost.
+   */
+  private async recover(savedTip: string): Promise<number> {
+    const chain = this.chain;
+    if (!chain || savedTip === chain.tip.hash) return 0;
+    let entry: ChainEntry | undefined = chain.getEntry(savedTip);
+    if (!entry) {
+      this.log.warn({ tip: savedTip }, "the mempool file was saved on a block this chain does not know");
+      return 0;
+    }
+    const left: ChainEntry[] = [];
+    for (; entry && !chain.isMain(entry); entry = entry.parent) left.push(entry);
+    const blocks: Block[] = [];
+    for (const e of left.reverse()) {
+      const block = await chain.getBlock(e.hash);
+      if (block) blocks.push(block);
+      else
+        this.log.warn(
+          { block: e.hash },
+          "a block that left the main chain is not stored: its records stay lost",
+        );
+    }
+    let returned = 0;
+    const time = this.now();
+    for (const { bytes } of planSwitch({ disconnected: blocks, connected: [] }).returned) {
+      const r = await this.admitAt(bytes, { kind: "reorg" }, time, REORG_SHARE);
+      if (r.ok) returned++;
+    }
+    if (left.length > 0)
+      this.log.info(
+        { blocks: left.length, returned },
+        "returned the records of blocks a reorg took off the main chain after the last save",
+      );
+    return returned;
   }
 }
