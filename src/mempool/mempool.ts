@@ -16,13 +16,14 @@
 import { EventEmitter } from "node:events";
 import type { ChainEntry } from "../chain/types.ts";
 import type { Block } from "../consensus/block.ts";
-import { hashToHex, headerHash, hexToHash } from "../consensus/header.ts";
+import { hashToHex, headerHash } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { type BlockRecord, verifyRecordSignature } from "../consensus/records.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { MempoolError } from "./errors.ts";
 import { encodeMempoolFile, readMempoolFile, type SavedRecord, writeFileAtomic } from "./persist.ts";
 import { precheck } from "./precheck.ts";
+import { type FollowedTo, leftSince, newestArrival } from "./recover.ts";
 import { blockRecordIds, type ChainSwitch, planSwitch } from "./reorg.ts";
 import { REORG_SHARE, Shares, sourceShare } from "./shares.ts";
 import { takeFair } from "./template.ts";
@@ -68,10 +69,12 @@ export class Mempool extends EventEmitter<MempoolEvents> {
    */
   private announced: { disconnected: Block[]; connected: Block[] } = { disconnected: [], connected: [] };
   /**
-   * The chain tip (display hash) the pool has followed to, from the same events, so a save records the
-   * tip its records belong with (`load` then knows what a reorg after the save took off the main chain).
+   * Where the pool has followed the chain to, from the same events (the tip, and the highest arrival
+   * number of a block it saw connect or disconnect), so a save records what its records belong with and
+   * `load` finds what left the main chain after it (recover.ts).
    */
   private tip: string | undefined;
+  private seen = 0;
   /** Changed since the last save. */
   private dirty = false;
   private saving: Promise<void> = Promise.resolve();
@@ -294,19 +297,21 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     return removed.length;
   }
 
-  /** Following the chain (its `disconnected` event): `block` left the main chain; see `onTip`. */
-  onDisconnected(block: Block): void {
+  /** Following the chain (its `disconnected` event, with the block's entry): it left the main chain; see `onTip`. */
+  onDisconnected(block: Block, entry?: Pick<ChainEntry, "seq">): void {
     this.announced.disconnected.push(block);
     this.tip = hashToHex(block.header.prevHash);
+    if (entry && entry.seq > this.seen) this.seen = entry.seq;
   }
 
   /**
-   * Following the chain (its `connected` event): `block` joined the main chain, so its records leave the
-   * pool at once, and admissions waiting on the index ask it again.
+   * Following the chain (its `connected` event, with the block's entry): `block` joined the main chain, so
+   * its records leave the pool at once, and admissions waiting on the index ask it again.
    */
-  onConnected(block: Block): void {
+  onConnected(block: Block, entry?: Pick<ChainEntry, "seq">): void {
     this.announced.connected.push(block);
     this.tip = headerHash(block.header);
+    if (entry && entry.seq > this.seen) this.seen = entry.seq;
     // Ids are hashed only when something is pending; the call bumps the generation either way.
     this.removeForBlock(this.entries.size > 0 ? blockRecordIds(block) : []);
   }
@@ -415,10 +420,10 @@ export class Mempool extends EventEmitter<MempoolEvents> {
       // Records and tip are read in one synchronous step: the pool and its tip change together.
       const records: SavedRecord[] = [];
       for (const e of this.entries.values()) records.push({ time: e.time, bytes: e.bytes, share: e.share });
-      const tip = this.tip === undefined ? undefined : hexToHash(this.tip);
+      const followed = this.tip === undefined ? undefined : { tip: this.tip, seen: this.seen };
       this.dirty = false;
       try {
-        await writeFileAtomic(this.file, encodeMempoolFile(this.params.networkId, records, tip));
+        await writeFileAtomic(this.file, encodeMempoolFile(this.params.networkId, records, followed));
       } catch (err) {
         this.dirty = true;
         throw err;
@@ -430,9 +435,9 @@ export class Mempool extends EventEmitter<MempoolEvents> {
 
   /**
    * Loads the saved pool through `admit` (so every record is checked again against the chain of now),
-   * keeping arrival times, order and shares; expired ones are dropped. When the file was saved on a tip
-   * that has left the main chain since (a reorg, then a kill before the save that follows it), the
-   * records of the blocks that left come back first, as the reorg returned them (`recover`). A torn,
+   * keeping arrival times, order and shares; expired ones are dropped. The records of blocks that left
+   * the main chain after the save (a reorg, then a kill before the save that follows it) come back first,
+   * as the reorg returned them (recover.ts). A torn,
    * damaged or foreign file is logged and ignored: the pool then starts empty. Returns what happened,
    * for the caller to report.
    */
@@ -441,15 +446,19 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     | { status: "damaged"; reason: string }
     | { status: "ok"; loaded: number; expired: number; refused: number; returned: number }
   > {
-    this.tip ??= this.chain?.tip.hash;
+    if (this.chain && this.tip === undefined) {
+      this.tip = this.chain.tip.hash;
+      this.seen = newestArrival(this.chain);
+    }
     if (!this.file) return { status: "missing" };
     const result = await readMempoolFile(this.file, this.params.networkId);
-    if (result.status === "missing") return result;
-    if (result.status === "damaged") {
+    if (result.status === "damaged")
       this.log.warn({ file: this.file, reason: result.reason }, "ignoring damaged mempool file");
+    if (result.status !== "ok") {
+      await this.saveFollowed();
       return result;
     }
-    const returned = result.tip === undefined ? 0 : await this.recover(result.tip);
+    const returned = result.followed === undefined ? 0 : await this.recover(result.followed);
     let loaded = 0;
     let expired = 0;
     let refused = 0;
@@ -465,44 +474,36 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     }
     this.dirty = expired + refused + returned > 0;
     this.log.info({ loaded, expired, refused, returned }, "loaded mempool");
+    if (result.followed?.tip !== this.tip || this.dirty) await this.saveFollowed();
     return { status: "ok", loaded, expired, refused, returned };
   }
 
   /**
-   * The records of the blocks between `savedTip` and the main chain, if `savedTip` has left it: admitted
-   * as a reorg returns them, oldest block first. The chain's reorg is one atomic batch and the blocks it
-   * disconnected stay stored, so this finds what a kill between the reorg and the next save lost.
+   * A save at load, when the pool follows a chain: from then on the file says where the pool starts, so
+   * a reorg before the first periodic save is found again too (recover.ts). A failure is logged.
    */
-  private async recover(savedTip: string): Promise<number> {
-    const chain = this.chain;
-    if (!chain || savedTip === chain.tip.hash) return 0;
-    let entry: ChainEntry | undefined = chain.getEntry(savedTip);
-    if (!entry) {
-      this.log.warn({ tip: savedTip }, "the mempool file was saved on a block this chain does not know");
-      return 0;
-    }
-    const left: ChainEntry[] = [];
-    for (; entry && !chain.isMain(entry); entry = entry.parent) left.push(entry);
-    const blocks: Block[] = [];
-    for (const e of left.reverse()) {
-      const block = await chain.getBlock(e.hash);
-      if (block) blocks.push(block);
-      else
-        this.log.warn(
-          { block: e.hash },
-          "a block that left the main chain is not stored: its records stay lost",
-        );
-    }
+  private async saveFollowed(): Promise<void> {
+    if (!this.chain) return;
+    await this.save().catch((err: unknown) => this.log.warn({ err }, "saving the mempool failed"));
+  }
+
+  /**
+   * The records of the blocks that left the main chain after the save (recover.ts), admitted as a reorg
+   * returns them, oldest block first. Returns how many came back.
+   */
+  private async recover(saved: FollowedTo): Promise<number> {
+    if (!this.chain) return 0;
+    const blocks = await leftSince(this.chain, saved, this.log);
     let returned = 0;
     const time = this.now();
     for (const { bytes } of planSwitch({ disconnected: blocks, connected: [] }).returned) {
       const r = await this.admitAt(bytes, { kind: "reorg" }, time, REORG_SHARE);
       if (r.ok) returned++;
     }
-    if (left.length > 0)
+    if (blocks.length > 0)
       this.log.info(
-        { blocks: left.length, returned },
-        "returned the records of blocks a reorg took off the main chain after the last save",
+        { blocks: blocks.length, returned },
+        "returned the records of blocks that left the main chain after the last save",
       );
     return returned;
   }

@@ -6,6 +6,7 @@
  *
  *   magic "jbcmpool" (8) · version u32 (2) · network id u32
  *   · tip (32: the hash, internal order, of the chain tip the pool had followed to; zeros when unknown)
+ *   · seen u64 (the highest arrival number of a block the pool saw connect or disconnect; recover.ts)
  *   · shares u32 · shares × (CompactSize length · share key, UTF-8, at most 128 bytes)
  *   · count u32 · count × (arrival time u64, ms since the epoch · share index CompactSize
  *                          · CompactSize length · record bytes)
@@ -21,9 +22,10 @@ import { createHash } from "node:crypto";
 import { open, readFile, rename, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { bytesEqual, DecodeError, Reader, Writer } from "../consensus/bytes.ts";
-import { hashToHex } from "../consensus/header.ts";
+import { hashToHex, hexToHash } from "../consensus/header.ts";
 import { MAX_RECORD_SIZE } from "../consensus/records.ts";
 import { errorMessage } from "../util/errors.ts";
+import type { FollowedTo } from "./recover.ts";
 
 export const MEMPOOL_FILE = "mempool.dat";
 export const MEMPOOL_FILE_VERSION = 2;
@@ -63,24 +65,25 @@ export type MempoolFileResult =
   | {
       status: "ok";
       records: SavedRecord[];
-      /** The chain tip (display hash) the saved pool had followed to; absent when unknown (version 1). */
-      tip?: string;
+      /** Where the saved pool had followed the chain to; absent when unknown (version 1). */
+      followed?: FollowedTo;
     }
   | { status: "damaged"; reason: string };
 
 /**
- * Serializes records in the order given, with the chain tip (internal-order hash bytes) the pool had
- * followed to when they were taken. A record without a share is saved in the share "disk".
+ * Serializes records in the order given, with where the pool had followed the chain to when they were
+ * taken (unknown when absent). A record without a share is saved in the share "disk".
  */
 export function encodeMempoolFile(
   networkId: number,
   records: readonly SavedRecord[],
-  tip: Uint8Array = new Uint8Array(TIP_SIZE),
+  followed?: FollowedTo,
 ): Uint8Array {
+  const tip = followed ? hexToHash(followed.tip) : new Uint8Array(TIP_SIZE);
   if (tip.length !== TIP_SIZE) throw new RangeError(`tip of ${tip.length} bytes, expected ${TIP_SIZE}`);
   const index = new Map<string, number>();
   const keys: Uint8Array[] = [];
-  let size = HEADER_SIZE + TIP_SIZE + 4 + CHECKSUM_SIZE;
+  let size = HEADER_SIZE + TIP_SIZE + 8 + 4 + CHECKSUM_SIZE;
   for (const r of records) {
     const share = r.share ?? "disk";
     if (!index.has(share)) {
@@ -93,7 +96,12 @@ export function encodeMempoolFile(
     size += 8 + 5 + 5 + r.bytes.length;
   }
   const w = new Writer(size);
-  w.bytes(MAGIC).u32(MEMPOOL_FILE_VERSION).u32(networkId).bytes(tip).u32(keys.length);
+  w.bytes(MAGIC)
+    .u32(MEMPOOL_FILE_VERSION)
+    .u32(networkId)
+    .bytes(tip)
+    .u64(BigInt(followed?.seen ?? 0));
+  w.u32(keys.length);
   for (const key of keys) w.varBytes(key);
   w.u32(records.length);
   for (const r of records)
@@ -126,6 +134,7 @@ export function decodeMempoolFile(networkId: number, file: Uint8Array): MempoolF
     if (id !== networkId)
       return { status: "damaged", reason: `written for network id 0x${id.toString(16)}, not this network` };
     const tip = version === 1 ? undefined : r.bytes(TIP_SIZE, "tip");
+    const seen = version === 1 ? 0 : Number(r.u64("seen"));
     const shares = version === 1 ? [] : readShares(r);
     const count = r.u32("count");
     // Each entry takes at least 10 bytes, which bounds the count before anything is allocated.
@@ -140,7 +149,7 @@ export function decodeMempoolFile(networkId: number, file: Uint8Array): MempoolF
     }
     r.end("mempool file");
     const known = tip?.some((b) => b !== 0);
-    return { status: "ok", records, ...(tip && known ? { tip: hashToHex(tip) } : {}) };
+    return { status: "ok", records, ...(tip && known ? { followed: { tip: hashToHex(tip), seen } } : {}) };
   } catch (err) {
     if (err instanceof DecodeError) return { status: "damaged", reason: err.message };
     throw err;

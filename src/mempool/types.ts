@@ -45,9 +45,9 @@ export interface MempoolOptions {
   /** The file `load` and `save` use (`mempoolFile(datadir)`); without it they do nothing. */
   file?: string;
   /**
-   * The chain the pool follows, read by `load` only: when the file was saved on a tip that has since left
-   * the main chain (a reorg, then a kill before the next save), the records of the blocks that left come
-   * back, as the reorg would have returned them.
+   * The chain the pool follows, read by `load` only: the records of blocks that left the main chain after
+   * the file was saved (a reorg, then a kill before the next save) come back, as the reorg returned them
+   * (recover.ts).
    */
   chain?: PoolChain;
   logger?: Logger;
@@ -75,4 +75,5 @@ export interface MempoolStats {
 }
 
 /** What the pool reads of the chain at `load` (the chain's own interfaces, chain/interfaces.ts). */
-export type PoolChain = Pick<ChainReader, "tip" | "getEntry" | "isMain"> & Pick<BlockSource, "getBlock">;
+export type PoolChain = Pick<ChainReader, "tip" | "getEntry" | "isMain" | "entriesFrom"> &
+  Pick<BlockSource, "getBlock">;

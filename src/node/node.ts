@@ -271,8 +271,8 @@ export class JbcNode {
   private async startMempool(): Promise<void> {
     const { chain, mempool, log } = this;
     // Registered before the API, the network and the miner subscribe, so they see the pool after a change.
-    chain.on("disconnected", (_entry, block) => mempool.onDisconnected(block));
-    chain.on("connected", (_entry, block) => mempool.onConnected(block));
+    chain.on("disconnected", (entry, block) => mempool.onDisconnected(block, entry));
+    chain.on("connected", (entry, block) => mempool.onConnected(block, entry));
     chain.on("tip", ({ reorg }) => mempool.onTip(reorg !== undefined));
     await mempool.load();
     this.every(MEMPOOL_SAVE_MS, () => {

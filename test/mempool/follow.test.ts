@@ -24,8 +24,8 @@ const idOf = (rec: BlockRecord): string => hashToHex(recordId(rec));
 
 /** The node's wiring (src/node/node.ts startMempool); returns its undoing. */
 function follow(mempool: Mempool, chain: Chain): () => void {
-  const disconnected = (_entry: ChainEntry, block: Block): void => mempool.onDisconnected(block);
-  const connected = (_entry: ChainEntry, block: Block): void => mempool.onConnected(block);
+  const disconnected = (entry: ChainEntry, block: Block): void => mempool.onDisconnected(block, entry);
+  const connected = (entry: ChainEntry, block: Block): void => mempool.onConnected(block, entry);
   const tip = ({ reorg }: { reorg?: unknown }): void => void mempool.onTip(reorg !== undefined);
   chain.on("disconnected", disconnected);
   chain.on("connected", connected);
@@ -183,7 +183,7 @@ describe("the mempool file across a reorg", () => {
       },
       { timeoutMs: 5_000, what: "the save after the reorg" },
     );
-    assert.equal(saved.tip, headerHash(b2.header));
+    assert.equal(saved.followed?.tip, headerHash(b2.header));
     assert.equal(saved.records[0]!.share, "reorg");
   });
 
@@ -212,5 +212,29 @@ describe("the mempool file across a reorg", () => {
     const again = open();
     assert.deepEqual(await again.load(), { status: "ok", loaded: 2, expired: 0, refused: 0, returned: 0 });
     assert.deepEqual(again.ids(10), [idOf(r1), idOf(pending)]);
+  });
+
+  it("finds every block that was main after the save, across two reorgs and a block the pool never saw", async () => {
+    const before = open();
+    const unfollow = follow(before, h.chain);
+    await before.load(); // saves at once: the file starts at genesis
+    const [ra, rb, rc, both] = [data("in a"), data("in b"), data("in c"), data("in a and c")];
+    const a1 = makeChild(regtest.genesis, regtest, { miner: "a", records: [ra, both] });
+    assert.equal((await h.chain.processBlock(a1)).status, "main");
+    await before.save(); // saved on a1
+    unfollow();
+    // After the save: b (two blocks) replaces a, then c (three blocks) replaces b.
+    const b1 = makeChild(regtest.genesis, regtest, { miner: "b", records: [rb] });
+    const b2 = makeChild(b1, regtest, { miner: "b" });
+    const c1 = makeChild(regtest.genesis, regtest, { miner: "c", records: [rc, both] });
+    const c2 = makeChild(c1, regtest, { miner: "c" });
+    const c3 = makeChild(c2, regtest, { miner: "c" });
+    for (const b of [b1, b2, c1, c2, c3]) await h.chain.processBlock(b);
+    assert.equal(h.chain.tip.hash, headerHash(c3.header));
+
+    const after = open();
+    const r = await after.load();
+    assert.deepEqual(r, { status: "ok", loaded: 0, expired: 0, refused: 0, returned: 2 });
+    assert.deepEqual(after.ids(10), [idOf(ra), idOf(rb)], "a's record and b's, not what c confirms");
   });
 });

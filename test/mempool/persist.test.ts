@@ -187,19 +187,15 @@ describe("mempool file versions", () => {
     });
   });
 
-  it("keeps each record's share and the tip, and refuses a share index past the table", () => {
-    const tip = new Uint8Array(32).fill(9);
+  it("keeps each record's share and where the pool had followed the chain to, and refuses a share index past the table", () => {
+    const followed = { tip: hashToHex(new Uint8Array(32).fill(9)), seen: 77 };
     const records = [
       { time: 1, bytes: Uint8Array.of(1, 0), share: "api:10.0.0.1" },
       { time: 2, bytes: Uint8Array.of(1, 1), share: "peer:12D3KooWabc" },
       { time: 3, bytes: Uint8Array.of(1, 2), share: "api:10.0.0.1" },
     ];
-    const file = encodeMempoolFile(regtest.networkId, records, tip);
-    assert.deepEqual(decodeMempoolFile(regtest.networkId, file), {
-      status: "ok",
-      records,
-      tip: hashToHex(tip),
-    });
+    const file = encodeMempoolFile(regtest.networkId, records, followed);
+    assert.deepEqual(decodeMempoolFile(regtest.networkId, file), { status: "ok", records, followed });
     // Two shares in the table; make the first record point at a third.
     const body = Uint8Array.from(file);
     const at = Buffer.from(body).indexOf(Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 1, 0]));
