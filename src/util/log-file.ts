@@ -18,6 +18,7 @@ import {
   readlinkSync,
   renameSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeSync,
 } from "node:fs";
@@ -214,4 +215,18 @@ export default function logFileTransport(opts: LogFileOptions): Writable {
       done(err);
     },
   });
+}
+
+/**
+ * Opens `path` for appending (a file descriptor, for a child process's stderr), first moving it to
+ * `<path>.1` (replacing that) when it already holds `maxBytes` or more: the two files together stay
+ * within 2 × `maxBytes` plus what one run writes.
+ */
+export function openAppendCapped(path: string, maxBytes: number): number {
+  try {
+    if (statSync(path).size >= maxBytes) renameSync(path, `${path}.1`);
+  } catch {
+    // No file yet.
+  }
+  return openSync(path, "a");
 }

@@ -1,9 +1,19 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { after, test } from "node:test";
-import { RotatingLogFile } from "../../src/util/log-file.ts";
+import { openAppendCapped, RotatingLogFile } from "../../src/util/log-file.ts";
 import { createLogger } from "../../src/util/logger.ts";
 
 /**
@@ -110,4 +120,18 @@ test("a line longer than a whole file is replaced by a notice; a restart continu
   assert.equal(basename(again.current), current, "a start with room left continues the newest file");
   again.close();
   assert.ok(statSync(join(dirname(path), current)).size <= 2048);
+});
+
+test("a devnet node's stderr.log is moved aside once it holds its size, keeping one older file", () => {
+  const path = join(dir, "stderr", "stderr.log");
+  mkdirSync(dirname(path), { recursive: true });
+  for (let start = 0; start < 4; start++) {
+    const fd = openAppendCapped(path, 1000);
+    writeSync(fd, `${"e".repeat(699)}\n`); // one run's crash output
+    closeSync(fd);
+  }
+  // 700, 1400 (moved aside at the next start), 700, 1400: never more than two runs' worth in either.
+  assert.equal(statSync(path).size, 1400);
+  assert.equal(statSync(`${path}.1`).size, 1400);
+  assert.deepEqual(readdirSync(dirname(path)).sort(), ["stderr.log", "stderr.log.1"]);
 });
