@@ -4,8 +4,10 @@
  * posts 60 KB records from 127.0.0.1 over 4 connections as fast as the node answers; once the pool is
  * full (the flooder's first 503), three honest clients at 127.0.0.2-4 each post a 200-byte record every
  * 100 ms for the measured window while the flood goes on. Reported: the honest clients' admission rate
- * (202 of all attempts) and latency, what the flooder holds of the pool at the end, and its answers in
- * the window.
+ * (202 of all attempts) and latency, what the flooder holds of the pool at the end of the window, and
+ * its answers in the window. Then, the flood still running, the honest clients want more too: each posts
+ * 60 KB records until refused, and what each of the four sources holds is reported (the contested case:
+ * max-min fairness gives each a quarter).
  *
  *   npm run bench:dos-mempool                         # this checkout, ~40 s
  *   npm run bench:dos-mempool -- --bin /work/main/bin/jbc.mjs   # another checkout's jbc (before)
@@ -103,14 +105,40 @@ try {
   stop = true;
   await Promise.all(floods);
 
-  // What each holds at the end: the honest records still pending, the rest is the flooder's.
-  let honestBytes = 0;
-  for (const id of ids) {
-    const r = await honest[0]!.get(`/api/records/${id}`);
-    if ((r.body as { status?: string }).status === "pending") honestBytes += HONEST_SIZE + 3;
-  }
+  // What each holds at the end of the window: the honest records still pending, the rest is the flooder's.
+  const pendingBytes = async (list: Array<[string, number]>): Promise<number> => {
+    let bytes = 0;
+    for (const [id, size] of list) {
+      const r = await honest[0]!.get(`/api/records/${id}`);
+      if ((r.body as { status?: string }).status === "pending") bytes += size;
+    }
+    return bytes;
+  };
+  const honestBytes = await pendingBytes(ids.map((id) => [id, HONEST_SIZE + 3]));
   const pool = (await honest[0]!.get("/api/mempool")).body as { bytes: number; maxBytes: number };
   const flooderBytes = pool.bytes - honestBytes;
+
+  // Phase 3, contested: the honest clients want as much as the flooder (the flood goes on).
+  stop = false;
+  inWindow = false;
+  const floods2 = Array.from({ length: 4 }, floodLoop);
+  const mine: Array<Array<[string, number]>> = honest.map(() => []);
+  await Promise.all(
+    honest.map(async (c, n) => {
+      for (let i = 0; i < 1_000; i++) {
+        const r = await c.postData(payload(`big${n}`, i, FLOOD_SIZE));
+        if (r.status !== 202) break;
+        mine[n]!.push([(r.body as { id: string }).id, FLOOD_SIZE + 3]);
+      }
+    }),
+  );
+  stop = true;
+  await Promise.all(floods2);
+  const small = ids.map((id) => [id, HONEST_SIZE + 3] as [string, number]);
+  const held = await Promise.all(mine.map((list) => pendingBytes(list)));
+  const smallHeld = await pendingBytes(small);
+  const pool3 = (await honest[0]!.get("/api/mempool")).body as { bytes: number; maxBytes: number };
+  const contestedFlooder = pool3.bytes - smallHeld - held.reduce((a, b) => a + b, 0);
   flooder.close();
   for (const c of honest) c.close();
 
@@ -128,6 +156,9 @@ try {
     dosMempoolPoolBytes: pool.bytes,
     dosMempoolPoolMaxBytes: pool.maxBytes,
     dosMempoolFillSeconds: round(fillSeconds),
+    dosMempoolContestedFlooderShare: round(contestedFlooder / pool3.maxBytes, 3),
+    dosMempoolContestedHonestShareMin: round(Math.min(...held) / pool3.maxBytes, 3),
+    dosMempoolContestedHonestShareMax: round(Math.max(...held) / pool3.maxBytes, 3),
     dosMempoolFloodAcceptedInWindow: windowAnswers.accepted,
     dosMempoolFloodRefusedInWindow: windowAnswers.refused,
     loadAverage: round(loadavg()[0]!, 2),
@@ -136,7 +167,8 @@ try {
   log(
     `honest: ${admitted}/${attempts} admitted, p50 ${figures.dosMempoolHonestP50Ms} ms, p99 ${figures.dosMempoolHonestP99Ms} ms; ` +
       `flooder holds ${(flooderBytes / MIB).toFixed(2)} of ${(pool.maxBytes / MIB).toFixed(0)} MiB; ` +
-      `flood in window: ${windowAnswers.accepted} accepted, ${windowAnswers.refused} refused`,
+      `flood in window: ${windowAnswers.accepted} accepted, ${windowAnswers.refused} refused; ` +
+      `contested: flooder ${figures.dosMempoolContestedFlooderShare}, honest ${held.map((b) => round(b / pool3.maxBytes, 3)).join(" / ")} of the pool`,
   );
   console.log(JSON.stringify(figures));
 } finally {
