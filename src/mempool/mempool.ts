@@ -20,13 +20,13 @@ import { hashToHex, headerHash } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { type BlockRecord, verifyRecordSignature } from "../consensus/records.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
+import { PoolEntries } from "./entries.ts";
 import { MempoolError } from "./errors.ts";
 import { encodeMempoolFile, readMempoolFile, type SavedRecord, writeFileAtomic } from "./persist.ts";
 import { precheck } from "./precheck.ts";
 import { type FollowedTo, leftSince, newestArrival } from "./recover.ts";
 import { blockRecordIds, type ChainSwitch, planSwitch } from "./reorg.ts";
-import { REORG_SHARE, Shares, sourceShare } from "./shares.ts";
-import { takeFair } from "./template.ts";
+import { REORG_SHARE, sourceShare } from "./shares.ts";
 import type {
   AdmitResult,
   MempoolEntry,
@@ -53,13 +53,8 @@ export class Mempool extends EventEmitter<MempoolEvents> {
   private readonly file: string | undefined;
   private readonly chain: PoolChain | undefined;
   private readonly log: Logger;
-  /** In arrival order: a Map iterates in insertion order and deletes in O(1). */
-  private entries = new Map<string, MempoolEntry>();
-  private totalBytes = 0;
-  /** The same entries by share, for eviction and templates. */
-  private shares: Shares;
-  /** A lower bound on the entries' times, so `expire` skips the scan while nothing can be due. */
-  private oldestTime = Number.POSITIVE_INFINITY;
+  /** The records, their totals and shares (entries.ts). */
+  private readonly pool: PoolEntries;
   /** Bumped by every block connect and reorg: an admission that waited on `isConfirmed` asks again. */
   private generation = 0;
   /**
@@ -90,30 +85,30 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     this.file = opts.file;
     this.chain = opts.chain;
     this.log = opts.logger ?? silentLogger;
-    this.shares = new Shares(this.maxBytes, this.maxCount);
+    this.pool = new PoolEntries(this.maxBytes, this.maxCount);
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.pool.size;
   }
 
   get bytes(): number {
-    return this.totalBytes;
+    return this.pool.bytes;
   }
 
   has(id: string): boolean {
-    return this.entries.has(id);
+    return this.pool.has(id);
   }
 
   get(id: string): MempoolEntry | undefined {
-    return this.entries.get(id);
+    return this.pool.get(id);
   }
 
   stats(): MempoolStats {
-    const first = this.entries.values().next();
+    const first = this.pool.values().next();
     return {
-      count: this.entries.size,
-      bytes: this.totalBytes,
+      count: this.pool.size,
+      bytes: this.pool.bytes,
       oldestAgeMs: first.done ? 0 : Math.max(0, this.now() - first.value.time),
       maxCount: this.maxCount,
       maxBytes: this.maxBytes,
@@ -122,15 +117,14 @@ export class Mempool extends EventEmitter<MempoolEvents> {
 
   /** What one source holds (bytes and records), for monitoring and tests. */
   held(source: RecordSource): { bytes: number; count: number } {
-    const share = this.shares.get(sourceShare(source));
-    return { bytes: share?.bytes ?? 0, count: share?.count ?? 0 };
+    return this.pool.held(sourceShare(source));
   }
 
   /** Up to `limit` ids in arrival order, starting after `after` (a page for GET /api/mempool). */
   ids(limit: number, after?: string): string[] {
     const out: string[] = [];
-    let started = after === undefined || !this.entries.has(after);
-    for (const id of this.entries.keys()) {
+    let started = after === undefined || !this.pool.has(after);
+    for (const id of this.pool.keys()) {
       if (out.length >= limit) break;
       if (started) out.push(id);
       else if (id === after) started = true;
@@ -170,7 +164,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     if (!checked.ok) return checked;
     const { rec, bytes, id } = checked;
     const reject = (error: MempoolError): AdmitResult => ({ ok: false, id, error });
-    if (this.entries.has(id)) return reject(new MempoolError({ code: "ALREADY_PENDING", id }));
+    if (this.pool.has(id)) return reject(new MempoolError({ code: "ALREADY_PENDING", id }));
     // A block may connect while we wait for the index; ask again so a record confirmed meanwhile is not
     // admitted after the connect removed it (a template would then repeat a confirmed record).
     for (;;) {
@@ -179,7 +173,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
       if (await this.isConfirmed(id)) return reject(new MempoolError({ code: "ALREADY_CONFIRMED", id }));
       if (generation === this.generation) break;
     }
-    if (this.entries.has(id)) return reject(new MempoolError({ code: "ALREADY_PENDING", id }));
+    if (this.pool.has(id)) return reject(new MempoolError({ code: "ALREADY_PENDING", id }));
     // From here on nothing awaits: the room found is the room there is.
     const room = this.room(share, 1, bytes.length);
     if (room === "full") return reject(this.fullError());
@@ -193,52 +187,26 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     return { ok: true, entry };
   }
 
-  private fits(count: number, bytes: number): boolean {
-    return this.entries.size + count <= this.maxCount && this.totalBytes + bytes <= this.maxBytes;
-  }
-
   /**
    * Room for `count` records of `bytes` from `share`: free room (`fits`, after dropping expired
    * records), room that sources using more than `share` then would can give up (`evict`), or none.
    */
   private room(share: string, count: number, bytes: number): "fits" | "evict" | "full" {
-    if (this.fits(count, bytes)) return "fits";
+    if (this.pool.fits(count, bytes)) return "fits";
     this.expire();
-    if (this.fits(count, bytes)) return "fits";
-    const needBytes = this.totalBytes + bytes - this.maxBytes;
-    const needCount = this.entries.size + count - this.maxCount;
-    const level = this.useAfter(share, count, bytes);
-    return this.shares.canFree(level, share, needBytes, needCount) ? "evict" : "full";
+    if (this.pool.fits(count, bytes)) return "fits";
+    return this.pool.canEvictFor(share, count, bytes) ? "evict" : "full";
   }
 
-  /** What `share` would use of the pool with `count` more records of `bytes`. */
-  private useAfter(share: string, count: number, bytes: number): number {
-    const mine = this.shares.get(share);
-    return this.shares.use((mine?.bytes ?? 0) + bytes, (mine?.count ?? 0) + count);
-  }
-
-  /**
-   * Evicts, newest first, from whichever share uses the most of the pool, while it would still use more
-   * than `share` after admitting a record of `bytes`, until that record fits (`room` found that it will).
-   * True when it fits.
-   */
+  /** Evicts for one record of `bytes` from `share` (entries.ts `evictFor`); true when it then fits. */
   private evictFor(share: string, bytes: number): boolean {
-    const floor = this.useAfter(share, 1, bytes);
-    const evicted: string[] = [];
-    while (!this.fits(1, bytes)) {
-      const victim = this.shares.largest(share);
-      if (!victim || this.shares.use(victim.bytes, victim.count) <= floor) break;
-      const newest = this.shares.newest(victim);
-      if (!newest) break;
-      this.delete(newest.id);
-      evicted.push(newest.id);
-    }
-    this.evicted(evicted, share);
-    return this.fits(1, bytes);
+    this.evicted(this.pool.evictFor(share, bytes), share);
+    return this.pool.fits(1, bytes);
   }
 
   private evicted(ids: string[], forShare: string): void {
     if (ids.length === 0) return;
+    this.dirty = true;
     this.log.debug({ count: ids.length, for: forShare }, "evicted pending records");
     this.emit("removed", ids, "evicted");
   }
@@ -246,27 +214,20 @@ export class Mempool extends EventEmitter<MempoolEvents> {
   private fullError(): MempoolError {
     return new MempoolError({
       code: "MEMPOOL_FULL",
-      count: this.entries.size,
-      bytes: this.totalBytes,
+      count: this.pool.size,
+      bytes: this.pool.bytes,
       maxCount: this.maxCount,
       maxBytes: this.maxBytes,
     });
   }
 
   private insert(entry: MempoolEntry): void {
-    this.entries.set(entry.id, entry);
-    this.totalBytes += entry.bytes.length;
-    this.shares.add(entry);
-    if (entry.time < this.oldestTime) this.oldestTime = entry.time;
+    this.pool.insert(entry);
     this.dirty = true;
   }
 
   private delete(id: string): boolean {
-    const entry = this.entries.get(id);
-    if (!entry) return false;
-    this.entries.delete(id);
-    this.totalBytes -= entry.bytes.length;
-    this.shares.remove(entry);
+    if (!this.pool.delete(id)) return false;
     this.dirty = true;
     return true;
   }
@@ -282,10 +243,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
    */
   take(maxBytes: number): MempoolEntry[] {
     this.expire();
-    const first = this.shares.get(REORG_SHARE)?.entries.values() ?? [];
-    const rest: Iterable<MempoolEntry>[] = [];
-    for (const share of this.shares.all()) if (share.key !== REORG_SHARE) rest.push(share.entries.values());
-    return takeFair(first, rest, maxBytes, MAX_CONSECUTIVE_SKIPS);
+    return this.pool.take(maxBytes, MAX_CONSECUTIVE_SKIPS);
   }
 
   /** Removes records included in a connected block (ids as display hex); returns how many were pending. */
@@ -313,7 +271,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     this.tip = headerHash(block.header);
     if (entry && entry.seq > this.seen) this.seen = entry.seq;
     // Ids are hashed only when something is pending; the call bumps the generation either way.
-    this.removeForBlock(this.entries.size > 0 ? blockRecordIds(block) : []);
+    this.removeForBlock(this.pool.size > 0 ? blockRecordIds(block) : []);
   }
 
   /**
@@ -346,63 +304,35 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     if (back.length === 0) return [];
 
     const time = this.now();
-    const rest = this.entries;
-    this.entries = new Map();
-    this.totalBytes = 0;
-    this.shares = new Shares(this.maxBytes, this.maxCount);
+    const front: MempoolEntry[] = [];
     const returned: MempoolEntry[] = [];
     for (const { id, record, bytes } of back) {
       const entry: MempoolEntry = { id, record, bytes, time, source: { kind: "reorg" }, share: REORG_SHARE };
+      front.push(entry);
       // Resubmitted meanwhile: it moves up to its old place, and counts as returned, not as its sender's.
-      if (rest.delete(id)) this.insert(entry);
-      else {
-        this.insert(entry);
-        returned.push(entry);
-      }
+      if (!this.pool.has(id)) returned.push(entry);
     }
-    for (const entry of rest.values()) this.insert(entry);
-    this.trim();
-    const back2 = returned.filter((e) => this.entries.get(e.id) === e);
+    this.pool.putFirst(front);
+    this.dirty = true;
+    const { evicted, dropped } = this.pool.trim();
+    this.evicted(evicted, REORG_SHARE);
+    if (dropped.length > 0)
+      this.log.warn(
+        { dropped: dropped.length, count: this.pool.size, bytes: this.pool.bytes },
+        "a reorg returned more records than the mempool holds: those of the newest blocks were dropped",
+      );
+    const back2 = returned.filter((e) => this.pool.get(e.id) === e);
     for (const entry of back2) this.emit("added", entry);
     if (this.file)
       this.save().catch((err: unknown) => this.log.warn({ err }, "saving the mempool after a reorg failed"));
     return back2.map((e) => e.id);
   }
 
-  /** Brings the pool within its bounds after a reorg: see `reorg`. */
-  private trim(): void {
-    if (this.fits(0, 0)) return;
-    const evicted: string[] = [];
-    let dropped = 0;
-    while (!this.fits(0, 0)) {
-      const share = this.shares.largest() ?? this.shares.get(REORG_SHARE);
-      const newest = share && this.shares.newest(share);
-      if (!newest) break;
-      this.delete(newest.id);
-      if (newest.share === REORG_SHARE) dropped++;
-      else evicted.push(newest.id);
-    }
-    this.evicted(evicted, REORG_SHARE);
-    if (dropped > 0)
-      this.log.warn(
-        { dropped, count: this.entries.size, bytes: this.totalBytes },
-        "a reorg returned more records than the mempool holds: those of the newest blocks were dropped",
-      );
-  }
-
   /** Drops records older than `expiryMs`; returns their ids. Cheap when nothing can be due. */
   expire(): string[] {
-    const cutoff = this.now() - this.expiryMs;
-    if (this.oldestTime > cutoff) return [];
-    const expired: string[] = [];
-    let oldest = Number.POSITIVE_INFINITY;
-    for (const entry of this.entries.values()) {
-      if (entry.time <= cutoff) expired.push(entry.id);
-      else if (entry.time < oldest) oldest = entry.time;
-    }
-    for (const id of expired) this.delete(id);
-    this.oldestTime = oldest;
+    const expired = this.pool.expire(this.now() - this.expiryMs);
     if (expired.length > 0) {
+      this.dirty = true;
       this.log.info({ count: expired.length }, "expired pending records");
       this.emit("removed", expired, "expired");
     }
@@ -419,7 +349,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
       if (!this.file || (opts.onlyIfChanged && !this.dirty)) return;
       // Records and tip are read in one synchronous step: the pool and its tip change together.
       const records: SavedRecord[] = [];
-      for (const e of this.entries.values()) records.push({ time: e.time, bytes: e.bytes, share: e.share });
+      for (const e of this.pool.values()) records.push({ time: e.time, bytes: e.bytes, share: e.share });
       const followed = this.tip === undefined ? undefined : { tip: this.tip, seen: this.seen };
       this.dirty = false;
       try {
