@@ -89,12 +89,13 @@ export function hostOf(header: string): string | undefined {
   return normalName(u.hostname);
 }
 
-const HOST_PATTERN = /^(?:\*|(?:\*\.)?[a-z0-9_][a-z0-9_-]*(?:\.[a-z0-9_][a-z0-9_-]*)*)$/;
+/** A name (one trailing dot allowed), `*.` and a name, or `*` alone. */
+const HOST_PATTERN = /^(?:\*|(?:\*\.)?[a-z0-9_][a-z0-9_-]*(?:\.[a-z0-9_][a-z0-9_-]*)*\.?)$/;
 
 /** True for an entry `--api-hosts` accepts: a host name, `*.` and a name, `*`, or an IP address. */
 export function isHostPattern(entry: string): boolean {
-  const e = normalName(entry.trim());
-  return (e.length <= 253 && HOST_PATTERN.test(e)) || isIP(e.replace(/^\[(.*)\]$/, "$1")) !== 0;
+  const e = entry.trim().toLowerCase();
+  return (e.length <= 254 && HOST_PATTERN.test(e)) || isIP(e.replace(/^\[(.*)\]$/, "$1")) !== 0;
 }
 
 /** Decides whether a `Host` header names this node; built once from the allow list. */
@@ -103,6 +104,8 @@ export function hostMatcher(allowed: readonly string[] = []): (hostHeader: strin
   const suffixes: string[] = [];
   let any = false;
   for (const raw of allowed) {
+    // An entry that is no pattern (`*.`, a URL) matches nothing rather than something unintended.
+    if (!isHostPattern(raw)) continue;
     const entry = normalName(raw.trim());
     if (entry === "*") any = true;
     else if (entry.startsWith("*.")) suffixes.push(entry.slice(1));
