@@ -33,7 +33,8 @@ export type ApiGroup = "node" | "blocks" | "records" | "peers" | "mining" | "leg
  *
  * `response` is a zod schema for JSON routes, or says the body is something else: raw block bytes, a
  * server-sent event stream, or the legacy chain dump (a JSON array too long to buffer, streamed).
- * `auth` routes change the node: they need the API token unless the request comes from loopback.
+ * `auth` routes change the node: they need the API token unless the request comes from loopback. Every
+ * POST also needs the token, the CLIENT_HEADER or a JSON / octet-stream body (src/api/guard.ts).
  */
 export interface RouteDef {
   /** The handler group that serves it (src/api/handlers/<group>.ts). */
@@ -62,10 +63,20 @@ export const RECORDS_BODY_LIMIT = 4 * 1024 * 1024;
 export const MAX_RECORDS_PER_REQUEST = 1000;
 export const MAX_PAGE = 100;
 export const MAX_TREE_DEPTH = 1000;
+/** Largest value of a u32 field (heights, record indexes, header fields): what the store and the wire hold. */
+export const U32_MAX = 0xffffffff;
+
+/**
+ * The header a client sends to show that a state-changing request was not made by a web page: browsers
+ * send a custom header across sites only after a preflight, which this API never grants (src/api/guard.ts).
+ * Any non-empty value; jbc's client and explorer send their names.
+ */
+export const CLIENT_HEADER = "X-JBC-Client";
 
 const hashOrHeight = z
   .string()
   .regex(/^(?:\d{1,10}|[0-9a-fA-F]{64})$/, "a height or a 64-digit block hash")
+  .refine((s) => s.length === 64 || Number(s) <= U32_MAX, `a height is at most ${U32_MAX}`)
   .transform((s) => s.toLowerCase());
 const blockHash = z
   .string()
@@ -81,6 +92,7 @@ const intParam = (min: number, max: number) =>
     z
       .string()
       .regex(/^(?:0|[1-9]\d{0,15})$/, "expected a decimal integer")
+      .describe(`a decimal integer from ${min} to ${max}`)
       .transform(Number)
       .pipe(z.number().int().min(min).max(max))
       .optional(),
@@ -231,9 +243,14 @@ export const routes = {
           .regex(/^[0-9a-fA-F]{64}$/, "a 64-digit ed25519 public key")
           .transform((s) => s.toLowerCase()),
         limit: intParam(1, MAX_PAGE),
+        // Both halves are u32 in the author index's keys: a larger one cannot name a place.
         before: z
           .string()
           .regex(/^\d{1,10}:\d{1,10}$/, "height:index, the `next` of the previous page")
+          .refine(
+            (s) => s.split(":").every((n) => Number(n) <= U32_MAX),
+            `height and index are each at most ${U32_MAX}`,
+          )
           .optional(),
       })
       .strict(),

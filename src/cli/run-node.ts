@@ -79,7 +79,7 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
     return JbcNode.create({
       params: o.network,
       datadir,
-      http: { host: o.host, port: o.port },
+      http: { host: o.host, port: o.port, allowedHosts: o.apiHosts },
       p2p: o.p2p ? { host: o.host, port: p2pPort, peers: o.peer, mdns: o.mdns } : false,
       mine: o.mine,
       minerName: o.miner ?? `node on port ${o.port}`,

@@ -22,7 +22,14 @@ export interface NodeOptions {
    * HTTP API address; port 0 picks a free port (see `url`). Default 127.0.0.1:5000. `requestTimeoutMs`:
    * time a client has to send a whole request (default 30 s).
    */
-  http?: { host?: string; port?: number; requestTimeoutMs?: number; maxEventStreams?: number };
+  http?: {
+    host?: string;
+    port?: number;
+    requestTimeoutMs?: number;
+    maxEventStreams?: number;
+    /** Host names the API answers to besides IP addresses and localhost (`--api-hosts`; src/api/guard.ts). */
+    allowedHosts?: string[];
+  };
   /** P2P listen address and peers; false runs without networking. */
   p2p?: { host?: string; port?: number; peers?: string[]; mdns?: boolean } | false;
   /** Start mining as soon as the node is up. */
@@ -243,10 +250,13 @@ export class JbcNode {
 
   private async startApi(createApiServer: typeof import("../api/server.ts").createApiServer): Promise<void> {
     const { opts, log } = this;
+    const host = opts.http?.host ?? "127.0.0.1";
     this.api = await createApiServer({
       backend: this.backend(),
       logger: log.child({ module: "api" }),
       token: this.token,
+      // The name the operator told it to listen on is one it answers to.
+      allowedHosts: [...(opts.http?.allowedHosts ?? []), host],
       ...(opts.chainJsonCacheBytes !== undefined ? { legacyCacheBytes: opts.chainJsonCacheBytes } : {}),
       ...(opts.http?.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.http.requestTimeoutMs } : {}),
       ...(opts.http?.maxEventStreams !== undefined
@@ -256,7 +266,6 @@ export class JbcNode {
       version: packageVersion(),
       devnet: { siblings: opts.devnetPeers ?? [], self: () => this.httpUrl },
     });
-    const host = opts.http?.host ?? "127.0.0.1";
     await this.api.listen({ host, port: opts.http?.port ?? 5000 });
     const addr = this.api.server.address() as AddressInfo;
     const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;

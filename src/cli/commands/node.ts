@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from "commander";
+import { isHostPattern } from "../../api/guard.ts";
 import type { NetworkParams } from "../../consensus/params.ts";
 import { withConfig } from "../config.ts";
 import { networkOption } from "../network-option.ts";
@@ -21,6 +22,7 @@ export interface NodeCommandOptions {
   logMaxMb: number;
   logKeep: number;
   apiToken?: string;
+  apiHosts: string[];
   jsonCacheMb: number;
   mdns: boolean;
   sync: boolean;
@@ -39,6 +41,21 @@ export function durationArg(value: string): number {
     throw new InvalidArgumentError("expected a duration of at least 1s, such as 90s, 30m, 24h or 7d");
   }
   return Math.round(ms);
+}
+
+/** `--api-hosts a,b`: host names (or `*.suffix`, or `*`) the HTTP API answers to besides IPs and localhost. */
+export function apiHostsArg(value: string): string[] {
+  const names = value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const bad = names.find((n) => !isHostPattern(n));
+  if (bad !== undefined) {
+    throw new InvalidArgumentError(
+      `'${bad}' is not a host name: expected names such as node.example, *.lan, or * for any`,
+    );
+  }
+  return names;
 }
 
 /** `jbc node`: one full node (store, chain, P2P, miner, HTTP API), until Ctrl-C. */
@@ -77,6 +94,13 @@ export function nodeCommand(): Command {
     .option(
       "--api-token <token>",
       "token for non-loopback requests that change the node (default: generated into the datadir)",
+    )
+    .option(
+      "--api-hosts <names>",
+      "host names the HTTP API answers to besides IP addresses and localhost, comma-separated " +
+        "(*.lan for a domain, * for any): other names are refused, against DNS rebinding",
+      apiHostsArg,
+      [],
     )
     .option(
       "--json-cache-mb <mb>",
