@@ -147,6 +147,11 @@ const result: Record<string, number | string> = {
   variants: names.join(","),
 };
 const load0 = loadavg()[0]!;
+// The test chains are built with this checkout's consensus code. Built with its pure-JS hashing (the
+// default), that code would see @noble's Uint8Arrays there and node:crypto's Buffers in the trials, and
+// run slower in them than the other checkout's, which sees only Buffers: an A/A run (this checkout against
+// a copy of itself) gave 0.84-0.98. So this checkout hashes as the node does from the start.
+useNativeCrypto();
 for (const [label, records] of [
   ["data_10x100", 10],
   ["miner_only", 0],
