@@ -122,6 +122,8 @@ export class JbcNode {
       ...(opts.mempool?.maxBytes !== undefined ? { maxBytes: opts.mempool.maxBytes } : {}),
       ...(opts.mempool?.expiryMs !== undefined ? { expiryMs: opts.mempool.expiryMs } : {}),
       file: mempoolFile(opts.datadir),
+      // Read at load: a reorg after the last save (then a kill) is found from the saved tip.
+      chain,
       logger: log.child({ module: "mempool" }),
     });
   }
@@ -263,14 +265,14 @@ export class JbcNode {
 
   /**
    * Loads the saved pool, has it follow the chain (the mempool's onDisconnected / onConnected / onTip: a
-   * connected block's records leave it, a reorg returns the disconnected ones the new branch lacks) and
-   * saves it every MEMPOOL_SAVE_MS when it changed.
+   * connected block's records leave it, a reorg returns the disconnected ones the new branch lacks, and
+   * saves at once) and saves it every MEMPOOL_SAVE_MS when it changed.
    */
   private async startMempool(): Promise<void> {
     const { chain, mempool, log } = this;
     // Registered before the API, the network and the miner subscribe, so they see the pool after a change.
-    chain.on("disconnected", (_entry, block) => mempool.onDisconnected(block));
-    chain.on("connected", (_entry, block) => mempool.onConnected(block));
+    chain.on("disconnected", (entry, block) => mempool.onDisconnected(block, entry));
+    chain.on("connected", (entry, block) => mempool.onConnected(block, entry));
     chain.on("tip", ({ reorg }) => mempool.onTip(reorg !== undefined));
     await mempool.load();
     this.every(MEMPOOL_SAVE_MS, () => {

@@ -1,15 +1,19 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, rmSync } from "node:fs";
+import { closeSync, mkdirSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
 import type { NetworkParams } from "../../consensus/params.ts";
 import { checkDatadirFree, checkPortFree, EXIT, STOP_SIGNALS, StartupError } from "../../node/lifecycle.ts";
 import { errorMessage } from "../../util/errors.ts";
+import { openAppendCapped } from "../../util/log-file.ts";
 import { packageRoot } from "../../util/paths.ts";
 import { networkOption } from "../network-option.ts";
 import { intArg, logLevelArg, portArg } from "../options.ts";
 import { Scoreboard, type WatchedNode } from "../scoreboard.ts";
+
+/** A node's stderr.log is moved aside at a devnet start once it holds this much (docs/operations.md). */
+const STDERR_LOG_MAX = 1024 * 1024;
 
 interface DevnetOptions {
   nodes: number;
@@ -170,7 +174,7 @@ function startNodes(o: DevnetOptions, base: string, threads: number): Child[] {
     for (let j = 0; j < i; j++) args.push("--peer", `http://127.0.0.1:${o.basePort + j}`);
     // Each node writes its own rotated log in its data directory; what it prints to stderr (a
     // refused start, a crash) goes to stderr.log.
-    const log = openSync(join(dir, "stderr.log"), "a");
+    const log = openAppendCapped(join(dir, "stderr.log"), STDERR_LOG_MAX);
     // Own session: a terminal's Ctrl-C or hangup reaches only this process, which then stops the
     // nodes exactly once (a second signal would make a node skip its clean shutdown). The IPC
     // channel closes however this process ends, SIGKILL included: each node then stops by itself.
