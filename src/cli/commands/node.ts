@@ -1,35 +1,9 @@
 import { Command, InvalidArgumentError } from "commander";
 import { isHostPattern } from "../../api/guard.ts";
-import type { NetworkParams } from "../../consensus/params.ts";
 import { withConfig } from "../config.ts";
 import { networkOption } from "../network-option.ts";
 import { collect, intArg, logLevelArg, minerNameArg, portArg } from "../options.ts";
-
-export interface NodeCommandOptions {
-  port: number;
-  mine: boolean;
-  peer: string[];
-  datadir?: string;
-  network: NetworkParams;
-  miner?: string;
-  threads?: number;
-  p2pPort?: number;
-  p2p: boolean;
-  host: string;
-  logLevel: string;
-  /** A path, or false for --no-log-file; undefined means the default in the data directory. */
-  logFile?: string | false;
-  logMaxMb: number;
-  logKeep: number;
-  apiToken?: string;
-  apiHosts: string[];
-  jsonCacheMb: number;
-  mdns: boolean;
-  sync: boolean;
-  devnetPeers: string[];
-  mempoolMb: number;
-  mempoolExpiry: number;
-}
+import type { NodeCommandOptions } from "../run-node.ts";
 
 const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
