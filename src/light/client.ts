@@ -1,0 +1,886 @@
+/**
+ * The light client: a tree of block headers from a trusted start (the network's genesis, or a checkpoint
+ * the user trusts), each header checked with consensus's own rules before it joins, and fork choice by
+ * work. It answers "is this header on the best chain I know, and under how much work?", and names the
+ * sources whose headers fail a check or whose chain has less work than they claimed.
+ *
+ * The checks are the header half of the node's (docs/consensus.md), with consensus's own functions:
+ * linkage; bits that encode a valid target within the proof-of-work limit and a hash that meets it
+ * (`bitsToTarget`, `hashToBigInt`); the bits ASERT requires (`requiredBits`, anchored at block 1 as the
+ * chain anchors it); a time above the median of the previous 11 (`medianTimePast`) and at most
+ * `maxFutureDrift` ahead of the clock; the network's checkpoints. Nothing here is a rule of its own.
+ *
+ * Browser-safe on purpose (the explorer verifies headers with this very code): plain typed arrays,
+ * @noble through consensus, no `node:` module, no Buffer.
+ *
+ * Memory is bounded: below the best tip the tree keeps `window` headers; older main-chain headers are
+ * dropped, every `checkpointEvery`-th one remembered as a checkpoint (height, hash, chain work), and the
+ * checkpoints thinned to `maxCheckpoints` (older ones sparser). The header the user trusts (`trusted`)
+ * and the headers a caller pins are never dropped, nor the fork below a trusted header another branch
+ * overtook: that is the evidence of a rewrite.
+ */
+import { bitsToTarget, blockWork } from "../consensus/compact.ts";
+import { type AsertAnchor, anchorFromBlockOne, requiredBits } from "../consensus/difficulty.ts";
+import { sha256d } from "../consensus/hash.ts";
+import { encodeHeader, HEADER_SIZE, hashToHex } from "../consensus/header.ts";
+import type { NetworkParams } from "../consensus/params.ts";
+import { MEDIAN_TIME_SPAN, medianTimePast } from "../consensus/time.ts";
+
+/** Why a source's headers were refused (or what it claimed that its headers did not bear out). */
+export const LightFaultCode = {
+  /** Bytes that are not whole 80-byte headers, or more headers than were asked for. */
+  MALFORMED: "MALFORMED",
+  /** A header whose parent hash is not the hash of the header before it in the same answer. */
+  BAD_LINK: "BAD_LINK",
+  /** Headers at other heights than the ones asked for. */
+  BAD_HEIGHT: "BAD_HEIGHT",
+  /** A header that claims to start a chain and is not this network's genesis (another network). */
+  BAD_GENESIS: "BAD_GENESIS",
+  /** Bits that encode no valid target, or one easier than the network's proof-of-work limit. */
+  BAD_TARGET: "BAD_TARGET",
+  /** A header hash above the target its bits encode. */
+  HIGH_HASH: "HIGH_HASH",
+  /** Bits other than those ASERT requires after the header's parent. */
+  BAD_BITS: "BAD_BITS",
+  /** A time not above the median of the previous 11 headers. */
+  TIME_TOO_OLD: "TIME_TOO_OLD",
+  /** A time more than the network's drift ahead of this clock (or this clock is behind). */
+  TIME_TOO_NEW: "TIME_TOO_NEW",
+  /** A header at a checkpoint height of the network with another hash. */
+  CHECKPOINT_MISMATCH: "CHECKPOINT_MISMATCH",
+  /** A header already found invalid, or a child of one. */
+  INVALID: "INVALID",
+  /** The chain served has less work than the source claimed for its tip. */
+  LESS_WORK: "LESS_WORK",
+} as const;
+export type LightFaultCode = (typeof LightFaultCode)[keyof typeof LightFaultCode];
+
+/** A source named for what it served. */
+export interface LightFault {
+  source: string;
+  code: LightFaultCode;
+  /** Height of the offending header, when one is at fault. */
+  height?: number;
+  /** Its hash (display order). */
+  hash?: string;
+  reason: string;
+}
+
+/** A trusted start: a header, its height and chain work, and what checking its children needs. */
+export interface LightBase {
+  height: number;
+  /** The 80-byte header. */
+  header: Uint8Array;
+  /** Work of the chain up to and including this header (give 0n to count work from here on). */
+  chainWork: bigint;
+  /**
+   * Times of the headers before it, oldest first, up to 10 (fewer only near genesis): the median-time
+   * rule of its first children. Without them that rule is skipped until 11 headers are known.
+   */
+  prevTimes?: readonly number[];
+  /** Time of block 1 of this chain: ASERT's anchor. Needed from height 1 on, on a retargeting network. */
+  anchorTime?: number;
+}
+
+/** A header the client remembers by height, hash and chain work. */
+export interface Checkpoint {
+  height: number;
+  /** Display hash. */
+  hash: string;
+  chainWork: bigint;
+}
+
+/** What a source says its tip is. */
+export type SourceClaim = Checkpoint;
+
+/** One header in the tree. */
+export interface HeaderNode {
+  /** Display hash (byte-reversed hex). */
+  readonly hash: string;
+  /** Internal-order hash bytes. */
+  readonly hashBytes: Uint8Array;
+  /** The 80 header bytes. */
+  readonly raw: Uint8Array;
+  readonly height: number;
+  readonly time: number;
+  readonly bits: number;
+  /** This header's work. */
+  readonly work: bigint;
+  /** Work from the start's chain work through this header. */
+  readonly chainWork: bigint;
+  /** Undefined for the base (the tree's root). */
+  readonly parent: HeaderNode | undefined;
+  /** ASERT's anchor for this header's children (from block 1 of its branch). */
+  readonly anchor: AsertAnchor | undefined;
+  /** Arrival order: on equal work the header seen first keeps the tip. */
+  readonly seq: number;
+  /** The source that served it first. */
+  readonly source: string;
+}
+
+interface Node extends HeaderNode {
+  parent: Node | undefined;
+  /** The base's ancestors' times, oldest first (only on the base). */
+  prevTimes: readonly number[] | undefined;
+}
+
+/** What a reorg changed: the fork and the work on each side of it. */
+export interface LightReorg {
+  fork: { height: number; hash: string };
+  /** Headers that left the best chain. */
+  depth: number;
+  /** Work of the headers that left the best chain, and of those that joined it. */
+  workLeft: bigint;
+  workJoined: bigint;
+}
+
+/** What `add` did with an answer. */
+export interface AddResult {
+  /** Headers that joined the tree. */
+  added: number;
+  /** Headers the tree already held. */
+  known: number;
+  /** The answer's first header has no known parent: nothing was checked (ask from lower down). */
+  unconnected: boolean;
+  /** The check that failed, with the source named; headers before it stay in the tree. */
+  fault?: LightFault;
+  /** Set when the best chain switched branches. */
+  reorg?: LightReorg;
+  /** The last header of the answer that is in the tree. */
+  last?: HeaderNode;
+}
+
+/** Where a header is, as far as this client knows. */
+export type Location =
+  | {
+      status: "main";
+      height: number;
+      hash: string;
+      /** Headers from this one to the tip, both included. */
+      confirmations: number;
+      /** Work from this header to the tip, both included. */
+      workOnTop: bigint;
+    }
+  | {
+      status: "side";
+      height: number;
+      hash: string;
+      /** The last header the branch shares with the best chain. */
+      fork: { height: number; hash: string };
+      /** Work of the branch's heaviest tip above the fork, and of the best chain above it. */
+      branchWork: bigint;
+      bestWork: bigint;
+    }
+  | { status: "checkpoint"; height: number; hash: string; confirmations: number; chainWork: bigint }
+  | { status: "unknown" };
+
+/** What the client thinks of a source after a sync. */
+export type SourceVerdict =
+  | { source: string; status: "faulty"; fault: LightFault }
+  /** Its tip is on the best chain (`behind` headers below the best tip). */
+  | { source: string; status: "agrees"; tip: { height: number; hash: string }; behind: number }
+  /** A valid chain that is not the best one: its tip forks off at `fork`. */
+  | {
+      source: string;
+      status: "disagrees";
+      tip: { height: number; hash: string };
+      fork: { height: number; hash: string };
+      branchWork: bigint;
+      bestWork: bigint;
+    }
+  /** Its tip is below the headers the client keeps (it is far behind). */
+  | { source: string; status: "behind-window"; tip: { height: number; hash: string } }
+  /** Nothing it served is in the tree. */
+  | { source: string; status: "silent" };
+
+/** The trusted header against the best chain. */
+export type TrustStatus =
+  | { status: "none" }
+  | { status: "held"; trusted: Checkpoint; confirmations: number }
+  | {
+      status: "rewritten";
+      trusted: Checkpoint;
+      /** Where the best chain leaves the trusted history. */
+      fork: { height: number; hash: string };
+      /** Trusted-history headers replaced: from the fork to the old branch's tip. */
+      depth: number;
+      /** Work of the replaced headers, and of the best chain above the fork. */
+      workLeft: bigint;
+      workJoined: bigint;
+    };
+
+export interface LightClientOptions {
+  /** Where to start; default the network's genesis. */
+  base?: LightBase;
+  /** The clock in seconds, for the future-time rule; default the system clock. */
+  now?: () => number;
+  /** Headers kept below the best tip (0 keeps every header). Default 2,048. */
+  window?: number;
+  /** Main-chain heights remembered as checkpoints when their headers are dropped. Default every 1,000. */
+  checkpointEvery?: number;
+  /** Most checkpoints kept; older ones are thinned first. Default 256. */
+  maxCheckpoints?: number;
+  /** Confirmations of the header `advanceTrusted` trusts by default. Default 6. */
+  trustDepth?: number;
+}
+
+export const DEFAULT_WINDOW = 2048;
+export const DEFAULT_CHECKPOINT_EVERY = 1000;
+export const DEFAULT_MAX_CHECKPOINTS = 256;
+export const DEFAULT_TRUST_DEPTH = 6;
+/** Most sources and most known-invalid hashes remembered. */
+const MAX_SOURCES = 1024;
+const MAX_INVALID = 10_000;
+
+/** Why a base or a trusted header cannot be used; thrown by the constructor and `setTrusted`. */
+export class LightClientError extends Error {
+  override readonly name = "LightClientError";
+}
+
+type Failure = Omit<LightFault, "source">;
+
+function u32(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+
+function hex8(n: number): string {
+  return `0x${n.toString(16).padStart(8, "0")}`;
+}
+
+/** Headers from one or more sources, checked, in a tree with fork choice by work. */
+export class LightClient {
+  readonly params: NetworkParams;
+  readonly window: number;
+  readonly checkpointEvery: number;
+  readonly maxCheckpoints: number;
+  readonly trustDepth: number;
+  private readonly now: () => number;
+  private readonly nodes = new Map<string, Node>();
+  private readonly invalid = new Map<string, Failure>();
+  private readonly sourceState = new Map<string, { last?: Node; claim?: SourceClaim; fault?: LightFault }>();
+  private root: Node;
+  private bestNode: Node;
+  /** The best chain from the root: main[i] is at height root.height + i. */
+  private main: Node[];
+  private seq = 0;
+  private trustedCp: Checkpoint | undefined;
+  private pins = new Map<number, number>();
+  private cps: Checkpoint[] = [];
+  private readonly genesisBits: number;
+
+  constructor(params: NetworkParams, opts: LightClientOptions = {}) {
+    this.params = params;
+    this.window = opts.window ?? DEFAULT_WINDOW;
+    this.checkpointEvery = opts.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
+    this.maxCheckpoints = Math.max(2, opts.maxCheckpoints ?? DEFAULT_MAX_CHECKPOINTS);
+    this.trustDepth = Math.max(1, opts.trustDepth ?? DEFAULT_TRUST_DEPTH);
+    this.now = opts.now ?? (() => Date.now() / 1000);
+    this.genesisBits = params.genesis.header.bits;
+    if (!Number.isSafeInteger(this.window) || this.window < 0)
+      throw new LightClientError("window must be a whole number");
+    this.root = this.makeRoot(opts.base);
+    this.nodes.set(this.root.hash, this.root);
+    this.bestNode = this.root;
+    this.main = [this.root];
+  }
+
+  private makeRoot(base: LightBase | undefined): Node {
+    const p = this.params;
+    const b: LightBase = base ?? {
+      height: 0,
+      header: encodeHeader(p.genesis.header),
+      chainWork: blockWork(p.genesis.header.bits),
+    };
+    if (!(b.header instanceof Uint8Array) || b.header.length !== HEADER_SIZE)
+      throw new LightClientError(`a base header must be ${HEADER_SIZE} bytes`);
+    if (!Number.isSafeInteger(b.height) || b.height < 0) throw new LightClientError("bad base height");
+    const hashBytes = sha256d(b.header);
+    const hash = hashToHex(hashBytes);
+    if (b.height === 0 && hash !== p.genesisHash)
+      throw new LightClientError(`a base at height 0 must be the ${p.name} genesis ${p.genesisHash}`);
+    const time = u32(b.header, 68);
+    const bits = u32(b.header, 72);
+    let anchor: AsertAnchor | undefined;
+    if (b.height === 1) anchor = anchorFromBlockOne(this.genesisBits, time, p.targetSpacing);
+    else if (b.height > 1) {
+      if (b.anchorTime !== undefined)
+        anchor = anchorFromBlockOne(this.genesisBits, b.anchorTime, p.targetSpacing);
+      else if (!p.noRetargeting)
+        throw new LightClientError("a base above height 1 needs block 1's time (ASERT's anchor)");
+    }
+    const work = blockWork(bits);
+    return {
+      hash,
+      hashBytes,
+      raw: Uint8Array.from(b.header),
+      height: b.height,
+      time,
+      bits,
+      work,
+      chainWork: b.chainWork,
+      parent: undefined,
+      anchor,
+      seq: this.seq++,
+      source: "base",
+      prevTimes: (b.prevTimes ?? []).slice(-(MEDIAN_TIME_SPAN - 1)),
+    };
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** The tree's root: the oldest header kept (the start, or where the window begins). */
+  get base(): HeaderNode {
+    return this.root;
+  }
+
+  /** The tip of the best chain (most work; the first seen on a tie). */
+  get best(): HeaderNode {
+    return this.bestNode;
+  }
+
+  /** Headers held in the tree (main and side). */
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  /** The header the user trusts, if set: a later best chain without it is a rewrite. */
+  get trusted(): Checkpoint | undefined {
+    return this.trustedCp;
+  }
+
+  /** Remembered checkpoints of dropped main-chain headers, oldest first. */
+  get checkpoints(): readonly Checkpoint[] {
+    return this.cps;
+  }
+
+  /** Every check that failed so far, one per source (the first). */
+  get faults(): LightFault[] {
+    const out: LightFault[] = [];
+    for (const s of this.sourceState.values()) if (s.fault) out.push(s.fault);
+    return out;
+  }
+
+  /** A header in the tree by display hash. */
+  get(hash: string): HeaderNode | undefined {
+    return this.nodes.get(hash);
+  }
+
+  /** The best chain's header at `height`, while the tree holds it. */
+  mainAt(height: number): HeaderNode | undefined {
+    return this.main[height - this.root.height];
+  }
+
+  /** Whether a header is on the best chain. */
+  isMain(node: HeaderNode): boolean {
+    return this.main[node.height - this.root.height] === node;
+  }
+
+  /** The best chain's headers from `from` (at least the base's height) up to `count`, as 80-byte arrays. */
+  mainHeaders(from: number, count: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (let h = Math.max(from, this.root.height); out.length < count; h++) {
+      const n = this.mainAt(h);
+      if (!n) break;
+      out.push(n.raw);
+    }
+    return out;
+  }
+
+  /** Times of `node`'s ancestors, oldest first, up to 10 (for a base built from it). */
+  ancestorTimes(node: HeaderNode): number[] {
+    const n = node as Node;
+    if (!n.parent) return [...(n.prevTimes ?? [])];
+    return this.lastTimes(n.parent).times.slice(-(MEDIAN_TIME_SPAN - 1));
+  }
+
+  /** Is this header on the best chain I know, and under how much work? */
+  locate(hash: string): Location {
+    const node = this.nodes.get(hash);
+    const best = this.bestNode;
+    if (node) {
+      if (this.isMain(node))
+        return {
+          status: "main",
+          height: node.height,
+          hash,
+          confirmations: best.height - node.height + 1,
+          workOnTop: best.chainWork - node.chainWork + node.work,
+        };
+      const fork = this.forkOf(node);
+      return {
+        status: "side",
+        height: node.height,
+        hash,
+        fork: { height: fork.height, hash: fork.hash },
+        branchWork: this.heaviestAbove(node).chainWork - fork.chainWork,
+        bestWork: best.chainWork - fork.chainWork,
+      };
+    }
+    for (const cp of this.cps)
+      if (cp.hash === hash)
+        return {
+          status: "checkpoint",
+          height: cp.height,
+          hash,
+          confirmations: best.height - cp.height + 1,
+          chainWork: cp.chainWork,
+        };
+    return { status: "unknown" };
+  }
+
+  /** The last header `node`'s branch shares with the best chain. */
+  private forkOf(node: Node): Node {
+    let n: Node | undefined = node;
+    while (n && !this.isMain(n)) n = n.parent;
+    // Every node descends from the root, which is on the best chain.
+    return n ?? this.root;
+  }
+
+  /** The heaviest header of the tree that descends from `node` (or `node` itself). */
+  private heaviestAbove(node: Node): Node {
+    let best = node;
+    for (const n of this.nodes.values()) {
+      if (n.height <= node.height || n.chainWork <= best.chainWork || this.isMain(n)) continue;
+      let a: Node | undefined = n;
+      while (a && a.height > node.height) a = a.parent;
+      if (a === node) best = n;
+    }
+    return best;
+  }
+
+  // ---------------------------------------------------------------- adding headers
+
+  /**
+   * Checks and adds one source's answer: consecutive headers, each the parent of the next, the first at
+   * height `from` when the source said so. Stops at the first header that fails a check and names the
+   * source (`fault`); a source with a fault is refused from then on. An answer whose first header has no
+   * known parent is `unconnected` (no fault: ask from lower down).
+   */
+  add(source: string, headers: readonly Uint8Array[], opts: { from?: number } = {}): AddResult {
+    const state = this.source(source);
+    const result: AddResult = { added: 0, known: 0, unconnected: false };
+    if (state.fault) return { ...result, fault: state.fault };
+    const startBest = this.bestNode;
+    let prev: Node | undefined;
+    const fail = (f: Failure): AddResult => {
+      const fault: LightFault = { source, ...f };
+      state.fault = fault;
+      return this.finish(startBest, { ...result, fault });
+    };
+    for (let i = 0; i < headers.length; i++) {
+      const raw = headers[i]!;
+      if (!(raw instanceof Uint8Array) || raw.length !== HEADER_SIZE)
+        return fail({ code: "MALFORMED", reason: `answer item ${i} is not an ${HEADER_SIZE}-byte header` });
+      const hashBytes = sha256d(raw);
+      const hash = hashToHex(hashBytes);
+      const prevHash = raw.subarray(4, 36);
+      if (prev && !equal32(prevHash, prev.hashBytes))
+        return fail({
+          code: "BAD_LINK",
+          height: prev.height + 1,
+          hash,
+          reason: `header ${hash} does not link to the header before it (${prev.hash} at height ${prev.height})`,
+        });
+      const wantHeight = opts.from === undefined ? undefined : opts.from + i;
+      const known = this.nodes.get(hash);
+      if (known) {
+        if (wantHeight !== undefined && known.height !== wantHeight)
+          return fail({
+            code: "BAD_HEIGHT",
+            height: known.height,
+            hash,
+            reason: `header ${hash} is at height ${known.height}, served as height ${wantHeight}`,
+          });
+        prev = known;
+        state.last = known;
+        result.last = known;
+        result.known++;
+        continue;
+      }
+      const bad = this.invalid.get(hash);
+      if (bad) return fail({ ...bad, code: "INVALID", reason: `a header already refused: ${bad.reason}` });
+      const parent = prev ?? this.nodes.get(hashToHex(prevHash));
+      if (!parent) {
+        if (isZero(prevHash) && hash !== this.params.genesisHash)
+          return fail({
+            code: "BAD_GENESIS",
+            height: 0,
+            hash,
+            reason: `header ${hash} starts another chain (this network's genesis is ${this.params.genesisHash})`,
+          });
+        if (this.invalid.has(hashToHex(prevHash)))
+          return fail({ code: "INVALID", hash, reason: `header ${hash} builds on a header already refused` });
+        return this.finish(startBest, { ...result, unconnected: true });
+      }
+      const height = parent.height + 1;
+      if (wantHeight !== undefined && height !== wantHeight)
+        return fail({
+          code: "BAD_HEIGHT",
+          height,
+          hash,
+          reason: `header ${hash} is at height ${height}, served as height ${wantHeight}`,
+        });
+      const checked = this.check(raw, hash, parent, height);
+      if ("code" in checked) {
+        if (checked.code !== "TIME_TOO_NEW") this.remember(hash, checked);
+        return fail(checked);
+      }
+      const node: Node = {
+        hash,
+        hashBytes,
+        raw: Uint8Array.from(raw),
+        height,
+        time: checked.time,
+        bits: checked.bits,
+        work: checked.work,
+        chainWork: parent.chainWork + checked.work,
+        parent,
+        anchor:
+          height === 1
+            ? anchorFromBlockOne(this.genesisBits, checked.time, this.params.targetSpacing)
+            : parent.anchor,
+        seq: this.seq++,
+        source,
+        prevTimes: undefined,
+      };
+      this.nodes.set(hash, node);
+      if (node.chainWork > this.bestNode.chainWork) this.bestNode = node;
+      prev = node;
+      state.last = node;
+      result.last = node;
+      result.added++;
+    }
+    return this.finish(startBest, result);
+  }
+
+  /** The header's own checks against its parent; its time, bits and work when it passes. */
+  private check(
+    raw: Uint8Array,
+    hash: string,
+    parent: Node,
+    height: number,
+  ): Failure | { time: number; bits: number; work: bigint } {
+    const p = this.params;
+    const time = u32(raw, 68);
+    const bits = u32(raw, 72);
+    const cp = p.checkpoints.get(height);
+    if (cp !== undefined && cp !== hash)
+      return {
+        code: "CHECKPOINT_MISMATCH",
+        height,
+        hash,
+        reason: `height ${height} is checkpointed as ${cp}, not ${hash}`,
+      };
+    const target = bitsToTarget(bits, p.powLimit);
+    if (target === null)
+      return { code: "BAD_TARGET", height, hash, reason: `bits ${hex8(bits)} encode no acceptable target` };
+    if (BigInt(`0x${hash}`) > target)
+      return { code: "HIGH_HASH", height, hash, reason: `hash ${hash} is above the target of its bits` };
+    const anchor = parent.anchor;
+    if (p.noRetargeting || parent.height === 0 || anchor) {
+      const want = requiredBits(p, parent.height, parent.time, () => anchor!);
+      if (bits !== want)
+        return {
+          code: "BAD_BITS",
+          height,
+          hash,
+          reason: `bits ${hex8(bits)} at height ${height}, ASERT requires ${hex8(want)}`,
+        };
+    }
+    const last = this.lastTimes(parent);
+    if (last.complete) {
+      const mtp = medianTimePast(last.times);
+      if (time <= mtp)
+        return {
+          code: "TIME_TOO_OLD",
+          height,
+          hash,
+          reason: `time ${time} is not above the median time past ${mtp}`,
+        };
+    }
+    const limit = this.now() + p.maxFutureDrift;
+    if (time > limit)
+      return {
+        code: "TIME_TOO_NEW",
+        height,
+        hash,
+        reason: `time ${time} is ${Math.round(time - limit + p.maxFutureDrift)} s ahead of this clock (or this clock is behind)`,
+      };
+    return { time, bits, work: blockWork(bits) };
+  }
+
+  /**
+   * Times of up to the 11 headers ending at `from`, oldest first, and whether they are all there are
+   * (11, or every header down to genesis): the median-time rule is checked only then.
+   */
+  private lastTimes(from: Node): { times: number[]; complete: boolean } {
+    const times: number[] = [];
+    let n: Node | undefined = from;
+    let lowest = from.height;
+    let prevTimes: readonly number[] | undefined;
+    while (n && times.length < MEDIAN_TIME_SPAN) {
+      times.push(n.time);
+      lowest = n.height;
+      prevTimes = n.prevTimes;
+      n = n.parent;
+    }
+    if (times.length < MEDIAN_TIME_SPAN && !n && prevTimes) {
+      for (let i = prevTimes.length - 1; i >= 0 && times.length < MEDIAN_TIME_SPAN; i--) {
+        times.push(prevTimes[i]!);
+        lowest--;
+      }
+    }
+    times.reverse();
+    return { times, complete: times.length === MEDIAN_TIME_SPAN || lowest === 0 };
+  }
+
+  private remember(hash: string, f: Failure): void {
+    if (this.invalid.size >= MAX_INVALID) this.invalid.delete(this.invalid.keys().next().value!);
+    this.invalid.set(hash, f);
+  }
+
+  private source(name: string): { last?: Node; claim?: SourceClaim; fault?: LightFault } {
+    let s = this.sourceState.get(name);
+    if (!s) {
+      if (this.sourceState.size >= MAX_SOURCES)
+        this.sourceState.delete(this.sourceState.keys().next().value!);
+      s = {};
+      this.sourceState.set(name, s);
+    }
+    return s;
+  }
+
+  /** After an answer: the reorg it caused, the best chain's index, the window. */
+  private finish(startBest: Node, result: AddResult): AddResult {
+    const best = this.bestNode;
+    if (best !== startBest) {
+      // Re-index the best chain from the new tip down to where it meets the old index.
+      const fresh: Node[] = [];
+      let n: Node | undefined = best;
+      while (n && this.main[n.height - this.root.height] !== n) {
+        fresh.push(n);
+        n = n.parent;
+      }
+      const fork = n ?? this.root;
+      const depth = startBest.height - fork.height;
+      this.main.length = fork.height - this.root.height + 1;
+      for (let i = fresh.length - 1; i >= 0; i--) this.main.push(fresh[i]!);
+      if (depth > 0)
+        result.reorg = {
+          fork: { height: fork.height, hash: fork.hash },
+          depth,
+          workLeft: startBest.chainWork - fork.chainWork,
+          workJoined: best.chainWork - fork.chainWork,
+        };
+    }
+    this.prune();
+    return result;
+  }
+
+  // ---------------------------------------------------------------- sources
+
+  /** Records what a source says its tip is (judged by `verdict`). */
+  claim(source: string, claim: SourceClaim): void {
+    this.source(source).claim = claim;
+  }
+
+  /** Names a source for something found outside `add` (a sync's own checks). */
+  blame(fault: LightFault): void {
+    const s = this.source(fault.source);
+    s.fault ??= fault;
+  }
+
+  /**
+   * What the client thinks of a source now: faulty (a check failed, or its chain has less work than it
+   * claimed), agrees (its tip is on the best chain), disagrees (a valid branch that is not the best), or
+   * silent. Call once its answers are in; the LESS_WORK fault is recorded here.
+   */
+  verdict(source: string): SourceVerdict {
+    const s = this.source(source);
+    if (s.fault) return { source, status: "faulty", fault: s.fault };
+    let tip = s.last;
+    if (s.claim) {
+      const claimed = this.nodes.get(s.claim.hash);
+      if (claimed && (!tip || claimed.chainWork > tip.chainWork)) tip = claimed;
+    }
+    if (!tip) {
+      if (s.claim && s.claim.height <= this.root.height)
+        return { source, status: "behind-window", tip: { height: s.claim.height, hash: s.claim.hash } };
+      return { source, status: "silent" };
+    }
+    if (s.claim && tip.chainWork < s.claim.chainWork) {
+      s.fault = {
+        source,
+        code: "LESS_WORK",
+        height: tip.height,
+        hash: tip.hash,
+        reason: `claims a tip at height ${s.claim.height} with chain work ${s.claim.chainWork}, served a chain ending at height ${tip.height} with ${tip.chainWork}`,
+      };
+      return { source, status: "faulty", fault: s.fault };
+    }
+    const at = { height: tip.height, hash: tip.hash };
+    const best = this.bestNode;
+    if (this.nodes.get(tip.hash) !== tip) {
+      // Dropped with the window: below it, or on a branch that forked below it.
+      if (tip.height < this.root.height) return { source, status: "behind-window", tip: at };
+      const root = this.root;
+      return {
+        source,
+        status: "disagrees",
+        tip: at,
+        fork: { height: root.height, hash: root.hash },
+        branchWork: tip.chainWork - root.chainWork,
+        bestWork: best.chainWork - root.chainWork,
+      };
+    }
+    if (this.isMain(tip)) return { source, status: "agrees", tip: at, behind: best.height - tip.height };
+    const fork = this.forkOf(tip);
+    return {
+      source,
+      status: "disagrees",
+      tip: at,
+      fork: { height: fork.height, hash: fork.hash },
+      branchWork: tip.chainWork - fork.chainWork,
+      bestWork: best.chainWork - fork.chainWork,
+    };
+  }
+
+  // ---------------------------------------------------------------- trust and memory
+
+  /**
+   * Trusts a header of the tree's best chain, or a checkpoint it remembers: from now on a best chain
+   * without it is a rewrite (`trustStatus`). Throws LightClientError for a header it does not hold.
+   */
+  setTrusted(cp: Checkpoint): void {
+    const n = this.mainAt(cp.height);
+    const held = n?.hash === cp.hash || this.cps.some((c) => c.hash === cp.hash && c.height === cp.height);
+    if (!held)
+      throw new LightClientError(
+        `height ${cp.height}: ${cp.hash} is not on the best chain this client holds`,
+      );
+    this.trustedCp = n ? { height: n.height, hash: n.hash, chainWork: n.chainWork } : { ...cp };
+  }
+
+  /**
+   * Moves the trusted header up to the best chain's header with `confirmations` confirmations, unless the
+   * trusted one was rewritten. Returns the trusted header.
+   */
+  advanceTrusted(confirmations = this.trustDepth): Checkpoint | undefined {
+    if (this.trustStatus().status === "rewritten") return this.trustedCp;
+    const h = this.bestNode.height - Math.max(1, confirmations) + 1;
+    const n = this.mainAt(h);
+    if (n && (!this.trustedCp || h > this.trustedCp.height))
+      this.trustedCp = { height: n.height, hash: n.hash, chainWork: n.chainWork };
+    return this.trustedCp;
+  }
+
+  /** Whether the best chain still holds the trusted header, or where it left it and with how much work. */
+  trustStatus(): TrustStatus {
+    const t = this.trustedCp;
+    if (!t) return { status: "none" };
+    const best = this.bestNode;
+    const here = this.mainAt(t.height);
+    if (here?.hash === t.hash || t.height < this.root.height)
+      return { status: "held", trusted: t, confirmations: best.height - t.height + 1 };
+    const node = this.nodes.get(t.hash);
+    if (!node) {
+      // Not in the tree: only a state edited by hand gets here (the tree never drops it).
+      const fork = this.root;
+      return {
+        status: "rewritten",
+        trusted: t,
+        fork: { height: fork.height, hash: fork.hash },
+        depth: t.height - fork.height,
+        workLeft: t.chainWork - fork.chainWork,
+        workJoined: best.chainWork - fork.chainWork,
+      };
+    }
+    const fork = this.forkOf(node);
+    const oldTip = this.heaviestAbove(node);
+    return {
+      status: "rewritten",
+      trusted: t,
+      fork: { height: fork.height, hash: fork.hash },
+      depth: oldTip.height - fork.height,
+      workLeft: oldTip.chainWork - fork.chainWork,
+      workJoined: best.chainWork - fork.chainWork,
+    };
+  }
+
+  /** Keeps the headers from `height` up in the tree until `unpin` (a record being checked). */
+  pin(height: number): void {
+    this.pins.set(height, (this.pins.get(height) ?? 0) + 1);
+  }
+
+  /** Releases one `pin` of `height`. */
+  unpin(height: number): void {
+    const c = (this.pins.get(height) ?? 0) - 1;
+    if (c > 0) this.pins.set(height, c);
+    else this.pins.delete(height);
+  }
+
+  /**
+   * Drops headers below the window once the best chain is well past it (in steps, so the cost per header
+   * stays constant), remembering checkpoints of the dropped main-chain headers.
+   */
+  private prune(): void {
+    if (this.window === 0) return;
+    const slack = Math.max(64, this.window >> 2);
+    if (this.main.length <= this.window + 1 + slack) return;
+    let target = this.bestNode.height - this.window;
+    for (const h of this.pins.keys()) target = Math.min(target, h);
+    const t = this.trustedCp;
+    if (t && t.height >= this.root.height) {
+      const node = this.nodes.get(t.hash);
+      target = Math.min(target, node && !this.isMain(node) ? this.forkOf(node).height : t.height);
+    }
+    if (target <= this.root.height) return;
+    const newRoot = this.main[target - this.root.height]!;
+    for (const n of this.main.slice(1, target - this.root.height + 1))
+      if (n.height % this.checkpointEvery === 0) this.keepCheckpoint(n);
+    newRoot.prevTimes = this.ancestorTimes(newRoot);
+    // Keep what descends from the new root: main-chain headers above it, and side branches off them.
+    const keep = new Set<Node>([newRoot]);
+    const side: Node[] = [];
+    for (const n of this.nodes.values()) {
+      if (n.height <= newRoot.height) continue;
+      if (this.isMain(n)) keep.add(n);
+      else side.push(n);
+    }
+    side.sort((a, b) => a.height - b.height);
+    for (const n of side) if (n.parent && keep.has(n.parent)) keep.add(n);
+    for (const [hash, n] of this.nodes) if (!keep.has(n)) this.nodes.delete(hash);
+    this.main = this.main.slice(target - this.root.height);
+    newRoot.parent = undefined;
+    this.root = newRoot;
+  }
+
+  /** Remembers a checkpoint; over the bound, drops the one whose neighbours are closest (older first). */
+  keepCheckpoint(n: { height: number; hash: string; chainWork: bigint }): void {
+    const last = this.cps[this.cps.length - 1];
+    if (last && last.height >= n.height) return;
+    this.cps.push({ height: n.height, hash: n.hash, chainWork: n.chainWork });
+    while (this.cps.length > this.maxCheckpoints) {
+      let drop = 1;
+      let gap = Number.POSITIVE_INFINITY;
+      for (let i = 1; i < this.cps.length - 1; i++) {
+        const g = this.cps[i + 1]!.height - this.cps[i - 1]!.height;
+        if (g < gap) {
+          gap = g;
+          drop = i;
+        }
+      }
+      this.cps.splice(drop, 1);
+    }
+  }
+}
+
+function isZero(b: Uint8Array): boolean {
+  for (const x of b) if (x !== 0) return false;
+  return true;
+}
+
+function equal32(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < 32; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
