@@ -825,7 +825,7 @@ export class LightClient {
    */
   private prune(): void {
     if (this.window === 0) return;
-    const slack = Math.max(64, this.window >> 2);
+    const slack = pruneSlack(this.window);
     if (this.main.length <= this.window + 1 + slack) return;
     let target = this.bestNode.height - this.window;
     for (const h of this.pins.keys()) target = Math.min(target, h);
@@ -873,6 +873,11 @@ export class LightClient {
       this.cps.splice(drop, 1);
     }
   }
+}
+
+/** Headers the best chain may grow past the window before the next prune (so pruning is amortised). */
+export function pruneSlack(window: number): number {
+  return Math.max(16, window >> 2);
 }
 
 function isZero(b: Uint8Array): boolean {
