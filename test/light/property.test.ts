@@ -19,8 +19,16 @@ interface Answer {
   chain: Link[];
 }
 
+interface Step {
+  branch: number;
+  back: number;
+  length: number;
+  spacings: number[];
+  chunk: number;
+}
+
 /** A random tree: each step grows a branch off a header near the tip of a random earlier branch. */
-const treeArb = fc.array(
+const treeArb: fc.Arbitrary<Step[]> = fc.array(
   fc.record({
     branch: fc.nat(),
     back: fc.nat({ max: 6 }),
@@ -32,7 +40,7 @@ const treeArb = fc.array(
 );
 
 /** Builds the tree and the answers that deliver it (a branch in chunks, each chunk its own source). */
-function build(steps: fc.ValueOf<typeof treeArb>): { answers: Answer[]; all: Map<string, Link> } {
+function build(steps: Step[]): { answers: Answer[]; all: Map<string, Link> } {
   const branches: Link[][] = [[genesisLink(asertnet)]];
   const answers: Answer[] = [];
   const all = new Map<string, Link>();
