@@ -122,7 +122,10 @@ describe("jbc record verify", () => {
       "3",
     ]);
     assert.equal(deep.ok, false);
-    assert.match(deep.out, /NOT CONFIRMED: block [0-9a-f]{16}… is on the best chain at height 2, 2 confirmation\(s\), fewer than 3/);
+    assert.match(
+      deep.out,
+      /NOT CONFIRMED: block [0-9a-f]{16}… is on the best chain at height 2, 2 confirmation\(s\), fewer than 3/,
+    );
     const offline = await recordCli(["verify", good, "--network", "regtest", "--confirmations", "2"]);
     assert.equal(offline.ok, false);
     assert.match(offline.out, /^NOT CONFIRMED: offline, in the file, 1 confirmation\(s\), fewer than 2$/m);
@@ -132,7 +135,10 @@ describe("jbc record verify", () => {
     assert.equal(u.ok, false);
     assert.match(u.out, /^valid: /m, "the proof itself is fine");
     // A sibling of block 2 the node never saw: a side branch of the header chain, its work shown.
-    assert.match(u.out, /^REFUSED: block [0-9a-f]{64} is on a side branch: 2 hashes \(2\^1\.0\) since it left the best chain at height 1, against 4 hashes \(2\^2\.0\) on the best chain$/m);
+    assert.match(
+      u.out,
+      /^REFUSED: block [0-9a-f]{64} is on a side branch: 2 hashes \(2\^1\.0\) since it left the best chain at height 1, against 4 hashes \(2\^2\.0\) on the best chain$/m,
+    );
 
     const junk = join(tmp, "junk.json");
     writeFileSync(junk, JSON.stringify({ proof: 1 }));

@@ -146,7 +146,7 @@ export async function fetchHeaders(
     const out: Uint8Array[] = [];
     let prev: Uint8Array | undefined;
     for (let o = 0; o < f.length; o += HEADER_SIZE) {
-      const h = f.slice(o, o + HEADER_SIZE);
+      const h = new Uint8Array(f.subarray(o, o + HEADER_SIZE)); // a plain copy, not a view of a Buffer
       const parent = h.subarray(4, 36);
       if (prev ? !sameHash(parent, prev) : !locator.some((l) => sameHash(parent, l)))
         throw new HeadersUnconnectedError(
