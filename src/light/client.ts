@@ -19,6 +19,8 @@
  * and the headers a caller pins are never dropped, nor the fork below a trusted header another branch
  * overtook: that is the evidence of a rewrite.
  */
+
+import { toHex } from "../consensus/bytes.ts";
 import { bitsToTarget, blockWork } from "../consensus/compact.ts";
 import { type AsertAnchor, anchorFromBlockOne, requiredBits } from "../consensus/difficulty.ts";
 import { sha256d } from "../consensus/hash.ts";
@@ -231,6 +233,8 @@ export const DEFAULT_TRUST_DEPTH = 6;
 /** Most sources and most known-invalid hashes remembered. */
 const MAX_SOURCES = 1024;
 const MAX_INVALID = 10_000;
+/** Headers per slab of header bytes (`keep`). */
+const SLAB_HEADERS = 4096;
 
 /** Why a base or a trusted header cannot be used; thrown by the constructor and `setTrusted`. */
 export class LightClientError extends Error {
@@ -258,6 +262,8 @@ export class LightClient {
   private readonly nodes = new Map<string, Node>();
   private readonly invalid = new Map<string, Failure>();
   private readonly targets = new Map<number, { work: bigint; le: Uint8Array } | null>();
+  private slab = new Uint8Array(0);
+  private slabUsed = 0;
   private readonly sourceState = new Map<string, { last?: Node; claim?: SourceClaim; fault?: LightFault }>();
   private root: Node;
   private bestNode: Node;
@@ -473,9 +479,8 @@ export class LightClient {
       if (!(raw instanceof Uint8Array) || raw.length !== HEADER_SIZE)
         return fail({ code: "MALFORMED", reason: `answer item ${i} is not an ${HEADER_SIZE}-byte header` });
       const hashBytes = sha256d(raw);
-      const hash = hashToHex(hashBytes);
-      const prevHash = raw.subarray(4, 36);
-      if (prev && !equal32(prevHash, prev.hashBytes))
+      const hash = displayHex(hashBytes);
+      if (prev && !linksTo(raw, prev.hashBytes))
         return fail({
           code: "BAD_LINK",
           height: prev.height + 1,
@@ -500,8 +505,9 @@ export class LightClient {
       }
       const bad = this.invalid.get(hash);
       if (bad) return fail({ ...bad, code: "INVALID", reason: `a header already refused: ${bad.reason}` });
-      const parent = prev ?? this.nodes.get(hashToHex(prevHash));
+      const parent = prev ?? this.nodes.get(displayHex(raw.subarray(4, 36)));
       if (!parent) {
+        const prevHash = raw.subarray(4, 36);
         if (isZero(prevHash) && hash !== this.params.genesisHash)
           return fail({
             code: "BAD_GENESIS",
@@ -529,7 +535,7 @@ export class LightClient {
       const node: Node = {
         hash,
         hashBytes,
-        raw: Uint8Array.from(raw),
+        raw: this.keep(raw),
         height,
         time: checked.time,
         bits: checked.bits,
@@ -634,6 +640,22 @@ export class LightClient {
     }
     times.reverse();
     return { times, complete: times.length === MEDIAN_TIME_SPAN || lowest === 0 };
+  }
+
+  /**
+   * A copy of a header's 80 bytes, cut from a shared slab: one backing store per 4,096 headers instead of
+   * one per header, which is most of what a long sync would otherwise spend in the garbage collector.
+   * A slab is freed once every header cut from it is dropped (the window drops them in order).
+   */
+  private keep(raw: Uint8Array): Uint8Array {
+    if (this.slabUsed + HEADER_SIZE > this.slab.length) {
+      this.slab = new Uint8Array(SLAB_HEADERS * HEADER_SIZE);
+      this.slabUsed = 0;
+    }
+    const out = this.slab.subarray(this.slabUsed, this.slabUsed + HEADER_SIZE);
+    out.set(raw);
+    this.slabUsed += HEADER_SIZE;
+    return out;
   }
 
   /**
@@ -909,12 +931,20 @@ function above(hash: Uint8Array, target: Uint8Array): boolean {
   return false;
 }
 
-function isZero(b: Uint8Array): boolean {
-  for (const x of b) if (x !== 0) return false;
+/** Whether the header's parent hash (bytes 4 to 36) is `hash`. */
+function linksTo(raw: Uint8Array, hash: Uint8Array): boolean {
+  for (let i = 0; i < 32; i++) if (raw[4 + i] !== hash[i]) return false;
   return true;
 }
 
-function equal32(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < 32; i++) if (a[i] !== b[i]) return false;
+const scratch = new Uint8Array(32);
+/** Display hex of an internal-order hash (consensus's hashToHex, without its reversed copy). */
+function displayHex(hash: Uint8Array): string {
+  for (let i = 0; i < 32; i++) scratch[i] = hash[31 - i]!;
+  return toHex(scratch);
+}
+
+function isZero(b: Uint8Array): boolean {
+  for (const x of b) if (x !== 0) return false;
   return true;
 }

@@ -230,10 +230,22 @@ export async function syncSource(
   let from = Math.max(base + 1, Math.min(tip.claim.height, client.best.height));
   let step = 1;
   let connected = false;
+  // The next request, sent while this answer is checked (the network and the checks overlap).
+  let ahead: { from: number; count: number; bytes: Promise<Uint8Array> } | undefined;
   try {
     while (report.received < maxHeaders) {
       const count = Math.min(batch, maxHeaders - report.received);
-      const bytes = await source.headers(from, count);
+      const bytes =
+        ahead && ahead.from === from && ahead.count === count
+          ? await ahead.bytes
+          : await source.headers(from, count);
+      ahead = undefined;
+      const nextCount = Math.min(batch, maxHeaders - report.received - count);
+      if (bytes.length === count * HEADER_SIZE && nextCount > 0) {
+        const p = source.headers(from + count, nextCount);
+        p.catch(() => {}); // awaited when used; an unused one must not be an unhandled rejection
+        ahead = { from: from + count, count: nextCount, bytes: p };
+      }
       if (bytes.length % HEADER_SIZE !== 0) {
         report.fault = blame(client, name, `answered ${bytes.length} bytes: not whole 80-byte headers`);
         return report;

@@ -188,7 +188,7 @@ describe("light client: memory and trust", () => {
   });
 
   it("never drops the trusted header, and reports a best chain without it as a rewrite", () => {
-    const { c } = fed(main, "a", { window: 4 });
+    const { c } = fed(main, "a", { window: 8 });
     c.advanceTrusted(6);
     assert.equal(c.trusted?.height, 35);
     assert.equal(c.trustStatus().status, "held");

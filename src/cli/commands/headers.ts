@@ -35,9 +35,15 @@ async function sync(o: SyncOptions, cmd: Command): Promise<number> {
   });
   if (created) log(`new light client state in ${o.state} (${client.params.name}, from genesis)`);
   const oldTip = client.best;
+  const started = performance.now();
   const reports = await syncUrls(client, o.url);
+  const seconds = (performance.now() - started) / 1000;
+  const added = reports.reduce((n, r) => n + r.added, 0);
   const { refused, answered } = printVerdicts(client, reports, log);
   printBest(client, log);
+  log(
+    `checked ${added} new header(s) in ${seconds.toFixed(2)} s (${Math.round(added / Math.max(seconds, 1e-6))} headers/s)`,
+  );
   const rewrite = printTrust(client, oldTip, reports, log);
   if (answered === 0) {
     console.error("jbc headers sync: no node answered; the state is unchanged");
