@@ -188,20 +188,25 @@ describe("light client: memory and trust", () => {
   });
 
   it("never drops the trusted header, and reports a best chain without it as a rewrite", () => {
-    const { c } = fed(main, "a", { window: 8 });
+    const { c } = fed(main, "a", { window: 12 });
     c.advanceTrusted(6);
     assert.equal(c.trusted?.height, 35);
     assert.equal(c.trustStatus().status, "held");
-    // A heavier branch off height 30: below the trusted header.
-    const rewrite = extend(asertnet, main.slice(0, 31), 15, { miner: "r" });
+    assert.equal(c.base.height, 28, "pruned to the window");
+    // A heavier branch off height 30: below the trusted header. It grows well past the window, and the
+    // tree still keeps the trusted header and the fork below it (the evidence of the rewrite).
+    const rewrite = extend(asertnet, main.slice(0, 31), 60, { miner: "r" });
     c.add("r", raws(rewrite.slice(31)), { from: 31 });
+    assert.equal(c.best.hash, rewrite[90]!.hash);
+    assert.equal(c.base.height, 30);
+    assert.equal(c.get(main[35]!.hash)?.height, 35);
     const t = c.trustStatus();
     assert.equal(t.status, "rewritten");
     if (t.status !== "rewritten") return;
     assert.deepEqual(t.fork, { height: 30, hash: main[30]!.hash });
     assert.equal(t.depth, 10);
     assert.equal(t.workLeft, main[40]!.chainWork - main[30]!.chainWork);
-    assert.equal(t.workJoined, rewrite[45]!.chainWork - main[30]!.chainWork);
+    assert.equal(t.workJoined, rewrite[90]!.chainWork - main[30]!.chainWork);
     // The trusted header does not move on a rewritten history.
     assert.equal(c.advanceTrusted(6)?.height, 35);
     // A reorg above the trusted header is not a rewrite.
