@@ -236,6 +236,9 @@ export function placeSegment(
   }
   return {
     status: "unplaced",
-    reason: `its headers end at height ${segTip.height}, below the headers this client keeps (from ${base.height}), and pass none of its checkpoints`,
+    reason:
+      segTip.height < base.height
+        ? `its headers end at height ${segTip.height}, below the headers this client keeps (from ${base.height}), and pass none of its checkpoints`
+        : `its headers (heights ${segment.base.height} to ${segTip.height}) do not connect to the best chain (tip at height ${best.height})`,
   };
 }

@@ -44,6 +44,15 @@ import {
   syncUrls,
 } from "./light.ts";
 
+/** One core of jbc's native miner (docs/benchmarks.md): what forging work costs, for people. */
+const REFERENCE_HASH_RATE = 25e6;
+
+function formatSeconds(s: number): string {
+  if (s < 1) return `about ${(s * 1000).toPrecision(2)} ms`;
+  if (s < 3600) return `about ${s.toPrecision(2)} s`;
+  return `about ${(s / 3600).toPrecision(2)} hours`;
+}
+
 /** `--min-work`: a whole number of hashes, or 2^N. */
 export function workArg(value: string): bigint {
   const pow = /^2\^(\d{1,3})$/.exec(value);
@@ -279,8 +288,9 @@ export async function verify(file: string, o: VerifyOptions, cmd: Command): Prom
   if (!off) return LIGHT_EXIT.FAILED;
   const urls = o.url ?? [];
   if (urls.length === 0 && o.state === undefined) {
+    const seconds = Number(off.workOnTop) / REFERENCE_HASH_RATE;
     log(
-      "offline: nothing here shows these headers are the network's best chain (check with --url or --state)",
+      `offline: nothing here shows these headers are the network's best chain (check with --url or --state); this much work takes ${formatSeconds(seconds)} at 25 MH/s, one CPU core of jbc's miner`,
     );
     const r = requirement(o, off.confirmations, off.workOnTop, "offline, in the file");
     log(r.line);
