@@ -124,6 +124,8 @@ export function loadLightState(
       "UNSUPPORTED_VERSION",
       `state version ${JSON.stringify(value["version"])}: this jbc reads version ${LIGHT_STATE_VERSION}`,
     );
+  if (typeof value["network"] !== "string" || typeof value["genesis"] !== "string")
+    throw new LightStateError("MALFORMED", "the state names no network and genesis");
   if (value["genesis"] !== params.genesisHash)
     throw new LightStateError(
       "WRONG_NETWORK",

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { ApiClient } from "../../api/client.ts";
 import { type DataRecord, type SignedRecord, signRecord } from "../../consensus/records.ts";
 import { recordToJson } from "../../mempool/json.ts";
@@ -167,7 +167,11 @@ export function recordCommand(): Command {
       intArg(1, 1_000_000),
       1,
     )
-    .option("--min-work <hashes>", "work on top of the record required (a whole number, or 2^N)", workArg, 0n)
+    .addOption(
+      new Option("--min-work <hashes>", "work on top of the record required (a whole number, or 2^N)")
+        .argParser(workArg)
+        .default(0n, "0"),
+    )
     .action(async (file: string, o: VerifyOptions, cmd: Command) => {
       try {
         process.exitCode = await verify(file, o, cmd);
