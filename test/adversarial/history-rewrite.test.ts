@@ -124,7 +124,13 @@ describe("attack: history rewritten below a saved checkpoint", () => {
       await deep.api.submitBlock(encodeBlock(b));
     const r = await jbc("headers", "sync", "--network", "regtest", "--url", deep.url, "--state", small);
     assert.equal(r.code, 6, r.out);
-    assert.match(r.out, new RegExp(`^node .*: DIVERGES below the headers kept: it does not hold [0-9a-f]{16}… at height ${kept.base.height}; it agrees up to height 0 and differs at ${kept.base.height}; its chain, checked from there, ends at height 110 with chain work 222`, "m"));
+    assert.match(
+      r.out,
+      new RegExp(
+        `^node .*: DIVERGES below the headers kept: it does not hold [0-9a-f]{16}… at height ${kept.base.height}; it agrees up to height 0 and differs at ${kept.base.height}; its chain, checked from there, ends at height 110 with chain work 222`,
+        "m",
+      ),
+    );
     assert.match(r.out, /^REWRITE: .* serves a checked chain with more work \(222 against 202\)/m);
   });
 });

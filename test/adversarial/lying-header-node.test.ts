@@ -20,10 +20,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { type Block, encodeBlock } from "../../src/consensus/block.ts";
-import { encodeHeader, headerHash } from "../../src/consensus/header.ts";
+import { encodeHeader, hashToHex, headerHash } from "../../src/consensus/header.ts";
 import { regtest } from "../../src/consensus/params.ts";
 import { recordId } from "../../src/consensus/records.ts";
-import { hashToHex } from "../../src/consensus/header.ts";
 import { makeChain, makeChild, mineHighHash } from "../helpers/blocks.ts";
 import { tempDir } from "../helpers/chain.ts";
 import { type HeaderServer, serveHeaders } from "../helpers/header-server.ts";
@@ -44,7 +43,8 @@ const shortBranch = makeChain(regtest, 15, { from: honest[10]!, miner: "short" }
 const lessWork = [...honest.slice(0, 11), ...shortBranch.slice(1)];
 // Bad bits: headers 31..35 at bits 256 times harder than regtest's (which never retargets).
 const hard: Block[] = [honest[30]!];
-for (let i = 0; i < 5; i++) hard.push(makeChild(hard[hard.length - 1]!, regtest, { bits: 0x2000ffff, miner: "hard" }));
+for (let i = 0; i < 5; i++)
+  hard.push(makeChild(hard[hard.length - 1]!, regtest, { bits: 0x2000ffff, miner: "hard" }));
 const badBits = [...honest, ...hard.slice(1)];
 // A broken link: honest to 30, then a header whose parent is another branch's 30 (valid on its own).
 const other = makeChain(regtest, 3, { from: honest[29]!, miner: "other" });
@@ -103,14 +103,27 @@ describe("attack: a node lying about the chain's headers", () => {
     );
     assert.equal(r.code, 1, r.out);
     const named = (liar: string, code: string, height: number): void =>
-      assert.match(r.out, new RegExp(`^node ${esc(liars[liar]!.url)}: REFUSED \\(${code} at height ${height}\\)`, "m"), `${liar}: ${r.out}`);
+      assert.match(
+        r.out,
+        new RegExp(`^node ${esc(liars[liar]!.url)}: REFUSED \\(${code} at height ${height}\\)`, "m"),
+        `${liar}: ${r.out}`,
+      );
     named("less-work", "LESS_WORK", 25);
     named("bad-bits", "BAD_BITS", 31);
     named("broken-link", "BAD_LINK", 31);
     named("forged-pow", "HIGH_HASH", 31);
-    assert.match(r.out, /claims a tip at height 40 with chain work 999999, served a chain ending at height 25 with 52/);
+    assert.match(
+      r.out,
+      /claims a tip at height 40 with chain work 999999, served a chain ending at height 25 with 52/,
+    );
     assert.match(r.out, new RegExp(`^node ${esc(node.url)}: agrees: tip 30 [0-9a-f]{16}…$`, "m"));
-    assert.match(r.out, new RegExp(`^best chain: height 30 ${headerHash(honest[30]!.header).slice(0, 16)}…, chain work 62 `, "m"));
+    assert.match(
+      r.out,
+      new RegExp(
+        `^best chain: height 30 ${headerHash(honest[30]!.header).slice(0, 16)}…, chain work 62 `,
+        "m",
+      ),
+    );
     const saved = JSON.parse(readFileSync(state, "utf8")) as { tip: { height: number; hash: string } };
     assert.deepEqual(saved.tip, { height: 30, hash: headerHash(honest[30]!.header), chainWork: "62" });
   });
@@ -131,14 +144,29 @@ describe("attack: a node lying about the chain's headers", () => {
       "11",
     );
     assert.equal(r.code, 0, r.out);
-    assert.match(r.out, /^confirmed: block [0-9a-f]{16}… is on the best chain at height 20, 11 confirmation\(s\)/m);
-    for (const l of Object.values(liars)) assert.match(r.out, new RegExp(`^node ${esc(l.url)}: REFUSED `, "m"));
+    assert.match(
+      r.out,
+      /^confirmed: block [0-9a-f]{16}… is on the best chain at height 20, 11 confirmation\(s\)/m,
+    );
+    for (const l of Object.values(liars))
+      assert.match(r.out, new RegExp(`^node ${esc(l.url)}: REFUSED `, "m"));
     assert.match(r.out, /^4 node\(s\) refused: their headers are not believed$/m);
     // Asked only the less-work liar: its valid branch leaves the record's chain at height 10 with less
     // work than the headers the proof file carries, so those are the best chain this client knows.
-    const alone = await jbc("record", "verify", proof, "--url", liars["less-work"]!.url, "--confirmations", "11");
+    const alone = await jbc(
+      "record",
+      "verify",
+      proof,
+      "--url",
+      liars["less-work"]!.url,
+      "--confirmations",
+      "11",
+    );
     assert.equal(alone.code, 0, alone.out);
     assert.match(alone.out, new RegExp(`^node ${esc(liars["less-work"]!.url)}: REFUSED \\(LESS_WORK`, "m"));
-    assert.match(alone.out, /^confirmed: block [0-9a-f]{16}… is on the best chain at height 20, 11 confirmation\(s\)/m);
+    assert.match(
+      alone.out,
+      /^confirmed: block [0-9a-f]{16}… is on the best chain at height 20, 11 confirmation\(s\)/m,
+    );
   });
 });

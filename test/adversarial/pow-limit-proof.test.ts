@@ -47,8 +47,13 @@ function mine(h: BlockHeader): BlockHeader {
 
 // Block 1 on the real devnet genesis, at the genesis bits (about 2^24 hashes): ASERT's anchor.
 const blockOne = mine(
-  buildBlock({ prevHash: hexToHash(devnet.genesisHash), height: 1, bits: devnet.genesis.header.bits, time: T2020, miner: "forger" })
-    .header,
+  buildBlock({
+    prevHash: hexToHash(devnet.genesisHash),
+    height: 1,
+    bits: devnet.genesis.header.bits,
+    time: T2020,
+    miner: "forger",
+  }).header,
 );
 const anchor = anchorFromBlockOne(devnet.genesis.header.bits, T2020, devnet.targetSpacing);
 // Eleven headers below the record's block and the block itself, stamped far behind ASERT's schedule so
@@ -61,13 +66,25 @@ for (let h = H - 11; h <= H; h++) {
   const parent = headers[headers.length - 1];
   const bits = parent ? requiredBits(devnet, h - 1, parent.time, () => anchor) : LIMIT;
   assert.equal(bits, LIMIT);
-  block = buildBlock({ prevHash: prev, height: h, bits, time, miner: "forger", ...(h === H ? { records: [invented] } : {}) });
+  block = buildBlock({
+    prevHash: prev,
+    height: h,
+    bits,
+    time,
+    miner: "forger",
+    ...(h === H ? { records: [invented] } : {}),
+  });
   const mined = mine(block.header);
   headers.push(mined);
   prev = sha256d(encodeHeader(mined));
 }
 const recordBlock = { header: headers[11]!, records: block.records };
-const proof = buildRecordProof(encodeHeader(recordBlock.header), recordIds(recordBlock), 1, encodeRecord(block.records[0]!));
+const proof = buildRecordProof(
+  encodeHeader(recordBlock.header),
+  recordIds(recordBlock),
+  1,
+  encodeRecord(block.records[0]!),
+);
 const bare = join(tmp, "bare.json");
 const forged = join(tmp, "forged.json");
 
@@ -84,7 +101,12 @@ before(async () => {
     blockOne: encodeHeader(blockOne),
   });
   writeFileSync(forged, JSON.stringify(file));
-  node = await spawnNode({ name: "devnet", network: "devnet", datadir: join(tmp, "node"), args: ["--no-p2p"] });
+  node = await spawnNode({
+    name: "devnet",
+    network: "devnet",
+    datadir: join(tmp, "node"),
+    args: ["--no-p2p"],
+  });
 });
 after(async () => {
   await killAll();
@@ -108,14 +130,26 @@ describe("attack: a proof under a proof-of-work-limit header", () => {
   it("the bare proof: valid, with its tiny work shown, and failing any requirement", async () => {
     const r = await jbc("record", "verify", bare);
     assert.equal(r.code, 0, r.out);
-    assert.match(r.out, new RegExp(`^valid: record ${hashToHex(recordId(invented))} is in block [0-9a-f]{64} at height ${H}, position 1 \\(2020-`, "m"));
+    assert.match(
+      r.out,
+      new RegExp(
+        `^valid: record ${hashToHex(recordId(invented))} is in block [0-9a-f]{64} at height ${H}, position 1 \\(2020-`,
+        "m",
+      ),
+    );
     assert.match(r.out, new RegExp(`the only work on the record is its own block's, ${tiny.source}`));
     const two = await jbc("record", "verify", bare, "--confirmations", "2");
     assert.equal(two.code, 1, two.out);
     assert.match(two.out, /^NOT CONFIRMED: offline, in the file, 1 confirmation\(s\), fewer than 2$/m);
     const work = await jbc("record", "verify", bare, "--min-work", "2^20");
     assert.equal(work.code, 1, work.out);
-    assert.match(work.out, new RegExp(`^NOT CONFIRMED: offline, in the file, ${tiny.source} on top, less than --min-work 1048576$`, "m"));
+    assert.match(
+      work.out,
+      new RegExp(
+        `^NOT CONFIRMED: offline, in the file, ${tiny.source} on top, less than --min-work 1048576$`,
+        "m",
+      ),
+    );
   });
 
   it("the fully forged self-contained file: its headers pass, and its work is still tiny", async () => {
@@ -123,7 +157,10 @@ describe("attack: a proof under a proof-of-work-limit header", () => {
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, new RegExp(`^headers: 12 in the file, heights ${H - 11} to ${H}: linked`, "m"));
     assert.match(r.out, new RegExp(`^work on top: ${tiny.source} in 1 header\\(s\\)`, "m"));
-    for (const extra of [["--confirmations", "6"], ["--min-work", "2^24"]]) {
+    for (const extra of [
+      ["--confirmations", "6"],
+      ["--min-work", "2^24"],
+    ]) {
       const f = await jbc("record", "verify", forged, ...extra);
       assert.equal(f.code, 1, f.out);
       assert.match(f.out, /^NOT CONFIRMED: offline, in the file/m);

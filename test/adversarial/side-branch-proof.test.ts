@@ -26,7 +26,11 @@ const tmp = tempDir("jbc-side-proof-");
 const line = { type: "data" as const, data: new TextEncoder().encode("paid on a branch that lost") };
 
 const common = makeChain(regtest, 10);
-const branchB = makeChain(regtest, 4, { from: common[10]!, miner: "b", records: (h) => (h === 12 ? [line] : []) });
+const branchB = makeChain(regtest, 4, {
+  from: common[10]!,
+  miner: "b",
+  records: (h) => (h === 12 ? [line] : []),
+});
 const branchA = makeChain(regtest, 10, { from: common[10]!, miner: "a" });
 
 let a: NodeProcess;
@@ -83,7 +87,10 @@ describe("attack: a proof from a side branch", () => {
     const esc = b.url.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
     assert.match(
       r.out,
-      new RegExp(`^node ${esc}: DISAGREES: its tip 14 [0-9a-f]{16}… is on a branch off height 10 with 8 hashes \\(2\\^3\\.0\\) since, the best chain 20 hashes`, "m"),
+      new RegExp(
+        `^node ${esc}: DISAGREES: its tip 14 [0-9a-f]{16}… is on a branch off height 10 with 8 hashes \\(2\\^3\\.0\\) since, the best chain 20 hashes`,
+        "m",
+      ),
     );
   });
 
