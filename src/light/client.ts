@@ -27,98 +27,23 @@ import { sha256d } from "../consensus/hash.ts";
 import { encodeHeader, HEADER_SIZE, hashToHex } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { MEDIAN_TIME_SPAN, medianTimePast } from "../consensus/time.ts";
-
-/** Why a source's headers were refused (or what it claimed that its headers did not bear out). */
-export const LightFaultCode = {
-  /** Bytes that are not whole 80-byte headers, or more headers than were asked for. */
-  MALFORMED: "MALFORMED",
-  /** A header whose parent hash is not the hash of the header before it in the same answer. */
-  BAD_LINK: "BAD_LINK",
-  /** Headers at other heights than the ones asked for. */
-  BAD_HEIGHT: "BAD_HEIGHT",
-  /** A header that claims to start a chain and is not this network's genesis (another network). */
-  BAD_GENESIS: "BAD_GENESIS",
-  /** Bits that encode no valid target, or one easier than the network's proof-of-work limit. */
-  BAD_TARGET: "BAD_TARGET",
-  /** A header hash above the target its bits encode. */
-  HIGH_HASH: "HIGH_HASH",
-  /** Bits other than those ASERT requires after the header's parent. */
-  BAD_BITS: "BAD_BITS",
-  /** A time not above the median of the previous 11 headers. */
-  TIME_TOO_OLD: "TIME_TOO_OLD",
-  /** A time more than the network's drift ahead of this clock (or this clock is behind). */
-  TIME_TOO_NEW: "TIME_TOO_NEW",
-  /** A header at a checkpoint height of the network with another hash. */
-  CHECKPOINT_MISMATCH: "CHECKPOINT_MISMATCH",
-  /** A header already found invalid, or a child of one. */
-  INVALID: "INVALID",
-  /** The chain served has less work than the source claimed for its tip. */
-  LESS_WORK: "LESS_WORK",
-} as const;
-export type LightFaultCode = (typeof LightFaultCode)[keyof typeof LightFaultCode];
-
-/** A source named for what it served. */
-export interface LightFault {
-  source: string;
-  code: LightFaultCode;
-  /** Height of the offending header, when one is at fault. */
-  height?: number;
-  /** Its hash (display order). */
-  hash?: string;
-  reason: string;
-}
-
-/** A trusted start: a header, its height and chain work, and what checking its children needs. */
-export interface LightBase {
-  height: number;
-  /** The 80-byte header. */
-  header: Uint8Array;
-  /** Work of the chain up to and including this header (give 0n to count work from here on). */
-  chainWork: bigint;
-  /**
-   * Times of the headers before it, oldest first, up to 10 (fewer only near genesis): the median-time
-   * rule of its first children. Without them that rule is skipped until 11 headers are known.
-   */
-  prevTimes?: readonly number[];
-  /** Time of block 1 of this chain: ASERT's anchor. Needed from height 1 on, on a retargeting network. */
-  anchorTime?: number;
-}
-
-/** A header the client remembers by height, hash and chain work. */
-export interface Checkpoint {
-  height: number;
-  /** Display hash. */
-  hash: string;
-  chainWork: bigint;
-}
-
-/** What a source says its tip is. */
-export type SourceClaim = Checkpoint;
-
-/** One header in the tree. */
-export interface HeaderNode {
-  /** Display hash (byte-reversed hex). */
-  readonly hash: string;
-  /** Internal-order hash bytes. */
-  readonly hashBytes: Uint8Array;
-  /** The 80 header bytes. */
-  readonly raw: Uint8Array;
-  readonly height: number;
-  readonly time: number;
-  readonly bits: number;
-  /** This header's work. */
-  readonly work: bigint;
-  /** Work from the start's chain work through this header. */
-  readonly chainWork: bigint;
-  /** Undefined for the base (the tree's root). */
-  readonly parent: HeaderNode | undefined;
-  /** ASERT's anchor for this header's children (from block 1 of its branch). */
-  readonly anchor: AsertAnchor | undefined;
-  /** Arrival order: on equal work the header seen first keeps the tip. */
-  readonly seq: number;
-  /** The source that served it first. */
-  readonly source: string;
-}
+import {
+  type AddResult,
+  type Checkpoint,
+  DEFAULT_CHECKPOINT_EVERY,
+  DEFAULT_MAX_CHECKPOINTS,
+  DEFAULT_TRUST_DEPTH,
+  DEFAULT_WINDOW,
+  type HeaderNode,
+  type LightBase,
+  LightClientError,
+  type LightClientOptions,
+  type LightFault,
+  type Location,
+  type SourceClaim,
+  type SourceVerdict,
+  type TrustStatus,
+} from "./types.ts";
 
 interface Node extends HeaderNode {
   parent: Node | undefined;
@@ -126,120 +51,11 @@ interface Node extends HeaderNode {
   prevTimes: readonly number[] | undefined;
 }
 
-/** What a reorg changed: the fork and the work on each side of it. */
-export interface LightReorg {
-  fork: { height: number; hash: string };
-  /** Headers that left the best chain. */
-  depth: number;
-  /** Work of the headers that left the best chain, and of those that joined it. */
-  workLeft: bigint;
-  workJoined: bigint;
-}
-
-/** What `add` did with an answer. */
-export interface AddResult {
-  /** Headers that joined the tree. */
-  added: number;
-  /** Headers the tree already held. */
-  known: number;
-  /** The answer's first header has no known parent: nothing was checked (ask from lower down). */
-  unconnected: boolean;
-  /** The check that failed, with the source named; headers before it stay in the tree. */
-  fault?: LightFault;
-  /** Set when the best chain switched branches. */
-  reorg?: LightReorg;
-  /** The last header of the answer that is in the tree. */
-  last?: HeaderNode;
-}
-
-/** Where a header is, as far as this client knows. */
-export type Location =
-  | {
-      status: "main";
-      height: number;
-      hash: string;
-      /** Headers from this one to the tip, both included. */
-      confirmations: number;
-      /** Work from this header to the tip, both included. */
-      workOnTop: bigint;
-    }
-  | {
-      status: "side";
-      height: number;
-      hash: string;
-      /** The last header the branch shares with the best chain. */
-      fork: { height: number; hash: string };
-      /** Work of the branch's heaviest tip above the fork, and of the best chain above it. */
-      branchWork: bigint;
-      bestWork: bigint;
-    }
-  | { status: "checkpoint"; height: number; hash: string; confirmations: number; chainWork: bigint }
-  | { status: "unknown" };
-
-/** What the client thinks of a source after a sync. */
-export type SourceVerdict =
-  | { source: string; status: "faulty"; fault: LightFault }
-  /** Its tip is on the best chain (`behind` headers below the best tip). */
-  | { source: string; status: "agrees"; tip: { height: number; hash: string }; behind: number }
-  /** A valid chain that is not the best one: its tip forks off at `fork`. */
-  | {
-      source: string;
-      status: "disagrees";
-      tip: { height: number; hash: string };
-      fork: { height: number; hash: string };
-      branchWork: bigint;
-      bestWork: bigint;
-    }
-  /** Its tip is below the headers the client keeps (it is far behind). */
-  | { source: string; status: "behind-window"; tip: { height: number; hash: string } }
-  /** Nothing it served is in the tree. */
-  | { source: string; status: "silent" };
-
-/** The trusted header against the best chain. */
-export type TrustStatus =
-  | { status: "none" }
-  | { status: "held"; trusted: Checkpoint; confirmations: number }
-  | {
-      status: "rewritten";
-      trusted: Checkpoint;
-      /** Where the best chain leaves the trusted history. */
-      fork: { height: number; hash: string };
-      /** Trusted-history headers replaced: from the fork to the old branch's tip. */
-      depth: number;
-      /** Work of the replaced headers, and of the best chain above the fork. */
-      workLeft: bigint;
-      workJoined: bigint;
-    };
-
-export interface LightClientOptions {
-  /** Where to start; default the network's genesis. */
-  base?: LightBase;
-  /** The clock in seconds, for the future-time rule; default the system clock. */
-  now?: () => number;
-  /** Headers kept below the best tip (0 keeps every header). Default 2,048. */
-  window?: number;
-  /** Main-chain heights remembered as checkpoints when their headers are dropped. Default every 1,000. */
-  checkpointEvery?: number;
-  /** Most checkpoints kept; older ones are thinned first. Default 256. */
-  maxCheckpoints?: number;
-  /** Confirmations of the header `advanceTrusted` trusts by default. Default 6. */
-  trustDepth?: number;
-}
-
-export const DEFAULT_WINDOW = 2048;
-export const DEFAULT_CHECKPOINT_EVERY = 1000;
-export const DEFAULT_MAX_CHECKPOINTS = 256;
-export const DEFAULT_TRUST_DEPTH = 6;
 /** Most sources and most known-invalid hashes remembered. */
 const MAX_SOURCES = 1024;
 const MAX_INVALID = 10_000;
 /** Headers per slab of header bytes (`keep`). */
 const SLAB_HEADERS = 4096;
-
-/** Why a base or a trusted header cannot be used; thrown by the constructor and `setTrusted`. */
-export class LightClientError extends Error {
-  override readonly name = "LightClientError";
-}
 
 type Failure = Omit<LightFault, "source">;
 
@@ -507,17 +323,8 @@ export class LightClient {
       if (bad) return fail({ ...bad, code: "INVALID", reason: `a header already refused: ${bad.reason}` });
       const parent = prev ?? this.nodes.get(displayHex(raw.subarray(4, 36)));
       if (!parent) {
-        const prevHash = raw.subarray(4, 36);
-        if (isZero(prevHash) && hash !== this.params.genesisHash)
-          return fail({
-            code: "BAD_GENESIS",
-            height: 0,
-            hash,
-            reason: `header ${hash} starts another chain (this network's genesis is ${this.params.genesisHash})`,
-          });
-        if (this.invalid.has(hashToHex(prevHash)))
-          return fail({ code: "INVALID", hash, reason: `header ${hash} builds on a header already refused` });
-        return this.finish(startBest, { ...result, unconnected: true });
+        const why = this.orphanFault(raw, hash);
+        return why ? fail(why) : this.finish(startBest, { ...result, unconnected: true });
       }
       const height = parent.height + 1;
       if (wantHeight !== undefined && height !== wantHeight)
@@ -532,32 +339,61 @@ export class LightClient {
         if (checked.code !== "TIME_TOO_NEW") this.remember(hash, checked);
         return fail(checked);
       }
-      const node: Node = {
-        hash,
-        hashBytes,
-        raw: this.keep(raw),
-        height,
-        time: checked.time,
-        bits: checked.bits,
-        work: checked.work,
-        chainWork: parent.chainWork + checked.work,
-        parent,
-        anchor:
-          height === 1
-            ? anchorFromBlockOne(this.genesisBits, checked.time, this.params.targetSpacing)
-            : parent.anchor,
-        seq: this.seq++,
-        source,
-        prevTimes: undefined,
-      };
-      this.nodes.set(hash, node);
-      if (node.chainWork > this.bestNode.chainWork) this.bestNode = node;
+      const node = this.join(raw, hash, hashBytes, parent, checked, source);
       prev = node;
       state.last = node;
       result.last = node;
       result.added++;
     }
     return this.finish(startBest, result);
+  }
+
+  /** A header without a known parent that is wrong in itself: another genesis, or a refused parent. */
+  private orphanFault(raw: Uint8Array, hash: string): Failure | undefined {
+    const prevHash = raw.subarray(4, 36);
+    if (isZero(prevHash) && hash !== this.params.genesisHash)
+      return {
+        code: "BAD_GENESIS",
+        height: 0,
+        hash,
+        reason: `header ${hash} starts another chain (this network's genesis is ${this.params.genesisHash})`,
+      };
+    if (this.invalid.has(hashToHex(prevHash)))
+      return { code: "INVALID", hash, reason: `header ${hash} builds on a header already refused` };
+    return undefined;
+  }
+
+  /** Puts a checked header in the tree; it is the best tip when it has strictly more work. */
+  private join(
+    raw: Uint8Array,
+    hash: string,
+    hashBytes: Uint8Array,
+    parent: Node,
+    checked: { time: number; bits: number; work: bigint },
+    source: string,
+  ): Node {
+    const height = parent.height + 1;
+    const node: Node = {
+      hash,
+      hashBytes,
+      raw: this.keep(raw),
+      height,
+      time: checked.time,
+      bits: checked.bits,
+      work: checked.work,
+      chainWork: parent.chainWork + checked.work,
+      parent,
+      anchor:
+        height === 1
+          ? anchorFromBlockOne(this.genesisBits, checked.time, this.params.targetSpacing)
+          : parent.anchor,
+      seq: this.seq++,
+      source,
+      prevTimes: undefined,
+    };
+    this.nodes.set(hash, node);
+    if (node.chainWork > this.bestNode.chainWork) this.bestNode = node;
+    return node;
   }
 
   /** The header's own checks against its parent; its time, bits and work when it passes. */

@@ -4,26 +4,7 @@
  * JSON. Browser-safe: plain typed arrays and @noble (through src/consensus) only, no `node:` module, no
  * Buffer; exported from the package root for the explorer and other users.
  */
-export {
-  type AddResult,
-  type Checkpoint,
-  DEFAULT_CHECKPOINT_EVERY,
-  DEFAULT_MAX_CHECKPOINTS,
-  DEFAULT_TRUST_DEPTH,
-  DEFAULT_WINDOW,
-  type HeaderNode,
-  type LightBase,
-  LightClient,
-  LightClientError,
-  type LightClientOptions,
-  type LightFault,
-  LightFaultCode,
-  type LightReorg,
-  type Location,
-  type SourceClaim,
-  type SourceVerdict,
-  type TrustStatus,
-} from "./client.ts";
+export { LightClient, pruneSlack } from "./client.ts";
 export {
   COMPACT_HEADER_SIZE,
   CompactChainError,
@@ -75,3 +56,22 @@ export {
   type SyncReport,
   syncSource,
 } from "./sync.ts";
+export {
+  type AddResult,
+  type Checkpoint,
+  DEFAULT_CHECKPOINT_EVERY,
+  DEFAULT_MAX_CHECKPOINTS,
+  DEFAULT_TRUST_DEPTH,
+  DEFAULT_WINDOW,
+  type HeaderNode,
+  type LightBase,
+  LightClientError,
+  type LightClientOptions,
+  type LightFault,
+  LightFaultCode,
+  type LightReorg,
+  type Location,
+  type SourceClaim,
+  type SourceVerdict,
+  type TrustStatus,
+} from "./types.ts";

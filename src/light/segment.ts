@@ -11,13 +11,8 @@ import { bitsToTarget } from "../consensus/compact.ts";
 import { sha256d } from "../consensus/hash.ts";
 import { HEADER_SIZE, hashToHex } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
-import {
-  type Checkpoint,
-  type HeaderNode,
-  LightClient,
-  type LightFaultCode,
-  type LightReorg,
-} from "./client.ts";
+import { LightClient } from "./client.ts";
+import type { Checkpoint, HeaderNode, LightFaultCode, LightReorg } from "./types.ts";
 
 /** Why a segment was refused. */
 export type SegmentErrorCode = LightFaultCode | "BAD_ANCHOR";

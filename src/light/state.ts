@@ -10,8 +10,9 @@
  * never trusted.
  */
 import type { NetworkParams } from "../consensus/params.ts";
-import { type Checkpoint, LightClient, LightClientError } from "./client.ts";
+import { LightClient } from "./client.ts";
 import { decodeCompactChain, encodeCompactChain, fromBase64, toBase64 } from "./codec.ts";
+import { type Checkpoint, LightClientError } from "./types.ts";
 
 export const LIGHT_STATE_FORMAT = "jbc-light-state";
 export const LIGHT_STATE_VERSION = 1;

@@ -12,16 +12,10 @@
  */
 import { sha256d } from "../consensus/hash.ts";
 import { HEADER_SIZE, hashToHex } from "../consensus/header.ts";
-import {
-  type Checkpoint,
-  type HeaderNode,
-  LightClient,
-  type LightFault,
-  type LightReorg,
-  type SourceClaim,
-} from "./client.ts";
+import { LightClient } from "./client.ts";
 import { splitHeaders } from "./codec.ts";
 import { checkSegment } from "./segment.ts";
+import type { Checkpoint, HeaderNode, LightFault, LightReorg, SourceClaim } from "./types.ts";
 
 /** Most headers one request may ask for (the API's bound, docs/api.md). */
 export const MAX_HEADERS_PER_REQUEST = 2000;
@@ -261,20 +255,8 @@ export async function syncSource(
       if (!r || r.unconnected) {
         if (connected) break; // an empty answer after the first: at its tip
         if (from <= base + 1) {
-          if (tip.claim.height <= base) return report; // far behind: below the headers kept
-          if ((await hashAt(source, base)) === client.base.hash) {
-            report.fault = {
-              source: name,
-              code: "BAD_LINK",
-              height: base + 1,
-              reason: `serves the header at height ${base} but one at ${base + 1} that does not link to it`,
-            };
-            client.blame(report.fault);
-            return report;
-          }
-          report.diverged = await diverge(client, source, opts);
-          if ("fault" in report.diverged.theirs) report.fault = report.diverged.theirs.fault;
-          return report;
+          if (tip.claim.height > base) await belowBase(client, source, report, opts);
+          return report; // (at or below the base: far behind, below the headers kept)
         }
         from = Math.max(base + 1, from - step);
         step *= 2;
@@ -289,6 +271,31 @@ export async function syncSource(
     report.error = errorText(err);
   }
   return report;
+}
+
+/**
+ * The source's chain does not connect even at the client's base: answers that contradict each other (it
+ * serves the base, then a header that does not follow it) are a fault; otherwise it diverges below.
+ */
+async function belowBase(
+  client: LightClient,
+  source: HeaderSource,
+  report: SyncReport,
+  opts: SyncOptions,
+): Promise<void> {
+  const base = client.base;
+  if ((await hashAt(source, base.height)) === base.hash) {
+    report.fault = {
+      source: source.name,
+      code: "BAD_LINK",
+      height: base.height + 1,
+      reason: `serves the header at height ${base.height} but one at ${base.height + 1} that does not link to it`,
+    };
+    client.blame(report.fault);
+    return;
+  }
+  report.diverged = await diverge(client, source, opts);
+  if ("fault" in report.diverged.theirs) report.fault = report.diverged.theirs.fault;
 }
 
 function blame(client: LightClient, source: string, reason: string): LightFault {
