@@ -88,7 +88,7 @@ describe("attack: a proof from a side branch", () => {
     assert.match(
       r.out,
       new RegExp(
-        `^node ${esc}: DISAGREES: its tip 14 [0-9a-f]{16}… is on a branch off height 10 with 8 hashes \\(2\\^3\\.0\\) since, the best chain 20 hashes`,
+        `^node ${esc}: DISAGREES: its tip 14 [0-9a-f]{16}… is on a branch off height 10: 8 hashes \\(2\\^3\\.0\\) since the fork, against 20 hashes \\(2\\^4\\.3\\) on the best chain$`,
         "m",
       ),
     );

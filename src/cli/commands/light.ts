@@ -176,7 +176,7 @@ export function printVerdicts(
         break;
       case "disagrees":
         log(
-          `node ${r.source}: DISAGREES: its tip ${v.tip.height} ${short(v.tip.hash)} is on a branch off height ${v.fork.height} with ${formatWork(v.branchWork)} since, the best chain ${formatWork(v.bestWork)}`,
+          `node ${r.source}: DISAGREES: its tip ${v.tip.height} ${short(v.tip.hash)} is on a branch off height ${v.fork.height}: ${formatWork(v.branchWork)} since the fork, against ${formatWork(v.bestWork)} on the best chain`,
         );
         break;
       case "behind-window":
