@@ -710,15 +710,16 @@ export class LightClient {
     if (this.main.length <= this.window + 1 + slack) return;
     let target = this.bestNode.height - this.window;
     for (const h of this.pins.keys()) target = Math.min(target, h);
+    // A trusted header another branch overtook stays, with the fork below it: the rewrite's evidence.
+    // One still on the best chain may fall below the window (a long sync): it is kept as a checkpoint,
+    // and a later chain without it forks below the base, which a sync reports as a divergence.
     const t = this.trustedCp;
-    if (t && t.height >= this.root.height) {
-      const node = this.nodes.get(t.hash);
-      target = Math.min(target, node && !this.isMain(node) ? this.forkOf(node).height : t.height);
-    }
+    const trustedNode = t && t.height >= this.root.height ? this.nodes.get(t.hash) : undefined;
+    if (trustedNode && !this.isMain(trustedNode)) target = Math.min(target, this.forkOf(trustedNode).height);
     if (target <= this.root.height) return;
     const newRoot = this.main[target - this.root.height]!;
     for (const n of this.main.slice(1, target - this.root.height + 1))
-      if (n.height % this.checkpointEvery === 0) this.keepCheckpoint(n);
+      if (n.height % this.checkpointEvery === 0 || n === trustedNode) this.keepCheckpoint(n);
     newRoot.prevTimes = this.ancestorTimes(newRoot);
     // Keep what descends from the new root: main-chain headers above it, and side branches off them.
     const keep = new Set<Node>([newRoot]);
@@ -736,15 +737,20 @@ export class LightClient {
     this.root = newRoot;
   }
 
-  /** Remembers a checkpoint; over the bound, drops the one whose neighbours are closest (older first). */
+  /**
+   * Remembers a checkpoint (in height order); over the bound, drops the one whose neighbours are closest,
+   * older first, never the trusted header.
+   */
   keepCheckpoint(n: { height: number; hash: string; chainWork: bigint }): void {
-    const last = this.cps[this.cps.length - 1];
-    if (last && last.height >= n.height) return;
-    this.cps.push({ height: n.height, hash: n.hash, chainWork: n.chainWork });
+    let at = this.cps.length;
+    while (at > 0 && this.cps[at - 1]!.height >= n.height) at--;
+    if (this.cps[at]?.height === n.height) return;
+    this.cps.splice(at, 0, { height: n.height, hash: n.hash, chainWork: n.chainWork });
     while (this.cps.length > this.maxCheckpoints) {
       let drop = 1;
       let gap = Number.POSITIVE_INFINITY;
       for (let i = 1; i < this.cps.length - 1; i++) {
+        if (this.cps[i]!.hash === this.trustedCp?.hash) continue; // the trusted header is never thinned
         const g = this.cps[i + 1]!.height - this.cps[i - 1]!.height;
         if (g < gap) {
           gap = g;

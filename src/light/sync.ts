@@ -10,6 +10,7 @@
  *
  * Browser-safe: `fetch`, typed arrays, no `node:` module.
  */
+import { blockWork } from "../consensus/compact.ts";
 import { sha256d } from "../consensus/hash.ts";
 import { HEADER_SIZE, hashToHex } from "../consensus/header.ts";
 import { LightClient } from "./client.ts";
@@ -319,7 +320,7 @@ async function hashAt(source: HeaderSource, height: number): Promise<string | un
 async function diverge(client: LightClient, source: HeaderSource, opts: SyncOptions): Promise<Divergence> {
   const p = client.params;
   const b = client.base;
-  const genesis: Checkpoint = { height: 0, hash: p.genesisHash, chainWork: 0n };
+  const genesis: Checkpoint = { height: 0, hash: p.genesisHash, chainWork: blockWork(p.genesis.header.bits) };
   const points: Checkpoint[] = [...client.checkpoints.filter((c) => c.height < b.height)];
   points.push({ height: b.height, hash: b.hash, chainWork: b.chainWork });
   // points[hi] is not held (the base); find the newest held one below it.

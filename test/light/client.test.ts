@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import { blockWork } from "../../src/consensus/compact.ts";
 import { encodeHeader } from "../../src/consensus/header.ts";
 import { regtest } from "../../src/consensus/params.ts";
-import { LightClient } from "../../src/light/index.ts";
+import { LightClient, loadLightState, pruneSlack, saveLightState } from "../../src/light/index.ts";
 import {
   asertnet,
   extend,
@@ -215,6 +215,21 @@ describe("light client: memory and trust", () => {
     d.add("s", raws(extend(asertnet, main.slice(0, 38), 5, { miner: "s" }).slice(38)), { from: 38 });
     assert.equal(d.best.height, 42);
     assert.equal(d.trustStatus().status, "held");
+  });
+
+  it("a long sync past an old trusted header stays bounded, and keeps that header as a checkpoint", () => {
+    const long = extend(asertnet, main, 300);
+    const c = new LightClient(asertnet, { window: 16, checkpointEvery: 1000, maxCheckpoints: 4 });
+    c.add("a", raws(long.slice(1, 31)), { from: 1 });
+    c.advanceTrusted(6);
+    assert.equal(c.trusted?.height, 25);
+    c.add("a", raws(long.slice(31)), { from: 31 });
+    assert.ok(c.size <= 16 + 1 + pruneSlack(16) + 1, `${c.size} headers held`);
+    assert.deepEqual(c.checkpoints, [{ height: 25, hash: long[25]!.hash, chainWork: long[25]!.chainWork }]);
+    assert.equal(c.trustStatus().status, "held");
+    // Saved and loaded, the trusted header below the window is still known (as that checkpoint).
+    const back = loadLightState(asertnet, JSON.parse(JSON.stringify(saveLightState(c))));
+    assert.deepEqual(back.trusted, c.trusted);
   });
 
   it("work figures are the consensus's", () => {

@@ -44,7 +44,8 @@ async function sync(o: SyncOptions, cmd: Command): Promise<number> {
   log(
     `checked ${added} new header(s) in ${seconds.toFixed(2)} s (${Math.round(added / Math.max(seconds, 1e-6))} headers/s)`,
   );
-  const rewrite = printTrust(client, oldTip, reports, log);
+  const trust = printTrust(client, oldTip, reports, log);
+  const rewrite = trust === "rewrite";
   if (answered === 0) {
     console.error("jbc headers sync: no node answered; the state is unchanged");
     return LIGHT_EXIT.FAILED;
@@ -62,7 +63,7 @@ async function sync(o: SyncOptions, cmd: Command): Promise<number> {
   log(
     `state saved: ${o.state}, ${bytes} bytes; trusted checkpoint ${t ? `at height ${t.height}` : "none yet"} (${client.trustDepth} confirmations)`,
   );
-  return refused > 0 ? LIGHT_EXIT.FAILED : 0;
+  return refused > 0 || trust === "deep" ? LIGHT_EXIT.FAILED : 0;
 }
 
 /** Prints what a state file holds. */

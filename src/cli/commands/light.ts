@@ -191,32 +191,42 @@ export function printVerdicts(
 }
 
 /**
- * Reports the reorg since `oldTip` and the trusted checkpoint against the best chain: a rewrite (the
- * trusted header is not on it, or a source's checked chain without it has more work) returns true.
+ * Reports the reorg since `oldTip` and the trusted checkpoint against the best chain: "rewrite" when the
+ * trusted header is not on it or a source's checked chain without it has more work; "deep" when a heavier
+ * checked chain holds the trusted header but forks below the window (this state cannot follow it).
  */
 export function printTrust(
   client: LightClient,
   oldTip: HeaderNode,
   reports: readonly SyncReport[],
   log: (line: string) => void,
-): boolean {
+): "ok" | "rewrite" | "deep" {
   const reorg = reorgSince(client, oldTip);
   const trust = client.trustStatus();
+  let deep = false;
   if (trust.status === "rewritten") {
     log(
       `REWRITE: the trusted checkpoint at height ${trust.trusted.height} (${short(trust.trusted.hash)}, chain work ${trust.trusted.chainWork}) is not on the best chain: it forks at height ${trust.fork.height}, ${trust.depth} header(s) of the trusted history replaced (${formatWork(trust.workLeft)}) by ${formatWork(trust.workJoined)}`,
     );
-    return true;
+    return "rewrite";
   }
   for (const r of reports) {
     const d = r.diverged;
-    if (d && "tip" in d.theirs && d.theirs.chainWork > client.best.chainWork) {
-      const cw = d.agreesAt.chainWork;
+    if (!d || !("tip" in d.theirs) || d.theirs.chainWork <= client.best.chainWork) continue;
+    const t = client.trusted;
+    if (t && d.agreesAt.height >= t.height) {
+      // It holds the trusted header: a reorg deeper than the window, not a rewrite of what was trusted.
+      deep = true;
       log(
-        `REWRITE: ${r.source} serves a checked chain with more work (${d.theirs.chainWork} against ${client.best.chainWork}) that leaves this history between heights ${d.agreesAt.height} and ${d.differsAt.height}, below the trusted checkpoint: at least ${client.best.height - d.differsAt.height + 1} header(s) replaced (${formatWork(client.best.chainWork - cw)}) by ${formatWork(d.theirs.chainWork - cw)}`,
+        `DEEP REORG: ${r.source} serves a checked chain with more work (${d.theirs.chainWork} against ${client.best.chainWork}) that leaves this one between heights ${d.agreesAt.height} and ${d.differsAt.height}, above the trusted checkpoint but below the ${client.window} headers kept: start a state with a larger --window to follow it`,
       );
-      return true;
+      continue;
     }
+    const cw = d.agreesAt.chainWork;
+    log(
+      `REWRITE: ${r.source} serves a checked chain with more work (${d.theirs.chainWork} against ${client.best.chainWork}) that leaves this history between heights ${d.agreesAt.height} and ${d.differsAt.height}, below the trusted checkpoint: at least ${client.best.height - d.differsAt.height + 1} header(s) replaced (${formatWork(client.best.chainWork - cw)}) by ${formatWork(d.theirs.chainWork - cw)}`,
+    );
+    return "rewrite";
   }
   if (reorg) {
     const t = client.trusted;
@@ -224,7 +234,7 @@ export function printTrust(
       `reorg: ${reorg.depth} header(s) above height ${reorg.fork.height} replaced (${formatWork(reorg.workLeft)} by ${formatWork(reorg.workJoined)}), shallower than the trusted checkpoint${t ? ` at height ${t.height}` : ""} (${client.trustDepth} confirmations)`,
     );
   }
-  return false;
+  return deep ? "deep" : "ok";
 }
 
 /** Prints the best chain in one line. */
