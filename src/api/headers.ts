@@ -1,12 +1,10 @@
 import { z } from "zod";
-import type { ChainReader } from "../chain/interfaces.ts";
-import { encodeHeader, HEADER_SIZE } from "../consensus/header.ts";
 import { MAX_HEADERS_PER_REQUEST } from "../light/sync.ts";
 
 /**
- * Main-chain headers by height (GET /api/headers and /api/headers/raw, docs/api.md "Headers"): what a
- * light client needs to check the chain itself (src/light). Read from the block tree in memory with no
- * await in between, so one answer is one chain even while blocks arrive.
+ * The shapes of GET /api/headers and /api/headers/raw (docs/api.md): main-chain headers by height, what a
+ * light client needs to check the chain itself (src/light). The route table, and so the explorer, imports
+ * this file: schemas and bounds only (the handler is src/api/handlers/headers.ts).
  */
 
 export { MAX_HEADERS_PER_REQUEST };
@@ -30,22 +28,3 @@ export const HeadersPage = z.object({
   headers: z.array(z.string()),
 });
 export type HeadersPage = z.infer<typeof HeadersPage>;
-
-/** The main chain's headers at heights from `from`, at most `count` (fewer at the tip). */
-export function mainHeaders(
-  chain: Pick<ChainReader, "getEntryAt" | "height">,
-  from: number,
-  count: number,
-): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  const end = Math.min(chain.height + 1, from + Math.min(count, MAX_HEADERS_PER_REQUEST));
-  for (let h = from; h < end; h++) out.push(encodeHeader(chain.getEntryAt(h)!.header));
-  return out;
-}
-
-/** Headers concatenated, as the raw route sends them. */
-export function concatHeaders(headers: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(headers.length * HEADER_SIZE);
-  for (let i = 0; i < headers.length; i++) out.set(headers[i]!, i * HEADER_SIZE);
-  return out;
-}

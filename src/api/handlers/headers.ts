@@ -1,9 +1,33 @@
+import type { ChainReader } from "../../chain/interfaces.ts";
 import { toHex } from "../../consensus/bytes.ts";
+import { encodeHeader, HEADER_SIZE } from "../../consensus/header.ts";
 import type { ApiBackend } from "../backend.ts";
 import type { GroupHandlers } from "../handler.ts";
-import { concatHeaders, MAX_HEADERS_PER_REQUEST, mainHeaders } from "../headers.ts";
+import { MAX_HEADERS_PER_REQUEST } from "../headers.ts";
 
-/** The headers group: main-chain headers by height, as JSON or raw bytes, for light clients. */
+/**
+ * The headers group: main-chain headers by height, as JSON or raw bytes, for light clients. Read from the
+ * block tree in memory with no await in between, so one answer is one chain even while blocks arrive.
+ */
+
+/** The main chain's headers at heights from `from`, at most `count` (fewer at the tip). */
+function mainHeaders(
+  chain: Pick<ChainReader, "getEntryAt" | "height">,
+  from: number,
+  count: number,
+): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const end = Math.min(chain.height + 1, from + Math.min(count, MAX_HEADERS_PER_REQUEST));
+  for (let h = from; h < end; h++) out.push(encodeHeader(chain.getEntryAt(h)!.header));
+  return out;
+}
+
+/** Headers concatenated, as the raw route sends them. */
+function concatHeaders(headers: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(headers.length * HEADER_SIZE);
+  for (let i = 0; i < headers.length; i++) out.set(headers[i]!, i * HEADER_SIZE);
+  return out;
+}
 
 /** Whether a request asks for bytes rather than JSON (`Accept: application/octet-stream`, no JSON). */
 function wantsBytes(accept: string | undefined): boolean {
