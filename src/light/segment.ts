@@ -192,6 +192,13 @@ export function placeSegment(
   if (loc.status === "side")
     return { status: "side", fork: loc.fork, branchWork: loc.branchWork, bestWork: loc.bestWork };
   // 3. Below the tree: tie through the tree's base, else through a remembered checkpoint.
+  const below = placeBelow(client, segment, height);
+  return below.status === "main" && reorg ? { ...below, reorg } : below;
+}
+
+/** Where a segment's header below the client's tree is: tied through the tree's base or a checkpoint. */
+function placeBelow(client: LightClient, segment: LightClient, height: number): Placement {
+  const segTip = segment.best;
   const best = client.best;
   const base = client.base;
   const segBase = segment.mainAt(base.height);
@@ -202,7 +209,6 @@ export function placeSegment(
         confirmations: best.height - height + 1,
         workOnTop: segmentWork(segment, height, base.height) + (best.chainWork - base.chainWork),
         via: "base",
-        ...(reorg ? { reorg } : {}),
       };
     return {
       status: "side",
@@ -211,8 +217,9 @@ export function placeSegment(
       differsAt: { height: base.height, hash: base.hash, chainWork: base.chainWork },
     };
   }
-  for (let i = client.checkpoints.length - 1; i >= 0; i--) {
-    const cp = client.checkpoints[i]!;
+  // The lowest checkpoint at or above the header decides: the two chains agree below any height they
+  // agree at, and differ above any height they differ at.
+  for (const cp of client.checkpoints) {
     if (cp.height < height || cp.height > segTip.height) continue;
     const mine = segment.mainAt(cp.height)!;
     if (mine.hash === cp.hash)
