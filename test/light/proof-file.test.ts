@@ -139,6 +139,17 @@ describe("proof files against a client's best chain", () => {
     assert.equal(at.via, "checkpoint");
     assert.equal(at.confirmations, 200 - 25 + 1);
     assert.equal(at.workOnTop, long[200]!.chainWork - long[24]!.chainWork);
+    // A file whose later headers left the best chain (a branch off 35) still ties through the lowest
+    // checkpoint above the record (30), not the highest (40, where they differ).
+    const forked = extend(asertnet, chain.slice(0, 36), 15, { miner: "f" });
+    const fr = verifyProofFile(asertnet, fileFor(forked, 50), bytes);
+    assert.ok(fr.valid);
+    const viaLow = placeSegment(c, fr.segment, 25);
+    assert.equal(viaLow.status === "main" && viaLow.via, "checkpoint");
+    // Its header at 45 is on the branch: the checkpoint at 50 differs.
+    const lost = placeSegment(c, fr.segment, 45);
+    assert.equal(lost.status, "side");
+    assert.equal(lost.status === "side" && lost.differsAt?.height, 50);
     // Headers reaching the base tie through it.
     const full = checkSegment(asertnet, {
       from: 14,
