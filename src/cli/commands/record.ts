@@ -132,7 +132,7 @@ export function recordCommand(): Command {
     .option(
       "--headers <n>",
       "with --proof, carry at most this many headers above the record's block",
-      intArg(0, 100_000),
+      intArg(0, 99_000),
       10_000,
     )
     .action(async (id: string, o: { url: string; proof?: string; headers: number }) => {
