@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { HeadersPage, MAX_HEADERS_PER_REQUEST } from "./headers.ts";
 import {
   AddPeerBody,
   AuthorRecords,
@@ -25,7 +26,7 @@ import {
  * The handler groups (after Lodestar's `api/impl/<group>`): each route names one, and the server takes
  * its handler from that group's factory, so a route without a handler does not compile.
  */
-export type ApiGroup = "node" | "blocks" | "records" | "peers" | "mining" | "legacy";
+export type ApiGroup = "node" | "blocks" | "headers" | "records" | "peers" | "mining" | "legacy";
 
 /**
  * Every HTTP route, declared once as data (after Lodestar's packages/api routes): the server registers
@@ -168,6 +169,23 @@ export const routes = {
     query: z.object({ depth: intParam(1, MAX_TREE_DEPTH) }).strict(),
     response: Tree,
     summary: "The recent block tree with side branches",
+  },
+  getHeaders: {
+    group: "headers",
+    method: "GET",
+    path: "/api/headers",
+    query: z.object({ from: intParam(0, 2 ** 32), count: intParam(0, MAX_HEADERS_PER_REQUEST) }).strict(),
+    response: HeadersPage,
+    summary:
+      "The node's tip and its main-chain headers from a height (hex; count 0 for the tip alone); raw bytes with Accept: application/octet-stream",
+  },
+  getRawHeaders: {
+    group: "headers",
+    method: "GET",
+    path: "/api/headers/raw",
+    query: z.object({ from: intParam(0, 2 ** 32), count: intParam(1, MAX_HEADERS_PER_REQUEST) }).strict(),
+    response: "bytes",
+    summary: "Main-chain headers from a height: 80 bytes each, concatenated (application/octet-stream)",
   },
   getPeers: {
     group: "peers",
