@@ -7,8 +7,35 @@ import { z } from "zod";
  */
 
 const hash = z.string().regex(/^[0-9a-f]{64}$/, "a 64-digit lower-case hex hash");
-const hex = z.string().regex(/^(?:[0-9a-fA-F]{2})*$/, "even-length hex");
+const hexOf = (digits: number) =>
+  z.string().regex(new RegExp(`^[0-9a-fA-F]{${digits}}$`), `${digits} hex digits`);
 const decimal = z.string().regex(/^\d+$/, "a decimal integer");
+/** A u64 as a decimal string (record fields the wire holds in 8 bytes). */
+const u64Decimal = z
+  .string()
+  .regex(/^\d{1,20}$/, "a decimal integer")
+  .refine((s) => BigInt(s) <= 0xffffffffffffffffn, "at most 2^64 - 1");
+const U32 = 0xffffffff;
+/** A u32 header or height field, as the original's string or as a number. */
+const u32Field = z.union([
+  z
+    .string()
+    .regex(/^\d{1,10}$/, "a decimal integer")
+    .refine((s) => Number(s) <= U32, `at most ${U32}`),
+  z.number().int().min(0).max(U32),
+]);
+/**
+ * Record data in its `encoding`: hex must be even-length hex digits, and text must be encodable (a lone
+ * surrogate would silently become U+FFFD, another record than the one sent).
+ */
+const dataIn = (r: { data: string; encoding: "utf8" | "hex" }): boolean =>
+  // With the u flag a well-formed pair is one code point, so \p{Cs} matches only a lone surrogate (and this
+  // module runs in the browser too, where String.isWellFormed is not in every target).
+  r.encoding === "hex" ? /^(?:[0-9a-fA-F]{2})*$/.test(r.data) : !/\p{Cs}/u.test(r.data);
+const dataMessage = {
+  message: "data is not even-length hex (encoding hex) or has a lone surrogate (utf8)",
+  path: ["data"],
+};
 
 /** `{ error: { code, message } }`: the one error body every route and failure returns. */
 export const ErrorBody = z.object({
@@ -110,23 +137,28 @@ export type BlockPage = z.infer<typeof BlockPage>;
 export const RecordJson = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("miner"),
-    height: z.number().int().min(0).max(0xffffffff),
+    height: z.number().int().min(0).max(U32),
     /** 64-bit, as a decimal string. */
-    extraNonce: decimal,
+    extraNonce: u64Decimal,
     miner: z.string(),
   }),
-  z.object({
-    type: z.literal("data"),
-    data: z.string(),
-    encoding: z.enum(["utf8", "hex"]),
-  }),
-  z.object({
-    type: z.literal("signed"),
-    data: z.string(),
-    encoding: z.enum(["utf8", "hex"]),
-    publicKey: hex,
-    signature: hex,
-  }),
+  z
+    .object({
+      type: z.literal("data"),
+      data: z.string(),
+      encoding: z.enum(["utf8", "hex"]),
+    })
+    .refine(dataIn, dataMessage),
+  z
+    .object({
+      type: z.literal("signed"),
+      data: z.string(),
+      encoding: z.enum(["utf8", "hex"]),
+      /** ed25519: 32-byte key, 64-byte signature. */
+      publicKey: hexOf(64),
+      signature: hexOf(128),
+    })
+    .refine(dataIn, dataMessage),
 ]);
 export type RecordJson = z.infer<typeof RecordJson>;
 
@@ -275,15 +307,21 @@ export const MiningResult = z.object({ mining: MiningView });
  * Block.to_dict wrote them, then jbc's own fields (snake_case like the original's) and the records.
  */
 export const LegacyBlock = z.object({
-  index: z.union([z.string(), z.number()]),
-  timestamp: z.union([z.string(), z.number()]),
+  /** The height (u32), as the original's string or a number. */
+  index: u32Field,
+  timestamp: u32Field,
   data: z.string(),
-  prev_hash: z.string(),
-  hash: z.string().optional(),
-  nonce: z.union([z.string(), z.number()]),
-  version: z.number().int().optional(),
-  bits: z.string().optional(),
-  merkle_root: z.string().optional(),
+  /** The parent's hash; empty for genesis. */
+  prev_hash: z.union([z.literal(""), hexOf(64)]),
+  hash: hexOf(64).optional(),
+  nonce: u32Field,
+  /** The header's version, a u32 on the wire: -1 is refused, not stored as ffffffff. */
+  version: z.number().int().min(0).max(U32).optional(),
+  bits: z
+    .string()
+    .regex(/^(?:0x)?[0-9a-fA-F]{1,8}$/, "up to 8 hex digits")
+    .optional(),
+  merkle_root: hexOf(64).optional(),
   miner: z.string().optional(),
   records: z.array(RecordJson).min(1).max(100_000),
 });

@@ -24,6 +24,11 @@ export interface ApiServerOptions {
    * such requests from other hosts are always refused.
    */
   token?: string;
+  /**
+   * Host names the API answers to besides IP addresses and localhost (`--api-hosts`): exact names,
+   * `*.suffix`, or `*` for any. Other names in `Host` are refused (DNS rebinding; src/api/guard.ts).
+   */
+  allowedHosts?: readonly string[];
   /** Directory of the built explorer (index.html and assets), served at `/` when it exists. */
   webRoot?: string;
   /** Reported in /api/status. */
@@ -60,6 +65,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   const app = createApp({
     logger: opts.logger ?? silentLogger,
     requestTimeoutMs: Math.max(1, opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+    guard: { token: opts.token, allowedHosts: opts.allowedHosts },
   });
   const hub = new EventHub(backend, opts.events);
   let closing = false;
@@ -85,7 +91,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     },
     { backend, hub },
   );
-  registerRoutes(app, handlers, opts.token);
+  registerRoutes(app, handlers);
   registerApiDocs(app);
   registerDevnetRoutes(app, { ...opts.devnet, backend });
   await registerExplorer(app, opts.webRoot);

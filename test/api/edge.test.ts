@@ -80,7 +80,7 @@ test("a client that writes its whole oversized body before reading reads the 413
     socket.on("error", reject);
     socket.on("end", () => resolve(out));
     socket.write(
-      `POST /api/blocks HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${size}\r\nConnection: close\r\n\r\n`,
+      `POST /api/blocks HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: ${size}\r\nConnection: close\r\n\r\n`,
     );
     const chunk = Buffer.alloc(64 * 1024);
     let sent = 0;

@@ -108,6 +108,7 @@ test("docs/api.md's example responses validate against the document (elided valu
     "GET /api/blocks/:hashOrHeight": ["get", "/api/blocks/{id}"],
     "POST /api/blocks": ["post", "/api/blocks"],
     "GET /api/tree?depth=50": ["get", "/api/tree"],
+    "GET /api/headers?from=28&count=3": ["get", "/api/headers"],
     "GET /api/peers, POST /api/peers, GET /api/p2p": ["get", "/api/peers"],
   };
   const ajv = new Ajv2020({ allErrors: true, strict: false });

@@ -392,7 +392,8 @@ describe("explorer, node going away", () => {
     await page.waitForSelector("[data-testid=banner-unreachable]", { state: "detached", ...WAIT });
 
     // Real mining through the API: the miner's first block shows up on its own.
-    const start = await fetch(`${node.url}/api/mining/start`, { method: "POST" });
+    const client = { "x-jbc-client": "test" };
+    const start = await fetch(`${node.url}/api/mining/start`, { method: "POST", headers: client });
     assert.equal(start.status, 200);
     try {
       // Regtest blocks take about two hashes: the miner finds many at once, so look at the newest.
@@ -403,7 +404,7 @@ describe("explorer, node going away", () => {
         },
       );
     } finally {
-      await fetch(`${node.url}/api/mining/stop`, { method: "POST" });
+      await fetch(`${node.url}/api/mining/stop`, { method: "POST", headers: client });
     }
     assert.ok(
       Number(await page.getAttribute("[data-testid=chain-table] tbody tr:first-child", "data-height")) > 4,

@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { DevnetView, ExplorerInfo, explorerRoutes } from "../../src/api/devnet.ts";
-import { buildPath, routes } from "../../src/api/routes.ts";
+import { buildPath, CLIENT_HEADER, routes } from "../../src/api/routes.ts";
 import { ApiError, ErrorBody } from "../../src/api/schemas.ts";
 
 /**
@@ -16,7 +16,9 @@ async function getJson<S extends z.ZodType>(path: string, schema: S): Promise<z.
   try {
     res = await fetch(path, {
       signal: AbortSignal.timeout(TIMEOUT_MS),
-      headers: { accept: "application/json" },
+      // The node wants this header on anything that changes it (docs/api.md, "Who may ask what"); the
+      // explorer sends it on every request so that a POST added later needs nothing more.
+      headers: { accept: "application/json", [CLIENT_HEADER]: "explorer" },
     });
   } catch (err) {
     const why =
