@@ -47,7 +47,10 @@ async function getJson<S extends z.ZodType>(path: string, schema: S): Promise<z.
 async function getBytes(path: string): Promise<Uint8Array> {
   let res: Response;
   try {
-    res = await fetch(path, { signal: AbortSignal.timeout(30_000) });
+    res = await fetch(path, {
+      signal: AbortSignal.timeout(30_000),
+      headers: { [CLIENT_HEADER]: "explorer" },
+    });
   } catch {
     throw new ApiError(0, "UNREACHABLE", "connection failed");
   }
