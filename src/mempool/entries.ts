@@ -122,8 +122,36 @@ export class PoolEntries {
     return { evicted, dropped };
   }
 
-  /** Puts `front` ahead of every other entry, in its order (the records a reorg returned). */
-  putFirst(front: readonly MempoolEntry[]): void {
+  /**
+   * Puts the records a reorg returned ahead of every other entry, in their order, with arrival `time` and
+   * the reorg's share; a pending copy of one moves up with them. Returns the entries that were not pending.
+   */
+  returnFirst(back: readonly Pick<MempoolEntry, "id" | "record" | "bytes">[], time: number): MempoolEntry[] {
+    const front: MempoolEntry[] = [];
+    const returned: MempoolEntry[] = [];
+    for (const { id, record, bytes } of back) {
+      const entry: MempoolEntry = { id, record, bytes, time, source: { kind: "reorg" }, share: REORG_SHARE };
+      front.push(entry);
+      if (!this.entries.has(id)) returned.push(entry);
+    }
+    this.putFirst(front);
+    return returned;
+  }
+
+  /** Up to `limit` ids in arrival order, starting after `after` (all of them when `after` is not pending). */
+  page(limit: number, after?: string): string[] {
+    const out: string[] = [];
+    let started = after === undefined || !this.entries.has(after);
+    for (const id of this.entries.keys()) {
+      if (out.length >= limit) break;
+      if (started) out.push(id);
+      else if (id === after) started = true;
+    }
+    return out;
+  }
+
+  /** Puts `front` ahead of every other entry, in its order. */
+  private putFirst(front: readonly MempoolEntry[]): void {
     const rest = this.entries;
     this.entries = new Map();
     this.totalBytes = 0;

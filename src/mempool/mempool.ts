@@ -21,10 +21,10 @@ import type { NetworkParams } from "../consensus/params.ts";
 import { type BlockRecord, verifyRecordSignature } from "../consensus/records.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { PoolEntries } from "./entries.ts";
-import { MempoolError } from "./errors.ts";
+import { fullError, MempoolError } from "./errors.ts";
 import { encodeMempoolFile, readMempoolFile, type SavedRecord, writeFileAtomic } from "./persist.ts";
 import { precheck } from "./precheck.ts";
-import { type FollowedTo, leftSince, newestArrival } from "./recover.ts";
+import { admitSaved, type FollowedTo, newestArrival, returnLeft } from "./recover.ts";
 import { blockRecordIds, type ChainSwitch, planSwitch } from "./reorg.ts";
 import { REORG_SHARE, sourceShare } from "./shares.ts";
 import type {
@@ -122,14 +122,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
 
   /** Up to `limit` ids in arrival order, starting after `after` (a page for GET /api/mempool). */
   ids(limit: number, after?: string): string[] {
-    const out: string[] = [];
-    let started = after === undefined || !this.pool.has(after);
-    for (const id of this.pool.keys()) {
-      if (out.length >= limit) break;
-      if (started) out.push(id);
-      else if (id === after) started = true;
-    }
-    return out;
+    return this.pool.page(limit, after);
   }
 
   /**
@@ -143,9 +136,9 @@ export class Mempool extends EventEmitter<MempoolEvents> {
 
   /**
    * The one admission path. Checks, cheapest first: size (`RECORD_TOO_LARGE`), decoding (`MALFORMED`),
-   * the 64-byte rule (`RECORD_64_BYTES`), type (`MINER_RECORD`), already pending (`ALREADY_PENDING`), already confirmed (`ALREADY_CONFIRMED`),
-   * room for the source's share (`MEMPOOL_FULL`), then the signature (`BAD_SIGNATURE`); only then are
-   * records evicted for it. Never throws for bad input; a failing `isConfirmed` (the node's index, not
+   * the 64-byte rule (`RECORD_64_BYTES`), type (`MINER_RECORD`), already pending (`ALREADY_PENDING`),
+   * already confirmed (`ALREADY_CONFIRMED`), room for the source's share (`MEMPOOL_FULL`), then the
+   * signature (`BAD_SIGNATURE`); only then are records evicted for it. Never throws for bad input; a failing `isConfirmed` (the node's index, not
    * the sender's fault) rejects the promise with its error.
    */
   async admit(record: BlockRecord | Uint8Array, source: RecordSource): Promise<AdmitResult> {
@@ -176,11 +169,11 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     if (this.pool.has(id)) return reject(new MempoolError({ code: "ALREADY_PENDING", id }));
     // From here on nothing awaits: the room found is the room there is.
     const room = this.room(share, 1, bytes.length);
-    if (room === "full") return reject(this.fullError());
+    if (room === "full") return reject(fullError(this.stats()));
     // Before any eviction: a bad record must not cost anyone their place.
     if (rec.type === "signed" && !verifyRecordSignature(rec))
       return reject(new MempoolError({ code: "BAD_SIGNATURE" }));
-    if (room === "evict" && !this.evictFor(share, bytes.length)) return reject(this.fullError());
+    if (room === "evict" && !this.evictFor(share, bytes.length)) return reject(fullError(this.stats()));
     const entry: MempoolEntry = { id, record: rec, bytes, time, source, share };
     this.insert(entry);
     this.emit("added", entry);
@@ -209,16 +202,6 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     this.dirty = true;
     this.log.debug({ count: ids.length, for: forShare }, "evicted pending records");
     this.emit("removed", ids, "evicted");
-  }
-
-  private fullError(): MempoolError {
-    return new MempoolError({
-      code: "MEMPOOL_FULL",
-      count: this.pool.size,
-      bytes: this.pool.bytes,
-      maxCount: this.maxCount,
-      maxBytes: this.maxBytes,
-    });
   }
 
   private insert(entry: MempoolEntry): void {
@@ -303,16 +286,8 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     if (removed.length > 0) this.emit("removed", removed, "block");
     if (back.length === 0) return [];
 
-    const time = this.now();
-    const front: MempoolEntry[] = [];
-    const returned: MempoolEntry[] = [];
-    for (const { id, record, bytes } of back) {
-      const entry: MempoolEntry = { id, record, bytes, time, source: { kind: "reorg" }, share: REORG_SHARE };
-      front.push(entry);
-      // Resubmitted meanwhile: it moves up to its old place, and counts as returned, not as its sender's.
-      if (!this.pool.has(id)) returned.push(entry);
-    }
-    this.pool.putFirst(front);
+    // A record resubmitted meanwhile moves up to its old place, and counts as returned, not as its sender's.
+    const returned = this.pool.returnFirst(back, this.now());
     this.dirty = true;
     const { evicted, dropped } = this.pool.trim();
     this.evicted(evicted, REORG_SHARE);
@@ -389,19 +364,11 @@ export class Mempool extends EventEmitter<MempoolEvents> {
       return result;
     }
     const returned = result.followed === undefined ? 0 : await this.recover(result.followed);
-    let loaded = 0;
-    let expired = 0;
-    let refused = 0;
-    const cutoff = this.now() - this.expiryMs;
-    for (const saved of result.records) {
-      if (saved.time <= cutoff) {
-        expired++;
-        continue;
-      }
-      const r = await this.admitAt(saved.bytes, { kind: "disk" }, saved.time, saved.share ?? "disk");
-      if (r.ok) loaded++;
-      else if (r.error.code !== "ALREADY_PENDING") refused++;
-    }
+    const { loaded, expired, refused } = await admitSaved(
+      result.records,
+      this.now() - this.expiryMs,
+      (saved) => this.admitAt(saved.bytes, { kind: "disk" }, saved.time, saved.share ?? "disk"),
+    );
     this.dirty = expired + refused + returned > 0;
     this.log.info({ loaded, expired, refused, returned }, "loaded mempool");
     if (result.followed?.tip !== this.tip || this.dirty) await this.saveFollowed();
@@ -423,18 +390,9 @@ export class Mempool extends EventEmitter<MempoolEvents> {
    */
   private async recover(saved: FollowedTo): Promise<number> {
     if (!this.chain) return 0;
-    const blocks = await leftSince(this.chain, saved, this.log);
-    let returned = 0;
     const time = this.now();
-    for (const { bytes } of planSwitch({ disconnected: blocks, connected: [] }).returned) {
-      const r = await this.admitAt(bytes, { kind: "reorg" }, time, REORG_SHARE);
-      if (r.ok) returned++;
-    }
-    if (blocks.length > 0)
-      this.log.info(
-        { blocks: blocks.length, returned },
-        "returned the records of blocks that left the main chain after the last save",
-      );
-    return returned;
+    return returnLeft(this.chain, saved, this.log, (bytes) =>
+      this.admitAt(bytes, { kind: "reorg" }, time, REORG_SHARE),
+    );
   }
 }

@@ -17,7 +17,8 @@
 import type { ChainEntry } from "../chain/types.ts";
 import type { Block } from "../consensus/block.ts";
 import type { Logger } from "../util/logger.ts";
-import type { PoolChain } from "./types.ts";
+import { planSwitch } from "./reorg.ts";
+import type { AdmitResult, PoolChain } from "./types.ts";
 
 /** Where the saved pool had followed the chain to. */
 export interface FollowedTo {
@@ -63,4 +64,53 @@ export function newestArrival(chain: PoolChain): number {
   let seen = chain.tip.seq;
   for (const e of chain.entriesFrom(0)) if (e.seq > seen) seen = e.seq;
   return seen;
+}
+
+/**
+ * Admits the records of the blocks that left the main chain after the save (`leftSince`) as a reorg
+ * returns them, oldest block first, through `admit` (the pool's one admission path). Returns how many
+ * came back.
+ */
+export async function returnLeft(
+  chain: PoolChain,
+  saved: FollowedTo,
+  log: Logger,
+  admit: (bytes: Uint8Array) => Promise<AdmitResult>,
+): Promise<number> {
+  const blocks = await leftSince(chain, saved, log);
+  let returned = 0;
+  for (const { bytes } of planSwitch({ disconnected: blocks, connected: [] }).returned) {
+    if ((await admit(bytes)).ok) returned++;
+  }
+  if (blocks.length > 0)
+    log.info(
+      { blocks: blocks.length, returned },
+      "returned the records of blocks that left the main chain after the last save",
+    );
+  return returned;
+}
+
+/**
+ * Admits the saved records through `admit` (the pool's one admission path), in their saved order,
+ * dropping those that arrived at or before `cutoff` (expired). Counts what happened; a record already
+ * pending (returned by a reorg first) is neither loaded nor refused.
+ */
+export async function admitSaved<R extends { time: number }>(
+  records: readonly R[],
+  cutoff: number,
+  admit: (saved: R) => Promise<AdmitResult>,
+): Promise<{ loaded: number; expired: number; refused: number }> {
+  let loaded = 0;
+  let expired = 0;
+  let refused = 0;
+  for (const saved of records) {
+    if (saved.time <= cutoff) {
+      expired++;
+      continue;
+    }
+    const r = await admit(saved);
+    if (r.ok) loaded++;
+    else if (r.error.code !== "ALREADY_PENDING") refused++;
+  }
+  return { loaded, expired, refused };
 }
