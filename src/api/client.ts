@@ -91,8 +91,9 @@ export class ApiClient {
     return this.call("getBlocks", { query });
   }
 
-  block(id: string | number) {
-    return this.call("getBlock", { params: { id: String(id) } });
+  /** One block with a page of its records (`from`, `limit`: docs/api.md). */
+  block(id: string | number, query: { from?: number; limit?: number } = {}) {
+    return this.call("getBlock", { params: { id: String(id) }, query });
   }
 
   rawBlock(hash: string) {

@@ -64,6 +64,10 @@ export const RECORDS_BODY_LIMIT = 4 * 1024 * 1024;
 export const MAX_RECORDS_PER_REQUEST = 1000;
 export const MAX_PAGE = 100;
 export const MAX_TREE_DEPTH = 1000;
+/** Most records one page of a block view holds (docs/api.md, GET /api/blocks/:hashOrHeight). */
+export const MAX_RECORDS_PAGE = 1000;
+/** Records a block can hold at most: 2-byte records filling a 1 MB block. */
+const MAX_BLOCK_RECORDS = 500_000;
 /** Largest value of a u32 field (heights, record indexes, header fields): what the store and the wire hold. */
 export const U32_MAX = 0xffffffff;
 
@@ -143,8 +147,10 @@ export const routes = {
     method: "GET",
     path: "/api/blocks/:id",
     params: z.object({ id: hashOrHeight }),
+    query: z.object({ from: intParam(0, MAX_BLOCK_RECORDS), limit: intParam(1, MAX_RECORDS_PAGE) }).strict(),
     response: BlockDetail,
-    summary: "One block (main or side) by hash, or the main-chain block at a height",
+    summary:
+      "One block (main or side) by hash, or the main-chain block at a height, with a page of its records",
   },
   getRawBlock: {
     group: "blocks",

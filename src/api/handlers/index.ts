@@ -20,6 +20,8 @@ export interface HandlerOptions extends NodeApiOptions {
   records?: RecordsApiOptions | undefined;
   /** Bytes of serialized /blockchain.json blocks kept between requests. */
   legacyCacheBytes?: number | undefined;
+  /** Bytes of block bodies the block view keeps between requests. */
+  viewCacheBytes?: number | undefined;
 }
 
 export interface HandlerModules {
@@ -34,7 +36,7 @@ export function getGroupHandlers(
 ): { [G in ApiGroup]: GroupHandlers<G> } {
   return {
     node: getNodeApi(opts, { backend, hub }),
-    blocks: getBlocksApi(backend),
+    blocks: getBlocksApi({ viewCacheBytes: opts.viewCacheBytes }, backend),
     headers: getHeadersApi(backend),
     records: getRecordsApi(opts.records ?? {}, backend),
     peers: getPeersApi(backend),
