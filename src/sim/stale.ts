@@ -1,13 +1,17 @@
 import { fixedLatency, type LatencyModel, lognormalLatency } from "./latency.ts";
 import { type SimProgress, type SimStats, Simulation } from "./network.ts";
 import { bitsWork, simParams } from "./params.ts";
+import type { RelayOptions, RelayStats } from "./relay.ts";
+import { renewalInterval, renewalStaleRate } from "./stale-model.ts";
 import type { Topology } from "./topology.ts";
 
 /**
  * Stale-block rate against propagation delay Δ and block interval T. With every block reaching every
  * node Δ after it was found, a block goes stale when a miner who has not seen it finds a competitor in
  * those Δ seconds, so to first order the stale rate is 1 − e^(−Δ/T) (Gervais et al. 2016; with N equal
- * miners the finder never competes with itself: 1 − e^(−Δ(1−1/N)/T)).
+ * miners the finder never competes with itself: 1 − e^(−Δ(1−1/N)/T)). Both are first order; the
+ * renewal figures (stale-model.ts) are what this network's rules give, and each run measures the
+ * propagation delay it really had, so a topology's extra hops show up beside the nominal Δ.
  */
 
 export interface StaleRunOptions {
@@ -23,7 +27,18 @@ export interface StaleRunOptions {
   topology?: Topology;
   bandwidth?: number;
   blockBytes?: number;
+  /** Full or compact relay and the modelled block size (relay.ts). */
+  relay?: RelayOptions;
   onProgress?: (p: SimProgress) => void;
+}
+
+/** Measured delays from a block's discovery to its first arrival at each other node, seconds. */
+export interface PropagationFigures {
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
 }
 
 export interface StalePoint {
@@ -39,6 +54,18 @@ export interface StalePoint {
   formula: number;
   /** 1 − e^(−Δ(1−1/N)/T). */
   formula_n: number;
+  /** The renewal rate for a fixed delay Δ = delay_s (stale-model.ts renewalStaleRate). */
+  formula_renewal: number;
+  /** The renewal rate from the delays this run measured (stale-model.ts renewalInterval). */
+  renewal_measured: number;
+  propagation_s: PropagationFigures;
+  relay: {
+    policy: string;
+    /** Mean bytes per block per link crossed, round trips included. */
+    bytes_per_delivery: number;
+    /** Share of deliveries that needed the missing-record round trip. */
+    round_trip_share: number;
+  };
   stats: SimStats;
 }
 
@@ -58,6 +85,8 @@ export async function runStale(o: StaleRunOptions): Promise<StalePoint> {
     ...(o.topology ? { topology: o.topology } : {}),
     ...(o.bandwidth ? { bandwidth: o.bandwidth } : {}),
     ...(o.blockBytes ? { blockBytes: o.blockBytes } : {}),
+    ...(o.relay ? { relay: o.relay } : {}),
+    measurePropagation: true,
     blocks: o.blocks,
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });
@@ -65,6 +94,8 @@ export async function runStale(o: StaleRunOptions): Promise<StalePoint> {
   const main = sim.mainChain().length;
   const rate = 1 - main / stats.found;
   const x = o.delay / o.interval;
+  const measured = propagation(sim, o.interval);
+  const r: RelayStats = sim.relay.stats;
   return {
     nodes: o.nodes,
     interval_s: o.interval,
@@ -75,7 +106,44 @@ export async function runStale(o: StaleRunOptions): Promise<StalePoint> {
     ci95: 1.96 * Math.sqrt((rate * (1 - rate)) / stats.found),
     formula: 1 - Math.exp(-x),
     formula_n: 1 - Math.exp(-x * (1 - 1 / o.nodes)),
+    formula_renewal: renewalStaleRate(x, o.nodes),
+    renewal_measured: 1 - o.interval / measured.meanInterval,
+    propagation_s: measured.figures,
+    relay: {
+      policy: sim.relay.policy,
+      bytes_per_delivery: r.deliveries ? Math.round(r.bytes / r.deliveries) : 0,
+      round_trip_share: r.deliveries ? r.roundTrips / r.deliveries : 0,
+    },
     stats,
+  };
+}
+
+/**
+ * The delays a run measured (each block to each node but its finder) and the mean renewal interval E[S]
+ * over blocks, each block with its own delays.
+ */
+function propagation(
+  sim: Simulation,
+  interval: number,
+): { figures: PropagationFigures; meanInterval: number } {
+  const all: number[] = [];
+  let sumS = 0;
+  let count = 0;
+  for (const b of sim.blocks.values()) {
+    const first = sim.relay.firstArrivals(b.hash);
+    if (!first) continue;
+    const delays = Array.from(first, (t) => t - b.foundAt);
+    for (let j = 0; j < delays.length; j++) if (j !== b.miner) all.push(delays[j]!);
+    sumS += renewalInterval(delays, interval);
+    count++;
+  }
+  const sorted = Float64Array.from(all.filter(Number.isFinite)).sort();
+  const q = (p: number): number =>
+    sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0;
+  const mean = sorted.length ? sorted.reduce((a, v) => a + v, 0) / sorted.length : 0;
+  return {
+    figures: { mean, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: sorted.at(-1) ?? 0 },
+    meanInterval: count ? sumS / count : interval,
   };
 }
 

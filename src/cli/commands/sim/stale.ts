@@ -1,10 +1,19 @@
 /** `jbc sim stale`: the stale-block rate against the delay Δ and the interval T (src/sim/stale.ts). */
 import { Command, Option } from "commander";
 import type { LatencyModel } from "../../../sim/latency.ts";
+import type { RelayPolicy } from "../../../sim/relay.ts";
 import type { StaleExperimentResult, StalePoint } from "../../../sim/stale.ts";
 import type { Topology } from "../../../sim/topology.ts";
 import { intArg } from "../../options.ts";
-import { type Common, commonOptions, latencyArg, numberArg, numberList, topologyArg } from "./options.ts";
+import {
+  type Common,
+  commonOptions,
+  latencyArg,
+  numberArg,
+  numberList,
+  relayArg,
+  topologyArg,
+} from "./options.ts";
 import { finish, pct, progress, strip } from "./output.ts";
 
 interface StaleOptions extends Common {
@@ -16,6 +25,9 @@ interface StaleOptions extends Common {
   topology: Topology;
   bandwidth?: number;
   blockBytes: number;
+  recordBytes: number;
+  relay: RelayPolicy;
+  mempoolOverlap: number;
   bitcoin: boolean;
 }
 
@@ -46,11 +58,26 @@ export function staleCommand(): Command {
         .default({ kind: "mesh" }, "mesh"),
     )
     .option("--bandwidth <mbit>", "link bandwidth, Mbit/s (default unlimited)", numberArg(0.001, 1e9))
+    .addOption(
+      new Option(
+        "--relay <policy>",
+        "block relay: full (the whole block) or compact (BIP 152: short ids, missing records in one round trip)",
+      )
+        .argParser(relayArg)
+        .default("full"),
+    )
     .option(
       "--block-bytes <n>",
-      "data bytes per block (transfer time with --bandwidth)",
-      intArg(0, 900_000),
+      "bytes of records per block, modelled by size only (transfer time with --bandwidth)",
+      intArg(0, 64_000_000),
       0,
+    )
+    .option("--record-bytes <n>", "bytes of each modelled record", intArg(2, 65_536), 500)
+    .option(
+      "--mempool-overlap <f>",
+      "compact relay: fraction of a block's records a receiver already holds",
+      numberArg(0, 1),
+      0.9999,
     )
     .option("--no-bitcoin", "skip the Bitcoin (T = 600 s, Decker–Wattenhofer) run");
   return commonOptions(cmd, "stale").action(stale);
@@ -62,7 +89,12 @@ async function stale(o: StaleOptions): Promise<void> {
     import("../../../sim/plot.ts"),
   ]);
   const bar = progress();
-  const custom = o.latency !== undefined || o.topology.kind !== "mesh" || o.bandwidth || o.blockBytes;
+  const custom =
+    o.latency !== undefined ||
+    o.topology.kind !== "mesh" ||
+    o.bandwidth ||
+    o.blockBytes ||
+    o.relay !== "full";
   const result: StaleExperimentResult = custom
     ? { points: await customPoints(o, bar.report) }
     : await staleExperiment({
@@ -79,8 +111,9 @@ async function stale(o: StaleOptions): Promise<void> {
 }
 
 /**
- * One point per interval with a latency model, a topology, a bandwidth or block bytes given: the formula's
- * Δ is then the model's mean delay (sampled), or the first --delay-ms.
+ * One point per interval with a latency model, a topology, a bandwidth, block bytes or compact relay given:
+ * the formula's Δ is then the latency model's mean (sampled), or the first --delay-ms; the point also
+ * reports the propagation delay the run measured.
  */
 async function customPoints(
   o: StaleOptions,
@@ -110,7 +143,12 @@ async function customPoints(
         ...(latency ? { latency } : {}),
         topology: o.topology,
         ...(o.bandwidth ? { bandwidth: o.bandwidth * 1e6 } : {}),
-        blockBytes: o.blockBytes,
+        relay: {
+          policy: o.relay,
+          records: Math.round(o.blockBytes / o.recordBytes),
+          recordBytes: o.recordBytes,
+          overlap: o.mempoolOverlap,
+        },
         onProgress: (p) => report(`T=${interval}s`, p),
       }),
     );
@@ -121,13 +159,26 @@ async function customPoints(
 function table(o: StaleOptions, result: StaleExperimentResult): string[] {
   const lines = [
     `stale: ${o.nodes} nodes, ${o.blocks} blocks per point, seed ${o.seed}`,
-    "     T s      Δ s   Δ/T    stale ± 95%        1−e^(−Δ/T)  1−e^(−Δ(1−1/N)/T)",
+    "     T s      Δ s   Δ/T    stale ± 95%  1−e^(−Δ/T)  1−e^(−Δ(1−1/N)/T)  renewal(Δ)  measured Δ s  renewal(measured)",
     ...result.points.map(
       (p) =>
         `${String(p.interval_s).padStart(8)} ${p.delay_s.toFixed(2).padStart(8)} ${(p.delay_s / p.interval_s).toFixed(3).padStart(5)}` +
-        `  ${pct(p.stale_rate).padStart(7)} ± ${pct(p.ci95).padStart(6)}  ${pct(p.formula).padStart(10)}  ${pct(p.formula_n).padStart(10)}`,
+        `  ${pct(p.stale_rate).padStart(7)} ± ${pct(p.ci95).padStart(6)}  ${pct(p.formula).padStart(10)}  ${pct(p.formula_n).padStart(17)}` +
+        `  ${pct(p.formula_renewal).padStart(10)}  ${p.propagation_s.mean.toFixed(2).padStart(12)}  ${pct(p.renewal_measured).padStart(17)}`,
     ),
   ];
+  // Custom points: what crossed the links, and how the measured delays spread.
+  if (result.points.length <= o.interval.length)
+    for (const p of result.points) {
+      const compact = p.relay.policy === "compact";
+      lines.push(
+        `relay ${p.relay.policy} (T = ${p.interval_s} s): ${p.relay.bytes_per_delivery.toLocaleString("en")} B per block per link` +
+          (compact
+            ? `, missing-record round trip on ${pct(p.relay.round_trip_share, 1)} of deliveries`
+            : "") +
+          `; measured delay p50 / p90 / max ${p.propagation_s.p50.toFixed(2)} / ${p.propagation_s.p90.toFixed(2)} / ${p.propagation_s.max.toFixed(2)} s`,
+      );
+    }
   if (result.bitcoin) {
     const b = result.bitcoin;
     lines.push(
