@@ -13,7 +13,10 @@ import { makeRng, type Rng } from "./rng.ts";
  *   block from the records it already holds and, when some are missing, asks for them in one round trip
  *   (getblocktxn / blocktxn) before it has the block. A receiver holds each record of the block
  *   independently with probability `overlap` (how well the mempools agree), so a block of n records needs
- *   the round trip with probability 1 − overlap^n and fetches Binomial(n, 1 − overlap) records.
+ *   the round trip with probability 1 − overlap^n and fetches Binomial(n, 1 − overlap) records. With
+ *   probability `failure` the rebuilt block still does not match its header (a short-id collision, a
+ *   sender that never answers): the receiver then asks for the full block (getdata), one more round trip
+ *   carrying the whole block.
  *
  * Block size: a block's real records (the simulator's data padding) count with their real sizes, and a
  * block can also carry `records` modelled records of `recordBytes` each that exist only as sizes here.
@@ -33,6 +36,8 @@ export interface RelayOptions {
   recordBytes?: number;
   /** Fraction of a block's records a receiver already holds, for compact relay (default DEFAULT_OVERLAP). */
   overlap?: number;
+  /** Chance a compact block fails to rebuild and the receiver falls back to the full block (default 0). */
+  failure?: number;
 }
 
 /** Bytes of a modelled record by default: about a Bitcoin transaction (docs/simulation.md). */
@@ -49,6 +54,8 @@ export const SHORT_ID_BYTES = 6;
 /** The per-block salt of the short ids (BIP 152's nonce). */
 const SALT_BYTES = 8;
 const HASH_BYTES = 32;
+/** getdata for one block: count, then one inventory entry (4-byte type, 32-byte hash). */
+const GETDATA_BYTES = 1 + 4 + HASH_BYTES;
 
 /** A block as the relay model sees it, computed once when the block is found. */
 export interface WireShape {
@@ -94,6 +101,8 @@ export interface RelayStats {
   roundTrips: number;
   /** Records fetched in those round trips. */
   missingRecords: number;
+  /** Compact deliveries that failed to rebuild and fetched the full block. */
+  fallbacks: number;
 }
 
 /** The links' relay model: per-delivery transfer time and counters, and (optionally) first arrivals. */
@@ -102,7 +111,8 @@ export class Relay {
   readonly overlap: number;
   readonly extra: number;
   readonly recordBytes: number;
-  readonly stats: RelayStats = { deliveries: 0, bytes: 0, roundTrips: 0, missingRecords: 0 };
+  readonly failure: number;
+  readonly stats: RelayStats = { deliveries: 0, bytes: 0, roundTrips: 0, missingRecords: 0, fallbacks: 0 };
   /** With `measure`: per block, the virtual time each node first gets it (Infinity if never). */
   readonly arrivals = new Map<string, Float64Array>();
 
@@ -118,6 +128,7 @@ export class Relay {
     this.overlap = opts.overlap ?? DEFAULT_OVERLAP;
     this.extra = opts.records ?? 0;
     this.recordBytes = opts.recordBytes ?? RECORD_BYTES;
+    this.failure = opts.failure ?? 0;
   }
 
   /** The wire sizes of a block just found. */
@@ -128,54 +139,68 @@ export class Relay {
   /**
    * Seconds from `from` starting to send block `hash` until `to` holds all of it, sent at virtual time
    * `now`. Full relay draws one latency from `rng`, as before compact relay existed, so full-relay runs
-   * keep their results for a seed; compact relay draws three when the round trip is needed.
+   * keep their results for a seed; compact relay draws one more per message of a round trip.
    */
   transfer(from: number, to: number, hash: string, w: WireShape, now: number, rng: Rng): number {
-    let t = this.latency(from, to, rng);
-    let bytes: number;
-    if (this.policy === "full") {
-      bytes = w.fullBytes;
-      t += this.wire(bytes);
-    } else {
-      bytes = w.compactBytes;
-      t += this.wire(bytes);
-      const k = this.missing(hash, to, w.records);
-      if (k > 0) {
-        // getblocktxn (block hash, count, differentially encoded indexes), then blocktxn with the records.
-        const request = HASH_BYTES + varintBytes(k) + k * varintBytes(Math.floor(w.records / k));
-        const response = HASH_BYTES + varintBytes(k) + k * w.recordBytes;
-        t +=
-          this.latency(to, from, rng) +
-          this.wire(request) +
-          this.latency(from, to, rng) +
-          this.wire(response);
-        bytes += request + response;
-        this.stats.roundTrips++;
-        this.stats.missingRecords += k;
-      }
-    }
+    const { seconds, bytes } =
+      this.policy === "full"
+        ? { seconds: this.latency(from, to, rng) + this.wire(w.fullBytes), bytes: w.fullBytes }
+        : this.compact(from, to, hash, w, rng);
     this.stats.deliveries++;
     this.stats.bytes += bytes;
-    if (this.measure) this.arrived(hash, to, now + t);
-    return t;
+    if (this.measure) this.arrived(hash, to, now + seconds);
+    return seconds;
   }
 
-  /** Records `to` lacks of block `hash`: one draw per (block, receiver), the same however often it is announced. */
-  missing(hash: string, to: number, records: number): number {
-    const p = 1 - this.overlap;
-    if (records === 0 || p <= 0) return 0;
-    if (p >= 1) return records;
+  /** A compact block over one link, then the missing-record round trip and the fallback if drawn. */
+  private compact(from: number, to: number, hash: string, w: WireShape, rng: Rng) {
+    let seconds = this.latency(from, to, rng) + this.wire(w.compactBytes);
+    let bytes = w.compactBytes;
+    const { missing: k, failed } = this.receiver(hash, to, w.records);
+    if (k > 0) {
+      // getblocktxn (block hash, count, differentially encoded indexes), then blocktxn with the records.
+      const request = HASH_BYTES + varintBytes(k) + k * varintBytes(Math.floor(w.records / k));
+      const response = HASH_BYTES + varintBytes(k) + k * w.recordBytes;
+      seconds += this.roundTrip(from, to, request, response, rng);
+      bytes += request + response;
+      this.stats.roundTrips++;
+      this.stats.missingRecords += k;
+    }
+    if (failed) {
+      seconds += this.roundTrip(from, to, GETDATA_BYTES, w.fullBytes, rng);
+      bytes += GETDATA_BYTES + w.fullBytes;
+      this.stats.fallbacks++;
+    }
+    return { seconds, bytes };
+  }
+
+  /** A request from `to` back to `from` and the answer: two latencies and both transfers. */
+  private roundTrip(from: number, to: number, request: number, response: number, rng: Rng): number {
+    return (
+      this.latency(to, from, rng) + this.wire(request) + this.latency(from, to, rng) + this.wire(response)
+    );
+  }
+
+  /**
+   * What receiver `to` makes of block `hash`'s compact form: how many records it lacks, and whether the
+   * rebuild fails. One draw per (block, receiver), the same however often the block is announced to it.
+   */
+  receiver(hash: string, to: number, records: number): { missing: number; failed: boolean } {
     // Its own stream per (block, receiver): a node's mempool does not change between two announcements
     // of the same block, and these draws never shift the network stream's latencies.
     // (The hash's last hex digits: its leading ones are held down by the target.)
     const salt = Number.parseInt(hash.slice(-8), 16) ^ Math.imul(to + 1, 0x85ebca6b);
     const rng = makeRng((this.seed ^ salt) >>> 0);
+    const failed = this.failure > 0 && rng.next() < this.failure;
+    const p = 1 - this.overlap;
+    if (records === 0 || p <= 0) return { missing: 0, failed };
+    if (p >= 1) return { missing: records, failed };
     // Binomial(records, p) by geometric gaps between missing records: about k + 1 draws, not `records`.
     const logQ = Math.log1p(-p);
     const gap = (): number => Math.floor(Math.log(1 - rng.next()) / logQ);
     let k = 0;
     for (let i = gap(); i < records; i += 1 + gap()) k++;
-    return k;
+    return { missing: k, failed };
   }
 
   /** A block's first arrival at each node (Infinity where it never came), or undefined without `measure`. */

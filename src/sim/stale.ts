@@ -48,8 +48,10 @@ export interface StalePoint {
   blocks: number;
   main_chain: number;
   stale_rate: number;
-  /** Half-width of the 95 % binomial interval of stale_rate. */
+  /** Half-width of the 95 % interval of stale_rate: binomial for one run, between seeds when pooled. */
   ci95: number;
+  /** Runs pooled into this point (runStaleSeeds); 1 for a single run. */
+  seeds: number;
   /** 1 − e^(−Δ/T). */
   formula: number;
   /** 1 − e^(−Δ(1−1/N)/T). */
@@ -65,6 +67,8 @@ export interface StalePoint {
     bytes_per_delivery: number;
     /** Share of deliveries that needed the missing-record round trip. */
     round_trip_share: number;
+    /** Share of deliveries that fell back to the full block. */
+    fallback_share: number;
   };
   stats: SimStats;
 }
@@ -104,6 +108,7 @@ export async function runStale(o: StaleRunOptions): Promise<StalePoint> {
     main_chain: main,
     stale_rate: rate,
     ci95: 1.96 * Math.sqrt((rate * (1 - rate)) / stats.found),
+    seeds: 1,
     formula: 1 - Math.exp(-x),
     formula_n: 1 - Math.exp(-x * (1 - 1 / o.nodes)),
     formula_renewal: renewalStaleRate(x, o.nodes),
@@ -113,6 +118,7 @@ export async function runStale(o: StaleRunOptions): Promise<StalePoint> {
       policy: sim.relay.policy,
       bytes_per_delivery: r.deliveries ? Math.round(r.bytes / r.deliveries) : 0,
       round_trip_share: r.deliveries ? r.roundTrips / r.deliveries : 0,
+      fallback_share: r.deliveries ? r.fallbacks / r.deliveries : 0,
     },
     stats,
   };
@@ -145,6 +151,71 @@ function propagation(
     figures: { mean, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: sorted.at(-1) ?? 0 },
     meanInterval: count ? sumS / count : interval,
   };
+}
+
+/** One configuration run with seeds seed, seed + 1, …, seed + seeds − 1, pooled by poolStale. */
+export async function runStaleSeeds(o: StaleRunOptions, seeds: number): Promise<StalePoint> {
+  const runs: StalePoint[] = [];
+  for (let i = 0; i < seeds; i++) runs.push(await runStale({ ...o, seed: o.seed + i }));
+  return poolStale(runs);
+}
+
+/**
+ * Runs of one configuration with different seeds as one point: the stale rate over all their blocks,
+ * and a 95 % interval from the spread of the runs' rates (Student t), not the binomial one: that one
+ * assumes stale blocks independent, which forks that orphan two blocks at once are not. Delay figures,
+ * renewal rate and relay figures are the means over the runs.
+ */
+export function poolStale(runs: StalePoint[]): StalePoint {
+  const first = runs[0];
+  if (!first) throw new Error("poolStale needs at least one run");
+  if (runs.length === 1) return first;
+  const n = runs.length;
+  const mean = (f: (p: StalePoint) => number): number => runs.reduce((a, p) => a + f(p), 0) / n;
+  const blocks = runs.reduce((a, p) => a + p.blocks, 0);
+  const main = runs.reduce((a, p) => a + p.main_chain, 0);
+  const m = mean((p) => p.stale_rate);
+  const sd = Math.sqrt(runs.reduce((a, p) => a + (p.stale_rate - m) ** 2, 0) / (n - 1));
+  const figures = Object.keys(first.propagation_s) as (keyof PropagationFigures)[];
+  const stats: SimStats = { ...first.stats, rejected: {} };
+  for (const k of [
+    "found",
+    "events",
+    "duplicates",
+    "delivered",
+    "dropped",
+    "virtualSeconds",
+    "wallMs",
+  ] as const)
+    stats[k] = runs.reduce((a, p) => a + p.stats[k], 0);
+  for (const p of runs)
+    for (const [code, c] of Object.entries(p.stats.rejected))
+      stats.rejected[code] = (stats.rejected[code] ?? 0) + c;
+  return {
+    ...first,
+    blocks,
+    main_chain: main,
+    stale_rate: 1 - main / blocks,
+    ci95: (studentT95(n - 1) * sd) / Math.sqrt(n),
+    seeds: n,
+    renewal_measured: mean((p) => p.renewal_measured),
+    propagation_s: Object.fromEntries(
+      figures.map((k) => [k, mean((p) => p.propagation_s[k])]),
+    ) as unknown as PropagationFigures,
+    relay: {
+      policy: first.relay.policy,
+      bytes_per_delivery: Math.round(mean((p) => p.relay.bytes_per_delivery)),
+      round_trip_share: mean((p) => p.relay.round_trip_share),
+      fallback_share: mean((p) => p.relay.fallback_share),
+    },
+    stats,
+  };
+}
+
+/** The two-sided 95 % Student t quantile for `df` degrees of freedom (Cornish–Fisher; 2.093 at df 19). */
+export function studentT95(df: number): number {
+  const z = 1.959964;
+  return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df * df);
 }
 
 /** Decker and Wattenhofer (2013): block propagation median 6.5 s, mean 12.6 s; measured stale rate 1.69 %. */

@@ -28,6 +28,8 @@ interface StaleOptions extends Common {
   recordBytes: number;
   relay: RelayPolicy;
   mempoolOverlap: number;
+  compactFailure: number;
+  seeds: number;
   bitcoin: boolean;
 }
 
@@ -79,6 +81,18 @@ export function staleCommand(): Command {
       numberArg(0, 1),
       0.9999,
     )
+    .option(
+      "--compact-failure <f>",
+      "compact relay: chance a block fails to rebuild and the receiver fetches it in full",
+      numberArg(0, 1),
+      0,
+    )
+    .option(
+      "--seeds <n>",
+      "runs per point with seeds --seed, --seed + 1, …, pooled (the interval then from their spread)",
+      intArg(1, 10_000),
+      1,
+    )
     .option("--no-bitcoin", "skip the Bitcoin (T = 600 s, Decker–Wattenhofer) run");
   return commonOptions(cmd, "stale").action(stale);
 }
@@ -92,9 +106,10 @@ async function stale(o: StaleOptions): Promise<void> {
   const custom =
     o.latency !== undefined ||
     o.topology.kind !== "mesh" ||
-    o.bandwidth ||
-    o.blockBytes ||
-    o.relay !== "full";
+    o.bandwidth !== undefined ||
+    o.blockBytes > 0 ||
+    o.relay !== "full" ||
+    o.seeds > 1;
   const result: StaleExperimentResult = custom
     ? { points: await customPoints(o, bar.report) }
     : await staleExperiment({
@@ -107,19 +122,19 @@ async function stale(o: StaleOptions): Promise<void> {
         onProgress: bar.report,
       });
   bar.done();
-  await finish(o, table(o, result), summary(o, result), () => plot.renderSvg(plot.staleSpec(result)));
+  await finish(o, table(o, result, custom), summary(o, result), () => plot.renderSvg(plot.staleSpec(result)));
 }
 
 /**
- * One point per interval with a latency model, a topology, a bandwidth, block bytes or compact relay given:
- * the formula's Δ is then the latency model's mean (sampled), or the first --delay-ms; the point also
- * reports the propagation delay the run measured.
+ * One point per interval with a latency model, a topology, a bandwidth, block bytes, compact relay or
+ * several seeds given: the formula's Δ is then the latency model's mean (sampled), or the first
+ * --delay-ms; the point also reports the propagation delay the run measured.
  */
 async function customPoints(
   o: StaleOptions,
   report: ReturnType<typeof progress>["report"],
 ): Promise<StalePoint[]> {
-  const [{ runStale }, { makeRng }] = await Promise.all([
+  const [{ runStaleSeeds }, { makeRng }] = await Promise.all([
     import("../../../sim/stale.ts"),
     import("../../../sim/rng.ts"),
   ]);
@@ -134,31 +149,36 @@ async function customPoints(
   const points: StalePoint[] = [];
   for (const interval of o.interval) {
     points.push(
-      await runStale({
-        nodes: o.nodes,
-        interval,
-        delay,
-        blocks: o.blocks,
-        seed: o.seed,
-        ...(latency ? { latency } : {}),
-        topology: o.topology,
-        ...(o.bandwidth ? { bandwidth: o.bandwidth * 1e6 } : {}),
-        relay: {
-          policy: o.relay,
-          records: Math.round(o.blockBytes / o.recordBytes),
-          recordBytes: o.recordBytes,
-          overlap: o.mempoolOverlap,
+      await runStaleSeeds(
+        {
+          nodes: o.nodes,
+          interval,
+          delay,
+          blocks: o.blocks,
+          seed: o.seed,
+          ...(latency ? { latency } : {}),
+          topology: o.topology,
+          ...(o.bandwidth ? { bandwidth: o.bandwidth * 1e6 } : {}),
+          relay: {
+            policy: o.relay,
+            records: Math.round(o.blockBytes / o.recordBytes),
+            recordBytes: o.recordBytes,
+            overlap: o.mempoolOverlap,
+            failure: o.compactFailure,
+          },
+          onProgress: (p) => report(`T=${interval}s`, p),
         },
-        onProgress: (p) => report(`T=${interval}s`, p),
-      }),
+        o.seeds,
+      ),
     );
   }
   return points;
 }
 
-function table(o: StaleOptions, result: StaleExperimentResult): string[] {
+function table(o: StaleOptions, result: StaleExperimentResult, custom: boolean): string[] {
+  const seeds = o.seeds > 1 ? `seeds ${o.seed}–${o.seed + o.seeds - 1} pooled` : `seed ${o.seed}`;
   const lines = [
-    `stale: ${o.nodes} nodes, ${o.blocks} blocks per point, seed ${o.seed}`,
+    `stale: ${o.nodes} nodes, ${o.blocks * o.seeds} blocks per point, ${seeds}`,
     "     T s      Δ s   Δ/T    stale ± 95%  1−e^(−Δ/T)  1−e^(−Δ(1−1/N)/T)  renewal(Δ)  measured Δ s  renewal(measured)",
     ...result.points.map(
       (p) =>
@@ -168,13 +188,14 @@ function table(o: StaleOptions, result: StaleExperimentResult): string[] {
     ),
   ];
   // Custom points: what crossed the links, and how the measured delays spread.
-  if (result.points.length <= o.interval.length)
+  if (custom)
     for (const p of result.points) {
       const compact = p.relay.policy === "compact";
       lines.push(
         `relay ${p.relay.policy} (T = ${p.interval_s} s): ${p.relay.bytes_per_delivery.toLocaleString("en")} B per block per link` +
           (compact
-            ? `, missing-record round trip on ${pct(p.relay.round_trip_share, 1)} of deliveries`
+            ? `, missing-record round trip on ${pct(p.relay.round_trip_share, 1)} of deliveries` +
+              `, full-block fallback on ${pct(p.relay.fallback_share, 1)}`
             : "") +
           `; measured delay p50 / p90 / max ${p.propagation_s.p50.toFixed(2)} / ${p.propagation_s.p90.toFixed(2)} / ${p.propagation_s.max.toFixed(2)} s`,
       );
