@@ -212,8 +212,16 @@ export function poolStale(runs: StalePoint[]): StalePoint {
   };
 }
 
-/** The two-sided 95 % Student t quantile for `df` degrees of freedom (Cornish–Fisher; 2.093 at df 19). */
+/** t(0.975, df) for df = 1 … 30 (any statistics table). */
+const T95 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131,
+  2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
+
+/** The two-sided 95 % Student t quantile for `df` degrees of freedom: the table, then Cornish–Fisher. */
 export function studentT95(df: number): number {
+  if (df < 1) return Number.NaN;
+  if (df <= T95.length) return T95[Math.floor(df) - 1]!;
   const z = 1.959964;
   return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df * df);
 }
