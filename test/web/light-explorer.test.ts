@@ -184,7 +184,7 @@ describe("the explorer as a light client", () => {
     assert.equal(await page.getAttribute("[data-testid=light-discrepancy-text]", "data-code"), "HIGH_HASH");
     assert.match(banner, new RegExp(`HIGH_HASH at height ${FORGED_FROM}`));
     assert.match(banner, new RegExp(`verified the chain up to #${FORGED_FROM - 1}`));
-    assert.ok(banner.includes(hashOf(forged)), banner);
+    assert.ok(banner.includes(hashOf(forged)) && banner.includes(`the node at ${proxyUrl}`), banner);
     await page.waitForSelector(`[data-testid=light-verified][data-height="${FORGED_FROM - 1}"]`, WAIT);
     // The node's real blocks at 25..30 are reported by its block API; the browser could not verify them.
     await page.waitForSelector(`${row(TIP)} [data-mark=above]`, WAIT);

@@ -66,18 +66,18 @@ export function discrepancy(
     const at = l.fault.height !== undefined ? ` at height ${l.fault.height}` : "";
     return {
       code: l.fault.code,
-      text: `the node's headers fail this browser's check ${l.fault.code}${at}: ${l.fault.reason}. ${upTo}`,
+      text: `the node at ${l.source} serves headers that fail this browser's check ${l.fault.code}${at}: ${l.fault.reason}. ${upTo}`,
     };
   }
   if (!tip || !mark || mark.mark === "verified") return undefined;
   if (mark.mark === "above")
     return {
       code: "TIP_UNVERIFIED",
-      text: `the node says its tip is #${tip.height} (${tip.hash}), above the chain its headers let this browser verify. ${upTo}`,
+      text: `the node at ${l.source} says its tip is #${tip.height} (${tip.hash}), above the chain its headers let this browser verify. ${upTo}`,
     };
   return {
     code: "TIP_CONFLICT",
-    text: `the node says its tip is #${tip.height} (${tip.hash}), but the header this browser verified at that height is ${mark.verifiedHash}.`,
+    text: `the node at ${l.source} says its tip is #${tip.height} (${tip.hash}), but the header this browser verified at that height is ${mark.verifiedHash}.`,
   };
 }
 
