@@ -12,6 +12,7 @@ import {
 import { type Identify, identify } from "@libp2p/identify";
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { mdns } from "@libp2p/mdns";
+import { preSharedKey } from "@libp2p/pnet";
 import { tcp } from "@libp2p/tcp";
 import { createLibp2p } from "libp2p";
 import type { BlockSink, BlockSource, ChainEventSource, ChainReader } from "../chain/interfaces.ts";
@@ -114,6 +115,11 @@ export async function createNode(
     ...(opts.privateKey ? { privateKey: opts.privateKey } : {}),
     addresses: { listen: [listenMultiaddr(opts.listen.host, opts.listen.port)] },
     transports: [tcp()],
+    // Every connection, inbound and outbound, is wrapped in the network key's cipher before Noise
+    // (private.ts); the default 1 s for the nonce exchange is short on a 200 ms link.
+    ...(opts.networkKey
+      ? { connectionProtector: preSharedKey({ psk: opts.networkKey.swarmKey, timeout: 5_000 }) }
+      : {}),
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: {
