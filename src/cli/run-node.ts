@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { StoreError } from "../chain/store.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import type { NetworkKey } from "../net/private.ts";
 import { checkPortFree, EXIT, StartupError, stopOnSignals, writePidFile } from "../node/lifecycle.ts";
 import type { JbcNode, NodeOptions } from "../node/node.ts";
 import { defaultDatadir } from "../node/paths.ts";
@@ -35,6 +36,10 @@ export interface NodeCommandOptions {
   devnetPeers: string[];
   mempoolMb: number;
   mempoolExpiry: number;
+  /** A closed network (cli/team-options.ts): the network key, and the allow-list from flags and file. */
+  networkKey?: NetworkKey;
+  allowPeers: string[];
+  allowPeersFile?: string[];
 }
 
 /**
@@ -122,13 +127,22 @@ async function failStart(err: unknown, datadir: string, logger: Logger): Promise
   process.exit(inUse ? EXIT.PORT_IN_USE : code);
 }
 
+/** The closed network's options, when given: the network key and the allow-list (flags and file together). */
+function closed(o: NodeCommandOptions): { networkKey?: NetworkKey; allowPeers?: string[] } {
+  const allowPeers = [...o.allowPeers, ...(o.allowPeersFile ?? [])];
+  return {
+    ...(o.networkKey ? { networkKey: o.networkKey } : {}),
+    ...(allowPeers.length ? { allowPeers } : {}),
+  };
+}
+
 /** The node `jbc node` starts, from its options. */
 function nodeOptions(o: NodeCommandOptions, datadir: string, p2pPort: number, logger: Logger): NodeOptions {
   return {
     params: o.network,
     datadir,
     http: { host: o.host, port: o.port, allowedHosts: o.apiHosts },
-    p2p: o.p2p ? { host: o.host, port: p2pPort, peers: o.peer, mdns: o.mdns } : false,
+    p2p: o.p2p ? { host: o.host, port: p2pPort, peers: o.peer, mdns: o.mdns, ...closed(o) } : false,
     mine: o.mine,
     minerName: o.miner ?? `node on port ${o.port}`,
     ...(o.threads ? { threads: o.threads } : {}),

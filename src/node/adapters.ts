@@ -81,6 +81,8 @@ async function createNetwork(ctx: NetworkContext): Promise<NetworkService> {
       mdns: ctx.mdns,
       logger: ctx.logger,
       privateKey,
+      ...(ctx.closed?.networkKey ? { networkKey: ctx.closed.networkKey } : {}),
+      ...(ctx.closed?.allowPeers ? { allowPeers: ctx.closed.allowPeers } : {}),
     },
     { chain: ctx.chain, bans: ctx.store, ...(ctx.mempool ? { mempool: ctx.mempool } : {}) },
   );
