@@ -1,11 +1,13 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { StoreError } from "../chain/store.ts";
+import type { AuthorPolicy } from "../consensus/authors.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import type { NetworkKey } from "../net/private.ts";
 import { checkPortFree, EXIT, StartupError, stopOnSignals, writePidFile } from "../node/lifecycle.ts";
 import type { JbcNode, NodeOptions } from "../node/node.ts";
 import { defaultDatadir } from "../node/paths.ts";
+import { errorMessage } from "../util/errors.ts";
 import { closeLogger, createLogger, type Logger } from "../util/logger.ts";
 
 /**
@@ -40,6 +42,8 @@ export interface NodeCommandOptions {
   networkKey?: NetworkKey;
   allowPeers: string[];
   allowPeersFile?: string[];
+  /** A signed author policy file (consensus/authors.ts): only its keys may write. */
+  authors?: string;
 }
 
 /**
@@ -63,6 +67,7 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
   try {
     await checkPortFree("HTTP", o.host, o.port);
     if (o.p2p && p2pPort !== o.port) await checkPortFree("P2P", o.host, p2pPort);
+    if (o.authors !== undefined) o.network = { ...o.network, authors: await readPolicy(o) };
     mkdirSync(datadir, { recursive: true });
     removePidFile = writePidFile(datadir);
   } catch (err) {
@@ -125,6 +130,16 @@ async function failStart(err: unknown, datadir: string, logger: Logger): Promise
         : text.split("\n")[0];
   process.stderr.write(`jbc node: ${message}\n`);
   process.exit(inUse ? EXIT.PORT_IN_USE : code);
+}
+
+/** `--authors FILE`, read and checked for the node's network; a bad file is a usage error (exit 2). */
+async function readPolicy(o: NodeCommandOptions): Promise<AuthorPolicy> {
+  const { readAuthorPolicyFile } = await import("../node/authors.ts");
+  try {
+    return await readAuthorPolicyFile(resolve(o.authors!), o.network.name);
+  } catch (err) {
+    throw new StartupError(EXIT.USAGE, `--authors: ${errorMessage(err)}`);
+  }
 }
 
 /** The closed network's options, when given: the network key and the allow-list (flags and file together). */

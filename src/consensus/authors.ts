@@ -271,40 +271,50 @@ function grantFromJson(v: unknown, i: number): AuthorGrant {
 }
 
 /**
- * A policy from its parsed JSON, checked: its fields, that it is for `network`, and its admin's
- * signature. Throws AuthorPolicyError (MALFORMED, WRONG_NETWORK, BAD_SIGNATURE).
+ * A policy's fields from parsed JSON, checked, for `network`; without `admin` and `signature` (a draft to
+ * sign, `jbc authors sign`). Throws AuthorPolicyError (MALFORMED, WRONG_NETWORK).
  */
-export function authorPolicyFromJson(json: unknown, network: string): AuthorPolicy {
+export function authorDraftFromJson(
+  json: unknown,
+  network: string,
+): Omit<AuthorPolicy, "admin" | "signature"> {
   const o = field(
     typeof json === "object" && json !== null && !Array.isArray(json),
     json as Record<string, unknown>,
     "not a JSON object",
   );
-  field(o.type === "jbc-author-policy", 0, `type must be "jbc-author-policy"`);
   field(typeof o.network === "string", 0, "network must be a network name");
   const sequence = field(
     Number.isInteger(o.sequence) && (o.sequence as number) >= 0 && (o.sequence as number) <= NEVER,
     o.sequence as number,
     "sequence must be a whole number below 2^32",
   );
-  const admin = hexField(o.admin, 32, "admin");
   const list = field(
     Array.isArray(o.authors) && o.authors.length <= 100_000,
     o.authors as unknown[],
     "authors must be a list",
   );
-  const policy: AuthorPolicy = {
-    network: o.network as string,
-    sequence,
-    admin,
-    authors: list.map(grantFromJson),
-    signature: hexField(o.signature, 64, "signature"),
-  };
-  if (policy.network !== network)
+  if (o.network !== network)
     throw new AuthorPolicyError(
       "WRONG_NETWORK",
-      `the author policy is for network "${policy.network}", not "${network}"`,
+      `the author policy is for network "${String(o.network)}", not "${network}"`,
     );
+  return { network, sequence, authors: list.map(grantFromJson) };
+}
+
+/**
+ * A policy from its parsed JSON, checked: its fields, that it is for `network`, and its admin's
+ * signature. Throws AuthorPolicyError (MALFORMED, WRONG_NETWORK, BAD_SIGNATURE).
+ */
+export function authorPolicyFromJson(json: unknown, network: string): AuthorPolicy {
+  const draft = authorDraftFromJson(json, network);
+  const o = json as Record<string, unknown>;
+  field(o.type === "jbc-author-policy", 0, `type must be "jbc-author-policy"`);
+  const policy: AuthorPolicy = {
+    ...draft,
+    admin: hexField(o.admin, 32, "admin"),
+    signature: hexField(o.signature, 64, "signature"),
+  };
   if (!verifyAuthorPolicy(policy))
     throw new AuthorPolicyError("BAD_SIGNATURE", "the author policy's signature is not its admin key's");
   return policy;

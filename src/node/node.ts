@@ -11,6 +11,7 @@ import { Mempool, mempoolFile } from "../mempool/index.ts";
 import { LevelStore } from "../store/level.ts";
 import { errorMessage } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
+import { adoptAuthorPolicy } from "./authors.ts";
 import { useNativeCrypto } from "./crypto.ts";
 import { chainDir, defaultWebRoot, loadOrCreateToken, packageVersion } from "./paths.ts";
 import type { MinerService, MinerStats, NetworkService, P2POptions, ServiceFactories } from "./services.ts";
@@ -76,6 +77,10 @@ export async function openChainStore(opts: {
       store,
       logger: opts.logger,
       ...(opts.now ? { now: opts.now } : {}),
+    });
+    await adoptAuthorPolicy(opts.datadir, opts.params, chain.tip.height).catch(async (err: unknown) => {
+      await chain.close();
+      throw err;
     });
     return { store, chain };
   } catch (err) {

@@ -28,6 +28,8 @@ interface DevnetOptions {
   refresh: number;
   /** A closed devnet: every node gets this network key (`--network-key`). */
   networkKey?: NetworkKey;
+  /** Every node runs under this signed author policy (`--authors`). */
+  authors?: string;
 }
 
 interface Child {
@@ -67,6 +69,7 @@ export function devnetCommand(): Command {
     .option("--reset", "delete the nodes' data first and start from genesis", false)
     .option("--refresh <ms>", "scoreboard refresh interval", intArg(200, 60_000), 1000)
     .option("--network-key <file>", "a closed devnet: every node runs with this network key", networkKeyArg)
+    .option("--authors <file>", "every node runs under this signed author policy (jbc authors sign)")
     .action((o: DevnetOptions) => runDevnet(o));
 }
 
@@ -176,6 +179,7 @@ function startNodes(o: DevnetOptions, base: string, threads: number): Child[] {
     const all = Array.from({ length: o.nodes }, (_, j) => `http://127.0.0.1:${o.basePort + j}`);
     args.push("--devnet-peers", all.join(","));
     if (o.networkKey) args.push("--network-key", o.networkKey.path);
+    if (o.authors) args.push("--authors", resolve(o.authors));
     // Each node dials every node started before it: a full mesh on a small devnet.
     for (let j = 0; j < i; j++) args.push("--peer", `http://127.0.0.1:${o.basePort + j}`);
     // Each node writes its own rotated log in its data directory; what it prints to stderr (a

@@ -101,5 +101,9 @@ export function nodeCommand(): Command {
       await runNode(o);
     });
   for (const opt of closedNetworkOptions()) cmd.addOption(opt);
+  cmd.option(
+    "--authors <file>",
+    "signed author policy (`jbc authors sign`): only its keys may write records",
+  );
   return cmd;
 }
