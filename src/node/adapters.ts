@@ -1,4 +1,5 @@
 import type { Chain } from "../chain/chain.ts";
+import { authorRefusal } from "../consensus/authors.ts";
 import { HEADER_SIZE } from "../consensus/header.ts";
 import { encodeRecord } from "../consensus/records.ts";
 import type { Mempool } from "../mempool/index.ts";
@@ -38,7 +39,16 @@ export function chainMiner(
   return new Miner({
     ...chainHooks(chain),
     ...opts,
-    records: () => mempool.take(room).map((e) => e.record),
+    // A record admitted under its author's grant may be past it by now (a revocation at a height): the
+    // template leaves out what the next block may not carry (consensus/authors.ts).
+    records: () => {
+      const next = chain.tip.height + 1;
+      const authors = chain.params.authors;
+      return mempool
+        .take(room)
+        .map((e) => e.record)
+        .filter((r) => authorRefusal(authors, r, next) === undefined);
+    },
     onRecords: (listener) => {
       mempool.on("added", listener);
       return () => mempool.off("added", listener);
@@ -81,6 +91,8 @@ async function createNetwork(ctx: NetworkContext): Promise<NetworkService> {
       mdns: ctx.mdns,
       logger: ctx.logger,
       privateKey,
+      ...(ctx.closed?.networkKey ? { networkKey: ctx.closed.networkKey } : {}),
+      ...(ctx.closed?.allowPeers ? { allowPeers: ctx.closed.allowPeers } : {}),
     },
     { chain: ctx.chain, bans: ctx.store, ...(ctx.mempool ? { mempool: ctx.mempool } : {}) },
   );
