@@ -8,6 +8,7 @@
  * (`{ kind, counts }`) and once more when it ends; it stops on the message "stop", on SIGINT or SIGTERM,
  * and when the channel closes (the soak is gone), so it never outlives the soak.
  */
+import { setMaxListeners } from "node:events";
 import { blockAttack } from "./attacks/blocks.ts";
 import { crossSiteAttack, floodAttack, inputAttack, readAttack } from "./attacks/http.ts";
 import { type Attack, type AttackConfig, Counts } from "./attacks/types.ts";
@@ -26,6 +27,8 @@ async function main(kind: string, cfg: AttackConfig): Promise<void> {
   if (!attack) throw new Error(`unknown attack ${kind}`);
   const counts = new Counts();
   const ctl = new AbortController();
+  // Every concurrent request and pause of the attack listens to this one signal.
+  setMaxListeners(256, ctl.signal);
   const stop = (): void => ctl.abort();
   process.on("message", (m) => m === "stop" && stop());
   process.on("disconnect", stop);

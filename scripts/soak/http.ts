@@ -40,9 +40,12 @@ export function call(base: string, path: string, c: Call = {}): Promise<Reply> {
   const keep = c.keep ?? 0;
   return new Promise((resolve) => {
     let done = false;
+    const onAbort = (): void => void req.destroy(new Error("stopped"));
     const finish = (r: Omit<Reply, "ms">): void => {
       if (done) return;
       done = true;
+      // A long-lived signal must not collect one listener per request.
+      c.signal?.removeEventListener("abort", onAbort);
       resolve({ ...r, ms: performance.now() - t0 });
     };
     const headers = { ...c.headers };
@@ -74,8 +77,8 @@ export function call(base: string, path: string, c: Call = {}): Promise<Reply> {
       },
     );
     req.setTimeout(c.timeoutMs ?? 30_000, () => req.destroy(new Error("timed out")));
-    if (c.signal?.aborted) req.destroy(new Error("stopped"));
-    c.signal?.addEventListener("abort", () => req.destroy(new Error("stopped")), { once: true });
+    if (c.signal?.aborted) onAbort();
+    else c.signal?.addEventListener("abort", onAbort, { once: true });
     req.on("error", (err) => finish({ status: 0, bytes: 0, text: "", error: err.message }));
     req.end(c.body);
   });

@@ -73,6 +73,7 @@ class Soak {
       blockRate: this.o.blockRate,
       floodRps: this.o.floodRps,
       readers: this.o.readers,
+      readPauseMs: this.o.readPauseMs,
     };
     for (const kind of KINDS) this.spawnAttacker(kind, cfg);
     this.honest = new HonestClient(nodes, this.o.honestMs);
@@ -149,13 +150,11 @@ class Soak {
     for (const n of this.nodes) if (n.proc.exitCode === null) n.proc.kill("SIGKILL");
   }
 
-  /** Stops everything in order: attackers, clients, a last sample, nodes; then verifies every store. */
+  /** Stops everything in order: attackers, clients, nodes; then verifies every store. */
   async finish(): Promise<Verified[]> {
     await this.sampling;
     await this.stopAttackers(10_000);
-    await this.honest?.stop();
-    if (this.nodes.length) await this.sampleAll().catch(() => {});
-    await this.health.stop();
+    await Promise.all([this.honest?.stop(), this.health.stop()]);
     say(`soak: stopping ${this.nodes.length} node(s)`);
     await Promise.all(this.nodes.map((n) => n.stop(30_000)));
     const verified: Verified[] = [];

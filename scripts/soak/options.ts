@@ -15,6 +15,7 @@ export interface SoakOptions {
   blockRate: number;
   floodRps: number;
   readers: number;
+  readPauseMs: number;
   honestMs: number;
   healthMs: number;
   healthTimeoutMs: number;
@@ -58,6 +59,7 @@ export function parseOptions(argv: string[]): SoakOptions {
     .option("--block-rate <n>", "attack blocks a second", num(0.01, 100), 1)
     .option("--flood-rps <n>", "record submissions a second of the mempool flooder", num(0.1, 1000), 20)
     .option("--readers <n>", "concurrent heavy readers (block view, /blockchain.json)", int(0, 64), 8)
+    .option("--read-pause-ms <ms>", "pause between one reader's requests", int(0, 600_000), 1000)
     .option("--honest-ms <ms>", "ms between the honest client's records", int(100, 600_000), 2000)
     .option("--health-ms <ms>", "ms between health checks of a node", int(20, 60_000), 250)
     .option(

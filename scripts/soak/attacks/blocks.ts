@@ -42,15 +42,18 @@ export function forkBase(length: number): Block[] {
   return chain;
 }
 
-/** Data records filling about `bytes`, each 20 to 1,000 bytes (never 62: a 64-byte record is refused). */
-function filler(bytes: number, tag: string): DataRecord[] {
+/**
+ * Random data records filling about `bytes`, each 20 to 1,000 bytes (never 62: a 64-byte record is
+ * refused), numbered in their first four bytes so no two in a block are equal.
+ */
+function filler(bytes: number): DataRecord[] {
   const out: DataRecord[] = [];
   let total = 0;
   for (let i = 0; total < bytes; i++) {
     let size = 20 + Math.floor(Math.random() * 981);
     if (size === 62) size = 63;
     const data = randomBytes(size);
-    data.write(`${tag}:${i}:`, 0, "latin1");
+    data.writeUInt32BE(i, 0);
     out.push({ type: "data", data: new Uint8Array(data) });
     total += size + 3;
   }
@@ -67,7 +70,7 @@ function mine(kernel: Kernel, block: Block): Block {
 
 /** Builds one attack block of `kind` (numbered `n`, for unique bodies). */
 function attackBlock(kind: Kind, n: number, fork: Block[], kernel: Kernel, kb: number): Block {
-  const records = filler(kb * 1024, `soak ${kind} ${n} ${process.pid}`);
+  const records = filler(kb * 1024);
   const now = Math.floor(Date.now() / 1000);
   if (kind === "orphan") {
     const block = buildBlock({

@@ -60,7 +60,7 @@ async function largestBlock(node: SoakNode): Promise<string | undefined> {
 
 /**
  * `readers` clients, each reading in turn the largest recent block's view and the whole `/blockchain.json`,
- * bodies counted and dropped, a quarter of a second between reads.
+ * bodies counted and dropped, `readPauseMs` between one client's reads.
  */
 export async function readAttack(cfg: AttackConfig, counts: Counts, signal: AbortSignal): Promise<void> {
   const largest = new Map<string, string>();
@@ -84,7 +84,7 @@ export async function readAttack(cfg: AttackConfig, counts: Counts, signal: Abor
         `${what} ${r.status} ${r.status === 200 ? "" : (errorCode(r.text) ?? r.error ?? "")}`.trim(),
       );
       counts.add(`${what} bytes`, r.bytes);
-      await sleep(250, signal);
+      await sleep(cfg.readPauseMs, signal);
     }
   };
   await Promise.all(Array.from({ length: cfg.readers }, (_, i) => reader(i)));

@@ -17,6 +17,8 @@ export interface AttackConfig {
   floodRps: number;
   /** Concurrent heavy readers. */
   readers: number;
+  /** Pause between one reader's requests, in ms. */
+  readPauseMs: number;
 }
 
 /** Counters by label (`<what> <status> <code>`): what an attacker sent and how the nodes answered. */
