@@ -79,6 +79,13 @@ class Soak {
     this.honest = new HonestClient(nodes, this.o.honestMs);
     this.honest.start();
     for (const n of nodes) this.health.watch(n);
+    // Which processes are the soak's: for a look with ps, and for the test that none outlives it.
+    const pids = {
+      soak: process.pid,
+      nodes: Object.fromEntries(this.nodes.map((n) => [n.name, n.proc.pid])),
+      attackers: Object.fromEntries([...this.attackers].map(([k, a]) => [k, a.proc.pid])),
+    };
+    writeFileSync(join(this.o.dir, "pids.json"), `${JSON.stringify(pids, null, 2)}\n`);
     this.t0 = performance.now();
     say(`soak: ${nodes.map((n) => `${n.name} ${n.url}`).join(", ")}; attackers: ${KINDS.join(", ")}`);
   }
