@@ -13,12 +13,13 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { appendFileSync, closeSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { renderSvg } from "../../src/sim/plot.ts";
 import type { NodeProcess } from "../../test/helpers/spawn.ts";
-import type { AttackConfig } from "./attacks/types.ts";
+import type { AttackConfig, SoakNode } from "./attacks/types.ts";
 import { soakNode, startDevnet, type Verified, verifyStore } from "./devnet.ts";
-import { sleep } from "./http.ts";
+import { call, sleep } from "./http.ts";
 import { parseOptions, type SoakOptions } from "./options.ts";
 import { HealthProbe, HonestClient } from "./probes.ts";
 import { soakSpec, summarize } from "./report.ts";
@@ -35,12 +36,51 @@ interface Attacker {
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
+/**
+ * The chain work the honest chain must have before the block attacker starts: all the attacker's fork can
+ * weigh (genesis, two blocks at the genesis bits, eleven at the limit) plus one block at the genesis bits.
+ * A devnet lighter than the fork would rightly take it as its best chain and go on mining it at the
+ * limit, twelve days behind schedule, a block every few hundred milliseconds: a soak of something else.
+ * A devnet a few blocks old is past it.
+ */
+const WARM_WORK = 4n * 2n ** 24n + 11n * 2n ** 16n;
+
+/** Resolves once `node`'s chain has WARM_WORK (or `stopped`), saying so every 15 s meanwhile. */
+async function outweighFork(node: SoakNode, stopped: () => boolean): Promise<void> {
+  let said = 0;
+  while (!stopped()) {
+    const r = await call(node.url, "/api/status", { keep: 1 << 16 });
+    const work = r.status === 200 ? BigInt((JSON.parse(r.text) as { totalWork: string }).totalWork) : 0n;
+    if (work >= WARM_WORK) return;
+    if (Date.now() - said > 15_000) {
+      said = Date.now();
+      say(
+        `soak: waiting for the honest chain to outweigh the attacker's fork (work ${work} of ${WARM_WORK})`,
+      );
+    }
+    await sleep(1000);
+  }
+}
+
+/** Whether block 1 of `node`'s main chain is an honest node's: the attacker's fork never became best. */
+async function honestChain(node: SoakNode | undefined): Promise<boolean | null> {
+  if (!node) return null;
+  const r = await call(node.url, "/api/blocks?limit=1&before=2", { keep: 1 << 16, timeoutMs: 30_000 });
+  if (r.status !== 200) return null;
+  const miner = (JSON.parse(r.text) as { blocks: Array<{ miner: string }> }).blocks[0]?.miner;
+  return miner !== undefined && /^n\d+$/.test(miner);
+}
+
 class Soak {
   readonly nodes: NodeProcess[] = [];
   readonly attackers = new Map<string, Attacker>();
   readonly samples: Sample[] = [];
   readonly health: HealthProbe;
   honest: HonestClient | undefined;
+  /** Whether the main chain stayed the honest nodes' (checked at the end; null: not known). */
+  honestChain: boolean | null = null;
+  /** The 1-minute load average when the attack began. */
+  loadStart = Number(loadavg()[0]!.toFixed(1));
   private t0 = performance.now();
   private sampling: Promise<void> = Promise.resolve();
   private readonly csv: string;
@@ -67,6 +107,8 @@ class Soak {
     );
     if (stopped()) return;
     const nodes = this.nodes.map(soakNode);
+    if (this.o.miners > 0) await outweighFork(nodes[0]!, stopped);
+    if (stopped()) return;
     const cfg: AttackConfig = {
       nodes,
       blockKb: this.o.blockKb,
@@ -87,6 +129,7 @@ class Soak {
     };
     writeFileSync(join(this.o.dir, "pids.json"), `${JSON.stringify(pids, null, 2)}\n`);
     this.t0 = performance.now();
+    this.loadStart = Number(loadavg()[0]!.toFixed(1));
     say(`soak: ${nodes.map((n) => `${n.name} ${n.url}`).join(", ")}; attackers: ${KINDS.join(", ")}`);
   }
 
@@ -162,6 +205,7 @@ class Soak {
     await this.sampling;
     await this.stopAttackers(10_000);
     await Promise.all([this.honest?.stop(), this.health.stop()]);
+    this.honestChain = await honestChain(this.nodes[0] && soakNode(this.nodes[0]));
     say(`soak: stopping ${this.nodes.length} node(s)`);
     await Promise.all(this.nodes.map((n) => n.stop(30_000)));
     const verified: Verified[] = [];
@@ -196,6 +240,7 @@ async function report(soak: Soak, seconds: number, verified: Verified[] | undefi
     health: { all: soak.health.all, failed: soak.health.failed },
     storesVerified: !!verified && verified.length > 0 && verified.every((v) => v.ok),
     crossSiteAccepted: all["cross-site ACCEPTED"] ?? 0,
+    honestChain: soak.honestChain === true,
     inputsFailed: all["inputs FAILED"] ?? 0,
     extra: {
       nodes: soak.nodes.length,
@@ -207,6 +252,10 @@ async function report(soak: Soak, seconds: number, verified: Verified[] | undefi
       honest_submitted: honest?.submitted ?? 0,
       honest_confirmed: honest?.confirmed ?? 0,
       honest_late: honest?.late ?? 0,
+      honest_chain: soak.honestChain,
+      // The machine's own load: figures from a busy machine measure it as much as the nodes.
+      load_1min_start: soak.loadStart,
+      load_1min_end: Number(loadavg()[0]!.toFixed(1)),
       run_dir: soak.o.dir,
     },
   });

@@ -41,6 +41,8 @@ export interface Outcome {
   /** Attacks that must all be refused / must never answer 500, from the attackers' counters. */
   crossSiteAccepted: number;
   inputsFailed: number;
+  /** The main chain at the end is the honest nodes' (block 1 theirs), not the attacker's fork. */
+  honestChain: boolean;
   extra: Record<string, unknown>;
 }
 
