@@ -55,7 +55,7 @@ export function windows(seconds: number): { first: number; last: number; name: s
 }
 
 /** For one field, the node with the largest last/first ratio of medians: its first, last and ratio. */
-function worstRatio(samples: Sample[], field: "rss_mb" | "heap_mb", seconds: number) {
+function worstRatio(samples: Sample[], field: "rss_mb" | "rss_anon_mb" | "heap_mb", seconds: number) {
   const w = windows(seconds);
   let worst: { first: number; last: number; ratio: number; node: string } | undefined;
   for (const node of new Set(samples.map((s) => s.node))) {
@@ -74,9 +74,11 @@ function worstRatio(samples: Sample[], field: "rss_mb" | "heap_mb", seconds: num
 export function summarize(o: Outcome): Summary {
   const rss = worstRatio(o.samples, "rss_mb", o.seconds);
   const heap = worstRatio(o.samples, "heap_mb", o.seconds);
+  const anon = worstRatio(o.samples, "rss_anon_mb", o.seconds);
   const endT = Math.max(0, ...o.samples.map((s) => s.t));
   const disk = o.samples.filter((s) => s.t === endT).map((s) => s.disk_mb);
   const loop = o.samples.flatMap((s) => (s.eventloop_p99_ms === null ? [] : [s.eventloop_p99_ms]));
+  const loopMax = o.samples.flatMap((s) => (s.eventloop_max_ms === null ? [] : [s.eventloop_max_ms]));
   const flat = rss !== undefined && heap !== undefined && rss.ratio <= FLAT_RATIO && heap.ratio <= FLAT_RATIO;
   return {
     minutes: r2(o.seconds / 60)!,
@@ -96,13 +98,18 @@ export function summarize(o: Outcome): Summary {
     windows: windows(o.seconds).name,
     rss_worst_node: rss?.node ?? null,
     heap_worst_node: heap?.node ?? null,
+    rss_anon_first10_mb: r2(anon?.first),
+    rss_anon_last10_mb: r2(anon?.last),
+    rss_anon_ratio: r2(anon?.ratio),
     eventloop_p99_median_ms: loop.length ? r2(median(loop)) : null,
+    eventloop_max_ms: loopMax.length ? r2(Math.max(...loopMax)) : null,
     ...o.extra,
   };
 }
 
 const PANELS: Array<[keyof Sample, string]> = [
   ["rss_mb", "RSS (MB)"],
+  ["rss_anon_mb", "RSS, anonymous part (MB)"],
   ["heap_mb", "heap used (MB)"],
   ["disk_mb", "data directory (MB)"],
   ["eventloop_p99_ms", "event-loop delay p99 (ms)"],

@@ -1,8 +1,9 @@
 /**
  * One sample of one node every few seconds: RSS, heap and event-loop delay from its `/metrics` (Node's
  * standard gauges, which prom-client collects: `process_resident_memory_bytes`,
- * `nodejs_heap_size_used_bytes`, and `nodejs_eventloop_lag_p99_seconds`, whose histogram prom-client
- * resets at every scrape, so each sample holds the p99 since the previous one), disk from its data
+ * `nodejs_heap_size_used_bytes`, and `nodejs_eventloop_lag_p99_seconds` and `_max_seconds`, whose
+ * histogram prom-client resets at every scrape, so each sample holds the figures since the previous one:
+ * a soak is the only scraper it expects), disk from its data
  * directory, and `/api/health`'s latency from the prober. A node too busy to answer `/metrics` within
  * the deadline still gets its RSS, from /proc.
  */
@@ -18,12 +19,20 @@ export interface Sample {
   t: number;
   node: string;
   rss_mb: number | null;
+  /** RSS's anonymous and file-backed parts (/proc/<pid>/status: RssAnon, RssFile). */
+  rss_anon_mb: number | null;
+  rss_file_mb: number | null;
   heap_mb: number | null;
   /** The data directory (store, logs, pool file), without the soak's capture of the node's stdout. */
   disk_mb: number;
   /** The chain's LevelDB store alone. */
   store_mb: number;
   eventloop_p99_ms: number | null;
+  /**
+   * The longest event-loop delay since the previous sample: one stall of a second is a single late timer
+   * among hundreds, which p99 does not show.
+   */
+  eventloop_max_ms: number | null;
   health_p99_ms: number | null;
   health_n: number;
   health_failed: number;
@@ -38,10 +47,13 @@ export const SAMPLE_FIELDS = [
   "t",
   "node",
   "rss_mb",
+  "rss_anon_mb",
+  "rss_file_mb",
   "heap_mb",
   "disk_mb",
   "store_mb",
   "eventloop_p99_ms",
+  "eventloop_max_ms",
   "health_p99_ms",
   "health_n",
   "health_failed",
@@ -80,14 +92,22 @@ export async function diskBytes(dir: string, skip: ReadonlySet<string> = new Set
   return total;
 }
 
-/** Resident set size of a process from /proc (Linux), in bytes. */
-async function procRss(pid: number | undefined): Promise<number | undefined> {
-  if (pid === undefined) return undefined;
+/**
+ * A process's resident memory from /proc (Linux), in bytes: all of it, its anonymous part (heap, buffers,
+ * LevelDB's caches: what a leak grows) and its file-backed part (LevelDB's memory-mapped tables, page
+ * cache that grows with the bytes read and is given back under pressure).
+ */
+async function procRss(pid: number | undefined): Promise<{ rss?: number; anon?: number; file?: number }> {
+  if (pid === undefined) return {};
   try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(await readFile(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) * 1024 : undefined;
+    const status = await readFile(`/proc/${pid}/status`, "utf8");
+    const kb = (key: string) => {
+      const m = new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status);
+      return m ? Number(m[1]) * 1024 : undefined;
+    };
+    return { rss: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile") };
   } catch {
-    return undefined;
+    return {};
   }
 }
 
@@ -100,7 +120,8 @@ export async function sampleNode(node: NodeProcess, t: number, health: HealthPro
   const r = await call(node.url, "/metrics", { keep: 1 << 20, timeoutMs: 10_000 });
   const text = r.status === 200 ? r.text : "";
   const get = (name: string) => metric(text, name);
-  const rss = get("process_resident_memory_bytes") ?? (await procRss(node.proc.pid));
+  const proc = await procRss(node.proc.pid);
+  const rss = get("process_resident_memory_bytes") ?? proc.rss;
   const [disk, store] = await Promise.all([
     diskBytes(node.datadir, new Set([node.logFile])),
     diskBytes(chainDir(node.datadir)),
@@ -110,10 +131,13 @@ export async function sampleNode(node: NodeProcess, t: number, health: HealthPro
     t: Number(t.toFixed(1)),
     node: node.name,
     rss_mb: mb(rss),
+    rss_anon_mb: mb(proc.anon),
+    rss_file_mb: mb(proc.file),
     heap_mb: mb(get("nodejs_heap_size_used_bytes")),
     disk_mb: mb(disk)!,
     store_mb: mb(store)!,
     eventloop_p99_ms: ms(get("nodejs_eventloop_lag_p99_seconds")),
+    eventloop_max_ms: ms(get("nodejs_eventloop_lag_max_seconds")),
     health_p99_ms: h.p99 === null ? null : Number(h.p99.toFixed(2)),
     health_n: h.n,
     health_failed: h.failed,
