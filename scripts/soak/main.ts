@@ -26,7 +26,6 @@ import { soakSpec, summarize } from "./report.ts";
 import { csvLine, SAMPLE_FIELDS, type Sample, sampleNode } from "./sampler.ts";
 
 const ATTACKER = new URL("./attacker.ts", import.meta.url).pathname;
-const KINDS = ["blocks", "flood", "reads", "cross-site", "inputs"] as const;
 
 interface Attacker {
   proc: ChildProcess;
@@ -107,7 +106,7 @@ class Soak {
     );
     if (stopped()) return;
     const nodes = this.nodes.map(soakNode);
-    if (this.o.miners > 0) await outweighFork(nodes[0]!, stopped);
+    if (this.o.miners > 0 && this.o.attackers.includes("blocks")) await outweighFork(nodes[0]!, stopped);
     if (stopped()) return;
     const cfg: AttackConfig = {
       nodes,
@@ -117,7 +116,7 @@ class Soak {
       readers: this.o.readers,
       readPauseMs: this.o.readPauseMs,
     };
-    for (const kind of KINDS) this.spawnAttacker(kind, cfg);
+    for (const kind of this.o.attackers) this.spawnAttacker(kind, cfg);
     this.honest = new HonestClient(nodes, this.o.honestMs);
     this.honest.start();
     for (const n of nodes) this.health.watch(n);
@@ -130,7 +129,9 @@ class Soak {
     writeFileSync(join(this.o.dir, "pids.json"), `${JSON.stringify(pids, null, 2)}\n`);
     this.t0 = performance.now();
     this.loadStart = Number(loadavg()[0]!.toFixed(1));
-    say(`soak: ${nodes.map((n) => `${n.name} ${n.url}`).join(", ")}; attackers: ${KINDS.join(", ")}`);
+    say(
+      `soak: ${nodes.map((n) => `${n.name} ${n.url}`).join(", ")}; attackers: ${this.o.attackers.join(", ") || "none"}`,
+    );
   }
 
   private spawnAttacker(kind: string, cfg: AttackConfig): void {
@@ -245,7 +246,7 @@ async function report(soak: Soak, seconds: number, verified: Verified[] | undefi
     extra: {
       nodes: soak.nodes.length,
       interrupted: stop ?? null,
-      attacks: Object.fromEntries(KINDS.map((k) => [k, total(counts[k] ?? {})])),
+      attacks: Object.fromEntries(soak.o.attackers.map((k) => [k, total(counts[k] ?? {})])),
       cross_site_refused: all["cross-site refused"] ?? 0,
       cross_site_accepted: all["cross-site ACCEPTED"] ?? 0,
       inputs_failed: all["inputs FAILED"] ?? 0,

@@ -3,7 +3,12 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 
+/** The attackers, each a process of its own (scripts/soak/attacker.ts). */
+export const ATTACKER_KINDS = ["blocks", "flood", "reads", "cross-site", "inputs"] as const;
+
 export interface SoakOptions {
+  /** Which attackers run (all by default; none for a baseline). */
+  attackers: string[];
   /** How long the attack runs, in seconds (from --minutes or --seconds). */
   seconds: number;
   dir: string;
@@ -36,6 +41,16 @@ const int = (min: number, max: number) => (v: string) => {
   return n;
 };
 
+/** A comma-separated list of attacker names ("none": the empty list). */
+function attackerList(v: string): string[] {
+  if (v === "none") return [];
+  const names = v.split(",").filter(Boolean);
+  for (const n of names)
+    if (!(ATTACKER_KINDS as readonly string[]).includes(n))
+      throw new InvalidArgumentError(`no attacker ${n}`);
+  return names;
+}
+
 /** Parses the soak's arguments (`argv` without node and the script); exits on --help or a bad value. */
 export function parseOptions(argv: string[]): SoakOptions {
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
@@ -54,6 +69,12 @@ export function parseOptions(argv: string[]): SoakOptions {
     .option("--nodes <n>", "jbc node processes", int(1, 8), 2)
     .option("--miners <n>", "how many of them mine (the first ones)", int(0, 8), 1)
     .option("--threads <n>", "mining threads per miner", int(1, 64), 1)
+    .option(
+      "--attackers <list>",
+      `attackers to run, comma-separated, or "none" for a baseline: ${ATTACKER_KINDS.join(", ")}`,
+      attackerList,
+      [...ATTACKER_KINDS],
+    )
     .option("--sample <s>", "seconds between samples", num(1, 600), 5)
     .option("--block-kb <kb>", "body size of each attack block (side, too-new, orphan)", int(1, 960), 64)
     .option("--block-rate <n>", "attack blocks a second", num(0.01, 100), 1)

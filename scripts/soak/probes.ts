@@ -79,6 +79,8 @@ export interface HonestStats {
   /** Admitted records not confirmed when the soak ended, and of those, admitted over `lateS` ago. */
   pending: number;
   late: number;
+  /** Late records by the node they were submitted to. */
+  late_by_node: Record<string, number>;
   confirm_p50_s: number | null;
   confirm_max_s: number | null;
 }
@@ -148,7 +150,9 @@ export class HonestClient {
 
   stats(lateS = 120): HonestStats {
     const now = Date.now();
-    const late = [...this.pending.values()].filter((p) => now - p.at > lateS * 1000).length;
+    const lateOnes = [...this.pending.values()].filter((p) => now - p.at > lateS * 1000);
+    const late_by_node: Record<string, number> = {};
+    for (const p of lateOnes) late_by_node[p.node.name] = (late_by_node[p.node.name] ?? 0) + 1;
     const round = (x: number | null) => (x === null ? null : Number(x.toFixed(1)));
     return {
       submitted: this.submitted,
@@ -156,7 +160,8 @@ export class HonestClient {
       refused: this.refused,
       confirmed: this.confirmS.length,
       pending: this.pending.size,
-      late,
+      late: lateOnes.length,
+      late_by_node,
       confirm_p50_s: round(this.confirmS.length ? percentile(this.confirmS, 50) : null),
       confirm_max_s: round(this.confirmS.length ? Math.max(...this.confirmS) : null),
     };
