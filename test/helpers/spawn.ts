@@ -43,6 +43,11 @@ export interface StartOptions {
   args?: string[];
   /** How long the node may take to come up (default 30 s). */
   startTimeoutMs?: number;
+  /**
+   * Own session and an IPC channel (as `jbc devnet` starts its nodes): a terminal's Ctrl-C reaches only
+   * the parent, which then stops the node once, and the node stops by itself if the parent dies.
+   */
+  detached?: boolean;
 }
 
 /** Starts a `jbc node` process (regtest by default) and resolves once it logged its API's URL. */
@@ -72,7 +77,10 @@ export async function spawnNode(o: StartOptions): Promise<NodeProcess> {
   ];
   mkdirSync(o.datadir, { recursive: true });
   const fd = openSync(logFile, "a");
-  const proc = spawn(process.execPath, args, { stdio: ["ignore", fd, fd] });
+  const proc = spawn(process.execPath, args, {
+    stdio: o.detached ? ["ignore", fd, fd, "ipc"] : ["ignore", fd, fd],
+    detached: o.detached === true,
+  });
   closeSync(fd);
   live.add(proc);
   const exited = new Promise<number | null>((resolve) => {
