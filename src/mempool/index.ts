@@ -22,6 +22,7 @@ export {
   MEMPOOL_FILE_VERSION,
   type MempoolFileResult,
   mempoolFile,
+  mempoolFileChunks,
   readMempoolFile,
   type SavedRecord,
   writeFileAtomic,

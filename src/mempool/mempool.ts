@@ -22,7 +22,7 @@ import { type BlockRecord, verifyRecordSignature } from "../consensus/records.ts
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { PoolEntries } from "./entries.ts";
 import { fullError, MempoolError } from "./errors.ts";
-import { encodeMempoolFile, readMempoolFile, type SavedRecord, writeFileAtomic } from "./persist.ts";
+import { mempoolFileParts, readMempoolFile, type SavedRecord, writeFileAtomic } from "./persist.ts";
 import { precheck } from "./precheck.ts";
 import { admitSaved, type FollowedTo, newestArrival, returnLeft } from "./recover.ts";
 import { blockRecordIds, type ChainSwitch, planSwitch } from "./reorg.ts";
@@ -329,7 +329,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
       const followed = this.tip === undefined ? undefined : { tip: this.tip, seen: this.seen };
       this.dirty = false;
       try {
-        await writeFileAtomic(this.file, encodeMempoolFile(this.params.networkId, records, followed));
+        await writeFileAtomic(this.file, mempoolFileParts(this.params.networkId, records, followed));
       } catch (err) {
         this.dirty = true;
         throw err;

@@ -14,6 +14,7 @@ import {
   Mempool,
   type MempoolOptions,
   mempoolFile,
+  mempoolFileChunks,
 } from "../../src/mempool/index.ts";
 import type { Logger } from "../../src/util/logger.ts";
 
@@ -152,6 +153,27 @@ describe("mempool file", () => {
     writeFileSync(file, "not a mempool file: just some text, long enough to have a header and a checksum");
     assert.deepEqual(await pool(file).load(), { status: "damaged", reason: "not a mempool file" });
     assert.deepEqual(await pool(mempoolFile(datadir())).load(), { status: "missing" });
+  });
+
+  it("is built in pieces of about the chunk size, the checksum last, that join to the whole file", () => {
+    const records = Array.from({ length: 300 }, (_, i) => ({
+      time: 1_700_000_000_000 + i,
+      bytes: utf8.encode(`record ${i} `.padEnd(100 + (i % 50), "x")),
+      share: `peer ${i % 7}`,
+    }));
+    const parts = [...mempoolFileChunks(devnet.networkId, records, undefined, 4096)];
+    const whole = encodeMempoolFile(devnet.networkId, records);
+    assert.ok(parts.length > 8, `${parts.length} pieces`);
+    // Each piece of entries stops at the first record past the chunk size (a record is under 200 bytes here).
+    for (const p of parts.slice(1, -1)) assert.ok(p.length < 4096 + 200, `a piece of ${p.length} bytes`);
+    assert.equal(parts.at(-1)!.length, 32, "the checksum");
+    assert.deepEqual(Buffer.concat(parts), Buffer.from(whole));
+    const back = decodeMempoolFile(devnet.networkId, whole);
+    assert.equal(back.status, "ok");
+    assert.deepEqual(
+      back.status === "ok" && back.records.map((r) => [r.time, r.share]),
+      records.map((r) => [r.time, r.share]),
+    );
   });
 
   it("skips a save when nothing changed", async () => {
