@@ -1,23 +1,27 @@
 import { type Block, encodeBlock, recordIds } from "../consensus/block.ts";
 import { bytesEqual, toHex } from "../consensus/bytes.ts";
+import { blockWork } from "../consensus/compact.ts";
 import { BlockError, type BlockErrorData } from "../consensus/errors.ts";
-import { claimsGenesis } from "../consensus/genesis.ts";
-import { hashToHex, headerHashBytes, hexToHash } from "../consensus/header.ts";
+import { checkGenesis, claimsGenesis } from "../consensus/genesis.ts";
+import { hashToHex, headerHashBytes } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
-import type { BlockFacts } from "../consensus/validate.ts";
+import { type BlockFacts, checkHeaderTime, checkHeaderWork } from "../consensus/validate.ts";
 import { BoundedMap } from "../util/bounded.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { Acceptor, type Change } from "./accept.ts";
-import { type CheckOptions, checkBlock, type Position } from "./connect.ts";
-import { ChainError } from "./errors.ts";
+import { type CheckOptions, checkBlock, checkHeaderPlace, type Position } from "./connect.ts";
+import { ChainError, SIDE_QUOTA_PENALTY } from "./errors.ts";
+import type { HeaderLimits } from "./headers.ts";
+import { type Arrival, decode, fromPool, type Incoming, incoming, LOCAL_SOURCE } from "./intake.ts";
 import type { BlockSink } from "./interfaces.ts";
 import { readTree, recheck, writeGenesis } from "./load.ts";
-import { DEFAULT_ORPHAN_LIMITS, type OrphanLimits, OrphanPool } from "./orphans.ts";
+import type { BlockPool, PoolLimits } from "./pools.ts";
 import { ChainReads } from "./reads.ts";
 import type { ChainStore } from "./store.ts";
 import { type RunItem, reorgOf } from "./switch.ts";
 import { isInvalid, knownInvalidError } from "./tree.ts";
 import type { ChainEntry, ChainEvents, ProcessResult } from "./types.ts";
+import { DEFAULT_WAITING_LIMITS, FUTURE_HOLD_SECONDS, Waiting } from "./waiting.ts";
 
 export interface ChainOptions {
   params: NetworkParams;
@@ -25,59 +29,96 @@ export interface ChainOptions {
   /** The node's clock in seconds (tests pass their own). */
   now?: () => number;
   logger?: Logger;
-  orphanLimits?: Partial<OrphanLimits>;
+  /** Bounds of the orphan pool (pools.ts DEFAULT_ORPHAN_LIMITS). */
+  orphanLimits?: Partial<PoolLimits>;
+  /** Bounds of the pool of blocks from the future (pools.ts DEFAULT_FUTURE_LIMITS). */
+  futureLimits?: Partial<PoolLimits>;
+  /** Bounds of the headers held without bodies (headers.ts DEFAULT_HEADER_LIMITS). */
+  headerLimits?: Partial<HeaderLimits>;
+  /** Bounds of the block queue for blocks nobody asked for (DEFAULT_QUEUE_LIMITS). */
+  queueLimits?: Partial<QueueLimits>;
+  /** Least chain work for blocks nobody asked for (default: the network's `minChainWork`). */
+  minChainWork?: bigint;
   /** Main-chain blocks whose bodies are re-checked at startup (default 6, as Bitcoin Core's -checkblocks). */
   checkBlocks?: number;
   /** Invalid block hashes remembered beyond those in the store (default 10,000). */
   invalidCacheSize?: number;
-  /** Blocks from the future held for a retry (default 64). */
-  maxFutureBlocks?: number;
 }
+
+/** Bounds of the block queue (`exclusive`) for blocks nobody asked for; asked-for and local calls always queue. */
+export interface QueueLimits {
+  /** Calls queued at once (the running one included) past which a block nobody asked for is refused BUSY. */
+  maxDepth: number;
+  /** The same bound per source (a peer, the HTTP API). */
+  maxPerSource: number;
+}
+
+/**
+ * 32 calls, 8 per source: a queued call holds its block's bytes (at most 1 MB), so the queue holds at most
+ * 32 MB, 8 MB of them one peer's, and refusing costs the sender its message (gossip: Ignore), not a penalty.
+ */
+export const DEFAULT_QUEUE_LIMITS: QueueLimits = { maxDepth: 32, maxPerSource: 8 };
 
 /** Most blocks processBlocks commits in one batch. */
 const EXTEND_BATCH = 500;
 
 /**
  * The one entry point of the chain. Every block, mined here or received, enters through processBlock,
- * which runs (after btcd's ProcessBlock):
- *   1. duplicate / known-invalid lookup (tree, invalid cache, orphan and future pools);
- *   2. context-free sanity checks (proof of work first, then size, records, merkle, time);
- *   3. parent lookup: unknown parent → orphan pool (or BAD_GENESIS for a block claiming to start a chain);
- *   4. the position checks against the parent (invalid parent, checkpoints, bits, median time past, height);
- *   5. accept (accept.ts): more work than the tip → the whole new branch is validated (record signatures)
- *      before anything changes, then the switch (planned by switch.ts) is one atomic store batch; otherwise
- *      the block is stored as a side block;
- *   6. orphans waiting on the block are processed in turn.
- * Steps 2, 4 and the records of step 5 are the stages of the one checkBlock (connect.ts), which the batched
- * path, the startup re-check and verifyChain run too. A rejection is recorded one way on every path: a
+ * which runs (after btcd's ProcessBlock, with Bitcoin Core's headers-before-bodies for blocks nobody asked
+ * for), cheapest first, so that a block the node will not keep costs it no more than its header:
+ *   1. duplicate / known-invalid lookup (tree, invalid cache, this source's copy in the pools);
+ *   2. the header alone: proof of work, size and record count from the first bytes, then time (a block that
+ *      is only early is held as bytes in the future pool);
+ *   3. parent lookup: unknown parent → the orphan pool, as bytes (or BAD_GENESIS for a block claiming to
+ *      start a chain);
+ *   4. the header against its parent (invalid parent, checkpoints, bits, median time past); then the policy
+ *      for blocks nobody asked for (docs/protocol.md, "Blocks nobody asked for"): below `minChainWork`
+ *      → LOW_WORK; a branch without a chance (below the tip by more than SIDE_MARGIN_BLOCKS, or its fork
+ *      point at its share) → only the header is kept (waiting.ts), the body is dropped;
+ *   5. the body (decoded only now) through sanity and context, then accept (accept.ts): more work than the
+ *      tip → the whole new branch is validated (record signatures) before anything changes, then the switch
+ *      (planned by switch.ts) is one atomic store batch; otherwise the block is stored as a side block;
+ *   6. orphans waiting on the block are placed in turn.
+ * Steps 5's checks are the stages of the one checkBlock (connect.ts), which the batched path, the startup
+ * re-check and verifyChain run too; steps 2 and 4 run its header part first. A rejection is recorded one way on every path: a
  * block refused before it joins the tree is remembered by hash in the bounded `invalid` cache (when the rule
  * says the hash itself is bad); a block whose records fail is stored with status "invalid", its descendants
  * "invalid-child", so the node still knows after a restart.
- * Here live the queue, the processing, the pools, the events and loading; the reads are the ChainReads it
- * extends (reads.ts), over a BlockTree (tree.ts) and a RecordView (records.ts). Calls run one at a time
- * (`exclusive`), so every read of the in-memory tree sees a committed state; a private step that changes
- * or relies on that state says "Runs inside the queue".
+ * Here live the queue (bounded for blocks nobody asked for), the processing, the events and loading; the
+ * pools and held headers are a Waiting (waiting.ts); the reads are the ChainReads it extends (reads.ts),
+ * over a BlockTree (tree.ts) and a RecordView (records.ts). Calls run one at a time (`exclusive`), so every
+ * read of the in-memory tree sees a committed state; a private step that changes or relies on that state
+ * says "Runs inside the queue".
  */
 export class Chain extends ChainReads implements BlockSink {
   private readonly log: Logger;
   private readonly acceptor: Acceptor;
   /** Hash → why it is invalid, for blocks never stored (bounded, oldest dropped first). */
   private readonly invalid: BoundedMap<string, BlockErrorData>;
-  /** Blocks from the future held for a retry (bounded, oldest dropped first). */
-  private readonly future: BoundedMap<string, Block>;
+  private readonly queueLimits: QueueLimits;
+  private readonly minChainWork: bigint;
   /** Work counters, for monitoring and for tests that a cached rejection costs no second validation. */
   readonly stats = { sanityChecks: 0, recordChecks: 0, reorgs: 0 };
   private queue: Promise<unknown> = Promise.resolve();
+  /** Calls in the queue, the running one included; and those of blocks nobody asked for, by source. */
+  private depth = 0;
+  private readonly bySource = new Map<string, number>();
   private closed = false;
 
   private constructor(opts: ChainOptions) {
-    const orphans = new OrphanPool({ ...DEFAULT_ORPHAN_LIMITS, ...opts.orphanLimits });
-    super(opts.params, opts.store, orphans, opts.now ?? (() => Math.floor(Date.now() / 1000)));
+    const d = DEFAULT_WAITING_LIMITS;
+    const waiting = new Waiting({
+      orphans: { ...d.orphans, ...opts.orphanLimits },
+      future: { ...d.future, ...opts.futureLimits },
+      headers: { ...d.headers, ...opts.headerLimits },
+    });
+    super(opts.params, opts.store, waiting, opts.now ?? (() => Math.floor(Date.now() / 1000)));
     this.log = opts.logger ?? silentLogger;
     const { params, store, tree, records, now, stats } = this;
     this.acceptor = new Acceptor({ params, store, tree, records, now, stats });
     this.invalid = new BoundedMap(opts.invalidCacheSize ?? 10_000);
-    this.future = new BoundedMap(opts.maxFutureBlocks ?? 64);
+    this.queueLimits = { ...DEFAULT_QUEUE_LIMITS, ...opts.queueLimits };
+    this.minChainWork = opts.minChainWork ?? opts.params.minChainWork;
   }
 
   /** Opens the chain on a store: loads the block tree (headers only), checks it, re-checks the last ones. */
@@ -90,16 +131,27 @@ export class Chain extends ChainReads implements BlockSink {
   // ---------------------------------------------------------------- entries (BlockSink) and the queue
 
   /**
-   * The one entry for every block. Resolves with what happened, or rejects with a BlockError saying which
-   * rule the block broke (with the penalty the sender deserves). `raw` is the serialized block when the
-   * caller has it (saves re-encoding).
+   * The one entry for every block, decoded or as its bytes. Resolves with what happened, or rejects with a
+   * BlockError saying which rule the block broke (with the penalty the sender deserves), or a ChainError
+   * (BUSY: the queue is full for this source; LOW_WORK, SIDE_QUOTA: a block nobody asked for that the node
+   * will not keep). `arrival`: the serialized block, or who sent it and whether this node asked for it
+   * (intake.ts Arrival; by default nobody did).
    */
-  processBlock(block: Block, raw?: Uint8Array): Promise<ProcessResult> {
+  processBlock(block: Block | Uint8Array, arrival?: Uint8Array | Arrival): Promise<ProcessResult> {
     const start = performance.now();
     const settled = (outcome: ChainEvents["processed"][0]["outcome"]): void => {
       this.emit("processed", { seconds: (performance.now() - start) / 1000, outcome });
     };
-    return this.exclusive(() => this.process(block, raw)).then(
+    const a: Arrival = arrival instanceof Uint8Array ? { raw: arrival } : (arrival ?? {});
+    const gated = a.requested ? undefined : (a.source ?? LOCAL_SOURCE);
+    let run: Promise<ProcessResult>;
+    try {
+      if (gated !== undefined) this.admit(gated);
+      run = this.exclusive(() => this.process(block, a), gated);
+    } catch (err) {
+      run = Promise.reject(err);
+    }
+    return run.then(
       (result) => {
         settled(result.status);
         return result;
@@ -138,7 +190,7 @@ export class Chain extends ChainReads implements BlockSink {
         try {
           if (!this.extends(block, hashToHex(hashBytes), base)) {
             await flush();
-            results.push(await this.process(block, raw));
+            results.push(await this.process(block, { raw, requested: true }));
             continue;
           }
           const item = this.extension(block, hashBytes, raw, base);
@@ -172,18 +224,17 @@ export class Chain extends ChainReads implements BlockSink {
     });
   }
 
-  /** Retries blocks that were too far in the future, now that the clock has moved. */
+  /** Retries blocks that were too far in the future, now that the clock has moved (as they first came). */
   retryFutureBlocks(): Promise<ProcessResult[]> {
     return this.exclusive(async () => {
       const out: ProcessResult[] = [];
       const limit = this.now() + this.params.maxFutureDrift;
-      for (const [hash, block] of [...this.future.entries()]) {
-        if (block.header.time > limit) continue;
-        this.future.delete(hash);
+      for (const p of this.waiting.future.takeWhere((x) => x.header.time <= limit)) {
+        if (this.tree.has(p.hash)) continue;
         try {
-          out.push(await this.process(block));
+          out.push(await this.process(p.raw, { source: p.source, requested: p.requested }));
         } catch (err) {
-          this.log.debug({ hash, err }, "future block rejected on retry");
+          this.log.debug({ hash: p.hash, err }, "future block rejected on retry");
         }
       }
       return out;
@@ -196,21 +247,62 @@ export class Chain extends ChainReads implements BlockSink {
     await this.queue.catch(() => {});
   }
 
-  /** Queues `fn` behind every call before it: the chain runs one call at a time. */
-  protected exclusive<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Queues `fn` behind every call before it: the chain runs one call at a time. `source`: the sender of a
+   * block nobody asked for, counted against its share of the queue (`admit`).
+   */
+  protected exclusive<T>(fn: () => Promise<T>, source?: string): Promise<T> {
     if (this.closed) return Promise.reject(new ChainError("CLOSED", "chain is closed"));
-    const run = this.queue.then(fn, fn);
+    this.depth++;
+    if (source !== undefined) this.bySource.set(source, (this.bySource.get(source) ?? 0) + 1);
+    const run = this.queue.then(fn, fn).finally(() => {
+      this.depth--;
+      if (source === undefined) return;
+      const n = (this.bySource.get(source) ?? 1) - 1;
+      if (n > 0) this.bySource.set(source, n);
+      else this.bySource.delete(source);
+    });
     this.queue = run.catch(() => {});
     return run;
+  }
+
+  protected get queued(): number {
+    return this.depth;
+  }
+
+  /** Refuses a block nobody asked for when the queue is at its bound, in all or for its source (BUSY). */
+  private admit(source: string): void {
+    const { maxDepth, maxPerSource } = this.queueLimits;
+    if (this.depth >= maxDepth)
+      throw new ChainError("BUSY", `block queue full (${this.depth} calls waiting): try again later`);
+    if ((this.bySource.get(source) ?? 0) >= maxPerSource)
+      throw new ChainError("BUSY", `block queue full for ${source} (${maxPerSource} calls waiting)`);
   }
 
   // ---------------------------------------------------------------- processing (btcd's process.go)
 
   /** Steps 1 to 6 for one block. Runs inside the queue. */
-  private async process(block: Block, raw?: Uint8Array): Promise<ProcessResult> {
-    const hashBytes = headerHashBytes(block.header);
-    const hash = hashToHex(hashBytes);
+  private async process(input: Block | Uint8Array, arrival: Arrival): Promise<ProcessResult> {
+    let item: Incoming;
+    try {
+      item = incoming(input, arrival);
+    } catch (err) {
+      throw this.rejected(err, err instanceof BlockError ? (err.hash ?? "") : "");
+    }
+    const seen = this.seen(item);
+    if (seen) return seen;
+    this.checkHeader(item);
+    const parent = this.tree.get(item.prevHash) ?? this.waiting.headers.get(item.prevHash);
+    if (!parent) return this.orphan(item);
+    const before = this.tree.tip;
+    const { entry, result } = await this.place(item, parent);
+    await this.connectOrphans(entry);
+    return result ?? this.outcome(entry, before);
+  }
 
+  /** Step 1: the block's standing if it is known already (this source's copy, for the pools). Runs inside the queue. */
+  private seen(item: Incoming): ProcessResult | undefined {
+    const { hash } = item;
     const known = this.tree.get(hash);
     if (known) {
       if (isInvalid(known)) throw knownInvalidError(known);
@@ -218,57 +310,154 @@ export class Chain extends ChainReads implements BlockSink {
     }
     const cached = this.invalid.get(hash);
     if (cached) throw new BlockError(cached, hash);
-    if (this.orphans.has(hash) || this.future.has(hash)) return { status: "duplicate", hash };
-
-    const prevHex = hashToHex(block.header.prevHash);
-    const parent = this.tree.get(prevHex);
-    if (parent) {
-      const before = this.tree.tip;
-      const entry = await this.accept(block, hashBytes, parent, { raw });
-      await this.connectOrphans(entry);
-      return this.outcome(entry, before);
-    }
-    // No parent: the checks that need none. The genesis is in every tree, so a block that claims to start
-    // a chain is another network's (BAD_GENESIS); any other waits for its parent.
-    const at = claimsGenesis(block.header) ? "genesis" : "orphan";
-    const facts = this.check(block, hashBytes, at, { size: raw?.length, to: "context" });
-    if (this.invalid.has(prevHex)) {
-      throw this.rejected(new BlockError({ code: "INVALID_PARENT", parent: prevHex }, hash), hash);
-    }
-    const dropped = this.orphans.add({ hash, prevHash: prevHex, block, size: facts.size });
-    if (dropped.length) this.log.debug({ dropped: dropped.length }, "orphan pool full: dropped oldest");
-    if (!this.orphans.has(hash)) return { status: "orphan", hash, missingParent: prevHex };
-    return { status: "orphan", hash, missingParent: this.orphans.missingRoot(hash)! };
+    const { orphans, future } = this.waiting;
+    if (orphans.holds(item) || future.holds(item)) return { status: "duplicate", hash };
+    return undefined;
   }
 
   /**
-   * Steps 4 and 5 for a block whose parent is known: the checks up to the context (from the context on when
-   * `facts` says sanity passed already: an orphan whose parent arrived), then accept.ts stores it as a side
-   * block or makes it (part of) the main chain; throws the BlockError that refused it. Runs inside the queue.
+   * Step 2: what the header and the first bytes allow (proof of work, size, record count, time); a block that
+   * is only early, by less than FUTURE_HOLD_SECONDS past the drift, is held as bytes. Runs inside the queue.
    */
-  private async accept(
-    block: Block,
-    hashBytes: Uint8Array,
+  private checkHeader(item: Incoming): void {
+    const { header, hash, params } = { ...item, params: this.params };
+    const now = this.now();
+    try {
+      checkHeaderWork(header, item.hashBytes, hash, params);
+      if (item.raw.length > params.maxBlockSize) {
+        const size = item.raw.length;
+        throw new BlockError({ code: "BAD_SIZE", size, max: params.maxBlockSize, what: "block" }, hash);
+      }
+      if (item.count > params.maxBlockRecords) {
+        const max = params.maxBlockRecords;
+        throw new BlockError({ code: "BAD_SIZE", size: item.count, max, what: "records" }, hash);
+      }
+      checkHeaderTime(header, hash, params, now);
+    } catch (err) {
+      const early = err instanceof BlockError && err.code === "TIME_TOO_NEW";
+      if (early && header.time <= now + params.maxFutureDrift + FUTURE_HOLD_SECONDS)
+        this.park(this.waiting.future, item, "future");
+      throw this.rejected(err, hash);
+    }
+  }
+
+  /** Step 3: a block whose parent is unknown waits as bytes (a claimed genesis must be ours). Runs inside the queue. */
+  private orphan(item: Incoming): ProcessResult {
+    const { hash, prevHash } = item;
+    try {
+      if (claimsGenesis(item.header)) checkGenesis(hash, this.params);
+      if (this.invalid.has(prevHash))
+        throw new BlockError({ code: "INVALID_PARENT", parent: prevHash }, hash);
+    } catch (err) {
+      throw this.rejected(err, hash);
+    }
+    const { orphans } = this.waiting;
+    if (!this.park(orphans, item, "orphan")) return { status: "orphan", hash, missingParent: prevHash };
+    return { status: "orphan", hash, missingParent: orphans.missingRoot(hash) ?? prevHash };
+  }
+
+  /** Holds a block as bytes in a pool (false if it could not stay), logging what it displaced. Runs inside the queue. */
+  private park(pool: BlockPool, item: Incoming, what: string): boolean {
+    const { hash, prevHash, header, raw, source, requested } = item;
+    const { kept, dropped } = pool.add({ hash, prevHash, header, raw, source, requested });
+    if (dropped.length)
+      this.log.debug({ dropped: dropped.length, source }, `${what} pool full: dropped oldest`);
+    return kept;
+  }
+
+  /**
+   * Steps 4 and 5 for a block whose parent is known (a tree entry, or a header held without its body): the
+   * header against the parent, then the policy for blocks nobody asked for; a block the node keeps goes
+   * through the body's checks and accept.ts, one it does not keeps only its header (`result` then says
+   * so). Throws the BlockError or ChainError that refused it. Runs inside the queue.
+   */
+  private async place(
+    item: Incoming,
     parent: ChainEntry,
-    opts: { raw?: Uint8Array | undefined; facts?: BlockFacts },
-  ): Promise<ChainEntry> {
+  ): Promise<{ entry: ChainEntry; result?: ProcessResult }> {
+    try {
+      checkHeaderPlace(
+        item.header,
+        item.hash,
+        this.params,
+        this.tree.view(parent),
+        this.tree.heldCheckpoint(),
+      );
+    } catch (err) {
+      throw this.rejected(err, item.hash);
+    }
+    const work = parent.chainWork + blockWork(item.header.bits);
+    if (!item.requested && work < this.minChainWork) {
+      throw new ChainError(
+        "LOW_WORK",
+        `chain work ${work} is below this network's minimum ${this.minChainWork}`,
+      );
+    }
+    const stored = this.tree.get(parent.hash) === parent;
+    if (stored && item.requested) return { entry: await this.accept(item, parent) };
+    const fork = this.waiting.forkOf(parent, this.tree);
+    if (!stored || !this.waiting.hasChance(work, this.tree.tip, fork))
+      return this.keepHeader(item, parent, fork);
+    const entry = await this.accept(item, parent);
+    if (!this.tree.isMain(entry)) this.waiting.keptSide(fork);
+    return { entry };
+  }
+
+  /** Step 4's other end: only the header of a block nobody asked for is kept (headers.ts). Runs inside the queue. */
+  private keepHeader(
+    item: Incoming,
+    parent: ChainEntry,
+    fork: string,
+  ): { entry: ChainEntry; result: ProcessResult } {
+    const { headers } = this.waiting;
+    const { hash, source } = item;
+    const held = headers.get(hash);
+    if (held) return { entry: held, result: { status: "duplicate", hash } };
+    const id = { hex: hash, bytes: item.hashBytes };
+    const entry = this.tree.headerEntry(item.header, id, parent, item.raw.length, item.count);
+    const refusal = headers.add(entry, source, fork);
+    if (refusal) {
+      const why =
+        refusal === "source" ? `${source} holds its share of side headers` : `the ${refusal} share is used`;
+      throw new ChainError(
+        "SIDE_QUOTA",
+        `block ${hash} below the tip's work not kept: ${why}`,
+        refusal === "source" ? SIDE_QUOTA_PENALTY : 0,
+      );
+    }
+    const more = entry.chainWork > this.tree.tip.chainWork;
+    const result: ProcessResult = { status: "side", hash, height: entry.height, headerOnly: true };
+    return { entry, result: more ? { ...result, needsBodies: true } : result };
+  }
+
+  /**
+   * Step 5 for a block the node keeps: decodes its body, runs checkBlock up to the context, then accept.ts
+   * stores it as a side block or makes it (part of) the main chain; throws the BlockError that refused it.
+   * Runs inside the queue.
+   */
+  private async accept(item: Incoming, parent: ChainEntry): Promise<ChainEntry> {
+    let block: Block;
+    try {
+      block = decode(item);
+    } catch (err) {
+      throw this.rejected(err, item.hash);
+    }
     const at = { parent: this.tree.view(parent) };
-    const facts = opts.facts
-      ? this.check(block, hashBytes, at, { from: "context", facts: opts.facts, to: "context" })
-      : this.check(block, hashBytes, at, { size: opts.raw?.length, to: "context" });
+    const facts = this.check(block, item.hashBytes, at, { size: item.raw.length, to: "context" });
     const entry = this.tree.newEntry(block, facts, parent);
-    const change = await this.acceptor.accept(entry, block, opts.raw ?? encodeBlock(block), facts);
+    const change = await this.acceptor.accept(entry, block, item.raw, facts);
     this.announce(change);
     if (change.kind === "switch" && change.refused) throw change.refused;
     return entry;
   }
 
-  /** Whether a block extends a run ending at `base` and is nowhere yet. Runs inside the queue. */
+  /**
+   * Whether a block extends a run ending at `base` and is not in the tree yet (a copy waiting in a pool, or
+   * its header held, does not stop it: this one was asked for). Runs inside the queue.
+   */
   private extends(block: Block, hash: string, base: ChainEntry): boolean {
     if (!bytesEqual(block.header.prevHash, base.hashBytes)) return false;
-    return (
-      !this.tree.has(hash) && !this.invalid.has(hash) && !this.orphans.has(hash) && !this.future.has(hash)
-    );
+    return !this.tree.has(hash) && !this.invalid.has(hash);
   }
 
   /** Steps 2 and 4 for a block extending a run at `base`: its item for the run. Runs inside the queue. */
@@ -293,8 +482,8 @@ export class Chain extends ChainReads implements BlockSink {
   }
 
   /**
-   * Steps 2 and 4: the stages of checkBlock a block passes before it joins the tree. A refusal is recorded
-   * (rejected); a block that is only early is held for a retry, not forgotten. Runs inside the queue.
+   * Step 5's checks: the stages of checkBlock a block passes before it joins the tree. A refusal is recorded
+   * (rejected). Runs inside the queue.
    */
   private check(
     block: Block,
@@ -310,9 +499,7 @@ export class Chain extends ChainReads implements BlockSink {
       const now = this.now();
       return checkBlock(block, hashBytes, this.params, at, { now, size, from, facts, to, heldCheckpoint });
     } catch (err) {
-      const hash = opts.facts?.hashHex ?? hashToHex(hashBytes);
-      if (err instanceof BlockError && err.code === "TIME_TOO_NEW") this.future.set(hash, block);
-      throw this.rejected(err, hash);
+      throw this.rejected(err, opts.facts?.hashHex ?? hashToHex(hashBytes));
     }
   }
 
@@ -324,16 +511,18 @@ export class Chain extends ChainReads implements BlockSink {
     return err;
   }
 
-  /** Step 6: orphans whose parent arrived, breadth first; a bad one stops no other. Runs inside the queue. */
+  /**
+   * Step 6: orphans whose parent arrived (stored, or held as a header), breadth first, each copy as its sender
+   * sent it; a bad one stops no other, and a copy whose block is placed already is dropped. Runs inside the queue.
+   */
   private async connectOrphans(parent: ChainEntry): Promise<void> {
     const queue = [parent];
     while (queue.length) {
       const p = queue.shift()!;
-      for (const o of this.orphans.takeChildren(p.hash)) {
+      for (const o of this.waiting.orphans.takeChildren(p.hash)) {
+        if (this.tree.has(o.hash) || this.waiting.headers.has(o.hash)) continue;
         try {
-          // Sanity checks passed when the orphan arrived; they depend on nothing that has changed since.
-          const facts = { hash: hexToHash(o.hash), hashHex: o.hash, size: o.size };
-          queue.push(await this.accept(o.block, facts.hash, p, { facts }));
+          queue.push((await this.place(fromPool(o), p)).entry);
         } catch (err) {
           this.log.debug({ hash: o.hash, err }, "orphan rejected");
         }
@@ -351,8 +540,18 @@ export class Chain extends ChainReads implements BlockSink {
 
   // ---------------------------------------------------------------- events
 
-  /** A written change's events: side, or disconnected/connected/tip, then invalid. Runs inside the queue. */
+  /**
+   * A written change's events: side, or disconnected/connected/tip, then invalid; first, what waited for the
+   * blocks that joined the tree is forgotten. Runs inside the queue.
+   */
   private announce(change: Change): void {
+    const joined =
+      change.kind === "side"
+        ? [change.entry]
+        : change.kind === "run"
+          ? change.run.map((r) => r.entry)
+          : [change.plan.candidate];
+    for (const e of joined) this.waiting.joined(e);
     if (change.kind === "side") {
       this.emit("side", change.entry);
       return;
