@@ -55,6 +55,30 @@ function chainMetrics(r: Reg, chain: ApiBackend["chain"]): Detach {
     "Blocks held in the orphan pool, waiting for their parent",
     () => chain.orphanCount,
   );
+  // What waits inside the chain, each bounded (docs/protocol.md, "Blocks nobody asked for").
+  gauge(
+    r,
+    "jbc_chain_queue_depth",
+    "Calls in the chain's block queue, the running one included",
+    () => chain.backlog.queued,
+  );
+  new Gauge({
+    name: "jbc_chain_pool_bytes",
+    help: "Serialized bytes of the blocks held in the chain's pools: orphan (parent unknown) or future",
+    labelNames: ["pool"],
+    ...r,
+    collect() {
+      const b = chain.backlog;
+      this.set({ pool: "orphan" }, b.orphanBytes);
+      this.set({ pool: "future" }, b.futureBytes);
+    },
+  });
+  gauge(
+    r,
+    "jbc_chain_side_headers",
+    "Headers of blocks nobody asked for kept without their bodies",
+    () => chain.backlog.headers,
+  );
   const blocks = new Counter({
     name: "jbc_chain_blocks_total",
     help: "Blocks accepted, by where they went: main (joined the main chain) or side",

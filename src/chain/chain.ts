@@ -1,27 +1,25 @@
 import { type Block, encodeBlock, recordIds } from "../consensus/block.ts";
 import { bytesEqual, toHex } from "../consensus/bytes.ts";
-import { blockWork } from "../consensus/compact.ts";
 import { BlockError, type BlockErrorData } from "../consensus/errors.ts";
-import { checkGenesis, claimsGenesis } from "../consensus/genesis.ts";
 import { hashToHex, headerHashBytes } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
-import { type BlockFacts, checkHeaderTime, checkHeaderWork } from "../consensus/validate.ts";
+import type { BlockFacts } from "../consensus/validate.ts";
 import { BoundedMap } from "../util/bounded.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { Acceptor, type Change } from "./accept.ts";
-import { type CheckOptions, checkBlock, checkHeaderPlace, type Position } from "./connect.ts";
-import { ChainError, SIDE_QUOTA_PENALTY } from "./errors.ts";
+import { type CheckOptions, checkBlock, type Position } from "./connect.ts";
+import { ChainError } from "./errors.ts";
 import type { HeaderLimits } from "./headers.ts";
-import { type Arrival, decode, fromPool, type Incoming, incoming, LOCAL_SOURCE } from "./intake.ts";
+import { type Arrival, decode, type Incoming, Intake, LOCAL_SOURCE } from "./intake.ts";
 import type { BlockSink } from "./interfaces.ts";
 import { readTree, recheck, writeGenesis } from "./load.ts";
-import type { BlockPool, PoolLimits } from "./pools.ts";
+import type { PoolLimits } from "./pools.ts";
 import { ChainReads } from "./reads.ts";
 import type { ChainStore } from "./store.ts";
 import { type RunItem, reorgOf } from "./switch.ts";
-import { isInvalid, knownInvalidError } from "./tree.ts";
+import { isInvalid } from "./tree.ts";
 import type { ChainEntry, ChainEvents, ProcessResult } from "./types.ts";
-import { DEFAULT_WAITING_LIMITS, FUTURE_HOLD_SECONDS, Waiting } from "./waiting.ts";
+import { DEFAULT_WAITING_LIMITS, Waiting } from "./waiting.ts";
 
 export interface ChainOptions {
   params: NetworkParams;
@@ -96,7 +94,8 @@ export class Chain extends ChainReads implements BlockSink {
   /** Hash → why it is invalid, for blocks never stored (bounded, oldest dropped first). */
   private readonly invalid: BoundedMap<string, BlockErrorData>;
   private readonly queueLimits: QueueLimits;
-  private readonly minChainWork: bigint;
+  /** Steps 1 to 4 and 6 (intake.ts). */
+  private readonly intake: Intake;
   /** Work counters, for monitoring and for tests that a cached rejection costs no second validation. */
   readonly stats = { sanityChecks: 0, recordChecks: 0, reorgs: 0 };
   private queue: Promise<unknown> = Promise.resolve();
@@ -118,7 +117,17 @@ export class Chain extends ChainReads implements BlockSink {
     this.acceptor = new Acceptor({ params, store, tree, records, now, stats });
     this.invalid = new BoundedMap(opts.invalidCacheSize ?? 10_000);
     this.queueLimits = { ...DEFAULT_QUEUE_LIMITS, ...opts.queueLimits };
-    this.minChainWork = opts.minChainWork ?? opts.params.minChainWork;
+    this.intake = new Intake({
+      params,
+      tree,
+      waiting,
+      invalid: this.invalid,
+      minChainWork: opts.minChainWork ?? opts.params.minChainWork,
+      now,
+      log: this.log,
+      rejected: (err, hash) => this.rejected(err, hash),
+      accept: (item, parent) => this.accept(item, parent),
+    });
   }
 
   /** Opens the chain on a store: loads the block tree (headers only), checks it, re-checks the last ones. */
@@ -147,7 +156,7 @@ export class Chain extends ChainReads implements BlockSink {
     let run: Promise<ProcessResult>;
     try {
       if (gated !== undefined) this.admit(gated);
-      run = this.exclusive(() => this.process(block, a), gated);
+      run = this.exclusive(() => this.intake.run(block, a), gated);
     } catch (err) {
       run = Promise.reject(err);
     }
@@ -190,7 +199,7 @@ export class Chain extends ChainReads implements BlockSink {
         try {
           if (!this.extends(block, hashToHex(hashBytes), base)) {
             await flush();
-            results.push(await this.process(block, { raw, requested: true }));
+            results.push(await this.intake.run(block, { raw, requested: true }));
             continue;
           }
           const item = this.extension(block, hashBytes, raw, base);
@@ -232,7 +241,7 @@ export class Chain extends ChainReads implements BlockSink {
       for (const p of this.waiting.future.takeWhere((x) => x.header.time <= limit)) {
         if (this.tree.has(p.hash)) continue;
         try {
-          out.push(await this.process(p.raw, { source: p.source, requested: p.requested }));
+          out.push(await this.intake.run(p.raw, { source: p.source, requested: p.requested }));
         } catch (err) {
           this.log.debug({ hash: p.hash, err }, "future block rejected on retry");
         }
@@ -280,155 +289,6 @@ export class Chain extends ChainReads implements BlockSink {
   }
 
   // ---------------------------------------------------------------- processing (btcd's process.go)
-
-  /** Steps 1 to 6 for one block. Runs inside the queue. */
-  private async process(input: Block | Uint8Array, arrival: Arrival): Promise<ProcessResult> {
-    let item: Incoming;
-    try {
-      item = incoming(input, arrival);
-    } catch (err) {
-      throw this.rejected(err, err instanceof BlockError ? (err.hash ?? "") : "");
-    }
-    const seen = this.seen(item);
-    if (seen) return seen;
-    this.checkHeader(item);
-    const parent = this.tree.get(item.prevHash) ?? this.waiting.headers.get(item.prevHash);
-    if (!parent) return this.orphan(item);
-    const before = this.tree.tip;
-    const { entry, result } = await this.place(item, parent);
-    await this.connectOrphans(entry);
-    return result ?? this.outcome(entry, before);
-  }
-
-  /** Step 1: the block's standing if it is known already (this source's copy, for the pools). Runs inside the queue. */
-  private seen(item: Incoming): ProcessResult | undefined {
-    const { hash } = item;
-    const known = this.tree.get(hash);
-    if (known) {
-      if (isInvalid(known)) throw knownInvalidError(known);
-      return { status: "duplicate", hash };
-    }
-    const cached = this.invalid.get(hash);
-    if (cached) throw new BlockError(cached, hash);
-    const { orphans, future } = this.waiting;
-    if (orphans.holds(item) || future.holds(item)) return { status: "duplicate", hash };
-    return undefined;
-  }
-
-  /**
-   * Step 2: what the header and the first bytes allow (proof of work, size, record count, time); a block that
-   * is only early, by less than FUTURE_HOLD_SECONDS past the drift, is held as bytes. Runs inside the queue.
-   */
-  private checkHeader(item: Incoming): void {
-    const { header, hash, params } = { ...item, params: this.params };
-    const now = this.now();
-    try {
-      checkHeaderWork(header, item.hashBytes, hash, params);
-      if (item.raw.length > params.maxBlockSize) {
-        const size = item.raw.length;
-        throw new BlockError({ code: "BAD_SIZE", size, max: params.maxBlockSize, what: "block" }, hash);
-      }
-      if (item.count > params.maxBlockRecords) {
-        const max = params.maxBlockRecords;
-        throw new BlockError({ code: "BAD_SIZE", size: item.count, max, what: "records" }, hash);
-      }
-      checkHeaderTime(header, hash, params, now);
-    } catch (err) {
-      const early = err instanceof BlockError && err.code === "TIME_TOO_NEW";
-      if (early && header.time <= now + params.maxFutureDrift + FUTURE_HOLD_SECONDS)
-        this.park(this.waiting.future, item, "future");
-      throw this.rejected(err, hash);
-    }
-  }
-
-  /** Step 3: a block whose parent is unknown waits as bytes (a claimed genesis must be ours). Runs inside the queue. */
-  private orphan(item: Incoming): ProcessResult {
-    const { hash, prevHash } = item;
-    try {
-      if (claimsGenesis(item.header)) checkGenesis(hash, this.params);
-      if (this.invalid.has(prevHash))
-        throw new BlockError({ code: "INVALID_PARENT", parent: prevHash }, hash);
-    } catch (err) {
-      throw this.rejected(err, hash);
-    }
-    const { orphans } = this.waiting;
-    if (!this.park(orphans, item, "orphan")) return { status: "orphan", hash, missingParent: prevHash };
-    return { status: "orphan", hash, missingParent: orphans.missingRoot(hash) ?? prevHash };
-  }
-
-  /** Holds a block as bytes in a pool (false if it could not stay), logging what it displaced. Runs inside the queue. */
-  private park(pool: BlockPool, item: Incoming, what: string): boolean {
-    const { hash, prevHash, header, raw, source, requested } = item;
-    const { kept, dropped } = pool.add({ hash, prevHash, header, raw, source, requested });
-    if (dropped.length)
-      this.log.debug({ dropped: dropped.length, source }, `${what} pool full: dropped oldest`);
-    return kept;
-  }
-
-  /**
-   * Steps 4 and 5 for a block whose parent is known (a tree entry, or a header held without its body): the
-   * header against the parent, then the policy for blocks nobody asked for; a block the node keeps goes
-   * through the body's checks and accept.ts, one it does not keeps only its header (`result` then says
-   * so). Throws the BlockError or ChainError that refused it. Runs inside the queue.
-   */
-  private async place(
-    item: Incoming,
-    parent: ChainEntry,
-  ): Promise<{ entry: ChainEntry; result?: ProcessResult }> {
-    try {
-      checkHeaderPlace(
-        item.header,
-        item.hash,
-        this.params,
-        this.tree.view(parent),
-        this.tree.heldCheckpoint(),
-      );
-    } catch (err) {
-      throw this.rejected(err, item.hash);
-    }
-    const work = parent.chainWork + blockWork(item.header.bits);
-    if (!item.requested && work < this.minChainWork) {
-      throw new ChainError(
-        "LOW_WORK",
-        `chain work ${work} is below this network's minimum ${this.minChainWork}`,
-      );
-    }
-    const stored = this.tree.get(parent.hash) === parent;
-    if (stored && item.requested) return { entry: await this.accept(item, parent) };
-    const fork = this.waiting.forkOf(parent, this.tree);
-    if (!stored || !this.waiting.hasChance(work, this.tree.tip, fork))
-      return this.keepHeader(item, parent, fork);
-    const entry = await this.accept(item, parent);
-    if (!this.tree.isMain(entry)) this.waiting.keptSide(fork);
-    return { entry };
-  }
-
-  /** Step 4's other end: only the header of a block nobody asked for is kept (headers.ts). Runs inside the queue. */
-  private keepHeader(
-    item: Incoming,
-    parent: ChainEntry,
-    fork: string,
-  ): { entry: ChainEntry; result: ProcessResult } {
-    const { headers } = this.waiting;
-    const { hash, source } = item;
-    const held = headers.get(hash);
-    if (held) return { entry: held, result: { status: "duplicate", hash } };
-    const id = { hex: hash, bytes: item.hashBytes };
-    const entry = this.tree.headerEntry(item.header, id, parent, item.raw.length, item.count);
-    const refusal = headers.add(entry, source, fork);
-    if (refusal) {
-      const why =
-        refusal === "source" ? `${source} holds its share of side headers` : `the ${refusal} share is used`;
-      throw new ChainError(
-        "SIDE_QUOTA",
-        `block ${hash} below the tip's work not kept: ${why}`,
-        refusal === "source" ? SIDE_QUOTA_PENALTY : 0,
-      );
-    }
-    const more = entry.chainWork > this.tree.tip.chainWork;
-    const result: ProcessResult = { status: "side", hash, height: entry.height, headerOnly: true };
-    return { entry, result: more ? { ...result, needsBodies: true } : result };
-  }
 
   /**
    * Step 5 for a block the node keeps: decodes its body, runs checkBlock up to the context, then accept.ts
@@ -478,7 +338,7 @@ export class Chain extends ChainReads implements BlockSink {
   private async commitRun(run: RunItem[]): Promise<void> {
     this.announce(await this.acceptor.commitRun(run));
     // Orphans that were waiting for one of these blocks (rare during a sync, common after a gap).
-    for (const { entry } of run) await this.connectOrphans(entry);
+    for (const { entry } of run) await this.intake.connectOrphans(entry);
   }
 
   /**
@@ -509,33 +369,6 @@ export class Chain extends ChainReads implements BlockSink {
     if (err.cacheable) this.invalid.set(hash, err.data);
     this.emit("invalid", { hash, code: err.code, penalty: err.penalty });
     return err;
-  }
-
-  /**
-   * Step 6: orphans whose parent arrived (stored, or held as a header), breadth first, each copy as its sender
-   * sent it; a bad one stops no other, and a copy whose block is placed already is dropped. Runs inside the queue.
-   */
-  private async connectOrphans(parent: ChainEntry): Promise<void> {
-    const queue = [parent];
-    while (queue.length) {
-      const p = queue.shift()!;
-      for (const o of this.waiting.orphans.takeChildren(p.hash)) {
-        if (this.tree.has(o.hash) || this.waiting.headers.has(o.hash)) continue;
-        try {
-          queue.push((await this.place(fromPool(o), p)).entry);
-        } catch (err) {
-          this.log.debug({ hash: o.hash, err }, "orphan rejected");
-        }
-      }
-    }
-  }
-
-  /** Main or side for the block, with the net reorg this call caused. Runs inside the queue. */
-  private outcome(entry: ChainEntry, before: ChainEntry): ProcessResult {
-    if (!this.tree.isMain(entry)) return { status: "side", hash: entry.hash, height: entry.height };
-    const result: ProcessResult = { status: "main", hash: entry.hash, height: entry.height };
-    if (!this.tree.isMain(before)) return { ...result, reorg: this.tree.reorgBetween(before, this.tree.tip) };
-    return result;
   }
 
   // ---------------------------------------------------------------- events

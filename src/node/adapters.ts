@@ -24,9 +24,9 @@ export function realServices(): ServiceFactories {
 
 /**
  * A miner on `chain`'s tip whose found blocks go into the chain's processBlock (the node's and `jbc mine`'s).
- * With a mempool, every template takes its pending records in arrival order up to the block size, and the
- * template is rebuilt when records arrive (throttled by the miner), so a record waits at most for the next
- * block.
+ * With a mempool, every template takes its pending records in arrival order up to the block size and the
+ * record cap, and the template is rebuilt when records arrive (throttled by the miner), so a record waits at
+ * most for the next block.
  */
 export function chainMiner(
   chain: Chain,
@@ -38,7 +38,12 @@ export function chainMiner(
   return new Miner({
     ...chainHooks(chain),
     ...opts,
-    records: () => mempool.take(room).map((e) => e.record),
+    // At most the records consensus allows a block, its miner record included (docs/consensus.md).
+    records: () =>
+      mempool
+        .take(room)
+        .slice(0, chain.params.maxBlockRecords - 1)
+        .map((e) => e.record),
     onRecords: (listener) => {
       mempool.on("added", listener);
       return () => mempool.off("added", listener);
