@@ -148,15 +148,21 @@ export class Chain extends ChainReads implements BlockSink {
    */
   processBlock(block: Block | Uint8Array, arrival?: Uint8Array | Arrival): Promise<ProcessResult> {
     const start = performance.now();
+    let began = start;
     const settled = (outcome: ChainEvents["processed"][0]["outcome"]): void => {
-      this.emit("processed", { seconds: (performance.now() - start) / 1000, outcome });
+      const end = performance.now();
+      this.emit("processed", { seconds: (end - start) / 1000, busy: (end - began) / 1000, outcome });
     };
     const a: Arrival = arrival instanceof Uint8Array ? { raw: arrival } : (arrival ?? {});
     const gated = a.requested ? undefined : (a.source ?? LOCAL_SOURCE);
     let run: Promise<ProcessResult>;
     try {
       if (gated !== undefined) this.admit(gated);
-      run = this.exclusive(() => this.intake.run(block, a), gated);
+      const turn = (): Promise<ProcessResult> => {
+        began = performance.now();
+        return this.intake.run(block, a);
+      };
+      run = this.exclusive(turn, gated);
     } catch (err) {
       run = Promise.reject(err);
     }

@@ -13,7 +13,9 @@ import type { ChainEntry } from "./types.ts";
  *
  * Bounded three ways: in all (the lowest-work header goes first when full), per source (a peer that fills
  * its share is refused, and the chain charges it) and per fork point (the main-chain block a branch leaves
- * from). Memory only: a restart forgets them, and the sender or a sync brings the branch back if it matters.
+ * from; refused, not charged: several sources fill it together); and a header is forgotten an hour after it
+ * came, so a share fills only at the rate of a flood. Memory only: a restart forgets them, and the sender or
+ * a sync brings the branch back if it matters.
  */
 
 /** Limits of the header index. */
@@ -24,10 +26,20 @@ export interface HeaderLimits {
   maxPerSource: number;
   /** Most headers on branches that leave the main chain at the same block. */
   maxPerFork: number;
+  /** Milliseconds after which a header is forgotten. */
+  expiryMs: number;
 }
 
-/** 8,192 headers (about 8 MB), 256 per source, 64 per fork point. */
-export const DEFAULT_HEADER_LIMITS: HeaderLimits = { maxHeaders: 8_192, maxPerSource: 256, maxPerFork: 64 };
+/**
+ * 8,192 headers (about 8 MB), 64 per source (honest peers relay only their main chain, so they rarely send
+ * one), 256 per fork point, for an hour.
+ */
+export const DEFAULT_HEADER_LIMITS: HeaderLimits = {
+  maxHeaders: 8_192,
+  maxPerSource: 64,
+  maxPerFork: 256,
+  expiryMs: 60 * 60_000,
+};
 
 /** Why a header was not kept: its source or its fork point is at its share, or it has the least work of a full index. */
 export type HeaderRefusal = "source" | "fork" | "full";
@@ -37,6 +49,8 @@ interface Held {
   source: string;
   /** Display hash of the main-chain block its branch leaves from. */
   fork: string;
+  /** Arrival time in ms, for expiry. */
+  added: number;
 }
 
 /** The bounded index of headers held without bodies. */
@@ -47,7 +61,10 @@ export class HeaderIndex {
   private readonly perSource = new Map<string, number>();
   private readonly perFork = new Map<string, number>();
 
-  constructor(private readonly limits: HeaderLimits = DEFAULT_HEADER_LIMITS) {}
+  constructor(
+    private readonly limits: HeaderLimits = DEFAULT_HEADER_LIMITS,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   /** Headers held. */
   get count(): number {
@@ -79,6 +96,7 @@ export class HeaderIndex {
    */
   add(entry: ChainEntry, source: string, fork: string): HeaderRefusal | undefined {
     if (this.byHash.has(entry.hash)) return undefined;
+    this.expire();
     if ((this.perSource.get(source) ?? 0) >= this.limits.maxPerSource) return "source";
     if ((this.perFork.get(fork) ?? 0) >= this.limits.maxPerFork) return "fork";
     if (this.byHash.size >= this.limits.maxHeaders) {
@@ -86,7 +104,7 @@ export class HeaderIndex {
       if (!lowest || lowest.chainWork >= entry.chainWork) return "full";
       this.delete(lowest.hash);
     }
-    this.byHash.set(entry.hash, { entry, source, fork });
+    this.byHash.set(entry.hash, { entry, source, fork, added: this.clock() });
     const parent = entry.parent?.hash ?? "";
     const kids = this.children.get(parent);
     if (kids) kids.add(entry.hash);
@@ -145,6 +163,15 @@ export class HeaderIndex {
       e = e.parent;
     }
     return out.reverse();
+  }
+
+  /** Forgets the headers older than the expiry (Map order is arrival order). */
+  private expire(): void {
+    const cutoff = this.clock() - this.limits.expiryMs;
+    for (const [hash, h] of this.byHash) {
+      if (h.added > cutoff) break;
+      this.delete(hash);
+    }
   }
 
   private lowest(): ChainEntry | undefined {

@@ -84,7 +84,17 @@ export interface ChainEvents {
    * A processBlock call settled: how long it took, waiting in the queue included, and how it ended
    * (`invalid` for a BlockError, `error` for anything else). For monitoring (the node's metrics).
    */
-  processed: [event: { seconds: number; outcome: ProcessResult["status"] | "invalid" | "error" }];
+  processed: [
+    event: {
+      seconds: number;
+      /**
+       * The part of `seconds` the call ran once its turn came (its wait in the queue excluded): for a block
+       * refused or parked before it is stored, main-thread time.
+       */
+      busy: number;
+      outcome: ProcessResult["status"] | "invalid" | "error";
+    },
+  ];
 }
 
 /** What waits inside the chain (for monitoring): the queue, the pools (as bytes) and the held headers. */

@@ -54,7 +54,7 @@ export class Waiting {
   constructor(limits: WaitingLimits, clock: () => number = Date.now) {
     this.orphans = new BlockPool(limits.orphans, clock);
     this.future = new BlockPool(limits.future, clock);
-    this.headers = new HeaderIndex(limits.headers);
+    this.headers = new HeaderIndex(limits.headers, clock);
   }
 
   /**
