@@ -67,6 +67,9 @@ function fill(tag: number, n: number, size: number): BlockRecord[] {
     if (size >= 8) {
       data.writeUInt32BE(tag, 0);
       data.writeUInt32BE(i, 4);
+    } else {
+      // Small records: their position, big-endian, so no two in a block are alike (MUTATED otherwise).
+      for (let b = 0, v = i; b < size; b++, v = Math.floor(v / 256)) data[size - 1 - b] = v & 0xff;
     }
     out.push({ type: "data", data: new Uint8Array(data) });
   }
