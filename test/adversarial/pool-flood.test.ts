@@ -11,17 +11,14 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { regtest } from "../../src/consensus/params.ts";
-import { type AttackPlan, honestChain, startAttacker } from "../helpers/attacker.ts";
-import { liveHeap, loopDelay, MB } from "../helpers/measure.ts";
-import { importBlocks, startNode, type TestNode, waitFor } from "../helpers/net.ts";
+import { honestChain, runAttack } from "../helpers/attacker.ts";
+import { importBlocks, startNode, type TestNode } from "../helpers/net.ts";
 
 const HONEST = 5;
 const honest = honestChain(HONEST);
 const running = new Set<TestNode>();
-const stops: Array<() => void> = [];
 
 after(async () => {
-  for (const stop of stops) stop();
   await Promise.all([...running].map((n) => n.stop()));
 });
 
@@ -33,52 +30,13 @@ async function victim(): Promise<TestNode> {
   return n;
 }
 
-/** What the victim paid for one attack: heap growth, its chain's time per block, the loop's delay. */
-interface Cost {
-  heapMB: number;
-  /** Median and largest time a block's processBlock call ran (its queue wait excluded), in ms. */
-  medianMs: number;
-  maxMs: number;
-  loopMaxMs: number;
-  judged: number;
-  banned: boolean;
-}
-
-/** Runs `plan` against `v` from a new attacker process; resolves once the victim judged it all. */
-async function attack(v: TestNode, plan: AttackPlan): Promise<Cost> {
-  const attacker = await startAttacker(v.net.multiaddrs()[0]!, plan);
-  stops.push(() => attacker.stop());
-  const busy: number[] = [];
-  const onProcessed = (e: { seconds: number; busy?: number }): void => {
-    busy.push((e.busy ?? e.seconds) * 1000);
-  };
-  v.tc.chain.on("processed", onProcessed);
-  let banned = false;
-  v.net.on("peer:banned", (e) => {
-    if (e.peerId === attacker.peerId) banned = true;
-  });
-  const heap0 = liveHeap();
-  const loop = loopDelay();
-  await attacker.publish();
-  await waitFor(() => banned || busy.length >= attacker.hashes.length, 300_000, "the victim to judge it all");
-  const { maxMs: loopMaxMs } = loop.stop();
-  // Gossipsub keeps a received message for 10 heartbeats (2 s): the heap is measured after that.
-  await new Promise((r) => setTimeout(r, 2_500));
-  const heapMB = (liveHeap() - heap0) / MB;
-  v.tc.chain.off("processed", onProcessed);
-  attacker.stop();
-  const sorted = busy.slice().sort((a, b) => a - b);
-  const medianMs = sorted[Math.floor(sorted.length / 2)] ?? 0;
-  return { heapMB, medianMs, maxMs: sorted.at(-1) ?? 0, loopMaxMs, judged: busy.length, banned };
-}
-
 // 4,095 records of 236 bytes and the miner record: a full block (978 KB) within the record cap (4,096).
 const FULL = { records: 4_095, recordBytes: 236 };
 
 describe("attack: too-new and orphan blocks from one peer", () => {
   it("70 too-new full blocks: held as bytes within the sender's 4 MiB, each parked in under 5 ms", async () => {
     const v = await victim();
-    const cost = await attack(v, { kind: "future", count: 70, honest: HONEST, paceMs: 20, ...FULL });
+    const cost = await runAttack(v, { kind: "future", count: 70, honest: HONEST, paceMs: 20, ...FULL });
     assert.ok(cost.heapMB <= 64, `heap grew ${cost.heapMB.toFixed(1)} MB`);
     assert.ok(cost.medianMs <= 5, `median ${cost.medianMs.toFixed(2)} ms of main thread per block`);
     const { future, futureBytes } = v.tc.chain.backlog;
@@ -89,7 +47,7 @@ describe("attack: too-new and orphan blocks from one peer", () => {
 
   it("40 full orphans: held as bytes within the sender's 8 MiB, each parked in under 5 ms", async () => {
     const v = await victim();
-    const cost = await attack(v, { kind: "orphans", count: 40, honest: HONEST, paceMs: 20, ...FULL });
+    const cost = await runAttack(v, { kind: "orphans", count: 40, honest: HONEST, paceMs: 20, ...FULL });
     assert.ok(cost.heapMB <= 64, `heap grew ${cost.heapMB.toFixed(1)} MB`);
     assert.ok(cost.medianMs <= 5, `median ${cost.medianMs.toFixed(2)} ms of main thread per block`);
     const { orphans, orphanBytes } = v.tc.chain.backlog;
@@ -99,7 +57,7 @@ describe("attack: too-new and orphan blocks from one peer", () => {
 
   it("too-new blocks of 199,001 records: refused from their first bytes, the sender banned at the first", async () => {
     const v = await victim();
-    const cost = await attack(v, {
+    const cost = await runAttack(v, {
       kind: "future",
       count: 6,
       honest: HONEST,

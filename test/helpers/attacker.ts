@@ -25,7 +25,8 @@ import type { BlockRecord } from "../../src/consensus/records.ts";
 import { rawBlockHash } from "../../src/net/protocols.ts";
 import { useNativeCrypto } from "../../src/node/crypto.ts";
 import { makeChain, makeChild } from "./blocks.ts";
-import { startNode, waitFor } from "./net.ts";
+import { liveHeap, loopDelay, MB } from "./measure.ts";
+import { startNode, type TestNode, waitFor } from "./net.ts";
 
 export interface AttackPlan {
   kind: "siblings" | "future" | "orphans";
@@ -141,6 +142,61 @@ export async function startAttacker(victim: string, plan: AttackPlan): Promise<A
       proc.kill("SIGKILL");
     },
   };
+}
+
+/** What a victim paid for one attack: heap growth, its chain's time per block, the loop's delay. */
+interface Cost {
+  heapMB: number;
+  /** Median and largest time a block's processBlock call ran (its queue wait excluded), in ms. */
+  medianMs: number;
+  maxMs: number;
+  loopMaxMs: number;
+  /** Blocks the victim judged (the rest never reached it: the sender was banned first). */
+  judged: number;
+  banned: boolean;
+  /** From the first publish until the victim judged the last block. */
+  seconds: number;
+}
+
+/**
+ * Runs `plan` against `v` (a node in this process) from a new attacker process, and measures the victim:
+ * resolves once it judged every block (or banned the attacker).
+ */
+export async function runAttack(v: TestNode, plan: AttackPlan): Promise<Cost> {
+  const attacker = await startAttacker(v.net.multiaddrs()[0]!, plan);
+  const busy: number[] = [];
+  const onProcessed = (e: { seconds: number; busy?: number }): void => {
+    busy.push((e.busy ?? e.seconds) * 1000);
+  };
+  v.tc.chain.on("processed", onProcessed);
+  let banned = false;
+  v.net.on("peer:banned", (e) => {
+    if (e.peerId === attacker.peerId) banned = true;
+  });
+  const heap0 = liveHeap();
+  const loop = loopDelay();
+  const t0 = performance.now();
+  try {
+    await attacker.publish();
+    await waitFor(
+      () => banned || busy.length >= attacker.hashes.length,
+      600_000,
+      "the victim to judge it all",
+    );
+  } catch (err) {
+    attacker.stop();
+    throw err;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const { maxMs: loopMaxMs } = loop.stop();
+  // Gossipsub keeps a received message for 10 heartbeats (2 s): the heap is measured after that.
+  await new Promise((r) => setTimeout(r, 2_500));
+  const heapMB = (liveHeap() - heap0) / MB;
+  v.tc.chain.off("processed", onProcessed);
+  attacker.stop();
+  const sorted = busy.slice().sort((a, b) => a - b);
+  const medianMs = sorted[Math.floor(sorted.length / 2)] ?? 0;
+  return { heapMB, medianMs, maxMs: sorted.at(-1) ?? 0, loopMaxMs, judged: busy.length, banned, seconds };
 }
 
 /** The script: build, connect, wait for "go", publish, stay until stdin closes. */
