@@ -8,12 +8,12 @@ import { BoundedMap } from "../util/bounded.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { Acceptor, type Change } from "./accept.ts";
 import { type CheckOptions, checkBlock, type Position } from "./connect.ts";
-import { ChainError } from "./errors.ts";
 import type { HeaderLimits } from "./headers.ts";
 import { type Arrival, decode, type Incoming, Intake, LOCAL_SOURCE } from "./intake.ts";
 import type { BlockSink } from "./interfaces.ts";
 import { readTree, recheck, writeGenesis } from "./load.ts";
 import type { PoolLimits } from "./pools.ts";
+import { BlockQueue, DEFAULT_QUEUE_LIMITS, type QueueLimits } from "./queue.ts";
 import { ChainReads } from "./reads.ts";
 import type { ChainStore } from "./store.ts";
 import { type RunItem, reorgOf } from "./switch.ts";
@@ -42,20 +42,6 @@ export interface ChainOptions {
   /** Invalid block hashes remembered beyond those in the store (default 10,000). */
   invalidCacheSize?: number;
 }
-
-/** Bounds of the block queue (`exclusive`) for blocks nobody asked for; asked-for and local calls always queue. */
-export interface QueueLimits {
-  /** Calls queued at once (the running one included) past which a block nobody asked for is refused BUSY. */
-  maxDepth: number;
-  /** The same bound per source (a peer, the HTTP API). */
-  maxPerSource: number;
-}
-
-/**
- * 32 calls, 8 per source: a queued call holds its block's bytes (at most 1 MB), so the queue holds at most
- * 32 MB, 8 MB of them one peer's, and refusing costs the sender its message (gossip: Ignore), not a penalty.
- */
-export const DEFAULT_QUEUE_LIMITS: QueueLimits = { maxDepth: 32, maxPerSource: 8 };
 
 /** Most blocks processBlocks commits in one batch. */
 const EXTEND_BATCH = 500;
@@ -93,16 +79,11 @@ export class Chain extends ChainReads implements BlockSink {
   private readonly acceptor: Acceptor;
   /** Hash → why it is invalid, for blocks never stored (bounded, oldest dropped first). */
   private readonly invalid: BoundedMap<string, BlockErrorData>;
-  private readonly queueLimits: QueueLimits;
+  private readonly queue: BlockQueue;
   /** Steps 1 to 4 and 6 (intake.ts). */
   private readonly intake: Intake;
   /** Work counters, for monitoring and for tests that a cached rejection costs no second validation. */
   readonly stats = { sanityChecks: 0, recordChecks: 0, reorgs: 0 };
-  private queue: Promise<unknown> = Promise.resolve();
-  /** Calls in the queue, the running one included; and those of blocks nobody asked for, by source. */
-  private depth = 0;
-  private readonly bySource = new Map<string, number>();
-  private closed = false;
 
   private constructor(opts: ChainOptions) {
     const d = DEFAULT_WAITING_LIMITS;
@@ -116,7 +97,7 @@ export class Chain extends ChainReads implements BlockSink {
     const { params, store, tree, records, now, stats } = this;
     this.acceptor = new Acceptor({ params, store, tree, records, now, stats });
     this.invalid = new BoundedMap(opts.invalidCacheSize ?? 10_000);
-    this.queueLimits = { ...DEFAULT_QUEUE_LIMITS, ...opts.queueLimits };
+    this.queue = new BlockQueue({ ...DEFAULT_QUEUE_LIMITS, ...opts.queueLimits });
     this.intake = new Intake({
       params,
       tree,
@@ -157,7 +138,7 @@ export class Chain extends ChainReads implements BlockSink {
     const gated = a.requested ? undefined : (a.source ?? LOCAL_SOURCE);
     let run: Promise<ProcessResult>;
     try {
-      if (gated !== undefined) this.admit(gated);
+      if (gated !== undefined) this.queue.admit(gated);
       const turn = (): Promise<ProcessResult> => {
         began = performance.now();
         return this.intake.run(block, a);
@@ -257,41 +238,20 @@ export class Chain extends ChainReads implements BlockSink {
   }
 
   /** Waits for the block being processed, then refuses new calls (ChainError CLOSED). */
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.queue.catch(() => {});
+  close(): Promise<void> {
+    return this.queue.close();
   }
 
   /**
-   * Queues `fn` behind every call before it: the chain runs one call at a time. `source`: the sender of a
-   * block nobody asked for, counted against its share of the queue (`admit`).
+   * Queues `fn` behind every call before it: the chain runs one call at a time (queue.ts). `source`: the
+   * sender of a block nobody asked for, counted against its share of the queue.
    */
   protected exclusive<T>(fn: () => Promise<T>, source?: string): Promise<T> {
-    if (this.closed) return Promise.reject(new ChainError("CLOSED", "chain is closed"));
-    this.depth++;
-    if (source !== undefined) this.bySource.set(source, (this.bySource.get(source) ?? 0) + 1);
-    const run = this.queue.then(fn, fn).finally(() => {
-      this.depth--;
-      if (source === undefined) return;
-      const n = (this.bySource.get(source) ?? 1) - 1;
-      if (n > 0) this.bySource.set(source, n);
-      else this.bySource.delete(source);
-    });
-    this.queue = run.catch(() => {});
-    return run;
+    return this.queue.run(fn, source);
   }
 
   protected get queued(): number {
-    return this.depth;
-  }
-
-  /** Refuses a block nobody asked for when the queue is at its bound, in all or for its source (BUSY). */
-  private admit(source: string): void {
-    const { maxDepth, maxPerSource } = this.queueLimits;
-    if (this.depth >= maxDepth)
-      throw new ChainError("BUSY", `block queue full (${this.depth} calls waiting): try again later`);
-    if ((this.bySource.get(source) ?? 0) >= maxPerSource)
-      throw new ChainError("BUSY", `block queue full for ${source} (${maxPerSource} calls waiting)`);
+    return this.queue.depth;
   }
 
   // ---------------------------------------------------------------- processing (btcd's process.go)
