@@ -1,4 +1,5 @@
 import type { Chain } from "../chain/chain.ts";
+import type { Block } from "../consensus/block.ts";
 import { HEADER_SIZE } from "../consensus/header.ts";
 import { encodeRecord } from "../consensus/records.ts";
 import type { Mempool } from "../mempool/index.ts";
@@ -33,10 +34,16 @@ export function chainMiner(
   opts: Omit<MinerOptions, "getContext" | "submit" | "onTip" | "records" | "onRecords">,
   mempool?: Mempool,
 ): Miner {
-  if (!mempool) return new Miner({ ...chainHooks(chain), ...opts });
+  // The node's own blocks are never refused for the queue's bound or a low-work floor: as Bitcoin Core's
+  // generateblock, they are processed as if asked for (docs/protocol.md, "Blocks nobody asked for").
+  const hooks = {
+    ...chainHooks(chain),
+    submit: (block: Block) => chain.processBlock(block, { requested: true }),
+  };
+  if (!mempool) return new Miner({ ...hooks, ...opts });
   const room = templateRoom(chain.params.maxBlockSize, opts.minerName);
   return new Miner({
-    ...chainHooks(chain),
+    ...hooks,
     ...opts,
     // At most the records consensus allows a block, its miner record included (docs/consensus.md).
     records: () =>
