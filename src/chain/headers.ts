@@ -76,6 +76,7 @@ export class HeaderIndex {
     return this.byHash.get(hash)?.entry;
   }
 
+  /** Whether a header is held. */
   has(hash: string): boolean {
     return this.byHash.has(hash);
   }
