@@ -42,6 +42,7 @@ describe("attack: too-new and orphan blocks from one peer", () => {
     const { future, futureBytes } = v.tc.chain.backlog;
     assert.ok(futureBytes <= 4 * 1024 * 1024, `${futureBytes} bytes held from one sender`);
     assert.ok(future >= 1, "the newest are held for a retry");
+    assert.equal(v.tc.chain.height, HONEST, "none was taken: all were early");
     assert.equal(cost.banned, false, "an early block is not its sender's fault");
   });
 

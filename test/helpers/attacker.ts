@@ -24,7 +24,7 @@ import { regtest } from "../../src/consensus/params.ts";
 import type { BlockRecord } from "../../src/consensus/records.ts";
 import { rawBlockHash } from "../../src/net/protocols.ts";
 import { useNativeCrypto } from "../../src/node/crypto.ts";
-import { makeChain, makeChild } from "./blocks.ts";
+import { makeChain, makeChild, mineBlock } from "./blocks.ts";
 import { liveHeap, loopDelay, MB } from "./measure.ts";
 import { startNode, type TestNode, waitFor } from "./net.ts";
 
@@ -77,8 +77,15 @@ function fill(tag: number, n: number, size: number): BlockRecord[] {
   return out;
 }
 
-/** The plan's blocks, serialized, in sending order (the control first when asked for). */
-export function attackBlocks(plan: AttackPlan, nowSeconds = Math.floor(Date.now() / 1000)): Uint8Array[] {
+/**
+ * The plan's blocks, serialized, in sending order (the control first when asked for). A too-new block's time
+ * is set last, from the clock when the bodies are built (building 199,001-record blocks takes a minute), so
+ * that it is `aheadSeconds` ahead when it is sent: only its header is mined again (regtest: a few hashes).
+ */
+export function attackBlocks(
+  plan: AttackPlan,
+  clock = (): number => Math.floor(Date.now() / 1000),
+): Uint8Array[] {
   const honest = honestChain(plan.honest + 1);
   const tip = honest[plan.honest]!;
   const n = plan.records ?? 15;
@@ -88,12 +95,15 @@ export function attackBlocks(plan: AttackPlan, nowSeconds = Math.floor(Date.now(
   for (let i = 0; i < plan.count + (plan.small ?? 0); i++) {
     const records = i < plan.count ? fill(i, n, size) : fill(i, 1, 8);
     const miner = `attack ${i}`;
-    if (plan.kind === "siblings") {
-      out.push(makeChild(honest[plan.forkHeight ?? 1]!, regtest, { miner, records }));
-    } else if (plan.kind === "future") {
-      out.push(makeChild(tip, regtest, { miner, records, time: nowSeconds + (plan.aheadSeconds ?? 40) }));
-    } else {
-      out.push(makeChild(ghost, regtest, { miner, records }));
+    const parent =
+      plan.kind === "siblings" ? honest[plan.forkHeight ?? 1]! : plan.kind === "future" ? tip : ghost;
+    out.push(makeChild(parent, regtest, { miner, records, mine: plan.kind !== "future" }));
+  }
+  if (plan.kind === "future") {
+    const time = clock() + (plan.aheadSeconds ?? 40);
+    for (let i = plan.control ? 1 : 0; i < out.length; i++) {
+      const b = out[i]!;
+      out[i] = mineBlock({ header: { ...b.header, time }, records: b.records });
     }
   }
   return out.map(encodeBlock);
