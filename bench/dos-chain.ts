@@ -81,6 +81,7 @@ async function side(): Promise<Figures> {
       side_spam_banned: cost.banned,
       side_spam_control_relayed: relayed.has(control),
       side_spam_median_ms: round(cost.medianMs, 2),
+      side_spam_thread_ms_per_block: round(cost.threadMsPerBlock, 2),
       ...http,
     };
   } finally {
@@ -137,6 +138,7 @@ async function pools(): Promise<Figures> {
       const cost = await runAttack(v, plan);
       log(
         `pools/${name}: heap +${round(cost.heapMB)} MB, median ${round(cost.medianMs, 2)} ms, max ${round(cost.maxMs, 1)} ms ` +
+          `(main thread ${round(cost.threadMsPerBlock, 2)} ms) ` +
           `a block, loop max ${round(cost.loopMaxMs)} ms, ${cost.judged} judged, banned ${cost.banned}`,
       );
       Object.assign(out, {
@@ -144,6 +146,7 @@ async function pools(): Promise<Figures> {
         [`pool_${name}_ms_per_block`]: round(cost.medianMs, 2),
         [`pool_${name}_max_ms`]: round(cost.maxMs, 1),
         [`pool_${name}_loop_max_ms`]: round(cost.loopMaxMs),
+        [`pool_${name}_thread_ms_per_block`]: round(cost.threadMsPerBlock, 2),
         [`pool_${name}_judged`]: cost.judged,
         [`pool_${name}_banned`]: cost.banned,
       });
