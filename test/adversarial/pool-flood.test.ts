@@ -71,4 +71,24 @@ describe("attack: too-new and orphan blocks from one peer", () => {
     assert.ok(cost.banned, "over the record cap: BAD_SIZE, penalty 100");
     assert.equal(v.tc.chain.backlog.futureBytes, 0, "nothing held");
   });
+
+  it("200 blocks as fast as gossipsub sends: the victim's queue holds at most 8 of the sender's", async () => {
+    const v = await victim();
+    // The depth is read as each call settles: the calls behind it are still queued then.
+    const chain = v.tc.chain as typeof v.tc.chain & { backlog?: { queued: number } };
+    let depth = 0;
+    chain.on("processed", () => {
+      depth = Math.max(depth, chain.backlog?.queued ?? Number.POSITIVE_INFINITY);
+    });
+    const cost = await runAttack(v, {
+      kind: "future",
+      count: 200,
+      honest: HONEST,
+      records: 1,
+      recordBytes: 8,
+    });
+    assert.ok(depth <= 8, `the queue reached ${depth} calls`);
+    assert.ok(cost.heapMB <= 64, `heap grew ${cost.heapMB.toFixed(1)} MB`);
+    assert.equal(cost.banned, false, "refusing for a full queue costs the sender its message, not points");
+  });
 });
