@@ -15,6 +15,14 @@ import { honestChain, runAttack } from "../helpers/attacker.ts";
 import { importBlocks, startNode, type TestNode } from "../helpers/net.ts";
 
 const HONEST = 5;
+/**
+ * The bounds below are 5-10x what a quiet machine measures (bench:dos-chain has the figures: under 1 ms a
+ * parked block, about 5 ms a refused full one), so a loaded CI machine passes; the code before took
+ * 2,900 ms of main thread per block, far past any of them.
+ */
+const PER_BLOCK_MEDIAN_MS = 25;
+const PER_BLOCK_MAX_MS = 250;
+const LOOP_MAX_MS = 2_500;
 const honest = honestChain(HONEST);
 const running = new Set<TestNode>();
 
@@ -38,7 +46,7 @@ describe("attack: too-new and orphan blocks from one peer", () => {
     const v = await victim();
     const cost = await runAttack(v, { kind: "future", count: 70, honest: HONEST, paceMs: 20, ...FULL });
     assert.ok(cost.heapMB <= 64, `heap grew ${cost.heapMB.toFixed(1)} MB`);
-    assert.ok(cost.medianMs <= 5, `median ${cost.medianMs.toFixed(2)} ms of the chain's time per block`);
+    assert.ok(cost.medianMs <= PER_BLOCK_MEDIAN_MS, `median ${cost.medianMs.toFixed(2)} ms of the chain's time per block`);
     const { future, futureBytes } = v.tc.chain.backlog;
     assert.ok(futureBytes <= 4 * 1024 * 1024, `${futureBytes} bytes held from one sender`);
     assert.ok(future >= 1, "the newest are held for a retry");
@@ -50,7 +58,7 @@ describe("attack: too-new and orphan blocks from one peer", () => {
     const v = await victim();
     const cost = await runAttack(v, { kind: "orphans", count: 40, honest: HONEST, paceMs: 20, ...FULL });
     assert.ok(cost.heapMB <= 64, `heap grew ${cost.heapMB.toFixed(1)} MB`);
-    assert.ok(cost.medianMs <= 5, `median ${cost.medianMs.toFixed(2)} ms of the chain's time per block`);
+    assert.ok(cost.medianMs <= PER_BLOCK_MEDIAN_MS, `median ${cost.medianMs.toFixed(2)} ms of the chain's time per block`);
     const { orphans, orphanBytes } = v.tc.chain.backlog;
     assert.ok(orphanBytes <= 8 * 1024 * 1024, `${orphanBytes} bytes held from one sender`);
     assert.ok(orphans >= 1);
@@ -65,8 +73,8 @@ describe("attack: too-new and orphan blocks from one peer", () => {
       records: 199_000,
       recordBytes: 3,
     });
-    assert.ok(cost.maxMs <= 50, `${cost.maxMs.toFixed(1)} ms of the chain's time for one block`);
-    assert.ok(cost.loopMaxMs <= 1_000, `the event loop stalled ${cost.loopMaxMs.toFixed(0)} ms`);
+    assert.ok(cost.maxMs <= PER_BLOCK_MAX_MS, `${cost.maxMs.toFixed(1)} ms of the chain's time for one block`);
+    assert.ok(cost.loopMaxMs <= LOOP_MAX_MS, `the event loop stalled ${cost.loopMaxMs.toFixed(0)} ms`);
     assert.ok(cost.heapMB <= 64, `heap grew ${cost.heapMB.toFixed(1)} MB`);
     assert.ok(cost.banned, "over the record cap: BAD_SIZE, penalty 100");
     assert.equal(v.tc.chain.backlog.futureBytes, 0, "nothing held");
