@@ -3,6 +3,7 @@ import type { Duplex } from "node:stream";
 import Fastify, { type FastifyInstance, LogController, type RawServerDefault } from "fastify";
 import type { Logger } from "../util/logger.ts";
 import { toErrorResponse } from "./errors.ts";
+import { checkRequest, type GuardOptions, hostMatcher, type RouteGuardConfig } from "./guard.ts";
 import { DEFAULT_BODY_LIMIT } from "./routes.ts";
 
 /**
@@ -18,6 +19,8 @@ export interface AppOptions {
   logger: Logger;
   /** Time a client has to send a whole request, headers and body, in ms (at least 1). */
   requestTimeoutMs: number;
+  /** The token and the host names of the request rule every request passes first (src/api/guard.ts). */
+  guard?: GuardOptions;
 }
 
 /** Most of an oversized body read (and discarded) to deliver its 413; past it the connection is cut. */
@@ -110,6 +113,24 @@ export function createApp(opts: AppOptions): ApiServer {
     clientErrorHandler: answerClientError,
   });
 
+  // Before anything else, for every request (routes, files, 404s): Host, Origin, and what a
+  // state-changing request must carry. Runs before the body is read, so a refused body is never parsed.
+  const hostAllowed = hostMatcher(opts.guard?.allowedHosts);
+  const token = opts.guard?.token;
+  app.addHook("onRequest", async (req) => {
+    const config = req.routeOptions.config as Partial<RouteGuardConfig> | undefined;
+    const refusal = checkRequest(
+      {
+        method: req.method,
+        headers: req.headers,
+        remoteAddress: req.socket.remoteAddress,
+        auth: config?.auth === true,
+      },
+      { token, hostAllowed },
+    );
+    if (refusal) throw refusal;
+  });
+
   app.addContentTypeParser("application/octet-stream", { parseAs: "buffer" }, (_req, body, done) =>
     done(null, body),
   );
@@ -119,8 +140,12 @@ export function createApp(opts: AppOptions): ApiServer {
     // A body over the limit is read to its end and discarded before the 413 goes out: a client that
     // sends its whole body before it reads (fetch, most libraries) would otherwise see the connection
     // closed under it (EPIPE) instead of the answer. Bounded by the request timeout and MAX_DRAIN_BYTES.
-    if (status === 413 && !req.raw.complete) await drain(req.raw, MAX_DRAIN_BYTES);
-    if (status >= 500) log.error({ err, url: req.url }, "request failed");
+    // The same for requests the guard refused before their body was read (401, 403).
+    if ((status === 413 || status === 401 || status === 403) && !req.raw.complete)
+      await drain(req.raw, MAX_DRAIN_BYTES);
+    // Only a failure nobody planned for (500 INTERNAL) is an error with its stack; a refusal by design,
+    // 503 P2P_DISABLED or MEMPOOL_FULL included, is the answer working as documented.
+    if (status === 500) log.error({ err, url: req.url }, "request failed");
     else log.debug({ code: body.error.code, url: req.url }, "request refused");
     return reply.status(status).type("application/json").send(body);
   });

@@ -1,7 +1,14 @@
 import { z } from "zod";
 import type { RecordJson } from "../mempool/json.ts";
 import { errorWithCause } from "../util/errors.ts";
-import { buildPath, type RouteArgs, type RouteName, type RouteResponse, routes } from "./routes.ts";
+import {
+  buildPath,
+  CLIENT_HEADER,
+  type RouteArgs,
+  type RouteName,
+  type RouteResponse,
+  routes,
+} from "./routes.ts";
 import { ApiError, ErrorBody, type RecordAck } from "./schemas.ts";
 
 /**
@@ -17,6 +24,8 @@ export interface ApiClientOptions {
   token?: string;
   /** Per-request timeout in ms (default 10 s). */
   timeoutMs?: number;
+  /** Sent as the X-JBC-Client header (default "jbc"): the node's proof that no web page sent a POST. */
+  client?: string;
 }
 
 /** One parsed server-sent event. */
@@ -82,8 +91,9 @@ export class ApiClient {
     return this.call("getBlocks", { query });
   }
 
-  block(id: string | number) {
-    return this.call("getBlock", { params: { id: String(id) } });
+  /** One block with a page of its records (`from`, `limit`: docs/api.md). */
+  block(id: string | number, query: { from?: number; limit?: number } = {}) {
+    return this.call("getBlock", { params: { id: String(id) }, query });
   }
 
   rawBlock(hash: string) {
@@ -148,7 +158,7 @@ export class ApiClient {
    * server ends the stream. Resolves when the stream ends; heartbeats are skipped.
    */
   async events(onEvent: (e: StreamEvent) => void, signal?: AbortSignal): Promise<void> {
-    const headers: Record<string, string> = { accept: "text/event-stream" };
+    const headers: Record<string, string> = { accept: "text/event-stream", ...this.clientHeader() };
     if (this.opts.token) headers["authorization"] = `Bearer ${this.opts.token}`;
     const res = await fetch(`${this.base}${routes.events.path}`, { headers, ...(signal ? { signal } : {}) });
     if (!res.ok || !res.body) throw await errorFrom(res);
@@ -169,8 +179,13 @@ export class ApiClient {
     }
   }
 
+  /** The header every request carries (docs/api.md, "Who may ask what"). */
+  private clientHeader(): Record<string, string> {
+    return { [CLIENT_HEADER]: this.opts.client ?? "jbc" };
+  }
+
   private async fetch(url: string, init: RequestInit): Promise<Response> {
-    const headers = new Headers(init.headers);
+    const headers = new Headers({ ...this.clientHeader(), ...(init.headers as Record<string, string>) });
     if (this.opts.token) headers.set("authorization", `Bearer ${this.opts.token}`);
     let res: Response;
     try {

@@ -2,6 +2,7 @@ import { createReadStream, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { ApiServer } from "./app.ts";
+import { CLIENT_HEADER } from "./routes.ts";
 
 /**
  * GET /api/docs: the API reference, Swagger UI over GET /api/openapi.json, served from the
@@ -32,10 +33,16 @@ const PAGE = `<!doctype html>
 </html>
 `;
 
+// "Try it out" sends the client header, as jbc's own clients do, so POSTs from this page work
+// (docs/api.md, "Who may ask what"); the page is served by the node, so it is same-origin.
 const INIT = `window.ui = SwaggerUIBundle({
   url: "/api/openapi.json",
   dom_id: "#swagger-ui",
   deepLinking: true,
+  requestInterceptor: (req) => {
+    req.headers["${CLIENT_HEADER}"] = "api-docs";
+    return req;
+  },
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
   layout: "StandaloneLayout",
 });

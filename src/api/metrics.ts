@@ -40,8 +40,8 @@ function gauge(r: Reg, name: string, help: string, read: () => number): void {
   });
 }
 
-/** Height, work, difficulty and orphans now; blocks, refusals, reorgs and processBlock times so far. */
-function chainMetrics(r: Reg, chain: ApiBackend["chain"]): Detach {
+/** Height, work, difficulty, and what waits inside the chain (orphans, the queue, the pools, held headers) now. */
+function chainGauges(r: Reg, chain: ApiBackend["chain"]): void {
   gauge(r, "jbc_chain_height", "Height of the main chain's tip", () => chain.height);
   gauge(r, "jbc_chain_work", "Total work of the main chain (expected hashes), as a float", () =>
     Number(chain.tip.chainWork),
@@ -79,6 +79,11 @@ function chainMetrics(r: Reg, chain: ApiBackend["chain"]): Detach {
     "Headers of blocks nobody asked for kept without their bodies",
     () => chain.backlog.headers,
   );
+}
+
+/** The chain's gauges; blocks, refusals, reorgs and processBlock times so far. */
+function chainMetrics(r: Reg, chain: ApiBackend["chain"]): Detach {
+  chainGauges(r, chain);
   const blocks = new Counter({
     name: "jbc_chain_blocks_total",
     help: "Blocks accepted, by where they went: main (joined the main chain) or side",

@@ -5,7 +5,13 @@
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { type BlockRecord, type DataRecord, encodeRecord, type SignedRecord } from "../consensus/records.ts";
-import { type MempoolError, recordFromJson, recordToJson } from "../mempool/index.ts";
+import {
+  httpClient,
+  type MempoolError,
+  type RecordSource,
+  recordFromJson,
+  recordToJson,
+} from "../mempool/index.ts";
 import { BoundedMap } from "../util/bounded.ts";
 import type { ApiBackend, RecordsBackend } from "./backend.ts";
 import { MAX_RECORDS_PER_REQUEST } from "./routes.ts";
@@ -194,16 +200,14 @@ export class RecordsApi {
         },
       );
     };
+    // The client's share of the pool (src/mempool/shares.ts): its address, or its IPv6 /64.
+    const source: RecordSource = { kind: "api", client: httpClient(req.socket.remoteAddress) };
     // A batch the pool cannot take whole is refused whole (a batch of only known records is refused
     // too: rare, and a retry answers their status). One record goes to admit, which answers known ones.
-    if (
-      array &&
-      (mempool.size + records.length > mempool.maxCount || mempool.bytes + bytes > mempool.maxBytes)
-    )
-      throw full();
+    if (array && !mempool.hasRoom(source, records.length, bytes)) throw full();
     const out: RecordAck[] = [];
     for (let i = 0; i < encoded.length; i++) {
-      const r = await mempool.admit(encoded[i]!, { kind: "api" });
+      const r = await mempool.admit(encoded[i]!, source);
       if (r.ok) out.push({ id: r.entry.id, status: "pending" });
       else if (r.error.code === "ALREADY_PENDING") out.push({ id: r.id!, status: "pending" });
       else if (r.error.code === "ALREADY_CONFIRMED") out.push({ id: r.id!, status: "confirmed" });

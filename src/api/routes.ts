@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { HeadersPage, MAX_HEADERS_PER_REQUEST } from "./headers.ts";
 import {
   AddPeerBody,
   AuthorRecords,
@@ -25,7 +26,7 @@ import {
  * The handler groups (after Lodestar's `api/impl/<group>`): each route names one, and the server takes
  * its handler from that group's factory, so a route without a handler does not compile.
  */
-export type ApiGroup = "node" | "blocks" | "records" | "peers" | "mining" | "legacy";
+export type ApiGroup = "node" | "blocks" | "headers" | "records" | "peers" | "mining" | "legacy";
 
 /**
  * Every HTTP route, declared once as data (after Lodestar's packages/api routes): the server registers
@@ -33,7 +34,8 @@ export type ApiGroup = "node" | "blocks" | "records" | "peers" | "mining" | "leg
  *
  * `response` is a zod schema for JSON routes, or says the body is something else: raw block bytes, a
  * server-sent event stream, or the legacy chain dump (a JSON array too long to buffer, streamed).
- * `auth` routes change the node: they need the API token unless the request comes from loopback.
+ * `auth` routes change the node: they need the API token unless the request comes from loopback. Every
+ * POST also needs the token, the CLIENT_HEADER or a JSON / octet-stream body (src/api/guard.ts).
  */
 export interface RouteDef {
   /** The handler group that serves it (src/api/handlers/<group>.ts). */
@@ -62,10 +64,24 @@ export const RECORDS_BODY_LIMIT = 4 * 1024 * 1024;
 export const MAX_RECORDS_PER_REQUEST = 1000;
 export const MAX_PAGE = 100;
 export const MAX_TREE_DEPTH = 1000;
+/** Most records one page of a block view holds (docs/api.md, GET /api/blocks/:hashOrHeight). */
+export const MAX_RECORDS_PAGE = 1000;
+/** Records a block can hold at most: 2-byte records filling a 1 MB block. */
+const MAX_BLOCK_RECORDS = 500_000;
+/** Largest value of a u32 field (heights, record indexes, header fields): what the store and the wire hold. */
+export const U32_MAX = 0xffffffff;
+
+/**
+ * The header a client sends to show that a state-changing request was not made by a web page: browsers
+ * send a custom header across sites only after a preflight, which this API never grants (src/api/guard.ts).
+ * Any non-empty value; jbc's client and explorer send their names.
+ */
+export const CLIENT_HEADER = "X-JBC-Client";
 
 const hashOrHeight = z
   .string()
   .regex(/^(?:\d{1,10}|[0-9a-fA-F]{64})$/, "a height or a 64-digit block hash")
+  .refine((s) => s.length === 64 || Number(s) <= U32_MAX, `a height is at most ${U32_MAX}`)
   .transform((s) => s.toLowerCase());
 const blockHash = z
   .string()
@@ -81,6 +97,7 @@ const intParam = (min: number, max: number) =>
     z
       .string()
       .regex(/^(?:0|[1-9]\d{0,15})$/, "expected a decimal integer")
+      .describe(`a decimal integer from ${min} to ${max}`)
       .transform(Number)
       .pipe(z.number().int().min(min).max(max))
       .optional(),
@@ -130,8 +147,10 @@ export const routes = {
     method: "GET",
     path: "/api/blocks/:id",
     params: z.object({ id: hashOrHeight }),
+    query: z.object({ from: intParam(0, MAX_BLOCK_RECORDS), limit: intParam(1, MAX_RECORDS_PAGE) }).strict(),
     response: BlockDetail,
-    summary: "One block (main or side) by hash, or the main-chain block at a height",
+    summary:
+      "One block (main or side) by hash, or the main-chain block at a height, with a page of its records",
   },
   getRawBlock: {
     group: "blocks",
@@ -156,6 +175,23 @@ export const routes = {
     query: z.object({ depth: intParam(1, MAX_TREE_DEPTH) }).strict(),
     response: Tree,
     summary: "The recent block tree with side branches",
+  },
+  getHeaders: {
+    group: "headers",
+    method: "GET",
+    path: "/api/headers",
+    query: z.object({ from: intParam(0, 2 ** 32), count: intParam(0, MAX_HEADERS_PER_REQUEST) }).strict(),
+    response: HeadersPage,
+    summary:
+      "The node's tip and its main-chain headers from a height (hex; count 0 for the tip alone); raw bytes with Accept: application/octet-stream",
+  },
+  getRawHeaders: {
+    group: "headers",
+    method: "GET",
+    path: "/api/headers/raw",
+    query: z.object({ from: intParam(0, 2 ** 32), count: intParam(1, MAX_HEADERS_PER_REQUEST) }).strict(),
+    response: "bytes",
+    summary: "Main-chain headers from a height: 80 bytes each, concatenated (application/octet-stream)",
   },
   getPeers: {
     group: "peers",
@@ -231,9 +267,14 @@ export const routes = {
           .regex(/^[0-9a-fA-F]{64}$/, "a 64-digit ed25519 public key")
           .transform((s) => s.toLowerCase()),
         limit: intParam(1, MAX_PAGE),
+        // Both halves are u32 in the author index's keys: a larger one cannot name a place.
         before: z
           .string()
           .regex(/^\d{1,10}:\d{1,10}$/, "height:index, the `next` of the previous page")
+          .refine(
+            (s) => s.split(":").every((n) => Number(n) <= U32_MAX),
+            `height and index are each at most ${U32_MAX}`,
+          )
           .optional(),
       })
       .strict(),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { dataIn, dataMessage, decimal, hash, hexOf, U32, u32Field, u64Decimal } from "./schema-fields.ts";
 
 /**
  * The JSON shapes of the HTTP API, as zod schemas. The server's handlers are typed against them and the
@@ -6,9 +7,7 @@ import { z } from "zod";
  * fails loudly at the first request. Big integers (work) travel as decimal strings.
  */
 
-const hash = z.string().regex(/^[0-9a-f]{64}$/, "a 64-digit lower-case hex hash");
-const hex = z.string().regex(/^(?:[0-9a-fA-F]{2})*$/, "even-length hex");
-const decimal = z.string().regex(/^\d+$/, "a decimal integer");
+export * from "./record-schemas.ts";
 
 /** `{ error: { code, message } }`: the one error body every route and failure returns. */
 export const ErrorBody = z.object({
@@ -110,23 +109,28 @@ export type BlockPage = z.infer<typeof BlockPage>;
 export const RecordJson = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("miner"),
-    height: z.number().int().min(0).max(0xffffffff),
+    height: z.number().int().min(0).max(U32),
     /** 64-bit, as a decimal string. */
-    extraNonce: decimal,
+    extraNonce: u64Decimal,
     miner: z.string(),
   }),
-  z.object({
-    type: z.literal("data"),
-    data: z.string(),
-    encoding: z.enum(["utf8", "hex"]),
-  }),
-  z.object({
-    type: z.literal("signed"),
-    data: z.string(),
-    encoding: z.enum(["utf8", "hex"]),
-    publicKey: hex,
-    signature: hex,
-  }),
+  z
+    .object({
+      type: z.literal("data"),
+      data: z.string(),
+      encoding: z.enum(["utf8", "hex"]),
+    })
+    .refine(dataIn, dataMessage),
+  z
+    .object({
+      type: z.literal("signed"),
+      data: z.string(),
+      encoding: z.enum(["utf8", "hex"]),
+      /** ed25519: 32-byte key, 64-byte signature. */
+      publicKey: hexOf(64),
+      signature: hexOf(128),
+    })
+    .refine(dataIn, dataMessage),
 ]);
 export type RecordJson = z.infer<typeof RecordJson>;
 
@@ -138,7 +142,10 @@ export const RecordView = z.intersection(
     id: hash,
     /** Serialized size in bytes. */
     size: z.number().int(),
-    /** For signed records: whether the signature verifies. */
+    /**
+     * For signed records, the chain's verdict (never recomputed on a read): true in a valid block, false
+     * for the record a BAD_SIGNATURE refusal names; absent when the node has not checked it.
+     */
     signatureValid: z.boolean().optional(),
   }),
 );
@@ -172,7 +179,13 @@ export const BlockDetail = z.object({
   confirmations: z.number().int(),
   sincePrev: z.number().int().nullable(),
   merkleRoot: hash,
+  /** Records in the block; `records` is one page of them (query `from`, `limit`). */
+  recordCount: z.number().int(),
+  /** Index of the page's first record. */
+  recordsFrom: z.number().int(),
   records: z.array(RecordView),
+  /** Pass as `from` for the next page of records; null on the last page. */
+  recordsNext: z.number().int().nullable(),
   children: z.array(ChildRef),
   invalid: z.record(z.string(), z.unknown()).optional(),
 });
@@ -266,15 +279,21 @@ export const MiningResult = z.object({ mining: MiningView });
  * Block.to_dict wrote them, then jbc's own fields (snake_case like the original's) and the records.
  */
 export const LegacyBlock = z.object({
-  index: z.union([z.string(), z.number()]),
-  timestamp: z.union([z.string(), z.number()]),
+  /** The height (u32), as the original's string or a number. */
+  index: u32Field,
+  timestamp: u32Field,
   data: z.string(),
-  prev_hash: z.string(),
-  hash: z.string().optional(),
-  nonce: z.union([z.string(), z.number()]),
-  version: z.number().int().optional(),
-  bits: z.string().optional(),
-  merkle_root: z.string().optional(),
+  /** The parent's hash; empty for genesis. */
+  prev_hash: z.union([z.literal(""), hexOf(64)]),
+  hash: hexOf(64).optional(),
+  nonce: u32Field,
+  /** The header's version, a u32 on the wire: -1 is refused, not stored as ffffffff. */
+  version: z.number().int().min(0).max(U32).optional(),
+  bits: z
+    .string()
+    .regex(/^(?:0x)?[0-9a-fA-F]{1,8}$/, "up to 8 hex digits")
+    .optional(),
+  merkle_root: hexOf(64).optional(),
   miner: z.string().optional(),
   records: z.array(RecordJson).min(1).max(100_000),
 });
@@ -285,110 +304,3 @@ export const MinedResult = z.object({
   status: SubmitResult.shape.status,
   hash,
 });
-
-// ---------------------------------------------------------------- records (issue 9, docs/api.md "Records")
-
-/** A record id: sha256d of the record's bytes, display order (bytes reversed), as block hashes are shown. */
-export const RecordId = z
-  .string()
-  .regex(/^[0-9a-fA-F]{64}$/, "a 64-digit record id")
-  .transform((s) => s.toLowerCase());
-
-export const RecordStatus = z.enum(["pending", "confirmed"]);
-export type RecordStatus = z.infer<typeof RecordStatus>;
-
-/** What POST /api/records answers per record, in the order submitted. */
-export const RecordAck = z.object({ id: hash, status: RecordStatus });
-export type RecordAck = z.infer<typeof RecordAck>;
-
-export const SubmitRecordsResult = z.union([RecordAck, z.array(RecordAck)]);
-
-/**
- * A record as GET /api/records shows it: `encoding` is utf8 when the data is valid UTF-8, else base64
- * (src/mempool/json.ts `recordToJson`); miner records (record 0 of every block) show their fields.
- */
-export const RecordBody = z.union([
-  z.object({
-    type: z.enum(["data", "signed"]),
-    data: z.string(),
-    encoding: z.enum(["utf8", "hex", "base64"]),
-    publicKey: hash.optional(),
-    signature: z
-      .string()
-      .regex(/^[0-9a-f]{128}$/)
-      .optional(),
-  }),
-  z.object({
-    type: z.literal("miner"),
-    height: z.number().int(),
-    extraNonce: decimal,
-    miner: z.string(),
-  }),
-]);
-export type RecordBody = z.infer<typeof RecordBody>;
-
-export const RecordBlockRef = z.object({ hash, height: z.number().int(), time: z.number().int() });
-
-/** An inclusion proof (src/consensus/proof.ts RecordProof; docs/consensus.md "Record inclusion proofs"). */
-export const RecordProofView = z.object({
-  /** The proof format (PROOF_VERSION); a verifier refuses formats it does not read. */
-  version: z.literal(2),
-  header: z.string().regex(/^[0-9a-f]{160}$/),
-  index: z.number().int(),
-  /** Records in the block: fixes the tree's depth and which nodes are duplicated. */
-  count: z.number().int(),
-  branch: z.array(hash),
-  /** The block's miner record (hex) and its branch; absent for the miner record itself (index 0). */
-  miner: z
-    .object({
-      record: z.string().regex(/^(?:[0-9a-f]{2})+$/),
-      branch: z.array(hash),
-    })
-    .optional(),
-});
-
-export const RecordDetail = z.object({
-  id: hash,
-  status: RecordStatus,
-  record: RecordBody,
-  /** Confirmed records: the main-chain block that carries it. */
-  block: RecordBlockRef.optional(),
-  /** Position of the record in its block (0 is the miner record). */
-  index: z.number().int().optional(),
-  /** Main-chain blocks from its block to the tip inclusive. */
-  confirmations: z.number().int().optional(),
-  proof: RecordProofView.optional(),
-});
-export type RecordDetail = z.infer<typeof RecordDetail>;
-
-export const AuthorRecord = z.object({
-  id: hash,
-  record: RecordBody,
-  block: RecordBlockRef,
-  index: z.number().int(),
-  confirmations: z.number().int(),
-});
-
-export const AuthorRecords = z.object({
-  records: z.array(AuthorRecord),
-  /** Pass as `before` for the next (older) page; null on the last page. */
-  next: z
-    .string()
-    .regex(/^\d+:\d+$/)
-    .nullable(),
-});
-export type AuthorRecords = z.infer<typeof AuthorRecords>;
-
-export const MempoolView = z.object({
-  count: z.number().int(),
-  bytes: z.number().int(),
-  /** Age of the record waiting longest, ms; 0 when empty. */
-  oldestAgeMs: z.number(),
-  maxCount: z.number().int(),
-  maxBytes: z.number().int(),
-  /** A page of pending ids in arrival order (the order blocks take them in). */
-  ids: z.array(hash),
-  /** Pass as `after` for the next page; null on the last page. */
-  next: hash.nullable(),
-});
-export type MempoolView = z.infer<typeof MempoolView>;

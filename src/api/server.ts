@@ -5,9 +5,11 @@ import { type DevnetOptions, registerDevnetRoutes } from "./devnet.ts";
 import { registerApiDocs } from "./docs-page.ts";
 import { EventHub, type EventHubOptions } from "./events.ts";
 import { getApiHandlers } from "./handlers/index.ts";
+import { ROUTE_LIMITS, type RouteLimit, registerRouteLimits } from "./limits.ts";
 import { registerMetrics } from "./metrics.ts";
 import type { RecordsApiOptions } from "./records.ts";
 import { registerRoutes } from "./register.ts";
+import type { RouteName } from "./routes.ts";
 import { ApiError } from "./schemas.ts";
 import { registerExplorer } from "./static.ts";
 
@@ -22,6 +24,11 @@ export interface ApiServerOptions {
    * such requests from other hosts are always refused.
    */
   token?: string;
+  /**
+   * Host names the API answers to besides IP addresses and localhost (`--api-hosts`): exact names,
+   * `*.suffix`, or `*` for any. Other names in `Host` are refused (DNS rebinding; src/api/guard.ts).
+   */
+  allowedHosts?: readonly string[];
   /** Directory of the built explorer (index.html and assets), served at `/` when it exists. */
   webRoot?: string;
   /** Reported in /api/status. */
@@ -29,6 +36,10 @@ export interface ApiServerOptions {
   events?: EventHubOptions;
   /** Bytes of serialized /blockchain.json blocks kept between requests (default 16 MiB; 0 disables). */
   legacyCacheBytes?: number;
+  /** Bytes of block bodies the block view keeps between requests (default 32 MiB; 0 disables). */
+  viewCacheBytes?: number;
+  /** Concurrency limits of heavy routes, over limits.ts ROUTE_LIMITS (tests lower them). */
+  routeLimits?: Partial<Record<RouteName, RouteLimit>>;
   /**
    * Time a client has to send a whole request, headers and body, in ms (default 30 s): a client that
    * stops sending mid-request is answered 408 and disconnected instead of holding the connection forever.
@@ -54,6 +65,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   const app = createApp({
     logger: opts.logger ?? silentLogger,
     requestTimeoutMs: Math.max(1, opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+    guard: { token: opts.token, allowedHosts: opts.allowedHosts },
   });
   const hub = new EventHub(backend, opts.events);
   let closing = false;
@@ -67,6 +79,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   const metrics = registerMetrics(app, backend);
   app.addHook("onClose", async () => metrics.close());
   setNotFound(app);
+  registerRouteLimits(app, { ...ROUTE_LIMITS, ...opts.routeLimits });
 
   const handlers = getApiHandlers(
     {
@@ -74,10 +87,11 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       started,
       records: opts.records,
       legacyCacheBytes: opts.legacyCacheBytes,
+      viewCacheBytes: opts.viewCacheBytes,
     },
     { backend, hub },
   );
-  registerRoutes(app, handlers, opts.token);
+  registerRoutes(app, handlers);
   registerApiDocs(app);
   registerDevnetRoutes(app, { ...opts.devnet, backend });
   await registerExplorer(app, opts.webRoot);

@@ -1,12 +1,12 @@
 import { isUtf8 } from "node:buffer";
 import type { ChainReader } from "../chain/interfaces.ts";
 import type { ChainEntry, ProcessResult, Reorg } from "../chain/types.ts";
-import { type Block, recordIds } from "../consensus/block.ts";
 import { fromHex, toHex } from "../consensus/bytes.ts";
 import { bitsToTarget, blockWork, decodeBits } from "../consensus/compact.ts";
+import { sha256d } from "../consensus/hash.ts";
 import { hashToHex } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
-import { type BlockRecord, encodeRecord, verifyRecordSignature } from "../consensus/records.ts";
+import type { BlockRecord } from "../consensus/records.ts";
 import type {
   BlockDetail,
   BlockSummary,
@@ -108,13 +108,43 @@ export function recordFromJson(r: RecordJson): BlockRecord {
   }
 }
 
-function recordView(rec: BlockRecord, index: number, id: Uint8Array): RecordView {
+/** A record of a block page: its place, its bytes as stored and the record they decode to. */
+export interface PagedRecord {
+  index: number;
+  bytes: Uint8Array;
+  record: BlockRecord;
+}
+
+/**
+ * Whether a signed record's signature verifies, as the chain found it, never recomputed on a read (a
+ * block's 9,000 signatures took seconds a request): every signature of a valid block was checked when the
+ * block joined the main chain; a block refused as BAD_SIGNATURE names its bad record. Otherwise the node
+ * has not checked (a side block not yet connected, a block refused for another rule): undefined.
+ */
+function signatureVerdict(e: ChainEntry, index: number): boolean | undefined {
+  if (e.status === "valid") return true;
+  const bad = e.invalid;
+  if (bad?.code === "BAD_SIGNATURE" && bad.index === index) return false;
+  return undefined;
+}
+
+/** One page of a block's records as the view shows them, and the index the next page starts at. */
+export interface RecordsPage {
+  count: number;
+  from: number;
+  records: RecordView[];
+  next: number | null;
+}
+
+/** A record of a block page as the view shows it: fields, id, size, the chain's signature verdict. */
+export function recordView(e: ChainEntry, p: PagedRecord): RecordView {
+  const verdict = p.record.type === "signed" ? signatureVerdict(e, p.index) : undefined;
   return {
-    ...recordJson(rec),
-    index,
-    id: hashToHex(id),
-    size: encodeRecord(rec).length,
-    ...(rec.type === "signed" ? { signatureValid: verifyRecordSignature(rec) } : {}),
+    ...recordJson(p.record),
+    index: p.index,
+    id: hashToHex(sha256d(p.bytes)),
+    size: p.bytes.length,
+    ...(verdict === undefined ? {} : { signatureValid: verdict }),
   };
 }
 
@@ -124,10 +154,10 @@ export function children(chain: ChainReader, e: ChainEntry): ChainEntry[] {
   return out.sort((a, b) => Number(chain.isMain(b)) - Number(chain.isMain(a)) || a.seq - b.seq);
 }
 
-export function blockDetail(chain: ChainReader, e: ChainEntry, block: Block): BlockDetail {
+/** One block's view with one page of its records (block-pages.ts renders and caches the page). */
+export function blockDetail(chain: ChainReader, e: ChainEntry, page: RecordsPage): BlockDetail {
   const params = chain.params;
   const main = chain.isMain(e);
-  const ids = recordIds(block);
   const target = bitsToTarget(e.header.bits) ?? 0n;
   const merkleRoot = hashToHex(e.header.merkleRoot);
   return {
@@ -152,7 +182,10 @@ export function blockDetail(chain: ChainReader, e: ChainEntry, block: Block): Bl
     confirmations: main ? chain.height - e.height + 1 : 0,
     sincePrev: e.parent ? e.header.time - e.parent.header.time : null,
     merkleRoot,
-    records: block.records.map((r, i) => recordView(r, i, ids[i]!)),
+    recordCount: page.count,
+    recordsFrom: page.from,
+    records: page.records,
+    recordsNext: page.next,
     children: children(chain, e).map((c) => ({
       hash: c.hash,
       height: c.height,

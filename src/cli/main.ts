@@ -63,6 +63,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./commands/record.ts")).recordCommand(),
   },
   {
+    name: "headers",
+    description:
+      "check the chain's headers from several nodes as a light client, keeping its state in a file",
+    load: async () => (await import("./commands/headers.ts")).headersCommand(),
+  },
+  {
     name: "sim",
     description:
       "simulate a proof-of-work network in virtual time on the real chain code (docs/simulation.md)",

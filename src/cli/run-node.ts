@@ -1,11 +1,41 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { StoreError } from "../chain/store.ts";
+import type { NetworkParams } from "../consensus/params.ts";
 import { checkPortFree, EXIT, StartupError, stopOnSignals, writePidFile } from "../node/lifecycle.ts";
-import type { JbcNode } from "../node/node.ts";
+import type { JbcNode, NodeOptions } from "../node/node.ts";
 import { defaultDatadir } from "../node/paths.ts";
-import { closeLogger, createLogger } from "../util/logger.ts";
-import type { NodeCommandOptions } from "./commands/node.ts";
+import { closeLogger, createLogger, type Logger } from "../util/logger.ts";
+
+/**
+ * The options of `jbc node` as commander hands them over. They live here, not in commands/node.ts, so
+ * that file imports this one (lazily, for the action) and nothing imports back: no import cycle.
+ */
+export interface NodeCommandOptions {
+  port: number;
+  mine: boolean;
+  peer: string[];
+  datadir?: string;
+  network: NetworkParams;
+  miner?: string;
+  threads?: number;
+  p2pPort?: number;
+  p2p: boolean;
+  host: string;
+  logLevel: string;
+  /** A path, or false for --no-log-file; undefined means the default in the data directory. */
+  logFile?: string | false;
+  logMaxMb: number;
+  logKeep: number;
+  apiToken?: string;
+  apiHosts: string[];
+  jsonCacheMb: number;
+  mdns: boolean;
+  sync: boolean;
+  devnetPeers: string[];
+  mempoolMb: number;
+  mempoolExpiry: number;
+}
 
 /**
  * What `jbc node` does: checks that its ports and data directory are free (one line and an exit code
@@ -19,27 +49,7 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
   // Nothing is logged before the checks below pass, so a refused start leaves no log file behind.
   let logger = createLogger({ level: "silent" });
   const p2pPort = o.p2pPort ?? (o.port === 0 ? 0 : o.port + 1000);
-  const fail = async (err: unknown): Promise<never> => {
-    logger.error({ err }, "start failed");
-    await closeLogger(logger);
-    const code =
-      err instanceof StartupError
-        ? err.exitCode
-        : err instanceof StoreError && err.code === "LOCKED"
-          ? EXIT.DATADIR_IN_USE
-          : EXIT.FAILED;
-    const text = err instanceof Error ? err.message : String(err);
-    // A port taken between the check and the listen (libp2p words it over several lines).
-    const inUse = /EADDRINUSE[^\n]*?(\S+):(\d+)\s*$/m.exec(text);
-    const message =
-      err instanceof StoreError && err.code === "LOCKED"
-        ? `data directory ${datadir} is in use by another process`
-        : inUse
-          ? `port ${inUse[2]} on ${inUse[1]} is in use`
-          : text.split("\n")[0];
-    process.stderr.write(`jbc node: ${message}\n`);
-    process.exit(inUse ? EXIT.PORT_IN_USE : code);
-  };
+  const fail = (err: unknown): Promise<never> => failStart(err, datadir, logger);
 
   // The node's modules load while the checks run.
   const nodeModule = import("../node/node.ts");
@@ -76,21 +86,7 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
 
   starting = (async () => {
     const { JbcNode } = await nodeModule;
-    return JbcNode.create({
-      params: o.network,
-      datadir,
-      http: { host: o.host, port: o.port },
-      p2p: o.p2p ? { host: o.host, port: p2pPort, peers: o.peer, mdns: o.mdns } : false,
-      mine: o.mine,
-      minerName: o.miner ?? `node on port ${o.port}`,
-      ...(o.threads ? { threads: o.threads } : {}),
-      ...(o.apiToken ? { apiToken: o.apiToken } : {}),
-      chainJsonCacheBytes: o.jsonCacheMb * 1024 * 1024,
-      syncWrites: o.sync,
-      devnetPeers: o.devnetPeers,
-      mempool: { maxBytes: o.mempoolMb * 1024 * 1024, expiryMs: o.mempoolExpiry },
-      logger,
-    });
+    return JbcNode.create(nodeOptions(o, datadir, p2pPort, logger));
   })();
   try {
     await starting;
@@ -98,4 +94,49 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
     removePidFile();
     await fail(err);
   }
+}
+
+/**
+ * Ends a refused or failed start: logs the error, then one line on stderr and the exit code EXIT says
+ * (a port taken, a data directory in use, a StartupError's own code, else FAILED).
+ */
+async function failStart(err: unknown, datadir: string, logger: Logger): Promise<never> {
+  logger.error({ err }, "start failed");
+  await closeLogger(logger);
+  const code =
+    err instanceof StartupError
+      ? err.exitCode
+      : err instanceof StoreError && err.code === "LOCKED"
+        ? EXIT.DATADIR_IN_USE
+        : EXIT.FAILED;
+  const text = err instanceof Error ? err.message : String(err);
+  // A port taken between the check and the listen (libp2p words it over several lines).
+  const inUse = /EADDRINUSE[^\n]*?(\S+):(\d+)\s*$/m.exec(text);
+  const message =
+    err instanceof StoreError && err.code === "LOCKED"
+      ? `data directory ${datadir} is in use by another process`
+      : inUse
+        ? `port ${inUse[2]} on ${inUse[1]} is in use`
+        : text.split("\n")[0];
+  process.stderr.write(`jbc node: ${message}\n`);
+  process.exit(inUse ? EXIT.PORT_IN_USE : code);
+}
+
+/** The node `jbc node` starts, from its options. */
+function nodeOptions(o: NodeCommandOptions, datadir: string, p2pPort: number, logger: Logger): NodeOptions {
+  return {
+    params: o.network,
+    datadir,
+    http: { host: o.host, port: o.port, allowedHosts: o.apiHosts },
+    p2p: o.p2p ? { host: o.host, port: p2pPort, peers: o.peer, mdns: o.mdns } : false,
+    mine: o.mine,
+    minerName: o.miner ?? `node on port ${o.port}`,
+    ...(o.threads ? { threads: o.threads } : {}),
+    ...(o.apiToken ? { apiToken: o.apiToken } : {}),
+    chainJsonCacheBytes: o.jsonCacheMb * 1024 * 1024,
+    syncWrites: o.sync,
+    devnetPeers: o.devnetPeers,
+    mempool: { maxBytes: o.mempoolMb * 1024 * 1024, expiryMs: o.mempoolExpiry },
+    logger,
+  };
 }

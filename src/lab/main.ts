@@ -11,7 +11,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { intArg } from "../cli/options.ts";
 import { Lab } from "./lab.ts";
 import { checkCapable, cleanStale, LabUnavailableError } from "./netns.ts";
-import { scenarios } from "./scenarios/index.ts";
+import { type Scenario, type ScenarioOptions, scenarios } from "./scenarios/index.ts";
 
 // The lab is a command: its output is its interface (library code below logs nothing).
 const print = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -45,8 +45,9 @@ interface Options {
   keepLogs?: string;
 }
 
-async function main(): Promise<number> {
-  const program = new Command("lab")
+/** The lab's command line (commander; exitOverride so main decides the exit code). */
+function labProgram(): Command {
+  return new Command("lab")
     .description("run jbc nodes in Linux network namespaces and drive a scenario against them")
     .requiredOption("--scenario <name>", `one of: ${Object.keys(scenarios).join(", ")}`)
     .option("--nodes <n>", "hosts (each a namespace with one node)", intArg(1, 200))
@@ -73,9 +74,27 @@ async function main(): Promise<number> {
     .option("--keep-logs <dir>", "copy every node's log to <dir> before the cleanup")
     .option("--json", "print only the final JSON line", false)
     .exitOverride();
+}
+
+/** The scenario's options: those given on the command line, the scenario's defaults for the rest. */
+function scenarioOptions(o: Options): ScenarioOptions {
+  return {
+    ...(o.seconds !== undefined ? { seconds: o.seconds } : {}),
+    ...(o.blockInterval !== undefined ? { blockInterval: o.blockInterval } : {}),
+    ...(o.sockets !== undefined ? { sockets: o.sockets } : {}),
+    ...(o.blocks !== undefined ? { blocks: o.blocks } : {}),
+    ...(o.delays !== undefined ? { delays: o.delays } : {}),
+    ...(o.jitter !== undefined ? { jitter: o.jitter } : {}),
+    ...(o.mbit !== undefined ? { mbit: o.mbit } : {}),
+    ...(o.recordBytes !== undefined ? { recordBytes: o.recordBytes } : {}),
+    ...(o.records !== undefined ? { records: o.records } : {}),
+  };
+}
+
+async function main(): Promise<number> {
   let o: Options;
   try {
-    o = program.parse(process.argv).opts<Options>();
+    o = labProgram().parse(process.argv).opts<Options>();
   } catch (err) {
     return (err as { exitCode?: number }).exitCode === 0 ? 0 : EXIT_USAGE;
   }
@@ -103,7 +122,19 @@ async function main(): Promise<number> {
   }
   const stale = await cleanStale();
   if (stale.length) say(`removed the remains of killed labs in slots ${stale.join(", ")}`);
+  return runScenario(o, scenario, nodes, say);
+}
 
+/**
+ * Builds the lab, runs the scenario and prints its result (the JSON line last); removes the lab on every
+ * way out, a signal included (exit 130 after the cleanup).
+ */
+async function runScenario(
+  o: Options,
+  scenario: Scenario,
+  nodes: number,
+  say: (line: string) => void,
+): Promise<number> {
   let lab: Lab | undefined;
   let creating: Promise<Lab> | undefined;
   let interrupted: Promise<never> | undefined;
@@ -127,17 +158,7 @@ async function main(): Promise<number> {
     say(
       `lab slot ${lab.topo.slot}: ${nodes} hosts on 198.18.${lab.topo.slot}.0/24, scenario ${scenario.name}`,
     );
-    const result = await scenario.run(lab, {
-      ...(o.seconds !== undefined ? { seconds: o.seconds } : {}),
-      ...(o.blockInterval !== undefined ? { blockInterval: o.blockInterval } : {}),
-      ...(o.sockets !== undefined ? { sockets: o.sockets } : {}),
-      ...(o.blocks !== undefined ? { blocks: o.blocks } : {}),
-      ...(o.delays !== undefined ? { delays: o.delays } : {}),
-      ...(o.jitter !== undefined ? { jitter: o.jitter } : {}),
-      ...(o.mbit !== undefined ? { mbit: o.mbit } : {}),
-      ...(o.recordBytes !== undefined ? { recordBytes: o.recordBytes } : {}),
-      ...(o.records !== undefined ? { records: o.records } : {}),
-    });
+    const result = await scenario.run(lab, scenarioOptions(o));
     await lab.close(o.keepLogs);
     if (interrupted) return interrupted;
     say(

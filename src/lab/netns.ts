@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { isAlive } from "../node/lifecycle.ts";
 
 const run = promisify(execFile);
 const STATE_DIR = "/run/jbclab";
@@ -39,15 +40,6 @@ export async function sh(cmd: string, args: string[]): Promise<string> {
 
 async function ip(...args: string[]): Promise<string> {
   return sh("ip", args);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** One host of the lab. */
@@ -133,7 +125,7 @@ export async function cleanStale(): Promise<number[]> {
     const m = /^(\d+)\.pid$/.exec(f);
     if (!m) continue;
     const pid = Number(readFileSync(join(STATE_DIR, f), "utf8"));
-    if (!alive(pid)) stale.push(Number(m[1]));
+    if (!isAlive(pid)) stale.push(Number(m[1]));
   }
   // Names without a pid file: a lab killed between claiming and writing, or a removed state dir.
   const claimed = new Set(readdirSync(STATE_DIR).map((f) => Number.parseInt(f, 10)));

@@ -84,3 +84,19 @@ export class MempoolError extends Error {
     return { code: this.code, message: this.message, penalty: this.penalty };
   }
 }
+
+/** The refusal of a full pool, with its counts and bounds (the caller's `stats()`). */
+export function fullError(s: {
+  count: number;
+  bytes: number;
+  maxCount: number;
+  maxBytes: number;
+}): MempoolError {
+  return new MempoolError({
+    code: "MEMPOOL_FULL",
+    count: s.count,
+    bytes: s.bytes,
+    maxCount: s.maxCount,
+    maxBytes: s.maxBytes,
+  });
+}

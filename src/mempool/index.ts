@@ -17,6 +17,7 @@ export {
 export {
   decodeMempoolFile,
   encodeMempoolFile,
+  MAX_SHARE_KEY,
   MEMPOOL_FILE,
   MEMPOOL_FILE_VERSION,
   type MempoolFileResult,
@@ -26,4 +27,6 @@ export {
   writeFileAtomic,
 } from "./persist.ts";
 export type { ChainSwitch } from "./reorg.ts";
+export { httpClient, REORG_SHARE, sourceShare } from "./shares.ts";
+export { TEMPLATE_QUANTUM } from "./template.ts";
 export type * from "./types.ts";

@@ -1,12 +1,17 @@
 /** The pool's data: entries, where they came from, admission results, options and events. */
+import type { BlockSource, ChainReader } from "../chain/interfaces.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import type { BlockRecord } from "../consensus/records.ts";
 import type { Logger } from "../util/logger.ts";
 import type { MempoolError, MempoolErrorCode } from "./errors.ts";
 
-/** Where a record came from: the net layer relays to every peer but the one it came from. */
+/**
+ * Where a record came from: the net layer relays to every peer but the one it came from, and the pool
+ * counts it against that source's share (shares.ts): an HTTP client by `client` (shares.ts `httpClient`;
+ * one share "local" without it), a peer by its id.
+ */
 export type RecordSource =
-  | { kind: "api" }
+  | { kind: "api"; client?: string }
   | { kind: "peer"; peer: string }
   | { kind: "disk" }
   | { kind: "reorg" };
@@ -20,6 +25,8 @@ export interface MempoolEntry {
   /** When it entered the pool, ms since the epoch (by the injected clock); expiry counts from here. */
   time: number;
   source: RecordSource;
+  /** The share it counts against (shares.ts): its source's, or for a record loaded from the file, the one it had. */
+  share: string;
 }
 
 export type AdmitResult =
@@ -37,16 +44,25 @@ export interface MempoolOptions {
   now?: () => number;
   /** The file `load` and `save` use (`mempoolFile(datadir)`); without it they do nothing. */
   file?: string;
+  /**
+   * The chain the pool follows, read by `load` only: the records of blocks that left the main chain after
+   * the file was saved (a reorg, then a kill before the next save) come back, as the reorg returned them
+   * (recover.ts).
+   */
+  chain?: PoolChain;
   logger?: Logger;
 }
 
 export interface MempoolEvents {
   /** A record became pending (admitted, loaded, or returned by a reorg). */
   added: [entry: MempoolEntry];
-  /** Records left the pool: included in a block, or expired. */
-  removed: [ids: string[], reason: "block" | "expired"];
+  /**
+   * Records left the pool: included in a block, expired, or evicted (for a source under its share, or
+   * for records a reorg returned).
+   */
+  removed: [ids: string[], reason: "block" | "expired" | "evicted"];
   /** An admission was refused (for monitoring: the code, and where the record came from). */
-  refused: [code: MempoolErrorCode, source: RecordSource["kind"]];
+  refused: [code: MempoolErrorCode, kind: RecordSource["kind"], source: RecordSource];
 }
 
 export interface MempoolStats {
@@ -57,3 +73,7 @@ export interface MempoolStats {
   maxCount: number;
   maxBytes: number;
 }
+
+/** What the pool reads of the chain at `load` (the chain's own interfaces, chain/interfaces.ts). */
+export type PoolChain = Pick<ChainReader, "tip" | "getEntry" | "isMain" | "entriesFrom"> &
+  Pick<BlockSource, "getBlock">;

@@ -26,6 +26,7 @@ export {
   recordsTopic,
   STATUS_PROTOCOL,
 } from "./protocols.ts";
+export { HEADERS_PROTOCOL } from "./reqresp/headers.ts";
 export {
   fetchP2PInfo,
   type P2PInfo,

@@ -2,6 +2,7 @@ import "./polyfill.ts";
 import { EventEmitter } from "node:events";
 import type { GossipSub } from "@libp2p/gossipsub";
 import type { Libp2p, PeerId } from "@libp2p/interface";
+import { peerIdFromString } from "@libp2p/peer-id";
 import { Sync } from "../sync/sync.ts";
 import type { SyncFault } from "../sync/types.ts";
 import { BoundedMap } from "../util/bounded.ts";
@@ -29,16 +30,17 @@ import {
   STATUS_PROTOCOL,
 } from "./protocols.ts";
 import { BlockFetcher, BlockServer } from "./reqresp/blocks.ts";
+import { fetchHeaders, HEADERS_PROTOCOL, HeaderServer, HeadersUnconnectedError } from "./reqresp/headers.ts";
 
 /**
  * The peer-to-peer layer: libp2p (TCP, Noise, Yamux) with gossipsub for new blocks, request/response
- * protocols for status and block download (docs/protocol.md), peer scoring with persisted bans, and
+ * protocols for status, block download and headers (docs/protocol.md), peer scoring with persisted bans, and
  * reconnection to configured peers. Every block it receives goes through the chain's processBlock or
  * processBlocks; the chain's verdict decides whether gossip forwards it and how much the sender is
  * penalised. Blocks this node connects that did not come from the network (mined here) are published.
  *
  * This class only composes the parts and owns their lifecycle: peers/ (table, handshake, scores, dialer),
- * gossip/ (blocks; records when the node has a mempool), reqresp/ (status, blocks) and the sync loop
+ * gossip/ (blocks; records when the node has a mempool), reqresp/ (status, blocks, headers) and the sync loop
  * from src/sync.
  */
 export class P2PNetwork extends EventEmitter<NetworkEvents> {
@@ -54,6 +56,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
   /** Record gossip, when the node has a mempool. */
   private readonly records: RecordGossip | undefined;
   private readonly server: BlockServer;
+  private readonly headerServer: HeaderServer;
   private readonly fetcher: BlockFetcher;
   private readonly sync: Sync<PeerState>;
   private readonly mempool: NetworkModules["mempool"];
@@ -92,6 +95,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     this.gossip = new BlockGossip(ctx, this.peers);
     if (modules.mempool) this.records = new RecordGossip(ctx, this.peers, modules.mempool, this.recordsTopic);
     this.server = new BlockServer(modules.chain, limits, this.peers);
+    this.headerServer = new HeaderServer(modules.chain, limits, this.peers);
     this.sync = new Sync<PeerState>({
       chain: modules.chain,
       peers: () => this.peers.joined(),
@@ -153,6 +157,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     await this.node.handle(STATUS_PROTOCOL, (s, c) => this.peers.serveStatus(s, c), { ...streams });
     await this.node.handle(BLOCKS_PROTOCOL, (s, c) => this.server.serve(s, c, 1), { ...streams });
     await this.node.handle(BLOCKS_SKIP_PROTOCOL, (s, c) => this.server.serve(s, c, 2), { ...streams });
+    await this.node.handle(HEADERS_PROTOCOL, (s, c) => this.headerServer.serve(s, c), { ...streams });
     this.node.addEventListener("peer:connect", this.peers.onConnect);
     this.node.addEventListener("peer:disconnect", this.peers.onDisconnect);
     this.node.addEventListener("peer:discovery", this.peers.onDiscovery);
@@ -248,6 +253,22 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
   /** Lifts a ban and clears the peer's score. */
   async unban(peerId: string): Promise<void> {
     await this.scores.unban(peerId);
+  }
+
+  /**
+   * Asks a connected peer for up to `max` main-chain headers after `locator` (/jbc/headers/1): 80-byte
+   * headers that connect to the locator and follow each other. An answer that breaks the protocol costs
+   * the peer its penalty and rejects; checking the headers' rules is the caller's (src/light).
+   */
+  async fetchHeaders(peerId: string, locator: readonly Uint8Array[], max: number): Promise<Uint8Array[]> {
+    try {
+      return await fetchHeaders(this.node, peerIdFromString(peerId), locator, max, this.ctx.limits);
+    } catch (err) {
+      if (err instanceof HeadersUnconnectedError && err.first)
+        await this.peers.penalize(peerId, PROTOCOL_PENALTY.UNCONNECTED, `headers: ${err.message}`);
+      else await this.peers.penalizeError(peerId, err, "headers");
+      throw err;
+    }
   }
 
   /** Pending records this node published to no one yet (announced when a peer joins the records mesh). */

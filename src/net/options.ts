@@ -68,6 +68,12 @@ export interface NetworkLimits {
   progressMinBlocks: number;
   /** Shortest interval between two sync:progress events, in ms. */
   progressIntervalMs: number;
+  /** Gossiped records one peer may have judged per second; beyond it they are ignored (gossip/records.ts). */
+  recordGossipPerSec: number;
+  /** Gossiped record bytes one peer may have judged per second. */
+  recordGossipBytesPerSec: number;
+  /** Seconds of those rates a peer may spend at once (the buckets' size). */
+  recordGossipBurstSec: number;
 }
 
 /** Defaults, chosen for a small public network; tests and benchmarks override some. */
@@ -105,6 +111,13 @@ export const DEFAULT_LIMITS: Readonly<NetworkLimits> = {
   gossipD: 6,
   progressMinBlocks: 300,
   progressIntervalMs: 1_000,
+  // Records: a peer relays what its own clients and peers send, so honest bursts are real; these stay
+  // above a node's own admission rate for signed records (about 1,000-4,000/s, docs/benchmarks.md) and
+  // 5x devnet's confirmation rate in bytes (1 MB per 5 s), yet one peer cannot fill a 64 MiB pool in
+  // under a minute or take every core with signature checks. docs/protocol.md "Gossip: records".
+  recordGossipPerSec: 1_000,
+  recordGossipBytesPerSec: 1024 * 1024,
+  recordGossipBurstSec: 4,
 };
 
 /** Options of P2PNetwork.create. */

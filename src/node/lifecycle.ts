@@ -38,7 +38,8 @@ export class StartupError extends Error {
 /** The pid file in a data directory: which process holds it. */
 export const PID_FILE = "jbc.pid";
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists (this user's or another's). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -22,7 +22,14 @@ export interface NodeOptions {
    * HTTP API address; port 0 picks a free port (see `url`). Default 127.0.0.1:5000. `requestTimeoutMs`:
    * time a client has to send a whole request (default 30 s).
    */
-  http?: { host?: string; port?: number; requestTimeoutMs?: number; maxEventStreams?: number };
+  http?: {
+    host?: string;
+    port?: number;
+    requestTimeoutMs?: number;
+    maxEventStreams?: number;
+    /** Host names the API answers to besides IP addresses and localhost (`--api-hosts`; src/api/guard.ts). */
+    allowedHosts?: string[];
+  };
   /** P2P listen address and peers; false runs without networking. */
   p2p?: { host?: string; port?: number; peers?: string[]; mdns?: boolean } | false;
   /** Start mining as soon as the node is up. */
@@ -122,6 +129,8 @@ export class JbcNode {
       ...(opts.mempool?.maxBytes !== undefined ? { maxBytes: opts.mempool.maxBytes } : {}),
       ...(opts.mempool?.expiryMs !== undefined ? { expiryMs: opts.mempool.expiryMs } : {}),
       file: mempoolFile(opts.datadir),
+      // Read at load: a reorg after the last save (then a kill) is found from the saved tip.
+      chain,
       logger: log.child({ module: "mempool" }),
     });
   }
@@ -241,10 +250,13 @@ export class JbcNode {
 
   private async startApi(createApiServer: typeof import("../api/server.ts").createApiServer): Promise<void> {
     const { opts, log } = this;
+    const host = opts.http?.host ?? "127.0.0.1";
     this.api = await createApiServer({
       backend: this.backend(),
       logger: log.child({ module: "api" }),
       token: this.token,
+      // The name the operator told it to listen on is one it answers to.
+      allowedHosts: [...(opts.http?.allowedHosts ?? []), host],
       ...(opts.chainJsonCacheBytes !== undefined ? { legacyCacheBytes: opts.chainJsonCacheBytes } : {}),
       ...(opts.http?.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.http.requestTimeoutMs } : {}),
       ...(opts.http?.maxEventStreams !== undefined
@@ -254,7 +266,6 @@ export class JbcNode {
       version: packageVersion(),
       devnet: { siblings: opts.devnetPeers ?? [], self: () => this.httpUrl },
     });
-    const host = opts.http?.host ?? "127.0.0.1";
     await this.api.listen({ host, port: opts.http?.port ?? 5000 });
     const addr = this.api.server.address() as AddressInfo;
     const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
@@ -263,14 +274,14 @@ export class JbcNode {
 
   /**
    * Loads the saved pool, has it follow the chain (the mempool's onDisconnected / onConnected / onTip: a
-   * connected block's records leave it, a reorg returns the disconnected ones the new branch lacks) and
-   * saves it every MEMPOOL_SAVE_MS when it changed.
+   * connected block's records leave it, a reorg returns the disconnected ones the new branch lacks, and
+   * saves at once) and saves it every MEMPOOL_SAVE_MS when it changed.
    */
   private async startMempool(): Promise<void> {
     const { chain, mempool, log } = this;
     // Registered before the API, the network and the miner subscribe, so they see the pool after a change.
-    chain.on("disconnected", (_entry, block) => mempool.onDisconnected(block));
-    chain.on("connected", (_entry, block) => mempool.onConnected(block));
+    chain.on("disconnected", (entry, block) => mempool.onDisconnected(block, entry));
+    chain.on("connected", (entry, block) => mempool.onConnected(block, entry));
     chain.on("tip", ({ reorg }) => mempool.onTip(reorg !== undefined));
     await mempool.load();
     this.every(MEMPOOL_SAVE_MS, () => {

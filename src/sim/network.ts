@@ -11,6 +11,7 @@ import { MemoryStore } from "./memory-store.ts";
 import { bitsWork, solve } from "./params.ts";
 import { EventQueue } from "./queue.ts";
 import { makeRng, type Rng } from "./rng.ts";
+import { linkPeers, type Topology } from "./topology.ts";
 
 /**
  * The simulated network: N nodes in one process, each a real `Chain` on its own MemoryStore, driven by
@@ -31,8 +32,6 @@ import { makeRng, type Rng } from "./rng.ts";
  * A copy that arrives at a node that already has the block is dropped before processBlock, as a
  * gossip seen-cache would (the chain would answer "duplicate").
  */
-
-export type Topology = { kind: "mesh" } | { kind: "random"; degree: number };
 
 /** What a node does with blocks: honest nodes relay at once; a selfish pool withholds (selfish.ts). */
 export interface Strategy {
@@ -260,27 +259,9 @@ export class Simulation {
   }
 
   private connect(t: Topology): void {
-    const n = this.nodes.length;
-    if (t.kind === "mesh") {
-      for (const node of this.nodes) node.peers = this.nodes.filter((x) => x !== node).map((x) => x.id);
-      return;
-    }
-    // Each node dials `degree` distinct random others (links are two-way), after Bitcoin's 8 outbound.
-    const adj = this.nodes.map(() => new Set<number>());
-    const rng = this.netRng.fork(3);
-    for (let i = 0; i < n; i++) {
-      const want = Math.min(t.degree, n - 1);
-      let guard = 0;
-      while (adj[i]!.size < want && guard++ < 100 * n) {
-        const j = rng.int(n);
-        if (j !== i) {
-          adj[i]!.add(j);
-          adj[j]!.add(i);
-        }
-      }
-    }
+    const peers = linkPeers(this.nodes.length, t, this.netRng.fork(3));
     this.nodes.forEach((node, i) => {
-      node.peers = [...adj[i]!].sort((a, b) => a - b);
+      node.peers = peers[i]!;
     });
   }
 

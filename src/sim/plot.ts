@@ -29,6 +29,9 @@ function curve(f: (x: number) => number, a: number, b: number, n = 100): Array<{
   });
 }
 
+type Layer = NonNullable<Extract<TopLevelSpec, { layer: unknown }>["layer"]>[number];
+
+/** The stale-rate figure: measured rates with their 95% intervals against both published curves. */
 export function staleSpec(r: StaleExperimentResult): TopLevelSpec {
   const xs = r.points.map((p) => p.delay_s / p.interval_s);
   const minX = Math.min(...xs, r.bitcoin ? r.bitcoin.mean_delay_s / 600 : 1) / 1.5;
@@ -43,7 +46,7 @@ export function staleSpec(r: StaleExperimentResult): TopLevelSpec {
     hi: p.stale_rate + p.ci95,
     series: `simulated, T = ${p.interval_s} s`,
   }));
-  const layers: NonNullable<Extract<TopLevelSpec, { layer: unknown }>["layer"]> = [
+  const layers: Layer[] = [
     {
       data: {
         values: [
@@ -89,23 +92,7 @@ export function staleSpec(r: StaleExperimentResult): TopLevelSpec {
       },
     },
   ];
-  if (r.bitcoin) {
-    const b = r.bitcoin;
-    layers.push({
-      data: {
-        values: [
-          { x: b.mean_delay_s / 600, y: b.stale_rate, series: "simulated Bitcoin (log-normal, mean 12.6 s)" },
-          { x: b.mean_delay_s / 600, y: b.measured_stale_rate, series: "measured, Decker–Wattenhofer 2013" },
-        ],
-      },
-      mark: { type: "point", size: 90, shape: "diamond", filled: true },
-      encoding: {
-        x: { field: "x", type: "quantitative", scale: xScale },
-        y: { field: "y", type: "quantitative" },
-        color: { field: "series", type: "nominal", title: null },
-      },
-    });
-  }
+  if (r.bitcoin) layers.push(bitcoinLayer(r.bitcoin, xScale));
   return {
     $schema: SCHEMA,
     title: "Stale rate against propagation delay",
@@ -116,6 +103,28 @@ export function staleSpec(r: StaleExperimentResult): TopLevelSpec {
   };
 }
 
+/** The stale figure's two diamonds: Bitcoin simulated with its measured delays, and as measured. */
+function bitcoinLayer(
+  b: NonNullable<StaleExperimentResult["bitcoin"]>,
+  xScale: { type: "log"; domain: number[] },
+): Layer {
+  return {
+    data: {
+      values: [
+        { x: b.mean_delay_s / 600, y: b.stale_rate, series: "simulated Bitcoin (log-normal, mean 12.6 s)" },
+        { x: b.mean_delay_s / 600, y: b.measured_stale_rate, series: "measured, Decker–Wattenhofer 2013" },
+      ],
+    },
+    mark: { type: "point", size: 90, shape: "diamond", filled: true },
+    encoding: {
+      x: { field: "x", type: "quantitative", scale: xScale },
+      y: { field: "y", type: "quantitative" },
+      color: { field: "series", type: "nominal", title: null },
+    },
+  };
+}
+
+/** The selfish-mining figure: the pool's measured share against Eyal–Sirer's curve for each γ. */
 export function selfishSpec(r: SelfishExperimentResult): TopLevelSpec {
   const gammas = [...new Set(r.points.map((p) => p.gamma))];
   const curves = gammas.flatMap((g) =>
@@ -187,6 +196,7 @@ export function selfishSpec(r: SelfishExperimentResult): TopLevelSpec {
   };
 }
 
+/** The ASERT figure: expected solve time over target after the hash-rate steps, chain beside model. */
 export function difficultySpec(runs: DifficultyRun[]): TopLevelSpec {
   const values = runs.flatMap((r) =>
     r.series.flatMap((s) => [
@@ -223,6 +233,7 @@ export function difficultySpec(runs: DifficultyRun[]): TopLevelSpec {
   };
 }
 
+/** The partition figure: blocks lost against E[min(X, Y)], and the reorg depths at the join. */
 export function partitionSpec(points: PartitionPoint[], interval: number): TopLevelSpec {
   const measured = points.map((p) => ({
     x: p.duration_s / interval,

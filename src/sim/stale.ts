@@ -1,6 +1,7 @@
 import { fixedLatency, type LatencyModel, lognormalLatency } from "./latency.ts";
-import { type SimProgress, type SimStats, Simulation, type Topology } from "./network.ts";
+import { type SimProgress, type SimStats, Simulation } from "./network.ts";
 import { bitsWork, simParams } from "./params.ts";
+import type { Topology } from "./topology.ts";
 
 /**
  * Stale-block rate against propagation delay Δ and block interval T. With every block reaching every

@@ -1,6 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type Logger, pino, type TransportTargetOptions } from "pino";
+import type { LogFileOptions as RotationOptions } from "./log-file.ts";
 
 export type { Logger };
 
@@ -19,8 +21,8 @@ export interface LogFileOptions {
 
 /**
  * The node's logger: human-readable on a terminal (pino-pretty when installed), JSON otherwise, and
- * with `file` also JSON into a size-rotated file (pino-roll). Library code receives a logger; it never
- * writes to the console.
+ * with `file` also JSON into a size-rotated file (log-file.ts: no file ever exceeds `maxMb`, whatever the
+ * write rate). Library code receives a logger; it never writes to the console.
  */
 export function createLogger(
   opts: { level?: string; name?: string; pretty?: boolean; file?: LogFileOptions } = {},
@@ -34,27 +36,29 @@ export function createLogger(
     options: { colorize: true, translateTime: "HH:MM:ss.l", destination: 1 },
   };
   if (!opts.file) return pino({ ...base, ...(pretty ? { transport: prettyTarget } : {}) });
-  // pino-roll links current.log before its own `mkdir` has made the directory.
   mkdirSync(dirname(opts.file.path), { recursive: true });
+  const rotation: RotationOptions = {
+    path: opts.file.path,
+    maxBytes: opts.file.maxMb * 1024 * 1024,
+    keep: opts.file.keep,
+  };
   const targets: TransportTargetOptions[] = [
-    {
-      target: "pino-roll",
-      level,
-      options: {
-        file: opts.file.path,
-        size: `${opts.file.maxMb}m`,
-        mkdir: true,
-        symlink: true,
-        // Across restarts too: a node started every day must not leave a file a day behind.
-        limit: { count: Math.max(0, opts.file.keep - 1), removeOtherLogFiles: true },
-      },
-    },
+    { target: logFileTarget(), level, options: rotation },
     pretty ? prettyTarget : { target: "pino/file", level, options: { destination: 1 } },
   ];
   const transport = pino.transport({ targets });
   const logger = pino(base, transport);
   transports.set(logger, transport);
   return logger;
+}
+
+/**
+ * The module pino's worker loads for the log file. Worker threads do not inherit the tsx loader: from
+ * sources (this module is .ts) the small .mjs entry registers tsx first; compiled, the .js module itself.
+ */
+function logFileTarget(): string {
+  const fromSource = import.meta.url.endsWith(".ts");
+  return fileURLToPath(new URL(fromSource ? "./log-file-entry.mjs" : "./log-file.js", import.meta.url));
 }
 
 /** The worker-thread streams behind loggers from createLogger, for closeLogger. */

@@ -46,7 +46,10 @@ describe("attack: too-new and orphan blocks from one peer", () => {
     const v = await victim();
     const cost = await runAttack(v, { kind: "future", count: 70, honest: HONEST, paceMs: 20, ...FULL });
     assert.ok(cost.heapMB <= 64, `heap grew ${cost.heapMB.toFixed(1)} MB`);
-    assert.ok(cost.medianMs <= PER_BLOCK_MEDIAN_MS, `median ${cost.medianMs.toFixed(2)} ms of the chain's time per block`);
+    assert.ok(
+      cost.medianMs <= PER_BLOCK_MEDIAN_MS,
+      `median ${cost.medianMs.toFixed(2)} ms of the chain's time per block`,
+    );
     const { future, futureBytes } = v.tc.chain.backlog;
     assert.ok(futureBytes <= 4 * 1024 * 1024, `${futureBytes} bytes held from one sender`);
     assert.ok(future >= 1, "the newest are held for a retry");
@@ -58,7 +61,10 @@ describe("attack: too-new and orphan blocks from one peer", () => {
     const v = await victim();
     const cost = await runAttack(v, { kind: "orphans", count: 40, honest: HONEST, paceMs: 20, ...FULL });
     assert.ok(cost.heapMB <= 64, `heap grew ${cost.heapMB.toFixed(1)} MB`);
-    assert.ok(cost.medianMs <= PER_BLOCK_MEDIAN_MS, `median ${cost.medianMs.toFixed(2)} ms of the chain's time per block`);
+    assert.ok(
+      cost.medianMs <= PER_BLOCK_MEDIAN_MS,
+      `median ${cost.medianMs.toFixed(2)} ms of the chain's time per block`,
+    );
     const { orphans, orphanBytes } = v.tc.chain.backlog;
     assert.ok(orphanBytes <= 8 * 1024 * 1024, `${orphanBytes} bytes held from one sender`);
     assert.ok(orphans >= 1);
@@ -73,7 +79,10 @@ describe("attack: too-new and orphan blocks from one peer", () => {
       records: 199_000,
       recordBytes: 3,
     });
-    assert.ok(cost.maxMs <= PER_BLOCK_MAX_MS, `${cost.maxMs.toFixed(1)} ms of the chain's time for one block`);
+    assert.ok(
+      cost.maxMs <= PER_BLOCK_MAX_MS,
+      `${cost.maxMs.toFixed(1)} ms of the chain's time for one block`,
+    );
     assert.ok(cost.loopMaxMs <= LOOP_MAX_MS, `the event loop stalled ${cost.loopMaxMs.toFixed(0)} ms`);
     assert.ok(cost.heapMB <= 64, `heap grew ${cost.heapMB.toFixed(1)} MB`);
     assert.ok(cost.banned, "over the record cap: BAD_SIZE, penalty 100");

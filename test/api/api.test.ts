@@ -231,12 +231,12 @@ describe("HTTP API", () => {
     assertError(longParam.body, "BAD_REQUEST");
     // A header line without a colon never reaches Fastify: Node's parser refuses it.
     const broken = parseRawResponse(
-      await rawHttp("GET /api/status HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"),
+      await rawHttp("GET /api/status HTTP/1.1\r\nHost: localhost\r\nBad Header\r\n\r\n"),
     );
     assert.equal(broken.status, 400);
     assertError(broken.body, "BAD_REQUEST");
     const huge = parseRawResponse(
-      await rawHttp(`GET /api/status HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`),
+      await rawHttp(`GET /api/status HTTP/1.1\r\nHost: localhost\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`),
     );
     assert.equal(huge.status, 431);
     assertError(huge.body, "HEADERS_TOO_LARGE");
@@ -253,7 +253,7 @@ describe("HTTP API", () => {
       // A body announced as 1,000 bytes of which 10 ever come (a slow-loris upload).
       const body = parseRawResponse(
         await rawHttp(
-          "POST /api/blocks HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n" +
+          "POST /api/blocks HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\n" +
             `Content-Length: 1000\r\n\r\n${"0".repeat(10)}`,
           3_000,
           slow.url,
@@ -263,7 +263,7 @@ describe("HTTP API", () => {
       assertError(body.body, "REQUEST_TIMEOUT");
       // Headers that never end.
       const headers = parseRawResponse(
-        await rawHttp("GET /api/status HTTP/1.1\r\nHost: x\r\n", 3_000, slow.url),
+        await rawHttp("GET /api/status HTTP/1.1\r\nHost: localhost\r\n", 3_000, slow.url),
       );
       assert.equal(headers.status, 408);
       assertError(headers.body, "REQUEST_TIMEOUT");
@@ -302,13 +302,21 @@ describe("HTTP API", () => {
       body: JSON.stringify({ addr: "x".repeat(100_000) }),
     });
     assert.equal(bigPeer.status, 413);
+    // A text/plain body is what a cross-site form sends: refused first unless the client says who it is.
     const text = await raw("/api/blocks", {
       method: "POST",
       headers: { "content-type": "text/plain" },
       body: "hi",
     });
-    assert.equal(text.status, 415);
-    assertError(text.body, "UNSUPPORTED_MEDIA_TYPE");
+    assert.equal(text.status, 403);
+    assertError(text.body, "CLIENT_HEADER_REQUIRED");
+    const textFromClient = await raw("/api/blocks", {
+      method: "POST",
+      headers: { "content-type": "text/plain", "x-jbc-client": "test" },
+      body: "hi",
+    });
+    assert.equal(textFromClient.status, 415);
+    assertError(textFromClient.body, "UNSUPPORTED_MEDIA_TYPE");
     const badHex = await raw("/api/blocks", {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -492,8 +500,17 @@ describe("HTTP API", () => {
     assert.equal(ok.statusCode, 503, "authorized, then refused because this node has no miner");
     const read = await app.inject({ method: "GET", url: "/api/status", remoteAddress: "192.0.2.7" });
     assert.equal(read.statusCode, 200);
-    const local = await app.inject({ method: "POST", url: "/api/mining/stop", remoteAddress: "127.0.0.1" });
+    // Loopback needs no token, but (like every POST) the client header: a web page cannot send it.
+    const local = await app.inject({
+      method: "POST",
+      url: "/api/mining/stop",
+      remoteAddress: "127.0.0.1",
+      headers: { "x-jbc-client": "test" },
+    });
     assert.equal(local.statusCode, 503);
+    const bare = await app.inject({ method: "POST", url: "/api/mining/stop", remoteAddress: "127.0.0.1" });
+    assert.equal(bare.statusCode, 403);
+    assertError(bare.json(), "CLIENT_HEADER_REQUIRED");
   });
 });
 
@@ -561,7 +578,7 @@ describe("HTTP API limits: /blockchain.json", () => {
         const s = connect(Number(port), "127.0.0.1");
         s.on("error", () => {});
         s.pause(); // never read: the download stays in flight
-        s.write("GET /blockchain.json HTTP/1.1\r\nHost: x\r\n\r\n");
+        s.write("GET /blockchain.json HTTP/1.1\r\nHost: localhost\r\n\r\n");
         sockets.push(s);
       }
       let res: Response | undefined;

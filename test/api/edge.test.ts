@@ -4,8 +4,10 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { encodeBlock } from "../../src/consensus/block.ts";
 import { regtest } from "../../src/consensus/params.ts";
 import { JbcNode } from "../../src/node/node.ts";
+import { junkMaxBlocks } from "../helpers/dos.ts";
 
 /**
  * HTTP edge cases against a real node on 127.0.0.1 (no P2P, no miner, a small built explorer): each gets
@@ -78,7 +80,7 @@ test("a client that writes its whole oversized body before reading reads the 413
     socket.on("error", reject);
     socket.on("end", () => resolve(out));
     socket.write(
-      `POST /api/blocks HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${size}\r\nConnection: close\r\n\r\n`,
+      `POST /api/blocks HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: ${size}\r\nConnection: close\r\n\r\n`,
     );
     const chunk = Buffer.alloc(64 * 1024);
     let sent = 0;
@@ -161,6 +163,22 @@ test("long path parameters and non-decimal numbers are 400 BAD_REQUEST", async (
   assert.equal((await call("/api/blocks?limit=5&before=1")).status, 200);
   assert.equal((await call("/api/tree?depth=10")).status, 200);
   assert.equal((await call("/api/blocks/0")).status, 200);
+});
+
+test("maximum-size block submissions past 4 at once are 503 BUSY with Retry-After", async () => {
+  // Junk a sender makes for nothing (docs/security.md, test/adversarial/block-submit-flood.test.ts).
+  const bodies = junkMaxBlocks(regtest, 10).map((b) => encodeBlock(b));
+  const answers = await Promise.all(
+    bodies.map(async (body) => {
+      const init = { method: "POST", headers: { "content-type": "application/octet-stream" }, body };
+      return call("/api/blocks", init);
+    }),
+  );
+  assert.ok(
+    answers.some((a) => a.status === 503 && a.code === "BUSY"),
+    JSON.stringify(answers),
+  );
+  for (const a of answers) assert.ok(a.code === "BUSY" || a.code === "HIGH_HASH", JSON.stringify(a));
 });
 
 test("every status and code answered above is in docs/api.md's error table", () => {

@@ -80,7 +80,7 @@ test("a missing handler does not compile: the whole map, and one group's share o
 });
 
 test("the blocks group is a function of the chain alone: it pages what the chain holds", async () => {
-  const blocks = getBlocksApi({ chain: h.chain });
+  const blocks = getBlocksApi({}, { chain: h.chain });
   const first = await blocks.getBlocks(input<"getBlocks">({ query: {} }));
   assert.ok(!("statusCode" in first));
   assert.deepEqual(
@@ -97,7 +97,7 @@ test("the blocks group is a function of the chain alone: it pages what the chain
     [1, 0],
   );
   await assert.rejects(
-    blocks.getBlock(input<"getBlock">({ params: { id: "7" } })),
+    blocks.getBlock(input<"getBlock">({ params: { id: "7" }, query: {} })),
     (err: unknown) => err instanceof ApiError && err.status === 404 && err.code === "BLOCK_NOT_FOUND",
   );
 });

@@ -7,13 +7,16 @@ import {
   LegacyJsonCache,
   legacyBlock,
   legacyBlockJson,
+  legacyBlockPieces,
+  legacyRecords,
   streamLegacyChain,
 } from "../../src/api/legacy.ts";
 import { printableText, recordFromJson, recordJson } from "../../src/api/views.ts";
 import { Chain } from "../../src/chain/chain.ts";
 import { encodeBlock } from "../../src/consensus/block.ts";
+import { merkleRoot } from "../../src/consensus/merkle.ts";
 import { regtest } from "../../src/consensus/params.ts";
-import { type BlockRecord, signRecord } from "../../src/consensus/records.ts";
+import { type BlockRecord, recordId, signRecord } from "../../src/consensus/records.ts";
 import { LevelStore } from "../../src/store/level.ts";
 import { blockHash, makeChild } from "../helpers/blocks.ts";
 import { tempDir } from "../helpers/chain.ts";
@@ -107,5 +110,72 @@ test("the /blockchain.json stream is the same with a cold cache, a warm one and 
   } finally {
     await chain.close();
     await store.close();
+  }
+});
+
+test("a large block is written in pieces that join to its whole JSON", async () => {
+  const store = await LevelStore.open(join(dir, "db3"), regtest);
+  const chain = await Chain.open({ params: regtest, store });
+  try {
+    const blocks = [
+      // Many small records: text, bytes, signed.
+      makeChild(regtest.genesis, regtest, {
+        records: Array.from(
+          { length: 30_000 },
+          (_, i): BlockRecord =>
+            i % 3 === 0
+              ? { type: "data", data: enc.encode(`line "${i}"\\ é`) }
+              : { type: "data", data: new Uint8Array([0, i & 255, i >> 8, 7]) },
+        ).concat([signRecord(enc.encode("signed"), new Uint8Array(32).fill(5))]),
+      }),
+    ];
+    // Large records whose text needs escaping, and bytes that are not UTF-8.
+    const big = new Uint8Array(60_000).fill(0x22);
+    big[1] = 0x0a;
+    const bin = new Uint8Array(60_000).fill(0xff);
+    blocks.push(
+      makeChild(blocks[0]!, regtest, {
+        records: [
+          { type: "data", data: big },
+          { type: "data", data: bin },
+        ],
+      }),
+    );
+    for (const block of blocks) {
+      assert.equal((await chain.processBlock(block)).status, "main");
+      const entry = chain.getEntry(blockHash(block))!;
+      const raw = encodeBlock(block);
+      const pieces = [...legacyBlockPieces(entry, raw)];
+      assert.ok(pieces.length > 1, `${pieces.length} pieces`);
+      assert.ok(Math.max(...pieces.map((p) => p.length)) < 1024 * 1024, "no piece grows with the block");
+      const whole = legacyBlockJson(entry, raw);
+      assert.equal(pieces.join(""), whole);
+      assert.deepEqual(JSON.parse(whole), legacyBlock(entry.height, entry.hash, block));
+    }
+    // The stream: chunks of bounded size whatever the blocks, the same JSON as the objects.
+    const chunks: string[] = [];
+    for await (const c of streamLegacyChain(chain, new LegacyJsonCache())) chunks.push(c);
+    assert.ok(Math.max(...chunks.map((c) => c.length)) < 1024 * 1024);
+    assert.deepEqual(
+      JSON.parse(chunks.join("")),
+      [regtest.genesis, ...blocks].map((b, h) => legacyBlock(h, blockHash(b), b)),
+    );
+  } finally {
+    await chain.close();
+    await store.close();
+  }
+});
+
+test("POST /mined's default merkle root, computed in time slices, is consensus's", async () => {
+  for (const n of [0, 1, 2, 3, 4, 5, 7, 8, 9, 31, 32, 33, 64, 65, 513, 1000, 4097]) {
+    const records: BlockRecord[] = [
+      { type: "miner", height: n, extraNonce: 0n, miner: "m" },
+      ...Array.from({ length: n }, (_, i): BlockRecord => ({ type: "data", data: enc.encode(`r${i}`) })),
+    ];
+    const json = legacyBlock(1, "", { header: regtest.genesis.header, records });
+    delete json.merkle_root;
+    const { records: got, root } = await legacyRecords(json);
+    assert.deepEqual(got, records);
+    assert.deepEqual(root, merkleRoot(records.map(recordId)), `${n + 1} records`);
   }
 });

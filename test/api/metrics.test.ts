@@ -173,9 +173,13 @@ test("gossip and template metrics move: a miner's templates and published blocks
       timeoutMs: 20_000,
       what: "the peer to join the miner",
     });
-    assert.equal((await fetch(`${miner.url}/api/mining/start`, { method: "POST" })).status, 200);
+    const client = { "x-jbc-client": "test" };
+    assert.equal(
+      (await fetch(`${miner.url}/api/mining/start`, { method: "POST", headers: client })).status,
+      200,
+    );
     await waitFor(() => peer.chain.height >= 3, { timeoutMs: 30_000, what: "3 gossiped blocks at the peer" });
-    await fetch(`${miner.url}/api/mining/stop`, { method: "POST" });
+    await fetch(`${miner.url}/api/mining/stop`, { method: "POST", headers: client });
     const m = await scrapeOf(miner);
     const p = await scrapeOf(peer);
     assert.ok((sample(m, "jbc_mining_templates_total") ?? 0) >= 3, "a template per tip at least");

@@ -105,9 +105,10 @@ test("docs/api.md's example responses validate against the document (elided valu
   const sections: Record<string, [string, string]> = {
     "GET /api/status": ["get", "/api/status"],
     "GET /api/blocks?limit=2&before=50": ["get", "/api/blocks"],
-    "GET /api/blocks/:hashOrHeight": ["get", "/api/blocks/{id}"],
+    "GET /api/blocks/:hashOrHeight?from&limit": ["get", "/api/blocks/{id}"],
     "POST /api/blocks": ["post", "/api/blocks"],
     "GET /api/tree?depth=50": ["get", "/api/tree"],
+    "GET /api/headers?from=28&count=3": ["get", "/api/headers"],
     "GET /api/peers, POST /api/peers, GET /api/p2p": ["get", "/api/peers"],
   };
   const ajv = new Ajv2020({ allErrors: true, strict: false });

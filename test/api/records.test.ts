@@ -163,8 +163,17 @@ describe("POST /api/records", () => {
     );
     assert.equal(badSig.status, 422);
     assert.equal(badSig.body.error.code, "BAD_SIGNATURE");
+    // text/plain is what a cross-site form can send: refused unless the client says who it is, and
+    // then it fails the schema.
     const text = await post(s, "hello", "text/plain");
-    assert.equal(text.status, 400, "a text/plain body fails the schema");
+    assert.equal(text.status, 403, "a text/plain body without the client header");
+    assert.equal(text.body.error.code, "CLIENT_HEADER_REQUIRED");
+    const textFromClient = await fetch(`${s.url}/api/records`, {
+      method: "POST",
+      body: "hello",
+      headers: { "content-type": "text/plain", "x-jbc-client": "test" },
+    });
+    assert.equal(textFromClient.status, 400, "a text/plain body fails the schema");
     assert.equal((await post(s, "null")).status, 400);
     assert.equal((await post(s, '"a string"')).status, 400);
     const notJson = await post(s, "{", "application/json");

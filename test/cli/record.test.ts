@@ -15,7 +15,10 @@ import { makeChain, makeChild } from "../helpers/blocks.ts";
 import { tempDir } from "../helpers/chain.ts";
 import { killAll, type NodeProcess, spawnNode } from "../helpers/spawn.ts";
 
-/** `jbc record verify` offline and against a real node (regtest, no p2p) that holds the block. */
+/**
+ * `jbc record verify` offline and against a real node (regtest, no p2p) that holds the block, with proofs
+ * in the bare `{ record, proof }` shape (what the API answers; files with headers: test/light/cli.test.ts).
+ */
 
 const run = promisify(execFile);
 const BIN = new URL("../../bin/jbc.mjs", import.meta.url).pathname;
@@ -84,7 +87,11 @@ describe("jbc record verify", () => {
       node.url,
     ]);
     assert.match(r.stdout, /^valid: record [0-9a-f]{64} is in block [0-9a-f]{64}/m);
-    assert.match(r.stdout, /^confirmed: main chain at height 2, 2 confirmation\(s\)$/m);
+    assert.match(r.stdout, /^node http:\/\/127\.0\.0\.1:\d+: agrees: tip 3 /m);
+    assert.match(
+      r.stdout,
+      /^confirmed: block [0-9a-f]{16}… is on the best chain at height 2, 2 confirmation\(s\), 4 hashes \(2\^2\.0\) on top$/m,
+    );
   });
 
   it("refuses tampered records, too few confirmations, unknown blocks and files that are not proofs", async () => {
@@ -115,13 +122,23 @@ describe("jbc record verify", () => {
       "3",
     ]);
     assert.equal(deep.ok, false);
-    assert.match(deep.out, /NOT CONFIRMED: main chain at height 2, 2 confirmation\(s\), fewer than 3/);
+    assert.match(
+      deep.out,
+      /NOT CONFIRMED: block [0-9a-f]{16}… is on the best chain at height 2, 2 confirmation\(s\), fewer than 3/,
+    );
+    const offline = await recordCli(["verify", good, "--network", "regtest", "--confirmations", "2"]);
+    assert.equal(offline.ok, false);
+    assert.match(offline.out, /^NOT CONFIRMED: offline, in the file, 1 confirmation\(s\), fewer than 2$/m);
 
     const elsewhere = proofFile("unknown.json", unknown, 1);
     const u = await recordCli(["verify", elsewhere, "--network", "regtest", "--url", node.url]);
     assert.equal(u.ok, false);
     assert.match(u.out, /^valid: /m, "the proof itself is fine");
-    assert.match(u.out, /NOT CONFIRMED: .* does not know block/);
+    // A sibling of block 2 the node never saw: a side branch of the header chain, its work shown.
+    assert.match(
+      u.out,
+      /^REFUSED: block [0-9a-f]{64} is on a side branch: 2 hashes \(2\^1\.0\) since it left the best chain at height 1, against 4 hashes \(2\^2\.0\) on the best chain$/m,
+    );
 
     const junk = join(tmp, "junk.json");
     writeFileSync(junk, JSON.stringify({ proof: 1 }));

@@ -6,11 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import ts from "typescript";
 import { DecodeError, fromHex, toHex } from "../../src/consensus/bytes.ts";
 import { sha256, sha256d, useSha256 } from "../../src/consensus/hash.ts";
 import {
@@ -20,35 +19,10 @@ import {
   verifyRecordSignature,
 } from "../../src/consensus/records.ts";
 import { useNativeCrypto } from "../../src/node/crypto.ts";
+import { scan } from "../helpers/portable.ts";
 
 const DIR = join(import.meta.dirname, "..", "..", "src", "consensus");
-/** Globals a browser lacks. */
-const NODE_GLOBALS = new Set(["Buffer", "process", "require", "module", "__dirname", "__filename", "global"]);
 const ALLOWED_PACKAGES = /^@noble\/(hashes|curves)\//;
-
-/** Every module specifier and every use of a Node-only global in one file, with line numbers. */
-function scan(file: string): { imports: string[]; globals: string[] } {
-  const src = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
-  const imports: string[] = [];
-  const globals: string[] = [];
-  const line = (n: ts.Node) => src.getLineAndCharacterOfPosition(n.getStart()).line + 1;
-  const visit = (n: ts.Node): void => {
-    if ((ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) && n.moduleSpecifier) {
-      imports.push((n.moduleSpecifier as ts.StringLiteral).text);
-    } else if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword) {
-      const arg = n.arguments[0];
-      imports.push(arg && ts.isStringLiteral(arg) ? arg.text : `<dynamic import, line ${line(n)}>`);
-    } else if (ts.isIdentifier(n) && NODE_GLOBALS.has(n.text)) {
-      // A property name (`x.process`) or a member of our own is not the global.
-      const p = n.parent;
-      const isMember = ts.isPropertyAccessExpression(p) && p.name === n;
-      if (!isMember) globals.push(`${n.text} (line ${line(n)})`);
-    }
-    ts.forEachChild(n, visit);
-  };
-  visit(src);
-  return { imports, globals };
-}
 
 describe("consensus is portable", () => {
   const files = readdirSync(DIR).filter((f) => f.endsWith(".ts"));

@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { ApiClient } from "../../src/api/client.ts";
 import { GiveUp, waitFor } from "./wait.ts";
 
-const BIN = new URL("../../bin/jbc.mjs", import.meta.url).pathname;
+/** The `jbc` to run: this checkout's, or JBC_TEST_BIN's (another checkout, e.g. to see a test fail on main). */
+const BIN = process.env.JBC_TEST_BIN ?? new URL("../../bin/jbc.mjs", import.meta.url).pathname;
 const live = new Set<ChildProcess>();
 let started = 0;
 

@@ -258,15 +258,26 @@ describe("mempool reorg", () => {
     for (const e of mp.take(1000)) assert.deepEqual(e.source, { kind: "reorg" });
   });
 
-  it("lets returned records exceed the bounds rather than lose them, then refuses new ones", async () => {
-    const mp = pool({ maxCount: 1 });
+  it("keeps its bounds after a reorg: pending records make room, then the newest returned ones go", async () => {
+    const mp = pool({ maxCount: 2 });
     await admitAll(mp, [data("x")]);
-    const a1 = blockWith([data("y"), data("z")]);
-    const back = mp.reorg({ disconnected: [a1], connected: [blockWith([], 1)] });
-    assert.equal(back.length, 2);
-    assert.deepEqual(ids(mp), [data("y"), data("z"), data("x")].map(idOf));
+    const removed: Array<[string[], string]> = [];
+    mp.on("removed", (ids, reason) => removed.push([ids, reason]));
+    const a1 = blockWith([data("y")], 1);
+    const a2 = blockWith([data("z")], 2);
+    const back = mp.reorg({ disconnected: [a1, a2], connected: [blockWith([], 1)] });
+    assert.deepEqual(back, [data("y"), data("z")].map(idOf));
+    assert.deepEqual(ids(mp), back, "the pending record made room");
+    assert.deepEqual(removed, [[[idOf(data("x"))], "evicted"]]);
+    // Returned records are never evicted by newcomers: the pool refuses them until it drains.
     const r = await mp.admit(data("w"), { kind: "api" });
     assert.equal(r.ok ? "ok" : r.error.code, "MEMPOOL_FULL");
+
+    const small = pool({ maxCount: 1 });
+    await admitAll(small, [data("x")]);
+    const kept = small.reorg({ disconnected: [a1, a2], connected: [blockWith([], 1)] });
+    assert.deepEqual(kept, [idOf(data("y"))], "z, of the newest block, did not fit");
+    assert.deepEqual(ids(small), kept);
   });
 });
 

@@ -29,6 +29,11 @@ function datadir(): string {
 }
 
 const utf8 = new TextEncoder();
+/** The bytes with their checksum made right again, so only what the test changed is wrong. */
+const reseal = (file: Uint8Array): Uint8Array => {
+  const body = file.subarray(0, file.length - 32);
+  return Uint8Array.from([...body, ...createHash("sha256").update(body).digest()]);
+};
 const data = (s: string): BlockRecord => ({ type: "data", data: utf8.encode(s) });
 const idOf = (r: BlockRecord) => hashToHex(recordId(r));
 
@@ -59,7 +64,7 @@ describe("mempool file", () => {
     const { file, ids } = await savedPool(dir, () => now++);
     assert.deepEqual(readdirSync(dir), ["mempool.dat"], "no temporary file left behind");
     const back = pool(file, { now: () => 6_000 });
-    assert.deepEqual(await back.load(), { status: "ok", loaded: 3, expired: 0, refused: 0 });
+    assert.deepEqual(await back.load(), { status: "ok", loaded: 3, expired: 0, refused: 0, returned: 0 });
     const entries = back.take(Number.MAX_SAFE_INTEGER);
     assert.deepEqual(
       entries.map((e) => e.id),
@@ -71,6 +76,7 @@ describe("mempool file", () => {
     );
     for (const e of entries) {
       assert.deepEqual(e.source, { kind: "disk" });
+      assert.equal(e.share, "api:local", "a loaded record keeps the share it had");
       assert.ok(
         e.bytes.buffer.byteLength < readFileSync(file).length,
         "a record does not pin the whole file",
@@ -84,9 +90,9 @@ describe("mempool file", () => {
     const { file, ids } = await savedPool(dir, () => now);
     now = 10_000;
     const back = pool(file, { now: () => now, expiryMs: 20_000, isConfirmed: (id) => id === ids[1] });
-    assert.deepEqual(await back.load(), { status: "ok", loaded: 2, expired: 0, refused: 1 });
+    assert.deepEqual(await back.load(), { status: "ok", loaded: 2, expired: 0, refused: 1, returned: 0 });
     const later = pool(file, { now: () => 20_000, expiryMs: 20_000 });
-    assert.deepEqual(await later.load(), { status: "ok", loaded: 0, expired: 3, refused: 0 });
+    assert.deepEqual(await later.load(), { status: "ok", loaded: 0, expired: 3, refused: 0, returned: 0 });
   });
 
   it("reports a torn file and starts empty, never crashing", async () => {
@@ -105,7 +111,7 @@ describe("mempool file", () => {
       assert.ok((await mp.admit(data("after"), { kind: "api" })).ok);
       await mp.save();
       const again = pool(file);
-      assert.deepEqual(await again.load(), { status: "ok", loaded: 1, expired: 0, refused: 0 });
+      assert.deepEqual(await again.load(), { status: "ok", loaded: 1, expired: 0, refused: 0, returned: 0 });
       await savedPool(dir, () => 0);
     }
   });
@@ -134,14 +140,12 @@ describe("mempool file", () => {
       (decodeMempoolFile(regtest.networkId, other) as { reason: string }).reason,
       /network id 0x6a626364/,
     );
-    // Version 2 with a checksum that matches, so only the version is wrong.
-    const v2 = encodeMempoolFile(regtest.networkId, records);
-    v2[8] = 2;
-    const body = v2.subarray(0, v2.length - 32);
-    const resealed = Uint8Array.from([...body, ...createHash("sha256").update(body).digest()]);
-    assert.deepEqual(decodeMempoolFile(regtest.networkId, resealed), {
+    // Version 3 with a checksum that matches, so only the version is wrong.
+    const v3 = encodeMempoolFile(regtest.networkId, records);
+    v3[8] = 3;
+    assert.deepEqual(decodeMempoolFile(regtest.networkId, reseal(v3)), {
       status: "damaged",
-      reason: "unknown version 2",
+      reason: "unknown version 3",
     });
     const dir = datadir();
     const file = mempoolFile(dir);
@@ -160,5 +164,46 @@ describe("mempool file", () => {
     assert.equal(readFileSync(file, "utf8"), "sentinel");
     await mp.save();
     assert.notEqual(readFileSync(file, "utf8"), "sentinel");
+  });
+});
+
+describe("mempool file versions", () => {
+  it('reads a version-1 file (no tip, no shares) into the share "disk"', () => {
+    // Version 1 as it was written: magic, version, network id, count, then (time, record) pairs.
+    const rec = Uint8Array.of(1, 2, 0x68, 0x69);
+    const v1 = Uint8Array.from([
+      ...utf8.encode("jbcmpool"),
+      ...[1, 0, 0, 0],
+      ...new Uint8Array(new Uint32Array([regtest.networkId]).buffer),
+      ...[1, 0, 0, 0],
+      ...new Uint8Array(new BigUint64Array([7n]).buffer),
+      rec.length,
+      ...rec,
+      ...new Uint8Array(32),
+    ]);
+    assert.deepEqual(decodeMempoolFile(regtest.networkId, reseal(v1)), {
+      status: "ok",
+      records: [{ time: 7, bytes: rec }],
+    });
+  });
+
+  it("keeps each record's share and where the pool had followed the chain to, and refuses a share index past the table", () => {
+    const followed = { tip: hashToHex(new Uint8Array(32).fill(9)), seen: 77 };
+    const records = [
+      { time: 1, bytes: Uint8Array.of(1, 0), share: "api:10.0.0.1" },
+      { time: 2, bytes: Uint8Array.of(1, 1), share: "peer:12D3KooWabc" },
+      { time: 3, bytes: Uint8Array.of(1, 2), share: "api:10.0.0.1" },
+    ];
+    const file = encodeMempoolFile(regtest.networkId, records, followed);
+    assert.deepEqual(decodeMempoolFile(regtest.networkId, file), { status: "ok", records, followed });
+    // Two shares in the table; make the first record point at a third.
+    const body = Uint8Array.from(file);
+    const at = Buffer.from(body).indexOf(Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 1, 0]));
+    assert.ok(at > 0);
+    body[at + 8] = 2;
+    assert.deepEqual(decodeMempoolFile(regtest.networkId, reseal(body)), {
+      status: "damaged",
+      reason: "share index 2 exceeds limit 1",
+    });
   });
 });

@@ -273,6 +273,56 @@ describe("explorer", () => {
     await page.screenshot({ path: screenshotPath("block-invalid"), fullPage: true });
   });
 
+  test("a block of many records shows them a page at a time; its merkle root comes from its raw bytes", async () => {
+    const enc = new TextEncoder();
+    const many = Array.from({ length: 250 }, (_, i) =>
+      i % 50 === 7
+        ? signRecord(enc.encode(`signed record ${i}`), new Uint8Array(32).fill(8))
+        : { type: "data" as const, data: enc.encode(`record number ${i}`) },
+    );
+    const big8 = f.child(hashOf(s7), { miner: B, dt: 2, records: many });
+    // A sibling with no more work: stored as a side block, its records not checked by the node.
+    const side8 = f.child(hashOf(s7), {
+      miner: A,
+      dt: 3,
+      records: [signRecord(enc.encode("not checked by the node"), new Uint8Array(32).fill(4))],
+    });
+    await post(nodeA, big8, side8);
+    await page.goto(`${nodeA.url}/block/${hashOf(big8)}`);
+    await page.waitForSelector("[data-testid=merkle-check]", WAIT);
+    assert.match(
+      await text("[data-testid=merkle-check]"),
+      /✓ recomputed in this browser from the block's 251 records \(its raw bytes\)/,
+    );
+    const shown = async (): Promise<number[]> =>
+      page.$$eval("[data-testid=records] tr[data-record]", (els) =>
+        els.map((e) => Number(e.getAttribute("data-record"))),
+      );
+    assert.match(await text("[data-testid=record-range]"), /records 0–99 of 251/);
+    assert.deepEqual(
+      await shown(),
+      Array.from({ length: 100 }, (_, i) => i),
+    );
+    assert.match(await text('[data-testid=records] tr[data-record="8"]'), /✓ signature verifies/);
+    await page.click("[data-testid=record-next] >> nth=0");
+    await waitText("[data-testid=record-range] >> nth=0", /records 100–199 of 251/);
+    await page.click("[data-testid=record-next] >> nth=0");
+    await waitText("[data-testid=record-range] >> nth=0", /records 200–250 of 251/);
+    assert.deepEqual(
+      await shown(),
+      Array.from({ length: 51 }, (_, i) => 200 + i),
+    );
+    assert.equal(await page.isDisabled("[data-testid=record-next] >> nth=0"), true);
+    assert.match(await text("[data-testid=merkle-check]"), /✓ recomputed/);
+    await page.screenshot({ path: screenshotPath("block-paged"), fullPage: false });
+
+    await page.goto(`${nodeA.url}/block/${hashOf(side8)}`);
+    await page.waitForSelector(`[data-testid=block-page][data-hash="${hashOf(side8)}"]`, WAIT);
+    const signed = await text('[data-testid=records] tr[data-record="1"]');
+    assert.match(signed, /✓ signature verifies \(checked in this browser: the node has not checked it\)/);
+    assert.equal(await page.$("[data-testid=record-pager]"), null, "one page: no pager");
+  });
+
   test("an unknown block shows 'Block not found' with its hash", async () => {
     const unknown = "00000000deadbeef00000000deadbeef00000000deadbeef00000000deadbeef";
     await page.goto(`${nodeA.url}/block/${unknown}`);
@@ -342,7 +392,8 @@ describe("explorer, node going away", () => {
     await page.waitForSelector("[data-testid=banner-unreachable]", { state: "detached", ...WAIT });
 
     // Real mining through the API: the miner's first block shows up on its own.
-    const start = await fetch(`${node.url}/api/mining/start`, { method: "POST" });
+    const client = { "x-jbc-client": "test" };
+    const start = await fetch(`${node.url}/api/mining/start`, { method: "POST", headers: client });
     assert.equal(start.status, 200);
     try {
       // Regtest blocks take about two hashes: the miner finds many at once, so look at the newest.
@@ -353,7 +404,7 @@ describe("explorer, node going away", () => {
         },
       );
     } finally {
-      await fetch(`${node.url}/api/mining/stop`, { method: "POST" });
+      await fetch(`${node.url}/api/mining/stop`, { method: "POST", headers: client });
     }
     assert.ok(
       Number(await page.getAttribute("[data-testid=chain-table] tbody tr:first-child", "data-height")) > 4,

@@ -64,6 +64,8 @@ export function freePort(): Promise<number> {
  */
 export async function launchBrowser(
   viewport = { width: 1400, height: 900 },
+  /** More Chromium switches (a test mapping names to 127.0.0.1 with --host-resolver-rules, say). */
+  extraArgs: readonly string[] = [],
 ): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(
@@ -84,6 +86,7 @@ export async function launchBrowser(
       "--disable-component-update",
       "--disable-sync",
       "--disable-quic",
+      ...extraArgs,
     ],
   });
   return {

@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { DevnetView, ExplorerInfo, explorerRoutes } from "../../src/api/devnet.ts";
-import { buildPath, routes } from "../../src/api/routes.ts";
+import { buildPath, CLIENT_HEADER, routes } from "../../src/api/routes.ts";
 import { ApiError, ErrorBody } from "../../src/api/schemas.ts";
 
 /**
@@ -16,7 +16,9 @@ async function getJson<S extends z.ZodType>(path: string, schema: S): Promise<z.
   try {
     res = await fetch(path, {
       signal: AbortSignal.timeout(TIMEOUT_MS),
-      headers: { accept: "application/json" },
+      // The node wants this header on anything that changes it (docs/api.md, "Who may ask what"); the
+      // explorer sends it on every request so that a POST added later needs nothing more.
+      headers: { accept: "application/json", [CLIENT_HEADER]: "explorer" },
     });
   } catch (err) {
     const why =
@@ -41,6 +43,26 @@ async function getJson<S extends z.ZodType>(path: string, schema: S): Promise<z.
   return parsed.data;
 }
 
+/** A route answering bytes (a raw block): the bytes, or the ApiError of its error body. */
+async function getBytes(path: string): Promise<Uint8Array> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      signal: AbortSignal.timeout(30_000),
+      headers: { [CLIENT_HEADER]: "explorer" },
+    });
+  } catch {
+    throw new ApiError(0, "UNREACHABLE", "connection failed");
+  }
+  if (!res.ok) {
+    const e = ErrorBody.safeParse(await res.json().catch(() => undefined));
+    throw e.success
+      ? new ApiError(res.status, e.data.error.code, e.data.error.message)
+      : new ApiError(res.status, `HTTP_${res.status}`, `HTTP ${res.status}`);
+  }
+  return new Uint8Array(await res.arrayBuffer());
+}
+
 function query(q: Record<string, number | string | undefined>): string {
   const p = new URLSearchParams();
   for (const [k, v] of Object.entries(q)) if (v !== undefined) p.set(k, String(v));
@@ -52,8 +74,11 @@ export const api = {
   status: () => getJson(routes.getStatus.path, routes.getStatus.response),
   blocks: (q: { limit?: number; before?: number }) =>
     getJson(`${routes.getBlocks.path}${query(q)}`, routes.getBlocks.response),
-  block: (id: string | number) =>
-    getJson(buildPath(routes.getBlock.path, { id: String(id) }), routes.getBlock.response),
+  /** One block with a page of its records (from `from`, the node's default page size). */
+  block: (id: string | number, q: { from?: number; limit?: number } = {}) =>
+    getJson(`${buildPath(routes.getBlock.path, { id: String(id) })}${query(q)}`, routes.getBlock.response),
+  /** The block's serialized bytes, to recompute its merkle root from every record in the browser. */
+  rawBlock: (hash: string) => getBytes(buildPath(routes.getRawBlock.path, { hash })),
   tree: (depth: number) => getJson(`${routes.getTree.path}${query({ depth })}`, routes.getTree.response),
   peers: () => getJson(routes.getPeers.path, routes.getPeers.response),
   record: (id: string) => getJson(buildPath(routes.getRecord.path, { id }), routes.getRecord.response),

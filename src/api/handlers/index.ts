@@ -4,6 +4,7 @@ import type { ApiHandlers, GroupHandlers } from "../handler.ts";
 import type { RecordsApiOptions } from "../records.ts";
 import type { ApiGroup } from "../routes.ts";
 import { getBlocksApi } from "./blocks.ts";
+import { getHeadersApi } from "./headers.ts";
 import { getLegacyApi } from "./legacy.ts";
 import { getMiningApi } from "./mining.ts";
 import { getNodeApi, type NodeApiOptions } from "./node.ts";
@@ -19,6 +20,8 @@ export interface HandlerOptions extends NodeApiOptions {
   records?: RecordsApiOptions | undefined;
   /** Bytes of serialized /blockchain.json blocks kept between requests. */
   legacyCacheBytes?: number | undefined;
+  /** Bytes of block bodies the block view keeps between requests. */
+  viewCacheBytes?: number | undefined;
 }
 
 export interface HandlerModules {
@@ -33,7 +36,8 @@ export function getGroupHandlers(
 ): { [G in ApiGroup]: GroupHandlers<G> } {
   return {
     node: getNodeApi(opts, { backend, hub }),
-    blocks: getBlocksApi(backend),
+    blocks: getBlocksApi({ viewCacheBytes: opts.viewCacheBytes }, backend),
+    headers: getHeadersApi(backend),
     records: getRecordsApi(opts.records ?? {}, backend),
     peers: getPeersApi(backend),
     mining: getMiningApi(backend),
@@ -44,5 +48,5 @@ export function getGroupHandlers(
 /** One handler per route of the table: the groups' handlers in one map (typed complete, see handler.ts). */
 export function getApiHandlers(opts: HandlerOptions, modules: HandlerModules): ApiHandlers {
   const g = getGroupHandlers(opts, modules);
-  return { ...g.node, ...g.blocks, ...g.records, ...g.peers, ...g.mining, ...g.legacy };
+  return { ...g.node, ...g.blocks, ...g.headers, ...g.records, ...g.peers, ...g.mining, ...g.legacy };
 }

@@ -3,8 +3,9 @@ import { DecodeError } from "../../consensus/bytes.ts";
 import { headerHash } from "../../consensus/header.ts";
 import type { ApiBackend } from "../backend.ts";
 import type { GroupHandlers } from "../handler.ts";
-import { blockFromLegacy, LegacyJsonCache, streamLegacyChain } from "../legacy.ts";
+import { blockFromLegacy, LegacyJsonCache, legacyRecords, streamLegacyChain } from "../legacy.ts";
 import { ApiError } from "../schemas.ts";
+import { nextSlice } from "../slices.ts";
 
 /** The legacy group: the original JackBlockChain's GET /blockchain.json and POST /mined (src/api/legacy.ts). */
 
@@ -13,39 +14,27 @@ export interface LegacyApiOptions {
   cacheBytes?: number | undefined;
 }
 
-/** Concurrent GET /blockchain.json streams. */
-const MAX_CHAIN_DOWNLOADS = 8;
-
 /** Handlers of the legacy group's routes, sharing one cache of serialized blocks. */
 export function getLegacyApi(
   opts: LegacyApiOptions,
   { chain }: Pick<ApiBackend, "chain">,
 ): GroupHandlers<"legacy"> {
   const cache = new LegacyJsonCache(opts.cacheBytes);
-  // Each /blockchain.json download pins the main chain's entry list until its reader is done, so slow
-  // readers are not allowed to pile up.
-  let chainDownloads = 0;
   return {
+    // Concurrent downloads are limited (limits.ts, 503 TOO_MANY_DOWNLOADS): each pins the main chain's
+    // entry list until its reader is done, so slow readers are not allowed to pile up.
     legacyChain: async ({ req, reply }) => {
       if (req.method === "HEAD") return reply.type("application/json").send();
-      if (chainDownloads >= MAX_CHAIN_DOWNLOADS) {
-        throw new ApiError(
-          503,
-          "TOO_MANY_DOWNLOADS",
-          `at most ${MAX_CHAIN_DOWNLOADS} /blockchain.json downloads at once`,
-        );
-      }
-      chainDownloads++;
-      reply.raw.once("close", () => chainDownloads--);
       reply.type("application/json");
-      // The body is the JSON array of the route's schema, written batch by batch.
+      // The body is the JSON array of the route's schema, written in chunks (legacy.ts).
       return reply.send(Readable.from(streamLegacyChain(chain, cache), { objectMode: false }));
     },
 
     legacyMined: async ({ body }) => {
       let block: ReturnType<typeof blockFromLegacy>;
       try {
-        block = blockFromLegacy(body, chain.nextBlockContext().bits);
+        const given = await legacyRecords(body);
+        block = blockFromLegacy(body, chain.nextBlockContext().bits, given);
       } catch (err) {
         if (err instanceof DecodeError)
           throw new ApiError(400, "BAD_REQUEST", `invalid block: ${err.message}`);
@@ -59,6 +48,7 @@ export function getLegacyApi(
           `hash ${body.hash} does not match the header's hash ${hash}`,
         );
       }
+      await nextSlice();
       const result = await chain.processBlock(block);
       return { confirmed: true, status: result.status, hash: result.hash };
     },

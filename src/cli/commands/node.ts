@@ -1,33 +1,9 @@
 import { Command, InvalidArgumentError } from "commander";
-import type { NetworkParams } from "../../consensus/params.ts";
+import { isHostPattern } from "../../api/guard.ts";
 import { withConfig } from "../config.ts";
 import { networkOption } from "../network-option.ts";
 import { collect, intArg, logLevelArg, minerNameArg, portArg } from "../options.ts";
-
-export interface NodeCommandOptions {
-  port: number;
-  mine: boolean;
-  peer: string[];
-  datadir?: string;
-  network: NetworkParams;
-  miner?: string;
-  threads?: number;
-  p2pPort?: number;
-  p2p: boolean;
-  host: string;
-  logLevel: string;
-  /** A path, or false for --no-log-file; undefined means the default in the data directory. */
-  logFile?: string | false;
-  logMaxMb: number;
-  logKeep: number;
-  apiToken?: string;
-  jsonCacheMb: number;
-  mdns: boolean;
-  sync: boolean;
-  devnetPeers: string[];
-  mempoolMb: number;
-  mempoolExpiry: number;
-}
+import type { NodeCommandOptions } from "../run-node.ts";
 
 const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -39,6 +15,21 @@ export function durationArg(value: string): number {
     throw new InvalidArgumentError("expected a duration of at least 1s, such as 90s, 30m, 24h or 7d");
   }
   return Math.round(ms);
+}
+
+/** `--api-hosts a,b`: host names (or `*.suffix`, or `*`) the HTTP API answers to besides IPs and localhost. */
+export function apiHostsArg(value: string): string[] {
+  const names = value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const bad = names.find((n) => !isHostPattern(n));
+  if (bad !== undefined) {
+    throw new InvalidArgumentError(
+      `'${bad}' is not a host name: expected names such as node.example, *.lan, or * for any`,
+    );
+  }
+  return names;
 }
 
 /** `jbc node`: one full node (store, chain, P2P, miner, HTTP API), until Ctrl-C. */
@@ -77,6 +68,13 @@ export function nodeCommand(): Command {
     .option(
       "--api-token <token>",
       "token for non-loopback requests that change the node (default: generated into the datadir)",
+    )
+    .option(
+      "--api-hosts <names>",
+      "host names the HTTP API answers to besides IP addresses and localhost, comma-separated " +
+        "(*.lan for a domain, * for any): other names are refused, against DNS rebinding",
+      apiHostsArg,
+      [],
     )
     .option(
       "--json-cache-mb <mb>",

@@ -1,90 +1,17 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Command } from "commander";
-import { z } from "zod";
-import { ApiClient, ApiClientError } from "../../api/client.ts";
-import type { NetworkParams } from "../../consensus/params.ts";
-import { type RecordProof, verifyRecordProof } from "../../consensus/proof.ts";
-import { type DataRecord, encodeRecord, type SignedRecord, signRecord } from "../../consensus/records.ts";
-import { RecordJson, recordFromJson, recordToJson } from "../../mempool/json.ts";
+import { Command, Option } from "commander";
+import { ApiClient } from "../../api/client.ts";
+import { type DataRecord, type SignedRecord, signRecord } from "../../consensus/records.ts";
+import { recordToJson } from "../../mempool/json.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { networkOption } from "../network-option.ts";
-import { intArg } from "../options.ts";
+import { collect, intArg } from "../options.ts";
 import { readKeyFile } from "./keygen.ts";
+import { LIGHT_EXIT } from "./light.ts";
+import { saveProofFile, type VerifyOptions, verify, workArg } from "./record-proof.ts";
 
 const DEFAULT_URL = "http://127.0.0.1:5000";
-
-/**
- * A saved proof: the record (in its JSON form) and its inclusion proof. `GET /api/records/:id` answers a
- * superset of this, so its response saved as is can be verified.
- */
-export const ProofFile = z.object({
-  record: RecordJson,
-  // The proof's own fields are checked by verifyRecordProof, which names what is wrong with a code
-  // (an old proof without a version included).
-  proof: z.record(z.string(), z.unknown()),
-});
-
-interface VerifyOptions {
-  url?: string;
-  network: NetworkParams;
-  confirmations: number;
-}
-
-/** Checks a proof file offline and, with a node, that its block is on the main chain deep enough. */
-async function verify(file: string, o: VerifyOptions): Promise<boolean> {
-  let saved: z.infer<typeof ProofFile>;
-  try {
-    const parsed = ProofFile.safeParse(JSON.parse(await readFile(file, "utf8")));
-    if (!parsed.success) {
-      console.error(
-        `jbc record verify: ${file} is not a proof file: ${parsed.error.issues[0]?.message ?? ""}`,
-      );
-      return false;
-    }
-    saved = parsed.data;
-  } catch (err) {
-    console.error(`jbc record verify: cannot read ${file}: ${errorMessage(err)}`);
-    return false;
-  }
-  const rec = recordFromJson(saved.record);
-  if (!rec.ok) {
-    console.error(`jbc record verify: bad record in ${file}: ${rec.issues.join("; ")}`);
-    return false;
-  }
-  const result = verifyRecordProof(saved.proof as unknown as RecordProof, encodeRecord(rec.record), {
-    powLimit: o.network.powLimit,
-  });
-  if (!result.valid) {
-    console.log(`INVALID (${result.code}): ${result.reason}`);
-    return false;
-  }
-  console.log(
-    `valid: record ${result.id} is in block ${result.blockHash} at height ${result.height}, position ${saved.proof.index} (${new Date(result.time * 1000).toISOString()})`,
-  );
-  if (!o.url) return true;
-  try {
-    const block = await new ApiClient(o.url, { timeoutMs: 5000 }).call("getBlock", {
-      params: { id: result.blockHash },
-    });
-    if (block.branch !== "main") {
-      console.log(`NOT CONFIRMED: block ${block.hash} is on a side branch at ${o.url}`);
-      return false;
-    }
-    const deep = block.confirmations >= o.confirmations;
-    console.log(
-      `${deep ? "confirmed" : "NOT CONFIRMED"}: main chain at height ${block.height}, ${block.confirmations} confirmation(s)${deep ? "" : `, fewer than ${o.confirmations}`}`,
-    );
-    return deep;
-  } catch (err) {
-    if (err instanceof ApiClientError && err.status === 404) {
-      console.log(`NOT CONFIRMED: ${o.url} does not know block ${result.blockHash}`);
-      return false;
-    }
-    console.error(`jbc record verify: ${errorMessage(err)}`);
-    return false;
-  }
-}
 
 /** Prints a failure the way every `jbc record` command does and sets the exit code. */
 function fail(cmd: string, err: unknown): void {
@@ -126,14 +53,19 @@ async function add(text: string | undefined, o: AddOptions): Promise<void> {
   }
 }
 
-/** Prints a record as the node shows it; with --proof saves the answer (a proof file) to a file. */
-async function get(id: string, o: { url: string; proof?: string }): Promise<void> {
+/**
+ * Prints a record as the node shows it; with --proof writes a self-contained proof file: the record, its
+ * position proof and the headers from just below its block to the node's tip (at most `headers` above it).
+ */
+async function get(id: string, o: { url: string; proof?: string; headers: number }): Promise<void> {
   const r = await new ApiClient(o.url, { timeoutMs: 10_000 }).record(id);
   console.log(JSON.stringify(r, null, 2));
   if (o.proof === undefined) return;
-  if (!r.proof) throw new Error(`record ${r.id} is ${r.status}: no proof until it is in a block`);
-  await writeFile(o.proof, `${JSON.stringify(r, null, 2)}\n`);
-  console.error(`proof written to ${o.proof} (check it with: jbc record verify ${o.proof})`);
+  if (!r.proof || !r.block) throw new Error(`record ${r.id} is ${r.status}: no proof until it is in a block`);
+  const made = await saveProofFile(o.proof, o.url, r, o.headers);
+  console.error(
+    `proof written to ${o.proof}: ${made.headers} headers up to height ${made.tip} (${made.confirmations} confirmation(s)), ${made.bytes} bytes (check it with: jbc record verify ${o.proof})`,
+  );
 }
 
 /** An author given as 64 hex digits or as a key file (its public key). */
@@ -193,8 +125,17 @@ export function recordCommand(): Command {
     .description("show a record: pending, or confirmed with its block, confirmations and proof")
     .argument("<id>", "the record id (64 hex digits)")
     .option("--url <url>", "the node's HTTP API", DEFAULT_URL)
-    .option("--proof <file>", "save the answer as a proof file for jbc record verify")
-    .action(async (id: string, o: { url: string; proof?: string }) => {
+    .option(
+      "--proof <file>",
+      "write a self-contained proof file (record, position proof, headers) for jbc record verify",
+    )
+    .option(
+      "--headers <n>",
+      "with --proof, carry at most this many headers above the record's block",
+      intArg(0, 99_000),
+      10_000,
+    )
+    .action(async (id: string, o: { url: string; proof?: string; headers: number }) => {
       await get(id, o).catch((err: unknown) => fail("get", err));
     });
   record
@@ -210,13 +151,34 @@ export function recordCommand(): Command {
     });
   record
     .command("verify")
-    .description("check a saved proof offline and, with --url, that its block is on the node's main chain")
-    .argument("<file>", "proof file: { record, proof }, as GET /api/records/:id answers")
-    .option("--url <url>", "also ask this node whether the block is on its main chain")
+    .description(
+      "check a proof file offline (the work on the record) and, with --url or --state, on the best chain of headers",
+    )
+    .argument(
+      "<file>",
+      "proof file (jbc record get --proof), or { record, proof } as GET /api/records/:id answers",
+    )
+    .option("--url <url>", "check the headers of this node too (repeat for several nodes)", collect)
+    .option("--state <file>", "use and update this light client state (jbc headers sync)")
     .addOption(networkOption())
-    .option("--confirmations <n>", "with --url, the confirmations required", intArg(1, 1_000_000), 1)
-    .action(async (file: string, o: VerifyOptions) => {
-      if (!(await verify(file, o))) process.exitCode = 1;
+    .option(
+      "--confirmations <n>",
+      "confirmations required (the block itself is one)",
+      intArg(1, 1_000_000),
+      1,
+    )
+    .addOption(
+      new Option("--min-work <hashes>", "work on top of the record required (a whole number, or 2^N)")
+        .argParser(workArg)
+        .default(0n, "0"),
+    )
+    .action(async (file: string, o: VerifyOptions, cmd: Command) => {
+      try {
+        process.exitCode = await verify(file, o, cmd);
+      } catch (err) {
+        console.error(`jbc record verify: ${errorMessage(err)}`);
+        process.exitCode = LIGHT_EXIT.FAILED;
+      }
     });
   return record;
 }

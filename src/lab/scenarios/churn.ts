@@ -1,6 +1,8 @@
 /** churn: mining nodes SIGKILLed and restarted at random; at the end all converge, every store passes
  * `jbc chain verify`, and no height a node had confirmed is lost. */
+
 import { exponential } from "../../util/random.ts";
+import type { Lab } from "../lab.ts";
 import { converged, type LabNode, sleep, tips } from "../nodes.ts";
 import { meshed, round, type Scenario, scheduleMining } from "./common.ts";
 
@@ -15,83 +17,13 @@ export const churn: Scenario = {
     await meshed(nodes, 1);
     lab.say(`${nodes.length} mining nodes; SIGKILL and restart at random for ${seconds} s`);
     const problems: string[] = [];
-    /** Blocks a node had 6 confirmations on: they must be on every final chain. */
-    const confirmed = new Map<number, string>();
-    let kills = 0;
-    let lostOnRestart = 0;
     const miner = scheduleMining(lab, interval, () => nodes);
-    const end = Date.now() + seconds * 1000;
-    const restarts: Promise<void>[] = [];
-    /** Killed and not yet answering again: not picked as the next victim. */
-    const down = new Set<LabNode>();
-    while (Date.now() < end) {
-      await sleep(Math.min(end - Date.now(), 500 + exponential(lab.random, 4000)));
-      if (Date.now() >= end) break;
-      const alive = nodes.filter((n) => n.running && !down.has(n));
-      for (const n of alive) {
-        const s = await n.api.status().catch(() => undefined);
-        if (s && s.tip.height > 6) {
-          const b = await n.api.block(s.tip.height - 6).catch(() => undefined);
-          if (b) {
-            const prev = confirmed.get(b.height);
-            if (prev && prev !== b.hash) problems.push(`two blocks confirmed at height ${b.height}`);
-            confirmed.set(b.height, b.hash);
-          }
-        }
-      }
-      if (alive.length <= 1) continue;
-      const victim = alive[Math.floor(lab.random() * alive.length)]!;
-      const had = await victim.api.status().then(
-        (s) => s.tip.height,
-        () => 0,
-      );
-      down.add(victim);
-      await victim.kill();
-      kills++;
-      const downMs = 1000 + lab.random() * 4000;
-      restarts.push(
-        (async () => {
-          await sleep(downMs);
-          await victim.start();
-          down.delete(victim);
-          const now = (await victim.api.status()).tip.height;
-          if (now < had) {
-            lostOnRestart++;
-            problems.push(`${victim.name} had height ${had} before SIGKILL, ${now} after restart`);
-          }
-        })().catch((err: Error) => {
-          problems.push(`${victim.name} restart: ${err.message.slice(0, 300)}`);
-        }),
-      );
-    }
+    const c = await killAndRestart(lab, nodes, seconds, problems);
     const { mined } = await miner.stop();
-    await Promise.all(restarts);
+    await Promise.all(c.restarts);
     for (const n of nodes) if (!n.running) await n.start();
-    let final: { height: number; hash: string } | undefined;
-    const t0 = Date.now();
-    // A node killed just after mining never sent its block; restarted, it holds its own block at a height
-    // the others filled with theirs. Equal work: each keeps the block it had (first seen, as Bitcoin
-    // Core), and only the next block decides, so one more is mined when the tips differ at one height.
-    // Tips at different heights are a node not catching up: that only waits, up to 120 s in all.
-    let tieBreaks = 0;
-    for (;;) {
-      try {
-        final = await converged(nodes, 20_000);
-        break;
-      } catch (err) {
-        if (Date.now() - t0 >= 120_000) {
-          problems.push((err as Error).message);
-          break;
-        }
-      }
-      const heights = new Set((await tips(nodes)).map((t) => t?.height));
-      if (heights.size === 1 && !heights.has(undefined) && tieBreaks < 3) {
-        tieBreaks++;
-        await lab.mineOn(nodes[0]!);
-      }
-    }
-    const convergeSeconds = (Date.now() - t0) / 1000;
-    for (const [height, hash] of confirmed) {
+    const { final, convergeSeconds, tieBreaks } = await converge(lab, nodes, problems);
+    for (const [height, hash] of c.confirmed) {
       const b = await nodes[0]!.api.block(height).catch(() => undefined);
       if (b?.hash !== hash)
         problems.push(`confirmed block ${height} ${hash.slice(0, 12)} is not on the final chain`);
@@ -102,27 +34,130 @@ export const churn: Scenario = {
       if (!v.ok) problems.push(`n${i}: chain verify failed: ${v.output}`);
     });
     lab.say(
-      `${kills} SIGKILLs, ${mined} blocks mined; converged at ${final?.height ?? "-"} in ${round(convergeSeconds)} s` +
+      `${c.kills} SIGKILLs, ${mined} blocks mined; converged at ${final?.height ?? "-"} in ${round(convergeSeconds)} s` +
         (tieBreaks
           ? ` (${tieBreaks} block${tieBreaks > 1 ? "s" : ""} mined to break a tie of equal work)`
           : ""),
     );
     lab.say(`  chain verify: ${verified.filter((v) => v.ok).length}/${nodes.length} stores ok`);
-    lab.say(`  ${confirmed.size} confirmed heights checked, ${lostOnRestart} heights lost on restart`);
+    lab.say(`  ${c.confirmed.size} confirmed heights checked, ${c.lostOnRestart} heights lost on restart`);
     return {
       scenario: "churn",
       ok: problems.length === 0,
       problems,
       nodes: nodes.length,
       seconds,
-      kills,
+      kills: c.kills,
       blocksMined: mined,
       finalHeight: final?.height ?? null,
       convergeSeconds: round(convergeSeconds),
       tieBreaks,
       storesVerified: verified.filter((v) => v.ok).length,
-      confirmedChecked: confirmed.size,
-      lostOnRestart,
+      confirmedChecked: c.confirmed.size,
+      lostOnRestart: c.lostOnRestart,
     };
   },
 };
+
+/** What the kills left: the blocks seen with 6 confirmations, and the restarts (awaited by the caller). */
+interface Churned {
+  /** Blocks a node had 6 confirmations on: they must be on every final chain. */
+  confirmed: Map<number, string>;
+  kills: number;
+  /** Restarts that came back lower than the node was; counted as each restart finishes. */
+  lostOnRestart: number;
+  restarts: Promise<void>[];
+}
+
+/**
+ * For `seconds`: at random times, notes the block 6 below each live node's tip, then SIGKILLs a random
+ * live node (while more than one is up) and restarts it after 1-5 s, checking it kept its height.
+ */
+async function killAndRestart(
+  lab: Lab,
+  nodes: LabNode[],
+  seconds: number,
+  problems: string[],
+): Promise<Churned> {
+  const c: Churned = { confirmed: new Map(), kills: 0, lostOnRestart: 0, restarts: [] };
+  const end = Date.now() + seconds * 1000;
+  /** Killed and not yet answering again: not picked as the next victim. */
+  const down = new Set<LabNode>();
+  while (Date.now() < end) {
+    await sleep(Math.min(end - Date.now(), 500 + exponential(lab.random, 4000)));
+    if (Date.now() >= end) break;
+    const alive = nodes.filter((n) => n.running && !down.has(n));
+    for (const n of alive) {
+      const s = await n.api.status().catch(() => undefined);
+      if (s && s.tip.height > 6) {
+        const b = await n.api.block(s.tip.height - 6).catch(() => undefined);
+        if (b) {
+          const prev = c.confirmed.get(b.height);
+          if (prev && prev !== b.hash) problems.push(`two blocks confirmed at height ${b.height}`);
+          c.confirmed.set(b.height, b.hash);
+        }
+      }
+    }
+    if (alive.length <= 1) continue;
+    const victim = alive[Math.floor(lab.random() * alive.length)]!;
+    const had = await victim.api.status().then(
+      (s) => s.tip.height,
+      () => 0,
+    );
+    down.add(victim);
+    await victim.kill();
+    c.kills++;
+    const downMs = 1000 + lab.random() * 4000;
+    c.restarts.push(
+      (async () => {
+        await sleep(downMs);
+        await victim.start();
+        down.delete(victim);
+        const now = (await victim.api.status()).tip.height;
+        if (now < had) {
+          c.lostOnRestart++;
+          problems.push(`${victim.name} had height ${had} before SIGKILL, ${now} after restart`);
+        }
+      })().catch((err: Error) => {
+        problems.push(`${victim.name} restart: ${err.message.slice(0, 300)}`);
+      }),
+    );
+  }
+  return c;
+}
+
+/** Waits for one tip on every node (up to 120 s), mining up to three blocks to break a tie of equal work. */
+async function converge(
+  lab: Lab,
+  nodes: LabNode[],
+  problems: string[],
+): Promise<{
+  final: { height: number; hash: string } | undefined;
+  convergeSeconds: number;
+  tieBreaks: number;
+}> {
+  let final: { height: number; hash: string } | undefined;
+  const t0 = Date.now();
+  // A node killed just after mining never sent its block; restarted, it holds its own block at a height
+  // the others filled with theirs. Equal work: each keeps the block it had (first seen, as Bitcoin
+  // Core), and only the next block decides, so one more is mined when the tips differ at one height.
+  // Tips at different heights are a node not catching up: that only waits, up to 120 s in all.
+  let tieBreaks = 0;
+  for (;;) {
+    try {
+      final = await converged(nodes, 20_000);
+      break;
+    } catch (err) {
+      if (Date.now() - t0 >= 120_000) {
+        problems.push((err as Error).message);
+        break;
+      }
+    }
+    const heights = new Set((await tips(nodes)).map((t) => t?.height));
+    if (heights.size === 1 && !heights.has(undefined) && tieBreaks < 3) {
+      tieBreaks++;
+      await lab.mineOn(nodes[0]!);
+    }
+  }
+  return { final, convergeSeconds: (Date.now() - t0) / 1000, tieBreaks };
+}

@@ -89,10 +89,14 @@ export async function auditLedger(nodes: LabNode[], ids: readonly string[]): Pro
   const tip = (await first.api.status()).tip.height;
   const where = new Map<string, string[]>();
   for (let h = 1; h <= tip; h++) {
-    const b = await first.api.block(h);
-    for (const r of b.records) {
-      if (r.type === "miner") continue;
-      where.set(r.id, [...(where.get(r.id) ?? []), b.hash]);
+    // The block view pages its records: read every page.
+    for (let from: number | null = 0; from !== null; ) {
+      const b = await first.api.block(h, { from, limit: 1000 });
+      for (const r of b.records) {
+        if (r.type === "miner") continue;
+        where.set(r.id, [...(where.get(r.id) ?? []), b.hash]);
+      }
+      from = b.recordsNext;
     }
   }
   const duplicates = [...where].filter(([, blocks]) => blocks.length > 1).map(([id]) => id);

@@ -30,6 +30,7 @@ function sig1(x: number): number {
   return ((x >>> 17) | (x << 15)) ^ ((x >>> 19) | (x << 13)) ^ (x >>> 10);
 }
 
+/** The portable kernel's scan: the first nonce offset in [start, start + count) that meets work[11], or -1. */
 export function scanJs(work: Uint32Array, start: number, count: number): number {
   const s0 = work[0]! | 0;
   const s1 = work[1]! | 0;

@@ -2,8 +2,12 @@
  * Record gossip (docs/protocol.md "Records"): one record's bytes per message on the network's records
  * topic; a message's id is its publication (net/context.ts `publicationId`), so the same record can be
  * announced again, and the pool's ALREADY_PENDING drops the repeats.
- * Every message goes through the mempool's one admission path, and its verdict decides what gossipsub
- * does with it (docs/ledger-design.md's table): admitted → accept (relay); already pending, already
+ * Each peer has a rate (a token bucket in records and one in bytes, NetworkLimits.recordGossip*, kept
+ * after it disconnects): messages beyond it are ignored before anything is decoded or verified, with no
+ * penalty, since an honest node relays as fast as its own clients submit (docs/protocol.md).
+ * Every other message goes through the mempool's one admission path, under the peer's share of the pool,
+ * and its verdict decides what gossipsub does with it (docs/ledger-design.md's table): admitted → accept
+ * (relay); already pending, already
  * confirmed or pool full → ignore (no relay, no penalty); malformed, too large, a miner record or a bad
  * signature → reject (no relay) and the mempool's penalty on the sender's score, the same score that bad
  * blocks raise, so a peer gossiping bad signatures is banned like one gossiping bad blocks.
@@ -26,10 +30,48 @@ import { settleMessage } from "./gossip.ts";
 
 /** Records kept for a later announcement at most (the oldest are forgotten first). */
 const MAX_UNBROADCAST = 10_000;
+/** Peers whose record buckets are remembered at once (as for block requests; older ones are forgotten). */
+const MAX_RATED_PEERS = 10_000;
+/** A peer over its rate is logged at most this often (the log must not become the flood). */
+const RATE_LOG_MS = 10_000;
+
+/** A peer's record allowance: records and bytes, refilled continuously, `burstSec` seconds of each at most. */
+class RecordAllowance {
+  private records: number;
+  private bytes: number;
+  private last: number;
+  /** Messages ignored since the last log line about this peer. */
+  ignored = 0;
+  loggedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly perSec: number,
+    private readonly bytesPerSec: number,
+    private readonly burstSec: number,
+    now: number,
+  ) {
+    this.records = perSec * burstSec;
+    this.bytes = bytesPerSec * burstSec;
+    this.last = now;
+  }
+
+  /** Spends one record of `size` bytes if both buckets hold it. */
+  take(size: number, now: number): boolean {
+    const dt = Math.max(0, now - this.last) / 1000;
+    this.last = now;
+    this.records = Math.min(this.perSec * this.burstSec, this.records + dt * this.perSec);
+    this.bytes = Math.min(this.bytesPerSec * this.burstSec, this.bytes + dt * this.bytesPerSec);
+    if (this.records < 1 || this.bytes < size) return false;
+    this.records -= 1;
+    this.bytes -= size;
+    return true;
+  }
+}
 
 export class RecordGossip {
   /** Ids of pending records whose last publish reached no peer, oldest first. */
   private readonly unbroadcast = new BoundedMap<string, true>(MAX_UNBROADCAST);
+  private readonly allowances = new BoundedMap<string, RecordAllowance>(MAX_RATED_PEERS);
 
   constructor(
     private readonly ctx: NetContext,
@@ -58,6 +100,8 @@ export class RecordGossip {
       verdict = TopicValidatorResult.Reject;
       penalty = PROTOCOL_PENALTY.OVERSIZED;
       reason = `gossip record of ${data.length} bytes exceeds ${max}`;
+    } else if (!this.allow(from, data.length)) {
+      // Over the peer's rate: not judged, not relayed, not penalised (verdict Ignore).
     } else {
       try {
         const r = await this.mempool.admit(data, { kind: "peer", peer: from });
@@ -82,6 +126,28 @@ export class RecordGossip {
       reason,
       code,
     });
+  }
+
+  /** Whether `from` may have one more record of `size` bytes judged now (its allowance). */
+  private allow(from: string, size: number): boolean {
+    const now = performance.now();
+    let a = this.allowances.get(from);
+    if (!a) {
+      const { recordGossipPerSec, recordGossipBytesPerSec, recordGossipBurstSec } = this.ctx.limits;
+      a = new RecordAllowance(recordGossipPerSec, recordGossipBytesPerSec, recordGossipBurstSec, now);
+      this.allowances.set(from, a);
+    }
+    if (a.take(size, now)) return true;
+    a.ignored++;
+    if (now - a.loggedAt >= RATE_LOG_MS) {
+      this.ctx.log.info(
+        { peer: from, ignored: a.ignored },
+        "peer gossips records above its rate: ignoring them",
+      );
+      a.loggedAt = now;
+      a.ignored = 0;
+    }
+    return false;
   }
 
   /** The mempool's `added` listener: publishes records submitted to this node's API or returned by a reorg. */

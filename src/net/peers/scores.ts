@@ -63,6 +63,8 @@ export interface PeerScoresOptions {
   banMs: number;
   logger: Logger;
   now?: () => number;
+  /** Most bans kept at once (default MAX_BANS). */
+  maxBans?: number;
 }
 
 /** Result of a penalty: the new score, and the ban expiry when this penalty caused a ban. */
@@ -73,6 +75,12 @@ export interface PenaltyResult {
 
 /** Most peers whose misbehaviour points are remembered at once. */
 export const MAX_SCORED_PEERS = 10_000;
+/**
+ * Most bans kept at once, in memory and in the store (rows of about 60 bytes): peer ids cost nothing, so
+ * without a bound the ban list grows with what attackers get banned in a ban's hour. Beyond it, expired
+ * bans go, then those that end soonest (docs/operations.md "Files a node writes").
+ */
+export const MAX_BANS = 10_000;
 
 /**
  * The penalty a failed exchange earns: protocol errors and bad blocks cost points, anything else (a
@@ -108,6 +116,9 @@ export class PeerScores {
       if (until > now) this.bans.set(id, until);
       else await this.opts.bans.deleteBan(id);
     }
+    // A list kept before the bound, or under a larger one.
+    const newest = [...this.bans].sort((a, b) => b[1] - a[1])[0];
+    if (newest && this.bans.size > (this.opts.maxBans ?? MAX_BANS)) this.trimBans(newest[0]);
   }
 
   score(id: string): number {
@@ -154,6 +165,7 @@ export class PeerScores {
   /** Bans `id` for the configured period (or until `until`), persisting the ban. Returns the expiry. */
   async ban(id: string, until = this.now() + this.opts.banMs): Promise<number> {
     this.bans.set(id, until);
+    if (this.bans.size > (this.opts.maxBans ?? MAX_BANS)) this.trimBans(id);
     try {
       await this.opts.bans.putBan(id, until);
     } catch (err) {
@@ -161,6 +173,22 @@ export class PeerScores {
       this.opts.logger.warn({ err, peer: id }, "cannot persist ban");
     }
     return until;
+  }
+
+  /** Drops expired bans, then those that end soonest (never `keep`), down to the bound. */
+  private trimBans(keep: string): void {
+    const max = this.opts.maxBans ?? MAX_BANS;
+    const now = this.now();
+    const drop = (id: string): void => {
+      this.bans.delete(id);
+      this.opts.bans
+        .deleteBan(id)
+        .catch((err: unknown) => this.opts.logger.warn({ err, peer: id }, "cannot delete a dropped ban"));
+    };
+    for (const [id, until] of this.bans) if (until <= now && id !== keep) drop(id);
+    if (this.bans.size <= max) return;
+    const soonest = [...this.bans].filter(([id]) => id !== keep).sort((a, b) => a[1] - b[1]);
+    for (const [id] of soonest.slice(0, this.bans.size - max)) drop(id);
   }
 
   /** Lifts a ban and clears the score. */

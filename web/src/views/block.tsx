@@ -1,14 +1,18 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ApiError, type BlockDetail, type RecordView } from "../../../src/api/schemas.ts";
+import { recordOffsets } from "../../../src/consensus/block.ts";
 import {
   type BlockHeader,
   bitsToTarget,
   blockWork,
+  fromHex,
   hashToHex,
   headerHash,
   hexToHash,
   merkleRoot,
+  sha256d,
 } from "../../../src/consensus/index.ts";
+import { type SignedRecord, verifyRecordSignature } from "../../../src/consensus/records.ts";
 import { errorMessage } from "../../../src/util/errors.ts";
 import { api } from "../api.ts";
 import { Banner, Hash, HeightLink, Miner, Panel } from "../components.tsx";
@@ -24,15 +28,56 @@ type Load =
 
 /**
  * What this page recomputes from the block with the node's own consensus code (src/consensus, which runs
- * in the browser): the header hash, the merkle root from the record ids, the target and the work the bits
- * encode. So the page shows these follow from the block rather than taking the node's word for them.
+ * in the browser): the header hash, the target and the work the bits encode, and (below, from the block's
+ * raw bytes) the merkle root. So the page shows these follow from the block rather than taking the node's
+ * word for them.
  */
 interface Recomputed {
   hash: string;
-  merkleRoot: string;
   /** 64 hex digits, or undefined for bits that encode no valid target. */
   target: string | undefined;
   work: string;
+}
+
+/**
+ * The merkle root recomputed from every record of the block's raw bytes (the view pages its records, so
+ * the page alone does not have them all), and whether the records shown are the block's.
+ */
+type MerkleCheck =
+  | { state: "pending" }
+  | { state: "done"; root: string; count: number }
+  | { state: "failed"; message: string };
+
+/** Records hashed between two yields to the browser while the merkle root is recomputed. */
+const HASH_CHUNK = 2048;
+
+async function merkleFromRaw(raw: Uint8Array, live: () => boolean): Promise<Uint8Array[] | undefined> {
+  const offsets = recordOffsets(raw);
+  const ids: Uint8Array[] = new Array(offsets.length - 1);
+  for (let i = 0; i < ids.length; i++) {
+    ids[i] = sha256d(raw.subarray(offsets[i]!, offsets[i + 1]!));
+    // A block of 199,979 records takes a while: the page stays responsive, and stops when left.
+    if (i % HASH_CHUNK === HASH_CHUNK - 1) {
+      await new Promise((r) => setTimeout(r, 0));
+      if (!live()) return undefined;
+    }
+  }
+  return ids;
+}
+
+/** A signed record's signature checked here, for records the node has not checked (signatureValid absent). */
+function verifyHere(r: RecordView & { type: "signed" }): boolean {
+  try {
+    const rec: SignedRecord = {
+      type: "signed",
+      data: r.encoding === "hex" ? fromHex(r.data) : new TextEncoder().encode(r.data),
+      publicKey: fromHex(r.publicKey),
+      signature: fromHex(r.signature),
+    };
+    return verifyRecordSignature(rec);
+  } catch {
+    return false;
+  }
 }
 
 function recompute(b: BlockDetail): Recomputed {
@@ -48,8 +93,6 @@ function recompute(b: BlockDetail): Recomputed {
   const target = bitsToTarget(bits);
   return {
     hash: headerHash(header),
-    // Display ids are byte-reversed; the tree hashes internal byte order.
-    merkleRoot: hashToHex(merkleRoot(b.records.map((r) => hexToHash(r.id)))),
     target: target === null ? undefined : target.toString(16).padStart(64, "0"),
     work: blockWork(bits).toString(),
   };
@@ -114,11 +157,85 @@ function RecordData(props: { r: RecordView }) {
           <div>
             signature <code>{r.signature}</code>
           </div>
-          <div class={r.signatureValid ? "ok-text" : "error-text"}>
-            {r.signatureValid ? "✓ signature verifies" : "✗ signature does not verify"}
-          </div>
+          <SignatureVerdict r={r} />
         </div>
       )}
+    </div>
+  );
+}
+
+/** The node's verdict on a signature when it has one (it never re-verifies on a read), else this browser's. */
+function SignatureVerdict(props: { r: RecordView & { type: "signed" } }) {
+  const { r } = props;
+  const node = r.signatureValid;
+  const ok = node ?? verifyHere(r);
+  return (
+    <div class={ok ? "ok-text" : "error-text"}>
+      {ok ? "✓ signature verifies" : "✗ signature does not verify"}
+      {node === undefined && (
+        <span class="muted"> (checked in this browser: the node has not checked it)</span>
+      )}
+    </div>
+  );
+}
+
+/** Where this page of records sits in the block, and buttons to the pages around it. */
+function RecordPager(props: { b: BlockDetail; onPage: (from: number) => void; pageSize: number }) {
+  const { b, onPage, pageSize } = props;
+  if (b.recordsFrom === 0 && b.recordsNext === null) return null;
+  const last = b.recordsFrom + b.records.length - 1;
+  return (
+    <p class="pager" data-testid="record-pager">
+      <button
+        type="button"
+        disabled={b.recordsFrom === 0}
+        onClick={() => onPage(Math.max(0, b.recordsFrom - pageSize))}
+      >
+        ← previous
+      </button>{" "}
+      <span data-testid="record-range">
+        records {groupDigits(String(b.recordsFrom))}–{groupDigits(String(last))} of{" "}
+        {groupDigits(String(b.recordCount))}
+      </span>{" "}
+      <button
+        type="button"
+        disabled={b.recordsNext === null}
+        data-testid="record-next"
+        onClick={() => b.recordsNext !== null && onPage(b.recordsNext)}
+      >
+        next →
+      </button>
+    </p>
+  );
+}
+
+/** Records a page of the block view holds (the node's default). */
+const PAGE_SIZE = 100;
+
+/** The merkle check's line: waiting for the raw block, the root it gives, or why there is none. */
+function MerkleVerdict(props: { check: MerkleCheck; want: string; pageMatches: boolean }) {
+  const { check, want, pageMatches } = props;
+  if (check.state === "pending")
+    return (
+      <div class="muted" data-testid="merkle-pending">
+        recomputing from the block's raw bytes…
+      </div>
+    );
+  if (check.state === "failed")
+    return (
+      <div class="error-text" data-testid="merkle-check">
+        ✗ could not read the raw block: {check.message}
+      </div>
+    );
+  const ok = check.root === want && pageMatches;
+  const n = check.count;
+  return (
+    <div class={ok ? "ok-text" : "error-text"} data-testid="merkle-check">
+      {ok
+        ? `✓ recomputed in this browser from the block's ${groupDigits(String(n))} record${n === 1 ? "" : "s"} (its raw bytes)`
+        : check.root !== want
+          ? "✗ the block's records do not hash to this root"
+          : "✗ the records shown are not the block's"}
     </div>
   );
 }
@@ -128,8 +245,13 @@ export function BlockPage(props: { id: string }) {
   const { id } = props;
   const s = useExplorer();
   const [load, setLoad] = useState<Load>({ state: "loading" });
+  const [from, setFrom] = useState(0);
+  const [merkle, setMerkle] = useState<MerkleCheck>({ state: "pending" });
+  const [ids, setIds] = useState<Uint8Array[] | undefined>(undefined);
   const tipHash = s.status?.tip.hash;
   const stream = s.stream;
+
+  useEffect(() => setFrom(0), [id]);
 
   // Refetched when the tip moves (confirmations, children and main/side status change with it) and when
   // the stream reconnects after the node was away.
@@ -140,7 +262,7 @@ export function BlockPage(props: { id: string }) {
       setLoad({ state: "missing", id, reason: "This is not a block height or a 64-digit block hash." });
       return;
     }
-    api.block(id).then(
+    api.block(id, { from }).then(
       (block) => live && setLoad({ state: "ok", block }),
       (err: unknown) => {
         if (!live) return;
@@ -157,10 +279,34 @@ export function BlockPage(props: { id: string }) {
     return () => {
       live = false;
     };
-  }, [id, tipHash, stream]);
+  }, [id, tipHash, stream, from]);
 
   const block = load.state === "ok" ? load.block : undefined;
   const recomputed = useMemo(() => (block ? recompute(block) : undefined), [block]);
+
+  // The merkle root from the block's raw bytes: once per block, whichever page is shown.
+  const blockHash = block?.hash;
+  useEffect(() => {
+    if (!blockHash) return;
+    let live = true;
+    setMerkle({ state: "pending" });
+    setIds(undefined);
+    api
+      .rawBlock(blockHash)
+      .then((raw) => merkleFromRaw(raw, () => live))
+      .then(
+        (all) => {
+          if (!live || !all) return;
+          setIds(all);
+          // Display hashes are byte-reversed; the tree hashes internal byte order.
+          setMerkle({ state: "done", root: hashToHex(merkleRoot(all)), count: all.length });
+        },
+        (err: unknown) => live && setMerkle({ state: "failed", message: errorMessage(err) }),
+      );
+    return () => {
+      live = false;
+    };
+  }, [blockHash]);
 
   useEffect(() => {
     document.title = block ? `Block ${block.height} · jbc` : "Block · jbc";
@@ -210,7 +356,8 @@ export function BlockPage(props: { id: string }) {
     </span>
   );
   const mine = recomputed!;
-  const merkleOk = mine.merkleRoot === b.header.merkleRoot;
+  // The records shown must be the block's: each id as the raw bytes give it at that index.
+  const pageMatches = !ids || b.records.every((r) => ids[r.index] && hashToHex(ids[r.index]!) === r.id);
   const hashOk = mine.hash === b.hash;
   return (
     <div class="block-page" data-testid="block-page" data-hash={b.hash}>
@@ -263,11 +410,7 @@ export function BlockPage(props: { id: string }) {
                 <th>merkle root</th>
                 <td data-field="merkleRoot">
                   <code class="break">{b.header.merkleRoot}</code>
-                  <div class={merkleOk ? "ok-text" : "error-text"} data-testid="merkle-check">
-                    {merkleOk
-                      ? `✓ recomputed in this browser from the ${b.records.length} record id${b.records.length === 1 ? "" : "s"} below`
-                      : "✗ does not match the records below"}
-                  </div>
+                  <MerkleVerdict check={merkle} want={b.header.merkleRoot} pageMatches={pageMatches} />
                 </td>
               </tr>
               <tr>
@@ -366,10 +509,11 @@ export function BlockPage(props: { id: string }) {
         </Panel>
       </div>
       <Panel
-        title={`Records (${b.records.length})`}
+        title={`Records (${groupDigits(String(b.recordCount))})`}
         id="records"
         hint="Record 0 is the miner record: who mined the block, and its height so every block's merkle root differs."
       >
+        <RecordPager b={b} onPage={setFrom} pageSize={PAGE_SIZE} />
         <table class="records" data-testid="records">
           <thead>
             <tr>
@@ -398,6 +542,7 @@ export function BlockPage(props: { id: string }) {
             ))}
           </tbody>
         </table>
+        <RecordPager b={b} onPage={setFrom} pageSize={PAGE_SIZE} />
         <p class="muted small">
           Raw block: <a href={`/api/blocks/${b.hash}/raw`}>/api/blocks/{b.hash.slice(0, 12)}…/raw</a> · JSON:{" "}
           <a href={`/api/blocks/${b.hash}`}>/api/blocks/{b.hash.slice(0, 12)}…</a> · permalink:{" "}

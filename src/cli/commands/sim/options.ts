@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { type Command, InvalidArgumentError } from "commander";
 import { type LatencyModel, parseLatency } from "../../../sim/latency.ts";
-import type { Topology } from "../../../sim/network.ts";
+import type { Topology } from "../../../sim/topology.ts";
 import { errorMessage } from "../../../util/errors.ts";
 import { intArg } from "../../options.ts";
 

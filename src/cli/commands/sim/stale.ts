@@ -1,8 +1,8 @@
 /** `jbc sim stale`: the stale-block rate against the delay Δ and the interval T (src/sim/stale.ts). */
 import { Command, Option } from "commander";
 import type { LatencyModel } from "../../../sim/latency.ts";
-import type { Topology } from "../../../sim/network.ts";
 import type { StaleExperimentResult, StalePoint } from "../../../sim/stale.ts";
+import type { Topology } from "../../../sim/topology.ts";
 import { intArg } from "../../options.ts";
 import { type Common, commonOptions, latencyArg, numberArg, numberList, topologyArg } from "./options.ts";
 import { finish, pct, progress, strip } from "./output.ts";

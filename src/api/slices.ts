@@ -1,0 +1,52 @@
+/**
+ * Time slices for the API's CPU-heavy steps (a block view's first read, /blockchain.json, decoding a
+ * submitted block), so that no request holds the event loop for long whatever it asks for: `/api/health`,
+ * gossip and the miner's template go on while a client downloads a gigabyte.
+ *
+ * All such work shares one budget per turn of the event loop. A step checks `sliceSpent()` between small
+ * units of work and, when the budget is used, awaits `nextSlice()`: the waiters are resumed one per turn,
+ * in arrival order, each from a `setImmediate`, so between two slices Node polls for I/O and serves what
+ * arrived. One shared queue rather than a yield per task: with a yield per task, 8 downloads resumed in the
+ * same turn would run 8 slices back to back before the next poll.
+ */
+
+/** CPU time the API's heavy steps may take, together, in one turn of the event loop. */
+export const SLICE_MS = 4;
+
+let sliceStart = 0;
+const waiting: Array<() => void> = [];
+let scheduled = false;
+
+function grant(): void {
+  scheduled = false;
+  const next = waiting.shift();
+  if (!next) return;
+  sliceStart = performance.now();
+  next();
+  // Queued from the check phase, so it runs in the next turn, after that turn's I/O poll.
+  if (waiting.length) schedule();
+}
+
+function schedule(): void {
+  if (scheduled) return;
+  scheduled = true;
+  setImmediate(grant);
+}
+
+/** Whether the current slice is used up: the caller should await nextSlice() before more work. */
+export function sliceSpent(): boolean {
+  return performance.now() - sliceStart >= SLICE_MS;
+}
+
+/** Resolves in a later turn of the event loop, when this caller's slice begins (waiters in arrival order). */
+export function nextSlice(): Promise<void> {
+  return new Promise((resolve) => {
+    waiting.push(resolve);
+    schedule();
+  });
+}
+
+/** Awaits the next slice only when this one is spent: the check to put between units of heavy work. */
+export async function yieldIfSpent(): Promise<void> {
+  if (sliceSpent()) await nextSlice();
+}

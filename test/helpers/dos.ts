@@ -1,0 +1,133 @@
+/**
+ * Tools for the denial-of-service tests (test/adversarial): the largest blocks there are, an open-loop
+ * `/api/health` prober and a sampler of a node process's resident memory. Bounds asserted with these are
+ * generous (a loaded 2-core machine must pass them); the benchmark (npm run bench:dos-api) gives the real
+ * figures.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { Block } from "../../src/consensus/block.ts";
+import { headerHashBytes } from "../../src/consensus/header.ts";
+import type { NetworkParams } from "../../src/consensus/params.ts";
+import type { BlockRecord } from "../../src/consensus/records.ts";
+import { mineHighHash, withNonce } from "./blocks.ts";
+
+/**
+ * Data records of 3 bytes (5 encoded), numbered from `first` so that no two blocks share one, as many as
+ * fit in `bytes`: 999,895 bytes of them (199,979 records) fill a block with its header, count and a
+ * 19-byte miner record.
+ */
+export function tinyRecords(first: number, bytes = 999_895): BlockRecord[] {
+  const out: BlockRecord[] = [];
+  for (let n = first; (out.length + 1) * 5 <= bytes; n++) {
+    out.push({ type: "data", data: new Uint8Array([n & 255, (n >> 8) & 255, (n >> 16) & 255]) });
+  }
+  return out;
+}
+
+/** `n` random letters and digits: a record that reads as text (its JSON is about its own size). */
+export function randomText(n: number): Uint8Array {
+  const alphabet = Buffer.from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,-");
+  const bytes = randomBytes(n);
+  for (let i = 0; i < n; i++) bytes[i] = alphabet[bytes[i]! % alphabet.length]!;
+  return bytes;
+}
+
+/**
+ * `count` maximum-size blocks on genesis that cost nothing to make: 199,979 records under a header whose
+ * hash misses its target (HIGH_HASH, found in a couple of tries) and a merkle root of zeros (never reached:
+ * proof of work is checked first). Each has its own nonce, so its own hash.
+ */
+export function junkMaxBlocks(params: NetworkParams, count: number): Block[] {
+  const records: BlockRecord[] = [
+    { type: "miner", height: 1, extraNonce: 0n, miner: "flood" },
+    ...tinyRecords(0),
+  ];
+  const base: Block = {
+    header: {
+      version: 1,
+      prevHash: headerHashBytes(params.genesis.header),
+      merkleRoot: new Uint8Array(32),
+      time: params.genesis.header.time + 1,
+      bits: params.genesis.header.bits,
+      nonce: 0,
+    },
+    records,
+  };
+  const out: Block[] = [];
+  let nonce = 0;
+  for (let i = 0; i < count; i++) {
+    const b = mineHighHash(withNonce(base, nonce));
+    out.push(b);
+    nonce = b.header.nonce + 1;
+  }
+  return out;
+}
+
+/** Nearest-rank percentile (p in 0..100). */
+export function percentile(xs: readonly number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? 0;
+}
+
+/**
+ * GETs `url`/api/health every `intervalMs` whether or not the earlier probes answered (open loop: a stall
+ * shows as many slow probes, not one). `stop` waits for the probes in flight and gives every latency, ms.
+ */
+export function probeHealth(url: string, intervalMs = 25): { stop(): Promise<number[]> } {
+  const latencies: number[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const fire = (): void => {
+    const t0 = performance.now();
+    const p = fetch(`${url}/api/health`, { signal: AbortSignal.timeout(120_000) })
+      .then((res) => res.arrayBuffer())
+      .catch(() => undefined)
+      .then(() => {
+        latencies.push(performance.now() - t0);
+      });
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+  };
+  const timer = setInterval(fire, intervalMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await Promise.all(inFlight);
+      return latencies;
+    },
+  };
+}
+
+/**
+ * Resident memory of a process (Linux /proc), bytes: all of it, and its anonymous part. The difference is
+ * mostly file pages mapped into the process, above all LevelDB's table files (it reads them through
+ * mmap): page cache that grows with the data read and that the kernel reclaims at will, not memory the
+ * node holds.
+ */
+export function rssOf(pid: number): { total: number; anon: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field: string): number =>
+    Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+  return { total: kb("VmRSS"), anon: kb("RssAnon") };
+}
+
+/** Samples a process's memory every 50 ms from now; `stop` gives the largest growth over the first sample. */
+export function sampleRss(pid: number): { stop(): { total: number; anon: number } } {
+  const start = rssOf(pid);
+  const peak = { ...start };
+  const timer = setInterval(() => {
+    try {
+      const now = rssOf(pid);
+      peak.total = Math.max(peak.total, now.total);
+      peak.anon = Math.max(peak.anon, now.anon);
+    } catch {
+      // The process has exited.
+    }
+  }, 50);
+  return {
+    stop() {
+      clearInterval(timer);
+      return { total: peak.total - start.total, anon: peak.anon - start.anon };
+    },
+  };
+}
