@@ -155,6 +155,17 @@ export class HeaderIndex {
     return best;
   }
 
+  /**
+   * Whether the body of held header `hash` is wanted: it lies on the branch of the best held header, and that
+   * branch has more work than `tipWork` (its sender has shown the work; the node needs the bodies to switch).
+   */
+  wanted(hash: string, tipWork: bigint): boolean {
+    if (!this.byHash.has(hash)) return false;
+    const best = this.best();
+    if (!best || best.chainWork <= tipWork) return false;
+    return this.missingBodies(best.hash).some((e) => e.hash === hash);
+  }
+
   /** The held headers from the tree up to `hash`, oldest first: the bodies to fetch to connect it. */
   missingBodies(hash: string): ChainEntry[] {
     const out: ChainEntry[] = [];

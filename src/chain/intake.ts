@@ -239,7 +239,10 @@ export class Intake {
       );
     }
     const stored = this.ctx.tree.get(parent.hash) === parent;
-    if (stored && item.requested) return { entry: await this.ctx.accept(item, parent) };
+    // A body the node wants (its header is held on a branch that outworks the tip) is as good as asked for:
+    // a sender that posts such a branch again, oldest first, gets it taken (docs/api.md, POST /api/blocks).
+    const wanted = this.ctx.waiting.headers.wanted(item.hash, this.ctx.tree.tip.chainWork);
+    if (stored && (item.requested || wanted)) return { entry: await this.ctx.accept(item, parent) };
     const fork = this.ctx.waiting.forkOf(parent, this.ctx.tree);
     if (!stored || !this.ctx.waiting.hasChance(work, this.ctx.tree.tip, fork))
       return this.keepHeader(item, parent, fork);

@@ -67,12 +67,13 @@ describe("attack: side-branch spam below the tip's work", () => {
     let judged = 0;
     victim.tc.chain.on("processed", () => judged++);
 
-    // 40 full siblings of block 2 (975 KB each: 39 MB), then 60 small ones; a control block first. Paced,
-    // so most are judged (a faster flood meets the queue's bound per source: ignored, not charged).
+    // 40 full siblings of block 2 (975 KB each: 39 MB), then 160 small ones; a control block first. Paced,
+    // so most are judged; a loaded victim is slower than the pace, and what meets the queue's bound per
+    // source is ignored, not charged: 160 leaves room for that before the 74th judged block bans.
     const plan: AttackPlan = {
       kind: "siblings",
       count: 40,
-      small: 60,
+      small: 160,
       honest: HONEST,
       control: true,
       paceMs: 20,
