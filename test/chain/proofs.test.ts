@@ -225,10 +225,10 @@ describe("record proofs from the store", () => {
       await store.close();
     }
     const after = await openDb(h.dir);
-    // docs/storage.md's regtest metadata: version 3, network id, genesis hash.
+    // docs/storage.md's regtest metadata: the current version (5), network id, genesis hash.
     assert.equal(
       toHex((await after.get(META_KEY))!),
-      "040000007263626acdea3724bea01e1ee64a1631b4da86480fcba4d38bc5079dd6b7ddbc12b7a104",
+      "050000007263626acdea3724bea01e1ee64a1631b4da86480fcba4d38bc5079dd6b7ddbc12b7a104",
     );
     await after.close();
     rmSync(h.dir, { recursive: true, force: true });
