@@ -15,6 +15,9 @@
  *    devnet's limit would take 4e11 hashes, and neither the bytes of a header nor the state's bound
  *    depend on the work. BENCH_LIGHT_YEAR=0 skips it.
  *
+ * 4. The same 100,000 headers checked in Chromium, in a Web Worker as the explorer checks them
+ *    (bench/light-web.ts; `npm run bench:light-web` runs it alone). BENCH_LIGHT_BROWSER=0 skips it.
+ *
  * The machine is shared: figures move with its load (printed). The last line is one JSON object.
  */
 import { execFile } from "node:child_process";
@@ -44,6 +47,7 @@ import {
 import { recordToJson } from "../src/mempool/json.ts";
 import { useNativeCrypto } from "../src/node/crypto.ts";
 import { devnetHeaderFixture, fixtureBlock } from "./light-fixture.ts";
+import { type BrowserFigures, browserVerify } from "./light-web.ts";
 import { median } from "./stats.ts";
 
 const run = promisify(execFile);
@@ -239,6 +243,10 @@ if (process.env.BENCH_LIGHT_YEAR !== "0") {
 } else yearSizes = [0];
 rmSync(dir, { recursive: true, force: true });
 
+// ------------------------------------------------------------------ 4. the same headers in Chromium
+const browser: BrowserFigures | Record<string, never> =
+  process.env["BENCH_LIGHT_BROWSER"] === "0" ? {} : await browserVerify(fixture, log);
+
 console.log(
   JSON.stringify({
     headers: N,
@@ -256,6 +264,7 @@ console.log(
     state_year_max_bytes: Math.max(...yearSizes),
     year_check_s: round(yearMs / 1000, 1),
     year_peak_rss_mb: round(yearRssMb, 0),
+    ...browser,
     loadavg1_start: round(load0, 2),
     loadavg1_end: round(loadavg()[0]!, 2),
     cores: cpus().length,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { MAX_HEADERS_PER_REQUEST } from "../light/sync.ts";
+import { MAX_HEADERS_PER_REQUEST } from "../light/source.ts";
 
 /**
  * The shapes of GET /api/headers and /api/headers/raw (docs/api.md): main-chain headers by height, what a

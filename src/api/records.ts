@@ -73,9 +73,11 @@ function refusal(err: MempoolError, index?: number): ApiError {
       ? 413
       : err.code === "BAD_SIGNATURE"
         ? 422
-        : err.code === "MEMPOOL_FULL"
-          ? 503
-          : 400;
+        : err.code === "UNAUTHORISED_AUTHOR"
+          ? 403
+          : err.code === "MEMPOOL_FULL"
+            ? 503
+            : 400;
   const details: Record<string, unknown> = { ...err.data };
   delete details["code"];
   if (index !== undefined) details["index"] = index;

@@ -1,3 +1,4 @@
+import { checkBlockAuthors } from "../consensus/authors.ts";
 import { type Block, recordIds } from "../consensus/block.ts";
 import { BlockError } from "../consensus/errors.ts";
 import { checkCheckpoint, checkGenesis } from "../consensus/genesis.ts";
@@ -24,7 +25,8 @@ import {
  *      whose parent is not known yet (an orphan) has nothing more to check until it arrives; a child of an
  *      invalid block is INVALID_PARENT; a new block below a checkpoint the node holds is
  *      FORK_BEFORE_CHECKPOINT (checkCheckpoint); then checkBlockContext (bits, median time past, height,
- *      checkpoint hash);
+ *      checkpoint hash) and, on a network with an author policy, checkBlockAuthors (UNAUTHORISED_AUTHOR:
+ *      a set lookup per record, so side blocks are judged too);
  *   3. records: the exactly-once rule (checkRecordsUnique, DUPLICATE_RECORD, against `confirmedIn`), then
  *      signatures (checkBlockRecords), deferred until the block joins the main chain, as Bitcoin
  *      Core defers script checks to ConnectBlock.
@@ -94,6 +96,7 @@ export function checkBlock(
       const height = parent.height + 1;
       checkCheckpoint(height, hashHex, opts.heldCheckpoint);
       checkBlockContext(block, facts, { height, ...parent.childContext() }, params);
+      checkBlockAuthors(block, height, params.authors, hashHex);
     }
   }
   if (to >= 2 && at !== "orphan") {

@@ -58,6 +58,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./commands/keygen.ts")).keygenCommand(),
   },
   {
+    name: "authors",
+    description: "sign a team's author policy (who may write records)",
+    load: async () => (await import("./commands/authors.ts")).authorsCommand(),
+  },
+  {
     name: "record",
     description: "submit, find and prove records",
     load: async () => (await import("./commands/record.ts")).recordCommand(),

@@ -1,10 +1,13 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { StoreError } from "../chain/store.ts";
+import type { AuthorPolicy } from "../consensus/authors.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import type { NetworkKey } from "../net/private.ts";
 import { checkPortFree, EXIT, StartupError, stopOnSignals, writePidFile } from "../node/lifecycle.ts";
 import type { JbcNode, NodeOptions } from "../node/node.ts";
 import { defaultDatadir } from "../node/paths.ts";
+import { errorMessage } from "../util/errors.ts";
 import { closeLogger, createLogger, type Logger } from "../util/logger.ts";
 
 /**
@@ -35,6 +38,12 @@ export interface NodeCommandOptions {
   devnetPeers: string[];
   mempoolMb: number;
   mempoolExpiry: number;
+  /** A closed network (cli/team-options.ts): the network key, and the allow-list from flags and file. */
+  networkKey?: NetworkKey;
+  allowPeers: string[];
+  allowPeersFile?: string[];
+  /** A signed author policy file (consensus/authors.ts): only its keys may write. */
+  authors?: string;
 }
 
 /**
@@ -58,6 +67,7 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
   try {
     await checkPortFree("HTTP", o.host, o.port);
     if (o.p2p && p2pPort !== o.port) await checkPortFree("P2P", o.host, p2pPort);
+    if (o.authors !== undefined) o.network = { ...o.network, authors: await readPolicy(o) };
     mkdirSync(datadir, { recursive: true });
     removePidFile = writePidFile(datadir);
   } catch (err) {
@@ -122,13 +132,32 @@ async function failStart(err: unknown, datadir: string, logger: Logger): Promise
   process.exit(inUse ? EXIT.PORT_IN_USE : code);
 }
 
+/** `--authors FILE`, read and checked for the node's network; a bad file is a usage error (exit 2). */
+async function readPolicy(o: NodeCommandOptions): Promise<AuthorPolicy> {
+  const { readAuthorPolicyFile } = await import("../node/authors.ts");
+  try {
+    return await readAuthorPolicyFile(resolve(o.authors!), o.network.name);
+  } catch (err) {
+    throw new StartupError(EXIT.USAGE, `--authors: ${errorMessage(err)}`);
+  }
+}
+
+/** The closed network's options, when given: the network key and the allow-list (flags and file together). */
+function closed(o: NodeCommandOptions): { networkKey?: NetworkKey; allowPeers?: string[] } {
+  const allowPeers = [...o.allowPeers, ...(o.allowPeersFile ?? [])];
+  return {
+    ...(o.networkKey ? { networkKey: o.networkKey } : {}),
+    ...(allowPeers.length ? { allowPeers } : {}),
+  };
+}
+
 /** The node `jbc node` starts, from its options. */
 function nodeOptions(o: NodeCommandOptions, datadir: string, p2pPort: number, logger: Logger): NodeOptions {
   return {
     params: o.network,
     datadir,
     http: { host: o.host, port: o.port, allowedHosts: o.apiHosts },
-    p2p: o.p2p ? { host: o.host, port: p2pPort, peers: o.peer, mdns: o.mdns } : false,
+    p2p: o.p2p ? { host: o.host, port: p2pPort, peers: o.peer, mdns: o.mdns, ...closed(o) } : false,
     mine: o.mine,
     minerName: o.miner ?? `node on port ${o.port}`,
     ...(o.threads ? { threads: o.threads } : {}),

@@ -44,6 +44,8 @@ export const BlockErrorCode = {
   BAD_GENESIS: "BAD_GENESIS",
   /** A record already confirmed in the block's ancestry: a record id appears at most once in a chain. */
   DUPLICATE_RECORD: "DUPLICATE_RECORD",
+  /** A record whose author the network's author policy does not allow at the block's height (authors.ts). */
+  UNAUTHORISED_AUTHOR: "UNAUTHORISED_AUTHOR",
 } as const;
 export type BlockErrorCode = (typeof BlockErrorCode)[keyof typeof BlockErrorCode];
 
@@ -67,7 +69,15 @@ export type BlockErrorData =
   | { code: "CHECKPOINT_MISMATCH"; height: number; hash: string; expected: string }
   | { code: "FORK_BEFORE_CHECKPOINT"; height: number; checkpointHeight: number }
   | { code: "BAD_GENESIS"; hash: string }
-  | { code: "DUPLICATE_RECORD"; index: number; id: string; confirmedIn: string };
+  | { code: "DUPLICATE_RECORD"; index: number; id: string; confirmedIn: string }
+  | {
+      code: "UNAUTHORISED_AUTHOR";
+      index: number;
+      /** The author's public key in hex; null for an unsigned record. */
+      author: string | null;
+      reason: "unsigned" | "unlisted" | "not-yet" | "revoked";
+      height: number;
+    };
 
 /** Penalty added to a peer's misbehaviour score per code; 100 bans. */
 export const BLOCK_ERROR_PENALTY: Record<BlockErrorCode, number> = {
@@ -90,6 +100,7 @@ export const BLOCK_ERROR_PENALTY: Record<BlockErrorCode, number> = {
   FORK_BEFORE_CHECKPOINT: 100,
   BAD_GENESIS: 100,
   DUPLICATE_RECORD: 100,
+  UNAUTHORISED_AUTHOR: 100,
 };
 
 /**
@@ -152,6 +163,10 @@ export const BLOCK_ERROR_CACHE: Record<BlockErrorCode, { cacheable: boolean; why
     cacheable: true,
     why: "a committed record against the ancestry its parent hash names (checked at connect time)",
   },
+  UNAUTHORISED_AUTHOR: {
+    cacheable: true,
+    why: "a committed record against the height its parent hash gives, under the policy fixed for the node's run",
+  },
 };
 
 function describe(d: BlockErrorData): string {
@@ -196,6 +211,8 @@ function describe(d: BlockErrorData): string {
       return `chain does not start at this network's genesis (${d.hash})`;
     case "DUPLICATE_RECORD":
       return `record ${d.index} (${d.id}) is already confirmed in block ${d.confirmedIn}`;
+    case "UNAUTHORISED_AUTHOR":
+      return `record ${d.index}: ${d.author === null ? "an unsigned record" : `author ${d.author}`} may not write at height ${d.height} (${d.reason})`;
   }
 }
 

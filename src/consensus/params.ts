@@ -1,3 +1,4 @@
+import type { AuthorPolicy } from "./authors.ts";
 import { type Block, encodeBlock, MAX_BLOCK_RECORDS, MAX_BLOCK_SIZE } from "./block.ts";
 import { bitsToTarget } from "./compact.ts";
 import { headerHash } from "./header.ts";
@@ -39,6 +40,8 @@ export interface NetworkParams {
   readonly minChainWork: bigint;
   /** Height → display hash. Blocks at these heights must match; forks below the last one are refused. */
   readonly checkpoints: ReadonlyMap<number, string>;
+  /** Who may write (authors.ts): set from a team's signed policy file; anyone, when absent. */
+  readonly authors?: AuthorPolicy;
 }
 
 export type NetworkName = "devnet" | "regtest";

@@ -4,7 +4,7 @@
  * JSON. Browser-safe: plain typed arrays and @noble (through src/consensus) only, no `node:` module, no
  * Buffer; exported from the package root for the explorer and other users.
  */
-export { LightClient, pruneSlack } from "./client.ts";
+export { LightClient } from "./client.ts";
 export {
   COMPACT_HEADER_SIZE,
   CompactChainError,
@@ -36,6 +36,13 @@ export {
   segmentWorkFrom,
 } from "./segment.ts";
 export {
+  type HeaderSource,
+  HeaderSourceError,
+  HttpHeaderSource,
+  MAX_HEADERS_PER_REQUEST,
+  type SourceTip,
+} from "./source.ts";
+export {
   LIGHT_STATE_FORMAT,
   LIGHT_STATE_VERSION,
   LightStateError,
@@ -46,16 +53,12 @@ export {
 export {
   type Divergence,
   fetchSegment,
-  type HeaderSource,
-  HeaderSourceError,
-  HttpHeaderSource,
-  MAX_HEADERS_PER_REQUEST,
   reorgSince,
-  type SourceTip,
   type SyncOptions,
   type SyncReport,
   syncSource,
 } from "./sync.ts";
+export { pruneSlack } from "./tree.ts";
 export {
   type AddResult,
   type Checkpoint,

@@ -4,6 +4,7 @@
  * blocks. The mempool never talks to peers or HTTP clients: the net layer turns the penalty into score,
  * the API turns the code into a status (docs/ledger-design.md has the table).
  */
+import type { AuthorRefusal } from "../consensus/authors.ts";
 
 export const MempoolErrorCode = {
   /** Bytes do not decode to exactly one record. */
@@ -22,6 +23,8 @@ export const MempoolErrorCode = {
   ALREADY_CONFIRMED: "ALREADY_CONFIRMED",
   /** The pool is at its byte or count bound; accepted records are never dropped to make room. */
   MEMPOOL_FULL: "MEMPOOL_FULL",
+  /** The network's author policy does not let this record's author write at the next height (consensus/authors.ts). */
+  UNAUTHORISED_AUTHOR: "UNAUTHORISED_AUTHOR",
 } as const;
 export type MempoolErrorCode = (typeof MempoolErrorCode)[keyof typeof MempoolErrorCode];
 
@@ -33,7 +36,8 @@ export type MempoolErrorData =
   | { code: "BAD_SIGNATURE" }
   | { code: "ALREADY_PENDING"; id: string }
   | { code: "ALREADY_CONFIRMED"; id: string }
-  | { code: "MEMPOOL_FULL"; count: number; bytes: number; maxCount: number; maxBytes: number };
+  | { code: "MEMPOOL_FULL"; count: number; bytes: number; maxCount: number; maxBytes: number }
+  | ({ code: "UNAUTHORISED_AUTHOR" } & AuthorRefusal);
 
 /** Penalty per code for the peer that relayed the record; 100 bans. */
 export const MEMPOOL_ERROR_PENALTY: Record<MempoolErrorCode, number> = {
@@ -45,6 +49,8 @@ export const MEMPOOL_ERROR_PENALTY: Record<MempoolErrorCode, number> = {
   ALREADY_PENDING: 0,
   ALREADY_CONFIRMED: 0,
   MEMPOOL_FULL: 0,
+  // Whom a record may come from is this node's policy: a peer on an older or newer one relays in good faith.
+  UNAUTHORISED_AUTHOR: 0,
 };
 
 function describe(d: MempoolErrorData): string {
@@ -65,6 +71,8 @@ function describe(d: MempoolErrorData): string {
       return `record ${d.id} is already confirmed`;
     case "MEMPOOL_FULL":
       return `mempool full: ${d.count}/${d.maxCount} records, ${d.bytes}/${d.maxBytes} bytes`;
+    case "UNAUTHORISED_AUTHOR":
+      return `${d.author === null ? "unsigned records are" : `author ${d.author} is`} not allowed to write on this network at height ${d.height} (${d.reason})`;
   }
 }
 

@@ -136,10 +136,10 @@ export class Mempool extends EventEmitter<MempoolEvents> {
 
   /**
    * The one admission path. Checks, cheapest first: size (`RECORD_TOO_LARGE`), decoding (`MALFORMED`),
-   * the 64-byte rule (`RECORD_64_BYTES`), type (`MINER_RECORD`), already pending (`ALREADY_PENDING`),
-   * already confirmed (`ALREADY_CONFIRMED`), room for the source's share (`MEMPOOL_FULL`), then the
-   * signature (`BAD_SIGNATURE`); only then are records evicted for it. Never throws for bad input; a failing `isConfirmed` (the node's index, not
-   * the sender's fault) rejects the promise with its error.
+   * the 64-byte rule (`RECORD_64_BYTES`), type (`MINER_RECORD`), the author policy (`UNAUTHORISED_AUTHOR`),
+   * already pending or confirmed (`ALREADY_PENDING`, `ALREADY_CONFIRMED`), room for the source's share
+   * (`MEMPOOL_FULL`), then the signature (`BAD_SIGNATURE`); only then are records evicted for it. Never
+   * throws for bad input; a failing `isConfirmed` (the node's index) rejects the promise with its error.
    */
   async admit(record: BlockRecord | Uint8Array, source: RecordSource): Promise<AdmitResult> {
     const result = await this.admitAt(record, source, this.now(), sourceShare(source));
@@ -153,7 +153,8 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     time: number,
     share: string,
   ): Promise<AdmitResult> {
-    const checked = precheck(record, this.params.maxRecordSize);
+    const next = (this.chain?.tip.height ?? 0) + 1; // the next block's height (1 without a chain, in tests)
+    const checked = precheck(record, this.params.maxRecordSize, this.params.authors, next);
     if (!checked.ok) return checked;
     const { rec, bytes, id } = checked;
     const reject = (error: MempoolError): AdmitResult => ({ ok: false, id, error });

@@ -1,4 +1,5 @@
 /** The checks of an admission that need nothing but the record: size, decoding, type; and its id. */
+import { type AuthorPolicy, authorRefusal } from "../consensus/authors.ts";
 import { DecodeError } from "../consensus/bytes.ts";
 import { hashToHex } from "../consensus/header.ts";
 import {
@@ -13,11 +14,14 @@ import { MempoolError } from "./errors.ts";
 
 /**
  * A record (object or bytes) as the pool keeps it: its own copy of the bytes and its id, or the refusal
- * (`RECORD_TOO_LARGE` over `max` bytes, `MALFORMED`, `RECORD_64_BYTES`, `MINER_RECORD`). Never throws.
+ * (`RECORD_TOO_LARGE` over `max` bytes, `MALFORMED`, `RECORD_64_BYTES`, `MINER_RECORD`, and under an
+ * author policy `UNAUTHORISED_AUTHOR` at `height`, the height of the next block). Never throws.
  */
 export function precheck(
   record: BlockRecord | Uint8Array,
   max: number,
+  authors?: AuthorPolicy,
+  height = 1,
 ):
   | { ok: true; rec: BlockRecord; bytes: Uint8Array; id: string }
   | { ok: false; id: null; error: MempoolError } {
@@ -50,6 +54,10 @@ export function precheck(
   if (bytes.length === FORBIDDEN_RECORD_SIZE)
     return { ok: false, id: null, error: new MempoolError({ code: "RECORD_64_BYTES" }) };
   if (rec.type === "miner") return { ok: false, id: null, error: new MempoolError({ code: "MINER_RECORD" }) };
+  // Before the signature check, so an outsider's records cost a set lookup, not a verification.
+  const refused = authorRefusal(authors, rec, height);
+  if (refused)
+    return { ok: false, id: null, error: new MempoolError({ code: "UNAUTHORISED_AUTHOR", ...refused }) };
   // Decoding is canonical (one encoding per record), so these are the bytes the id hashes.
   return { ok: true, rec, bytes, id: hashToHex(recordId(rec)) };
 }

@@ -12,6 +12,7 @@ import {
 import { type Identify, identify } from "@libp2p/identify";
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { mdns } from "@libp2p/mdns";
+import { preSharedKey } from "@libp2p/pnet";
 import { tcp } from "@libp2p/tcp";
 import { createLibp2p } from "libp2p";
 import type { BlockSink, BlockSource, ChainEventSource, ChainReader } from "../chain/interfaces.ts";
@@ -85,6 +86,15 @@ function listenMultiaddr(host: string, port: number): string {
 }
 
 /**
+ * With a network key, every connection, inbound and outbound, is wrapped in its cipher before Noise
+ * (private.ts); the nonce exchange gets 5 s, not pnet's default 1 s, which is short on a 200 ms link.
+ */
+function protector(opts: NetworkOptions): { connectionProtector?: ReturnType<typeof preSharedKey> } {
+  if (!opts.networkKey) return {};
+  return { connectionProtector: preSharedKey({ psk: opts.networkKey.swarmKey, timeout: 5_000 }) };
+}
+
+/**
  * The libp2p node (not yet started): TCP, Noise, Yamux, identify, gossipsub with asynchronous validation
  * on the block topic and the records topic, optional mDNS. `refused` is asked before every dial and every
  * encrypted connection (banned and foreign peers), `refusedAddress` before every dial and every inbound
@@ -114,6 +124,7 @@ export async function createNode(
     ...(opts.privateKey ? { privateKey: opts.privateKey } : {}),
     addresses: { listen: [listenMultiaddr(opts.listen.host, opts.listen.port)] },
     transports: [tcp()],
+    ...protector(opts),
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: {

@@ -18,6 +18,17 @@ export {
 } from "./options.ts";
 export { type BanStore, PROTOCOL_PENALTY, type ProtocolOffence } from "./peers/scores.ts";
 export {
+  formatNetworkKey,
+  NetworkKey,
+  NetworkKeyError,
+  networkKeyFingerprint,
+  parseNetworkKey,
+  parsePeerIds,
+  readNetworkKeyFile,
+  readPeerIdsFile,
+  writeNewNetworkKeyFile,
+} from "./private.ts";
+export {
   BLOCKS_PROTOCOL,
   blocksTopic,
   MAX_BLOCKS_PER_RESPONSE,

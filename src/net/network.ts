@@ -139,10 +139,20 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     await scores.load();
     // Bounded: peer identities are free, so a flood of foreign ones must not grow memory forever.
     const foreign = new BoundedMap<string, string>(MAX_REMEMBERED_PEERS);
-    const refused = (id: PeerId): boolean => scores.isBanned(id.toString()) || foreign.has(id.toString());
+    // The allow-list (private.ts) is checked where bans are: before a dial and once Noise has named the peer.
+    const allow = opts.allowPeers && opts.allowPeers.length > 0 ? new Set(opts.allowPeers) : undefined;
+    const refused = (id: PeerId): boolean => {
+      const peer = id.toString();
+      return (allow !== undefined && !allow.has(peer)) || scores.isBanned(peer) || foreign.has(peer);
+    };
     const topics = { blocks: blocksTopic(opts.params), records: recordsTopic(opts.params) };
     const refusedAddress = (ip: string): boolean => scores.isBanned(addressBanKey(ip));
     const { node } = await createNode(opts, limits, topics, refused, refusedAddress);
+    if (opts.networkKey || allow)
+      opts.logger.info(
+        { networkKey: opts.networkKey?.fingerprint ?? null, allowPeers: allow?.size ?? null },
+        "closed network: only peers with this network key (and on the allow-list, when given) connect",
+      );
     return new P2PNetwork(node, opts, modules, limits, scores, foreign);
   }
 

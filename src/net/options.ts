@@ -7,6 +7,7 @@ import type { Mempool } from "../mempool/index.ts";
 import type { SyncDone, SyncProgress } from "../sync/types.ts";
 import type { Logger } from "../util/logger.ts";
 import type { BanStore } from "./peers/scores.ts";
+import type { NetworkKey } from "./private.ts";
 import { MAX_BLOCKS_PER_RESPONSE, MAX_RESPONSE_BYTES } from "./protocols.ts";
 
 export type { SyncDone, SyncProgress };
@@ -133,6 +134,13 @@ export interface NetworkOptions {
   limits?: Partial<NetworkLimits>;
   /** The node's libp2p identity; a new one per start when omitted. */
   privateKey?: PrivateKey;
+  /**
+   * The pre-shared network key (private.ts): every connection is protected by it, so only nodes holding
+   * the same key connect. Without it the network is open.
+   */
+  networkKey?: NetworkKey;
+  /** Peer ids allowed to connect (either way); others are refused by the connection gater. All when omitted. */
+  allowPeers?: readonly string[];
 }
 
 /** What the network needs from the rest of the node. */

@@ -1,4 +1,5 @@
 import type { Chain } from "../chain/chain.ts";
+import { authorRefusal } from "../consensus/authors.ts";
 import type { Block } from "../consensus/block.ts";
 import { HEADER_SIZE } from "../consensus/header.ts";
 import { encodeRecord } from "../consensus/records.ts";
@@ -45,12 +46,18 @@ export function chainMiner(
   return new Miner({
     ...hooks,
     ...opts,
-    // At most the records consensus allows a block, its miner record included (docs/consensus.md).
-    records: () =>
-      mempool
+    // At most the records consensus allows a block, its miner record included (docs/consensus.md); a record
+    // admitted under its author's grant may be past it by now (a revocation at a height): the template leaves
+    // out what the next block may not carry (consensus/authors.ts).
+    records: () => {
+      const next = chain.tip.height + 1;
+      const authors = chain.params.authors;
+      return mempool
         .take(room)
-        .slice(0, chain.params.maxBlockRecords - 1)
-        .map((e) => e.record),
+        .map((e) => e.record)
+        .filter((r) => authorRefusal(authors, r, next) === undefined)
+        .slice(0, chain.params.maxBlockRecords - 1);
+    },
     onRecords: (listener) => {
       mempool.on("added", listener);
       return () => mempool.off("added", listener);
@@ -93,6 +100,8 @@ async function createNetwork(ctx: NetworkContext): Promise<NetworkService> {
       mdns: ctx.mdns,
       logger: ctx.logger,
       privateKey,
+      ...(ctx.closed?.networkKey ? { networkKey: ctx.closed.networkKey } : {}),
+      ...(ctx.closed?.allowPeers ? { allowPeers: ctx.closed.allowPeers } : {}),
     },
     { chain: ctx.chain, bans: ctx.store, ...(ctx.mempool ? { mempool: ctx.mempool } : {}) },
   );

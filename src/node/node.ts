@@ -11,9 +11,10 @@ import { Mempool, mempoolFile } from "../mempool/index.ts";
 import { LevelStore } from "../store/level.ts";
 import { errorMessage } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
+import { adoptAuthorPolicy } from "./authors.ts";
 import { useNativeCrypto } from "./crypto.ts";
 import { chainDir, defaultWebRoot, loadOrCreateToken, packageVersion } from "./paths.ts";
-import type { MinerService, MinerStats, NetworkService, ServiceFactories } from "./services.ts";
+import type { MinerService, MinerStats, NetworkService, P2POptions, ServiceFactories } from "./services.ts";
 
 export interface NodeOptions {
   params: NetworkParams;
@@ -31,7 +32,7 @@ export interface NodeOptions {
     allowedHosts?: string[];
   };
   /** P2P listen address and peers; false runs without networking. */
-  p2p?: { host?: string; port?: number; peers?: string[]; mdns?: boolean } | false;
+  p2p?: P2POptions | false;
   /** Start mining as soon as the node is up. */
   mine?: boolean;
   /** Name written into mined blocks' miner record. */
@@ -76,6 +77,10 @@ export async function openChainStore(opts: {
       store,
       logger: opts.logger,
       ...(opts.now ? { now: opts.now } : {}),
+    });
+    await adoptAuthorPolicy(opts.datadir, opts.params, chain.tip.height).catch(async (err: unknown) => {
+      await chain.close();
+      throw err;
     });
     return { store, chain };
   } catch (err) {
@@ -193,6 +198,7 @@ export class JbcNode {
         listen: { host: p2p.host ?? "127.0.0.1", port: p2p.port ?? 0 },
         peers: p2p.peers ?? [],
         mdns: p2p.mdns ?? false,
+        closed: p2p,
         peerKeyPath: join(opts.datadir, "p2p", "peer.key"),
         mempool: this.mempool,
         hooks: {

@@ -2,6 +2,7 @@ import type { Chain } from "../chain/chain.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import type { Mempool } from "../mempool/index.ts";
 import type { GossipEvent } from "../net/options.ts";
+import type { NetworkKey } from "../net/private.ts";
 import type { LevelStore } from "../store/level.ts";
 import type { Logger } from "../util/logger.ts";
 
@@ -39,6 +40,18 @@ export interface NetworkHooks {
   }): void;
 }
 
+/** The node's P2P options (NodeOptions.p2p). */
+export interface P2POptions {
+  host?: string;
+  port?: number;
+  peers?: string[];
+  mdns?: boolean;
+  /** The pre-shared network key: only nodes holding it connect (src/net/private.ts). */
+  networkKey?: NetworkKey;
+  /** Peer ids allowed to connect; any when omitted. */
+  allowPeers?: string[];
+}
+
 export interface NetworkContext {
   params: NetworkParams;
   chain: Chain;
@@ -48,6 +61,8 @@ export interface NetworkContext {
   /** Peers to dial at start: multiaddrs, `host:port`, or a node's HTTP URL (P2PNetwork resolves those). */
   peers: string[];
   mdns: boolean;
+  /** A closed network's key and allow-list (src/net/private.ts), when set. */
+  closed?: Pick<P2POptions, "networkKey" | "allowPeers">;
   /** Where the node keeps its libp2p key, so its peer id survives restarts. */
   peerKeyPath: string;
   hooks: NetworkHooks;

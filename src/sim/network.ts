@@ -8,8 +8,9 @@ import type { BlockRecord } from "../consensus/records.ts";
 import { buildBlock } from "../consensus/template.ts";
 import { fixedLatency, type LatencyModel } from "./latency.ts";
 import { MemoryStore } from "./memory-store.ts";
-import { bitsWork, solve } from "./params.ts";
+import { bitsWork, paddingRecords, solve } from "./params.ts";
 import { EventQueue } from "./queue.ts";
+import { Relay, type RelayOptions, type WireShape } from "./relay.ts";
 import { makeRng, type Rng } from "./rng.ts";
 import { linkPeers, type Topology } from "./topology.ts";
 
@@ -26,7 +27,8 @@ import { linkPeers, type Topology } from "./topology.ts";
  * median time past + 1), a real nonce search at the real (easy) target, then `processBlock`.
  *
  * Gossip: a node announces every block that enters its tree as main or side (what src/net forwards:
- * processBlock said "main" or "side") to its peers, after the link's latency plus size / bandwidth.
+ * processBlock said "main" or "side") to its peers; a copy takes what the relay model says (relay.ts:
+ * latency plus the full block over the bandwidth, or a compact block and maybe one round trip).
  * In a `mesh` every node is every other's peer and only a block's finder (or publisher) sends it: the
  * latency model is then the end-to-end propagation delay. In a `random` graph every node relays.
  * A copy that arrives at a node that already has the block is dropped before processBlock, as a
@@ -48,6 +50,8 @@ export interface FoundBlock {
   hash: string;
   block: Block;
   raw: Uint8Array;
+  /** Its sizes on the wire (relay.ts). */
+  wire: WireShape;
   miner: number;
   height: number;
   /** Virtual time it was found. */
@@ -70,6 +74,10 @@ export interface SimOptions {
   bandwidth?: number;
   /** Extra data bytes per block (real data records), so transfer time has something to carry. */
   blockBytes?: number;
+  /** Full or compact relay, and records modelled only by their size (relay.ts); default full, none. */
+  relay?: RelayOptions;
+  /** Record each block's first arrival at every node (`relay.firstArrivals`): propagation figures. */
+  measurePropagation?: boolean;
   /** Stop mining after this many blocks have been found. */
   blocks: number;
   /** Record every block handed to a node's processBlock, in order (tests replay it on a real node). */
@@ -189,11 +197,11 @@ export class Simulation {
   readonly miningRng: Rng;
   readonly netRng: Rng;
   readonly relays: boolean;
+  /** How blocks cross links, what crossed, and (with measurePropagation) when each node got each block. */
+  readonly relay: Relay;
   stopped = false;
   private ended = false;
   private lastFoundAt = 0;
-  private readonly latency: LatencyModel;
-  private readonly bandwidth: number;
   private readonly padding: number;
   private readonly workByBits = new Map<number, number>();
   private readonly stats: SimStats = {
@@ -216,8 +224,10 @@ export class Simulation {
     const root = makeRng(opts.seed);
     this.miningRng = root.fork(1);
     this.netRng = root.fork(2);
-    this.latency = opts.latency ?? fixedLatency(0);
-    this.bandwidth = opts.bandwidth ?? Number.POSITIVE_INFINITY;
+    const latency: LatencyModel = opts.latency ?? fixedLatency(0);
+    const bandwidth = opts.bandwidth ?? Number.POSITIVE_INFINITY;
+    const measure = opts.measurePropagation ? { nodes: opts.nodes.length } : undefined;
+    this.relay = new Relay(opts.relay ?? {}, latency, bandwidth, opts.seed, measure);
     this.padding = opts.blockBytes ?? 0;
     this.relays = (opts.topology ?? { kind: "mesh" }).kind !== "mesh";
     // Virtual time starts one second after genesis.
@@ -274,7 +284,7 @@ export class Simulation {
     for (const p of node.peers) this.send(node, this.nodes[p]!, hash);
   }
 
-  /** One message: arrives after latency + size / bandwidth. */
+  /** One block over one link: arrives when the relay model says. */
   send(from: SimNode, to: SimNode, hash: string): void {
     const b = this.blocks.get(hash);
     if (!b) throw new Error(`unknown block ${hash}`);
@@ -282,7 +292,7 @@ export class Simulation {
       this.stats.dropped++;
       return;
     }
-    const delay = this.latency(from.id, to.id, this.netRng) + (b.raw.length * 8) / this.bandwidth;
+    const delay = this.relay.transfer(from.id, to.id, b.hash, b.wire, this.queue.now, this.netRng);
     this.queue.after(delay, () => this.deliver(to, b));
   }
 
@@ -311,15 +321,7 @@ export class Simulation {
   /** A mining event fired: build, solve and hand the block to the node's strategy. */
   async mine(node: SimNode): Promise<void> {
     if (this.stopped) return;
-    const records: BlockRecord[] = [];
-    for (let left = this.padding, i = 0; left > 0; i++) {
-      const n = Math.min(left, this.params.maxRecordSize - 16);
-      const data = new Uint8Array(n);
-      new DataView(data.buffer).setUint32(0, this.stats.found * 64 + i);
-      records.push({ type: "data", data });
-      left -= n;
-    }
-    const template = node.template(this, records);
+    const template = node.template(this, paddingRecords(this.padding, this.params, this.stats.found));
     if (!template) {
       // The clock is behind median time past + drift: nothing valid can be mined this second.
       this.queue.after(1, () => node.schedule(this, true));
@@ -332,11 +334,13 @@ export class Simulation {
       hash: headerHash(block.header),
       block,
       raw,
+      wire: this.relay.shape(raw),
       miner: node.id,
       height: rec.type === "miner" ? rec.height : 0,
       foundAt: this.queue.now,
     };
     this.blocks.set(found.hash, found);
+    this.relay.arrived(found.hash, node.id, found.foundAt);
     this.stats.found++;
     node.mined++;
     for (const f of this.onFound) f(found);

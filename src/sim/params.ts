@@ -2,6 +2,7 @@ import type { Block } from "../consensus/block.ts";
 import { bitsToTarget, targetWork } from "../consensus/compact.ts";
 import { hashToBigInt, headerHashBytes } from "../consensus/header.ts";
 import { defineNetwork, type NetworkParams, regtest } from "../consensus/params.ts";
+import type { BlockRecord } from "../consensus/records.ts";
 import { buildBlock } from "../consensus/template.ts";
 
 /**
@@ -36,6 +37,19 @@ export function solve(block: Block, maxTries = 1_000_000): Block {
     if (hashToBigInt(headerHashBytes(header)) <= target) return { header, records: block.records };
   }
   throw new Error(`no nonce in ${maxTries} tries at bits 0x${block.header.bits.toString(16)}`);
+}
+
+/** Data records of `bytes` bytes in all, tagged with `tag` so no two blocks' records are the same. */
+export function paddingRecords(bytes: number, params: NetworkParams, tag: number): BlockRecord[] {
+  const records: BlockRecord[] = [];
+  for (let left = bytes, i = 0; left > 0; i++) {
+    const n = Math.min(left, params.maxRecordSize - 16);
+    const data = new Uint8Array(n);
+    new DataView(data.buffer).setUint32(0, tag * 64 + i);
+    records.push({ type: "data", data });
+    left -= n;
+  }
+  return records;
 }
 
 const genesisCache = new Map<number, Block>();

@@ -3,6 +3,7 @@ import type { DifficultyRun } from "./difficulty.ts";
 import type { PartitionPoint } from "./partition.ts";
 import { type SelfishExperimentResult, selfishRevenue } from "./selfish.ts";
 import type { StaleExperimentResult } from "./stale.ts";
+import { renewalStaleRate } from "./stale-model.ts";
 
 /**
  * Figures for the experiments: Vega-Lite specs compiled to Vega and rendered to SVG headless (no
@@ -34,6 +35,7 @@ type Layer = NonNullable<Extract<TopLevelSpec, { layer: unknown }>["layer"]>[num
 /** The stale-rate figure: measured rates with their 95% intervals against both published curves. */
 export function staleSpec(r: StaleExperimentResult): TopLevelSpec {
   const xs = r.points.map((p) => p.delay_s / p.interval_s);
+  const n = r.points[0]?.nodes ?? 20;
   const minX = Math.min(...xs, r.bitcoin ? r.bitcoin.mean_delay_s / 600 : 1) / 1.5;
   const maxX = Math.max(...xs) * 1.5;
   const logCurve = (f: (x: number) => number, series: string) =>
@@ -51,7 +53,7 @@ export function staleSpec(r: StaleExperimentResult): TopLevelSpec {
       data: {
         values: [
           ...logCurve((x) => 1 - Math.exp(-x), "1 − e^(−Δ/T) (first order)"),
-          ...logCurve((x) => x / (1 + x), "Δ / (T + Δ) (chain growth)"),
+          ...logCurve((x) => renewalStaleRate(x, n), `renewal model, N = ${n}`),
         ],
       },
       mark: { type: "line", strokeDash: [4, 3] },

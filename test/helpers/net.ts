@@ -11,7 +11,7 @@ import { encodeHeader } from "../../src/consensus/header.ts";
 import type { NetworkParams } from "../../src/consensus/params.ts";
 import type { BlockRecord } from "../../src/consensus/records.ts";
 import type { Mempool } from "../../src/mempool/index.ts";
-import { type NetworkLimits, P2PNetwork } from "../../src/net/index.ts";
+import { type NetworkKey, type NetworkLimits, P2PNetwork } from "../../src/net/index.ts";
 import { LevelStore } from "../../src/store/level.ts";
 import { type Logger, silentLogger } from "../../src/util/logger.ts";
 import { makeChain } from "./blocks.ts";
@@ -128,6 +128,10 @@ export interface NodeOptions {
   port?: number;
   /** A mempool: the network then joins the records topic. */
   mempool?: Mempool;
+  /** The pre-shared network key (a closed network). */
+  networkKey?: NetworkKey;
+  /** Peer ids allowed to connect. */
+  allowPeers?: string[];
 }
 
 /** A started P2PNetwork on 127.0.0.1, ephemeral port, with its own chain in a temporary directory. */
@@ -140,6 +144,8 @@ export async function startNode(params: NetworkParams, opts: NodeOptions = {}): 
       peers: opts.peers ?? [],
       logger: opts.logger ?? silentLogger,
       ...(opts.limits ? { limits: opts.limits } : {}),
+      ...(opts.networkKey ? { networkKey: opts.networkKey } : {}),
+      ...(opts.allowPeers ? { allowPeers: opts.allowPeers } : {}),
     },
     { chain: tc.chain, bans: tc.store, ...(opts.mempool ? { mempool: opts.mempool } : {}) },
   );

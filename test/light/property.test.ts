@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { pruneSlack } from "../../src/light/client.ts";
 import { LightClient, loadLightState, saveLightState } from "../../src/light/index.ts";
+import { pruneSlack } from "../../src/light/tree.ts";
 import { asertnet, extend, genesisLink, type Link, raws } from "../helpers/headers.ts";
 
 interface Answer {

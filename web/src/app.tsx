@@ -7,6 +7,7 @@ import { BlockPage } from "./views/block.tsx";
 import { ChainList } from "./views/chain.tsx";
 import { DifficultyView } from "./views/difficulty.tsx";
 import { ForkView, ReorgBanner } from "./views/forks.tsx";
+import { LightBanner, LightPanel, TipMark } from "./views/light.tsx";
 import { DevnetStrip, Overview, PeersView } from "./views/overview.tsx";
 import { Race } from "./views/race.tsx";
 import { AuthorPage, PendingPanel, RecordPage, SearchBox } from "./views/records.tsx";
@@ -80,6 +81,7 @@ function Home(props: { s: ExplorerState; now: number }) {
       </div>
       <div class="grid2">
         <div>
+          <LightPanel />
           <PendingPanel s={s} />
           <Race s={s} />
           <PeersView s={s} />
@@ -107,7 +109,7 @@ export function App() {
         {s.info && <span class="tag net">{s.info.network}</span>}
         {s.status && (
           <span class="muted" data-testid="top-height">
-            tip #{s.status.tip.height}
+            tip #{s.status.tip.height} <TipMark tip={s.status.tip} />
           </span>
         )}
         <span class="spacer" />
@@ -116,6 +118,7 @@ export function App() {
       </header>
       <main>
         <ConnectionBanners s={s} now={now} />
+        <LightBanner s={s} />
         {route.page === "home" && <Home s={s} now={now} />}
         {route.page === "block" && <BlockPage id={route.id} />}
         {route.page === "record" && <RecordPage id={route.id} />}

@@ -4,6 +4,7 @@ import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
 import type { NetworkParams } from "../../consensus/params.ts";
+import type { NetworkKey } from "../../net/private.ts";
 import { checkDatadirFree, checkPortFree, EXIT, STOP_SIGNALS, StartupError } from "../../node/lifecycle.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { openAppendCapped } from "../../util/log-file.ts";
@@ -11,6 +12,7 @@ import { packageRoot } from "../../util/paths.ts";
 import { networkOption } from "../network-option.ts";
 import { intArg, logLevelArg, portArg } from "../options.ts";
 import { Scoreboard, type WatchedNode } from "../scoreboard.ts";
+import { networkKeyArg } from "../team-options.ts";
 
 /** A node's stderr.log is moved aside at a devnet start once it holds this much (docs/operations.md). */
 const STDERR_LOG_MAX = 1024 * 1024;
@@ -24,6 +26,10 @@ interface DevnetOptions {
   logLevel: string;
   reset: boolean;
   refresh: number;
+  /** A closed devnet: every node gets this network key (`--network-key`). */
+  networkKey?: NetworkKey;
+  /** Every node runs under this signed author policy (`--authors`). */
+  authors?: string;
 }
 
 interface Child {
@@ -62,6 +68,8 @@ export function devnetCommand(): Command {
     )
     .option("--reset", "delete the nodes' data first and start from genesis", false)
     .option("--refresh <ms>", "scoreboard refresh interval", intArg(200, 60_000), 1000)
+    .option("--network-key <file>", "a closed devnet: every node runs with this network key", networkKeyArg)
+    .option("--authors <file>", "every node runs under this signed author policy (jbc authors sign)")
     .action((o: DevnetOptions) => runDevnet(o));
 }
 
@@ -170,6 +178,8 @@ function startNodes(o: DevnetOptions, base: string, threads: number): Child[] {
     // Every node's explorer shows all nodes of the devnet side by side.
     const all = Array.from({ length: o.nodes }, (_, j) => `http://127.0.0.1:${o.basePort + j}`);
     args.push("--devnet-peers", all.join(","));
+    if (o.networkKey) args.push("--network-key", o.networkKey.path);
+    if (o.authors) args.push("--authors", resolve(o.authors));
     // Each node dials every node started before it: a full mesh on a small devnet.
     for (let j = 0; j < i; j++) args.push("--peer", `http://127.0.0.1:${o.basePort + j}`);
     // Each node writes its own rotated log in its data directory; what it prints to stderr (a

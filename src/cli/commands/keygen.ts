@@ -80,14 +80,32 @@ export async function readKeyFile(path: string): Promise<{ secretKey: Uint8Array
   return { secretKey, publicKey };
 }
 
-/** `jbc keygen --out key.json`: a new ed25519 key for signing records. */
+/**
+ * `jbc keygen --out key.json`: a new ed25519 key for signing records; `jbc keygen --network-key FILE`: a
+ * new pre-shared network key for a closed network, in the swarm.key format (src/net/private.ts).
+ */
 export function keygenCommand(): Command {
   return new Command("keygen")
     .description("create an ed25519 key file for signing records (mode 0600, never overwritten)")
-    .requiredOption("--out <file>", "where to write the key (must not exist)")
-    .action(async (o: { out: string }) => {
-      const path = resolve(o.out);
+    .option("--out <file>", "where to write the signing key (must not exist)")
+    .option(
+      "--network-key <file>",
+      "instead, write a new network key for a closed network (swarm.key format)",
+    )
+    .action(async (o: { out?: string; networkKey?: string }, cmd: Command) => {
+      if ((o.out === undefined) === (o.networkKey === undefined))
+        cmd.error("error: give exactly one of --out <file> and --network-key <file>", { exitCode: 2 });
       try {
+        if (o.networkKey !== undefined) {
+          const { writeNewNetworkKeyFile } = await import("../../net/private.ts");
+          const key = await writeNewNetworkKeyFile(resolve(o.networkKey));
+          console.log(`wrote ${key.path}\nnetwork key fingerprint ${key.fingerprint}`);
+          console.log(
+            "copy it to every node of the network (keep it secret), then: jbc node --network-key FILE",
+          );
+          return;
+        }
+        const path = resolve(o.out!);
         const key = await writeNewKeyFile(path);
         console.log(`wrote ${path}\npublic key ${key.publicKey}`);
       } catch (err) {

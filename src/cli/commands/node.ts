@@ -4,6 +4,7 @@ import { withConfig } from "../config.ts";
 import { networkOption } from "../network-option.ts";
 import { collect, intArg, logLevelArg, minerNameArg, portArg } from "../options.ts";
 import type { NodeCommandOptions } from "../run-node.ts";
+import { closedNetworkOptions } from "../team-options.ts";
 
 const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -34,7 +35,7 @@ export function apiHostsArg(value: string): string[] {
 
 /** `jbc node`: one full node (store, chain, P2P, miner, HTTP API), until Ctrl-C. */
 export function nodeCommand(): Command {
-  return withConfig(new Command("node"))
+  const cmd = withConfig(new Command("node"))
     .description("run a node: HTTP API on --port, P2P on --p2p-port (default port + 1000), optional mining")
     .option("-p, --port <port>", "HTTP API port", portArg, 5000)
     .option("-m, --mine", "mine from the start (POST /api/mining/start|stop toggles it)", false)
@@ -99,4 +100,10 @@ export function nodeCommand(): Command {
       const { runNode } = await import("../run-node.ts");
       await runNode(o);
     });
+  for (const opt of closedNetworkOptions()) cmd.addOption(opt);
+  cmd.option(
+    "--authors <file>",
+    "signed author policy (`jbc authors sign`): only its keys may write records",
+  );
+  return cmd;
 }

@@ -5,6 +5,7 @@
  */
 import { badPeer } from "./bad-peer.ts";
 import { churn } from "./churn.ts";
+import { closedNetwork } from "./closed.ts";
 import type { Scenario } from "./common.ts";
 import { lateJoiner } from "./late-joiner.ts";
 import { lockout } from "./lockout.ts";
@@ -24,4 +25,5 @@ export const scenarios: Record<string, Scenario> = {
   partition,
   churn,
   lockout,
+  closed: closedNetwork,
 };

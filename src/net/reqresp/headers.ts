@@ -10,7 +10,7 @@ import type { Connection, Libp2p, PeerId, Stream } from "@libp2p/interface";
 import type { ChainReader } from "../../chain/interfaces.ts";
 import { sha256d } from "../../consensus/hash.ts";
 import { encodeHeader, HEADER_SIZE, hashToHex } from "../../consensus/header.ts";
-import { MAX_HEADERS_PER_REQUEST } from "../../light/sync.ts";
+import { MAX_HEADERS_PER_REQUEST } from "../../light/source.ts";
 import { BoundedMap } from "../../util/bounded.ts";
 import type { NetworkLimits } from "../options.ts";
 import { PROTOCOL_PENALTY, TokenBucket } from "../peers/scores.ts";

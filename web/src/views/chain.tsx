@@ -1,6 +1,8 @@
 import { Hash, HeightLink, Miner, Panel } from "../components.tsx";
 import { ago, clockTime, duration } from "../format.ts";
+import { useMarks } from "../light/store.ts";
 import { type ExplorerState, mainChainDesc } from "../state.ts";
+import { VerifiedMark } from "./light.tsx";
 
 const ROWS = 25;
 /** How long a block that just arrived stays highlighted. */
@@ -10,6 +12,8 @@ const FRESH_MS = 4000;
 export function ChainList(props: { s: ExplorerState; now: number; spacing: number | undefined }) {
   const { s, now, spacing } = props;
   const rows = mainChainDesc(s, ROWS);
+  // Each row held against the chain this browser verified (views/light.tsx).
+  const marks = useMarks(rows.map((b) => ({ height: b.height, hash: b.hash })));
   return (
     <Panel
       title="Chain"
@@ -40,6 +44,7 @@ export function ChainList(props: { s: ExplorerState; now: number; spacing: numbe
                   <td>
                     <HeightLink height={b.height} hash={b.hash} />
                     {i === 0 && <span class="tag tip">tip</span>}
+                    <VerifiedMark mark={marks?.get(b.hash)} />
                   </td>
                   <td>
                     <Hash hash={b.hash} />

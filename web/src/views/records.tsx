@@ -11,8 +11,10 @@ import { errorMessage } from "../../../src/util/errors.ts";
 import { api } from "../api.ts";
 import { Banner, Hash, HeightLink, Miner, Panel } from "../components.tsx";
 import { dateTime, duration } from "../format.ts";
+import { useLight, useMarks } from "../light/store.ts";
 import { authorHref, blockHref, Link, navigate, recordHref } from "../router.tsx";
 import { type ExplorerState, useExplorer } from "../state.ts";
+import { workText } from "./light.tsx";
 
 /**
  * Records in the explorer: the live pending panel, the record page with its inclusion proof checked here
@@ -105,37 +107,79 @@ function RecordContent(props: { r: RecordBody }) {
   );
 }
 
-/** The proof, checked in this browser: the record's bytes hashed, folded up the branch, held to the header. */
-function ProofCheck(props: { d: RecordDetail; powLimit: string | undefined }) {
-  const { d } = props;
-  if (!d.proof || !d.block) return null;
-  let verdict: { ok: boolean; text: string };
+/** The proof's own check: the record's bytes hashed, folded up the branch, held to the header's work. */
+function merkleVerdict(
+  d: RecordDetail,
+  powLimit: string | undefined,
+): { ok: boolean; text: string; height?: number; hash?: string } {
+  if (!d.proof || !d.block) return { ok: false, text: "no proof" };
   try {
     const bytes = encodeRecord(recordFromBody(d.record));
-    const r = verifyRecordProof(
-      d.proof,
-      bytes,
-      props.powLimit ? { powLimit: BigInt(`0x${props.powLimit}`) } : {},
-    );
-    if (!r.valid) verdict = { ok: false, text: `INVALID (${r.code}): ${r.reason}` };
-    else if (r.id !== d.id || r.blockHash !== d.block.hash || r.height !== d.block.height)
-      verdict = {
+    const r = verifyRecordProof(d.proof, bytes, powLimit ? { powLimit: BigInt(`0x${powLimit}`) } : {});
+    if (!r.valid) return { ok: false, text: `INVALID (${r.code}): ${r.reason}` };
+    if (r.id !== d.id || r.blockHash !== d.block.hash || r.height !== d.block.height)
+      return {
         ok: false,
         text: `the proof is for record ${r.id} in block ${r.blockHash} at height ${r.height}, not this one`,
       };
-    else
-      verdict = {
-        ok: true,
-        text: `valid: record ${r.id} is committed to by block ${r.blockHash} (height ${r.height}) at position ${d.proof.index}, whose hash meets its target`,
-      };
+    return {
+      ok: true,
+      height: r.height,
+      hash: r.blockHash,
+      text: `valid: record ${r.id} is committed to by block ${r.blockHash} (height ${r.height}) at position ${d.proof.index}, whose hash meets its target`,
+    };
   } catch (err) {
-    verdict = { ok: false, text: `cannot check: ${errorMessage(err)}` };
+    return { ok: false, text: `cannot check: ${errorMessage(err)}` };
   }
+}
+
+/**
+ * The proof, checked in this browser: the merkle branch up to the header (merkleVerdict), then the
+ * header against the chain this browser verified itself (views/light.tsx): a valid proof in a block
+ * that is not on that chain is refused, whatever the node says about it.
+ */
+function ProofCheck(props: { d: RecordDetail; powLimit: string | undefined }) {
+  const { d } = props;
+  const merkle = merkleVerdict(d, props.powLimit);
+  const light = useLight();
+  const at = merkle.ok && merkle.hash ? [{ height: merkle.height!, hash: merkle.hash }] : [];
+  const mark = useMarks(at)?.get(merkle.hash ?? "");
+  if (!d.proof || !d.block) return null;
+  let verdict: { sign: string; ok: boolean; text: string } | undefined;
+  if (!merkle.ok) verdict = { sign: "✗", ok: false, text: merkle.text };
+  else if (mark?.mark === "verified")
+    verdict = {
+      sign: "✓",
+      ok: true,
+      text: `${merkle.text}; the block is on the header chain this browser verified, under ${mark.confirmations} header(s) and ${workText(mark.workOnTop)} of work`,
+    };
+  else if (mark)
+    verdict = {
+      sign: "✗",
+      ok: false,
+      text: `refused: block ${merkle.hash} at height ${merkle.height} is not on the header chain this browser verified (${
+        mark.mark === "above"
+          ? `which ends at #${mark.verifiedHeight}`
+          : `it verified ${mark.verifiedHash} at that height`
+      }); the proof's own check passed, so only the node says this block is on the chain`,
+    };
+  else if (light.phase === "error" && !light.verified)
+    verdict = {
+      sign: "⚠",
+      ok: false,
+      text: `${merkle.text}; not held against a header chain (this browser's light client failed: ${light.error ?? "unknown"})`,
+    };
   return (
     <div class="proof">
-      <p class={verdict.ok ? "ok-text" : "error-text"} data-testid="proof-verdict">
-        {verdict.ok ? "✓" : "✗"} Proof checked in your browser: {verdict.text}.
-      </p>
+      {verdict ? (
+        <p class={verdict.ok ? "ok-text" : "error-text"} data-testid="proof-verdict">
+          {verdict.sign} Proof checked in your browser: {verdict.text}.
+        </p>
+      ) : (
+        <p class="muted" data-testid="proof-pending">
+          The proof's own check passed; holding its block against the header chain this browser verifies…
+        </p>
+      )}
       <dl class="fields">
         <dt>position</dt>
         <dd>{d.proof.index}</dd>

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { type Command, InvalidArgumentError } from "commander";
 import { type LatencyModel, parseLatency } from "../../../sim/latency.ts";
+import type { RelayPolicy } from "../../../sim/relay.ts";
 import type { Topology } from "../../../sim/topology.ts";
 import { errorMessage } from "../../../util/errors.ts";
 import { intArg } from "../../options.ts";
@@ -45,6 +46,12 @@ export function topologyArg(value: string): Topology {
   if (!m || Number(m[1]) < 1)
     throw new InvalidArgumentError("expected mesh or random:K (K ≥ 1 peers per node)");
   return { kind: "random", degree: Number(m[1]) };
+}
+
+/** `full` or `compact` (src/sim/relay.ts). */
+export function relayArg(value: string): RelayPolicy {
+  if (value === "full" || value === "compact") return value;
+  throw new InvalidArgumentError("expected full or compact");
 }
 
 /** The parsed options every experiment has (see `commonOptions`). */

@@ -1,10 +1,19 @@
 /** `jbc sim stale`: the stale-block rate against the delay Δ and the interval T (src/sim/stale.ts). */
 import { Command, Option } from "commander";
 import type { LatencyModel } from "../../../sim/latency.ts";
+import type { RelayPolicy } from "../../../sim/relay.ts";
 import type { StaleExperimentResult, StalePoint } from "../../../sim/stale.ts";
 import type { Topology } from "../../../sim/topology.ts";
 import { intArg } from "../../options.ts";
-import { type Common, commonOptions, latencyArg, numberArg, numberList, topologyArg } from "./options.ts";
+import {
+  type Common,
+  commonOptions,
+  latencyArg,
+  numberArg,
+  numberList,
+  relayArg,
+  topologyArg,
+} from "./options.ts";
 import { finish, pct, progress, strip } from "./output.ts";
 
 interface StaleOptions extends Common {
@@ -16,6 +25,11 @@ interface StaleOptions extends Common {
   topology: Topology;
   bandwidth?: number;
   blockBytes: number;
+  recordBytes: number;
+  relay: RelayPolicy;
+  mempoolOverlap: number;
+  compactFailure: number;
+  seeds: number;
   bitcoin: boolean;
 }
 
@@ -46,11 +60,38 @@ export function staleCommand(): Command {
         .default({ kind: "mesh" }, "mesh"),
     )
     .option("--bandwidth <mbit>", "link bandwidth, Mbit/s (default unlimited)", numberArg(0.001, 1e9))
+    .addOption(
+      new Option(
+        "--relay <policy>",
+        "block relay: full (the whole block) or compact (BIP 152: short ids, missing records in one round trip)",
+      )
+        .argParser(relayArg)
+        .default("full"),
+    )
     .option(
       "--block-bytes <n>",
-      "data bytes per block (transfer time with --bandwidth)",
-      intArg(0, 900_000),
+      "bytes of records per block, modelled by size only (transfer time with --bandwidth)",
+      intArg(0, 64_000_000),
       0,
+    )
+    .option("--record-bytes <n>", "bytes of each modelled record", intArg(2, 65_536), 500)
+    .option(
+      "--mempool-overlap <f>",
+      "compact relay: fraction of a block's records a receiver already holds",
+      numberArg(0, 1),
+      0.9999,
+    )
+    .option(
+      "--compact-failure <f>",
+      "compact relay: chance a block fails to rebuild and the receiver fetches it in full",
+      numberArg(0, 1),
+      0,
+    )
+    .option(
+      "--seeds <n>",
+      "runs per point with seeds --seed, --seed + 1, …, pooled (the interval then from their spread)",
+      intArg(1, 10_000),
+      1,
     )
     .option("--no-bitcoin", "skip the Bitcoin (T = 600 s, Decker–Wattenhofer) run");
   return commonOptions(cmd, "stale").action(stale);
@@ -62,7 +103,13 @@ async function stale(o: StaleOptions): Promise<void> {
     import("../../../sim/plot.ts"),
   ]);
   const bar = progress();
-  const custom = o.latency !== undefined || o.topology.kind !== "mesh" || o.bandwidth || o.blockBytes;
+  const custom =
+    o.latency !== undefined ||
+    o.topology.kind !== "mesh" ||
+    o.bandwidth !== undefined ||
+    o.blockBytes > 0 ||
+    o.relay !== "full" ||
+    o.seeds > 1;
   const result: StaleExperimentResult = custom
     ? { points: await customPoints(o, bar.report) }
     : await staleExperiment({
@@ -75,18 +122,19 @@ async function stale(o: StaleOptions): Promise<void> {
         onProgress: bar.report,
       });
   bar.done();
-  await finish(o, table(o, result), summary(o, result), () => plot.renderSvg(plot.staleSpec(result)));
+  await finish(o, table(o, result, custom), summary(o, result), () => plot.renderSvg(plot.staleSpec(result)));
 }
 
 /**
- * One point per interval with a latency model, a topology, a bandwidth or block bytes given: the formula's
- * Δ is then the model's mean delay (sampled), or the first --delay-ms.
+ * One point per interval with a latency model, a topology, a bandwidth, block bytes, compact relay or
+ * several seeds given: the formula's Δ is then the latency model's mean (sampled), or the first
+ * --delay-ms; the point also reports the propagation delay the run measured.
  */
 async function customPoints(
   o: StaleOptions,
   report: ReturnType<typeof progress>["report"],
 ): Promise<StalePoint[]> {
-  const [{ runStale }, { makeRng }] = await Promise.all([
+  const [{ runStaleSeeds }, { makeRng }] = await Promise.all([
     import("../../../sim/stale.ts"),
     import("../../../sim/rng.ts"),
   ]);
@@ -101,33 +149,57 @@ async function customPoints(
   const points: StalePoint[] = [];
   for (const interval of o.interval) {
     points.push(
-      await runStale({
-        nodes: o.nodes,
-        interval,
-        delay,
-        blocks: o.blocks,
-        seed: o.seed,
-        ...(latency ? { latency } : {}),
-        topology: o.topology,
-        ...(o.bandwidth ? { bandwidth: o.bandwidth * 1e6 } : {}),
-        blockBytes: o.blockBytes,
-        onProgress: (p) => report(`T=${interval}s`, p),
-      }),
+      await runStaleSeeds(
+        {
+          nodes: o.nodes,
+          interval,
+          delay,
+          blocks: o.blocks,
+          seed: o.seed,
+          ...(latency ? { latency } : {}),
+          topology: o.topology,
+          ...(o.bandwidth ? { bandwidth: o.bandwidth * 1e6 } : {}),
+          relay: {
+            policy: o.relay,
+            records: Math.round(o.blockBytes / o.recordBytes),
+            recordBytes: o.recordBytes,
+            overlap: o.mempoolOverlap,
+            failure: o.compactFailure,
+          },
+          onProgress: (p) => report(`T=${interval}s`, p),
+        },
+        o.seeds,
+      ),
     );
   }
   return points;
 }
 
-function table(o: StaleOptions, result: StaleExperimentResult): string[] {
+function table(o: StaleOptions, result: StaleExperimentResult, custom: boolean): string[] {
+  const seeds = o.seeds > 1 ? `seeds ${o.seed}–${o.seed + o.seeds - 1} pooled` : `seed ${o.seed}`;
   const lines = [
-    `stale: ${o.nodes} nodes, ${o.blocks} blocks per point, seed ${o.seed}`,
-    "     T s      Δ s   Δ/T    stale ± 95%        1−e^(−Δ/T)  1−e^(−Δ(1−1/N)/T)",
+    `stale: ${o.nodes} nodes, ${o.blocks * o.seeds} blocks per point, ${seeds}`,
+    "     T s      Δ s   Δ/T    stale ± 95%  1−e^(−Δ/T)  1−e^(−Δ(1−1/N)/T)  renewal(Δ)  measured Δ s  renewal(measured)",
     ...result.points.map(
       (p) =>
         `${String(p.interval_s).padStart(8)} ${p.delay_s.toFixed(2).padStart(8)} ${(p.delay_s / p.interval_s).toFixed(3).padStart(5)}` +
-        `  ${pct(p.stale_rate).padStart(7)} ± ${pct(p.ci95).padStart(6)}  ${pct(p.formula).padStart(10)}  ${pct(p.formula_n).padStart(10)}`,
+        `  ${pct(p.stale_rate).padStart(7)} ± ${pct(p.ci95).padStart(6)}  ${pct(p.formula).padStart(10)}  ${pct(p.formula_n).padStart(17)}` +
+        `  ${pct(p.formula_renewal).padStart(10)}  ${p.propagation_s.mean.toFixed(2).padStart(12)}  ${pct(p.renewal_measured).padStart(17)}`,
     ),
   ];
+  // Custom points: what crossed the links, and how the measured delays spread.
+  if (custom)
+    for (const p of result.points) {
+      const compact = p.relay.policy === "compact";
+      lines.push(
+        `relay ${p.relay.policy} (T = ${p.interval_s} s): ${p.relay.bytes_per_delivery.toLocaleString("en")} B per block per link` +
+          (compact
+            ? `, missing-record round trip on ${pct(p.relay.round_trip_share, 1)} of deliveries` +
+              `, full-block fallback on ${pct(p.relay.fallback_share, 1)}`
+            : "") +
+          `; measured delay p50 / p90 / max ${p.propagation_s.p50.toFixed(2)} / ${p.propagation_s.p90.toFixed(2)} / ${p.propagation_s.max.toFixed(2)} s`,
+      );
+    }
   if (result.bitcoin) {
     const b = result.bitcoin;
     lines.push(
