@@ -5,14 +5,14 @@
  * Builds a regtest chain in a temporary LevelDB store: genesis, BENCH_FULL_BLOCKS (300) full blocks of 16
  * random 60,000-character text records (960 KB each; about 1.9 MB of /blockchain.json a block, the text
  * twice: in the records and in the original's `data` field), then the largest
- * block there is: 199,979 data records of 3 bytes (5 bytes each encoded, 999,993 bytes, about 10 MB of
- * /blockchain.json and, before paging, 27 MiB of block view). Then, each phase on a freshly started
+ * block consensus accepts since the record cap: 4,095 data records of 242 bytes and the miner's (999,180
+ * bytes of records; before the cap, 199,979 records of 3 bytes were legal, and their view 27 MiB). Then, each phase on a freshly started
  * `jbc node` process (no P2P) on that store:
  *
  *   chainJson1   one GET /blockchain.json, read to its end;
  *   chainJson8   8 of them at once;
  *   blockView8   8 clients GET /api/blocks/<the largest block> back to back for BENCH_PHASE_SECONDS;
- *   postMax      a peer POSTs BENCH_POSTS (3) maximum-size blocks (199,979 records each, extending the
+ *   postMax      a peer POSTs BENCH_POSTS (3) maximum-size blocks (4,096 records each, extending the
  *                tip) one after another.
  *
  * During each phase a prober in a process of its own (bench/health-probe.ts) GETs /api/health every 20 ms,
@@ -40,7 +40,7 @@ import { useNativeCrypto } from "../src/node/crypto.ts";
 import { chainDir } from "../src/node/paths.ts";
 import { LevelStore } from "../src/store/level.ts";
 import { makeChild } from "../test/helpers/blocks.ts";
-import { randomText, rssOf, sampleRss, tinyRecords } from "../test/helpers/dos.ts";
+import { largestRecords, randomText, rssOf, sampleRss } from "../test/helpers/dos.ts";
 import { type NodeProcess, spawnNode } from "../test/helpers/spawn.ts";
 import { percentile } from "./stats.ts";
 
@@ -58,13 +58,12 @@ const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
 const MB = 1024 * 1024;
 useNativeCrypto();
 
-/** The largest block a parent can have: its 3-byte records fill 1,000,000 bytes with the header. */
+/** The largest block a parent can have under the record cap: 4,095 data records of 242 bytes, 1 MB. */
 function maxBlock(parent: Block, first: number): Block {
-  // 80 header + 5 count + 20 miner record ("bench" at any height) leave 999,895 bytes of records.
   return makeChild(parent, regtest, {
     time: parent.header.time + 1,
     miner: "bench",
-    records: tinyRecords(first, 1_000_000 - 80 - 5 - 20),
+    records: largestRecords(first, regtest),
   });
 }
 
@@ -94,7 +93,7 @@ async function buildStore(dir: string): Promise<{ largest: string; posts: Uint8A
   const posts: Uint8Array[] = [];
   let parent = largestBlock;
   for (let i = 0; i < POSTS; i++) {
-    parent = maxBlock(parent, (i + 1) * 200_000);
+    parent = maxBlock(parent, (i + 1) * 10_000);
     posts.push(encodeBlock(parent));
   }
   return { largest, posts };
@@ -286,7 +285,7 @@ try {
       bench: "dos-api",
       node: BIN ?? "this checkout",
       fullBlocks: FULL_BLOCKS,
-      largestRecords: 199_979,
+      largestRecords: regtest.maxBlockRecords,
       phaseSeconds: PHASE_SECONDS,
       chainJson1,
       chainJson8,

@@ -1,3 +1,4 @@
+import { ChainError, type ChainErrorCode } from "../chain/errors.ts";
 import { DecodeError } from "../consensus/bytes.ts";
 import { BlockError } from "../consensus/errors.ts";
 import { ApiError, type ErrorBody } from "./schemas.ts";
@@ -11,6 +12,18 @@ const FASTIFY_CODES: Record<string, [number, string]> = {
   FST_ERR_CTP_INVALID_JSON_BODY: [400, "MALFORMED_JSON"],
   FST_ERR_BAD_URL: [400, "BAD_REQUEST"],
   FST_ERR_MAX_PARAM_LENGTH: [400, "BAD_REQUEST"],
+};
+
+/**
+ * The status of a call the chain refused without judging the block (docs/protocol.md, "Blocks nobody asked
+ * for"): closed or busy is the node's state (503, try later); a chain with too little work is 422 (the
+ * block is not taken, though not invalid); past a share of side headers 429.
+ */
+const CHAIN_STATUS: Record<ChainErrorCode, number> = {
+  CLOSED: 503,
+  BUSY: 503,
+  LOW_WORK: 422,
+  SIDE_QUOTA: 429,
 };
 
 function prop(err: unknown, key: string): unknown {
@@ -39,6 +52,7 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   }
   if (err instanceof DecodeError)
     return { status: 422, body: body("MALFORMED", `malformed block: ${err.message}`) };
+  if (err instanceof ChainError) return { status: CHAIN_STATUS[err.code], body: body(err.code, err.message) };
   const code = prop(err, "code");
   if (typeof code === "string" && FASTIFY_CODES[code]) {
     const [status, name] = FASTIFY_CODES[code];

@@ -40,8 +40,8 @@ function gauge(r: Reg, name: string, help: string, read: () => number): void {
   });
 }
 
-/** Height, work, difficulty and orphans now; blocks, refusals, reorgs and processBlock times so far. */
-function chainMetrics(r: Reg, chain: ApiBackend["chain"]): Detach {
+/** Height, work, difficulty, and what waits inside the chain (orphans, the queue, the pools, held headers) now. */
+function chainGauges(r: Reg, chain: ApiBackend["chain"]): void {
   gauge(r, "jbc_chain_height", "Height of the main chain's tip", () => chain.height);
   gauge(r, "jbc_chain_work", "Total work of the main chain (expected hashes), as a float", () =>
     Number(chain.tip.chainWork),
@@ -55,6 +55,35 @@ function chainMetrics(r: Reg, chain: ApiBackend["chain"]): Detach {
     "Blocks held in the orphan pool, waiting for their parent",
     () => chain.orphanCount,
   );
+  // What waits inside the chain, each bounded (docs/protocol.md, "Blocks nobody asked for").
+  gauge(
+    r,
+    "jbc_chain_queue_depth",
+    "Calls in the chain's block queue, the running one included",
+    () => chain.backlog.queued,
+  );
+  new Gauge({
+    name: "jbc_chain_pool_bytes",
+    help: "Serialized bytes of the blocks held in the chain's pools: orphan (parent unknown) or future",
+    labelNames: ["pool"],
+    ...r,
+    collect() {
+      const b = chain.backlog;
+      this.set({ pool: "orphan" }, b.orphanBytes);
+      this.set({ pool: "future" }, b.futureBytes);
+    },
+  });
+  gauge(
+    r,
+    "jbc_chain_side_headers",
+    "Headers of blocks nobody asked for kept without their bodies",
+    () => chain.backlog.headers,
+  );
+}
+
+/** The chain's gauges; blocks, refusals, reorgs and processBlock times so far. */
+function chainMetrics(r: Reg, chain: ApiBackend["chain"]): Detach {
+  chainGauges(r, chain);
   const blocks = new Counter({
     name: "jbc_chain_blocks_total",
     help: "Blocks accepted, by where they went: main (joined the main chain) or side",

@@ -1,23 +1,25 @@
 import { type Block, encodeBlock, recordIds } from "../consensus/block.ts";
 import { bytesEqual, toHex } from "../consensus/bytes.ts";
 import { BlockError, type BlockErrorData } from "../consensus/errors.ts";
-import { claimsGenesis } from "../consensus/genesis.ts";
-import { hashToHex, headerHashBytes, hexToHash } from "../consensus/header.ts";
+import { hashToHex, headerHashBytes } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import type { BlockFacts } from "../consensus/validate.ts";
 import { BoundedMap } from "../util/bounded.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { Acceptor, type Change } from "./accept.ts";
 import { type CheckOptions, checkBlock, type Position } from "./connect.ts";
-import { ChainError } from "./errors.ts";
+import type { HeaderLimits } from "./headers.ts";
+import { type Arrival, decode, type Incoming, Intake, LOCAL_SOURCE } from "./intake.ts";
 import type { BlockSink } from "./interfaces.ts";
 import { readTree, recheck, writeGenesis } from "./load.ts";
-import { DEFAULT_ORPHAN_LIMITS, type OrphanLimits, OrphanPool } from "./orphans.ts";
+import type { PoolLimits } from "./pools.ts";
+import { BlockQueue, DEFAULT_QUEUE_LIMITS, type QueueLimits } from "./queue.ts";
 import { ChainReads } from "./reads.ts";
 import type { ChainStore } from "./store.ts";
 import { type RunItem, reorgOf } from "./switch.ts";
-import { isInvalid, knownInvalidError } from "./tree.ts";
+import { isInvalid } from "./tree.ts";
 import type { ChainEntry, ChainEvents, ProcessResult } from "./types.ts";
+import { DEFAULT_WAITING_LIMITS, Waiting } from "./waiting.ts";
 
 export interface ChainOptions {
   params: NetworkParams;
@@ -25,13 +27,20 @@ export interface ChainOptions {
   /** The node's clock in seconds (tests pass their own). */
   now?: () => number;
   logger?: Logger;
-  orphanLimits?: Partial<OrphanLimits>;
+  /** Bounds of the orphan pool (pools.ts DEFAULT_ORPHAN_LIMITS). */
+  orphanLimits?: Partial<PoolLimits>;
+  /** Bounds of the pool of blocks from the future (pools.ts DEFAULT_FUTURE_LIMITS). */
+  futureLimits?: Partial<PoolLimits>;
+  /** Bounds of the headers held without bodies (headers.ts DEFAULT_HEADER_LIMITS). */
+  headerLimits?: Partial<HeaderLimits>;
+  /** Bounds of the block queue for blocks nobody asked for (DEFAULT_QUEUE_LIMITS). */
+  queueLimits?: Partial<QueueLimits>;
+  /** Least chain work for blocks nobody asked for (default: the network's `minChainWork`). */
+  minChainWork?: bigint;
   /** Main-chain blocks whose bodies are re-checked at startup (default 6, as Bitcoin Core's -checkblocks). */
   checkBlocks?: number;
   /** Invalid block hashes remembered beyond those in the store (default 10,000). */
   invalidCacheSize?: number;
-  /** Blocks from the future held for a retry (default 64). */
-  maxFutureBlocks?: number;
 }
 
 /** Most blocks processBlocks commits in one batch. */
@@ -39,45 +48,67 @@ const EXTEND_BATCH = 500;
 
 /**
  * The one entry point of the chain. Every block, mined here or received, enters through processBlock,
- * which runs (after btcd's ProcessBlock):
- *   1. duplicate / known-invalid lookup (tree, invalid cache, orphan and future pools);
- *   2. context-free sanity checks (proof of work first, then size, records, merkle, time);
- *   3. parent lookup: unknown parent → orphan pool (or BAD_GENESIS for a block claiming to start a chain);
- *   4. the position checks against the parent (invalid parent, checkpoints, bits, median time past, height);
- *   5. accept (accept.ts): more work than the tip → the whole new branch is validated (record signatures)
- *      before anything changes, then the switch (planned by switch.ts) is one atomic store batch; otherwise
- *      the block is stored as a side block;
- *   6. orphans waiting on the block are processed in turn.
- * Steps 2, 4 and the records of step 5 are the stages of the one checkBlock (connect.ts), which the batched
- * path, the startup re-check and verifyChain run too. A rejection is recorded one way on every path: a
+ * which runs (after btcd's ProcessBlock, with Bitcoin Core's headers-before-bodies for blocks nobody asked
+ * for), cheapest first, so that a block the node will not keep costs it no more than its header:
+ *   1. duplicate / known-invalid lookup (tree, invalid cache, this source's copy in the pools);
+ *   2. the header alone: proof of work, size and record count from the first bytes, then time (a block that
+ *      is only early is held as bytes in the future pool);
+ *   3. parent lookup: unknown parent → the orphan pool, as bytes (or BAD_GENESIS for a block claiming to
+ *      start a chain);
+ *   4. the header against its parent (invalid parent, checkpoints, bits, median time past); then the policy
+ *      for blocks nobody asked for (docs/protocol.md, "Blocks nobody asked for"): below `minChainWork`
+ *      → LOW_WORK; a branch without a chance (below the tip by more than SIDE_MARGIN_BLOCKS, or its fork
+ *      point at its share) → only the header is kept (waiting.ts), the body is dropped;
+ *   5. the body (decoded only now) through sanity and context, then accept (accept.ts): more work than the
+ *      tip → the whole new branch is validated (record signatures) before anything changes, then the switch
+ *      (planned by switch.ts) is one atomic store batch; otherwise the block is stored as a side block;
+ *   6. orphans waiting on the block are placed in turn.
+ * Steps 5's checks are the stages of the one checkBlock (connect.ts), which the batched path, the startup
+ * re-check and verifyChain run too; steps 2 and 4 run its header part first. A rejection is recorded one way on every path: a
  * block refused before it joins the tree is remembered by hash in the bounded `invalid` cache (when the rule
  * says the hash itself is bad); a block whose records fail is stored with status "invalid", its descendants
  * "invalid-child", so the node still knows after a restart.
- * Here live the queue, the processing, the pools, the events and loading; the reads are the ChainReads it
- * extends (reads.ts), over a BlockTree (tree.ts) and a RecordView (records.ts). Calls run one at a time
- * (`exclusive`), so every read of the in-memory tree sees a committed state; a private step that changes
- * or relies on that state says "Runs inside the queue".
+ * Here live the queue (bounded for blocks nobody asked for), the processing, the events and loading; the
+ * pools and held headers are a Waiting (waiting.ts); the reads are the ChainReads it extends (reads.ts),
+ * over a BlockTree (tree.ts) and a RecordView (records.ts). Calls run one at a time (`exclusive`), so every
+ * read of the in-memory tree sees a committed state; a private step that changes or relies on that state
+ * says "Runs inside the queue".
  */
 export class Chain extends ChainReads implements BlockSink {
   private readonly log: Logger;
   private readonly acceptor: Acceptor;
   /** Hash → why it is invalid, for blocks never stored (bounded, oldest dropped first). */
   private readonly invalid: BoundedMap<string, BlockErrorData>;
-  /** Blocks from the future held for a retry (bounded, oldest dropped first). */
-  private readonly future: BoundedMap<string, Block>;
+  private readonly queue: BlockQueue;
+  /** Steps 1 to 4 and 6 (intake.ts). */
+  private readonly intake: Intake;
   /** Work counters, for monitoring and for tests that a cached rejection costs no second validation. */
   readonly stats = { sanityChecks: 0, recordChecks: 0, reorgs: 0 };
-  private queue: Promise<unknown> = Promise.resolve();
-  private closed = false;
 
   private constructor(opts: ChainOptions) {
-    const orphans = new OrphanPool({ ...DEFAULT_ORPHAN_LIMITS, ...opts.orphanLimits });
-    super(opts.params, opts.store, orphans, opts.now ?? (() => Math.floor(Date.now() / 1000)));
+    const d = DEFAULT_WAITING_LIMITS;
+    const waiting = new Waiting({
+      orphans: { ...d.orphans, ...opts.orphanLimits },
+      future: { ...d.future, ...opts.futureLimits },
+      headers: { ...d.headers, ...opts.headerLimits },
+    });
+    super(opts.params, opts.store, waiting, opts.now ?? (() => Math.floor(Date.now() / 1000)));
     this.log = opts.logger ?? silentLogger;
     const { params, store, tree, records, now, stats } = this;
     this.acceptor = new Acceptor({ params, store, tree, records, now, stats });
     this.invalid = new BoundedMap(opts.invalidCacheSize ?? 10_000);
-    this.future = new BoundedMap(opts.maxFutureBlocks ?? 64);
+    this.queue = new BlockQueue({ ...DEFAULT_QUEUE_LIMITS, ...opts.queueLimits });
+    this.intake = new Intake({
+      params,
+      tree,
+      waiting,
+      invalid: this.invalid,
+      minChainWork: opts.minChainWork ?? opts.params.minChainWork,
+      now,
+      log: this.log,
+      rejected: (err, hash) => this.rejected(err, hash),
+      accept: (item, parent) => this.accept(item, parent),
+    });
   }
 
   /** Opens the chain on a store: loads the block tree (headers only), checks it, re-checks the last ones. */
@@ -90,16 +121,33 @@ export class Chain extends ChainReads implements BlockSink {
   // ---------------------------------------------------------------- entries (BlockSink) and the queue
 
   /**
-   * The one entry for every block. Resolves with what happened, or rejects with a BlockError saying which
-   * rule the block broke (with the penalty the sender deserves). `raw` is the serialized block when the
-   * caller has it (saves re-encoding).
+   * The one entry for every block, decoded or as its bytes. Resolves with what happened, or rejects with a
+   * BlockError saying which rule the block broke (with the penalty the sender deserves), or a ChainError
+   * (BUSY: the queue is full for this source; LOW_WORK, SIDE_QUOTA: a block nobody asked for that the node
+   * will not keep). `arrival`: the serialized block, or who sent it and whether this node asked for it
+   * (intake.ts Arrival; by default nobody did).
    */
-  processBlock(block: Block, raw?: Uint8Array): Promise<ProcessResult> {
+  processBlock(block: Block | Uint8Array, arrival?: Uint8Array | Arrival): Promise<ProcessResult> {
     const start = performance.now();
+    let began = start;
     const settled = (outcome: ChainEvents["processed"][0]["outcome"]): void => {
-      this.emit("processed", { seconds: (performance.now() - start) / 1000, outcome });
+      const end = performance.now();
+      this.emit("processed", { seconds: (end - start) / 1000, busy: (end - began) / 1000, outcome });
     };
-    return this.exclusive(() => this.process(block, raw)).then(
+    const a: Arrival = arrival instanceof Uint8Array ? { raw: arrival } : (arrival ?? {});
+    const gated = a.requested ? undefined : (a.source ?? LOCAL_SOURCE);
+    let run: Promise<ProcessResult>;
+    try {
+      if (gated !== undefined) this.queue.admit(gated);
+      const turn = (): Promise<ProcessResult> => {
+        began = performance.now();
+        return this.intake.run(block, a);
+      };
+      run = this.exclusive(turn, gated);
+    } catch (err) {
+      run = Promise.reject(err);
+    }
+    return run.then(
       (result) => {
         settled(result.status);
         return result;
@@ -138,7 +186,7 @@ export class Chain extends ChainReads implements BlockSink {
         try {
           if (!this.extends(block, hashToHex(hashBytes), base)) {
             await flush();
-            results.push(await this.process(block, raw));
+            results.push(await this.intake.run(block, { raw, requested: true }));
             continue;
           }
           const item = this.extension(block, hashBytes, raw, base);
@@ -172,18 +220,17 @@ export class Chain extends ChainReads implements BlockSink {
     });
   }
 
-  /** Retries blocks that were too far in the future, now that the clock has moved. */
+  /** Retries blocks that were too far in the future, now that the clock has moved (as they first came). */
   retryFutureBlocks(): Promise<ProcessResult[]> {
     return this.exclusive(async () => {
       const out: ProcessResult[] = [];
       const limit = this.now() + this.params.maxFutureDrift;
-      for (const [hash, block] of [...this.future.entries()]) {
-        if (block.header.time > limit) continue;
-        this.future.delete(hash);
+      for (const p of this.waiting.future.takeWhere((x) => x.header.time <= limit)) {
+        if (this.tree.has(p.hash)) continue;
         try {
-          out.push(await this.process(block));
+          out.push(await this.intake.run(p.raw, { source: p.source, requested: p.requested }));
         } catch (err) {
-          this.log.debug({ hash, err }, "future block rejected on retry");
+          this.log.debug({ hash: p.hash, err }, "future block rejected on retry");
         }
       }
       return out;
@@ -191,84 +238,52 @@ export class Chain extends ChainReads implements BlockSink {
   }
 
   /** Waits for the block being processed, then refuses new calls (ChainError CLOSED). */
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.queue.catch(() => {});
+  close(): Promise<void> {
+    return this.queue.close();
   }
 
-  /** Queues `fn` behind every call before it: the chain runs one call at a time. */
-  protected exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new ChainError("CLOSED", "chain is closed"));
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => {});
-    return run;
+  /**
+   * Queues `fn` behind every call before it: the chain runs one call at a time (queue.ts). `source`: the
+   * sender of a block nobody asked for, counted against its share of the queue.
+   */
+  protected exclusive<T>(fn: () => Promise<T>, source?: string): Promise<T> {
+    return this.queue.run(fn, source);
+  }
+
+  protected get queued(): number {
+    return this.queue.depth;
   }
 
   // ---------------------------------------------------------------- processing (btcd's process.go)
 
-  /** Steps 1 to 6 for one block. Runs inside the queue. */
-  private async process(block: Block, raw?: Uint8Array): Promise<ProcessResult> {
-    const hashBytes = headerHashBytes(block.header);
-    const hash = hashToHex(hashBytes);
-
-    const known = this.tree.get(hash);
-    if (known) {
-      if (isInvalid(known)) throw knownInvalidError(known);
-      return { status: "duplicate", hash };
-    }
-    const cached = this.invalid.get(hash);
-    if (cached) throw new BlockError(cached, hash);
-    if (this.orphans.has(hash) || this.future.has(hash)) return { status: "duplicate", hash };
-
-    const prevHex = hashToHex(block.header.prevHash);
-    const parent = this.tree.get(prevHex);
-    if (parent) {
-      const before = this.tree.tip;
-      const entry = await this.accept(block, hashBytes, parent, { raw });
-      await this.connectOrphans(entry);
-      return this.outcome(entry, before);
-    }
-    // No parent: the checks that need none. The genesis is in every tree, so a block that claims to start
-    // a chain is another network's (BAD_GENESIS); any other waits for its parent.
-    const at = claimsGenesis(block.header) ? "genesis" : "orphan";
-    const facts = this.check(block, hashBytes, at, { size: raw?.length, to: "context" });
-    if (this.invalid.has(prevHex)) {
-      throw this.rejected(new BlockError({ code: "INVALID_PARENT", parent: prevHex }, hash), hash);
-    }
-    const dropped = this.orphans.add({ hash, prevHash: prevHex, block, size: facts.size });
-    if (dropped.length) this.log.debug({ dropped: dropped.length }, "orphan pool full: dropped oldest");
-    if (!this.orphans.has(hash)) return { status: "orphan", hash, missingParent: prevHex };
-    return { status: "orphan", hash, missingParent: this.orphans.missingRoot(hash)! };
-  }
-
   /**
-   * Steps 4 and 5 for a block whose parent is known: the checks up to the context (from the context on when
-   * `facts` says sanity passed already: an orphan whose parent arrived), then accept.ts stores it as a side
-   * block or makes it (part of) the main chain; throws the BlockError that refused it. Runs inside the queue.
+   * Step 5 for a block the node keeps: decodes its body, runs checkBlock up to the context, then accept.ts
+   * stores it as a side block or makes it (part of) the main chain; throws the BlockError that refused it.
+   * Runs inside the queue.
    */
-  private async accept(
-    block: Block,
-    hashBytes: Uint8Array,
-    parent: ChainEntry,
-    opts: { raw?: Uint8Array | undefined; facts?: BlockFacts },
-  ): Promise<ChainEntry> {
+  private async accept(item: Incoming, parent: ChainEntry): Promise<ChainEntry> {
+    let block: Block;
+    try {
+      block = decode(item);
+    } catch (err) {
+      throw this.rejected(err, item.hash);
+    }
     const at = { parent: this.tree.view(parent) };
-    const facts = opts.facts
-      ? this.check(block, hashBytes, at, { from: "context", facts: opts.facts, to: "context" })
-      : this.check(block, hashBytes, at, { size: opts.raw?.length, to: "context" });
+    const facts = this.check(block, item.hashBytes, at, { size: item.raw.length, to: "context" });
     const entry = this.tree.newEntry(block, facts, parent);
-    const change = await this.acceptor.accept(entry, block, opts.raw ?? encodeBlock(block), facts);
+    const change = await this.acceptor.accept(entry, block, item.raw, facts);
     this.announce(change);
     if (change.kind === "switch" && change.refused) throw change.refused;
     return entry;
   }
 
-  /** Whether a block extends a run ending at `base` and is nowhere yet. Runs inside the queue. */
+  /**
+   * Whether a block extends a run ending at `base` and is not in the tree yet (a copy waiting in a pool, or
+   * its header held, does not stop it: this one was asked for). Runs inside the queue.
+   */
   private extends(block: Block, hash: string, base: ChainEntry): boolean {
     if (!bytesEqual(block.header.prevHash, base.hashBytes)) return false;
-    return (
-      !this.tree.has(hash) && !this.invalid.has(hash) && !this.orphans.has(hash) && !this.future.has(hash)
-    );
+    return !this.tree.has(hash) && !this.invalid.has(hash);
   }
 
   /** Steps 2 and 4 for a block extending a run at `base`: its item for the run. Runs inside the queue. */
@@ -289,12 +304,12 @@ export class Chain extends ChainReads implements BlockSink {
   private async commitRun(run: RunItem[]): Promise<void> {
     this.announce(await this.acceptor.commitRun(run));
     // Orphans that were waiting for one of these blocks (rare during a sync, common after a gap).
-    for (const { entry } of run) await this.connectOrphans(entry);
+    for (const { entry } of run) await this.intake.connectOrphans(entry);
   }
 
   /**
-   * Steps 2 and 4: the stages of checkBlock a block passes before it joins the tree. A refusal is recorded
-   * (rejected); a block that is only early is held for a retry, not forgotten. Runs inside the queue.
+   * Step 5's checks: the stages of checkBlock a block passes before it joins the tree. A refusal is recorded
+   * (rejected). Runs inside the queue.
    */
   private check(
     block: Block,
@@ -310,9 +325,7 @@ export class Chain extends ChainReads implements BlockSink {
       const now = this.now();
       return checkBlock(block, hashBytes, this.params, at, { now, size, from, facts, to, heldCheckpoint });
     } catch (err) {
-      const hash = opts.facts?.hashHex ?? hashToHex(hashBytes);
-      if (err instanceof BlockError && err.code === "TIME_TOO_NEW") this.future.set(hash, block);
-      throw this.rejected(err, hash);
+      throw this.rejected(err, opts.facts?.hashHex ?? hashToHex(hashBytes));
     }
   }
 
@@ -324,35 +337,20 @@ export class Chain extends ChainReads implements BlockSink {
     return err;
   }
 
-  /** Step 6: orphans whose parent arrived, breadth first; a bad one stops no other. Runs inside the queue. */
-  private async connectOrphans(parent: ChainEntry): Promise<void> {
-    const queue = [parent];
-    while (queue.length) {
-      const p = queue.shift()!;
-      for (const o of this.orphans.takeChildren(p.hash)) {
-        try {
-          // Sanity checks passed when the orphan arrived; they depend on nothing that has changed since.
-          const facts = { hash: hexToHash(o.hash), hashHex: o.hash, size: o.size };
-          queue.push(await this.accept(o.block, facts.hash, p, { facts }));
-        } catch (err) {
-          this.log.debug({ hash: o.hash, err }, "orphan rejected");
-        }
-      }
-    }
-  }
-
-  /** Main or side for the block, with the net reorg this call caused. Runs inside the queue. */
-  private outcome(entry: ChainEntry, before: ChainEntry): ProcessResult {
-    if (!this.tree.isMain(entry)) return { status: "side", hash: entry.hash, height: entry.height };
-    const result: ProcessResult = { status: "main", hash: entry.hash, height: entry.height };
-    if (!this.tree.isMain(before)) return { ...result, reorg: this.tree.reorgBetween(before, this.tree.tip) };
-    return result;
-  }
-
   // ---------------------------------------------------------------- events
 
-  /** A written change's events: side, or disconnected/connected/tip, then invalid. Runs inside the queue. */
+  /**
+   * A written change's events: side, or disconnected/connected/tip, then invalid; first, what waited for the
+   * blocks that joined the tree is forgotten. Runs inside the queue.
+   */
   private announce(change: Change): void {
+    const joined =
+      change.kind === "side"
+        ? [change.entry]
+        : change.kind === "run"
+          ? change.run.map((r) => r.entry)
+          : [change.plan.candidate];
+    for (const e of joined) this.waiting.joined(e);
     if (change.kind === "side") {
       this.emit("side", change.entry);
       return;

@@ -2,6 +2,7 @@ import { checkBlockAuthors } from "../consensus/authors.ts";
 import { type Block, recordIds } from "../consensus/block.ts";
 import { BlockError } from "../consensus/errors.ts";
 import { checkCheckpoint, checkGenesis } from "../consensus/genesis.ts";
+import type { BlockHeader } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import {
   type BlockContext,
@@ -10,6 +11,7 @@ import {
   checkBlockContext,
   checkBlockRecords,
   checkBlockSanity,
+  checkHeaderContext,
   checkRecordsUnique,
 } from "../consensus/validate.ts";
 
@@ -102,4 +104,22 @@ export function checkBlock(
     checkBlockRecords(block, hashHex);
   }
   return facts;
+}
+
+/**
+ * The context checks a header allows against a known parent, before anything is spent on the body, in
+ * checkBlock's order: INVALID_PARENT, FORK_BEFORE_CHECKPOINT, then bits, median time past and checkpoint hash
+ * (checkHeaderContext). checkBlock runs them again, with BAD_HEIGHT, when the block's body is kept.
+ */
+export function checkHeaderPlace(
+  header: BlockHeader,
+  hashHex: string,
+  params: NetworkParams,
+  parent: ParentView,
+  heldCheckpoint: { height: number } | undefined,
+): void {
+  if (parent.invalid) throw new BlockError({ code: "INVALID_PARENT", parent: parent.hash }, hashHex);
+  const height = parent.height + 1;
+  checkCheckpoint(height, hashHex, heldCheckpoint);
+  checkHeaderContext(header, hashHex, { height, ...parent.childContext() }, params);
 }

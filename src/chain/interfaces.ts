@@ -2,8 +2,16 @@ import type { EventEmitter } from "node:events";
 import type { Block } from "../consensus/block.ts";
 import type { BlockError } from "../consensus/errors.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import type { Arrival } from "./intake.ts";
 import type { StoredRecord } from "./proofs.ts";
-import type { ChainEntry, ChainEvents, NextBlockContext, ProcessResult, RecordLocation } from "./types.ts";
+import type {
+  ChainBacklog,
+  ChainEntry,
+  ChainEvents,
+  NextBlockContext,
+  ProcessResult,
+  RecordLocation,
+} from "./types.ts";
 
 /**
  * What the chain's consumers may use of it, in small parts (as Lodestar's network takes IBeaconChain and
@@ -21,6 +29,8 @@ export interface ChainReader {
   readonly height: number;
   /** Blocks waiting in the orphan pool for their parent. */
   readonly orphanCount: number;
+  /** What waits inside the chain now: calls queued, blocks held as bytes, headers held without bodies. */
+  readonly backlog: ChainBacklog;
   /** A block-tree entry by display hash (main or side, valid or not). */
   getEntry(hash: string): ChainEntry | undefined;
   /** The main-chain entry at a height. */
@@ -81,13 +91,16 @@ export interface RecordReader {
 /** The entry of blocks: every block, from whichever source, goes through one of these. */
 export interface BlockSink {
   /**
-   * The one entry for every block. Resolves with what happened, or rejects with a BlockError saying which
-   * rule the block broke (with the penalty the sender deserves); `raw`: the serialized block, when known.
+   * The one entry for every block, decoded or as its bytes. Resolves with what happened, or rejects with a
+   * BlockError saying which rule the block broke (with the penalty the sender deserves) or a ChainError
+   * saying why the node would not take it now (BUSY, LOW_WORK, SIDE_QUOTA: never that it is invalid).
+   * `arrival`: the serialized block (a Uint8Array), or who sent it and whether this node asked for it; a
+   * block nobody asked for keeps its body only while its branch has a chance (docs/protocol.md).
    */
-  processBlock(block: Block, raw?: Uint8Array): Promise<ProcessResult>;
+  processBlock(block: Block | Uint8Array, arrival?: Uint8Array | Arrival): Promise<ProcessResult>;
   /**
-   * A run of blocks in order, as a sync delivers them, with processBlock's rules and outcomes; stops at the
-   * first rejected block, whose BlockError then ends the list.
+   * A run of blocks in order, as a sync delivers them (blocks this node asked for), with processBlock's
+   * rules and outcomes; stops at the first rejected block, whose BlockError then ends the list.
    */
   processBlocks(
     items: ReadonlyArray<{ block: Block; raw?: Uint8Array }>,

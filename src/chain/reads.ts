@@ -2,12 +2,12 @@ import { EventEmitter } from "node:events";
 import { type Block, decodeBlock } from "../consensus/block.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import type { BlockSource, ChainReader, RecordReader } from "./interfaces.ts";
-import type { OrphanPool } from "./orphans.ts";
 import type { StoredRecord } from "./proofs.ts";
 import { RecordView } from "./records.ts";
 import { type ChainStore, readStored } from "./store.ts";
 import { BlockTree } from "./tree.ts";
-import type { ChainEntry, ChainEvents, NextBlockContext, RecordLocation } from "./types.ts";
+import type { ChainBacklog, ChainEntry, ChainEvents, NextBlockContext, RecordLocation } from "./types.ts";
+import type { Waiting } from "./waiting.ts";
 
 /**
  * The read side of the Chain (chain.ts), which extends it and is its only subclass: what the consumers
@@ -26,7 +26,8 @@ export abstract class ChainReads
   protected constructor(
     readonly params: NetworkParams,
     protected readonly store: ChainStore,
-    protected readonly orphans: OrphanPool,
+    /** The pools and held headers (waiting.ts). */
+    protected readonly waiting: Waiting,
     /** The node's clock in seconds. */
     protected readonly now: () => number,
   ) {
@@ -38,6 +39,9 @@ export abstract class ChainReads
   /** Queues `fn` behind every call before it: the Chain runs one call at a time. */
   protected abstract exclusive<T>(fn: () => Promise<T>): Promise<T>;
 
+  /** Calls in the queue now, the running one included. */
+  protected abstract get queued(): number;
+
   get tip(): ChainEntry {
     return this.tree.tip;
   }
@@ -47,7 +51,19 @@ export abstract class ChainReads
   }
 
   get orphanCount(): number {
-    return this.orphans.count;
+    return this.waiting.orphans.count;
+  }
+
+  get backlog(): ChainBacklog {
+    const { orphans, future, headers } = this.waiting;
+    return {
+      queued: this.queued,
+      orphans: orphans.count,
+      orphanBytes: orphans.totalBytes,
+      future: future.count,
+      futureBytes: future.totalBytes,
+      headers: headers.count,
+    };
   }
 
   getEntry(hash: string): ChainEntry | undefined {

@@ -3,6 +3,7 @@ import { blockWork } from "../consensus/compact.ts";
 import { type AsertAnchor, anchorFromBlockOne, requiredBits } from "../consensus/difficulty.ts";
 import { BlockError } from "../consensus/errors.ts";
 import { lastCheckpoint } from "../consensus/genesis.ts";
+import type { BlockHeader } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { MEDIAN_TIME_SPAN, medianTimePast } from "../consensus/time.ts";
 import type { BlockContext, BlockFacts } from "../consensus/validate.ts";
@@ -270,6 +271,32 @@ export class BlockTree {
       size: facts.size,
       miner: miner?.type === "miner" ? miner.miner : "",
       recordCount: block.records.length,
+      status: "accepted",
+      parent,
+    };
+  }
+
+  /**
+   * The entry of a header kept without its body (headers.ts), under `parent` (a tree entry or another such
+   * header): never added to the tree, so it takes no arrival number (seq -1) and no miner name.
+   */
+  headerEntry(
+    header: BlockHeader,
+    hash: { hex: string; bytes: Uint8Array },
+    parent: ChainEntry,
+    size: number,
+    recordCount: number,
+  ): ChainEntry {
+    return {
+      hash: hash.hex,
+      hashBytes: hash.bytes,
+      header,
+      height: parent.height + 1,
+      chainWork: parent.chainWork + blockWork(header.bits),
+      seq: -1,
+      size,
+      miner: "",
+      recordCount,
       status: "accepted",
       parent,
     };

@@ -57,8 +57,12 @@ export interface Reorg {
 export type ProcessResult =
   /** Block is the new tip (or on the new main chain after a reorg it caused). */
   | { status: "main"; hash: string; height: number; reorg?: Reorg }
-  /** Stored on a side branch with less (or equal, later-seen) work. */
-  | { status: "side"; hash: string; height: number }
+  /**
+   * On a side branch with less (or equal, later-seen) work: stored, or, with `headerOnly`, only its header
+   * kept (a block nobody asked for on a branch without a chance, docs/protocol.md). `needsBodies`: that
+   * branch now has more work than the tip, but bodies below this block are missing (a sync brings them).
+   */
+  | { status: "side"; hash: string; height: number; headerOnly?: true; needsBodies?: true }
   /** Parent unknown: held in the orphan pool until it arrives. */
   | { status: "orphan"; hash: string; missingParent: string }
   /** Already known (in the tree or in the orphan pool). */
@@ -80,7 +84,29 @@ export interface ChainEvents {
    * A processBlock call settled: how long it took, waiting in the queue included, and how it ended
    * (`invalid` for a BlockError, `error` for anything else). For monitoring (the node's metrics).
    */
-  processed: [event: { seconds: number; outcome: ProcessResult["status"] | "invalid" | "error" }];
+  processed: [
+    event: {
+      seconds: number;
+      /**
+       * The part of `seconds` the call ran once its turn came (its wait in the queue excluded): for a block
+       * refused or parked before it is stored, main-thread time.
+       */
+      busy: number;
+      outcome: ProcessResult["status"] | "invalid" | "error";
+    },
+  ];
+}
+
+/** What waits inside the chain (for monitoring): the queue, the pools (as bytes) and the held headers. */
+export interface ChainBacklog {
+  /** Calls in the block queue, the running one included. */
+  queued: number;
+  orphans: number;
+  orphanBytes: number;
+  future: number;
+  futureBytes: number;
+  /** Headers held without bodies. */
+  headers: number;
 }
 
 /** What a miner needs to build the next block on the current tip. */

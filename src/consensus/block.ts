@@ -6,8 +6,15 @@ import { type BlockRecord, encodeRecord, readRecord, skipRecord } from "./record
 
 /** Largest serialized block any network accepts; decoders refuse anything bigger before parsing. */
 export const MAX_BLOCK_SIZE = 1_000_000;
+/**
+ * Most records a block may hold, the miner record included: a consensus rule (`BAD_SIZE`, "record count"),
+ * chosen from the measured worst-case check time of a block (docs/consensus.md, "Records per block").
+ */
+export const MAX_BLOCK_RECORDS = 4_096;
 /** Smallest record is 2 bytes (type + empty data), which bounds the record count a decoder accepts. */
 const MIN_RECORD_SIZE = 2;
+/** The largest record count the decoder reads: what MAX_BLOCK_SIZE bytes of smallest records hold. */
+const MAX_DECODED_COUNT = Math.floor((MAX_BLOCK_SIZE - HEADER_SIZE) / MIN_RECORD_SIZE);
 
 export interface Block {
   header: BlockHeader;
@@ -28,7 +35,7 @@ export function decodeBlock(bytes: Uint8Array): Block {
     throw new DecodeError(`block of ${bytes.length} bytes exceeds ${MAX_BLOCK_SIZE}`);
   const r = new Reader(bytes);
   const header = readHeader(r);
-  const count = r.varint(Math.floor((MAX_BLOCK_SIZE - HEADER_SIZE) / MIN_RECORD_SIZE), "record count");
+  const count = r.varint(MAX_DECODED_COUNT, "record count");
   const records: BlockRecord[] = new Array(count);
   for (let i = 0; i < count; i++) records[i] = readRecord(r);
   r.end("block");
@@ -46,7 +53,7 @@ export function recordOffsets(bytes: Uint8Array): Uint32Array {
     throw new DecodeError(`block of ${bytes.length} bytes exceeds ${MAX_BLOCK_SIZE}`);
   const r = new Reader(bytes);
   r.skip(HEADER_SIZE, "header");
-  const count = r.varint(Math.floor((MAX_BLOCK_SIZE - HEADER_SIZE) / MIN_RECORD_SIZE), "record count");
+  const count = r.varint(MAX_DECODED_COUNT, "record count");
   const offsets = new Uint32Array(count + 1);
   for (let i = 0; i < count; i++) {
     offsets[i] = r.pos;
@@ -55,6 +62,29 @@ export function recordOffsets(bytes: Uint8Array): Uint32Array {
   offsets[count] = r.pos;
   r.end("block");
   return offsets;
+}
+
+/** What a serialized block says before its records: the header and the record count. */
+export interface BlockPrefix {
+  header: BlockHeader;
+  /** Number of records the block declares (not yet read). */
+  count: number;
+}
+
+/**
+ * The header and the record count of a serialized block, without reading a record: what the chain checks
+ * before it spends anything on the body (docs/protocol.md, "Blocks nobody asked for"). Throws DecodeError
+ * when the bytes are too short, above MAX_BLOCK_SIZE, or declare more records than they could hold.
+ */
+export function readBlockPrefix(bytes: Uint8Array): BlockPrefix {
+  if (bytes.length > MAX_BLOCK_SIZE)
+    throw new DecodeError(`block of ${bytes.length} bytes exceeds ${MAX_BLOCK_SIZE}`);
+  const r = new Reader(bytes);
+  const header = readHeader(r);
+  const count = r.varint(MAX_DECODED_COUNT, "record count");
+  if (count * MIN_RECORD_SIZE > bytes.length - r.pos)
+    throw new DecodeError(`${count} records cannot fit in ${bytes.length - r.pos} bytes`);
+  return { header, count };
 }
 
 /** Record ids in block order. */

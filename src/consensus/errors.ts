@@ -52,7 +52,7 @@ export type BlockErrorCode = (typeof BlockErrorCode)[keyof typeof BlockErrorCode
 /** Per-code data: what a peer or a user needs to understand the rejection. */
 export type BlockErrorData =
   | { code: "MALFORMED"; reason: string }
-  | { code: "BAD_SIZE"; size: number; max: number; what: "block" }
+  | { code: "BAD_SIZE"; size: number; max: number; what: "block" | "records" }
   | { code: "BAD_RECORD"; index: number; reason: string }
   | { code: "RECORD_64_BYTES"; index: number }
   | { code: "BAD_TARGET"; bits: number; reason: string }
@@ -174,7 +174,9 @@ function describe(d: BlockErrorData): string {
     case "MALFORMED":
       return `malformed block: ${d.reason}`;
     case "BAD_SIZE":
-      return `${d.what} size ${d.size} exceeds ${d.max}`;
+      return d.what === "block"
+        ? `block size ${d.size} exceeds ${d.max}`
+        : `${d.size} records exceed the ${d.max} a block may hold`;
     case "BAD_RECORD":
       return `record ${d.index}: ${d.reason}`;
     case "RECORD_64_BYTES":

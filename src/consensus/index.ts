@@ -1,4 +1,14 @@
-export { type Block, blockMerkle, decodeBlock, encodeBlock, MAX_BLOCK_SIZE, recordIds } from "./block.ts";
+export {
+  type Block,
+  type BlockPrefix,
+  blockMerkle,
+  decodeBlock,
+  encodeBlock,
+  MAX_BLOCK_RECORDS,
+  MAX_BLOCK_SIZE,
+  readBlockPrefix,
+  recordIds,
+} from "./block.ts";
 export { bytesEqual, DecodeError, fromHex, toHex } from "./bytes.ts";
 export { bitsToTarget, blockWork, decodeBits, targetToBits, targetWork } from "./compact.ts";
 export { type AsertAnchor, anchorFromBlockOne, asertBits, asertTarget, requiredBits } from "./difficulty.ts";
@@ -66,5 +76,8 @@ export {
   checkBlockContext,
   checkBlockRecords,
   checkBlockSanity,
+  checkHeaderContext,
+  checkHeaderTime,
+  checkHeaderWork,
   checkRecordsUnique,
 } from "./validate.ts";

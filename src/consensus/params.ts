@@ -1,5 +1,5 @@
 import type { AuthorPolicy } from "./authors.ts";
-import { type Block, encodeBlock, MAX_BLOCK_SIZE } from "./block.ts";
+import { type Block, encodeBlock, MAX_BLOCK_RECORDS, MAX_BLOCK_SIZE } from "./block.ts";
 import { bitsToTarget } from "./compact.ts";
 import { headerHash } from "./header.ts";
 import { merkleRoot } from "./merkle.ts";
@@ -29,6 +29,15 @@ export interface NetworkParams {
   readonly maxFutureDrift: number;
   readonly maxBlockSize: number;
   readonly maxRecordSize: number;
+  /** Most records a block may hold, the miner record included (MAX_BLOCK_RECORDS on both networks). */
+  readonly maxBlockRecords: number;
+  /**
+   * Least total work a chain must show before this node spends anything on blocks nobody asked for on it
+   * (Bitcoin Core's `-minimumchainwork`): an unrequested block whose chain has less is dropped, header and
+   * body, and only a sync (blocks asked for) can bring such a chain in. 0 on a network that starts fresh
+   * (docs/protocol.md, "Blocks nobody asked for"); raise it to the work of a known good chain once one exists.
+   */
+  readonly minChainWork: bigint;
   /** Height → display hash. Blocks at these heights must match; forks below the last one are refused. */
   readonly checkpoints: ReadonlyMap<number, string>;
   /** Who may write (authors.ts): set from a team's signed policy file; anyone, when absent. */
@@ -58,9 +67,20 @@ function makeGenesis(time: number, bits: number, nonce: number, message: string)
   };
 }
 
-/** Assembles a parameter set, deriving the genesis hash. Exposed so tests and simulations can vary rules. */
-export function defineNetwork(p: Omit<NetworkParams, "genesisHash">): NetworkParams {
-  return { ...p, genesisHash: headerHash(p.genesis.header) };
+/**
+ * Assembles a parameter set, deriving the genesis hash (the record cap defaults to MAX_BLOCK_RECORDS and the
+ * minimum chain work to 0). Exposed so tests and simulations can vary rules.
+ */
+export function defineNetwork(
+  p: Omit<NetworkParams, "genesisHash" | "maxBlockRecords" | "minChainWork"> &
+    Partial<Pick<NetworkParams, "maxBlockRecords" | "minChainWork">>,
+): NetworkParams {
+  return {
+    maxBlockRecords: MAX_BLOCK_RECORDS,
+    minChainWork: 0n,
+    ...p,
+    genesisHash: headerHash(p.genesis.header),
+  };
 }
 
 const GENESIS_TIME = 1795478400; // 2026-11-24T00:00:00Z
@@ -81,6 +101,9 @@ export const devnet: NetworkParams = defineNetwork({
   maxFutureDrift: 15,
   maxBlockSize: MAX_BLOCK_SIZE,
   maxRecordSize: MAX_RECORD_SIZE,
+  maxBlockRecords: MAX_BLOCK_RECORDS,
+  // A devnet starts from genesis on the laptops that run it: no chain is known in advance, so no floor.
+  minChainWork: 0n,
   checkpoints: new Map(),
 });
 
@@ -96,6 +119,8 @@ export const regtest: NetworkParams = defineNetwork({
   maxFutureDrift: 15,
   maxBlockSize: MAX_BLOCK_SIZE,
   maxRecordSize: MAX_RECORD_SIZE,
+  maxBlockRecords: MAX_BLOCK_RECORDS,
+  minChainWork: 0n,
   checkpoints: new Map(),
 });
 

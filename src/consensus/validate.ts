@@ -3,7 +3,7 @@ import { bytesEqual, DecodeError, toHex, varIntSize } from "./bytes.ts";
 import { bitsToTarget, decodeBits } from "./compact.ts";
 import { BlockError } from "./errors.ts";
 import { sha256d } from "./hash.ts";
-import { HEADER_SIZE, hashToBigInt, hashToHex } from "./header.ts";
+import { type BlockHeader, HEADER_SIZE, hashToBigInt, hashToHex } from "./header.ts";
 import { computeMerkleRoot } from "./merkle.ts";
 import type { NetworkParams } from "./params.ts";
 import { encodeRecord, FORBIDDEN_RECORD_SIZE, verifyRecordSignature } from "./records.ts";
@@ -34,23 +34,19 @@ export interface BlockFacts {
 }
 
 /**
- * Context-free checks, cheapest first so junk costs little: proof of work, record field bounds, size,
- * record size and the 64-byte rule, merkle root and mutation, then the miner-record rules and the future-time rule (once the
- * header is known to commit to these records). `size` is the serialized size when the caller has the bytes.
+ * The header's own proof of work: `bits` encode a valid target within the proof-of-work limit (`BAD_TARGET`)
+ * and the hash is at most that target (`HIGH_HASH`). Needs nothing but the header, so the chain runs it
+ * before it spends anything on a block's body.
  */
-export function checkBlockSanity(
-  block: Block,
+export function checkHeaderWork(
+  header: BlockHeader,
   hash: Uint8Array,
+  hashHex: string,
   params: NetworkParams,
-  now: number,
-  size?: number,
-): BlockFacts {
-  const hashHex = hashToHex(hash);
-  const { header, records } = block;
-
-  const decoded = decodeBits(header.bits);
+): void {
   const target = bitsToTarget(header.bits, params.powLimit);
   if (target === null) {
+    const decoded = decodeBits(header.bits);
     const reason = decoded.negative
       ? "encode a negative target"
       : decoded.overflow
@@ -63,6 +59,46 @@ export function checkBlockSanity(
   if (hashToBigInt(hash) > target) {
     throw new BlockError(
       { code: "HIGH_HASH", hash: hashHex, target: target.toString(16).padStart(64, "0") },
+      hashHex,
+    );
+  }
+}
+
+/** The future-time rule: `time ≤ now + maxFutureDrift` (`TIME_TOO_NEW`, not the sender's fault). */
+export function checkHeaderTime(
+  header: BlockHeader,
+  hashHex: string,
+  params: NetworkParams,
+  now: number,
+): void {
+  if (header.time > now + params.maxFutureDrift) {
+    throw new BlockError(
+      { code: "TIME_TOO_NEW", time: header.time, now, maxDrift: params.maxFutureDrift },
+      hashHex,
+    );
+  }
+}
+
+/**
+ * Context-free checks, cheapest first so junk costs little: proof of work, record count, record field
+ * bounds, size, record size and the 64-byte rule, merkle root and mutation, then the miner-record rules and
+ * the future-time rule (once the header is known to commit to these records). `size` is the serialized size
+ * when the caller has the bytes.
+ */
+export function checkBlockSanity(
+  block: Block,
+  hash: Uint8Array,
+  params: NetworkParams,
+  now: number,
+  size?: number,
+): BlockFacts {
+  const hashHex = hashToHex(hash);
+  const { header, records } = block;
+
+  checkHeaderWork(header, hash, hashHex, params);
+  if (records.length > params.maxBlockRecords) {
+    throw new BlockError(
+      { code: "BAD_SIZE", size: records.length, max: params.maxBlockRecords, what: "records" },
       hashHex,
     );
   }
@@ -134,14 +170,9 @@ export function checkBlockSanity(
       );
     }
   }
-  // Last, so a block held back for being early is known to carry the body its header commits to:
-  // a relay cannot park a junk body under a real block's hash in the chain's future-block pool.
-  if (header.time > now + params.maxFutureDrift) {
-    throw new BlockError(
-      { code: "TIME_TOO_NEW", time: header.time, now, maxDrift: params.maxFutureDrift },
-      hashHex,
-    );
-  }
+  // Last here, so a failure above is never mistaken for "early". (The chain checks the time from the header
+  // alone before it reads a body: a block that is early is held as bytes, per sender, docs/protocol.md.)
+  checkHeaderTime(header, hashHex, params, now);
   return merkle.upper
     ? { hash, hashHex, size: blockSize, ids, upper: merkle.upper }
     : { hash, hashHex, size: blockSize, ids };
@@ -164,8 +195,23 @@ export function checkBlockContext(
   ctx: BlockContext,
   params: NetworkParams,
 ): void {
-  const { header } = block;
-  const hashHex = facts.hashHex;
+  checkHeaderContext(block.header, facts.hashHex, ctx, params);
+  const miner = block.records[0]!;
+  if (miner.type === "miner" && miner.height !== ctx.height) {
+    throw new BlockError({ code: "BAD_HEIGHT", height: miner.height, expected: ctx.height }, facts.hashHex);
+  }
+}
+
+/**
+ * The header's part of the context checks: bits (`BAD_BITS`), median time past (`TIME_TOO_OLD`) and the
+ * checkpoint hash (`CHECKPOINT_MISMATCH`). What the chain can know of a block's place before its body.
+ */
+export function checkHeaderContext(
+  header: BlockHeader,
+  hashHex: string,
+  ctx: BlockContext,
+  params: NetworkParams,
+): void {
   if (header.bits !== ctx.expectedBits) {
     throw new BlockError({ code: "BAD_BITS", bits: header.bits, expected: ctx.expectedBits }, hashHex);
   }
@@ -174,10 +220,6 @@ export function checkBlockContext(
       { code: "TIME_TOO_OLD", time: header.time, medianTimePast: ctx.medianTimePast },
       hashHex,
     );
-  }
-  const miner = block.records[0]!;
-  if (miner.type === "miner" && miner.height !== ctx.height) {
-    throw new BlockError({ code: "BAD_HEIGHT", height: miner.height, expected: ctx.height }, hashHex);
   }
   const checkpoint = params.checkpoints.get(ctx.height);
   if (checkpoint !== undefined && checkpoint !== hashHex) {

@@ -1,5 +1,6 @@
 import type { Chain } from "../chain/chain.ts";
 import { authorRefusal } from "../consensus/authors.ts";
+import type { Block } from "../consensus/block.ts";
 import { HEADER_SIZE } from "../consensus/header.ts";
 import { encodeRecord } from "../consensus/records.ts";
 import type { Mempool } from "../mempool/index.ts";
@@ -25,29 +26,37 @@ export function realServices(): ServiceFactories {
 
 /**
  * A miner on `chain`'s tip whose found blocks go into the chain's processBlock (the node's and `jbc mine`'s).
- * With a mempool, every template takes its pending records in arrival order up to the block size, and the
- * template is rebuilt when records arrive (throttled by the miner), so a record waits at most for the next
- * block.
+ * With a mempool, every template takes its pending records in arrival order up to the block size and the
+ * record cap, and the template is rebuilt when records arrive (throttled by the miner), so a record waits at
+ * most for the next block.
  */
 export function chainMiner(
   chain: Chain,
   opts: Omit<MinerOptions, "getContext" | "submit" | "onTip" | "records" | "onRecords">,
   mempool?: Mempool,
 ): Miner {
-  if (!mempool) return new Miner({ ...chainHooks(chain), ...opts });
+  // The node's own blocks are never refused for the queue's bound or a low-work floor: as Bitcoin Core's
+  // generateblock, they are processed as if asked for (docs/protocol.md, "Blocks nobody asked for").
+  const hooks = {
+    ...chainHooks(chain),
+    submit: (block: Block) => chain.processBlock(block, { requested: true }),
+  };
+  if (!mempool) return new Miner({ ...hooks, ...opts });
   const room = templateRoom(chain.params.maxBlockSize, opts.minerName);
   return new Miner({
-    ...chainHooks(chain),
+    ...hooks,
     ...opts,
-    // A record admitted under its author's grant may be past it by now (a revocation at a height): the
-    // template leaves out what the next block may not carry (consensus/authors.ts).
+    // At most the records consensus allows a block, its miner record included (docs/consensus.md); a record
+    // admitted under its author's grant may be past it by now (a revocation at a height): the template leaves
+    // out what the next block may not carry (consensus/authors.ts).
     records: () => {
       const next = chain.tip.height + 1;
       const authors = chain.params.authors;
       return mempool
         .take(room)
         .map((e) => e.record)
-        .filter((r) => authorRefusal(authors, r, next) === undefined);
+        .filter((r) => authorRefusal(authors, r, next) === undefined)
+        .slice(0, chain.params.maxBlockRecords - 1);
     },
     onRecords: (listener) => {
       mempool.on("added", listener);

@@ -309,7 +309,9 @@ export class Simulation {
   async process(node: SimNode, b: FoundBlock): Promise<void> {
     if (this.opts.trace) this.arrivals.push([node.id, b.hash, this.queue.now]);
     try {
-      await node.chain.processBlock(b.block, b.raw);
+      // As asked for: a simulated link delivers whole branches as a sync would, so a released private branch
+      // far below a node's tip is still stored (docs/protocol.md, "Blocks nobody asked for").
+      await node.chain.processBlock(b.block, { raw: b.raw, requested: true });
     } catch (err) {
       if (!(err instanceof BlockError)) throw err;
       this.stats.rejected[err.code] = (this.stats.rejected[err.code] ?? 0) + 1;

@@ -118,14 +118,17 @@ test("a large block is written in pieces that join to its whole JSON", async () 
   const chain = await Chain.open({ params: regtest, store });
   try {
     const blocks = [
-      // Many small records: text, bytes, signed.
+      // Many small records (as many as the record cap allows, 150 KB): text, bytes, signed.
       makeChild(regtest.genesis, regtest, {
         records: Array.from(
-          { length: 30_000 },
+          { length: 4_000 },
           (_, i): BlockRecord =>
             i % 3 === 0
-              ? { type: "data", data: enc.encode(`line "${i}"\\ é`) }
-              : { type: "data", data: new Uint8Array([0, i & 255, i >> 8, 7]) },
+              ? { type: "data", data: enc.encode(`line "${i}"\\ é ${"-".repeat(24)}`) }
+              : {
+                  type: "data",
+                  data: Uint8Array.from({ length: 36 }, (_, k) => [0, i & 255, i >> 8, 7][k % 4]!),
+                },
         ).concat([signRecord(enc.encode("signed"), new Uint8Array(32).fill(5))]),
       }),
     ];

@@ -81,6 +81,11 @@ test("metrics move: height, blocks, a refusal by its code, a reorg, request coun
     (sample(text, 'jbc_http_request_duration_seconds_count{method="POST",route="/api/blocks"}') ?? 0) >= 9,
   );
   assert.ok((sample(text, "jbc_chain_work") ?? 0) > (sample(before, "jbc_chain_work") ?? 0));
+  // What waits inside the chain (each bounded): nothing, once every post has been answered.
+  assert.equal(sample(text, "jbc_chain_queue_depth"), 0);
+  assert.equal(sample(text, 'jbc_chain_pool_bytes{pool="orphan"}'), 0);
+  assert.equal(sample(text, 'jbc_chain_pool_bytes{pool="future"}'), 0);
+  assert.equal(sample(text, "jbc_chain_side_headers"), 0);
   assert.equal(sample(text, "jbc_peers"), 0);
   assert.equal(sample(text, "jbc_mining_hashrate"), 0);
   // Node's process metrics, under their standard names.

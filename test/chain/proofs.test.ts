@@ -119,12 +119,14 @@ describe("record proofs from the store", () => {
       assert.ok((await checkProofs(h.chain, s, ["a4"])) > 0);
 
       // The side branch overtakes: s1's proofs come from what was stored when it arrived as a side block.
-      await h.chain.processBlock(s.get("s2"));
+      // s2.. are asked for (as a sync delivers them): 2 blocks below the tip, a branch nobody asked for keeps
+      // only its headers (docs/protocol.md, "Blocks nobody asked for").
+      await h.chain.processBlock(s.get("s2"), { requested: true });
       assert.equal(h.chain.tip.hash, s.hash("a4")); // s2 only ties the work up to height 2
       s.add("s3", "s2");
       s.add("s4", "s3");
       s.add("s5", "s4");
-      for (const n of ["s3", "s4", "s5"]) await h.chain.processBlock(s.get(n));
+      for (const n of ["s3", "s4", "s5"]) await h.chain.processBlock(s.get(n), { requested: true });
       assert.equal(h.chain.tip.hash, s.hash("s5"));
       await checkProofs(h.chain, s, ["s1", "s2"]);
       // a1's records left the main chain; its upper levels stay with its body (a block's own data).
@@ -223,10 +225,10 @@ describe("record proofs from the store", () => {
       await store.close();
     }
     const after = await openDb(h.dir);
-    // docs/storage.md's regtest metadata: version 3, network id, genesis hash.
+    // docs/storage.md's regtest metadata: the current version (5), network id, genesis hash.
     assert.equal(
       toHex((await after.get(META_KEY))!),
-      "040000007263626acdea3724bea01e1ee64a1631b4da86480fcba4d38bc5079dd6b7ddbc12b7a104",
+      "050000007263626acdea3724bea01e1ee64a1631b4da86480fcba4d38bc5079dd6b7ddbc12b7a104",
     );
     await after.close();
     rmSync(h.dir, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import {
   decodeBlock,
   encodeBlock,
   MAX_BLOCK_SIZE,
+  readBlockPrefix,
   recordOffsets,
 } from "../../src/consensus/block.ts";
 import { concatBytes, DecodeError, toHex } from "../../src/consensus/bytes.ts";
@@ -116,6 +117,33 @@ describe("recordOffsets", () => {
     const bytes = encodeBlock(sample);
     assert.throws(() => recordOffsets(concatBytes(bytes, Uint8Array.of(0))), DecodeError);
     assert.throws(() => recordOffsets(bytes.subarray(0, bytes.length - 1)), DecodeError);
+  });
+});
+
+describe("readBlockPrefix", () => {
+  it("reads the header and the record count without reading a record (property)", () => {
+    fc.assert(
+      fc.property(blockArb, (block) => {
+        const bytes = encodeBlock(block);
+        const prefix = readBlockPrefix(bytes);
+        assert.deepEqual(prefix, { header: block.header, count: block.records.length });
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it("does not read the records: junk after a valid count passes; bytes too few for the count do not", () => {
+    const bytes = encodeBlock(sample);
+    const junk = bytes.slice();
+    junk.fill(0xff, HEADER_SIZE + 1);
+    assert.equal(readBlockPrefix(junk).count, sample.records.length);
+    assert.throws(() => decodeBlock(junk), DecodeError);
+    // 3 records declared need at least 6 bytes after the count.
+    const short = concatBytes(encodeHeader(sample.header), Uint8Array.of(3, 1, 0, 1, 0, 1, 0));
+    assert.equal(readBlockPrefix(short).count, 3);
+    assert.throws(() => readBlockPrefix(short.subarray(0, short.length - 1)), DecodeError);
+    assert.throws(() => readBlockPrefix(bytes.subarray(0, HEADER_SIZE)), DecodeError);
+    assert.throws(() => readBlockPrefix(new Uint8Array(MAX_BLOCK_SIZE + 1)), DecodeError);
   });
 });
 

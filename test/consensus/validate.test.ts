@@ -114,6 +114,26 @@ describe("checkBlockSanity", () => {
     );
   });
 
+  it("BAD_SIZE: a block over maxBlockRecords records (not cacheable), checked before any record; at it passes", () => {
+    // `good` holds 3 records (its miner record included).
+    assert.doesNotThrow(() => sanity(good, defineNetwork({ ...regtest, maxBlockRecords: 3 })));
+    expectBlockError(
+      () => sanity(good, defineNetwork({ ...regtest, maxBlockRecords: 2 })),
+      { code: "BAD_SIZE", size: 3, max: 2, what: "records" },
+      { cacheable: false, penalty: 100 },
+    );
+    // Before the records are read: a block that would also fail BAD_RECORD fails on its count first.
+    const bad = {
+      ...good,
+      records: [...good.records, { type: "data" as const, data: new Uint8Array(70_000) }],
+    };
+    expectBlockError(
+      () => sanity(bad, defineNetwork({ ...regtest, maxBlockRecords: 3 })),
+      { code: "BAD_SIZE", size: 4, max: 3, what: "records" },
+      { cacheable: false },
+    );
+  });
+
   describe("BAD_MINER_RECORD", () => {
     it("no records at all", () => {
       expectBlockError(() => sanity(blockWithRecords([])), {

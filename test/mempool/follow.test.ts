@@ -229,7 +229,9 @@ describe("the mempool file across a reorg", () => {
     const c1 = makeChild(regtest.genesis, regtest, { miner: "c", records: [rc, both] });
     const c2 = makeChild(c1, regtest, { miner: "c" });
     const c3 = makeChild(c2, regtest, { miner: "c" });
-    for (const b of [b1, b2, c1, c2, c3]) await h.chain.processBlock(b);
+    // As a sync delivers them (asked for): c2 ties b2 on a fork that already holds two side bodies, so
+    // offered unasked it would be kept as a header only (docs/protocol.md, "Blocks nobody asked for").
+    for (const b of [b1, b2, c1, c2, c3]) await h.chain.processBlock(b, { requested: true });
     assert.equal(h.chain.tip.hash, headerHash(c3.header));
 
     const after = open();

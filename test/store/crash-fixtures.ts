@@ -165,7 +165,7 @@ export async function referenceRun(
       current = i;
       ref.tipsDuring[i] = [];
       const t0 = performance.now();
-      await chain.processBlock(blocks[i]!, raws[i]).catch(() => undefined);
+      await chain.processBlock(blocks[i]!, { raw: raws[i]!, requested: true }).catch(() => undefined);
       ref.ms[i] = performance.now() - t0;
       ref.tipAfter[i] = chain.tip.hash;
     }

@@ -1,7 +1,10 @@
 /**
- * Block gossip: every gossiped block is judged once by the chain (processBlock) before gossipsub may
- * forward it, and the verdict decides the sender's penalty; blocks this node connects that did not come
- * from the network (mined here) are published.
+ * Block gossip: every gossiped block is judged once by the chain (processBlock, as its bytes, with the
+ * sender as its source: a block nobody asked for) before gossipsub may forward it, and the verdict decides
+ * the sender's penalty; blocks this node connects that did not come from the network (mined here) are
+ * published. Only what the node would build on is forwarded: a block on its main chain. A side block
+ * (stored within the margin, or kept as a header only) is judged valid but not relayed, as Bitcoin Core
+ * announces only blocks that connect to its active chain (docs/protocol.md, "Blocks nobody asked for").
  *
  * An orphan (its parent not known yet) is neither forwarded nor dropped at once: its verdict waits until
  * the chain connects or stores it (the parent arrived by gossip, or from the sync the orphan started), and
@@ -13,8 +16,9 @@
  * its wait is announced by status to the peers behind us, so they fetch it.
  */
 import { type GossipsubMessage, TopicValidatorResult } from "@libp2p/gossipsub";
-import type { ChainEntry } from "../../chain/types.ts";
-import { type Block, decodeBlock, encodeBlock } from "../../consensus/block.ts";
+import { ChainError } from "../../chain/errors.ts";
+import type { ChainEntry, ProcessResult } from "../../chain/types.ts";
+import { type Block, encodeBlock } from "../../consensus/block.ts";
 import { DecodeError } from "../../consensus/bytes.ts";
 import { BlockError } from "../../consensus/errors.ts";
 import { BoundedMap } from "../../util/bounded.ts";
@@ -82,18 +86,17 @@ export class BlockGossip {
         reason = `gossip message of ${data.length} bytes exceeds ${params.maxBlockSize}`;
         verdict = TopicValidatorResult.Reject;
       } else {
-        const block = decodeBlock(data);
         this.received(rawBlockHash(data));
-        const r = await chain.processBlock(block, data);
-        // A duplicate the tree already holds came by sync (or HTTP) before this message: it is valid, and
-        // peers behind us may lack it, so it is forwarded like a new one (gossipsub's own seen-cache keeps
-        // a message from being judged twice). One only in the orphan or future pool is not.
-        const known = r.status === "duplicate" && chain.getEntry(r.hash) !== undefined;
-        if (r.status === "main" || r.status === "side" || known) {
+        const r = await chain.processBlock(data, { source: from });
+        // Forwarded only when it is on our main chain: a new tip, or a duplicate the tree already holds on
+        // it (it came by sync or HTTP before this message, and peers behind us may lack it; gossipsub's own
+        // seen-cache keeps a message from being judged twice). A side block is valid but not relayed.
+        if (this.onMain(r)) {
           verdict = TopicValidatorResult.Accept;
           this.peers.sawTip(from, r.hash);
         }
         if (r.status === "orphan") orphan = true;
+        if (r.status === "side" && r.needsBodies) this.askStatus(from);
         hash = r.hash;
         if (r.status !== "duplicate") this.ctx.events.emit("block:received", { hash: r.hash, from });
       }
@@ -104,6 +107,12 @@ export class BlockGossip {
         reason = `gossip block ${err.hash ?? ""}: ${err.code} ${err.message}`;
         // A block that is only early (TIME_TOO_NEW) is not the sender's fault: ignore, do not forward.
         verdict = err.penalty > 0 ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore;
+      } else if (err instanceof ChainError) {
+        // Not invalid: the chain will not take it now (queue full, too little work, past the sender's share
+        // of side headers). Never forwarded; the sender pays the error's penalty (0 but for SIDE_QUOTA).
+        code = err.code;
+        penalty = err.penalty;
+        reason = `gossip block: ${err.code} ${err.message}`;
       } else if (err instanceof DecodeError) {
         code = "MALFORMED";
         penalty = PROTOCOL_PENALTY.BAD_BLOCK_ENCODING;
@@ -117,14 +126,26 @@ export class BlockGossip {
     if (orphan && hash !== undefined) {
       if (!this.ctx.started()) return;
       this.hold(hash, msg);
-      // The sender has the parent we miss: ask where its tip is (one request at a time per peer), and
-      // a status showing more work starts a sync from it.
-      const p = this.peers.get(from);
-      if (p) void this.peers.requestStatus(p);
+      // The sender has the parent we miss: a status showing more work starts a sync from it.
+      this.askStatus(from);
       return;
     }
     await settleMessage(this.ctx, this.peers, msg);
     this.flushReleased();
+  }
+
+  /** Whether the chain's answer puts the block on our main chain (what we would build on). */
+  private onMain(r: ProcessResult): boolean {
+    if (r.status === "main") return true;
+    if (r.status !== "duplicate") return false;
+    const e = this.ctx.chain.getEntry(r.hash);
+    return e !== undefined && this.ctx.chain.isMain(e);
+  }
+
+  /** Asks a peer where its tip is (one request at a time per peer): a status with more work starts a sync. */
+  private askStatus(from: string): void {
+    const p = this.peers.get(from);
+    if (p) void this.peers.requestStatus(p);
   }
 
   /** Keeps an orphan's verdict open until it connects, or Ignore once gossipsub would have dropped it. */
@@ -145,8 +166,8 @@ export class BlockGossip {
   }
 
   /**
-   * A held orphan joined the tree (main or side): it is forwarded, and the sender credited, once the
-   * call that connected it has ended, so that its parent (whose verdict that call decides) goes first.
+   * A held orphan joined the main chain: it is forwarded, and the sender credited, once the call that
+   * connected it has ended, so that its parent (whose verdict that call decides) goes first.
    */
   private release(hash: string): boolean {
     const h = this.held.get(hash);
@@ -166,9 +187,16 @@ export class BlockGossip {
     }
   }
 
-  /** The chain's `side` listener: a held orphan stored on a side branch is valid, so it is forwarded. */
+  /**
+   * The chain's `side` listener: a held orphan stored on a side branch is valid but not on our main chain,
+   * so its wait ends without forwarding it (Ignore, no penalty).
+   */
   readonly onSide = (entry: ChainEntry): void => {
-    this.release(entry.hash);
+    const h = this.held.get(entry.hash);
+    if (!h) return;
+    clearTimeout(h.timer);
+    this.held.delete(entry.hash);
+    void settleMessage(this.ctx, this.peers, h.msg);
   };
 
   /** Ends the waits (at stop): gossipsub is going away, so no verdict is owed any more. */

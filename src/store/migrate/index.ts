@@ -12,6 +12,7 @@ import type { Migration } from "./step.ts";
 import { recordIndex } from "./v2-record-index.ts";
 import { upperTrees } from "./v3-upper-trees.ts";
 import { no64ByteRecords } from "./v4-no-64-byte-records.ts";
+import { recordCap } from "./v5-record-cap.ts";
 
 /** Every schema step, oldest first: MIGRATIONS[i].from === i + 1. */
-export const MIGRATIONS: readonly Migration[] = [recordIndex, upperTrees, no64ByteRecords];
+export const MIGRATIONS: readonly Migration[] = [recordIndex, upperTrees, no64ByteRecords, recordCap];
