@@ -5,10 +5,12 @@
  * the chain sees it: a mismatch is a short-id collision, nobody's fault, and the caller fetches the full
  * block instead.
  */
+import type { Block } from "../../consensus/block.ts";
 import { Writer } from "../../consensus/bytes.ts";
 import { sha256d } from "../../consensus/hash.ts";
-import { hashToHex, hexToHash } from "../../consensus/header.ts";
+import { encodeHeader, hashToHex, hexToHash } from "../../consensus/header.ts";
 import { computeMerkleRoot } from "../../consensus/merkle.ts";
+import { encodeRecord } from "../../consensus/records.ts";
 import type { SipKey } from "../../util/siphash.ts";
 import { type CompactBlock, shortId, shortIdKey } from "./codec.ts";
 
@@ -54,7 +56,9 @@ export function startReconstruction(
   records[0] = compact.miner;
   ids[0] = sha256d(compact.miner);
   const index = new Map<number, number>();
-  compact.shortIds.forEach((sid, i) => index.set(sid, i + 1));
+  compact.shortIds.forEach((sid, i) => {
+    index.set(sid, i + 1);
+  });
   const ambiguous = new Set<number>();
   let found = 0;
   for (const hex of pool && n > 1 ? pool.ids(maxScan) : []) {
@@ -107,4 +111,28 @@ export function assemble(p: PartialBlock): Uint8Array | undefined {
   w.bytes(p.compact.header).varint(records.length);
   for (const r of records) w.bytes(r);
   return w.finish();
+}
+
+/** A random 64-bit nonce for a compact block's key. */
+export function randomNonce(): bigint {
+  return crypto.getRandomValues(new BigUint64Array(1))[0]!;
+}
+
+/**
+ * A valid block's compact form under a fresh nonce: the sender draws again (up to 8 times) while two of
+ * its records share a short id, so a receiver may treat a repeated short id as the sender's fault.
+ */
+export function makeCompact(block: Block, nonce: () => bigint = randomNonce): CompactBlock {
+  const [first, ...rest] = block.records;
+  if (first?.type !== "miner") throw new RangeError("record 0 of a block is its miner record");
+  const header = encodeHeader(block.header);
+  const ids = rest.map((r) => sha256d(encodeRecord(r)));
+  const miner = encodeRecord(first);
+  for (let tries = 1; ; tries++) {
+    const n = nonce();
+    const key = shortIdKey(header, n);
+    const shortIds = ids.map((id) => shortId(key, id));
+    if (tries >= 8 || new Set(shortIds).size === shortIds.length)
+      return { header, nonce: n, shortIds, miner };
+  }
 }
