@@ -128,6 +128,8 @@ export interface NodeOptions {
   port?: number;
   /** A mempool: the network then joins the records topic. */
   mempool?: Mempool;
+  /** Compact block relay (default on). */
+  compactBlocks?: boolean;
 }
 
 /** A started P2PNetwork on 127.0.0.1, ephemeral port, with its own chain in a temporary directory. */
@@ -140,6 +142,7 @@ export async function startNode(params: NetworkParams, opts: NodeOptions = {}): 
       peers: opts.peers ?? [],
       logger: opts.logger ?? silentLogger,
       ...(opts.limits ? { limits: opts.limits } : {}),
+      ...(opts.compactBlocks === false ? { compactBlocks: false } : {}),
     },
     { chain: tc.chain, bans: tc.store, ...(opts.mempool ? { mempool: opts.mempool } : {}) },
   );
