@@ -9,6 +9,10 @@
  *                (as it would on another machine), once with miner-record-only blocks and once with
  *                10 data records of 100 bytes per block. Each run is paired with a baseline: the same
  *                blocks fed to processBlock with no network, to show what the network layer adds.
+ *   compact      bytes on the wire (TCP, through a counting proxy: Noise, yamux and stream negotiation
+ *                included) per block of 1,000 records (999 data records of 100 bytes) pending at both of two
+ *                nodes, relayed as a compact block and, with compact blocks off, as a full gossip block
+ *                (`compact_block_bytes_1000`, `full_block_bytes_1000`; medians of 5 blocks after 2 warm-up).
  *   sync1mb      the same with full blocks: 200 blocks of 15 data records of 65,000 bytes (0.98 MB each),
  *                in MB/s (`sync_full_1mb_MB_per_sec`, the ledger issue's "sync of full 1 MB blocks").
  *
@@ -16,10 +20,12 @@
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { createConnection, createServer, type Socket } from "node:net";
 import { availableParallelism, cpus } from "node:os";
 import { createInterface } from "node:readline";
 import { decodeBlock, encodeBlock } from "../src/consensus/block.ts";
 import { regtest } from "../src/consensus/params.ts";
+import { Mempool } from "../src/mempool/index.ts";
 import type { SyncDone } from "../src/net/index.ts";
 import { useNativeCrypto } from "../src/node/crypto.ts";
 import {
@@ -261,9 +267,90 @@ async function sync1mb(): Promise<Figures> {
   }
 }
 
+// ---------------------------------------------------------------- compact
+
+/** A TCP proxy to `port` that counts the bytes crossing it both ways. */
+async function countingProxy(
+  port: number,
+): Promise<{ port: number; bytes: () => number; close: () => void }> {
+  let bytes = 0;
+  const sockets: Socket[] = [];
+  const server = createServer((inbound) => {
+    const outbound = createConnection({ host: "127.0.0.1", port });
+    sockets.push(inbound, outbound);
+    inbound.on("data", (d: Buffer) => {
+      bytes += d.length;
+      outbound.write(d);
+    });
+    outbound.on("data", (d: Buffer) => {
+      bytes += d.length;
+      inbound.write(d);
+    });
+    inbound.on("error", () => outbound.destroy());
+    outbound.on("error", () => inbound.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const addr = server.address();
+  const proxyPort = typeof addr === "object" && addr ? addr.port : 0;
+  return {
+    port: proxyPort,
+    bytes: () => bytes,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+/** Bytes on the wire per 1,000-record block pending at both ends, median of 5 after 2 warm-up blocks. */
+async function relayBytes(compactBlocks: boolean): Promise<number> {
+  const pools = [0, 1].map(() => new Mempool({ params: regtest, isConfirmed: () => false }));
+  const a = await startNode(regtest, { mempool: pools[0]!, compactBlocks });
+  const port = Number(a.net.multiaddrs()[0]!.split("/")[4]);
+  const proxy = await countingProxy(port);
+  const b = await startNode(regtest, {
+    mempool: pools[1]!,
+    compactBlocks,
+    peers: [`/ip4/127.0.0.1/tcp/${proxy.port}/p2p/${a.net.peerId}`],
+  });
+  try {
+    await waitFor(() => a.net.getPeers().length === 1 && b.net.getPeers().length === 1, 10_000, "join");
+    await waitFor(
+      () => a.net.libp2p.services.pubsub.getSubscribers(a.net.topic).length === 1,
+      10_000,
+      "topic",
+    );
+    const chain = buildChain(regtest, 7, regtest.genesis, { records: (h) => dataRecords(h, 999, 100) });
+    for (const blk of chain)
+      for (const pool of pools)
+        for (const rec of blk.records.slice(1)) await pool.admit(rec, { kind: "api" });
+    const per: number[] = [];
+    for (const [k, blk] of chain.entries()) {
+      await new Promise((r) => setTimeout(r, 1_500)); // let record gossip and heartbeats settle
+      const before = proxy.bytes();
+      await a.tc.chain.processBlock(blk);
+      await waitFor(() => b.tc.chain.tip.height === k + 1, 20_000, "block relayed");
+      await new Promise((r) => setTimeout(r, 100)); // the stream closes
+      if (k >= 2) per.push(proxy.bytes() - before);
+    }
+    return median(per);
+  } finally {
+    await b.stop();
+    await a.stop();
+    proxy.close();
+  }
+}
+
+async function compact(): Promise<Figures> {
+  const compactBytes = await relayBytes(true);
+  const fullBytes = await relayBytes(false);
+  log(`1,000-record block on the wire: compact ${compactBytes} bytes, full ${fullBytes} bytes`);
+  return { compact_block_bytes_1000: compactBytes, full_block_bytes_1000: fullBytes };
+}
+
 // ---------------------------------------------------------------- main
 
-const SECTIONS: Record<string, () => Promise<Figures>> = { propagation, sync, sync1mb };
+const SECTIONS: Record<string, () => Promise<Figures>> = { propagation, sync, sync1mb, compact };
 
 if (args.includes("--serve")) {
   await serve(

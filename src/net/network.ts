@@ -6,6 +6,8 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import { Sync } from "../sync/sync.ts";
 import type { SyncFault } from "../sync/types.ts";
 import { BoundedMap } from "../util/bounded.ts";
+import { BLOCKTXN_PROTOCOL, CMPCT_PROTOCOL } from "./compact/codec.ts";
+import { CompactRelay } from "./compact/relay.ts";
 import { createNode, type NetContext, type Services } from "./context.ts";
 import { BlockGossip } from "./gossip/gossip.ts";
 import { RecordGossip } from "./gossip/records.ts";
@@ -59,6 +61,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
   private readonly headerServer: HeaderServer;
   private readonly fetcher: BlockFetcher;
   private readonly sync: Sync<PeerState>;
+  /** Compact block relay, unless `compactBlocks: false` (compact/relay.ts). */
+  private readonly compact: CompactRelay | undefined;
   private readonly mempool: NetworkModules["mempool"];
   private statusTimer: NodeJS.Timeout | undefined;
   private state: "created" | "started" | "stopped" = "created";
@@ -89,10 +93,15 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     this.ctx = ctx;
     this.fetcher = new BlockFetcher(node, limits, opts.params.maxBlockSize);
     this.peers = new Peers(ctx, scores, foreign, {
-      disconnected: (id) => this.fetcher.forget(id),
+      disconnected: (id) => {
+        this.fetcher.forget(id);
+        this.compact?.forget(id);
+      },
       ahead: () => this.sync.request(),
     });
-    this.gossip = new BlockGossip(ctx, this.peers);
+    if (opts.compactBlocks !== false)
+      this.compact = new CompactRelay(ctx, this.peers, this.fetcher, modules.mempool);
+    this.gossip = new BlockGossip(ctx, this.peers, this.compact);
     if (modules.mempool) this.records = new RecordGossip(ctx, this.peers, modules.mempool, this.recordsTopic);
     this.server = new BlockServer(modules.chain, limits, this.peers);
     this.headerServer = new HeaderServer(modules.chain, limits, this.peers);
@@ -168,6 +177,13 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     await this.node.handle(BLOCKS_PROTOCOL, (s, c) => this.server.serve(s, c, 1), { ...streams });
     await this.node.handle(BLOCKS_SKIP_PROTOCOL, (s, c) => this.server.serve(s, c, 2), { ...streams });
     await this.node.handle(HEADERS_PROTOCOL, (s, c) => this.headerServer.serve(s, c), { ...streams });
+    if (this.compact) {
+      const c = this.compact;
+      await this.node.handle(CMPCT_PROTOCOL, (s, conn) => c.serve(s, conn), { ...streams });
+      await this.node.handle(BLOCKTXN_PROTOCOL, (s, conn) => c.server.serve(s, conn), { ...streams });
+      this.node.addEventListener("peer:identify", c.onIdentify);
+      this.on("block:received", c.onReceived);
+    }
     this.node.addEventListener("peer:connect", this.peers.onConnect);
     this.node.addEventListener("peer:disconnect", this.peers.onDisconnect);
     this.node.addEventListener("peer:discovery", this.peers.onDiscovery);
@@ -216,6 +232,10 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     this.ctx.chain.off("connected", this.gossip.onConnected);
     this.ctx.chain.off("side", this.gossip.onSide);
     this.gossip.stop();
+    if (this.compact) {
+      this.node.removeEventListener("peer:identify", this.compact.onIdentify);
+      this.off("block:received", this.compact.onReceived);
+    }
     this.node.services.pubsub.removeEventListener("gossipsub:message", this.gossip.onMessage);
     if (this.records) {
       this.mempool?.off("added", this.records.onAdded);
@@ -284,6 +304,11 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
   /** Pending records this node published to no one yet (announced when a peer joins the records mesh). */
   get unbroadcastRecords(): number {
     return this.records?.unbroadcastCount ?? 0;
+  }
+
+  /** Compact block relay, for diagnostics and tests (undefined with `compactBlocks: false`). */
+  get compactRelay(): CompactRelay | undefined {
+    return this.compact;
   }
 
   /** Whether a sync is running. */

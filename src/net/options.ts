@@ -43,6 +43,8 @@ export interface NetworkLimits {
   requestTimeoutMs: number;
   /** Time for a whole status exchange, in ms. */
   statusTimeoutMs: number;
+  /** Time for a compact block's request (getcmpct, getblocktxn), in ms; past it the full block is fetched. */
+  compactTimeoutMs: number;
   /** Time to establish a connection (dial, encryption, muxer), in ms. */
   dialTimeoutMs: number;
   /** Timeout of the HTTP lookup of a peer given as a URL, in ms. */
@@ -99,6 +101,8 @@ export const DEFAULT_LIMITS: Readonly<NetworkLimits> = {
   syncPipeline: 3,
   requestTimeoutMs: 20_000,
   statusTimeoutMs: 5_000,
+  // A getblocktxn is one round trip and at most a block's records: 5 s is 12 round trips at 200 ms one-way.
+  compactTimeoutMs: 5_000,
   dialTimeoutMs: 10_000,
   resolveTimeoutMs: 5_000,
   maxStreamsPerConnection: 4,
@@ -141,6 +145,11 @@ export interface NetworkOptions {
   networkKey?: NetworkKey;
   /** Peer ids allowed to connect (either way); others are refused by the connection gater. All when omitted. */
   allowPeers?: readonly string[];
+  /**
+   * Relay blocks as compact blocks to peers that speak them (default true); false relays full blocks by
+   * gossip only, as nodes before compact blocks did (docs/protocol.md "Compact blocks").
+   */
+  compactBlocks?: boolean;
 }
 
 /** What the network needs from the rest of the node. */

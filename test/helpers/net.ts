@@ -132,6 +132,8 @@ export interface NodeOptions {
   networkKey?: NetworkKey;
   /** Peer ids allowed to connect. */
   allowPeers?: string[];
+  /** Compact block relay (default on). */
+  compactBlocks?: boolean;
 }
 
 /** A started P2PNetwork on 127.0.0.1, ephemeral port, with its own chain in a temporary directory. */
@@ -146,6 +148,7 @@ export async function startNode(params: NetworkParams, opts: NodeOptions = {}): 
       ...(opts.limits ? { limits: opts.limits } : {}),
       ...(opts.networkKey ? { networkKey: opts.networkKey } : {}),
       ...(opts.allowPeers ? { allowPeers: opts.allowPeers } : {}),
+      ...(opts.compactBlocks === false ? { compactBlocks: false } : {}),
     },
     { chain: tc.chain, bans: tc.store, ...(opts.mempool ? { mempool: opts.mempool } : {}) },
   );

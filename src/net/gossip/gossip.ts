@@ -57,6 +57,8 @@ export class BlockGossip {
   constructor(
     private readonly ctx: NetContext,
     private readonly peers: Peers,
+    /** Compact relay (compact/relay.ts), when on: it announces our blocks; full ones only if someone needs them. */
+    private readonly compact?: { relay(entry: ChainEntry, block: Block): void; needsFull(): boolean },
   ) {}
 
   /** Remembers that the block with this display hash came from the network (so it is not republished). */
@@ -222,6 +224,8 @@ export class BlockGossip {
     }
     if (!this.ctx.started() || this.fromNetwork.has(entry.hash)) return;
     this.received(entry.hash);
+    this.compact?.relay(entry, block);
+    if (this.compact && !this.compact.needsFull()) return;
     const raw = encodeBlock(block);
     this.ctx.events.emit("gossip", { topic: "blocks", direction: "out" });
     this.ctx.node.services.pubsub.publish(this.ctx.topic, raw).then(

@@ -1,0 +1,169 @@
+/**
+ * The receiving end of compact blocks: a header announcement is answered with a request for the compact
+ * block (low-bandwidth mode), a compact block is rebuilt from the pool, the records the pool lacks are asked
+ * of the sender in one getblocktxn, and the block goes to the chain's one processBlock with the sender as
+ * its source (unrequested, as gossip's blocks are). When the rebuilt block does not make its merkle root (a
+ * short-id collision: no one's fault) or the sender does not answer, the full block is fetched from it by
+ * hash (/jbc/blocks with the parent as locator).
+ */
+import { ChainError } from "../../chain/errors.ts";
+import type { ProcessResult } from "../../chain/types.ts";
+import { MAX_BLOCK_SIZE } from "../../consensus/block.ts";
+import { BlockError } from "../../consensus/errors.ts";
+import { sha256d } from "../../consensus/hash.ts";
+import { decodeHeader, hashToHex } from "../../consensus/header.ts";
+import { checkHeaderWork } from "../../consensus/validate.ts";
+import { errorMessage } from "../../util/errors.ts";
+import type { NetContext } from "../context.ts";
+import type { Peers } from "../peers/peers.ts";
+import { rawBlockHash } from "../protocols.ts";
+import type { BlockFetcher } from "../reqresp/blocks.ts";
+import { requestCompact } from "../reqresp/blocktxn.ts";
+import { type CompactBlock, decodeBlockTxn, decodeCompact, MAX_CMPCT_SIZE } from "./codec.ts";
+import { assemble, fillMissing, type PendingRecords, startReconstruction } from "./reconstruct.ts";
+
+/** Most blocks being rebuilt at once (each holds its records until it ends). */
+const MAX_IN_FLIGHT = 16;
+
+/** How an announcement ended (for tests and logs). */
+export type ReceiveOutcome = "main" | "other" | "refused" | "fallback" | "skipped";
+
+export class CompactReceiver {
+  /** Blocks being rebuilt, by display hash: a second announcement of one is dropped. */
+  private readonly inFlight = new Set<string>();
+
+  constructor(
+    private readonly ctx: NetContext,
+    private readonly peers: Peers,
+    private readonly fetcher: BlockFetcher,
+    private readonly pool: PendingRecords | undefined,
+  ) {}
+
+  /** Whether the block is known or being rebuilt (nothing to do for its announcement). */
+  private known(hash: string): boolean {
+    return this.inFlight.has(hash) || this.ctx.chain.getEntry(hash) !== undefined;
+  }
+
+  /**
+   * The header's own proof of work, before anything is spent on the body: junk announcements cost their
+   * sender the chain's penalty (HIGH_HASH 100) and us one hash.
+   */
+  private async workDone(from: string, header: Uint8Array): Promise<string | undefined> {
+    const hashBytes = sha256d(header);
+    const hash = hashToHex(hashBytes);
+    try {
+      checkHeaderWork(decodeHeader(header), hashBytes, hash, this.ctx.params);
+      return hash;
+    } catch (err) {
+      await this.peers.penalizeError(from, err, "compact announcement");
+      return undefined;
+    }
+  }
+
+  /** A low-bandwidth announcement: asks its sender for the compact block of a header we do not know. */
+  async onHeader(from: string, header: Uint8Array): Promise<ReceiveOutcome> {
+    const hash = rawBlockHash(header);
+    if (this.known(hash) || this.inFlight.size >= MAX_IN_FLIGHT) return "skipped";
+    if ((await this.workDone(from, header)) === undefined) return "refused";
+    const p = this.peers.get(from);
+    if (!p || this.known(hash)) return "skipped";
+    this.inFlight.add(hash);
+    let compact: CompactBlock | undefined;
+    try {
+      const req = { type: "getcmpct" as const, hash: sha256d(header) };
+      const limits = { maxAnswer: MAX_CMPCT_SIZE, ms: this.ctx.limits.compactTimeoutMs };
+      const answer = await requestCompact(this.ctx.node, p.peerId, req, limits);
+      if (answer) compact = decodeCompact(answer);
+      if (compact && !compact.header.every((b, i) => b === header[i])) {
+        await this.peers.penalize(from, 50, "getcmpct answered with another block");
+        return "refused";
+      }
+    } catch (err) {
+      await this.peers.penalizeError(from, err, "getcmpct");
+    } finally {
+      this.inFlight.delete(hash);
+    }
+    return compact ? this.onCompact(from, compact) : "skipped";
+  }
+
+  /** A compact block (pushed in high-bandwidth mode, or fetched after a header): rebuilds and submits it. */
+  async onCompact(from: string, compact: CompactBlock): Promise<ReceiveOutcome> {
+    const hash = rawBlockHash(compact.header);
+    if (this.known(hash) || this.inFlight.size >= MAX_IN_FLIGHT) return "skipped";
+    if ((await this.workDone(from, compact.header)) === undefined) return "refused";
+    if (this.known(hash)) return "skipped";
+    this.inFlight.add(hash);
+    try {
+      const part = startReconstruction(compact, this.pool);
+      const p = this.peers.get(from);
+      if (part.missing.length > 0) {
+        if (!p) return "skipped";
+        try {
+          const req = { type: "getblocktxn" as const, hash: part.hashBytes, indexes: part.missing };
+          const limits = { maxAnswer: MAX_BLOCK_SIZE + 34, ms: this.ctx.limits.compactTimeoutMs };
+          const answer = await requestCompact(this.ctx.node, p.peerId, req, limits);
+          if (!answer) return this.fallback(from, compact, hash);
+          const asked = { ...req, shortIds: compact.shortIds, key: part.key };
+          fillMissing(part, decodeBlockTxn(answer, asked));
+        } catch (err) {
+          await this.peers.penalizeError(from, err, "getblocktxn");
+          return this.fallback(from, compact, hash);
+        }
+      }
+      const raw = assemble(part);
+      if (!raw) {
+        this.ctx.log.debug({ hash, peer: from }, "compact block does not make its merkle root: full block");
+        return this.fallback(from, compact, hash);
+      }
+      this.ctx.log.debug({ hash, peer: from, asked: part.missing.length }, "compact block rebuilt");
+      return await this.submit(from, raw);
+    } finally {
+      this.inFlight.delete(hash);
+    }
+  }
+
+  /**
+   * The full block from the announcer, by its parent as locator (its main chain's next block); a block
+   * other than the one announced (its chain moved on) is dropped without blame, and a status asked.
+   */
+  private async fallback(from: string, compact: CompactBlock, hash: string): Promise<ReceiveOutcome> {
+    const p = this.peers.get(from);
+    if (!p) return "skipped";
+    try {
+      const parent = compact.header.slice(4, 36);
+      const signal = AbortSignal.timeout(this.ctx.limits.requestTimeoutMs);
+      const [raw] = await this.fetcher.fetch(p, [parent], { max: 1, signal });
+      if (raw && rawBlockHash(raw) === hash) {
+        await this.submit(from, raw);
+        return "fallback";
+      }
+      void this.peers.requestStatus(p);
+    } catch (err) {
+      await this.peers.penalizeError(from, err, "full block after a compact one");
+    }
+    return "fallback";
+  }
+
+  /** processBlock with the sender as source; its verdict costs the sender as gossip's would. */
+  private async submit(from: string, raw: Uint8Array): Promise<ReceiveOutcome> {
+    let r: ProcessResult;
+    try {
+      r = await this.ctx.chain.processBlock(raw, { source: from });
+    } catch (err) {
+      if (err instanceof ChainError)
+        await this.peers.penalize(from, err.penalty, `compact block: ${err.code}`);
+      else if (err instanceof BlockError) await this.peers.penalizeError(from, err, "compact block");
+      else this.ctx.log.debug({ peer: from, err: errorMessage(err) }, "compact block not processed");
+      return "refused";
+    }
+    if (r.status !== "duplicate") this.ctx.events.emit("block:received", { hash: r.hash, from });
+    if (r.status === "main") {
+      this.peers.sawTip(from, r.hash);
+      return "main";
+    }
+    const p = this.peers.get(from);
+    if (p && (r.status === "orphan" || (r.status === "side" && r.needsBodies)))
+      void this.peers.requestStatus(p);
+    return "other";
+  }
+}
