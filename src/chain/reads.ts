@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import { type Block, decodeBlock } from "../consensus/block.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import { checkHeaderRun, type HeaderRun } from "./header-check.ts";
 import type { BlockSource, ChainReader, RecordReader } from "./interfaces.ts";
 import type { StoredRecord } from "./proofs.ts";
 import { RecordView } from "./records.ts";
@@ -96,6 +97,14 @@ export abstract class ChainReads
 
   findFork(locator: readonly string[]): ChainEntry {
     return this.tree.findFork(locator);
+  }
+
+  /**
+   * Checks a run of 80-byte headers on top of `parent` (a tree entry, or an entry this returned before)
+   * as processBlock checks a header, keeping nothing: the entries that passed, and the first error.
+   */
+  checkHeaders(parent: ChainEntry, headers: readonly Uint8Array[]): HeaderRun {
+    return checkHeaderRun({ tree: this.tree, params: this.params, now: this.now() }, parent, headers);
   }
 
   nextBlockContext(now = this.now()): NextBlockContext {
