@@ -6,7 +6,7 @@ import type { NetworkParams } from "../consensus/params.ts";
 import { checkHeaderTime, checkHeaderWork } from "../consensus/validate.ts";
 import { checkHeaderPlace } from "./connect.ts";
 import { type BlockTree, isInvalid, knownInvalidError } from "./tree.ts";
-import type { ChainEntry } from "./types.ts";
+import type { ChainEntry, HeaderRun } from "./types.ts";
 
 /**
  * Headers checked before any body is asked for (issue 21, headers-first sync): each header of a run in
@@ -14,14 +14,6 @@ import type { ChainEntry } from "./types.ts";
  * work and target, time against the clock, the link to its parent, checkpoints, bits and median time past.
  * Nothing is kept: the caller (src/sync) holds the entries it gets back until their bodies arrive.
  */
-
-/** The entries of a checked run of headers, and the error that stopped it, if one did. */
-export interface HeaderRun {
-  /** One entry per header that passed, in order; a header already in the tree gives its tree entry. */
-  entries: ChainEntry[];
-  /** The first header that failed and why (its BlockError's penalty prices the sender). */
-  error?: { index: number; error: BlockError };
-}
 
 /** What the checks read of the chain: the tree (contexts, checkpoints), the parameters and the clock. */
 export interface HeaderCheckContext {
@@ -62,7 +54,10 @@ function checkOne(ctx: HeaderCheckContext, parent: ChainEntry, raw: Uint8Array):
   const bytes = sha256d(raw);
   const hex = hashToHex(bytes);
   if (!bytesEqual(header.prevHash, parent.hashBytes))
-    throw new BlockError({ code: "MALFORMED", reason: "a header that does not follow the one before it" }, hex);
+    throw new BlockError(
+      { code: "MALFORMED", reason: "a header that does not follow the one before it" },
+      hex,
+    );
   const known = ctx.tree.get(hex);
   if (known) {
     if (isInvalid(known)) throw knownInvalidError(known);

@@ -1,13 +1,20 @@
 import { EventEmitter } from "node:events";
 import { type Block, decodeBlock } from "../consensus/block.ts";
 import type { NetworkParams } from "../consensus/params.ts";
-import { checkHeaderRun, type HeaderRun } from "./header-check.ts";
+import { checkHeaderRun } from "./header-check.ts";
 import type { BlockSource, ChainReader, RecordReader } from "./interfaces.ts";
 import type { StoredRecord } from "./proofs.ts";
 import { RecordView } from "./records.ts";
 import { type ChainStore, readStored } from "./store.ts";
 import { BlockTree } from "./tree.ts";
-import type { ChainBacklog, ChainEntry, ChainEvents, NextBlockContext, RecordLocation } from "./types.ts";
+import type {
+  ChainBacklog,
+  ChainEntry,
+  ChainEvents,
+  HeaderRun,
+  NextBlockContext,
+  RecordLocation,
+} from "./types.ts";
 import type { Waiting } from "./waiting.ts";
 
 /**
