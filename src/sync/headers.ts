@@ -129,6 +129,7 @@ export class SyncHeaders {
    */
   reach(peer: SyncPeer, path: readonly ChainEntry[]): number {
     const e0 = path[0];
+    if (!this.best.has(peer.id)) this.noteTip(peer); // a peer that joined during the download
     let e = this.best.get(peer.id);
     if (!e0 || !e) return -1;
     const base = e0.height;

@@ -222,8 +222,8 @@ export class DownloadWindow<P extends SyncPeer> {
     const batch = new Batch({ locator: [anchor], skip: 0, max: count });
     const r: Request<P> = { peer, from, count, batch, started: performance.now() };
     for (let k = 0; k < count; k++) this.slots[from + k]!.request = r;
-    let set = this.flights.get(peer.id);
-    if (!set) this.flights.set(peer.id, (set = new Set()));
+    const set = this.flights.get(peer.id) ?? new Set<Request<P>>();
+    this.flights.set(peer.id, set);
     set.add(r);
     batch.start(
       (range, signal) => this.opts.fetch(peer, range.locator, { max: range.max, signal }),
@@ -250,7 +250,8 @@ export class DownloadWindow<P extends SyncPeer> {
       const entry = path[r.from + k]!;
       const hash = raw.length >= HEADER_SIZE ? hashToHex(sha256d(raw.subarray(0, HEADER_SIZE))) : "";
       if (hash !== entry.hash) {
-        const moved = k === 0 && hashToHex(raw.subarray(4, 36)) !== entry.parent!.hash;
+        const moved =
+          k === 0 && raw.length >= HEADER_SIZE && hashToHex(raw.subarray(4, 36)) !== entry.parent!.hash;
         // A first block after another parent: the peer's main chain no longer holds our anchor (a reorg there).
         if (moved) this.lacks.set(r.peer.id, r.from);
         else
