@@ -58,10 +58,18 @@ export async function serveBlocksWith(n: TestNode, answer: BlockAnswer): Promise
   return asked;
 }
 
-/** Swaps `n`'s header handler for one that answers every request with `headers` after the locator's fork. */
-export async function serveHeadersWith(n: TestNode, headers: readonly Uint8Array[]): Promise<void> {
+/**
+ * Swaps `n`'s header handler for one that answers every request with `headers` (headers[i] at height i + 1)
+ * after the locator's fork on `n`'s chain; returns the count of header requests it got.
+ */
+export async function serveHeadersWith(
+  n: TestNode,
+  headers: readonly Uint8Array[],
+): Promise<{ headerRequests: number }> {
+  const asked = { headerRequests: 0 };
   await n.net.libp2p.unhandle(HEADERS_PROTOCOL);
   await n.net.libp2p.handle(HEADERS_PROTOCOL, async (stream: Stream) => {
+    asked.headerRequests++;
     const req = decodeHeadersRequest((await new FrameReader(stream).next(MAX_HEADERS_REQUEST_SIZE))!);
     const fork = n.tc.chain.findFork(req.locator.map(hashToHex)).height;
     const out = headers.slice(fork, fork + req.max); // headers[i] is the header at height i + 1
@@ -70,6 +78,7 @@ export async function serveHeadersWith(n: TestNode, headers: readonly Uint8Array
     await sendAll(stream, encodeFrames([frame]));
     await stream.close();
   });
+  return asked;
 }
 
 /** Swaps `n`'s status answer for `claim` (a tip and work it need not have). */
