@@ -187,7 +187,8 @@ export class Sync<P extends SyncPeer> {
   private async headersFrom(p: P): Promise<boolean> {
     for (;;) {
       if (this.stopped || this.headers.count >= this.headers.maxHeaders) return false;
-      const from = this.headers.bestOf(p) ?? this.headers.target(this.opts.peers()) ?? this.opts.chain.tip;
+      // From our tip for a peer not placed yet: its answer shows where its chain goes, known headers included.
+      const from = this.headers.bestOf(p) ?? this.opts.chain.tip;
       let raws: Uint8Array[];
       try {
         raws = await this.opts.fetchHeaders(p, this.headers.locator(from), HEADERS_PER_REQUEST);

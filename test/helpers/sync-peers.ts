@@ -74,7 +74,7 @@ export async function serveHeadersWith(
     const fork = n.tc.chain.findFork(req.locator.map(hashToHex)).height;
     const out = headers.slice(fork, fork + req.max); // headers[i] is the header at height i + 1
     const frame = new Uint8Array(out.length * 80);
-    out.forEach((h, i) => frame.set(h, i * 80));
+    for (const [i, h] of out.entries()) frame.set(h, i * 80);
     await sendAll(stream, encodeFrames([frame]));
     await stream.close();
   });

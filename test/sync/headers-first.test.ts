@@ -12,6 +12,7 @@ import {
   dataRecords,
   hashOf,
   importBlocks,
+  type NodeOptions,
   startNode,
   type TestNode,
   waitFor,
@@ -43,7 +44,7 @@ async function servers(n: number): Promise<TestNode[]> {
 }
 
 /** A fresh node that dials `peers` at once, and its first sync:done. */
-async function syncer(peers: TestNode[], limits: Parameters<typeof startNode>[1]["limits"] = {}) {
+async function syncer(peers: TestNode[], limits: NodeOptions["limits"] = {}) {
   const b = await node({ peers: peers.map(addr), limits: { syncWindow: { maxBlocks: 64 }, ...limits } });
   const done: SyncDone[] = [];
   b.net.on("sync:done", (e) => done.push(e));
