@@ -15,6 +15,9 @@
  *                (`compact_block_bytes_1000`, `full_block_bytes_1000`; medians of 5 blocks after 2 warm-up).
  *   sync1mb      the same with full blocks: 200 blocks of 15 data records of 65,000 bytes (0.98 MB each),
  *                in MB/s (`sync_full_1mb_MB_per_sec`, the ledger issue's "sync of full 1 MB blocks").
+ *   sync1mb3     the same full blocks synced headers first from 3 peers (3 child processes) at once (issue
+ *                21): MB/s from the first dial until the last block is the tip, beside processBlock alone
+ *                in the same run (`sync_3peers_1mb_ratio`, target >= 0.8) and the bodies each peer served.
  *
  * Sections for other layers (HTTP) can be added to SECTIONS.
  */
@@ -348,9 +351,66 @@ async function compact(): Promise<Figures> {
   return { compact_block_bytes_1000: compactBytes, full_block_bytes_1000: fullBytes };
 }
 
+// ---------------------------------------------------------------- sync from three peers
+
+/** A fresh node syncs `count` blocks from every address at once; ms from the first dial to the tip, and shares. */
+async function syncFromAll(addrs: string[], count: number): Promise<{ ms: number; served: number[] }> {
+  const node = await startNode(regtest, { peers: [] });
+  try {
+    const served: Record<string, number> = {};
+    node.net.on("sync:done", (e) => {
+      for (const [id, n] of Object.entries(e.served ?? {})) served[id] = (served[id] ?? 0) + n;
+    });
+    const t0 = performance.now();
+    await Promise.all(addrs.map((a) => node.net.addPeer(a)));
+    await waitFor(() => node.tc.chain.height >= count, 300_000, "sync");
+    const ms = performance.now() - t0;
+    return { ms, served: Object.values(served).sort((a, b) => b - a) };
+  } finally {
+    await node.stop();
+  }
+}
+
+/** Full blocks from three peers at once, headers first (issue 21), beside processBlock alone in the same run. */
+async function sync1mb3(): Promise<Figures> {
+  const count = Number(arg("count-1mb") ?? 200);
+  const runs = Number(arg("runs") ?? 3);
+  const [records, bytes] = [15, 65_000];
+  const raws = benchChain(count, records, bytes).map(encodeBlock);
+  const mb = raws.reduce((n, r) => n + r.length, 0) / 1e6;
+  const servers = await Promise.all([0, 1, 2].map(() => startServer(count, records, bytes)));
+  try {
+    const rates: number[] = [];
+    const base: number[] = [];
+    let shares: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const r = await syncFromAll(
+        servers.map((s) => s.addr),
+        count,
+      );
+      rates.push(mb / (r.ms / 1000));
+      shares = r.served;
+      base.push((mb * (await processOnly(raws))) / count);
+    }
+    log(
+      `sync ${count} full blocks from 3 peers: ${rates.map((r) => round(r, 1)).join(", ")} MB/s (shares ${shares})`,
+    );
+    log(`processBlock alone: ${base.map((r) => round(r, 1)).join(", ")} MB/s`);
+    return {
+      sync_3peers_1mb_blocks: count,
+      sync_3peers_1mb_MB_per_sec: round(median(rates), 1),
+      sync_3peers_1mb_processblock_only_MB_per_sec: round(median(base), 1),
+      sync_3peers_1mb_ratio: round(median(rates) / median(base)),
+      sync_3peers_1mb_shares: shares.join("/"),
+    };
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}
+
 // ---------------------------------------------------------------- main
 
-const SECTIONS: Record<string, () => Promise<Figures>> = { propagation, sync, sync1mb, compact };
+const SECTIONS: Record<string, () => Promise<Figures>> = { propagation, sync, sync1mb, sync1mb3, compact };
 
 if (args.includes("--serve")) {
   await serve(

@@ -8,6 +8,7 @@ import type {
   ChainBacklog,
   ChainEntry,
   ChainEvents,
+  HeaderRun,
   NextBlockContext,
   ProcessResult,
   RecordLocation,
@@ -52,6 +53,12 @@ export interface ChainReader {
   findFork(locator: readonly string[]): ChainEntry;
   /** What a miner needs to build on the current tip (`now`: the clock in seconds, default the chain's). */
   nextBlockContext(now?: number): NextBlockContext;
+  /**
+   * Checks a run of 80-byte headers on top of `parent` (a tree entry, or an entry this returned before) as
+   * processBlock checks a header (proof of work, time, link, checkpoints, bits, median time past), keeping
+   * nothing: the entries of those that passed, in order, and the first error (headers-first sync).
+   */
+  checkHeaders(parent: ChainEntry, headers: readonly Uint8Array[]): HeaderRun;
 }
 
 /** Stored blocks, read from the store. */

@@ -1,12 +1,20 @@
 import { EventEmitter } from "node:events";
 import { type Block, decodeBlock } from "../consensus/block.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import { checkHeaderRun } from "./header-check.ts";
 import type { BlockSource, ChainReader, RecordReader } from "./interfaces.ts";
 import type { StoredRecord } from "./proofs.ts";
 import { RecordView } from "./records.ts";
 import { type ChainStore, readStored } from "./store.ts";
 import { BlockTree } from "./tree.ts";
-import type { ChainBacklog, ChainEntry, ChainEvents, NextBlockContext, RecordLocation } from "./types.ts";
+import type {
+  ChainBacklog,
+  ChainEntry,
+  ChainEvents,
+  HeaderRun,
+  NextBlockContext,
+  RecordLocation,
+} from "./types.ts";
 import type { Waiting } from "./waiting.ts";
 
 /**
@@ -96,6 +104,14 @@ export abstract class ChainReads
 
   findFork(locator: readonly string[]): ChainEntry {
     return this.tree.findFork(locator);
+  }
+
+  /**
+   * Checks a run of 80-byte headers on top of `parent` (a tree entry, or an entry this returned before)
+   * as processBlock checks a header, keeping nothing: the entries that passed, and the first error.
+   */
+  checkHeaders(parent: ChainEntry, headers: readonly Uint8Array[]): HeaderRun {
+    return checkHeaderRun({ tree: this.tree, params: this.params, now: this.now() }, parent, headers);
   }
 
   nextBlockContext(now = this.now()): NextBlockContext {

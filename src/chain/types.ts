@@ -1,5 +1,5 @@
 import type { Block } from "../consensus/block.ts";
-import type { BlockErrorCode, BlockErrorData } from "../consensus/errors.ts";
+import type { BlockError, BlockErrorCode, BlockErrorData } from "../consensus/errors.ts";
 import type { BlockHeader } from "../consensus/header.ts";
 
 /**
@@ -119,4 +119,12 @@ export interface NextBlockContext {
   minTime: number;
   /** Latest time accepted now: clock + max future drift. */
   maxTime: number;
+}
+
+/** The entries of a checked run of headers (Chain.checkHeaders), and the error that stopped it, if one did. */
+export interface HeaderRun {
+  /** One entry per header that passed, in order; a header already in the tree gives its tree entry. */
+  entries: ChainEntry[];
+  /** The first header that failed and why (its BlockError's penalty prices the sender). */
+  error?: { index: number; error: BlockError };
 }

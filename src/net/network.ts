@@ -96,6 +96,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       disconnected: (id) => {
         this.fetcher.forget(id);
         this.compact?.forget(id);
+        this.sync.forget(id);
       },
       ahead: () => this.sync.request(),
     });
@@ -114,19 +115,19 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       logger: opts.logger,
       progressMinBlocks: limits.progressMinBlocks,
       progressIntervalMs: limits.progressIntervalMs,
+      ...(limits.syncWindow ? { window: limits.syncWindow } : {}),
       fetchBlocks: async (p, locator, o) => {
         const raws = await this.fetcher.fetch(p, locator, o);
         // Blocks reaching the chain from the network must not be republished when they connect.
         for (const raw of raws) this.gossip.received(rawBlockHash(raw));
         return raws;
       },
+      fetchHeaders: (p, locator, max) => fetchHeaders(this.node, p.peerId, locator, max, this.ctx.limits),
       onProgress: (e) => this.emit("sync:progress", e),
-      onOutcome: async (p, o) => {
-        if (o.fault) await this.penalizeSyncFault(p.id, o.fault);
-        if (o.blocks > 0) {
-          const { peer, height, blocks, ms, blocksPerSec } = o;
-          this.emit("sync:done", { peer, height, blocks, ms, blocksPerSec });
-        }
+      onFault: (p, fault) => this.penalizeSyncFault(p.id, fault),
+      onOutcome: (o) => {
+        const { peer, height, blocks, ms, blocksPerSec, served } = o;
+        this.emit("sync:done", { peer, height, blocks, ms, blocksPerSec, served });
       },
     });
     for (const addr of opts.peers) this.peers.dialer.configure(addr);
@@ -321,13 +322,26 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     return this.node;
   }
 
-  /** What a sync fault costs the peer: the chain's or the protocol's penalty, nothing for a transport error. */
+  /**
+   * What a sync fault costs the peer: the chain's or the protocol's penalty, nothing for a transport error;
+   * a staller is also hung up on, as Bitcoin Core disconnects the peer that stalls its block download.
+   */
   private async penalizeSyncFault(id: string, fault: SyncFault): Promise<void> {
     switch (fault.kind) {
-      case "unconnected":
-        return this.peers.penalize(id, PROTOCOL_PENALTY.UNCONNECTED, "block response does not connect");
-      case "out-of-order":
-        return this.peers.penalize(id, PROTOCOL_PENALTY.MALFORMED, "block response out of order");
+      case "mismatch":
+        return this.peers.penalize(id, PROTOCOL_PENALTY.MALFORMED, "block body is not its header's");
+      case "stalled":
+        await this.peers.penalize(
+          id,
+          PROTOCOL_PENALTY.TIMEOUT,
+          `stalled the block download at ${fault.height}`,
+        );
+        await this.node.hangUp(peerIdFromString(id)).catch(() => undefined);
+        return;
+      case "fetch-failed":
+        if (fault.error instanceof HeadersUnconnectedError && fault.error.first)
+          return this.peers.penalize(id, PROTOCOL_PENALTY.UNCONNECTED, `headers: ${fault.error.message}`);
+        return this.peers.penalizeError(id, fault.error, "sync request");
       default:
         return this.peers.penalizeError(id, fault.error, "block download");
     }

@@ -39,6 +39,11 @@ export interface NetworkLimits {
    * margin for a request that arrives as the server finishes the one before).
    */
   syncPipeline: number;
+  /**
+   * The sync's body window (src/sync/window.ts): heights and bytes ahead of the importer, and how long the
+   * lowest missing block may sit with one peer while another is idle before that peer counts as stalling.
+   */
+  syncWindow?: { maxBlocks?: number; maxBytes?: number; stallMs?: number };
   /** Time for a whole block request/response, in ms. */
   requestTimeoutMs: number;
   /** Time for a whole status exchange, in ms. */

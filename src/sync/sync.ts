@@ -1,41 +1,61 @@
 /**
- * The sync client: picks the peer with the most work above ours, downloads its blocks with several batch
- * requests in flight, and feeds each batch, in height order, to the chain's processBlocks.
- * It knows the chain only through SyncChain and the network only through a FetchBlocks function, so it runs
- * in tests against a real Chain and a fake fetcher. Penalties are not its business: a sync that a peer's
- * behaviour ended returns the fault in its outcome, and the caller (src/net) decides what it costs.
+ * The sync client, headers first (issue 21; Bitcoin Core's headers-first sync with parallel block download,
+ * PR 4468): it asks the peers that claim more work than our tip for their headers, has the chain check each
+ * one against its parent before anything else (SyncHeaders, headers.ts), picks the header chain with the
+ * most work that some peer showed, and downloads its bodies from every peer that has them through a moving
+ * window (window.ts), importing them in height order through the chain's processBlocks.
+ * It knows the chain only through SyncChain and the network only through a FetchBlocks and a FetchHeaders
+ * function, so it runs in tests against a real Chain and fake fetchers. Penalties are not its business: a
+ * peer's fault is reported (onFault), and the caller (src/net) decides what it costs.
  */
+
+import type { ChainEntry } from "../chain/types.ts";
 import { type Block, decodeBlock } from "../consensus/block.ts";
 import { BlockError } from "../consensus/errors.ts";
-import { hexToHash } from "../consensus/header.ts";
 import { errorMessage } from "../util/errors.ts";
 import type { Logger } from "../util/logger.ts";
-import type { FetchBlocks, SyncChain, SyncFault, SyncOutcome, SyncPeer, SyncProgress } from "./types.ts";
-import { DownloadWindow } from "./window.ts";
+import { HEADERS_PER_REQUEST, SyncHeaders } from "./headers.ts";
+import type {
+  FetchBlocks,
+  FetchHeaders,
+  SyncChain,
+  SyncFault,
+  SyncOutcome,
+  SyncPeer,
+  SyncProgress,
+} from "./types.ts";
+import { DownloadWindow, type Fetched } from "./window.ts";
 
 /** Configuration of Sync. */
 export interface SyncOptions<P extends SyncPeer> {
   chain: SyncChain;
   fetchBlocks: FetchBlocks<P>;
+  fetchHeaders: FetchHeaders<P>;
   /** Peers that may be synced from (those that completed the handshake). */
   peers: () => Iterable<P>;
-  /** Blocks asked for per request; a full batch means the peer has more. */
+  /** Most blocks asked for per request, and handed to processBlocks at once. */
   batchSize: number;
-  /** Requests kept in flight once a sync is past its first batch (default 1: one after another). */
+  /** Block requests kept in flight per peer (default 1). */
   pipeline?: number;
-  /** The protocol's bound on a response's block bytes: a shorter batch that reaches it is not the end. */
+  /** The protocol's bound on a response's block bytes: requests are sized to it. */
   maxResponseBytes?: number;
+  /** The body window: heights and bytes ahead of the importer, and the stall timeout (window.ts). */
+  window?: { maxBlocks?: number; maxBytes?: number; stallMs?: number };
+  /** Most headers held ahead of our tip (default 20,000): a header round stops asking past it. */
+  maxHeaders?: number;
   logger: Logger;
   /** A sync of more blocks than this reports progress (default 300). */
   progressMinBlocks?: number;
   /** Shortest interval between two progress reports, in ms (default 1,000). */
   progressIntervalMs?: number;
   onProgress?: (event: SyncProgress) => void;
-  /** Called after every sync from a peer, before the next peer is chosen (penalties, events). */
-  onOutcome?: (peer: P, outcome: SyncOutcome) => Promise<void> | void;
+  /** A peer's fault (bad headers, a body that is not its header's, a stall, a failed request, a bad block). */
+  onFault?: (peer: P, fault: SyncFault) => Promise<void> | void;
+  /** Called after every download that gained height (events). */
+  onOutcome?: (outcome: SyncOutcome) => Promise<void> | void;
 }
 
-/** When one sync from a peer reports progress: past `progressMinBlocks`, at most once per interval. */
+/** When a download reports progress: past `progressMinBlocks`, at most once per interval. */
 class ProgressMeter {
   readonly startHeight: number;
   readonly t0 = performance.now();
@@ -52,15 +72,14 @@ class ProgressMeter {
     this.intervalMs = opts.progressIntervalMs ?? 1_000;
   }
 
-  /** The report due after a batch was imported from `p`, if one is. */
-  due(p: SyncPeer): SyncProgress | undefined {
+  /** The report due after a batch was imported towards `target`, if one is. */
+  due(peer: string, target: number): SyncProgress | undefined {
     const now = performance.now();
     const height = this.chain.height;
-    const target = Math.max(p.status?.height ?? 0, height);
     if (target - this.startHeight <= this.minBlocks || now - this.last < this.intervalMs) return undefined;
     this.last = now;
     const bps = ((height - this.startHeight) * 1000) / (now - this.t0);
-    return { peer: p.id, height, target, blocksPerSec: Math.round(bps) };
+    return { peer, height, target: Math.max(target, height), blocksPerSec: Math.round(bps) };
   }
 }
 
@@ -71,9 +90,18 @@ export class Sync<P extends SyncPeer> {
   private stopped = false;
   private readonly stopSignal = new AbortController();
   private readonly log: Logger;
+  private readonly headers: SyncHeaders;
+  /** Peers that misbehaved in this round: no more requests to them until the next. */
+  private readonly bad = new Set<string>();
 
   constructor(private readonly opts: SyncOptions<P>) {
     this.log = opts.logger;
+    this.headers = new SyncHeaders(opts.chain, opts.maxHeaders ?? 20_000);
+  }
+
+  /** Forgets what sync knew of a peer that left. */
+  forget(id: string): void {
+    this.headers.forget(id);
   }
 
   /** Whether a sync is running. */
@@ -111,124 +139,180 @@ export class Sync<P extends SyncPeer> {
     return this.run ?? Promise.resolve();
   }
 
-  /** The peer with the most work above ours that has not stalled at its current claim. */
-  bestPeer(): P | undefined {
-    let best: P | undefined;
+  /** Peers claiming more work than our tip that have not fallen short of their current claim. */
+  private claimants(): P[] {
     const ours = this.opts.chain.tip.chainWork;
+    const out: P[] = [];
     for (const p of this.opts.peers()) {
       const w = p.status?.work;
       if (w === undefined || w <= ours) continue;
       if (p.stalledAt !== undefined && w <= p.stalledAt) continue;
-      if (!best || w > best.status!.work) best = p;
+      out.push(p);
     }
-    return best;
+    return out.sort((a, b) => (b.status!.work > a.status!.work ? 1 : -1));
   }
 
   private async loop(): Promise<void> {
     for (;;) {
       if (this.stopped) return;
-      const p = this.bestPeer();
-      if (!p) return;
-      const outcome = await this.syncFrom(p);
-      await this.opts.onOutcome?.(p, outcome);
-      if (this.opts.chain.tip.chainWork < p.status!.work) p.stalledAt = p.status!.work;
+      this.bad.clear();
+      await this.headerRound();
+      const peers = [...this.opts.peers()].filter((p) => !this.bad.has(p.id));
+      const target = this.headers.target(peers);
+      if (!target || this.stopped) return;
+      const gained = await this.download(target);
+      if (gained === 0) return;
     }
-  }
-
-  private locator(): Uint8Array[] {
-    // The fetcher trims it to the protocol's limit.
-    return this.opts.chain.locator().map((h) => hexToHash(h));
   }
 
   /**
-   * Downloads from `p` until it has nothing more for us (or misbehaves): a DownloadWindow (window.ts) keeps
-   * up to `pipeline` requests in flight and hands their batches out in height order, and each is imported
-   * through processBlocks while the ones after it download.
+   * Asks each peer that claims more work than our tip for headers until it has no more (or the header tree
+   * is full). A peer whose headers end short of its claimed work is not asked again until it claims more,
+   * and gets bodies asked for only where its headers go.
    */
-  async syncFrom(p: P): Promise<SyncOutcome> {
+  private async headerRound(): Promise<void> {
+    for (const p of this.claimants()) {
+      if (this.stopped) return;
+      this.headers.noteTip(p);
+      if ((this.headers.bestOf(p)?.chainWork ?? 0n) >= p.status!.work) continue;
+      const ended = await this.headersFrom(p);
+      if (ended && (this.headers.bestOf(p)?.chainWork ?? 0n) < p.status!.work) {
+        this.log.debug({ peer: p.id }, "peer's headers show less work than it claims");
+        p.stalledAt = p.status!.work;
+      }
+    }
+  }
+
+  /** Headers from `p` until a short answer (true), a full header tree or a fault (false). */
+  private async headersFrom(p: P): Promise<boolean> {
+    for (;;) {
+      if (this.stopped || this.headers.count >= this.headers.maxHeaders) return false;
+      // From our tip for a peer not placed yet: its answer shows where its chain goes, known headers included.
+      const from = this.headers.bestOf(p) ?? this.opts.chain.tip;
+      let raws: Uint8Array[];
+      try {
+        raws = await this.opts.fetchHeaders(p, this.headers.locator(from), HEADERS_PER_REQUEST);
+      } catch (error) {
+        if (!this.stopped) this.fault(p, { kind: "fetch-failed", error });
+        return false;
+      }
+      const added = this.headers.add(p, raws);
+      if (added.error) {
+        // No body is asked for on the word of a peer that sent a bad header.
+        this.headers.forget(p.id);
+        this.fault(p, { kind: "bad-headers", error: added.error });
+        return false;
+      }
+      if (raws.length < HEADERS_PER_REQUEST) return true;
+    }
+  }
+
+  /** Reports a peer's fault and leaves it out until the next round. */
+  private fault(p: P, fault: SyncFault): void {
+    this.bad.add(p.id);
+    this.log.debug({ peer: p.id, fault: fault.kind }, "sync fault");
+    Promise.resolve(this.opts.onFault?.(p, fault)).catch((err: unknown) =>
+      this.log.warn({ err: errorMessage(err) }, "sync fault handler failed"),
+    );
+  }
+
+  /**
+   * Downloads the bodies of the path to `target` from every peer that has them (window.ts) and imports them
+   * in height order; returns the height gained.
+   */
+  private async download(target: ChainEntry): Promise<number> {
     const meter = new ProgressMeter(this.opts.chain, this.opts);
-    this.log.info({ peer: p.id, from: meter.startHeight, to: p.status?.height }, "sync started");
-    const window = this.openWindow(p);
-    let fault: SyncFault | undefined;
+    const served = new Map<string, number>();
+    this.log.info({ from: meter.startHeight, to: target.height }, "sync started");
+    const window = this.openWindow(this.headers.pathTo(target));
     try {
       for (;;) {
         const step = await window.next();
-        if (step.kind === "end") {
-          fault = step.fault;
-          break;
-        }
-        fault = await this.importBatch(step.blocks);
-        if (fault) break;
-        const progress = meter.due(p);
+        if (step.kind === "end") break;
+        for (const it of step.items) served.set(it.peer.id, (served.get(it.peer.id) ?? 0) + 1);
+        if (!(await this.importItems(step.items, window))) break;
+        this.headers.prune();
+        const top = [...served].sort((a, b) => b[1] - a[1])[0]?.[0] ?? "";
+        const progress = meter.due(top, target.height);
         if (progress) this.opts.onProgress?.(progress);
       }
     } catch (err) {
-      // An import that throws (the chain closing under us) ends the sync as a failed request does.
-      if (!this.stopped) fault = { kind: "fetch-failed", error: err };
+      // An import that throws (the chain closing under us) ends the download as a failed request does.
+      if (!this.stopped) this.log.warn({ err: errorMessage(err) }, "sync import failed");
     } finally {
       window.close();
+      this.headers.prune();
     }
-    return this.outcome(p, meter, window.waitMs, fault);
+    return this.finish(meter, served, window.waitMs);
   }
 
-  /** A download window on `p`, aborted with the whole sync by stop(). */
-  private openWindow(p: P): DownloadWindow {
-    const { fetchBlocks, batchSize, pipeline, maxResponseBytes } = this.opts;
-    return new DownloadWindow({
+  private openWindow(path: ChainEntry[]): DownloadWindow<P> {
+    const { fetchBlocks, batchSize, pipeline, maxResponseBytes, window } = this.opts;
+    return new DownloadWindow<P>({
+      path,
+      fetch: fetchBlocks,
+      peers: () => [...this.opts.peers()].filter((p) => !this.bad.has(p.id)),
+      reach: (p, pth) => this.headers.reach(p, pth),
       batchSize,
-      depth: Math.max(1, pipeline ?? 1),
       maxResponseBytes: maxResponseBytes ?? Number.POSITIVE_INFINITY,
-      locator: () => this.locator(),
-      fetch: ({ locator, skip, max }, signal) =>
-        fetchBlocks(p, locator, { max, ...(skip ? { skip } : {}), signal }),
+      perPeer: Math.max(1, pipeline ?? 1),
+      ...window,
+      onFault: (p, f) => this.fault(p, f),
       signal: this.stopSignal.signal,
     });
   }
 
-  /** What the sync from `p` achieved, logged when it gained height. */
-  private outcome(p: P, meter: ProgressMeter, waitMs: number, fault: SyncFault | undefined): SyncOutcome {
+  /** What a download achieved, logged and reported when it gained height. */
+  private async finish(meter: ProgressMeter, served: Map<string, number>, waitMs: number): Promise<number> {
     const height = this.opts.chain.height;
     const blocks = height - meter.startHeight;
+    if (blocks <= 0) return 0;
     const ms = performance.now() - meter.t0;
-    const blocksPerSec = blocks > 0 ? Math.round((blocks * 1000) / ms) : 0;
-    if (blocks > 0) {
-      const fields = {
-        peer: p.id,
-        height,
-        blocks,
-        ms: Math.round(ms),
-        blocksPerSec,
-        waitMs: Math.round(waitMs),
-      };
-      this.log.info(fields, "sync done");
-    }
-    return { peer: p.id, height, blocks, ms, blocksPerSec, waitMs, ...(fault ? { fault } : {}) };
+    const blocksPerSec = Math.round((blocks * 1000) / ms);
+    const peer = [...served].sort((a, b) => b[1] - a[1])[0]?.[0] ?? "";
+    const peers = Object.fromEntries(served);
+    this.log.info(
+      { height, blocks, ms: Math.round(ms), blocksPerSec, waitMs: Math.round(waitMs), peers },
+      "sync done",
+    );
+    await this.opts.onOutcome?.({ peer, height, blocks, ms, blocksPerSec, waitMs, served: peers });
+    return blocks;
   }
 
   /**
-   * Feeds a batch to the chain in height order through processBlocks, which commits consecutive tip
-   * extensions in one store batch. Blocks before the first undecodable one are still imported. Returns the
-   * fault that makes the rest of this peer's response unusable, if any.
+   * Feeds bodies to the chain in height order through processBlocks (consecutive tip extensions in one store
+   * batch). A body that does not decode, or that breaks a rule saying nothing of the block (a record list
+   * that is not the header's), is the sender's fault and is fetched again from another peer; a block that
+   * breaks a rule is its sender's fault too, and ends the download of that branch (false).
    */
-  async importBatch(batch: readonly Uint8Array[]): Promise<SyncFault | undefined> {
-    const items: Array<{ block: Block; raw: Uint8Array }> = [];
-    let undecodable: SyncFault | undefined;
-    for (const raw of batch) {
+  async importItems(items: readonly Fetched<P>[], window: DownloadWindow<P>): Promise<boolean> {
+    const blocks: Array<{ block: Block; raw: Uint8Array }> = [];
+    let undecodable: { at: Fetched<P>; error: unknown } | undefined;
+    for (const it of items) {
       try {
-        items.push({ block: decodeBlock(raw), raw });
+        blocks.push({ block: decodeBlock(it.raw), raw: it.raw });
       } catch (error) {
-        undecodable = { kind: "undecodable", error };
+        undecodable = { at: it, error };
         break;
       }
     }
-    const results = await this.opts.chain.processBlocks(items);
+    const results = await this.opts.chain.processBlocks(blocks);
     for (let i = 0; i < results.length; i++) {
       const r = results[i]!;
-      if (r instanceof BlockError) return { kind: "invalid-block", error: r };
-      // Blocks must follow a hash of our locator, in height order: a first block we cannot place, or a
-      // gap later, breaks the protocol.
-      if (r.status === "orphan") return i > 0 ? { kind: "out-of-order" } : { kind: "unconnected" };
+      if (!(r instanceof BlockError)) continue;
+      const at = items[i]!;
+      this.fault(at.peer, { kind: "invalid-block", error: r });
+      if (!r.cacheable) {
+        window.refetch(at.entry, at.peer);
+        return true;
+      }
+      this.headers.dropFrom(at.entry);
+      return false;
     }
-    return undecodable;
+    if (undecodable) {
+      this.fault(undecodable.at.peer, { kind: "undecodable", error: undecodable.error });
+      window.refetch(undecodable.at.entry, undecodable.at.peer);
+    }
+    return true;
   }
 }

@@ -1,14 +1,20 @@
-import type { ProcessResult } from "../chain/types.ts";
+import type { ChainEntry, HeaderRun, ProcessResult } from "../chain/types.ts";
 import type { Block } from "../consensus/block.ts";
 import type { BlockError } from "../consensus/errors.ts";
 
 /** What sync needs from the chain (Chain implements it); nothing else of the chain is reachable from here. */
 export interface SyncChain {
-  /** Work of our main-chain tip: a peer is worth syncing from when it claims more. */
-  readonly tip: { readonly chainWork: bigint };
+  /** Our main-chain tip: a peer is worth syncing from when it claims more work. */
+  readonly tip: ChainEntry;
   readonly height: number;
-  /** Block locator of the main chain (display hashes, newest first). */
-  locator(): string[];
+  /** A block-tree entry by display hash (main or side). */
+  getEntry(hash: string): ChainEntry | undefined;
+  /** The main-chain entry at a height. */
+  getEntryAt(height: number): ChainEntry | undefined;
+  /** Block locator from `from` (a tree entry; default the tip), display hashes, newest first. */
+  locator(from?: ChainEntry): string[];
+  /** Checks a run of 80-byte headers on `parent` as processBlock checks a header; keeps nothing. */
+  checkHeaders(parent: ChainEntry, headers: readonly Uint8Array[]): HeaderRun;
   /** The chain's batch entry: stops at the first rejected block, whose BlockError then ends the list. */
   processBlocks(
     items: ReadonlyArray<{ block: Block; raw?: Uint8Array }>,
@@ -19,7 +25,9 @@ export interface SyncChain {
 export interface SyncPeer {
   readonly id: string;
   /** The peer's last known tip (from its status or a block it relayed); undefined before its status. */
-  readonly status: { readonly height: number; readonly work: bigint } | undefined;
+  readonly status:
+    | { readonly height: number; readonly work: bigint; readonly tip?: Uint8Array | undefined }
+    | undefined;
   /** Work the peer claimed when a sync from it last ended short of it: not retried until it claims more. */
   stalledAt: bigint | undefined;
 }
@@ -36,6 +44,16 @@ export type FetchBlocks<P extends SyncPeer> = (
   opts: { max: number; skip?: number; signal: AbortSignal },
 ) => Promise<Uint8Array[]>;
 
+/**
+ * One headers request (/jbc/headers/1): up to `max` 80-byte headers after the highest hash of `locator` on
+ * the peer's main chain, each following the one before. Rejects when the exchange fails.
+ */
+export type FetchHeaders<P extends SyncPeer> = (
+  peer: P,
+  locator: Uint8Array[],
+  max: number,
+) => Promise<Uint8Array[]>;
+
 /** The peer cannot serve a request with a skip (an older protocol): not a fault, ask one batch at a time. */
 export class SkipUnsupportedError extends Error {
   constructor(readonly peer: string) {
@@ -50,15 +68,18 @@ export type SyncFault =
   | { kind: "invalid-block"; error: BlockError }
   /** Bytes sent as a block that do not decode to one. */
   | { kind: "undecodable"; error: unknown }
-  /** The response's first block does not follow any hash of our locator. */
-  | { kind: "unconnected" }
-  /** A later block of the response does not follow the one before it. */
-  | { kind: "out-of-order" }
+  /** A header the peer sent broke a rule (bits, time, proof of work, link): no body is asked for above it. */
+  | { kind: "bad-headers"; error: BlockError }
+  /** A body whose hash is not the header's the peer's headers put at that height. */
+  | { kind: "mismatch"; height: number; expected: string; actual: string }
+  /** The peer held the lowest missing block of the window past the stall timeout while others sat idle. */
+  | { kind: "stalled"; height: number }
   /** The block request itself failed (protocol violation, timeout, transport error): `error` says which. */
   | { kind: "fetch-failed"; error: unknown };
 
-/** What a sync from one peer achieved. */
+/** What a sync achieved. */
 export interface SyncOutcome {
+  /** The peer that served the most bodies (for the event's payload). */
   peer: string;
   /** Our height when it ended. */
   height: number;
@@ -66,10 +87,10 @@ export interface SyncOutcome {
   blocks: number;
   ms: number;
   blocksPerSec: number;
-  /** Time spent waiting for the peer rather than validating. */
+  /** Time spent waiting for peers rather than validating. */
   waitMs: number;
-  /** Set when the peer's behaviour ended the sync; the caller decides the penalty. */
-  fault?: SyncFault;
+  /** Bodies imported, per peer id that served them. */
+  served: Record<string, number>;
 }
 
 /** Payload of `sync:progress`: how far a running sync has come. */
@@ -88,4 +109,6 @@ export interface SyncDone {
   blocks: number;
   ms: number;
   blocksPerSec: number;
+  /** Bodies imported, per peer id that served them (headers-first sync downloads from every peer). */
+  served?: Record<string, number>;
 }

@@ -1,226 +1,319 @@
 /**
- * Sync's download window for one peer: the batches asked for and not yet handed out, in height order, and
- * the plan for the ones after them (Bitcoin Core's block download window, Lodestar's range-sync batches).
+ * Sync's body download window over every peer (issue 21; Bitcoin Core PR 4468's moving window,
+ * `FindNextBlocksToDownload`, `MAX_BLOCKS_IN_TRANSIT_PER_PEER` and block stalling): the path of checked
+ * headers to the target is known before any body is asked for, so each height's body can come from any peer
+ * that has it, and every body is checked against its header on arrival.
  *
- * It has two modes. `skip`: after the first batch, the ranges that follow it are asked for together, each
- * as "skip n blocks past the fork point of one anchor locator", so the link never idles for a round trip
- * between batches. `follow`: one request at a time, each naming the last block of the batch before; used
- * with a depth of 1, and for a peer that cannot skip. Either way the window hands its batches out in height
- * order, one per next(), after it has asked for the ones that follow, so they download while the caller
- * imports.
+ * - The window: heights from the lowest not yet handed to the importer, at most `maxBlocks` ahead (1,024, as
+ *   Core) and at most `maxBytes` of bodies at the mean size seen (bodies wait in memory until imported).
+ * - Assignment: each peer with room gets the lowest run of missing heights it has (`reach`), as one request
+ *   (/jbc/blocks, the locator being the hash below the run), at most `perPeer` requests in flight, each sized
+ *   to one response's bytes and to a share of the window, so every peer gets part of it.
+ * - Arrival: each body's hash must be its header's; the first that is not ends the response and is the
+ *   peer's fault (`mismatch`). A response that starts after another block than the one asked (the peer's
+ *   chain moved) or is short gives back its missing heights; an empty one lowers what the peer is known to
+ *   have.
+ * - Stalls: when the lowest missing height has been in flight from one peer for `stallMs` while a peer that
+ *   has it sits idle (the window cannot move), the staller's requests are cancelled, it is reported
+ *   (`stalled`) and left out, and its heights go to others. A failed request (timeout, transport) is the
+ *   same: reported, left out, reassigned.
  *
- * What the window decides when a batch reaches its head:
- * - a full batch: the peer has more; top the window up (skip) or ask for the next one (follow);
- * - a short batch cut by the response's byte bound: not the end; the rest is asked for first, and later
- *   requests ask for fewer blocks;
- * - a short batch otherwise: the peer's chain ends in it; the ranges after it are cancelled;
- * - a batch that does not follow the one before: the peer's chain moved (a reorg there); start again from
- *   our locator as it now stands, at most MAX_RESTARTS times (past that the peer is out of order);
- * - SkipUnsupportedError once a batch has arrived: the peer is older; fall back to `follow`.
- *
- * It knows nothing of the chain but its locator, and nothing of the network but one FetchRange, so
- * test/sync/window.test.ts drives it with fake fetches and a list of hashes for a chain.
+ * It knows the chain only as the path's entries and the network only as FetchBlocks, so test/sync drives it
+ * with a real chain and fake peers.
  */
-import { bytesEqual } from "../consensus/bytes.ts";
+import type { ChainEntry } from "../chain/types.ts";
 import { sha256d } from "../consensus/hash.ts";
-import { HEADER_SIZE } from "../consensus/header.ts";
-import { Batch, type BatchRange, type BatchState, type FetchRange } from "./batch.ts";
-import { SkipUnsupportedError, type SyncFault } from "./types.ts";
-
-/** Times one window starts again because the peer's chain moved under it. */
-export const MAX_RESTARTS = 3;
+import { HEADER_SIZE, hashToHex } from "../consensus/header.ts";
+import { Batch } from "./batch.ts";
+import type { FetchBlocks, SyncFault, SyncPeer } from "./types.ts";
 
 /** Configuration of a DownloadWindow. */
-export interface WindowOptions {
-  /** Blocks asked for per request; a full batch means the peer has more. */
+export interface WindowOptions<P extends SyncPeer> {
+  /** The headers to fetch bodies for, oldest first (the first one's parent is on our main chain). */
+  path: readonly ChainEntry[];
+  fetch: FetchBlocks<P>;
+  /** The peers that may be asked now. */
+  peers: () => Iterable<P>;
+  /** The highest height of the path a peer has (below the path's first: none). */
+  reach: (peer: P, path: readonly ChainEntry[]) => number;
+  /** Most heights a request asks for (the protocol's per-response bound). */
   batchSize: number;
-  /** Requests kept in flight once past the first batch; 1 means `follow` mode from the start. */
-  depth: number;
-  /** The protocol's bound on a response's block bytes: a shorter batch that reaches it is not the end. */
+  /** The protocol's bound on a response's bytes: requests are sized to it once block sizes are seen. */
   maxResponseBytes: number;
-  /** Our main chain's locator as it stands now (it moves as the caller imports batches). */
-  locator: () => Uint8Array[];
-  /** Sends one request to the peer. */
-  fetch: FetchRange;
-  /** Aborted when sync stops: every request is aborted with it, and the window ends without fault. */
+  /** Requests in flight per peer. */
+  perPeer: number;
+  /** Most heights ahead of the importer (default 1,024). */
+  maxBlocks?: number;
+  /** Most bytes of bodies downloaded or in flight ahead of the importer (default 64 MiB). */
+  maxBytes?: number;
+  /** How long the lowest missing height may sit with one peer while another is idle (default 10 s). */
+  stallMs?: number;
+  /** Called for a peer's fault; the peer is left out of this window. */
+  onFault: (peer: P, fault: SyncFault) => void;
+  /** Aborted when sync stops. */
   signal: AbortSignal;
 }
 
-/** What next() hands out: the next batch's blocks to import, or the end of the download (with its fault). */
-export type WindowStep = { kind: "blocks"; blocks: Uint8Array[] } | { kind: "end"; fault?: SyncFault };
-
-/** Whether a short response stopped at the byte bound: its next block could not have fitted. */
-export function cutByBytes(batch: readonly Uint8Array[], maxBytes: number): boolean {
-  let bytes = 0;
-  let biggest = 0;
-  for (const b of batch) {
-    bytes += b.length;
-    biggest = Math.max(biggest, b.length);
-  }
-  return bytes + biggest > maxBytes;
+/** A body handed to the importer, with the peer that sent it. */
+export interface Fetched<P> {
+  entry: ChainEntry;
+  raw: Uint8Array;
+  peer: P;
 }
 
-/** The batches of one download from one peer; next() is called by one loop at a time. */
-export class DownloadWindow {
-  /** Asked for (or planned) and not yet handed out, in height order. */
-  private readonly batches: Batch[] = [];
-  private mode: "skip" | "follow";
-  /** The locator skips count from: our locator when the window opened or last started again. */
-  private anchor: Uint8Array[];
-  /** Blocks asked for per skip request; shrinks to what the response's byte bound lets through. */
-  private per: number;
-  /** First offset past the anchor's fork point not yet planned. */
-  private nextSkip: number;
-  /** Hash of the last block handed out: the next batch must follow it. */
-  private prev: Uint8Array | undefined;
-  private restarts = 0;
-  /** Bytes and blocks handed out so far: the mean block size sizes the window. */
+/** What next() hands out: the next bodies in height order, or the end (done, stopped, or no peer can help). */
+export type WindowStep<P> = { kind: "blocks"; items: Fetched<P>[] } | { kind: "end"; done: boolean };
+
+interface Request<P> {
+  peer: P;
+  /** Index in the path of the first height asked for. */
+  from: number;
+  count: number;
+  batch: Batch;
+  started: number;
+}
+
+interface Slot<P> {
+  raw?: Uint8Array | undefined;
+  peer?: P | undefined;
+  request?: Request<P> | undefined;
+}
+
+/** The download of the bodies of one header path from every peer that has them. */
+export class DownloadWindow<P extends SyncPeer> {
+  private readonly slots: Slot<P>[];
+  /** Index of the lowest height not yet handed out. */
+  private handed = 0;
+  private readonly flights = new Map<string, Set<Request<P>>>();
+  /** Peers left out of this window (a fault), and the height each other peer is known to lack from. */
+  private readonly excluded = new Set<string>();
+  private readonly lacks = new Map<string, number>();
   private bytes = 0;
   private count = 0;
   private waited = 0;
+  private wake: (() => void) | undefined;
+  private readonly stallMs: number;
 
-  constructor(private readonly opts: WindowOptions) {
-    this.mode = opts.depth > 1 ? "skip" : "follow";
-    this.anchor = opts.locator();
-    this.per = opts.batchSize;
-    this.nextSkip = opts.batchSize;
-    this.plan({ locator: this.anchor, skip: 0, max: opts.batchSize });
+  constructor(private readonly opts: WindowOptions<P>) {
+    this.slots = opts.path.map(() => ({}));
+    this.stallMs = opts.stallMs ?? 10_000;
   }
 
-  /** Time spent waiting for the peer rather than importing: tells a slow link from a slow disk. */
+  /** Time spent waiting for peers rather than importing. */
   get waitMs(): number {
     return this.waited;
   }
 
-  /** The batches not yet handed out, in height order (what a scheduler or a test looks at). */
-  get pending(): readonly Batch[] {
-    return this.batches;
+  /** Requests in flight, per peer id (what a test looks at). */
+  inFlight(id: string): number {
+    return this.flights.get(id)?.size ?? 0;
   }
 
   /**
-   * Sends what is planned, waits for the batch at the head, and returns its blocks once the batches after
-   * it are asked for; or the end: the peer has nothing more, sync stopped, or the peer's fault ended it.
-   * Call it again only once those blocks are imported: a restart reads our locator as it then stands.
+   * Asks what there is room for, waits for the body at the lowest height not handed out, and returns it
+   * with the ones after it that have arrived (up to batchSize); or the end: the whole path handed out
+   * (done), sync stopped, or no peer left that has the next body.
    */
-  async next(): Promise<WindowStep> {
+  async next(): Promise<WindowStep<P>> {
     for (;;) {
-      this.dispatch();
-      const head = this.batches.shift();
-      if (!head) return { kind: "end" };
-      const state = await this.wait(head);
-      if (this.opts.signal.aborted) return this.end();
-      if (state.status === "failed") {
-        if (!(state.error instanceof SkipUnsupportedError) || !this.prev)
-          return this.end({ kind: "fetch-failed", error: state.error });
-        this.follow();
-        continue;
-      }
-      if (state.status !== "downloaded" || state.blocks.length === 0) return this.end();
-      if (!this.follows(state.blocks)) {
-        // A peer whose batches keep not following each other is out of order, not reorganising.
-        if (++this.restarts > MAX_RESTARTS) return this.end({ kind: "out-of-order" });
-        this.restart();
-        continue;
-      }
-      this.accept(head.range, state.blocks);
-      this.dispatch();
-      return { kind: "blocks", blocks: state.blocks };
-    }
-  }
-
-  /** Cancels every batch not yet handed out; next() then ends. */
-  close(): void {
-    for (const b of this.batches.splice(0)) b.cancel();
-  }
-
-  private async wait(head: Batch): Promise<BatchState> {
-    const t0 = performance.now();
-    try {
-      return await head.settled();
-    } finally {
+      if (this.opts.signal.aborted) return this.end(false);
+      if (this.handed >= this.slots.length) return this.end(true);
+      this.assign();
+      const head = this.slots[this.handed]!;
+      if (head.raw) return { kind: "blocks", items: this.handOut() };
+      if (this.flights.size === 0) return this.end(false); // nobody has it, or every peer that had it failed
+      this.checkStall();
+      const t0 = performance.now();
+      await this.changed();
       this.waited += performance.now() - t0;
     }
   }
 
-  /** Sends every planned batch, in height order. */
-  private dispatch(): void {
-    for (const b of this.batches) if (b.status === "queued") b.start(this.opts.fetch, this.opts.signal);
+  /**
+   * The body at `entry`'s height broke a rule that says nothing of the block (not cacheable: a body that is
+   * not the header's): from there on, bodies are handed out again, that one fetched from another peer.
+   */
+  refetch(entry: ChainEntry, peer: P): void {
+    const i = entry.height - this.opts.path[0]!.height;
+    this.exclude(peer);
+    this.handed = Math.min(this.handed, i);
+    const slot = this.slots[i];
+    if (slot) slot.raw = slot.peer = undefined;
   }
 
-  private plan(range: BatchRange): void {
-    this.batches.push(new Batch(range));
+  /** Leaves `peer` out of this window: its requests are cancelled and their heights go to others. */
+  exclude(peer: P): void {
+    this.excluded.add(peer.id);
+    for (const r of this.flights.get(peer.id) ?? []) {
+      r.batch.cancel();
+      this.release(r);
+    }
   }
 
-  private end(fault?: SyncFault): WindowStep {
+  /** Cancels every request in flight. */
+  close(): void {
+    for (const set of this.flights.values()) for (const r of set) r.batch.cancel();
+    this.flights.clear();
+    this.wake?.();
+  }
+
+  private end(done: boolean): WindowStep<P> {
     this.close();
-    return fault ? { kind: "end", fault } : { kind: "end" };
+    return { kind: "end", done };
   }
 
-  /** Whether a batch starts on the block handed out last (a block too short to tell is left to the chain). */
-  private follows(blocks: readonly Uint8Array[]): boolean {
-    const first = blocks[0]!;
-    return !this.prev || first.length < HEADER_SIZE || bytesEqual(first.subarray(4, 36), this.prev);
+  /** The run of arrived bodies from the lowest not handed out, at most batchSize. */
+  private handOut(): Fetched<P>[] {
+    const items: Fetched<P>[] = [];
+    while (this.handed < this.slots.length && items.length < this.opts.batchSize) {
+      const s = this.slots[this.handed]!;
+      if (!s.raw) break;
+      items.push({ entry: this.opts.path[this.handed]!, raw: s.raw, peer: s.peer! });
+      s.raw = undefined; // handed out: the importer holds it now
+      this.handed++;
+    }
+    return items;
   }
 
-  /** The head batch follows: plan what comes after it. */
-  private accept(range: BatchRange, blocks: Uint8Array[]): void {
-    this.prev = sha256d(blocks[blocks.length - 1]!.subarray(0, HEADER_SIZE));
-    for (const b of blocks) this.bytes += b.length;
-    this.count += blocks.length;
-    let more = blocks.length === range.max;
-    if (!more && cutByBytes(blocks, this.opts.maxResponseBytes)) {
-      // Cut short by the byte bound, not the end of the peer's chain: ask for the rest first.
-      more = true;
-      this.per = Math.max(1, Math.min(this.per, blocks.length));
-      if (this.mode === "skip") {
-        const rest = {
-          locator: range.locator,
-          skip: range.skip + blocks.length,
-          max: range.max - blocks.length,
-        };
-        this.batches.unshift(new Batch(rest));
+  /** Heights ahead of the importer the window spans: 1,024, fewer when bodies are large. */
+  private span(): number {
+    const maxBlocks = this.opts.maxBlocks ?? 1_024;
+    if (this.count === 0) return maxBlocks;
+    const mean = this.bytes / this.count;
+    return Math.max(1, Math.min(maxBlocks, Math.floor((this.opts.maxBytes ?? 64 * 2 ** 20) / mean)));
+  }
+
+  /** Heights per request: one response's bytes at the mean size, and a share of the window per request slot. */
+  private perRequest(span: number, peers: number): number {
+    const share = Math.ceil(span / Math.max(1, peers * this.opts.perPeer));
+    let per = Math.min(this.opts.batchSize, Math.max(1, share));
+    if (this.count > 0)
+      per = Math.min(per, Math.max(1, Math.floor(this.opts.maxResponseBytes / (this.bytes / this.count))));
+    return per;
+  }
+
+  /** Gives every peer with room the lowest run of missing heights in the window that it has. */
+  private assign(): void {
+    const end = Math.min(this.slots.length, this.handed + this.span());
+    const peers = [...this.opts.peers()].filter((p) => !this.excluded.has(p.id));
+    const per = this.perRequest(end - this.handed, peers.length);
+    for (const p of peers) {
+      const reach = Math.min(this.reachIndex(p), end - 1);
+      while (this.inFlight(p.id) < this.opts.perPeer) {
+        let i = this.handed;
+        while (i <= reach && (this.slots[i]!.raw || this.slots[i]!.request)) i++;
+        if (i > reach) break;
+        let n = 1;
+        while (n < per && i + n <= reach && !this.slots[i + n]!.raw && !this.slots[i + n]!.request) n++;
+        this.send(p, i, n);
       }
     }
-    // A short batch that the byte bound did not cut: the peer's chain ends in it, the ranges after are empty.
-    if (!more) this.close();
-    else if (this.mode === "follow") this.afterPrev();
-    else this.topUp();
+  }
+
+  /** The highest index of the path `p` has, as far as this window knows. */
+  private reachIndex(p: P): number {
+    const base = this.opts.path[0]!.height;
+    const reach = this.opts.reach(p, this.opts.path) - base;
+    return Math.min(reach, (this.lacks.get(p.id) ?? Number.POSITIVE_INFINITY) - 1);
+  }
+
+  private send(peer: P, from: number, count: number): void {
+    const anchor = this.opts.path[from]!.parent!.hashBytes;
+    const batch = new Batch({ locator: [anchor], skip: 0, max: count });
+    const r: Request<P> = { peer, from, count, batch, started: performance.now() };
+    for (let k = 0; k < count; k++) this.slots[from + k]!.request = r;
+    const set = this.flights.get(peer.id) ?? new Set<Request<P>>();
+    this.flights.set(peer.id, set);
+    set.add(r);
+    batch.start(
+      (range, signal) => this.opts.fetch(peer, range.locator, { max: range.max, signal }),
+      this.opts.signal,
+    );
+    void batch.settled().then(() => this.arrived(r));
+  }
+
+  /** A request answered (or failed): keep the bodies that match their headers, give the rest back. */
+  private arrived(r: Request<P>): void {
+    if (!this.flights.get(r.peer.id)?.has(r)) return; // cancelled: its heights were given back already
+    this.release(r);
+    const state = r.batch.state;
+    if (state.status === "failed") {
+      if (!this.opts.signal.aborted) this.fault(r.peer, { kind: "fetch-failed", error: state.error });
+    } else if (state.status === "downloaded") this.accept(r, state.blocks);
+    this.wake?.();
+  }
+
+  private accept(r: Request<P>, blocks: readonly Uint8Array[]): void {
+    const { path } = this.opts;
+    for (let k = 0; k < blocks.length && k < r.count; k++) {
+      const raw = blocks[k]!;
+      const entry = path[r.from + k]!;
+      const hash = raw.length >= HEADER_SIZE ? hashToHex(sha256d(raw.subarray(0, HEADER_SIZE))) : "";
+      if (hash !== entry.hash) {
+        const moved =
+          k === 0 && raw.length >= HEADER_SIZE && hashToHex(raw.subarray(4, 36)) !== entry.parent!.hash;
+        // A first block after another parent: the peer's main chain no longer holds our anchor (a reorg there).
+        if (moved) this.lacks.set(r.peer.id, r.from);
+        else
+          this.fault(r.peer, { kind: "mismatch", height: entry.height, expected: entry.hash, actual: hash });
+        return;
+      }
+      const slot = this.slots[r.from + k]!;
+      if (slot.raw || r.from + k < this.handed) continue; // another peer's copy came first
+      slot.raw = raw;
+      slot.peer = r.peer;
+      this.bytes += raw.length;
+      this.count++;
+    }
+    if (blocks.length === 0) this.lacks.set(r.peer.id, r.from);
+  }
+
+  /** Takes a request off the books: its heights without a body are missing again. */
+  private release(r: Request<P>): void {
+    this.flights.get(r.peer.id)?.delete(r);
+    if (this.flights.get(r.peer.id)?.size === 0) this.flights.delete(r.peer.id);
+    for (let k = 0; k < r.count; k++) {
+      const s = this.slots[r.from + k]!;
+      if (s.request === r) s.request = undefined;
+    }
+  }
+
+  private fault(peer: P, fault: SyncFault): void {
+    this.exclude(peer);
+    this.opts.onFault(peer, fault);
   }
 
   /**
-   * Plans the ranges that follow the last one planned. The window holds at most one response's bytes (4 MiB)
-   * besides the batch being imported: responses in flight share the link, and each must still finish within
-   * the request timeout on a slow one (full 1 MB blocks: one request at a time, as their transfer dwarfs the
-   * round trip anyway).
+   * The window cannot move: the lowest missing height has been with one peer past the stall timeout while a
+   * peer that has it has room. The staller is reported and left out, and its heights go to the others.
    */
-  private topUp(): void {
-    const { depth, maxResponseBytes } = this.opts;
-    const mean = this.bytes / this.count;
-    const size = Math.max(1, Math.min(depth, Math.floor(maxResponseBytes / (this.per * mean))));
-    while (this.batches.length < size) {
-      this.plan({ locator: this.anchor, skip: this.nextSkip, max: this.per });
-      this.nextSkip += this.per;
-    }
+  private checkStall(): void {
+    const r = this.slots[this.handed]!.request;
+    if (!r || performance.now() - r.started < this.stallMs) return;
+    const idle = [...this.opts.peers()].some(
+      (p) =>
+        p.id !== r.peer.id &&
+        !this.excluded.has(p.id) &&
+        this.inFlight(p.id) < this.opts.perPeer &&
+        this.reachIndex(p) >= this.handed,
+    );
+    if (idle) this.fault(r.peer, { kind: "stalled", height: this.opts.path[this.handed]!.height });
   }
 
-  /** Plans one batch after the last block handed out (follow mode). */
-  private afterPrev(): void {
-    this.plan({ locator: [this.prev!, ...this.opts.locator()], skip: 0, max: this.opts.batchSize });
-  }
-
-  /** An older peer refused a skip: from here on, one request at a time after the last block we have. */
-  private follow(): void {
-    this.close();
-    this.mode = "follow";
-    this.afterPrev();
-  }
-
-  /** The peer's main chain changed since the anchor: what was handed out is imported, so start from there. */
-  private restart(): void {
-    this.close();
-    this.anchor = this.opts.locator();
-    this.prev = undefined;
-    this.nextSkip = this.per;
-    this.plan({ locator: this.anchor, skip: 0, max: this.per });
+  /** Resolves on the next arrival, or after a quarter of the stall timeout (to look for a stall). */
+  private changed(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(done, Math.max(10, this.stallMs / 4));
+      const onAbort = (): void => done();
+      this.opts.signal.addEventListener("abort", onAbort, { once: true });
+      const self = this;
+      function done(): void {
+        clearTimeout(t);
+        self.opts.signal.removeEventListener("abort", onAbort);
+        self.wake = undefined;
+        resolve();
+      }
+      this.wake = done;
+    });
   }
 }
