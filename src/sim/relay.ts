@@ -83,9 +83,9 @@ export function wireShape(raw: Uint8Array, extra = 0, recordBytes = RECORD_BYTES
   const records = real - 1 + extra;
   return {
     fullBytes: raw.length + extra * recordBytes + varintBytes(real + extra) - varintBytes(real),
-    // BIP 152 HeaderAndShortIDs: header, nonce, shortids, then the one prefilled record (index + record).
-    compactBytes:
-      HEADER_SIZE + SALT_BYTES + varintBytes(records) + SHORT_ID_BYTES * records + 1 + 1 + minerBytes,
+    // jbc's CMPCTBLOCK (docs/protocol.md, "Compact blocks"): the type byte, header, nonce, a u16 count, the
+    // short ids, then the miner record whole (no prefilled list: it is the only record sent whole).
+    compactBytes: 1 + HEADER_SIZE + SALT_BYTES + 2 + SHORT_ID_BYTES * records + minerBytes,
     records,
     recordBytes: records > 0 ? (realRest + extra * recordBytes) / records : 0,
   };

@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
-import { encodeBlock } from "../../src/consensus/block.ts";
+import { decodeBlock, encodeBlock } from "../../src/consensus/block.ts";
 import { encodeRecord } from "../../src/consensus/records.ts";
 import { buildBlock } from "../../src/consensus/template.ts";
+import { encodeCompact } from "../../src/net/compact/codec.ts";
 import { fixedLatency } from "../../src/sim/latency.ts";
 import { paddingRecords, simParams } from "../../src/sim/params.ts";
 import { Relay, SHORT_ID_BYTES, varintBytes, wireShape } from "../../src/sim/relay.ts";
@@ -33,7 +34,7 @@ function realBlock(records: number, bytes = 200): Uint8Array {
 }
 
 describe("relay model", () => {
-  it("sizes a compact block as header + salt + short ids + the miner record (BIP 152)", () => {
+  it("sizes a compact block as the node frames it: header, nonce, count, short ids, the miner record", () => {
     const raw = realBlock(300);
     const minerBytes = encodeRecord(
       buildBlock({
@@ -49,8 +50,17 @@ describe("relay model", () => {
     const w = wireShape(raw);
     assert.equal(w.records, 300);
     assert.equal(w.fullBytes, raw.length);
-    // 80-byte header, 8-byte salt, CompactSize count, 6 bytes per record, one prefilled (count, index, record).
-    assert.equal(w.compactBytes, 80 + 8 + 3 + SHORT_ID_BYTES * 300 + 1 + 1 + minerBytes);
+    // The type byte, 80-byte header, 8-byte nonce, u16 count, 6 bytes per record, the miner record whole:
+    // byte for byte the frame the node sends (src/net/compact/codec.ts, docs/protocol.md "Compact blocks").
+    assert.equal(w.compactBytes, 1 + 80 + 8 + 2 + SHORT_ID_BYTES * 300 + minerBytes);
+    const block = decodeBlock(raw);
+    const frame = encodeCompact({
+      header: raw.subarray(0, 80),
+      nonce: 7n,
+      shortIds: block.records.slice(1).map((_, i) => i),
+      miner: encodeRecord(block.records[0]!),
+    });
+    assert.equal(w.compactBytes, 1 + frame.length);
     // 2,000 modelled 500-byte records (1 MB): the block grows by their bytes, the announcement by 6 each.
     const big = wireShape(raw, 2000, 500);
     assert.equal(big.records, 2300);
