@@ -7,6 +7,7 @@ import { Sync } from "../sync/sync.ts";
 import type { SyncFault } from "../sync/types.ts";
 import { BoundedMap } from "../util/bounded.ts";
 import { createNode, type NetContext, type Services } from "./context.ts";
+import { CosignGossip, checkpointsTopic } from "./gossip/cosign.ts";
 import { BlockGossip } from "./gossip/gossip.ts";
 import { RecordGossip } from "./gossip/records.ts";
 import {
@@ -55,6 +56,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
   private readonly gossip: BlockGossip;
   /** Record gossip, when the node has a mempool. */
   private readonly records: RecordGossip | undefined;
+  /** Checkpoint cosignature gossip, when the node has a witness. */
+  private readonly cosign: CosignGossip | undefined;
   private readonly server: BlockServer;
   private readonly headerServer: HeaderServer;
   private readonly fetcher: BlockFetcher;
@@ -94,6 +97,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     });
     this.gossip = new BlockGossip(ctx, this.peers);
     if (modules.mempool) this.records = new RecordGossip(ctx, this.peers, modules.mempool, this.recordsTopic);
+    if (modules.witness)
+      this.cosign = new CosignGossip(ctx, this.peers, modules.witness, checkpointsTopic(opts.params));
     this.server = new BlockServer(modules.chain, limits, this.peers);
     this.headerServer = new HeaderServer(modules.chain, limits, this.peers);
     this.sync = new Sync<PeerState>({
@@ -145,7 +150,11 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       const peer = id.toString();
       return (allow !== undefined && !allow.has(peer)) || scores.isBanned(peer) || foreign.has(peer);
     };
-    const topics = { blocks: blocksTopic(opts.params), records: recordsTopic(opts.params) };
+    const topics = {
+      blocks: blocksTopic(opts.params),
+      records: recordsTopic(opts.params),
+      checkpoints: checkpointsTopic(opts.params),
+    };
     const refusedAddress = (ip: string): boolean => scores.isBanned(addressBanKey(ip));
     const { node } = await createNode(opts, limits, topics, refused, refusedAddress);
     if (opts.networkKey || allow)
@@ -183,6 +192,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       pubsub.addEventListener("gossipsub:graft", this.records.onGraft);
       this.mempool?.on("added", this.records.onAdded);
     }
+    this.cosign?.start();
     this.scheduleStatusRound();
     this.peers.dialer.dialAll();
     this.ctx.log.info({ peerId: this.peerId, addrs: this.multiaddrs(), topic: this.topic }, "p2p listening");
@@ -216,6 +226,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     this.ctx.chain.off("connected", this.gossip.onConnected);
     this.ctx.chain.off("side", this.gossip.onSide);
     this.gossip.stop();
+    this.cosign?.stop();
     this.node.services.pubsub.removeEventListener("gossipsub:message", this.gossip.onMessage);
     if (this.records) {
       this.mempool?.off("added", this.records.onAdded);

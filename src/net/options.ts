@@ -6,6 +6,7 @@ import type { NetworkParams } from "../consensus/params.ts";
 import type { Mempool } from "../mempool/index.ts";
 import type { SyncDone, SyncProgress } from "../sync/types.ts";
 import type { Logger } from "../util/logger.ts";
+import type { CosignSink } from "./gossip/cosign.ts";
 import type { BanStore } from "./peers/scores.ts";
 import type { NetworkKey } from "./private.ts";
 import { MAX_BLOCKS_PER_RESPONSE, MAX_RESPONSE_BYTES } from "./protocols.ts";
@@ -150,6 +151,8 @@ export interface NetworkModules {
   bans: BanStore;
   /** Pending records: with it the network joins the records topic (gossip/records.ts). */
   mempool?: Mempool;
+  /** The node's witness: with it the network joins the checkpoints topic (gossip/cosign.ts). */
+  witness?: CosignSink;
 }
 
 /** A connected peer that completed the status exchange. */
