@@ -6,7 +6,6 @@ import type { NetworkParams } from "../consensus/params.ts";
 import type { Mempool } from "../mempool/index.ts";
 import type { SyncDone, SyncProgress } from "../sync/types.ts";
 import type { Logger } from "../util/logger.ts";
-import type { CosignSink } from "./gossip/cosign.ts";
 import type { BanStore } from "./peers/scores.ts";
 import type { NetworkKey } from "./private.ts";
 import { MAX_BLOCKS_PER_RESPONSE, MAX_RESPONSE_BYTES } from "./protocols.ts";
@@ -153,6 +152,15 @@ export interface NetworkModules {
   mempool?: Mempool;
   /** The node's witness: with it the network joins the checkpoints topic (gossip/cosign.ts). */
   witness?: CosignSink;
+}
+
+/** What judges a cosignature (src/witness/witness.ts Witness) and hands out this node's own. */
+export interface CosignSink {
+  receive(
+    data: Uint8Array,
+  ): { verdict: "accept" | "ignore" } | { verdict: "reject"; penalty: number; reason: string };
+  on(event: "publish", fn: (message: Uint8Array) => void): unknown;
+  off(event: "publish", fn: (message: Uint8Array) => void): unknown;
 }
 
 /** A connected peer that completed the status exchange. */

@@ -163,8 +163,7 @@ export class JbcNode {
     await this.startApi(createApiServer);
     const modules = given ?? (await import("./adapters.ts")).realServices();
     if (p2p !== false && p2p !== undefined && modules.network) {
-      const logger = log.child({ module: "witness" });
-      this.witness = await openWitness({ ...opts, chain, config: opts.witness, logger });
+      this.witness = await openWitness({ ...opts, chain, config: opts.witness, logger: log });
       this.network = await modules.network({
         params: opts.params,
         chain,

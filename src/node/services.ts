@@ -1,8 +1,7 @@
 import type { Chain } from "../chain/chain.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import type { Mempool } from "../mempool/index.ts";
-import type { CosignSink } from "../net/gossip/cosign.ts";
-import type { GossipEvent } from "../net/options.ts";
+import type { CosignSink, GossipEvent } from "../net/options.ts";
 import type { NetworkKey } from "../net/private.ts";
 import type { LevelStore } from "../store/level.ts";
 import type { Logger } from "../util/logger.ts";

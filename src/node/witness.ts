@@ -48,6 +48,7 @@ export async function openWitness(o: {
   config: WitnessConfig | undefined;
   logger: Logger;
 }): Promise<Witness> {
+  const logger = o.logger.child({ module: "witness" });
   const key = await loadOrCreatePeerKey(join(o.datadir, "p2p", "peer.key"));
   const name = o.config?.name ?? peerIdFromPrivateKey(key).toString();
   const witnesses = o.config?.witnesses ?? [];
@@ -59,16 +60,16 @@ export async function openWitness(o: {
     witnesses,
     quorum,
     ...(o.config?.depth !== undefined ? { depth: o.config.depth } : {}),
-    logger: o.logger,
+    logger,
   });
-  await restoreFinal(o.datadir, witness, witnesses, quorum, o.logger);
+  await restoreFinal(o.datadir, witness, witnesses, quorum, logger);
   witness.on("final", (f) => {
     saveFinal(o.datadir, f).catch((err: unknown) =>
-      o.logger.warn({ err: errorMessage(err) }, "saving the final checkpoint failed"),
+      logger.warn({ err: errorMessage(err) }, "saving the final checkpoint failed"),
     );
   });
   witness.start();
-  o.logger.info({ vkey: witness.vkey, witnesses: witnesses.length, quorum, depth: witness.depth }, "witness");
+  logger.info({ vkey: witness.vkey, witnesses: witnesses.length, quorum, depth: witness.depth }, "witness");
   return witness;
 }
 

@@ -12,6 +12,7 @@ import { type GossipsubMessage, TopicValidatorResult } from "@libp2p/gossipsub";
 import { BoundedMap } from "../../util/bounded.ts";
 import { errorMessage } from "../../util/errors.ts";
 import type { NetContext } from "../context.ts";
+import type { CosignSink } from "../options.ts";
 import type { Peers } from "../peers/peers.ts";
 import { PROTOCOL_PENALTY, TokenBucket } from "../peers/scores.ts";
 
@@ -22,15 +23,6 @@ export const COSIGN_PER_SEC = 4;
 export const COSIGN_BURST = 40;
 /** Peers whose buckets are remembered at once. */
 const MAX_RATED_PEERS = 10_000;
-
-/** What judges a cosignature (src/witness/witness.ts Witness) and hands out this node's own. */
-export interface CosignSink {
-  receive(
-    data: Uint8Array,
-  ): { verdict: "accept" | "ignore" } | { verdict: "reject"; penalty: number; reason: string };
-  on(event: "publish", fn: (message: Uint8Array) => void): unknown;
-  off(event: "publish", fn: (message: Uint8Array) => void): unknown;
-}
 
 /** Gossip topic for checkpoint cosignatures, beside the block topic. */
 export function checkpointsTopic(params: { name: string; genesisHash: string }): string {
