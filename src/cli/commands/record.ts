@@ -107,6 +107,21 @@ async function list(o: {
 }
 
 /** `jbc record ...`: submit, find, list and prove records. */
+/** `jbc record verify --witnesses FILE` (docs/light.md, "Witnessed proof files"). */
+function verifyWitnessesOption(): Option {
+  return new Option(
+    "--witnesses <file>",
+    "a team's witnesses (verifier keys, one a line): the record must be below a checkpoint they cosigned, checked offline",
+  ).argParser(witnessesArg);
+}
+
+/** `jbc record verify --quorum N`. */
+function verifyQuorumOption(): Option {
+  return new Option("--quorum <n>", "witnesses that must have cosigned (default: a majority)").argParser(
+    intArg(1, 1000),
+  );
+}
+
 export function recordCommand(): Command {
   const record = new Command("record").description("submit, find and prove records");
   record
@@ -161,17 +176,8 @@ export function recordCommand(): Command {
     )
     .option("--url <url>", "check the headers of this node too (repeat for several nodes)", collect)
     .option("--state <file>", "use and update this light client state (jbc headers sync)")
-    .addOption(
-      new Option(
-        "--witnesses <file>",
-        "a team's witnesses (verifier keys, one a line): the record must be below a checkpoint they cosigned, checked offline",
-      ).argParser(witnessesArg),
-    )
-    .addOption(
-      new Option("--quorum <n>", "witnesses that must have cosigned (default: a majority)").argParser(
-        intArg(1, 1000),
-      ),
-    )
+    .addOption(verifyWitnessesOption())
+    .addOption(verifyQuorumOption())
     .addOption(networkOption())
     .option(
       "--confirmations <n>",
