@@ -7,6 +7,7 @@ import type {
   RecordReader,
 } from "../chain/interfaces.ts";
 import type { Mempool } from "../mempool/index.ts";
+import type { CheckpointView } from "./checkpoint.ts";
 import type { MiningView, P2PInfo, PeerView, ReadyChecks, SyncView } from "./schemas.ts";
 
 /** Events the node relays to API clients besides the chain's own. */
@@ -47,6 +48,8 @@ export interface ApiBackend {
   startMining(): Promise<MiningView>;
   stopMining(): Promise<MiningView>;
   sync(): SyncView;
+  /** Witnessed checkpoints (GET /api/checkpoint); undefined: this node has no witness (no P2P). */
+  checkpoint?(): CheckpointView | undefined;
   /** What GET /api/ready reports (a backend without it is ready once it answers). */
   readiness?(): ReadyChecks;
 }

@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { ApiServer } from "./app.ts";
 import type { ApiBackend } from "./backend.ts";
+import { witnessMetrics } from "./metrics-witness.ts";
 import { difficulty } from "./views.ts";
 
 /**
@@ -326,6 +327,7 @@ export function registerMetrics(app: ApiServer, backend: ApiBackend): Metrics {
   const detach = [chainMetrics(r, backend.chain), syncAndPeerMetrics(r, backend), miningMetrics(r, backend)];
   httpMetrics(r, app, registry);
   detach.push(mempoolMetrics(r, backend.records?.mempool), gossipMetrics(r, backend.events));
+  witnessMetrics(r, backend);
   return {
     registry,
     close() {

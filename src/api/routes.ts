@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CheckpointView } from "./checkpoint.ts";
 import { HeadersPage, MAX_HEADERS_PER_REQUEST } from "./headers.ts";
 import {
   AddPeerBody,
@@ -184,6 +185,14 @@ export const routes = {
     response: HeadersPage,
     summary:
       "The node's tip and its main-chain headers from a height (hex; count 0 for the tip alone); raw bytes with Accept: application/octet-stream",
+  },
+  getCheckpoint: {
+    group: "headers",
+    method: "GET",
+    path: "/api/checkpoint",
+    response: CheckpointView,
+    summary:
+      "The latest witnessed checkpoint with its cosignatures, the final one and equivocation reports; the C2SP signed note itself with Accept: text/plain",
   },
   getRawHeaders: {
     group: "headers",

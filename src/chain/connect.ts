@@ -42,6 +42,8 @@ export interface ParentView {
   invalid: boolean;
   /** Bits and median time past a child must respect; asked only once the cheaper checks passed. */
   childContext(): Omit<BlockContext, "height">;
+  /** The hash of the parent's ancestor (or itself) at `height`: the final checkpoint's check. */
+  ancestorHash?(height: number): string | undefined;
 }
 
 /** Where a block sits: under a known parent, at the start of the chain, or under a parent not known yet. */
@@ -69,7 +71,7 @@ export interface CheckOptions {
    */
   confirmedIn?: ConfirmedIn | undefined;
   /** The last checkpoint, when the node's tree holds it: new blocks may not fork below it. */
-  heldCheckpoint?: { height: number } | undefined;
+  heldCheckpoint?: { height: number; hash?: string; final?: boolean } | undefined;
 }
 
 const ORDER: Record<Stage, number> = { sanity: 0, context: 1, records: 2 };
@@ -94,7 +96,7 @@ export function checkBlock(
       const parent = at.parent;
       if (parent.invalid) throw new BlockError({ code: "INVALID_PARENT", parent: parent.hash }, hashHex);
       const height = parent.height + 1;
-      checkCheckpoint(height, hashHex, opts.heldCheckpoint);
+      checkCheckpoint(height, hashHex, opts.heldCheckpoint, parent.ancestorHash);
       checkBlockContext(block, facts, { height, ...parent.childContext() }, params);
       checkBlockAuthors(block, height, params.authors, hashHex);
     }

@@ -116,3 +116,17 @@ export interface BlockSink {
 
 /** The chain's typed events (types.ts ChainEvents), emitted after each change is committed to the store. */
 export type ChainEventSource = Pick<EventEmitter<ChainEvents>, "on" | "off">;
+
+/**
+ * Finality from witnessed checkpoints (docs/ledger-design.md): the node's witness service holds a
+ * checkpoint its quorum cosigned, after which no block may fork at or below it (FORK_BEFORE_CHECKPOINT).
+ */
+export interface ChainFinality {
+  /**
+   * Holds the main-chain block `cp` as final, in the chain's queue (so no switch is half done); resolves
+   * false when it is not on the main chain or not above the final checkpoint held already.
+   */
+  finalize(cp: { height: number; hash: string }): Promise<boolean>;
+  /** The final checkpoint held, if any. */
+  readonly finalCheckpoint: { height: number; hash: string } | undefined;
+}

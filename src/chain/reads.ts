@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import { type Block, decodeBlock } from "../consensus/block.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { checkHeaderRun } from "./header-check.ts";
-import type { BlockSource, ChainReader, RecordReader } from "./interfaces.ts";
+import type { BlockSource, ChainFinality, ChainReader, RecordReader } from "./interfaces.ts";
 import type { StoredRecord } from "./proofs.ts";
 import { RecordView } from "./records.ts";
 import { type ChainStore, readStored } from "./store.ts";
@@ -20,12 +20,13 @@ import type { Waiting } from "./waiting.ts";
 /**
  * The read side of the Chain (chain.ts), which extends it and is its only subclass: what the consumers
  * read (interfaces.ts, where each method's promise is written), answered from the block tree (tree.ts),
- * the store and the record index (records.ts). Nothing here changes state; the Chain changes the tree and
- * the store only inside its queue, so each read sees a committed state.
+ * the store and the record index (records.ts). Nothing here changes state but `finalize`, which only
+ * raises the tree's final checkpoint inside the queue; the Chain changes the tree and the store only
+ * inside its queue, so each read sees a committed state.
  */
 export abstract class ChainReads
   extends EventEmitter<ChainEvents>
-  implements ChainReader, BlockSource, RecordReader
+  implements ChainReader, BlockSource, RecordReader, ChainFinality
 {
   /** The block tree and main chain (the Chain fills it when it loads, and changes it after each batch). */
   protected readonly tree: BlockTree;
@@ -149,5 +150,13 @@ export abstract class ChainReads
     opts: { limit: number; before?: { height: number; index: number } },
   ): Promise<Array<RecordLocation & { id: string }>> {
     return this.records.recordsByAuthor(publicKeyHex, opts);
+  }
+
+  finalize(cp: { height: number; hash: string }): Promise<boolean> {
+    return this.exclusive(async () => this.tree.finalize(cp));
+  }
+
+  get finalCheckpoint(): { height: number; hash: string } | undefined {
+    return this.tree.finalCheckpoint;
   }
 }

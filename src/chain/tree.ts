@@ -41,6 +41,8 @@ export class BlockTree {
   /** The ASERT anchor per block 1 (one per branch that forked below height 1: in practice one). */
   private readonly anchors = new Map<string, AsertAnchor>();
   private readonly lastCheckpoint: { height: number; hash: string } | undefined;
+  /** The checkpoint the node's witnesses cosigned (finalize), when it has one: held by ancestry. */
+  private final: { height: number; hash: string } | undefined;
   /** The arrival number the next entry gets. */
   private seq = 0;
 
@@ -216,13 +218,33 @@ export class BlockTree {
       height: parent.height,
       invalid: isInvalid(parent),
       childContext: () => this.childContext(parent),
+      ancestorHash: (height) => this.ancestor(parent, height).hash,
     };
   }
 
   /** The last checkpoint, once the tree holds it (new blocks may not fork below it), else undefined. */
-  heldCheckpoint(): { height: number; hash: string } | undefined {
+  heldCheckpoint(): { height: number; hash: string; final?: boolean } | undefined {
     const last = this.lastCheckpoint;
-    return last && this.entries.has(last.hash) ? last : undefined;
+    const held = last && this.entries.has(last.hash) ? last : undefined;
+    const final = this.final;
+    if (final && (!held || final.height > held.height)) return { ...final, final: true };
+    return held;
+  }
+
+  /**
+   * Holds `cp` as final (witnessed checkpoints, docs/ledger-design.md): from now on no block may fork at or
+   * below its height. Only a main-chain block above the current final one is taken; returns whether it was.
+   */
+  finalize(cp: { height: number; hash: string }): boolean {
+    if (this.main[cp.height]?.hash !== cp.hash || (this.final && cp.height <= this.final.height))
+      return false;
+    this.final = { height: cp.height, hash: cp.hash };
+    return true;
+  }
+
+  /** The checkpoint finalize last took, if any. */
+  get finalCheckpoint(): { height: number; hash: string } | undefined {
+    return this.final;
   }
 
   /** Median time past of the block after `e`: of `e` and the 10 blocks before it. */

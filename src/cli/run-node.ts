@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { StoreError } from "../chain/store.ts";
 import type { AuthorPolicy } from "../consensus/authors.ts";
+import type { NoteVerifier } from "../consensus/note.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import type { NetworkKey } from "../net/private.ts";
 import { checkPortFree, EXIT, StartupError, stopOnSignals, writePidFile } from "../node/lifecycle.ts";
@@ -42,6 +43,11 @@ export interface NodeCommandOptions {
   networkKey?: NetworkKey;
   allowPeers: string[];
   allowPeersFile?: string[];
+  /** Witnessed checkpoints (cli/team-options.ts witnessOptions). */
+  witnesses?: NoteVerifier[];
+  quorum?: number;
+  checkpointDepth?: number;
+  witnessName?: string;
   /** A signed author policy file (consensus/authors.ts): only its keys may write. */
   authors?: string;
 }
@@ -68,6 +74,12 @@ export async function runNode(o: NodeCommandOptions): Promise<void> {
     await checkPortFree("HTTP", o.host, o.port);
     if (o.p2p && p2pPort !== o.port) await checkPortFree("P2P", o.host, p2pPort);
     if (o.authors !== undefined) o.network = { ...o.network, authors: await readPolicy(o) };
+    const witnesses = o.witnesses?.length ?? 0;
+    if (o.quorum !== undefined && o.quorum > witnesses)
+      throw new StartupError(
+        EXIT.USAGE,
+        `--quorum ${o.quorum} needs at least as many --witnesses (${witnesses})`,
+      );
     mkdirSync(datadir, { recursive: true });
     removePidFile = writePidFile(datadir);
   } catch (err) {
@@ -166,6 +178,12 @@ function nodeOptions(o: NodeCommandOptions, datadir: string, p2pPort: number, lo
     syncWrites: o.sync,
     devnetPeers: o.devnetPeers,
     mempool: { maxBytes: o.mempoolMb * 1024 * 1024, expiryMs: o.mempoolExpiry },
+    witness: {
+      ...(o.witnesses ? { witnesses: o.witnesses } : {}),
+      ...(o.quorum !== undefined ? { quorum: o.quorum } : {}),
+      ...(o.checkpointDepth !== undefined ? { depth: o.checkpointDepth } : {}),
+      ...(o.witnessName !== undefined ? { name: o.witnessName } : {}),
+    },
     logger,
   };
 }

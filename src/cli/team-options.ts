@@ -4,8 +4,11 @@
  * config file, or the environment) is parsed, so a bad one stops the command with its message and exit
  * code 2 before anything starts.
  */
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { InvalidArgumentError, Option } from "commander";
+import { parseWitnesses } from "../consensus/checkpoint.ts";
+import type { NoteVerifier } from "../consensus/note.ts";
 import {
   type NetworkKey,
   NetworkKeyError,
@@ -55,5 +58,37 @@ export function closedNetworkOptions(): Option[] {
     new Option("--allow-peers-file <file>", "peer ids allowed to connect, one a line").argParser(
       allowPeersFileArg,
     ),
+  ];
+}
+
+/** `--witnesses FILE`: verifier keys (`<name>+<key id>+<base64 key>`), one a line, `#` comments. */
+export function witnessesArg(path: string): NoteVerifier[] {
+  try {
+    return parseWitnesses(readFileSync(resolve(path), "utf8"));
+  } catch (err) {
+    throw new InvalidArgumentError(`${path}: ${(err as Error).message}`);
+  }
+}
+
+/** The witnessed-checkpoint options of `jbc node` (docs/operations.md, "Witnessed checkpoints"). */
+export function witnessOptions(): Option[] {
+  const positive = (name: string) => (v: string) => {
+    if (!/^[1-9][0-9]{0,5}$/.test(v)) throw new InvalidArgumentError(`${name} is a whole number from 1`);
+    return Number(v);
+  };
+  return [
+    new Option(
+      "--witnesses <file>",
+      "the team's witnesses: verifier keys, one a line (GET /api/checkpoint's self.vkey of each node)",
+    ).argParser(witnessesArg),
+    new Option(
+      "--quorum <n>",
+      "witnesses whose cosignatures make a checkpoint final (default: a majority of --witnesses)",
+    ).argParser(positive("--quorum")),
+    new Option(
+      "--checkpoint-depth <k>",
+      "depth below the tip of the block each node signs (default 6)",
+    ).argParser(positive("--checkpoint-depth")),
+    new Option("--witness-name <name>", "this node's name in signed notes (default its peer id)"),
   ];
 }

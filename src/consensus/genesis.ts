@@ -30,9 +30,21 @@ export function lastCheckpoint(params: NetworkParams): { height: number; hash: s
  * it), a new block below its height would fork the checkpointed history: refused (`FORK_BEFORE_CHECKPOINT`),
  * as Bitcoin Core refused forks below its last checkpoint. A block at a checkpoint height with another hash
  * is `CHECKPOINT_MISMATCH`, checked with the rest of the context (checkBlockContext).
+ * A `final` checkpoint (one the node's witnesses cosigned, docs/ledger-design.md "Witnessed checkpoints")
+ * has no hash in the params, so it is held by ancestry: a new block at or below its height, or above it on
+ * a branch whose block at that height (`ancestorHash`) is another, is refused the same way.
  */
-export function checkCheckpoint(height: number, hashHex: string, held: { height: number } | undefined): void {
-  if (held && height < held.height) {
+export function checkCheckpoint(
+  height: number,
+  hashHex: string,
+  held: { height: number; hash?: string; final?: boolean } | undefined,
+  ancestorHash?: (height: number) => string | undefined,
+): void {
+  if (!held) return;
+  const forks =
+    height < held.height ||
+    (held.final === true &&
+      (height === held.height || (ancestorHash !== undefined && ancestorHash(held.height) !== held.hash)));
+  if (forks)
     throw new BlockError({ code: "FORK_BEFORE_CHECKPOINT", height, checkpointHeight: held.height }, hashHex);
-  }
 }

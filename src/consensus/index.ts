@@ -10,6 +10,15 @@ export {
   recordIds,
 } from "./block.ts";
 export { bytesEqual, DecodeError, fromHex, toHex } from "./bytes.ts";
+export {
+  CheckpointError,
+  checkpointOrigin,
+  checkQuorum,
+  formatCheckpoint,
+  parseCheckpoint,
+  parseWitnesses,
+  type WitnessCheckpoint,
+} from "./checkpoint.ts";
 export { bitsToTarget, blockWork, decodeBits, targetToBits, targetWork } from "./compact.ts";
 export { type AsertAnchor, anchorFromBlockOne, asertBits, asertTarget, requiredBits } from "./difficulty.ts";
 export { BLOCK_ERROR_PENALTY, BlockError, BlockErrorCode, type BlockErrorData } from "./errors.ts";

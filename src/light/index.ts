@@ -78,3 +78,4 @@ export {
   type SourceVerdict,
   type TrustStatus,
 } from "./types.ts";
+export { verifyWitnessed, type WitnessedResult } from "./witnessed.ts";

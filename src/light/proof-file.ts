@@ -8,7 +8,8 @@
  *     "id": "<record id>", "record": { <the record as JSON> }, "proof": { <format 2> },
  *     "headers": { "from": 98989, "count": 1012, "chain": "<base64 compact chain>",
  *                  "blockOne": "<160 hex: block 1's header>" },
- *     "made": { "at": "<ISO time>", "by": "<node URL>", "tip": { "height", "hash", "chainWork" } } }
+ *     "made": { "at": "<ISO time>", "by": "<node URL>", "tip": { "height", "hash", "chainWork" } },
+ *     "checkpoint": "<optional: the node's cosigned checkpoint, a C2SP signed note (witnessed.ts)>" }
  *
  * `chain` starts `CONTEXT_HEADERS` below the record's block (or at genesis), so the block's own bits and
  * time are checked too; `blockOne` (absent when `from` is 0 or 1) anchors ASERT. The record stays in its
@@ -60,6 +61,12 @@ export interface ProofFile {
   };
   /** When, from which node, and the tip the node reported: for people, not checked. */
   made?: { at: string; by?: string; tip?: { height: number; hash: string; chainWork: string } };
+  /**
+   * Optional (issue 19): the cosigned checkpoint the node held, a C2SP signed note; checked only against a
+   * team's witnesses (witnessed.ts `verifyWitnessed`). Files without it, and readers that ignore it, are
+   * unchanged: the version stays 1.
+   */
+  checkpoint?: string;
 }
 
 /**
@@ -75,6 +82,7 @@ export function buildProofFile(p: {
   headers: readonly Uint8Array[];
   blockOne?: Uint8Array | undefined;
   made?: ProofFile["made"];
+  checkpoint?: string | undefined;
 }): ProofFile {
   if (p.headers.length > MAX_FILE_HEADERS)
     throw new RangeError(`at most ${MAX_FILE_HEADERS} headers in a proof file`);
@@ -90,6 +98,7 @@ export function buildProofFile(p: {
   };
   if (p.from >= 2 && p.blockOne) file.headers.blockOne = toHex(p.blockOne);
   if (p.made) file.made = p.made;
+  if (p.checkpoint !== undefined) file.checkpoint = p.checkpoint;
   return file;
 }
 
@@ -136,7 +145,8 @@ export function readProofFile(value: unknown): ReadProofFile {
     (h["count"] as number) < 1 ||
     (h["count"] as number) > MAX_FILE_HEADERS ||
     typeof h["chain"] !== "string" ||
-    (h["blockOne"] !== undefined && typeof h["blockOne"] !== "string")
+    (h["blockOne"] !== undefined && typeof h["blockOne"] !== "string") ||
+    (value["checkpoint"] !== undefined && typeof value["checkpoint"] !== "string")
   )
     return { kind: "malformed", reason: "fields missing or of the wrong type (see docs/light.md)" };
   return { kind: "file", file: value as unknown as ProofFile };

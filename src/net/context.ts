@@ -103,7 +103,7 @@ function protector(opts: NetworkOptions): { connectionProtector?: ReturnType<typ
 export async function createNode(
   opts: NetworkOptions,
   limits: NetworkLimits,
-  topics: { blocks: string; records: string },
+  topics: { blocks: string; records: string; checkpoints?: string },
   refused: (id: PeerId) => boolean,
   refusedAddress: (ip: string) => boolean = () => false,
 ): Promise<{ node: Libp2p<Services>; gate: InboundGate }> {
@@ -158,7 +158,7 @@ export async function createNode(
           ignoreDuplicatePublishError: true,
           fallbackToFloodsub: false,
           floodPublish: true,
-          allowedTopics: [topics.blocks, topics.records],
+          allowedTopics: [topics.blocks, topics.records, ...(topics.checkpoints ? [topics.checkpoints] : [])],
           heartbeatInterval: limits.gossipHeartbeatMs,
           mcacheLength: GOSSIP_HISTORY,
           D,

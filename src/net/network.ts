@@ -9,6 +9,7 @@ import { BoundedMap } from "../util/bounded.ts";
 import { BLOCKTXN_PROTOCOL, CMPCT_PROTOCOL } from "./compact/codec.ts";
 import { CompactRelay } from "./compact/relay.ts";
 import { createNode, type NetContext, type Services } from "./context.ts";
+import { CosignGossip, checkpointsTopic } from "./gossip/cosign.ts";
 import { BlockGossip } from "./gossip/gossip.ts";
 import { RecordGossip } from "./gossip/records.ts";
 import {
@@ -57,6 +58,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
   private readonly gossip: BlockGossip;
   /** Record gossip, when the node has a mempool. */
   private readonly records: RecordGossip | undefined;
+  /** Checkpoint cosignature gossip, when the node has a witness. */
+  private readonly cosign: CosignGossip | undefined;
   private readonly server: BlockServer;
   private readonly headerServer: HeaderServer;
   private readonly fetcher: BlockFetcher;
@@ -104,6 +107,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       this.compact = new CompactRelay(ctx, this.peers, this.fetcher, modules.mempool);
     this.gossip = new BlockGossip(ctx, this.peers, this.compact);
     if (modules.mempool) this.records = new RecordGossip(ctx, this.peers, modules.mempool, this.recordsTopic);
+    if (modules.witness)
+      this.cosign = new CosignGossip(ctx, this.peers, modules.witness, checkpointsTopic(opts.params));
     this.server = new BlockServer(modules.chain, limits, this.peers);
     this.headerServer = new HeaderServer(modules.chain, limits, this.peers);
     this.sync = new Sync<PeerState>({
@@ -155,7 +160,11 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       const peer = id.toString();
       return (allow !== undefined && !allow.has(peer)) || scores.isBanned(peer) || foreign.has(peer);
     };
-    const topics = { blocks: blocksTopic(opts.params), records: recordsTopic(opts.params) };
+    const topics = {
+      blocks: blocksTopic(opts.params),
+      records: recordsTopic(opts.params),
+      checkpoints: checkpointsTopic(opts.params),
+    };
     const refusedAddress = (ip: string): boolean => scores.isBanned(addressBanKey(ip));
     const { node } = await createNode(opts, limits, topics, refused, refusedAddress);
     if (opts.networkKey || allow)
@@ -200,6 +209,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       pubsub.addEventListener("gossipsub:graft", this.records.onGraft);
       this.mempool?.on("added", this.records.onAdded);
     }
+    this.cosign?.start();
     this.scheduleStatusRound();
     this.peers.dialer.dialAll();
     this.ctx.log.info({ peerId: this.peerId, addrs: this.multiaddrs(), topic: this.topic }, "p2p listening");
@@ -237,6 +247,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       this.node.removeEventListener("peer:identify", this.compact.onIdentify);
       this.off("block:received", this.compact.onReceived);
     }
+    this.cosign?.stop();
     this.node.services.pubsub.removeEventListener("gossipsub:message", this.gossip.onMessage);
     if (this.records) {
       this.mempool?.off("added", this.records.onAdded);

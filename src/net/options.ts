@@ -164,6 +164,17 @@ export interface NetworkModules {
   bans: BanStore;
   /** Pending records: with it the network joins the records topic (gossip/records.ts). */
   mempool?: Mempool;
+  /** The node's witness: with it the network joins the checkpoints topic (gossip/cosign.ts). */
+  witness?: CosignSink;
+}
+
+/** What judges a cosignature (src/witness/witness.ts Witness) and hands out this node's own. */
+export interface CosignSink {
+  receive(
+    data: Uint8Array,
+  ): { verdict: "accept" | "ignore" } | { verdict: "reject"; penalty: number; reason: string };
+  on(event: "publish", fn: (message: Uint8Array) => void): unknown;
+  off(event: "publish", fn: (message: Uint8Array) => void): unknown;
 }
 
 /** A connected peer that completed the status exchange. */

@@ -103,7 +103,12 @@ async function createNetwork(ctx: NetworkContext): Promise<NetworkService> {
       ...(ctx.closed?.networkKey ? { networkKey: ctx.closed.networkKey } : {}),
       ...(ctx.closed?.allowPeers ? { allowPeers: ctx.closed.allowPeers } : {}),
     },
-    { chain: ctx.chain, bans: ctx.store, ...(ctx.mempool ? { mempool: ctx.mempool } : {}) },
+    {
+      chain: ctx.chain,
+      bans: ctx.store,
+      ...(ctx.mempool ? { mempool: ctx.mempool } : {}),
+      ...(ctx.witness ? { witness: ctx.witness } : {}),
+    },
   );
   const { hooks } = ctx;
   net.on("peer:joined", (p) => hooks.onPeer("joined", p.peerId));

@@ -5,16 +5,19 @@ import { join } from "node:path";
 import type { ApiBackend, BackendEvents } from "../api/backend.ts";
 import { ApiError, type MiningView, type P2PInfo, type PeerView, type SyncView } from "../api/schemas.ts";
 import type { ApiServer } from "../api/server.ts";
-import { Chain } from "../chain/chain.ts";
+import type { Chain } from "../chain/chain.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { Mempool, mempoolFile } from "../mempool/index.ts";
-import { LevelStore } from "../store/level.ts";
+import type { LevelStore } from "../store/level.ts";
 import { errorMessage } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
-import { adoptAuthorPolicy } from "./authors.ts";
-import { useNativeCrypto } from "./crypto.ts";
-import { chainDir, defaultWebRoot, loadOrCreateToken, packageVersion } from "./paths.ts";
+import type { Witness } from "../witness/witness.ts";
+import { openChainStore } from "./open.ts";
+import { defaultWebRoot, loadOrCreateToken, packageVersion } from "./paths.ts";
 import type { MinerService, MinerStats, NetworkService, P2POptions, ServiceFactories } from "./services.ts";
+import { openWitness, type WitnessConfig } from "./witness.ts";
+
+export { openChainStore } from "./open.ts";
 
 export interface NodeOptions {
   params: NetworkParams;
@@ -54,39 +57,8 @@ export interface NodeOptions {
   devnetPeers?: string[];
   /** Mempool bounds: bytes (default 64 MiB) and how long a record may wait (default 24 h). */
   mempool?: { maxBytes?: number; expiryMs?: number };
-}
-
-/**
- * Opens the store in `datadir` and the chain on it (closing the store again if the chain cannot open): the
- * first two parts of every node, and all `jbc mine` needs besides a miner (adapters.ts `chainMiner`).
- */
-export async function openChainStore(opts: {
-  params: NetworkParams;
-  datadir: string;
-  logger: Logger;
-  syncWrites?: boolean;
-  now?: () => number;
-}): Promise<{ store: LevelStore; chain: Chain }> {
-  useNativeCrypto(); // every chain a process opens hashes through OpenSSL (docs/architecture.md)
-  const store = await LevelStore.open(chainDir(opts.datadir), opts.params, {
-    sync: opts.syncWrites ?? false,
-  });
-  try {
-    const chain = await Chain.open({
-      params: opts.params,
-      store,
-      logger: opts.logger,
-      ...(opts.now ? { now: opts.now } : {}),
-    });
-    await adoptAuthorPolicy(opts.datadir, opts.params, chain.tip.height).catch(async (err: unknown) => {
-      await chain.close();
-      throw err;
-    });
-    return { store, chain };
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
+  /** Witnessed checkpoints (src/witness, docs/ledger-design.md); a node with P2P always signs its own. */
+  witness?: WitnessConfig;
 }
 
 /** How often blocks held for being too far in the future are retried. */
@@ -113,6 +85,7 @@ export class JbcNode {
   readonly mempool: Mempool;
   private network: NetworkService | undefined;
   private miner: MinerService | undefined;
+  private witness: Witness | undefined;
   private api: ApiServer | undefined;
   private syncState: SyncView = { syncing: false };
   private readonly timers: NodeJS.Timeout[] = [];
@@ -190,6 +163,7 @@ export class JbcNode {
     await this.startApi(createApiServer);
     const modules = given ?? (await import("./adapters.ts")).realServices();
     if (p2p !== false && p2p !== undefined && modules.network) {
+      this.witness = await openWitness({ ...opts, chain, config: opts.witness, logger: log });
       this.network = await modules.network({
         params: opts.params,
         chain,
@@ -201,6 +175,7 @@ export class JbcNode {
         closed: p2p,
         peerKeyPath: join(opts.datadir, "p2p", "peer.key"),
         mempool: this.mempool,
+        witness: this.witness,
         hooks: {
           onPeer: (event, peer, reason) =>
             this.events.emit("peer", { event, peer, ...(reason ? { reason } : {}) }),
@@ -345,6 +320,7 @@ export class JbcNode {
         }
       },
       mining: () => this.miningView(),
+      checkpoint: () => this.witness?.view(),
       startMining: async () => {
         await needMiner().start();
         const v = this.miningView();
@@ -390,6 +366,7 @@ export class JbcNode {
     if (this.api) await step("api", () => this.api!.close());
     if (this.miner) await step("miner", () => this.miner!.close());
     if (this.network) await step("p2p", () => this.network!.stop());
+    this.witness?.stop();
     await step("chain", () => this.chain.close());
     // After the chain's last batch, so no record saved as pending is already in a stored block.
     await step("mempool", () => this.mempool.save());

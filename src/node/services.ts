@@ -1,7 +1,7 @@
 import type { Chain } from "../chain/chain.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import type { Mempool } from "../mempool/index.ts";
-import type { GossipEvent } from "../net/options.ts";
+import type { CosignSink, GossipEvent } from "../net/options.ts";
 import type { NetworkKey } from "../net/private.ts";
 import type { LevelStore } from "../store/level.ts";
 import type { Logger } from "../util/logger.ts";
@@ -68,6 +68,8 @@ export interface NetworkContext {
   hooks: NetworkHooks;
   /** Pending records, gossiped on the records topic. */
   mempool?: Mempool;
+  /** The node's witness: its cosignatures go on the checkpoints topic (src/net/gossip/cosign.ts). */
+  witness?: CosignSink | undefined;
 }
 
 export interface MinerStats {

@@ -12,6 +12,7 @@ import type { NetworkParams } from "../../src/consensus/params.ts";
 import type { BlockRecord } from "../../src/consensus/records.ts";
 import type { Mempool } from "../../src/mempool/index.ts";
 import { type NetworkKey, type NetworkLimits, P2PNetwork } from "../../src/net/index.ts";
+import type { CosignSink } from "../../src/net/options.ts";
 import { LevelStore } from "../../src/store/level.ts";
 import { type Logger, silentLogger } from "../../src/util/logger.ts";
 import { makeChain } from "./blocks.ts";
@@ -134,6 +135,8 @@ export interface NodeOptions {
   allowPeers?: string[];
   /** Compact block relay (default on). */
   compactBlocks?: boolean;
+  /** Builds the node's witness on its chain: the network then joins the checkpoints topic. */
+  witness?: (chain: Chain) => CosignSink;
 }
 
 /** A started P2PNetwork on 127.0.0.1, ephemeral port, with its own chain in a temporary directory. */
@@ -150,7 +153,12 @@ export async function startNode(params: NetworkParams, opts: NodeOptions = {}): 
       ...(opts.allowPeers ? { allowPeers: opts.allowPeers } : {}),
       ...(opts.compactBlocks === false ? { compactBlocks: false } : {}),
     },
-    { chain: tc.chain, bans: tc.store, ...(opts.mempool ? { mempool: opts.mempool } : {}) },
+    {
+      chain: tc.chain,
+      bans: tc.store,
+      ...(opts.mempool ? { mempool: opts.mempool } : {}),
+      ...(opts.witness ? { witness: opts.witness(tc.chain) } : {}),
+    },
   );
   await net.start();
   return {

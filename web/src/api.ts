@@ -86,6 +86,8 @@ export const api = {
     getJson(`${routes.getRecords.path}${query(q)}`, routes.getRecords.response),
   mempool: (q: { limit?: number; after?: string }) =>
     getJson(`${routes.getMempool.path}${query(q)}`, routes.getMempool.response),
+  /** The latest witnessed checkpoint and its cosigners (503 on a node without a witness). */
+  checkpoint: () => getJson(routes.getCheckpoint.path, routes.getCheckpoint.response),
   /** Network parameters the charts need (target block time). */
   explorerInfo: () => getJson(explorerRoutes.getExplorerInfo.path, ExplorerInfo),
   /** Every node of the devnet and how its tip relates to this node's chain. */

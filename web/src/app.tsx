@@ -5,6 +5,7 @@ import { Link, useRoute } from "./router.tsx";
 import { type ExplorerState, useExplorer, useNow } from "./state.ts";
 import { BlockPage } from "./views/block.tsx";
 import { ChainList } from "./views/chain.tsx";
+import { CheckpointPanel } from "./views/checkpoint.tsx";
 import { DifficultyView } from "./views/difficulty.tsx";
 import { ForkView, ReorgBanner } from "./views/forks.tsx";
 import { LightBanner, LightPanel, TipMark } from "./views/light.tsx";
@@ -85,6 +86,7 @@ function Home(props: { s: ExplorerState; now: number }) {
           <PendingPanel s={s} />
           <Race s={s} />
           <PeersView s={s} />
+          <CheckpointPanel />
         </div>
         <DifficultyView s={s} />
       </div>

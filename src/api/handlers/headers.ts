@@ -4,6 +4,7 @@ import { encodeHeader, HEADER_SIZE } from "../../consensus/header.ts";
 import type { ApiBackend } from "../backend.ts";
 import type { GroupHandlers } from "../handler.ts";
 import { MAX_HEADERS_PER_REQUEST } from "../headers.ts";
+import { ApiError } from "../schemas.ts";
 
 /**
  * The headers group: main-chain headers by height, as JSON or raw bytes, for light clients. Read from the
@@ -35,7 +36,10 @@ function wantsBytes(accept: string | undefined): boolean {
 }
 
 /** Handlers of the headers group's routes; they read the block tree only. */
-export function getHeadersApi({ chain }: Pick<ApiBackend, "chain">): GroupHandlers<"headers"> {
+export function getHeadersApi({
+  chain,
+  checkpoint,
+}: Pick<ApiBackend, "chain" | "checkpoint">): GroupHandlers<"headers"> {
   const raw = (from: number, count: number): Buffer => {
     const bytes = concatHeaders(mainHeaders(chain, from, count));
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -54,6 +58,18 @@ export function getHeadersApi({ chain }: Pick<ApiBackend, "chain">): GroupHandle
         from,
         headers: mainHeaders(chain, from, count).map(toHex),
       };
+    },
+
+    getCheckpoint: async ({ req, reply }) => {
+      const view = checkpoint?.();
+      if (!view) throw new ApiError(503, "WITNESS_UNAVAILABLE", "this node signs no checkpoints (no P2P)");
+      const accept = req.headers.accept ?? "";
+      if (accept.includes("text/plain") && !accept.includes("application/json")) {
+        if (!view.latest)
+          throw new ApiError(404, "NOT_FOUND", "no checkpoint yet: the chain is shorter than k");
+        return reply.type("text/plain; charset=utf-8").send(view.latest.note);
+      }
+      return view;
     },
 
     getRawHeaders: async ({ query, reply }) => {

@@ -4,7 +4,7 @@ import { withConfig } from "../config.ts";
 import { networkOption } from "../network-option.ts";
 import { collect, intArg, logLevelArg, minerNameArg, portArg } from "../options.ts";
 import type { NodeCommandOptions } from "../run-node.ts";
-import { closedNetworkOptions } from "../team-options.ts";
+import { closedNetworkOptions, witnessOptions } from "../team-options.ts";
 
 const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -100,7 +100,7 @@ export function nodeCommand(): Command {
       const { runNode } = await import("../run-node.ts");
       await runNode(o);
     });
-  for (const opt of closedNetworkOptions()) cmd.addOption(opt);
+  for (const opt of [...closedNetworkOptions(), ...witnessOptions()]) cmd.addOption(opt);
   cmd.option(
     "--authors <file>",
     "signed author policy (`jbc authors sign`): only its keys may write records",

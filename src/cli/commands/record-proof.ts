@@ -8,6 +8,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import type { RecordDetail } from "../../api/schemas.ts";
 import { fromHex } from "../../consensus/bytes.ts";
 import { blockWork } from "../../consensus/compact.ts";
+import type { NoteVerifier } from "../../consensus/note.ts";
 import { getNetwork, type NetworkParams } from "../../consensus/params.ts";
 import { type RecordProof, verifyRecordProof } from "../../consensus/proof.ts";
 import { encodeRecord } from "../../consensus/records.ts";
@@ -26,6 +27,7 @@ import {
   splitHeaders,
   verifyProofFile,
 } from "../../light/index.ts";
+import { verifyWitnessed, type WitnessedResult } from "../../light/witnessed.ts";
 import { recordFromJson } from "../../mempool/json.ts";
 import { useNativeCrypto } from "../../node/crypto.ts";
 import { formatHashRate } from "../../util/format.ts";
@@ -43,6 +45,7 @@ import {
   saveState,
   syncUrls,
 } from "./light.ts";
+import { fetchCheckpointNote, printWitnessed } from "./record-witness.ts";
 
 /** One core of jbc's native miner (docs/benchmarks.md): what forging work costs, for people. */
 const REFERENCE_HASH_RATE = 25e6;
@@ -94,6 +97,7 @@ export async function saveProofFile(
     headers.push(...got);
   }
   const blockOne = from >= 2 ? await src.headers(1, 1) : undefined;
+  const checkpoint = await fetchCheckpointNote(url, height, from + headers.length - 1);
   const proofFile = buildProofFile({
     params,
     id: r.id,
@@ -102,6 +106,7 @@ export async function saveProofFile(
     from,
     headers,
     blockOne,
+    checkpoint,
     made: {
       at: new Date().toISOString(),
       by: src.name,
@@ -132,6 +137,9 @@ export interface VerifyOptions {
   network: NetworkParams;
   confirmations: number;
   minWork: bigint;
+  /** A team's witnesses and quorum: the record must be below a checkpoint they cosigned (offline). */
+  witnesses?: NoteVerifier[];
+  quorum?: number;
 }
 
 /** What the file shows on its own: the proof checked, and the work it carries. */
@@ -145,6 +153,8 @@ interface Offline {
   segment?: Extract<SegmentResult, { ok: true }>["client"];
   /** The position proof's header, for a file without headers. */
   header: Uint8Array;
+  /** The witnessed check of a file with headers (src/light/witnessed.ts). */
+  witnessed?: (witnesses: readonly NoteVerifier[], quorum: number) => WitnessedResult;
 }
 
 /** Reads and checks the file offline, printing what it shows; undefined when it is invalid. */
@@ -184,6 +194,7 @@ async function checkOffline(
       workOnTop: res.workOnTop,
       segment: res.segment,
       header: fromHex(proof.header),
+      witnessed: (w, q) => verifyWitnessed(params, read.file, res, w, q),
     };
   }
   const p = verifyRecordProof(proof, bytes, { powLimit: params.powLimit });
@@ -287,6 +298,13 @@ export async function verify(file: string, o: VerifyOptions, cmd: Command): Prom
   const off = await checkOffline(file, cmd, log);
   if (!off) return LIGHT_EXIT.FAILED;
   const urls = o.url ?? [];
+  if (o.witnesses && !printWitnessed(off.witnessed, { ...o, witnesses: o.witnesses }, log))
+    return LIGHT_EXIT.FAILED;
+  if (urls.length === 0 && o.state === undefined && o.witnesses) {
+    const r = requirement(o, off.confirmations, off.workOnTop, "offline, in the file");
+    log(r.line);
+    return r.ok ? 0 : LIGHT_EXIT.FAILED;
+  }
   if (urls.length === 0 && o.state === undefined) {
     const seconds = Number(off.workOnTop) / REFERENCE_HASH_RATE;
     log(

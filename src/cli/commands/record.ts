@@ -7,6 +7,7 @@ import { recordToJson } from "../../mempool/json.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { networkOption } from "../network-option.ts";
 import { collect, intArg } from "../options.ts";
+import { witnessesArg } from "../team-options.ts";
 import { readKeyFile } from "./keygen.ts";
 import { LIGHT_EXIT } from "./light.ts";
 import { saveProofFile, type VerifyOptions, verify, workArg } from "./record-proof.ts";
@@ -106,6 +107,21 @@ async function list(o: {
 }
 
 /** `jbc record ...`: submit, find, list and prove records. */
+/** `jbc record verify --witnesses FILE` (docs/light.md, "Witnessed proof files"). */
+function verifyWitnessesOption(): Option {
+  return new Option(
+    "--witnesses <file>",
+    "a team's witnesses (verifier keys, one a line): the record must be below a checkpoint they cosigned, checked offline",
+  ).argParser(witnessesArg);
+}
+
+/** `jbc record verify --quorum N`. */
+function verifyQuorumOption(): Option {
+  return new Option("--quorum <n>", "witnesses that must have cosigned (default: a majority)").argParser(
+    intArg(1, 1000),
+  );
+}
+
 export function recordCommand(): Command {
   const record = new Command("record").description("submit, find and prove records");
   record
@@ -160,6 +176,8 @@ export function recordCommand(): Command {
     )
     .option("--url <url>", "check the headers of this node too (repeat for several nodes)", collect)
     .option("--state <file>", "use and update this light client state (jbc headers sync)")
+    .addOption(verifyWitnessesOption())
+    .addOption(verifyQuorumOption())
     .addOption(networkOption())
     .option(
       "--confirmations <n>",

@@ -1,0 +1,306 @@
+/**
+ * A node's witness (docs/ledger-design.md, "Witnessed checkpoints"): it signs the block at depth k below
+ * its tip as a C2SP checkpoint note with its key, gossips the signature, collects the other nodes'
+ * signatures of checkpoints on its own main chain, and, when the configured witnesses' quorum has signed
+ * one, holds it as final in the chain (ChainFinality): the node never reorganises below it again. A
+ * witness's valid signature of another block at a height it holds is reported as an equivocation, with
+ * both notes; a block refused for forking below the final checkpoint is reported too.
+ *
+ * It decides nothing about blocks: the chain's one check (FORK_BEFORE_CHECKPOINT) does. Memory is bounded:
+ * MAX_HEIGHTS checkpoints, MAX_SIGNERS signers each, MAX_REPORTS reports of each kind.
+ */
+import { EventEmitter } from "node:events";
+import type { ChainEventSource, ChainFinality, ChainReader } from "../chain/interfaces.ts";
+import { checkpointOrigin, formatCheckpoint, type WitnessCheckpoint } from "../consensus/checkpoint.ts";
+import {
+  formatNote,
+  formatVerifierKey,
+  type NoteSignature,
+  type NoteSigner,
+  type NoteVerifier,
+  sameVerifier,
+  signNoteText,
+} from "../consensus/note.ts";
+import type { NetworkParams } from "../consensus/params.ts";
+import type { Logger } from "../util/logger.ts";
+import { type Cosignature, CosignError, decodeCosignature, encodeCosignature } from "./message.ts";
+
+/** Checkpoints (heights) remembered with their signatures. */
+const MAX_HEIGHTS = 64;
+/** Signers kept per checkpoint: every configured witness, and this many others. */
+const MAX_SIGNERS = 32;
+/** Equivocations and refused forks kept for the API. */
+const MAX_REPORTS = 32;
+/** Penalty for a cosignature that does not verify or does not parse (a peer relays only what it checked). */
+export const FORGED_COSIGN_PENALTY = 100;
+
+export interface WitnessOptions {
+  params: NetworkParams;
+  chain: ChainReader & ChainEventSource & ChainFinality;
+  signer: NoteSigner;
+  /** The configured witnesses (`--witnesses FILE`); empty: sign and exchange, never finalize. */
+  witnesses: readonly NoteVerifier[];
+  /** Distinct witnesses whose signatures make a checkpoint final (`--quorum`). */
+  quorum: number;
+  /** Depth below the tip of the block signed (k; default 6). */
+  depth?: number;
+  logger: Logger;
+  /** Wall clock in ms (tests). */
+  now?: () => number;
+}
+
+interface Held {
+  checkpoint: WitnessCheckpoint;
+  text: string;
+  sigs: Map<string, { verifier: NoteVerifier; signature: NoteSignature; witness: boolean }>;
+}
+
+export interface Equivocation {
+  at: string;
+  height: number;
+  witness: string;
+  /** The note this node holds at that height, with its signatures. */
+  held: { hash: string; note: string };
+  /** The conflicting note, with the witness's signature. */
+  conflicting: { hash: string; note: string };
+}
+
+export interface RefusedFork {
+  at: string;
+  hash: string;
+  finalHeight: number;
+}
+
+/** What a gossiped cosignature earned: relay it, drop it, or drop it and penalise the sender. */
+export type CosignVerdict =
+  | { verdict: "accept" | "ignore" }
+  | { verdict: "reject"; penalty: number; reason: string };
+
+export interface WitnessEvents {
+  /** A cosignature to gossip (this node's own). */
+  publish: [message: Uint8Array];
+  final: [event: { height: number; hash: string; note: string; cosigners: string[] }];
+  equivocation: [event: Equivocation];
+  refused: [event: RefusedFork];
+  /** Every signature stored on a checkpoint (this node's and peers'), for timing. */
+  cosigned: [event: { height: number; signer: string; count: number; quorum: boolean }];
+}
+
+export class Witness extends EventEmitter<WitnessEvents> {
+  readonly origin: string;
+  readonly depth: number;
+  private readonly held = new Map<number, Held>();
+  private lastSigned = -1;
+  private final: { height: number; hash: string; note: string; cosigners: string[] } | undefined;
+  readonly equivocations: Equivocation[] = [];
+  readonly refusedForks: RefusedFork[] = [];
+  /** Counters for /metrics. */
+  readonly counts = { signed: 0, received: 0, forged: 0, equivocations: 0, refusedForks: 0, finalized: 0 };
+  private readonly now: () => number;
+
+  constructor(private readonly opts: WitnessOptions) {
+    super();
+    this.origin = checkpointOrigin(opts.params);
+    this.depth = opts.depth ?? 6;
+    this.now = opts.now ?? Date.now;
+    if (opts.witnesses.length > 0 && (opts.quorum < 1 || opts.quorum > opts.witnesses.length))
+      throw new RangeError(`quorum ${opts.quorum} of ${opts.witnesses.length} witnesses`);
+  }
+
+  /** This node's verifier key (the line a team puts in its witnesses file). */
+  get vkey(): string {
+    return formatVerifierKey(this.opts.signer.name, this.opts.signer.publicKey);
+  }
+
+  /** Follows the chain: signs at every new tip, reports refused forks. */
+  start(): void {
+    this.opts.chain.on("tip", this.onTip);
+    this.opts.chain.on("invalid", this.onInvalid);
+    this.onTip();
+  }
+
+  stop(): void {
+    this.opts.chain.off("tip", this.onTip);
+    this.opts.chain.off("invalid", this.onInvalid);
+  }
+
+  /** Signs the block at depth k below the tip when it is higher than the last one signed. */
+  private readonly onTip = (): void => {
+    const { chain, signer } = this.opts;
+    const height = chain.height - this.depth;
+    if (height < 1 || height <= this.lastSigned) return;
+    const e = chain.getEntryAt(height);
+    if (!e) return;
+    const checkpoint = { origin: this.origin, height, hash: e.hash, chainWork: e.chainWork };
+    const text = formatCheckpoint(checkpoint);
+    const signature = signNoteText(text, signer);
+    this.lastSigned = height;
+    this.counts.signed++;
+    this.store({ verifier: signer, text, checkpoint, signature });
+    this.emit("publish", encodeCosignature(signer, text, signature));
+  };
+
+  private readonly onInvalid = (e: { hash: string; code: string }): void => {
+    const final = this.opts.chain.finalCheckpoint;
+    if (e.code !== "FORK_BEFORE_CHECKPOINT" || !final) return;
+    const report = { at: new Date(this.now()).toISOString(), hash: e.hash, finalHeight: final.height };
+    this.counts.refusedForks++;
+    push(this.refusedForks, report);
+    this.opts.logger.warn(report, "refused a branch that forks below the witnessed final checkpoint");
+    this.emit("refused", report);
+  };
+
+  /** Judges a gossiped cosignature: stored when it is for this node's main chain. Never throws. */
+  receive(data: Uint8Array): CosignVerdict {
+    let c: Cosignature;
+    try {
+      c = decodeCosignature(data);
+    } catch (err) {
+      if (!(err instanceof CosignError)) throw err;
+      this.counts.forged++;
+      return {
+        verdict: "reject",
+        penalty: FORGED_COSIGN_PENALTY,
+        reason: `cosignature ${err.code}: ${err.message}`,
+      };
+    }
+    this.counts.received++;
+    const { checkpoint } = c;
+    if (checkpoint.origin !== this.origin) return { verdict: "ignore" };
+    const witness = this.isWitness(c.verifier);
+    const mine = this.opts.chain.getEntryAt(checkpoint.height);
+    if (mine?.hash === checkpoint.hash) {
+      if (mine.chainWork !== checkpoint.chainWork)
+        return { verdict: "reject", penalty: FORGED_COSIGN_PENALTY, reason: "cosignature: wrong chain work" };
+      return this.store(c) ? { verdict: "accept" } : { verdict: "ignore" };
+    }
+    const h = this.held.get(checkpoint.height);
+    if (witness && h && h.checkpoint.hash !== checkpoint.hash) this.equivocation(c, h);
+    // Not on this node's chain (yet, or at all): not relayed, not penalised.
+    return { verdict: "ignore" };
+  }
+
+  private isWitness(v: NoteVerifier): boolean {
+    return this.opts.witnesses.some((w) => sameVerifier(w, v));
+  }
+
+  /** Adds a checked signature of a main-chain checkpoint; returns whether it was new. Checks the quorum. */
+  private store(c: Cosignature): boolean {
+    const { height } = c.checkpoint;
+    let h = this.held.get(height);
+    if (h && h.checkpoint.hash !== c.checkpoint.hash) {
+      // This node's chain moved (a reorg above the final checkpoint): the old checkpoint is gone.
+      this.held.delete(height);
+      h = undefined;
+    }
+    if (!h) {
+      h = { checkpoint: c.checkpoint, text: c.text, sigs: new Map() };
+      this.held.set(height, h);
+      for (const old of [...this.held.keys()].sort((a, b) => a - b).slice(0, -MAX_HEIGHTS))
+        this.held.delete(old);
+    }
+    const key = `${c.verifier.name}+${c.verifier.keyId}`;
+    if (h.sigs.has(key)) return false;
+    const witness = this.isWitness(c.verifier);
+    if (!witness && h.sigs.size >= this.opts.witnesses.length + MAX_SIGNERS) return false;
+    h.sigs.set(key, { verifier: c.verifier, signature: c.signature, witness });
+    const count = [...h.sigs.values()].filter((s) => s.witness).length;
+    const quorum = this.opts.witnesses.length > 0 && count >= this.opts.quorum;
+    this.emit("cosigned", { height, signer: c.verifier.name, count, quorum });
+    if (quorum && (!this.final || height > this.final.height)) void this.finalize(h);
+    return true;
+  }
+
+  /** Holds a quorum checkpoint as final in the chain, then announces it. */
+  private async finalize(h: Held): Promise<void> {
+    const { height, hash } = h.checkpoint;
+    const cosigners = [...h.sigs.values()].filter((s) => s.witness).map((s) => s.verifier.name);
+    const note = this.noteOf(h, true);
+    if (this.final && height <= this.final.height) return;
+    this.final = { height, hash, note, cosigners };
+    if (!(await this.opts.chain.finalize({ height, hash }))) return;
+    this.counts.finalized++;
+    this.opts.logger.info({ height, hash, cosigners }, "checkpoint final: cosigned by the witnesses' quorum");
+    this.emit("final", { height, hash, note, cosigners });
+  }
+
+  /** Holds a stored quorum note again (at startup); returns whether the chain took it. */
+  async restore(note: { height: number; hash: string; note: string; cosigners: string[] }): Promise<boolean> {
+    if (!(await this.opts.chain.finalize({ height: note.height, hash: note.hash }))) return false;
+    this.final = note;
+    return true;
+  }
+
+  private equivocation(c: Cosignature, h: Held): void {
+    const conflicting = formatNote({ text: c.text, signatures: [c.signature] });
+    const report: Equivocation = {
+      at: new Date(this.now()).toISOString(),
+      height: c.checkpoint.height,
+      witness: c.verifier.name,
+      held: { hash: h.checkpoint.hash, note: this.noteOf(h, false) },
+      conflicting: { hash: c.checkpoint.hash, note: conflicting },
+    };
+    if (this.equivocations.some((e) => e.witness === report.witness && e.conflicting.note === conflicting))
+      return;
+    this.counts.equivocations++;
+    push(this.equivocations, report);
+    this.opts.logger.warn(report, "equivocation: a witness signed a conflicting checkpoint");
+    this.emit("equivocation", report);
+  }
+
+  /** A held checkpoint's note: its witnesses' signatures only, or every signature held. */
+  private noteOf(h: Held, witnessesOnly: boolean): string {
+    const sigs = [...h.sigs.values()].filter((s) => !witnessesOnly || s.witness).map((s) => s.signature);
+    return formatNote({ text: h.text, signatures: sigs.slice(0, 100) });
+  }
+
+  /** The latest checkpoint held (with every signature), and the final one. */
+  view(): WitnessView {
+    const top = Math.max(-1, ...this.held.keys());
+    const h = this.held.get(top);
+    const latest = h && {
+      height: h.checkpoint.height,
+      hash: h.checkpoint.hash,
+      chainWork: h.checkpoint.chainWork.toString(),
+      note: this.noteOf(h, false),
+      signers: [...h.sigs.values()].map((s) => ({ name: s.verifier.name, witness: s.witness })),
+    };
+    return {
+      origin: this.origin,
+      depth: this.depth,
+      quorum: this.opts.witnesses.length > 0 ? this.opts.quorum : 0,
+      self: { name: this.opts.signer.name, vkey: this.vkey },
+      witnesses: this.opts.witnesses.map((w) => formatVerifierKey(w.name, w.publicKey)),
+      latest: latest ?? null,
+      final: this.final ?? null,
+      equivocations: [...this.equivocations],
+      refusedForks: [...this.refusedForks],
+      counts: { ...this.counts },
+    };
+  }
+}
+
+/** What GET /api/checkpoint answers in JSON. */
+export interface WitnessView {
+  origin: string;
+  depth: number;
+  quorum: number;
+  self: { name: string; vkey: string };
+  witnesses: string[];
+  latest: {
+    height: number;
+    hash: string;
+    chainWork: string;
+    note: string;
+    signers: Array<{ name: string; witness: boolean }>;
+  } | null;
+  final: { height: number; hash: string; note: string; cosigners: string[] } | null;
+  equivocations: Equivocation[];
+  refusedForks: RefusedFork[];
+  counts: Witness["counts"];
+}
+
+function push<T>(list: T[], item: T): void {
+  list.push(item);
+  if (list.length > MAX_REPORTS) list.shift();
+}
