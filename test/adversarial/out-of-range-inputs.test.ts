@@ -163,7 +163,7 @@ const RUNS = Number(process.env["JBC_FUZZ_RUNS"] ?? 80);
 
 /** Refusals a busy or partial node gives by design (docs/api.md, "Errors"). */
 const EXPECTED_503 =
-  /P2P_DISABLED|MINING_UNAVAILABLE|P2P_STARTING|MEMPOOL_FULL|TOO_MANY_DOWNLOADS|TOO_MANY_STREAMS|BUSY|NOT_READY|RECORDS_UNAVAILABLE/;
+  /P2P_DISABLED|MINING_UNAVAILABLE|P2P_STARTING|MEMPOOL_FULL|TOO_MANY_DOWNLOADS|TOO_MANY_STREAMS|BUSY|NOT_READY|RECORDS_UNAVAILABLE|WITNESS_UNAVAILABLE/;
 
 interface Operation {
   parameters?: Array<{ name: string; in: "path" | "query"; required?: boolean; schema: JsonSchema }>;
