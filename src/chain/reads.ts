@@ -112,7 +112,13 @@ export abstract class ChainReads
    * as processBlock checks a header, keeping nothing: the entries that passed, and the first error.
    */
   checkHeaders(parent: ChainEntry, headers: readonly Uint8Array[]): HeaderRun {
-    return checkHeaderRun({ tree: this.tree, params: this.params, now: this.now() }, parent, headers);
+    const run = checkHeaderRun({ tree: this.tree, params: this.params, now: this.now() }, parent, headers);
+    // A header refused here is a block refused before its body was asked for: it is reported as processBlock
+    // reports one (the witness's refused-fork report and the refusal metrics listen to `invalid`).
+    const refused = run.error?.error;
+    if (refused)
+      this.emit("invalid", { hash: refused.hash ?? "", code: refused.code, penalty: refused.penalty });
+    return run;
   }
 
   nextBlockContext(now = this.now()): NextBlockContext {
