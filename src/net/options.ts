@@ -216,7 +216,8 @@ export interface NetworkEvents {
 }
 
 export interface GossipEvent {
-  topic: "blocks" | "records";
+  /** "cmpct": compact block announcements (pushed streams, not a gossipsub topic; docs/protocol.md). */
+  topic: "blocks" | "records" | "cmpct";
   direction: "in" | "out";
   /** For `in`: what gossipsub was told. */
   verdict?: "accept" | "ignore" | "reject";

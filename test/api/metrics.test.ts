@@ -183,9 +183,10 @@ test("gossip and template metrics move: a miner's templates and published blocks
     const m = await scrapeOf(miner);
     const p = await scrapeOf(peer);
     assert.ok((sample(m, "jbc_mining_templates_total") ?? 0) >= 3, "a template per tip at least");
-    assert.ok((sample(m, 'jbc_gossip_messages_total{topic="blocks",direction="out",verdict=""}') ?? 0) >= 3);
+    // Two jbc nodes relay blocks as compact blocks (docs/protocol.md), counted under topic "cmpct".
+    assert.ok((sample(m, 'jbc_gossip_messages_total{topic="cmpct",direction="out",verdict=""}') ?? 0) >= 3);
     assert.ok(
-      (sample(p, 'jbc_gossip_messages_total{topic="blocks",direction="in",verdict="accept"}') ?? 0) >= 1,
+      (sample(p, 'jbc_gossip_messages_total{topic="cmpct",direction="in",verdict="accept"}') ?? 0) >= 1,
     );
     assert.equal(sample(p, "jbc_mining_templates_total"), 0);
   } finally {

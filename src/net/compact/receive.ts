@@ -150,12 +150,21 @@ export class CompactReceiver {
     try {
       r = await this.ctx.chain.processBlock(raw, { source: from });
     } catch (err) {
+      const code = err instanceof BlockError || err instanceof ChainError ? err.code : undefined;
+      this.ctx.events.emit("gossip", {
+        topic: "cmpct",
+        direction: "in",
+        verdict: "reject",
+        ...(code ? { code } : {}),
+      });
       if (err instanceof ChainError)
         await this.peers.penalize(from, err.penalty, `compact block: ${err.code}`);
       else if (err instanceof BlockError) await this.peers.penalizeError(from, err, "compact block");
       else this.ctx.log.debug({ peer: from, err: errorMessage(err) }, "compact block not processed");
       return "refused";
     }
+    // Counted with the gossip topics' messages (jbc_gossip_messages_total, topic "cmpct").
+    this.ctx.events.emit("gossip", { topic: "cmpct", direction: "in", verdict: "accept" });
     if (r.status !== "duplicate") this.ctx.events.emit("block:received", { hash: r.hash, from });
     if (r.status === "main") {
       this.peers.sawTip(from, r.hash);

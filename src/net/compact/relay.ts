@@ -123,6 +123,8 @@ export class CompactRelay {
         void this.send(p.id, header);
       }
     }
+    // One announcement per block, counted as a gossip topic's publication is (topic "cmpct").
+    if (compact || header) this.ctx.events.emit("gossip", { topic: "cmpct", direction: "out" });
   }
 
   /** The CMPCTBLOCK announcement of a block, built once per block. */
