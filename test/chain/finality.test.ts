@@ -1,7 +1,8 @@
 /**
  * Finality (witnessed checkpoints): once the tree holds a final checkpoint, a heavier branch that forks
  * below it is refused block by block (FORK_BEFORE_CHECKPOINT), including a side branch the node knew
- * before; without it the same branch reorganises the node.
+ * before; without it the same branch reorganises the node. The attack's blocks come as a sync delivers them
+ * (asked for): offered unasked, a branch this far below the tip would be kept as headers only.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -9,6 +10,8 @@ import { BlockError } from "../../src/consensus/errors.ts";
 import { regtest } from "../../src/consensus/params.ts";
 import { blockHash, makeChain } from "../helpers/blocks.ts";
 import { openHarness } from "../helpers/chain.ts";
+
+const ASKED = { requested: true } as const;
 
 describe("final checkpoint", () => {
   const main = makeChain(regtest, 10, { miner: "team" });
@@ -19,7 +22,7 @@ describe("final checkpoint", () => {
     const h = await openHarness(regtest);
     try {
       for (const b of main.slice(1)) await h.chain.processBlock(b);
-      for (const b of attack) await h.chain.processBlock(b);
+      for (const b of attack) await h.chain.processBlock(b, ASKED);
       assert.equal(h.chain.tip.hash, blockHash(attack[attack.length - 1]!));
     } finally {
       await h.dispose();
@@ -31,8 +34,8 @@ describe("final checkpoint", () => {
     try {
       for (const b of main.slice(1)) await h.chain.processBlock(b);
       // The first side blocks (heights 4 and 5) were known before finality: stored as side blocks.
-      await h.chain.processBlock(attack[0]!);
-      await h.chain.processBlock(attack[1]!);
+      await h.chain.processBlock(attack[0]!, ASKED);
+      await h.chain.processBlock(attack[1]!, ASKED);
       assert.equal(await h.chain.finalize({ height: 6, hash: blockHash(main[6]!) }), true);
       assert.equal(await h.chain.finalize({ height: 5, hash: blockHash(main[5]!) }), false, "never lowered");
       assert.equal(await h.chain.finalize({ height: 8, hash: blockHash(attack[4]!) }), false, "not main");
@@ -40,7 +43,7 @@ describe("final checkpoint", () => {
       // The first block above the side blocks is refused; its descendants follow a refused parent.
       const codes: string[] = [];
       for (const b of attack.slice(2)) {
-        await assert.rejects(h.chain.processBlock(b), (err: unknown) => {
+        await assert.rejects(h.chain.processBlock(b, ASKED), (err: unknown) => {
           assert.ok(err instanceof BlockError);
           codes.push(err.code);
           return true;
