@@ -98,11 +98,11 @@ async function attackRun(
   await Promise.all([...team, attacker].map((n) => n.start()));
   try {
     await meshed(team, 2);
-    for (let i = 0; i < FORK_HEIGHT; i++) await lab.mineOn(team[i % 3]!);
+    for (let i = 0; i < FORK_HEIGHT; i++) await lab.mineOn(team[0]!);
     const fork = await converged(team);
-    await copyChain(team[0]!, attacker, FORK_HEIGHT);
+    const times = await copyChain(team[0]!, attacker, FORK_HEIGHT);
     lab.say(`${tag}: team of 3 and an attacker share ${fork.height} blocks; the attacker goes private`);
-    return await mineAndRelease(lab, team, attacker, o, problems);
+    return await mineAndRelease(lab, team, attacker, times, o, problems);
   } finally {
     await Promise.all([...team, attacker].map((n) => n.stop(5_000).catch(() => n.kill())));
   }
@@ -113,6 +113,7 @@ async function mineAndRelease(
   lab: Lab,
   team: LabNode[],
   attacker: LabNode,
+  times: number[],
   o: { witnesses: boolean; seconds: number; interval: number; records: number },
   problems: string[],
 ): Promise<Outcome> {
@@ -121,9 +122,8 @@ async function mineAndRelease(
   const watch = new LedgerWatch(team, (_n, e) => {
     if (e.event === "reorg") reorgDepth = Math.max(reorgDepth, (e.data as { depth?: number }).depth ?? 0);
   });
-  const forkTime = (await attacker.api.status()).tip.time;
   const teamMiner = scheduleMining(lab, o.interval, () => team, { records: true });
-  const attackMiner = minePrivately(lab, attacker, o.interval / ADVANTAGE, forkTime);
+  const attackMiner = minePrivately(lab, attacker, o.interval / ADVANTAGE, times);
   const ids: string[] = [];
   const spacing = (0.7 * o.seconds * 1000) / o.records;
   const end = Date.now() + o.seconds * 1000;
@@ -140,7 +140,7 @@ async function mineAndRelease(
     await lab.mineOn(team[0]!, { records: true });
     await sleep(300);
   }
-  for (let i = 0; i < DEPTH + 1; i++) await lab.mineOn(team[i % 3]!);
+  for (let i = 0; i < DEPTH + 1; i++) await lab.mineOn(team[0]!);
   const attacked = await attackMiner.stop();
   const teamTip = await converged(team, 30_000);
   const confirmed = ids.filter((id) => watch.confirmedOnAll(team, [id]));
