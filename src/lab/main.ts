@@ -68,7 +68,7 @@ function labProgram(): Command {
     .option("--record-bytes <n>", "late-joiner: data bytes per block", intArg(0, 60_000))
     .option(
       "--records <n>",
-      "partition: ledger records submitted to each half during the split",
+      "partition: ledger records submitted to each half during the split; rewrite: records to the team",
       intArg(1, 1000),
     )
     .option("--keep-logs <dir>", "copy every node's log to <dir> before the cleanup")

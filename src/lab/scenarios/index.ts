@@ -13,6 +13,7 @@ import { partition } from "./partition.ts";
 import { propagation } from "./propagation.ts";
 import { relayCheck } from "./relay.ts";
 import { remoteApi } from "./remote-api.ts";
+import { rewrite } from "./rewrite.ts";
 
 export type { Scenario, ScenarioOptions, ScenarioResult } from "./common.ts";
 
@@ -26,4 +27,5 @@ export const scenarios: Record<string, Scenario> = {
   churn,
   lockout,
   closed: closedNetwork,
+  rewrite,
 };
