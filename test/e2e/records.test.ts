@@ -180,12 +180,17 @@ describe("records across real nodes", { timeout: 180_000 }, () => {
     await waitFor(() => events.some((e) => e.event === "hello"), { what: "the event stream" });
     const forkHeight = (await n.api.status()).tip.height;
     const ack = await n.api.submitRecords({ data: "exactly once" });
-    await n.api.startMining();
+    // Branch A: one block carrying the record, on the tip (a mining burst here could be hundreds of
+    // blocks long, and B, posted over HTTP, must stay within the API's share of held headers).
+    const pending = recordFromJson((await n.api.record(ack.id)).record);
+    assert.ok(pending.ok, "the pending record reads back");
+    const tip0 = decodeBlock(await n.api.rawBlock((await n.api.status()).tip.hash));
+    const a1 = makeChild(tip0, regtest, { miner: "branch A", records: [pending.record] });
+    assert.equal((await n.api.submitBlock(encodeBlock(a1))).status, "main");
     await waitFor(async () => (await status(n, ack.id)) === "confirmed", {
       timeoutMs: 20_000,
       what: "confirmed on A",
     });
-    await n.api.stopMining();
     const onA = await n.api.record(ack.id);
     const tipA = (await n.api.status()).tip.height;
     assert.ok(onA.block!.height > forkHeight);
