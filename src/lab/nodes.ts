@@ -202,14 +202,24 @@ export async function converged(
   nodes: LabNode[],
   timeoutMs = 60_000,
 ): Promise<{ height: number; hash: string }> {
-  return waitFor(
-    async () => {
-      const t = await tips(nodes);
-      const first = t[0];
-      return first && t.every((x) => x?.hash === first.hash) ? first : undefined;
-    },
-    `${nodes.map((n) => n.name).join(",")} to agree on a tip`,
-    timeoutMs,
-    100,
-  );
+  let last: ({ height: number; hash: string } | undefined)[] = [];
+  try {
+    return await waitFor(
+      async () => {
+        const t = await tips(nodes);
+        last = t;
+        const first = t[0];
+        return first && t.every((x) => x?.hash === first.hash) ? first : undefined;
+      },
+      `${nodes.map((n) => n.name).join(",")} to agree on a tip`,
+      timeoutMs,
+      100,
+    );
+  } catch (err) {
+    // Which node stayed where: the first thing anyone debugging a split asks.
+    const where = nodes.map(
+      (n, i) => `${n.name} ${last[i]?.height ?? "?"}/${last[i]?.hash.slice(0, 12) ?? "?"}`,
+    );
+    throw new Error(`${(err as Error).message}; tips: ${where.join(", ")}`);
+  }
 }

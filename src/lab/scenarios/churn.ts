@@ -3,8 +3,8 @@
 
 import { exponential } from "../../util/random.ts";
 import type { Lab } from "../lab.ts";
-import { converged, type LabNode, sleep, tips } from "../nodes.ts";
-import { meshed, round, type Scenario, scheduleMining } from "./common.ts";
+import { type LabNode, sleep } from "../nodes.ts";
+import { meshed, round, type Scenario, scheduleMining, settle } from "./common.ts";
 
 export const churn: Scenario = {
   name: "churn",
@@ -126,7 +126,11 @@ async function killAndRestart(
   return c;
 }
 
-/** Waits for one tip on every node (up to 120 s), mining up to three blocks to break a tie of equal work. */
+/**
+ * Waits for one tip on every node (up to 120 s), mining up to three blocks to break a tie of equal work:
+ * a node killed just after mining never sent its block, and restarted holds it at a height the others
+ * filled with theirs.
+ */
 async function converge(
   lab: Lab,
   nodes: LabNode[],
@@ -136,28 +140,8 @@ async function converge(
   convergeSeconds: number;
   tieBreaks: number;
 }> {
-  let final: { height: number; hash: string } | undefined;
   const t0 = Date.now();
-  // A node killed just after mining never sent its block; restarted, it holds its own block at a height
-  // the others filled with theirs. Equal work: each keeps the block it had (first seen, as Bitcoin
-  // Core), and only the next block decides, so one more is mined when the tips differ at one height.
-  // Tips at different heights are a node not catching up: that only waits, up to 120 s in all.
-  let tieBreaks = 0;
-  for (;;) {
-    try {
-      final = await converged(nodes, 20_000);
-      break;
-    } catch (err) {
-      if (Date.now() - t0 >= 120_000) {
-        problems.push((err as Error).message);
-        break;
-      }
-    }
-    const heights = new Set((await tips(nodes)).map((t) => t?.height));
-    if (heights.size === 1 && !heights.has(undefined) && tieBreaks < 3) {
-      tieBreaks++;
-      await lab.mineOn(nodes[0]!);
-    }
-  }
-  return { final, convergeSeconds: (Date.now() - t0) / 1000, tieBreaks };
+  const s = await settle(lab, nodes, { timeoutMs: 120_000, waitMs: 20_000 });
+  if (s.error) problems.push(s.error);
+  return { final: s.tip, convergeSeconds: (Date.now() - t0) / 1000, tieBreaks: s.tieBreaks };
 }

@@ -5,7 +5,7 @@
  */
 import { exponential } from "../../util/random.ts";
 import type { Lab } from "../lab.ts";
-import { type LabNode, sleep, waitFor } from "../nodes.ts";
+import { converged, type LabNode, sleep, tips, waitFor } from "../nodes.ts";
 
 export interface ScenarioOptions {
   /** Scenario length in seconds (its own default when absent). */
@@ -94,3 +94,46 @@ export function scheduleMining(
 
 /** Relays listen on 127.0.0.1:<RELAY_BASE_PORT + j> in the dialer's namespace for a route to host j. */
 export const RELAY_BASE_PORT = 9000;
+
+/**
+ * Waits for the one tip every node agrees on, mining a block to break a tie of equal work (at most
+ * `tieBreaks` of them); after `timeoutMs`, `tip` is absent and `error` names each node's tip.
+ *
+ * Two blocks found at one height before either reached the other miner split the nodes between them, and
+ * each node keeps the block it saw first (as Bitcoin Core) until the next block decides: with the lab's
+ * mining stopped, nothing would. Tips at different heights are a node catching up, which only waits.
+ */
+export async function settle(
+  lab: Lab,
+  nodes: LabNode[],
+  o: { timeoutMs?: number; tieBreaks?: number; waitMs?: number } = {},
+): Promise<{ tip?: { height: number; hash: string }; tieBreaks: number; error?: string }> {
+  const deadline = Date.now() + (o.timeoutMs ?? 60_000);
+  let tieBreaks = 0;
+  for (;;) {
+    const left = deadline - Date.now();
+    try {
+      const tip = await converged(nodes, Math.max(0, Math.min(o.waitMs ?? 10_000, left)));
+      return { tip, tieBreaks };
+    } catch (err) {
+      if (Date.now() >= deadline) return { tieBreaks, error: (err as Error).message };
+    }
+    const t = await tips(nodes);
+    const heights = new Set(t.map((x) => x?.height));
+    if (heights.size === 1 && !heights.has(undefined) && tieBreaks < (o.tieBreaks ?? 3)) {
+      tieBreaks++;
+      await lab.mineOn(nodes[0]!);
+    }
+  }
+}
+
+/** `settle`, throwing its error: for the steps a scenario cannot go on without. */
+export async function settled(
+  lab: Lab,
+  nodes: LabNode[],
+  o: { timeoutMs?: number; tieBreaks?: number; waitMs?: number } = {},
+): Promise<{ height: number; hash: string }> {
+  const s = await settle(lab, nodes, o);
+  if (!s.tip) throw new Error(s.error);
+  return s.tip;
+}

@@ -7,7 +7,15 @@
 import type { RecordJson } from "../../mempool/json.ts";
 import type { Lab } from "../lab.ts";
 import { converged, type LabNode, sleep, waitFor } from "../nodes.ts";
-import { meshed, round, type Scenario, type ScenarioResult, scheduleMining } from "./common.ts";
+import {
+  meshed,
+  round,
+  type Scenario,
+  type ScenarioResult,
+  scheduleMining,
+  settle,
+  settled,
+} from "./common.ts";
 import { auditLedger, type LedgerAudit, LedgerWatch } from "./ledger.ts";
 
 const pick = (lab: Lab, nodes: LabNode[]): LabNode => nodes[Math.floor(lab.random() * nodes.length)]!;
@@ -123,7 +131,7 @@ async function meshAndWatch(lab: Lab): Promise<Run> {
   };
   await sleep(300);
   for (let i = 0; i < 3; i++) await lab.mineOn(nodes[i % nodes.length]!);
-  const before = await converged(nodes);
+  const before = await settled(lab, nodes);
   lab.say(`${nodes.length} nodes meshed, common tip ${before.height}`);
   return p;
 }
@@ -177,8 +185,9 @@ async function runSplit(p: Run, o: { seconds: number; interval: number; perHalf:
 async function settleHalves(p: Run, split: Split): Promise<Halves> {
   const { lab, nodes, siteA, siteB, watch, problems } = p;
   const { own, inBoth } = split;
-  let tipA = await converged(siteA, 30_000);
-  let tipB = await converged(siteB, 30_000);
+  // Two miners of one half can each find a block at one height: a tie inside the half is broken there.
+  let tipA = await settled(lab, siteA, { timeoutMs: 30_000 });
+  let tipB = await settled(lab, siteB, { timeoutMs: 30_000 });
   if (tipA.height === tipB.height) {
     // Equal work: each side would keep its own tip after the heal until the next block. One more
     // block on site B decides it, as the next block found would.
@@ -298,7 +307,9 @@ async function reconfirm(p: Run, split: Split, h: Halves, heal: Heal, interval: 
     problems.push(
       `${watch.missing(nodes, pendingAgain).length}/${pendingAgain.length} losing-half records not confirmed again within 60 s of the heal`,
     );
-  await converged(nodes, 60_000).catch((err: Error) => problems.push(err.message));
+  // The winning half's two miners can leave a tie when the lab stops mining: broken by one more block.
+  const end = await settle(lab, nodes, { timeoutMs: 60_000 });
+  if (end.error) problems.push(end.error);
   const all = [...split.own.a, ...split.own.b, ...split.inBoth];
   const audit = await auditLedger(nodes, all);
   watch.close();
