@@ -13,7 +13,7 @@ fi
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 set +e
-node --import tsx --test --test-reporter=spec --test-reporter-destination=stdout \
+node --import tsx --test --test-concurrency="${JBC_TEST_CONCURRENCY:-2}" --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$out" "${files[@]}"
 rc=$?
 set -e

@@ -13,6 +13,7 @@ import {
   recordToJson,
 } from "../mempool/index.ts";
 import { BoundedMap } from "../util/bounded.ts";
+import { TokenBucket } from "../util/bucket.ts";
 import type { ApiBackend, RecordsBackend } from "./backend.ts";
 import { MAX_RECORDS_PER_REQUEST } from "./routes.ts";
 import {
@@ -37,34 +38,6 @@ const DEFAULT_AUTHOR_PAGE = 20;
 const DEFAULT_MEMPOOL_PAGE = 100;
 /** Clients whose buckets are remembered at once (addresses are cheap to change; memory must not grow). */
 const MAX_CLIENTS = 10_000;
-
-/** A token bucket per client: `take(n)` is false when the client has not earned n more records yet. */
-class Bucket {
-  private tokens: number;
-  private last: number;
-
-  constructor(
-    private readonly rate: number,
-    private readonly burst: number,
-    now: number,
-  ) {
-    this.tokens = burst;
-    this.last = now;
-  }
-
-  take(n: number, now: number): boolean {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
-    this.last = now;
-    if (this.tokens < n) return false;
-    this.tokens -= n;
-    return true;
-  }
-
-  /** Seconds until `n` tokens are there. */
-  wait(n: number): number {
-    return Math.max(1, Math.ceil((n - this.tokens) / this.rate));
-  }
-}
 
 /** The HTTP status and code an admission refusal answers with (docs/ledger-design.md). */
 function refusal(err: MempoolError, index?: number): ApiError {
@@ -97,7 +70,7 @@ export function recordBody(rec: BlockRecord): RecordBody {
 }
 
 export class RecordsApi {
-  private readonly buckets = new BoundedMap<string, Bucket>(MAX_CLIENTS);
+  private readonly buckets = new BoundedMap<string, TokenBucket>(MAX_CLIENTS);
   private readonly rate: number;
   private readonly burst: number;
   private readonly retryAfter: number;
@@ -163,14 +136,13 @@ export class RecordsApi {
     const { mempool } = this.need();
     const { records, array } = this.parse(req);
     const client = req.socket.remoteAddress ?? "unknown";
-    const now = Date.now();
     let bucket = this.buckets.get(client);
     if (!bucket) {
-      bucket = new Bucket(this.rate, this.burst, now);
+      bucket = new TokenBucket(this.burst, this.rate);
       this.buckets.set(client, bucket);
     }
-    if (!bucket.take(records.length, now)) {
-      reply.header("retry-after", String(bucket.wait(records.length)));
+    if (!bucket.take(records.length)) {
+      reply.header("retry-after", String(Math.max(1, Math.ceil(bucket.waitMs(records.length) / 1000))));
       throw new ApiError(429, "TOO_MANY_REQUESTS", `more than ${this.rate} records/s from ${client}`);
     }
     const max = this.backend.chain.params.maxRecordSize;

@@ -7,7 +7,7 @@ import { decodeBlock } from "../../src/consensus/block.ts";
 import { DecodeError } from "../../src/consensus/bytes.ts";
 import { BlockError } from "../../src/consensus/errors.ts";
 import { regtest } from "../../src/consensus/params.ts";
-import { PeerScores, PROTOCOL_PENALTY, penaltyFor, TokenBucket } from "../../src/net/peers/scores.ts";
+import { PeerScores, PROTOCOL_PENALTY, penaltyFor } from "../../src/net/peers/scores.ts";
 import { ProtocolError } from "../../src/net/protocols.ts";
 import { silentLogger } from "../../src/util/logger.ts";
 import { openChain } from "../helpers/net.ts";
@@ -59,27 +59,6 @@ describe("PeerScores", () => {
     assert.equal(scores.isBanned("new"), false);
     assert.deepEqual(await tc.store.loadBans(), new Map());
     await tc.remove();
-  });
-});
-
-describe("TokenBucket", () => {
-  it("allows a burst, then refills at the rate", () => {
-    let t = 0;
-    const b = new TokenBucket(3, 10, () => t);
-    assert.equal(b.take(), true);
-    assert.equal(b.take(), true);
-    assert.equal(b.take(), true);
-    assert.equal(b.take(), false);
-    assert.equal(b.waitMs(), 100);
-    t = 50;
-    assert.equal(b.take(), false);
-    t = 100;
-    assert.equal(b.take(), true);
-    t = 10_000;
-    assert.equal(b.take(), true);
-    assert.equal(b.take(), true);
-    assert.equal(b.take(), true);
-    assert.equal(b.take(), false, "never more than the capacity");
   });
 });
 

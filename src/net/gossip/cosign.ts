@@ -10,11 +10,12 @@
  */
 import { type GossipsubMessage, TopicValidatorResult } from "@libp2p/gossipsub";
 import { BoundedMap } from "../../util/bounded.ts";
+import { TokenBucket } from "../../util/bucket.ts";
 import { errorMessage } from "../../util/errors.ts";
 import type { NetContext } from "../context.ts";
 import type { CosignSink } from "../options.ts";
 import type { Peers } from "../peers/peers.ts";
-import { PROTOCOL_PENALTY, TokenBucket } from "../peers/scores.ts";
+import { PROTOCOL_PENALTY } from "../peers/scores.ts";
 
 /** Most bytes of a cosignature message (src/witness/message.ts MAX_COSIGN_BYTES). */
 export const MAX_COSIGN_MESSAGE = 1024;

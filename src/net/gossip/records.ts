@@ -22,6 +22,7 @@
 import { type GossipsubMessage, type MeshPeer, TopicValidatorResult } from "@libp2p/gossipsub";
 import type { Mempool, MempoolEntry } from "../../mempool/index.ts";
 import { BoundedMap } from "../../util/bounded.ts";
+import { TokenBucket } from "../../util/bucket.ts";
 import { errorMessage } from "../../util/errors.ts";
 import type { NetContext } from "../context.ts";
 import type { Peers } from "../peers/peers.ts";
@@ -37,34 +38,21 @@ const RATE_LOG_MS = 10_000;
 
 /** A peer's record allowance: records and bytes, refilled continuously, `burstSec` seconds of each at most. */
 class RecordAllowance {
-  private records: number;
-  private bytes: number;
-  private last: number;
+  private readonly records: TokenBucket;
+  private readonly bytes: TokenBucket;
   /** Messages ignored since the last log line about this peer. */
   ignored = 0;
   loggedAt = Number.NEGATIVE_INFINITY;
 
-  constructor(
-    private readonly perSec: number,
-    private readonly bytesPerSec: number,
-    private readonly burstSec: number,
-    now: number,
-  ) {
-    this.records = perSec * burstSec;
-    this.bytes = bytesPerSec * burstSec;
-    this.last = now;
+  constructor(perSec: number, bytesPerSec: number, burstSec: number) {
+    this.records = new TokenBucket(perSec * burstSec, perSec);
+    this.bytes = new TokenBucket(bytesPerSec * burstSec, bytesPerSec);
   }
 
   /** Spends one record of `size` bytes if both buckets hold it. */
-  take(size: number, now: number): boolean {
-    const dt = Math.max(0, now - this.last) / 1000;
-    this.last = now;
-    this.records = Math.min(this.perSec * this.burstSec, this.records + dt * this.perSec);
-    this.bytes = Math.min(this.bytesPerSec * this.burstSec, this.bytes + dt * this.bytesPerSec);
-    if (this.records < 1 || this.bytes < size) return false;
-    this.records -= 1;
-    this.bytes -= size;
-    return true;
+  take(size: number): boolean {
+    if (!this.records.has(1) || !this.bytes.has(size)) return false;
+    return this.records.take(1) && this.bytes.take(size);
   }
 }
 
@@ -134,10 +122,10 @@ export class RecordGossip {
     let a = this.allowances.get(from);
     if (!a) {
       const { recordGossipPerSec, recordGossipBytesPerSec, recordGossipBurstSec } = this.ctx.limits;
-      a = new RecordAllowance(recordGossipPerSec, recordGossipBytesPerSec, recordGossipBurstSec, now);
+      a = new RecordAllowance(recordGossipPerSec, recordGossipBytesPerSec, recordGossipBurstSec);
       this.allowances.set(from, a);
     }
-    if (a.take(size, now)) return true;
+    if (a.take(size)) return true;
     a.ignored++;
     if (now - a.loggedAt >= RATE_LOG_MS) {
       this.ctx.log.info(

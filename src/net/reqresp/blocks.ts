@@ -9,8 +9,9 @@ import type { BlockSource, ChainReader } from "../../chain/interfaces.ts";
 import { hashToHex } from "../../consensus/header.ts";
 import { SkipUnsupportedError } from "../../sync/types.ts";
 import { BoundedMap } from "../../util/bounded.ts";
+import { TokenBucket } from "../../util/bucket.ts";
 import type { NetworkLimits } from "../options.ts";
-import { PROTOCOL_PENALTY, TokenBucket } from "../peers/scores.ts";
+import { PROTOCOL_PENALTY } from "../peers/scores.ts";
 import {
   BLOCKS_PROTOCOL,
   BLOCKS_SKIP_PROTOCOL,

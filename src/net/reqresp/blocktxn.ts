@@ -9,6 +9,7 @@ import type { BlockSource } from "../../chain/interfaces.ts";
 import { recordOffsets } from "../../consensus/block.ts";
 import { hashToHex } from "../../consensus/header.ts";
 import { BoundedMap } from "../../util/bounded.ts";
+import { TokenBucket } from "../../util/bucket.ts";
 import {
   BLOCKTXN_PROTOCOL,
   type CompactRequest,
@@ -18,7 +19,7 @@ import {
   MAX_REQUEST_FRAME,
 } from "../compact/codec.ts";
 import type { NetworkLimits } from "../options.ts";
-import { PROTOCOL_PENALTY, TokenBucket } from "../peers/scores.ts";
+import { PROTOCOL_PENALTY } from "../peers/scores.ts";
 import { encodeFrames, FrameReader, ProtocolError, sendAll, withDeadline } from "../protocols.ts";
 import type { Penalties } from "./blocks.ts";
 

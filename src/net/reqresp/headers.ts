@@ -12,8 +12,9 @@ import { sha256d } from "../../consensus/hash.ts";
 import { encodeHeader, HEADER_SIZE, hashToHex } from "../../consensus/header.ts";
 import { MAX_HEADERS_PER_REQUEST } from "../../light/source.ts";
 import { BoundedMap } from "../../util/bounded.ts";
+import { TokenBucket } from "../../util/bucket.ts";
 import type { NetworkLimits } from "../options.ts";
-import { PROTOCOL_PENALTY, TokenBucket } from "../peers/scores.ts";
+import { PROTOCOL_PENALTY } from "../peers/scores.ts";
 import {
   encodeFrames,
   FrameReader,
