@@ -7,15 +7,7 @@
 import type { RecordJson } from "../../mempool/json.ts";
 import type { Lab } from "../lab.ts";
 import { converged, type LabNode, sleep, waitFor } from "../nodes.ts";
-import {
-  meshed,
-  round,
-  type Scenario,
-  type ScenarioResult,
-  scheduleMining,
-  settle,
-  settled,
-} from "./common.ts";
+import { meshed, round, type Scenario, type ScenarioResult, scheduleMining, settled } from "./common.ts";
 import { auditLedger, type LedgerAudit, LedgerWatch } from "./ledger.ts";
 
 const pick = (lab: Lab, nodes: LabNode[]): LabNode => nodes[Math.floor(lab.random() * nodes.length)]!;
@@ -308,8 +300,7 @@ async function reconfirm(p: Run, split: Split, h: Halves, heal: Heal, interval: 
       `${watch.missing(nodes, pendingAgain).length}/${pendingAgain.length} losing-half records not confirmed again within 60 s of the heal`,
     );
   // The winning half's two miners can leave a tie when the lab stops mining: broken by one more block.
-  const end = await settle(lab, nodes, { timeoutMs: 60_000 });
-  if (end.error) problems.push(end.error);
+  await settled(lab, nodes, { timeoutMs: 60_000 }).catch((err: Error) => problems.push(err.message));
   const all = [...split.own.a, ...split.own.b, ...split.inBoth];
   const audit = await auditLedger(nodes, all);
   watch.close();
