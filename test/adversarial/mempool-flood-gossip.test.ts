@@ -85,7 +85,9 @@ describe("attack: one gossip peer floods the records topic", () => {
       assert.ok(r.ok);
       honestIds.push(r.entry.id);
     }
-    await waitFor(() => honestIds.every((id) => pool.has(id)), 20_000, "every honest record at the victim");
+    // 60 s: on a machine loaded ten times over, the victim works through the flood's queue first; the rate
+    // below is judged against the time this really took.
+    await waitFor(() => honestIds.every((id) => pool.has(id)), 60_000, "every honest record at the victim");
     const seconds = (performance.now() - Math.min(first || t0, t0)) / 1000;
 
     // The rate: a burst, then RATE a second (the slack: messages judged while this line runs).

@@ -21,7 +21,9 @@ before(async () => {
     { params: regtest, datadir: dir, http: { port: 0 }, p2p: false, threads: 1, minerName: "api test" },
     { miner },
   );
-  api = new ApiClient(node.url);
+  // Starting mining waits for the worker to load its kernel, which under tsx compiles TypeScript in the
+  // worker: seconds on a loaded machine, past the client's default 10 s.
+  api = new ApiClient(node.url, { timeoutMs: 45_000 });
 });
 
 after(async () => {
@@ -30,13 +32,13 @@ after(async () => {
 });
 
 test("POST /api/mining/start mines blocks, streams block and mining events; stop stops it", {
-  timeout: 30_000,
+  timeout: 90_000,
 }, async () => {
   const events: StreamEvent[] = [];
   const ac = new AbortController();
   const stream = api.events((e) => events.push(e), ac.signal);
   const until = (pred: () => boolean, what: string): Promise<boolean> =>
-    waitFor(pred, { timeoutMs: 10_000, intervalMs: 50, what });
+    waitFor(pred, { timeoutMs: 30_000, intervalMs: 50, what });
   await until(() => events.some((e) => e.event === "hello"), "hello event");
   assert.equal((await api.status()).mining.running, false);
 
