@@ -394,12 +394,14 @@ async function compact(): Promise<Figures> {
 async function syncFromAll(
   servers: ReadonlyArray<{ addr: string; pid: number }>,
   count: number,
-): Promise<{ ms: number; served: number[]; cpu: Cpu; serversCpu: number }> {
+): Promise<{ ms: number; served: number[]; cpu: Cpu; serversCpu: number; waitMs: number }> {
   const node = await startNode(regtest, { peers: [] });
   try {
     const served: Record<string, number> = {};
+    let waitMs = 0;
     node.net.on("sync:done", (e) => {
       for (const [id, n] of Object.entries(e.served ?? {})) served[id] = (served[id] ?? 0) + n;
+      waitMs += e.waitMs ?? 0;
     });
     const s0 = servers.map((s) => procCpu(`/proc/${s.pid}/stat`));
     const c0 = cpuNow();
@@ -409,7 +411,7 @@ async function syncFromAll(
     const ms = performance.now() - t0;
     const cpu = cpuSince(c0);
     const serversCpu = servers.reduce((n, s, i) => n + procCpu(`/proc/${s.pid}/stat`) - s0[i]!, 0);
-    return { ms, served: Object.values(served).sort((a, b) => b - a), cpu, serversCpu };
+    return { ms, served: Object.values(served).sort((a, b) => b - a), cpu, serversCpu, waitMs };
   } finally {
     await node.stop();
   }
@@ -433,6 +435,7 @@ async function sync1mb3(): Promise<Figures> {
     const syncCpu: Cpu[] = [];
     const baseCpu: Cpu[] = [];
     const serversCpu: number[] = [];
+    const waits: number[] = [];
     let shares: number[] = [];
     for (let i = 0; i < runs; i++) {
       const r = await syncFromAll(servers, count);
@@ -440,6 +443,7 @@ async function sync1mb3(): Promise<Figures> {
       shares = r.served;
       syncCpu.push(r.cpu);
       serversCpu.push(r.serversCpu);
+      waits.push(r.waitMs);
       const b = await processOnlyTimed(raws);
       base.push((mb * b.perSec) / count);
       baseCpu.push(b.cpu);
@@ -449,6 +453,7 @@ async function sync1mb3(): Promise<Figures> {
       `sync ${count} full blocks from 3 peers: ${rates.map((r) => round(r, 1)).join(", ")} MB/s (shares ${shares})`,
     );
     log(`processBlock alone: ${base.map((r) => round(r, 1)).join(", ")} MB/s`);
+    log(`importer waiting for bodies: ${waits.map((w) => Math.round(w)).join(", ")} ms`);
     log(
       `CPU s, syncing node: ${s(syncCpu.map((c) => c.total))} (main thread ${s(syncCpu.map((c) => c.main))}); ` +
         `serving processes: ${s(serversCpu)}; processBlock alone: ${s(baseCpu.map((c) => c.total))} ` +
@@ -464,6 +469,7 @@ async function sync1mb3(): Promise<Figures> {
       // Where the CPU went (issue 21): the syncing node's (all threads, and its main thread), the three
       // serving processes' together, and processBlock alone's on the same blocks; the CPU ratio is the
       // rate ratio the syncing node would reach with cores of its own for its threads.
+      sync_3peers_1mb_wait_ms: Math.round(median(waits)),
       sync_3peers_1mb_cpu_s: med(syncCpu.map((c) => c.total)),
       sync_3peers_1mb_main_cpu_s: med(syncCpu.map((c) => c.main)),
       sync_3peers_1mb_servers_cpu_s: med(serversCpu),
