@@ -17,7 +17,9 @@
  *                in MB/s (`sync_full_1mb_MB_per_sec`, the ledger issue's "sync of full 1 MB blocks").
  *   sync1mb3     the same full blocks synced headers first from 3 peers (3 child processes) at once (issue
  *                21): MB/s from the first dial until the last block is the tip, beside processBlock alone
- *                in the same run (`sync_3peers_1mb_ratio`, target >= 0.8) and the bodies each peer served.
+ *                in the same run (`sync_3peers_1mb_ratio`, target >= 0.8) and the bodies each peer served,
+ *                with the CPU of the syncing node, of the servers and of processBlock alone and the
+ *                importer's wait (`--nice-servers=N` runs the servers at a lower priority).
  *
  * Sections for other layers (HTTP) can be added to SECTIONS.
  */
