@@ -131,8 +131,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
       onProgress: (e) => this.emit("sync:progress", e),
       onFault: (p, fault) => this.penalizeSyncFault(p.id, fault),
       onOutcome: (o) => {
-        const { peer, height, blocks, ms, blocksPerSec, served } = o;
-        this.emit("sync:done", { peer, height, blocks, ms, blocksPerSec, served });
+        const { peer, height, blocks, ms, blocksPerSec, served, waitMs } = o;
+        this.emit("sync:done", { peer, height, blocks, ms, blocksPerSec, served, waitMs });
       },
     });
     for (const addr of opts.peers) this.peers.dialer.configure(addr);

@@ -175,12 +175,17 @@ export async function sendAll(stream: Stream, data: Uint8Array, signal?: AbortSi
   if (!stream.send(data)) await stream.onDrain(signal ? { signal } : {});
 }
 
+/** A chunk as a libp2p 3 stream yields it: bytes, or a list of byte chunks (a Uint8ArrayList). */
+type StreamChunk = Uint8Array | (Iterable<Uint8Array> & { readonly byteLength: number });
+
 /**
  * Reads frames from a libp2p 3 stream (an AsyncIterable of chunks). Chunks are kept as a list and a frame
- * is copied only when it spans chunks, so a 4 MiB response costs one pass over its bytes.
+ * is copied only when it spans chunks, so a 4 MiB response costs one pass over its bytes. A chunk that is
+ * a list of chunks (yamux hands on a data frame as the noise messages it arrived in) is taken apart, not
+ * joined: joining copied every byte of a sync once more (issue 21).
  */
 export class FrameReader {
-  private readonly it: AsyncIterator<Uint8Array | { subarray(): Uint8Array }>;
+  private readonly it: AsyncIterator<StreamChunk>;
   private readonly chunks: Uint8Array[] = [];
   private head = 0;
   private avail = 0;
@@ -194,10 +199,12 @@ export class FrameReader {
     while (this.avail < n) {
       const r = await this.it.next();
       if (r.done) return false;
-      const c = r.value instanceof Uint8Array ? r.value : r.value.subarray();
-      if (c.length === 0) continue;
-      this.chunks.push(c);
-      this.avail += c.length;
+      const v = r.value;
+      for (const c of v instanceof Uint8Array ? [v] : v) {
+        if (c.length === 0) continue;
+        this.chunks.push(c);
+        this.avail += c.length;
+      }
     }
     return true;
   }

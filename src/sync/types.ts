@@ -111,4 +111,6 @@ export interface SyncDone {
   blocksPerSec: number;
   /** Bodies imported, per peer id that served them (headers-first sync downloads from every peer). */
   served?: Record<string, number>;
+  /** Time the importer waited for bodies rather than importing (the window's waitMs). */
+  waitMs?: number;
 }

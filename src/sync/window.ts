@@ -8,13 +8,14 @@
  *   Core) and at most `maxBytes` of bodies at the mean size seen (bodies wait in memory until imported).
  * - Assignment: each peer with room gets the lowest run of missing heights it has (`reach`), as one request
  *   (/jbc/blocks, the locator being the hash below the run), at most `perPeer` requests in flight, each sized
- *   to one response's bytes and to a share of the window, so every peer gets part of it.
+ *   to one response's bytes and to a share of the window, so every peer gets part of it. Room is filled
+ *   when the importer asks for bodies and again on every arrival, so peers keep sending during an import.
  * - Arrival: each body's hash must be its header's; the first that is not ends the response and is the
  *   peer's fault (`mismatch`). A response that starts after another block than the one asked (the peer's
  *   chain moved) or is short gives back its missing heights; an empty one lowers what the peer is known to
  *   have.
- * - Stalls: when the lowest missing height has been in flight from one peer for `stallMs` while a peer that
- *   has it sits idle (the window cannot move), the staller's requests are cancelled, it is reported
+ * - Stalls: when the lowest missing height has been in flight from one peer while a peer that has it sits
+ *   idle (the window cannot move) for `stallMs`, counted from when that was first seen, the staller's requests are cancelled, it is reported
  *   (`stalled`) and left out, and its heights go to others. A failed request (timeout, transport) is the
  *   same: reported, left out, reassigned.
  *
@@ -92,6 +93,9 @@ export class DownloadWindow<P extends SyncPeer> {
   private count = 0;
   private waited = 0;
   private wake: (() => void) | undefined;
+  private closed = false;
+  /** The request holding the window's lowest missing height while a peer sat idle, and since when. */
+  private stalling: { request: Request<P>; since: number } | undefined;
   private readonly stallMs: number;
 
   constructor(private readonly opts: WindowOptions<P>) {
@@ -152,6 +156,7 @@ export class DownloadWindow<P extends SyncPeer> {
 
   /** Cancels every request in flight. */
   close(): void {
+    this.closed = true;
     for (const set of this.flights.values()) for (const r of set) r.batch.cancel();
     this.flights.clear();
     this.wake?.();
@@ -240,6 +245,9 @@ export class DownloadWindow<P extends SyncPeer> {
     if (state.status === "failed") {
       if (!this.opts.signal.aborted) this.fault(r.peer, { kind: "fetch-failed", error: state.error });
     } else if (state.status === "downloaded") this.accept(r, state.blocks);
+    // The peer's slot is refilled now, not when the importer next asks: an import of a run of large
+    // bodies takes long enough for every peer to finish its requests meanwhile, and sit idle until it ends.
+    if (!this.closed && !this.opts.signal.aborted) this.assign();
     this.wake?.();
   }
 
@@ -289,15 +297,25 @@ export class DownloadWindow<P extends SyncPeer> {
    */
   private checkStall(): void {
     const r = this.slots[this.handed]!.request;
-    if (!r || performance.now() - r.started < this.stallMs) return;
-    const idle = [...this.opts.peers()].some(
-      (p) =>
-        p.id !== r.peer.id &&
-        !this.excluded.has(p.id) &&
-        this.inFlight(p.id) < this.opts.perPeer &&
-        this.reachIndex(p) >= this.handed,
-    );
-    if (idle) this.fault(r.peer, { kind: "stalled", height: this.opts.path[this.handed]!.height });
+    const idle =
+      r !== undefined &&
+      [...this.opts.peers()].some(
+        (p) =>
+          p.id !== r.peer.id &&
+          !this.excluded.has(p.id) &&
+          this.inFlight(p.id) < this.opts.perPeer &&
+          this.reachIndex(p) >= this.handed,
+      );
+    if (!r || !idle) {
+      this.stalling = undefined;
+      return;
+    }
+    // The clock starts when the window is first seen blocked (as Core's m_stalling_since), not when the
+    // request was sent: a request sent early, behind the peer's others, has not stalled anything yet.
+    const now = performance.now();
+    if (this.stalling?.request !== r) this.stalling = { request: r, since: now };
+    else if (now - this.stalling.since >= this.stallMs)
+      this.fault(r.peer, { kind: "stalled", height: this.opts.path[this.handed]!.height });
   }
 
   /** Resolves on the next arrival, or after a quarter of the stall timeout (to look for a stall). */
