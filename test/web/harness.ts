@@ -161,6 +161,7 @@ export class ExplorerSession {
   readonly errors: string[] = [];
   private closeBrowser: (() => Promise<void>) | undefined;
 
+  /** The page, in a browser of `viewport` size (launchBrowser's default without one). */
   async open(viewport?: { width: number; height: number }): Promise<Page> {
     ensureExplorerBuilt();
     const browser = await launchBrowser(viewport);
@@ -170,6 +171,7 @@ export class ExplorerSession {
     return page;
   }
 
+  /** Closes the browser, then stops every node and deletes its data (for `after`, even after a failure). */
   async close(): Promise<void> {
     await this.closeBrowser?.();
     await this.nodes.stopAll();
