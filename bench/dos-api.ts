@@ -35,12 +35,11 @@ import { Chain } from "../src/chain/chain.ts";
 import { type Block, encodeBlock } from "../src/consensus/block.ts";
 import { headerHash } from "../src/consensus/header.ts";
 import { regtest } from "../src/consensus/params.ts";
-import type { BlockRecord } from "../src/consensus/records.ts";
 import { useNativeCrypto } from "../src/node/crypto.ts";
 import { chainDir } from "../src/node/paths.ts";
 import { LevelStore } from "../src/store/level.ts";
 import { makeChild } from "../test/helpers/blocks.ts";
-import { largestRecords, randomText, rssOf, sampleRss } from "../test/helpers/dos.ts";
+import { addFullBlocks, largestRecords, rssOf, sampleRss } from "../test/helpers/dos.ts";
 import { type NodeProcess, spawnNode } from "../test/helpers/spawn.ts";
 import { percentile } from "./stats.ts";
 
@@ -70,19 +69,7 @@ function maxBlock(parent: Block, first: number): Block {
 async function buildStore(dir: string): Promise<{ largest: string; posts: Uint8Array[] }> {
   const store = await LevelStore.open(chainDir(dir), regtest);
   const chain = await Chain.open({ params: regtest, store });
-  let tip = regtest.genesis;
-  for (let done = 0; done < FULL_BLOCKS; ) {
-    const items: Array<{ block: Block }> = [];
-    for (let i = 0; i < 10 && done < FULL_BLOCKS; i++, done++) {
-      const records: BlockRecord[] = [];
-      for (let r = 0; r < 16; r++) records.push({ type: "data", data: randomText(60_000) });
-      tip = makeChild(tip, regtest, { time: tip.header.time + 1, miner: "bench", records });
-      items.push({ block: tip });
-    }
-    for (const r of await chain.processBlocks(items)) {
-      if (r instanceof Error || r.status !== "main") throw new Error(`full block refused: ${String(r)}`);
-    }
-  }
+  const tip = await addFullBlocks(chain, regtest, regtest.genesis, FULL_BLOCKS, "bench");
   const largestBlock = maxBlock(tip, 0);
   const r = await chain.processBlock(largestBlock);
   if (r.status !== "main") throw new Error(`largest block: ${r.status}`);

@@ -10,12 +10,10 @@
 import { existsSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { build, type Rollup } from "vite";
+import { browserBundle } from "../test/helpers/browser-bundle.ts";
 import { median } from "./stats.ts";
 
-const ROOT = join(import.meta.dirname, "..");
 const CHROMIUM = process.env["JBC_CHROMIUM"] ?? "/usr/bin/chromium";
 
 /** Browser figures: the median of 3 timed runs after a warm-up, and each run. */
@@ -24,23 +22,6 @@ export interface BrowserFigures {
   browser_headers_per_s: number;
   browser_runs_ms: number[];
   browser: string;
-}
-
-async function bundle(): Promise<string> {
-  const out = (await build({
-    configFile: false,
-    root: ROOT,
-    logLevel: "silent",
-    build: {
-      write: false,
-      minify: true,
-      target: "es2022",
-      lib: { entry: join(ROOT, "src", "index.ts"), formats: ["iife"], name: "jbc", fileName: "jbc" },
-    },
-  })) as Rollup.RollupOutput[];
-  const chunk = out[0]!.output.find((o): o is Rollup.OutputChunk => o.type === "chunk");
-  if (!chunk) throw new Error("vite produced no chunk");
-  return chunk.code;
 }
 
 // The worker: fetch the fixture, then check it from genesis 4 times (the first is the warm-up).
@@ -89,7 +70,7 @@ export async function browserVerify(
 ): Promise<BrowserFigures> {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (set JBC_CHROMIUM)`);
   const n = fixture.length / 80;
-  const code = await bundle();
+  const code = await browserBundle("src/index.ts", "jbc", { minify: true });
   const files: Record<string, [string, string | Uint8Array]> = {
     "/": ["text/html", PAGE],
     "/jbc.js": ["text/javascript", code],

@@ -12,15 +12,12 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { Chain } from "../../src/chain/chain.ts";
-import type { Block } from "../../src/consensus/block.ts";
 import { headerHash } from "../../src/consensus/header.ts";
 import { regtest } from "../../src/consensus/params.ts";
-import type { BlockRecord } from "../../src/consensus/records.ts";
 import { chainDir } from "../../src/node/paths.ts";
 import { LevelStore } from "../../src/store/level.ts";
-import { makeChild } from "../helpers/blocks.ts";
 import { tempDir } from "../helpers/chain.ts";
-import { HEALTH_P99_BOUND_MS, percentile, probeHealth, randomText, sampleRss } from "../helpers/dos.ts";
+import { addFullBlocks, HEALTH_P99_BOUND_MS, percentile, probeHealth, sampleRss } from "../helpers/dos.ts";
 import { killAll, type NodeProcess, spawnNode } from "../helpers/spawn.ts";
 
 const FULL_BLOCKS = 150;
@@ -31,17 +28,7 @@ let tipHash = "";
 before(async () => {
   const store = await LevelStore.open(chainDir(tmp), regtest);
   const chain = await Chain.open({ params: regtest, store });
-  let tip = regtest.genesis;
-  for (let done = 0; done < FULL_BLOCKS; ) {
-    const items: Array<{ block: Block }> = [];
-    for (let i = 0; i < 10 && done < FULL_BLOCKS; i++, done++) {
-      const records: BlockRecord[] = [];
-      for (let r = 0; r < 16; r++) records.push({ type: "data", data: randomText(60_000) });
-      tip = makeChild(tip, regtest, { time: tip.header.time + 1, records });
-      items.push({ block: tip });
-    }
-    for (const r of await chain.processBlocks(items)) assert.ok(!(r instanceof Error) && r.status === "main");
-  }
+  const tip = await addFullBlocks(chain, regtest, regtest.genesis, FULL_BLOCKS);
   tipHash = headerHash(tip.header);
   await chain.close();
   await store.close();

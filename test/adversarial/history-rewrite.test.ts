@@ -8,32 +8,20 @@
  * Before issue 18 nothing remembered what a client had seen.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { encodeBlock } from "../../src/consensus/block.ts";
 import { hashToHex } from "../../src/consensus/header.ts";
 import { regtest } from "../../src/consensus/params.ts";
 import { recordId } from "../../src/consensus/records.ts";
 import { makeChain } from "../helpers/blocks.ts";
 import { tempDir } from "../helpers/chain.ts";
-import { killAll, type NodeProcess, spawnNode } from "../helpers/spawn.ts";
+import { killAll, type NodeProcess, runJbc, spawnNode } from "../helpers/spawn.ts";
 
-const run = promisify(execFile);
-const BIN = new URL("../../bin/jbc.mjs", import.meta.url).pathname;
 const tmp = tempDir("jbc-rewrite-");
 
-async function jbc(...args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { timeout: 120_000 });
-    return { code: 0, out: r.stdout + r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: e.stdout + e.stderr };
-  }
-}
+const jbc = (...args: string[]): Promise<{ code: number; out: string }> => runJbc(args, 120_000);
 
 let node: NodeProcess;
 let deep: NodeProcess;

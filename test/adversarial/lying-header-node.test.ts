@@ -14,11 +14,9 @@
  * for headers at all: `jbc record verify --url` believed one node's "main chain" answer.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { type Block, encodeBlock } from "../../src/consensus/block.ts";
 import { encodeHeader, hashToHex, headerHash } from "../../src/consensus/header.ts";
 import { regtest } from "../../src/consensus/params.ts";
@@ -26,10 +24,8 @@ import { recordId } from "../../src/consensus/records.ts";
 import { makeChain, makeChild, mineHighHash } from "../helpers/blocks.ts";
 import { tempDir } from "../helpers/chain.ts";
 import { type HeaderServer, serveHeaders } from "../helpers/header-server.ts";
-import { killAll, type NodeProcess, spawnNode } from "../helpers/spawn.ts";
+import { jbc, killAll, type NodeProcess, spawnNode } from "../helpers/spawn.ts";
 
-const run = promisify(execFile);
-const BIN = new URL("../../bin/jbc.mjs", import.meta.url).pathname;
 const tmp = tempDir("jbc-lying-headers-");
 const utf8 = new TextEncoder();
 
@@ -73,16 +69,6 @@ after(async () => {
   await killAll();
   rmSync(tmp, { recursive: true, force: true });
 });
-
-async function jbc(...args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { timeout: 60_000 });
-    return { code: 0, out: r.stdout + r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: e.stdout + e.stderr };
-  }
-}
 
 const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 

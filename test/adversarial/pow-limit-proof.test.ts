@@ -8,11 +8,9 @@
  * the block is tied to nothing.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { recordIds } from "../../src/consensus/block.ts";
 import { bitsToTarget } from "../../src/consensus/compact.ts";
 import { anchorFromBlockOne, requiredBits } from "../../src/consensus/difficulty.ts";
@@ -27,10 +25,8 @@ import { recordToJson } from "../../src/mempool/json.ts";
 import { loadKernel } from "../../src/mining/kernels/index.ts";
 import { findNonce, prepareHeader } from "../../src/mining/search.ts";
 import { tempDir } from "../helpers/chain.ts";
-import { killAll, type NodeProcess, spawnNode } from "../helpers/spawn.ts";
+import { jbc, killAll, type NodeProcess, spawnNode } from "../helpers/spawn.ts";
 
-const run = promisify(execFile);
-const BIN = new URL("../../bin/jbc.mjs", import.meta.url).pathname;
 const tmp = tempDir("jbc-pow-limit-");
 const kernel = loadKernel();
 const invented = { type: "data" as const, data: new TextEncoder().encode("Alice owes Mallory 1,000,000") };
@@ -112,16 +108,6 @@ after(async () => {
   await killAll();
   rmSync(tmp, { recursive: true, force: true });
 });
-
-async function jbc(...args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { timeout: 60_000 });
-    return { code: 0, out: r.stdout + r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: e.stdout + e.stderr };
-  }
-}
 
 /** About 65,537 hashes: devnet's limit. */
 const tiny = /65,5\d\d hashes \(2\^16\.0\)/;

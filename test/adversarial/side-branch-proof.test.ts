@@ -7,21 +7,17 @@
  * said "confirmed" (B answered "main chain"), and offline there was nothing else to say.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { encodeBlock } from "../../src/consensus/block.ts";
 import { hashToHex } from "../../src/consensus/header.ts";
 import { regtest } from "../../src/consensus/params.ts";
 import { recordId } from "../../src/consensus/records.ts";
 import { makeChain } from "../helpers/blocks.ts";
 import { tempDir } from "../helpers/chain.ts";
-import { killAll, type NodeProcess, spawnNode } from "../helpers/spawn.ts";
+import { jbc, killAll, type NodeProcess, spawnNode } from "../helpers/spawn.ts";
 
-const run = promisify(execFile);
-const BIN = new URL("../../bin/jbc.mjs", import.meta.url).pathname;
 const tmp = tempDir("jbc-side-proof-");
 const line = { type: "data" as const, data: new TextEncoder().encode("paid on a branch that lost") };
 
@@ -50,16 +46,6 @@ after(async () => {
   await killAll();
   rmSync(tmp, { recursive: true, force: true });
 });
-
-async function jbc(...args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { timeout: 60_000 });
-    return { code: 0, out: r.stdout + r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: e.stdout + e.stderr };
-  }
-}
 
 // regtest: 2 hashes a block. Branch B has 4 blocks above the fork at 10, branch A 10.
 const refused =

@@ -12,32 +12,24 @@
  *   are checked, and no body is asked for, so the sync stores nothing of its branch.
  */
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { type Block, decodeBlock, encodeBlock } from "../../src/consensus/block.ts";
 import { encodeHeader } from "../../src/consensus/header.ts";
 import { regtest } from "../../src/consensus/params.ts";
 import { makeChild } from "../helpers/blocks.ts";
 import {
+  addrOf,
   buildChain,
   dataRecords,
   hashOf,
   importBlocks,
-  startNode,
+  nodeStarter,
   type TestNode,
   waitFor,
 } from "../helpers/net.ts";
 import { claimStatus, serveBlocksWith, serveHeadersWith } from "../helpers/sync-peers.ts";
 
-const running = new Set<TestNode>();
-async function node(opts: Parameters<typeof startNode>[1] = {}): Promise<TestNode> {
-  const n = await startNode(regtest, opts);
-  running.add(n);
-  return n;
-}
-after(async () => {
-  await Promise.all([...running].map((n) => n.stop()));
-});
-const addr = (n: TestNode): string => n.net.multiaddrs()[0]!;
+const node = nodeStarter(regtest);
 const scoreOf = (b: TestNode, a: TestNode): number =>
   b.net.getPeers().find((p) => p.peerId === a.net.peerId)?.score ?? 0;
 
@@ -58,7 +50,10 @@ describe("peers lying to a headers-first sync", () => {
       const other = makeChild(parentOf(from), regtest, { miner: "liar" });
       return [encodeBlock(other), ...raws.slice(1)];
     });
-    const b = await node({ peers: [addr(honest), addr(liar)], limits: { syncWindow: { maxBlocks: 32 } } });
+    const b = await node({
+      peers: [addrOf(honest), addrOf(liar)],
+      limits: { syncWindow: { maxBlocks: 32 } },
+    });
     await waitFor(() => b.tc.chain.height === 300, 30_000, "synced from the honest peer");
     assert.equal(b.tc.chain.tip.hash, hashOf(blocks.at(-1)!));
     assert.ok(asked.blockRequests > 0, "the liar was asked");
@@ -78,7 +73,10 @@ describe("peers lying to a headers-first sync", () => {
       const forged = { ...first, records: [first.records[0]!, { ...rec, data }, ...first.records.slice(2)] };
       return [encodeBlock(forged), ...raws.slice(1)];
     });
-    const b = await node({ peers: [addr(honest), addr(liar)], limits: { syncWindow: { maxBlocks: 32 } } });
+    const b = await node({
+      peers: [addrOf(honest), addrOf(liar)],
+      limits: { syncWindow: { maxBlocks: 32 } },
+    });
     const banned: string[] = [];
     b.net.on("peer:banned", (e) => banned.push(e.peerId));
     await waitFor(() => b.tc.chain.height === 300, 30_000, "synced from the honest peer");
@@ -103,7 +101,7 @@ describe("peers lying to a headers-first sync", () => {
       }
       const headerAsked = await serveHeadersWith(liar, headers);
       const asked = await serveBlocksWith(liar, async (raws) => raws);
-      const b = await node({ peers: [addr(liar)] });
+      const b = await node({ peers: [addrOf(liar)] });
       await importBlocks(b.tc.chain, blocks.slice(0, 100));
       const penalised = (): boolean => scoreOf(b, liar) >= 50 || b.net.getBans().has(liar.net.peerId);
       await waitFor(() => headerAsked.headerRequests > 0 && penalised(), 10_000, "liar penalised");
@@ -125,7 +123,7 @@ describe("peers lying to a headers-first sync", () => {
     );
     const asked = await serveBlocksWith(liar, async (raws) => raws);
     await claimStatus(liar, (real) => ({ ...real, height: 5_000, work: 10n ** 12n }));
-    await b.net.addPeer(addr(liar));
+    await b.net.addPeer(addrOf(liar));
     await waitFor(() => headerAsked.headerRequests > 0, 10_000, "headers asked");
     await new Promise((r) => setTimeout(r, 1_500)); // several status rounds with the claim
     assert.equal(asked.blockRequests, 0, "no body asked for on a branch with less work than ours");

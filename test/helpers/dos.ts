@@ -6,11 +6,12 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import type { Chain } from "../../src/chain/chain.ts";
 import type { Block } from "../../src/consensus/block.ts";
 import { headerHashBytes } from "../../src/consensus/header.ts";
 import type { NetworkParams } from "../../src/consensus/params.ts";
 import type { BlockRecord } from "../../src/consensus/records.ts";
-import { mineHighHash, withNonce } from "./blocks.ts";
+import { makeChild, mineHighHash, withNonce } from "./blocks.ts";
 
 /**
  * The `/api/health` p99 the adversarial tests allow while an attack runs: 30x the issue's 50 ms, so a
@@ -52,6 +53,34 @@ export function randomText(n: number): Uint8Array {
   const bytes = randomBytes(n);
   for (let i = 0; i < n; i++) bytes[i] = alphabet[bytes[i]! % alphabet.length]!;
   return bytes;
+}
+
+/**
+ * Connects `count` full blocks on `parent` to `chain`, ten to a batch: each holds 16 records of 60,000
+ * random letters (about 960 KB of text, as much JSON), one second after its parent. Throws unless every
+ * one becomes the tip; returns the last.
+ */
+export async function addFullBlocks(
+  chain: Chain,
+  params: NetworkParams,
+  parent: Block,
+  count: number,
+  miner = "test",
+): Promise<Block> {
+  let tip = parent;
+  for (let done = 0; done < count; ) {
+    const items: Array<{ block: Block }> = [];
+    for (let i = 0; i < 10 && done < count; i++, done++) {
+      const records: BlockRecord[] = [];
+      for (let r = 0; r < 16; r++) records.push({ type: "data", data: randomText(60_000) });
+      tip = makeChild(tip, params, { time: tip.header.time + 1, miner, records });
+      items.push({ block: tip });
+    }
+    for (const r of await chain.processBlocks(items)) {
+      if (r instanceof Error || r.status !== "main") throw new Error(`full block refused: ${String(r)}`);
+    }
+  }
+  return tip;
 }
 
 /**

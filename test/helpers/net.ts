@@ -5,6 +5,7 @@
  */
 
 import { rm } from "node:fs/promises";
+import { after } from "node:test";
 import { Chain } from "../../src/chain/chain.ts";
 import { type Block, encodeBlock } from "../../src/consensus/block.ts";
 import { encodeHeader } from "../../src/consensus/header.ts";
@@ -171,6 +172,25 @@ export async function startNode(params: NetworkParams, opts: NodeOptions = {}): 
     },
   };
 }
+
+/**
+ * A `startNode` on `params` for one test file: every node it starts is stopped (and its chain removed) by
+ * a file-level `after` hook it registers, even when a test failed.
+ */
+export function nodeStarter(params: NetworkParams): (opts?: NodeOptions) => Promise<TestNode> {
+  const running = new Set<TestNode>();
+  after(async () => {
+    await Promise.all([...running].map((n) => n.stop()));
+  });
+  return async (opts = {}) => {
+    const n = await startNode(params, opts);
+    running.add(n);
+    return n;
+  };
+}
+
+/** The address `n` listens on, as another node's `peers` take it. */
+export const addrOf = (n: TestNode): string => n.net.multiaddrs()[0]!;
 
 /** wait.ts `waitFor` in the network tests' short form: polls `predicate` every 10 ms for up to `ms`. */
 export async function waitFor(predicate: () => boolean, ms: number, what: string): Promise<void> {

@@ -4,9 +4,10 @@
  * tests call from `after` and which also runs when the test process exits, so no node outlives a run.
  * (In-process nodes: JbcNode.create directly, or test/helpers/net.ts for a bare P2PNetwork.)
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { ApiClient } from "../../src/api/client.ts";
 import { GiveUp, waitFor } from "./wait.ts";
 
@@ -119,6 +120,28 @@ export async function spawnNode(o: StartOptions): Promise<NodeProcess> {
     },
   };
 }
+
+const execJbc = promisify(execFile);
+
+/**
+ * Runs the `jbc` CLI with `args` to its end (killed after `timeoutMs`): its exit code and its stdout then
+ * stderr as one text. A failing command resolves too, with its code, for the test to assert on.
+ */
+export async function runJbc(
+  args: readonly string[],
+  timeoutMs = 60_000,
+): Promise<{ code: number; out: string }> {
+  try {
+    const r = await execJbc(process.execPath, [BIN, ...args], { timeout: timeoutMs });
+    return { code: 0, out: r.stdout + r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, out: e.stdout + e.stderr };
+  }
+}
+
+/** `runJbc` with its arguments spread and the default timeout: `jbc("record", "verify", file)`. */
+export const jbc = (...args: string[]): Promise<{ code: number; out: string }> => runJbc(args);
 
 /** Kills every node still running (for `after` hooks). */
 export async function killAll(): Promise<void> {

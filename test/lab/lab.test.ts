@@ -4,86 +4,30 @@
  * root and network namespaces; where it cannot run, this file fails and says why (CI runs as root).
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createInterface } from "node:readline";
+import { spawnSync } from "node:child_process";
 import { before, describe, it } from "node:test";
-import { checkCapable, cleanStale, Topology } from "../../src/lab/netns.ts";
-
-const MAIN = new URL("../../src/lab/main.ts", import.meta.url).pathname;
-
-interface Run {
-  code: number | null;
-  lines: string[];
-  json: Record<string, unknown>;
-}
-
-function startLab(args: string[]): {
-  proc: ChildProcess;
-  done: Promise<Run>;
-  onLine(f: (l: string) => void): void;
-} {
-  const proc = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const lines: string[] = [];
-  const listeners: ((l: string) => void)[] = [];
-  createInterface({ input: proc.stdout! }).on("line", (l) => {
-    lines.push(l);
-    for (const f of listeners) f(l);
-  });
-  proc.stderr!.on("data", () => undefined);
-  const done = new Promise<Run>((resolve) => {
-    proc.on("exit", (code) => {
-      let json: Record<string, unknown> = {};
-      try {
-        json = JSON.parse(lines.at(-1) ?? "{}") as Record<string, unknown>;
-      } catch {
-        // the last line was not JSON: the assertions below say so
-      }
-      resolve({ code, lines, json });
-    });
-  });
-  return { proc, done, onLine: (f) => listeners.push(f) };
-}
-
-async function lab(args: string[]): Promise<Run> {
-  const r = await startLab(args).done;
-  assert.ok(r.json.scenario, `the last line is the result object:\n${r.lines.join("\n")}`);
-  assert.deepEqual(await Topology.leftovers(Number(r.json.slot)), [], "the lab removed everything it made");
-  return r;
-}
-
-const ok = (r: Run): void => {
-  assert.equal(r.json.ok, true, `scenario failed:\n${r.lines.join("\n")}`);
-  assert.equal(r.code, 0);
-};
+import { cleanStale, Topology } from "../../src/lab/netns.ts";
+import { assertOk, LAB_MAIN, lab, requireLab, startLab } from "./run.ts";
 
 describe("network lab (short scenarios)", { timeout: 240_000 }, () => {
-  before(async () => {
-    try {
-      await checkCapable();
-    } catch (err) {
-      throw new Error(`the lab tests need root and network namespaces: ${(err as Error).message}`);
-    }
-    await cleanStale();
-  });
+  before(requireLab);
 
   it("remote-api: from another namespace, changing routes need the token", async () => {
     const r = await lab(["--scenario", "remote-api"]);
-    ok(r);
+    assertOk(r);
     assert.equal(r.json.stopMiningWithoutToken, 401);
     assert.equal(r.json.stopMiningWithToken, 200);
   });
 
   it("lockout: 50 idle sockets from one host do not keep an honest peer out", async () => {
     const r = await lab(["--scenario", "lockout", "--sockets", "50"]);
-    ok(r);
+    assertOk(r);
     assert.ok(Number(r.json.joinSeconds) <= 5);
   });
 
   it("bad-peer: banned by id and address on every honest node, stays out under a new identity", async () => {
     const r = await lab(["--scenario", "bad-peer", "--nodes", "3"]);
-    ok(r);
+    assertOk(r);
     assert.equal(r.json.reconnectNewIdentity, 0);
   });
 
@@ -103,7 +47,7 @@ describe("network lab (short scenarios)", { timeout: 240_000 }, () => {
       "--records",
       "6",
     ]);
-    ok(r);
+    assertOk(r);
     assert.equal(typeof r.json.finalHeight, "number");
     assert.equal(r.json.crossSiteLinksAtHeal, 0, "the split had closed the connections across it");
     const l = r.json.ledger as Record<string, unknown>;
@@ -130,7 +74,7 @@ describe("network lab (short scenarios)", { timeout: 240_000 }, () => {
       "--block-interval",
       "0.5",
     ]);
-    ok(r);
+    assertOk(r);
     assert.ok(Number(r.json.kills) >= 1);
     assert.equal(r.json.storesVerified, 3);
   });
@@ -143,7 +87,7 @@ describe("network lab (short scenarios)", { timeout: 240_000 }, () => {
       ["--scenario", "propagation", "--delays", "50,x"],
       ["--scenario", "nope"],
     ]) {
-      const r = spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], { encoding: "utf8" });
+      const r = spawnSync(process.execPath, ["--import", "tsx", LAB_MAIN, ...args], { encoding: "utf8" });
       assert.equal(r.status, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
       assert.match(r.stderr, /error: option|unknown scenario/, args.join(" "));
       assert.equal(r.stdout, "", args.join(" "));
@@ -162,7 +106,7 @@ describe("network lab (short scenarios)", { timeout: 240_000 }, () => {
         process.execPath,
         "--import",
         "tsx",
-        MAIN,
+        LAB_MAIN,
         "--scenario",
         "remote-api",
       ],

@@ -4,7 +4,7 @@
  * that does not connect or does not follow itself costs the server its own.
  */
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { encodeHeader, hexToHash } from "../../src/consensus/header.ts";
 import { regtest } from "../../src/consensus/params.ts";
@@ -12,19 +12,9 @@ import { LightClient } from "../../src/light/index.ts";
 import { HEADERS_PROTOCOL, type PeerInfo, PROTOCOL_PENALTY } from "../../src/net/index.ts";
 import { encodeFrames, ProtocolError } from "../../src/net/protocols.ts";
 import { encodeHeadersRequest } from "../../src/net/reqresp/headers.ts";
-import { buildChain, importBlocks, startNode, type TestNode, waitFor } from "../helpers/net.ts";
+import { addrOf, buildChain, importBlocks, nodeStarter, type TestNode, waitFor } from "../helpers/net.ts";
 
-const running = new Set<TestNode>();
-async function node(opts: Parameters<typeof startNode>[1] = {}): Promise<TestNode> {
-  const n = await startNode(regtest, opts);
-  running.add(n);
-  return n;
-}
-after(async () => {
-  await Promise.all([...running].map((n) => n.stop()));
-});
-
-const addr = (n: TestNode): string => n.net.multiaddrs()[0]!;
+const node = nodeStarter(regtest);
 const peerOf = (n: TestNode, id: string): PeerInfo | undefined =>
   n.net.getPeers().find((p) => p.peerId === id);
 const genesis = hexToHash(regtest.genesisHash);
@@ -34,7 +24,7 @@ describe("/jbc/headers/1", () => {
     const r = await node();
     const chain = buildChain(regtest, 40);
     await importBlocks(r.tc.chain, chain);
-    const s = await node({ peers: [addr(r)] });
+    const s = await node({ peers: [addrOf(r)] });
     await waitFor(() => s.net.getPeers().length === 1, 5_000, "joined");
     const all = await s.net.fetchHeaders(r.net.peerId, [genesis], 2000);
     assert.equal(all.length, 40);
@@ -56,8 +46,8 @@ describe("/jbc/headers/1", () => {
 
   it("penalises malformed, oversized and too frequent header requests", async () => {
     const r = await node({ limits: { blockRequestBurst: 2, blockRequestsPerSec: 0.001 } });
-    const s1 = await node({ peers: [addr(r)] });
-    const s2 = await node({ peers: [addr(r)] });
+    const s1 = await node({ peers: [addrOf(r)] });
+    const s2 = await node({ peers: [addrOf(r)] });
     await waitFor(() => r.net.getPeers().length === 2, 5_000, "both joined");
     const rid = peerIdFromString(r.net.peerId);
     const ask = async (from: TestNode, bytes: Uint8Array): Promise<void> => {
@@ -89,7 +79,7 @@ describe("/jbc/headers/1", () => {
   it("a server whose answer does not connect to the locator pays UNCONNECTED", async () => {
     const liar = await node();
     await importBlocks(liar.tc.chain, buildChain(regtest, 5));
-    const s = await node({ peers: [addr(liar)] });
+    const s = await node({ peers: [addrOf(liar)] });
     await waitFor(() => s.net.getPeers().length === 1, 5_000, "joined");
     // A locator without genesis that the liar does not know: it answers from genesis, which the
     // requester did not name. (An honest jbc node's locators always end with genesis.)

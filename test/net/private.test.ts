@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { regtest } from "../../src/consensus/params.ts";
 import {
@@ -19,19 +19,9 @@ import {
   writeNewNetworkKeyFile,
 } from "../../src/net/index.ts";
 import { tempDir } from "../helpers/chain.ts";
-import { buildChain, importBlocks, startNode, type TestNode, waitFor } from "../helpers/net.ts";
+import { addrOf, buildChain, importBlocks, nodeStarter, type TestNode, waitFor } from "../helpers/net.ts";
 
-const running = new Set<TestNode>();
-async function node(opts: Parameters<typeof startNode>[1] = {}): Promise<TestNode> {
-  const n = await startNode(regtest, opts);
-  running.add(n);
-  return n;
-}
-after(async () => {
-  await Promise.all([...running].map((n) => n.stop()));
-});
-
-const addr = (n: TestNode): string => n.net.multiaddrs()[0]!;
+const node = nodeStarter(regtest);
 const key = (fill: number): NetworkKey => new NetworkKey(new Uint8Array(32).fill(fill), `key-${fill}`);
 const HEX = "ab".repeat(32);
 
@@ -105,7 +95,7 @@ describe("network key files", () => {
 describe("a closed network over TCP", () => {
   it("keyed ↔ keyed with the same key connect and gossip blocks", async () => {
     const a = await node({ networkKey: key(1) });
-    const b = await node({ networkKey: key(1), peers: [addr(a)] });
+    const b = await node({ networkKey: key(1), peers: [addrOf(a)] });
     await waitFor(() => b.net.getPeers().length === 1 && a.net.getPeers().length === 1, 10_000, "join");
     await waitFor(() => a.net.libp2p.services.pubsub.getSubscribers(a.net.topic).length >= 1, 5_000, "mesh");
     await importBlocks(a.tc.chain, buildChain(regtest, 2));
@@ -116,8 +106,8 @@ describe("a closed network over TCP", () => {
   /** `outsider` tries both ways for a while; `a` must see no peer and keep its chain. */
   async function neverConnect(a: TestNode, outsider: TestNode): Promise<void> {
     const tip = a.tc.chain.tip.hash;
-    await assert.rejects(outsider.net.addPeer(addr(a)));
-    await assert.rejects(a.net.addPeer(addr(outsider)));
+    await assert.rejects(outsider.net.addPeer(addrOf(a)));
+    await assert.rejects(a.net.addPeer(addrOf(outsider)));
     await sleep(1_000);
     assert.equal(a.net.getPeers().length, 0);
     assert.equal(outsider.net.getPeers().length, 0);
@@ -129,7 +119,7 @@ describe("a closed network over TCP", () => {
   it("keyed ↔ unkeyed never connect, either way, and the keyed chain is untouched", async () => {
     const a = await node({ networkKey: key(2) });
     await importBlocks(a.tc.chain, buildChain(regtest, 1));
-    const outsider = await node({ peers: [addr(a)] });
+    const outsider = await node({ peers: [addrOf(a)] });
     await importBlocks(outsider.tc.chain, buildChain(regtest, 4, regtest.genesis, { miner: "outsider" }));
     await neverConnect(a, outsider);
   });
@@ -137,7 +127,7 @@ describe("a closed network over TCP", () => {
   it("nodes with different keys never connect, either way", async () => {
     const a = await node({ networkKey: key(3) });
     await importBlocks(a.tc.chain, buildChain(regtest, 1));
-    const outsider = await node({ networkKey: key(4), peers: [addr(a)] });
+    const outsider = await node({ networkKey: key(4), peers: [addrOf(a)] });
     await importBlocks(outsider.tc.chain, buildChain(regtest, 4, regtest.genesis, { miner: "outsider" }));
     await neverConnect(a, outsider);
   });
@@ -146,9 +136,9 @@ describe("a closed network over TCP", () => {
     const b = await node({ networkKey: key(5) });
     const c = await node({ networkKey: key(5) });
     const a = await node({ networkKey: key(5), allowPeers: [c.net.peerId] });
-    await assert.rejects(b.net.addPeer(addr(a)));
-    await assert.rejects(a.net.addPeer(addr(b)));
-    await c.net.addPeer(addr(a));
+    await assert.rejects(b.net.addPeer(addrOf(a)));
+    await assert.rejects(a.net.addPeer(addrOf(b)));
+    await c.net.addPeer(addrOf(a));
     await waitFor(() => a.net.getPeers().length === 1, 5_000, "c joins a");
     assert.deepEqual(
       a.net.getPeers().map((p) => p.peerId),

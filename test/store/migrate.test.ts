@@ -7,8 +7,6 @@
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { ClassicLevel } from "classic-level";
-import { Chain } from "../../src/chain/chain.ts";
 import { StoreError } from "../../src/chain/store.ts";
 import { encodeBlock } from "../../src/consensus/block.ts";
 import { toHex } from "../../src/consensus/bytes.ts";
@@ -28,28 +26,17 @@ import {
 import { decodeMeta, SCHEMA_VERSION, upgrade } from "../../src/store/schema.ts";
 import { blockHash, makeChain } from "../helpers/blocks.ts";
 import { tempDir } from "../helpers/chain.ts";
+import { storeBlocks, withRawDb } from "./raw-db.ts";
 
 const MAIN = makeChain(regtest, 5);
 const dir = tempDir("jbc-migrate-");
 
-before(async () => {
-  const store = await LevelStore.open(dir, regtest);
-  const chain = await Chain.open({ params: regtest, store, now: () => regtest.genesis.header.time + 86_400 });
-  for (const b of MAIN.slice(1)) await chain.processBlock(b);
-  await chain.close();
-  await store.close();
-});
+before(() => storeBlocks(dir, regtest, MAIN.slice(1)));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs `fn` on the store's raw database with a migration context over it, as open gives a step. */
-async function withContext(fn: (ctx: MigrationContext, db: Db) => Promise<void>): Promise<void> {
-  const db = new ClassicLevel<Bytes, Bytes>(dir, { keyEncoding: "view", valueEncoding: "view" });
-  await db.open();
-  try {
-    await fn(migrationContext(db, dir, false), db);
-  } finally {
-    await db.close();
-  }
+function withContext(fn: (ctx: MigrationContext, db: Db) => Promise<void>): Promise<void> {
+  return withRawDb(dir, (db) => fn(migrationContext(db, dir, false), db));
 }
 
 async function storedVersion(db: Db): Promise<number> {

@@ -8,18 +8,16 @@ import assert from "node:assert/strict";
 import { cpSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ClassicLevel } from "classic-level";
 import { Chain } from "../../src/chain/chain.ts";
 import { StoreError } from "../../src/chain/store.ts";
 import { MAX_BLOCK_RECORDS } from "../../src/consensus/block.ts";
 import { defineNetwork, regtest } from "../../src/consensus/params.ts";
-import type { Bytes } from "../../src/store/db.ts";
-import { META_KEY } from "../../src/store/layout.ts";
 import { LevelStore } from "../../src/store/level.ts";
-import { decodeMeta, SCHEMA_VERSION } from "../../src/store/schema.ts";
+import { SCHEMA_VERSION } from "../../src/store/schema.ts";
 import { blockHash, makeChain, makeChild } from "../helpers/blocks.ts";
 import { tempDir } from "../helpers/chain.ts";
 import { dataRecords } from "../helpers/net.ts";
+import { setStoredVersion, storeBlocks, storedVersion } from "./raw-db.ts";
 
 const MAIN = makeChain(regtest, 3);
 /** A side block one record over the cap: valid under the old rules. */
@@ -27,41 +25,7 @@ const BIG = makeChild(MAIN[1]!, regtest, { miner: "old", records: dataRecords(2,
 const root = tempDir("jbc-record-cap-");
 const clean = join(root, "clean");
 
-async function withDb<T>(dir: string, fn: (db: ClassicLevel<Bytes, Bytes>) => Promise<T>): Promise<T> {
-  const db = new ClassicLevel<Bytes, Bytes>(dir, { keyEncoding: "view", valueEncoding: "view" });
-  await db.open();
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
-}
-
-const versionOf = (dir: string): Promise<number> =>
-  withDb(dir, async (db) => decodeMeta((await db.get(META_KEY))!, dir).version);
-
-/** Sets the stored version to 4, as jbc before the cap left it. */
-const makeSchema4 = (dir: string): Promise<void> =>
-  withDb(dir, async (db) => {
-    const meta = Uint8Array.from((await db.get(META_KEY))!);
-    new DataView(meta.buffer).setUint32(0, 4, true);
-    await db.put(META_KEY, meta);
-  });
-
-/** Feeds `blocks` to a chain of `params` on the store in `dir`. */
-async function store(
-  dir: string,
-  params: typeof regtest,
-  blocks: ReturnType<typeof makeChain>,
-): Promise<void> {
-  const s = await LevelStore.open(dir, params);
-  const chain = await Chain.open({ params, store: s });
-  for (const b of blocks) await chain.processBlock(b, { requested: true });
-  await chain.close();
-  await s.close();
-}
-
-before(() => store(clean, regtest, MAIN.slice(1)));
+before(() => storeBlocks(clean, regtest, MAIN.slice(1)));
 after(() => rmSync(root, { recursive: true, force: true }));
 
 describe("schema 4 → 5: the record cap on stored data", () => {
@@ -87,21 +51,21 @@ describe("schema 4 → 5: the record cap on stored data", () => {
   it("a schema-4 store without an over-cap block is upgraded in place, its chain intact", async () => {
     const dir = join(root, "upgrade");
     cpSync(clean, dir, { recursive: true });
-    await makeSchema4(dir);
+    await setStoredVersion(dir, 4);
     const s = await LevelStore.open(dir, regtest);
     const chain = await Chain.open({ params: regtest, store: s });
     assert.equal(chain.height, 3);
     await chain.close();
     await s.close();
-    assert.equal(await versionOf(dir), SCHEMA_VERSION);
+    assert.equal(await storedVersion(dir), SCHEMA_VERSION);
   });
 
   it("a schema-4 store holding an over-cap block (a side block) is refused with OLD_RULES and stays at 4", async () => {
     const dir = join(root, "refuse");
     cpSync(clean, dir, { recursive: true });
     // What an older jbc could have stored: the same network, without the cap.
-    await store(dir, defineNetwork({ ...regtest, maxBlockRecords: 1_000_000 }), [BIG]);
-    await makeSchema4(dir);
+    await storeBlocks(dir, defineNetwork({ ...regtest, maxBlockRecords: 1_000_000 }), [BIG]);
+    await setStoredVersion(dir, 4);
     await assert.rejects(LevelStore.open(dir, regtest), (err: unknown) => {
       assert.ok(err instanceof StoreError);
       assert.equal(err.code, "OLD_RULES");
@@ -112,6 +76,6 @@ describe("schema 4 → 5: the record cap on stored data", () => {
       assert.match(err.message, /mv .* .*\.old/);
       return true;
     });
-    assert.equal(await versionOf(dir), 4, "refused, the store keeps its version");
+    assert.equal(await storedVersion(dir), 4, "refused, the store keeps its version");
   });
 });

@@ -10,21 +10,20 @@ import { cpSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { ClassicLevel } from "classic-level";
 import { Chain } from "../../src/chain/chain.ts";
 import { StoreError } from "../../src/chain/store.ts";
 import { encodeBlock, recordIds } from "../../src/consensus/block.ts";
 import { blockWork } from "../../src/consensus/compact.ts";
 import { hashToHex, headerHashBytes } from "../../src/consensus/header.ts";
 import { regtest } from "../../src/consensus/params.ts";
-import type { Bytes } from "../../src/store/db.ts";
 import { encodeEntry } from "../../src/store/entry.ts";
-import { blockKey, entryKey, META_KEY } from "../../src/store/layout.ts";
+import { blockKey, entryKey } from "../../src/store/layout.ts";
 import { LevelStore } from "../../src/store/level.ts";
-import { decodeMeta, SCHEMA_VERSION } from "../../src/store/schema.ts";
+import { SCHEMA_VERSION } from "../../src/store/schema.ts";
 import { makeChain } from "../helpers/blocks.ts";
 import { tempDir } from "../helpers/chain.ts";
 import { blockWith, carrierFor } from "../helpers/forgery.ts";
+import { setStoredVersion, storeBlocks, storedVersion, withRawDb } from "./raw-db.ts";
 
 const run = promisify(execFile);
 const BIN = new URL("../../bin/jbc.mjs", import.meta.url).pathname;
@@ -32,48 +31,20 @@ const MAIN = makeChain(regtest, 4);
 const root = tempDir("jbc-rule64-");
 const clean = join(root, "clean");
 
-async function raw<T>(dir: string, fn: (db: ClassicLevel<Bytes, Bytes>) => Promise<T>): Promise<T> {
-  const db = new ClassicLevel<Bytes, Bytes>(dir, { keyEncoding: "view", valueEncoding: "view" });
-  await db.open();
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
-}
-
-/** The stored schema version. */
-const versionOf = (dir: string): Promise<number> =>
-  raw(dir, async (db) => decodeMeta((await db.get(META_KEY))!, dir).version);
-
-/** Sets the stored version to 3, as jbc before the rule left it. */
-const makeSchema3 = (dir: string): Promise<void> =>
-  raw(dir, async (db) => {
-    const meta = Uint8Array.from((await db.get(META_KEY))!);
-    new DataView(meta.buffer).setUint32(0, 3, true);
-    await db.put(META_KEY, meta);
-  });
-
-before(async () => {
-  const store = await LevelStore.open(clean, regtest);
-  const chain = await Chain.open({ params: regtest, store, now: () => regtest.genesis.header.time + 86_400 });
-  for (const b of MAIN.slice(1)) await chain.processBlock(b);
-  await chain.close();
-  await store.close();
-});
+before(() => storeBlocks(clean, regtest, MAIN.slice(1)));
 after(() => rmSync(root, { recursive: true, force: true }));
 
 describe("schema 3 → 4: the 64-byte rule on stored data", () => {
   it("a schema-3 store without a 64-byte record is upgraded in place, its chain intact", async () => {
     const dir = join(root, "upgrade");
     cpSync(clean, dir, { recursive: true });
-    await makeSchema3(dir);
+    await setStoredVersion(dir, 3);
     const store = await LevelStore.open(dir, regtest);
     const chain = await Chain.open({ params: regtest, store });
     assert.equal(chain.height, 4);
     await chain.close();
     await store.close();
-    assert.equal(await versionOf(dir), SCHEMA_VERSION, "and on through every later step");
+    assert.equal(await storedVersion(dir), SCHEMA_VERSION, "and on through every later step");
   });
 
   it("a schema-3 store holding a 64-byte record (a side block) is refused with OLD_RULES and stays at 3", async () => {
@@ -85,7 +56,7 @@ describe("schema 3 → 4: the 64-byte rule on stored data", () => {
     const side = blockWith(regtest, MAIN[1]!, 2, [carrierFor()]);
     const hash = headerHashBytes(side.header);
     const body = encodeBlock(side);
-    await raw(dir, async (db) => {
+    await withRawDb(dir, async (db) => {
       const parent = (await db.get(entryKey(headerHashBytes(MAIN[1]!.header))))!;
       assert.ok(parent);
       await db.put(blockKey(hash), body);
@@ -104,7 +75,7 @@ describe("schema 3 → 4: the 64-byte rule on stored data", () => {
         }),
       );
     });
-    await makeSchema3(dir);
+    await setStoredVersion(dir, 3);
     await assert.rejects(LevelStore.open(dir, regtest), (err: unknown) => {
       assert.ok(err instanceof StoreError);
       assert.equal(err.code, "OLD_RULES");
@@ -112,7 +83,7 @@ describe("schema 3 → 4: the 64-byte rule on stored data", () => {
       assert.match(err.message, /mv .* .*\.old/);
       return true;
     });
-    assert.equal(await versionOf(dir), 3, "refused, the store keeps its version");
+    assert.equal(await storedVersion(dir), 3, "refused, the store keeps its version");
     // A node started on it says so in one line, and exits without starting.
     const r = await run(
       process.execPath,
@@ -126,6 +97,6 @@ describe("schema 3 → 4: the 64-byte rule on stored data", () => {
     const lines = r.stderr.trim().split("\n");
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0]!, /^jbc node: this data directory was written under jbc's old merkle rule: .* mv /);
-    assert.equal(await versionOf(dir), 3);
+    assert.equal(await storedVersion(dir), 3);
   });
 });

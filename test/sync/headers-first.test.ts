@@ -4,31 +4,23 @@
  * and a peer that stalls the download is found out, left out and hung up on while the others finish it.
  */
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { regtest } from "../../src/consensus/params.ts";
 import type { SyncDone } from "../../src/sync/types.ts";
 import {
+  addrOf,
   buildChain,
   dataRecords,
   hashOf,
   importBlocks,
   type NodeOptions,
-  startNode,
+  nodeStarter,
   type TestNode,
   waitFor,
 } from "../helpers/net.ts";
 import { serveBlocksWith } from "../helpers/sync-peers.ts";
 
-const running = new Set<TestNode>();
-async function node(opts: Parameters<typeof startNode>[1] = {}): Promise<TestNode> {
-  const n = await startNode(regtest, opts);
-  running.add(n);
-  return n;
-}
-after(async () => {
-  await Promise.all([...running].map((n) => n.stop()));
-});
-const addr = (n: TestNode): string => n.net.multiaddrs()[0]!;
+const node = nodeStarter(regtest);
 
 // 1,200 blocks of 20 records of 200 bytes (about 4 KB each): enough requests for every peer to get some.
 const blocks = buildChain(regtest, 1_200, regtest.genesis, { records: (h) => dataRecords(h, 20, 200) });
@@ -45,7 +37,7 @@ async function servers(n: number): Promise<TestNode[]> {
 
 /** A fresh node that dials `peers` at once, and its first sync:done. */
 async function syncer(peers: TestNode[], limits: NodeOptions["limits"] = {}) {
-  const b = await node({ peers: peers.map(addr), limits: { syncWindow: { maxBlocks: 64 }, ...limits } });
+  const b = await node({ peers: peers.map(addrOf), limits: { syncWindow: { maxBlocks: 64 }, ...limits } });
   const done: SyncDone[] = [];
   b.net.on("sync:done", (e) => done.push(e));
   return { b, done };

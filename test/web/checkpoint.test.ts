@@ -13,25 +13,16 @@ import { noteSigner } from "../../src/consensus/note.ts";
 import { regtest } from "../../src/consensus/params.ts";
 import { loadOrCreatePeerKey } from "../../src/net/identity.ts";
 import type { JbcNode } from "../../src/node/node.ts";
-import {
-  BlockFactory,
-  ensureExplorerBuilt,
-  hashOf,
-  launchBrowser,
-  NodeSet,
-  postBlock,
-  screenshotPath,
-} from "./harness.ts";
+import { BlockFactory, ExplorerSession, hashOf, postBlock, screenshotPath } from "./harness.ts";
 
-const nodes = new NodeSet();
-let closeBrowser: (() => Promise<void>) | undefined;
+const session = new ExplorerSession();
+const { nodes, errors: pageErrors } = session;
 let page: Page;
 let node: JbcNode;
 let name = "";
-const pageErrors: string[] = [];
 
 before(async () => {
-  ensureExplorerBuilt();
+  page = await session.open();
   const datadir = nodes.dir();
   // The node's witness key is its libp2p key: made here first, so its verifier key can be configured.
   const key = await loadOrCreatePeerKey(join(datadir, "p2p", "peer.key"));
@@ -42,16 +33,9 @@ before(async () => {
     p2p: { host: "127.0.0.1", port: 0 },
     witness: { witnesses: [self], quorum: 1, depth: 1 },
   });
-  const browser = await launchBrowser();
-  closeBrowser = browser.close;
-  page = await browser.context.newPage();
-  page.on("pageerror", (e) => pageErrors.push(e.message));
 });
 
-after(async () => {
-  await closeBrowser?.();
-  await nodes.stopAll();
-});
+after(() => session.close());
 
 test("the home page shows the final checkpoint's cosigners and follows new blocks", async () => {
   const f = new BlockFactory(regtest);

@@ -6,56 +6,28 @@
  */
 import assert from "node:assert/strict";
 import { createHash, generateKeyPairSync, sign } from "node:crypto";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { BrowserContext, Page } from "playwright-core";
-import { build, type Rollup } from "vite";
+import type { Page } from "playwright-core";
 import type * as Consensus from "../../src/consensus/index.ts";
-import { launchBrowser } from "./harness.ts";
+import { browserBundle } from "../helpers/browser-bundle.ts";
+import { scriptPage } from "./harness.ts";
 
-const ROOT = join(import.meta.dirname, "..", "..");
 const dsha = (b: Uint8Array): string =>
   createHash("sha256").update(createHash("sha256").update(b).digest()).digest("hex");
 
-/** The bundle as the browser gets it: one IIFE that defines `jbcConsensus`. */
-async function bundle(): Promise<string> {
-  const out = (await build({
-    configFile: false,
-    root: ROOT,
-    logLevel: "silent",
-    build: {
-      write: false,
-      minify: false,
-      target: "es2022",
-      lib: {
-        entry: join(ROOT, "src", "consensus", "index.ts"),
-        formats: ["iife"],
-        name: "jbcConsensus",
-        fileName: "consensus",
-      },
-    },
-  })) as Rollup.RollupOutput[];
-  const chunk = out[0]!.output.find((o): o is Rollup.OutputChunk => o.type === "chunk");
-  assert.ok(chunk, "vite produced a chunk");
-  return chunk.code;
-}
-
-let browser: { context: BrowserContext; close: () => Promise<void> };
 let page: Page;
 let code: string;
-const pageErrors: string[] = [];
+let pageErrors: string[] = [];
+let closeBrowser: (() => Promise<void>) | undefined;
 
 before(async () => {
-  code = await bundle();
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  page.on("pageerror", (e) => pageErrors.push(String(e)));
-  await page.setContent("<!doctype html><title>consensus</title>");
-  await page.addScriptTag({ content: code });
+  // The bundle as the browser gets it: one IIFE that defines `jbcConsensus`.
+  code = await browserBundle("src/consensus/index.ts", "jbcConsensus");
+  ({ page, errors: pageErrors, close: closeBrowser } = await scriptPage(code, "consensus"));
 });
 
 after(async () => {
-  await browser?.close();
+  await closeBrowser?.();
 });
 
 declare const jbcConsensus: typeof Consensus;

@@ -18,24 +18,14 @@ import { defineNetwork, regtest } from "../../src/consensus/params.ts";
 import { signRecord } from "../../src/consensus/records.ts";
 import type { JbcNode } from "../../src/node/node.ts";
 import { waitFor } from "../helpers/wait.ts";
-import {
-  BlockFactory,
-  ensureExplorerBuilt,
-  freePort,
-  hashOf,
-  launchBrowser,
-  NodeSet,
-  postBlock,
-  screenshotPath,
-} from "./harness.ts";
+import { BlockFactory, ExplorerSession, freePort, hashOf, postBlock, screenshotPath } from "./harness.ts";
 
 const A = "node on port 5000";
 const B = "node on port 5001";
 const WAIT = { timeout: 8000 };
 
-const nodes = new NodeSet();
-const pageErrors: string[] = [];
-let closeBrowser: (() => Promise<void>) | undefined;
+const session = new ExplorerSession();
+const { nodes, errors: pageErrors } = session;
 let page: Page;
 let nodeA: JbcNode;
 let nodeB: JbcNode;
@@ -93,22 +83,15 @@ const row = (hash: string): string => `[data-testid=chain-table] tr[data-hash="$
 const treeNode = (hash: string): string => `[data-testid=fork-tree] .tnode[data-hash="${hash}"]`;
 
 before(async () => {
-  ensureExplorerBuilt();
-  const browser = await launchBrowser({ width: 1400, height: 1000 });
-  closeBrowser = browser.close;
+  page = await session.open({ width: 1400, height: 1000 });
   deadUrl = `http://127.0.0.1:${await freePort()}`;
   nodeB = await nodes.start(regtest, { minerName: B });
   nodeA = await nodes.start(regtest, { minerName: A, devnetPeers: [nodeB.url, deadUrl] });
   await post(nodeA, ...c);
   await post(nodeB, ...c);
-  page = await browser.context.newPage();
-  page.on("pageerror", (err) => pageErrors.push(err.message));
 });
 
-after(async () => {
-  await closeBrowser?.();
-  await nodes.stopAll();
-});
+after(() => session.close());
 
 describe("explorer", () => {
   test("the page loads with the chain, live", async () => {

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { type BrowserContext, chromium } from "playwright-core";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
 import type { SubmitResult } from "../../src/api/schemas.ts";
 import { type Block, encodeBlock } from "../../src/consensus/block.ts";
 import { headerHash } from "../../src/consensus/header.ts";
@@ -98,6 +98,28 @@ export async function launchBrowser(
   };
 }
 
+/**
+ * Chromium with one blank page titled `title` that has run `script` (a browserBundle, say); `errors` holds
+ * what the page threw, from before the script ran.
+ */
+export async function scriptPage(
+  script: string,
+  title: string,
+): Promise<{ page: Page; errors: string[]; close: () => Promise<void> }> {
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.setContent(`<!doctype html><title>${title}</title>`);
+    await page.addScriptTag({ content: script });
+    return { page, errors, close: browser.close };
+  } catch (err) {
+    await browser.close();
+    throw err;
+  }
+}
+
 /** Nodes started by a test; `stopAll` stops every one and deletes their data, even after a failure. */
 export class NodeSet {
   readonly nodes: JbcNode[] = [];
@@ -127,6 +149,32 @@ export class NodeSet {
   async stopAll(): Promise<void> {
     await Promise.allSettled(this.nodes.map((n) => n.stop()));
     for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+/**
+ * One explorer test file's page and nodes: `open` builds the explorer if it is missing, starts Chromium
+ * and opens a page whose uncaught errors land in `errors`; `close` ends the browser, then every node.
+ */
+export class ExplorerSession {
+  readonly nodes = new NodeSet();
+  readonly errors: string[] = [];
+  private closeBrowser: (() => Promise<void>) | undefined;
+
+  /** The page, in a browser of `viewport` size (launchBrowser's default without one). */
+  async open(viewport?: { width: number; height: number }): Promise<Page> {
+    ensureExplorerBuilt();
+    const browser = await launchBrowser(viewport);
+    this.closeBrowser = browser.close;
+    const page = await browser.context.newPage();
+    page.on("pageerror", (err) => this.errors.push(err.message));
+    return page;
+  }
+
+  /** Closes the browser, then stops every node and deletes its data (for `after`, even after a failure). */
+  async close(): Promise<void> {
+    await this.closeBrowser?.();
+    await this.nodes.stopAll();
   }
 }
 

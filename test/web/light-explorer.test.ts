@@ -19,20 +19,11 @@ import { encodeRecord, recordId } from "../../src/consensus/records.ts";
 import type { JbcNode } from "../../src/node/node.ts";
 import { makeChild, mineHighHash } from "../helpers/blocks.ts";
 import { invented } from "../helpers/forgery.ts";
-import {
-  BlockFactory,
-  ensureExplorerBuilt,
-  hashOf,
-  launchBrowser,
-  NodeSet,
-  postBlock,
-  screenshotPath,
-} from "./harness.ts";
+import { BlockFactory, ExplorerSession, hashOf, postBlock, screenshotPath } from "./harness.ts";
 
 const WAIT = { timeout: 15_000 };
-const nodes = new NodeSet();
-const pageErrors: string[] = [];
-let closeBrowser: (() => Promise<void>) | undefined;
+const session = new ExplorerSession();
+const { nodes, errors: pageErrors } = session;
 let page: Page;
 let node: JbcNode;
 let proxy: Server;
@@ -135,22 +126,17 @@ function startProxy(target: URL): Promise<Server> {
 }
 
 before(async () => {
-  ensureExplorerBuilt();
-  const browser = await launchBrowser({ width: 1400, height: 1000 });
-  closeBrowser = browser.close;
+  page = await session.open({ width: 1400, height: 1000 });
   node = await nodes.start(regtest, { minerName: "m" });
   for (const b of blocks) await postBlock(node.url, b);
   proxy = await startProxy(new URL(node.url));
   proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-  page = await browser.context.newPage();
-  page.on("pageerror", (err) => pageErrors.push(err.message));
 });
 
 after(async () => {
-  await closeBrowser?.();
   proxy?.closeAllConnections();
   await new Promise((r) => proxy?.close(r));
-  await nodes.stopAll();
+  await session.close();
 });
 
 const text = async (sel: string): Promise<string> => (await page.textContent(sel)) ?? "";

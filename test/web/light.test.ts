@@ -5,10 +5,8 @@
  * self-contained proof file, with the same answers as Node. The explorer builds on this (issue 18, item 6).
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { BrowserContext, Page } from "playwright-core";
-import { build, type Rollup } from "vite";
+import type { Page } from "playwright-core";
 import { toHex } from "../../src/consensus/bytes.ts";
 import { encodeHeader, headerHash } from "../../src/consensus/header.ts";
 import { regtest } from "../../src/consensus/params.ts";
@@ -18,26 +16,8 @@ import type * as Jbc from "../../src/index.ts";
 import { buildProofFile, CONTEXT_HEADERS, verifyProofFile } from "../../src/light/index.ts";
 import { recordToJson } from "../../src/mempool/json.ts";
 import { makeChain, makeChild, mineHighHash } from "../helpers/blocks.ts";
-import { launchBrowser } from "./harness.ts";
-
-const ROOT = join(import.meta.dirname, "..", "..");
-
-async function bundle(): Promise<string> {
-  const out = (await build({
-    configFile: false,
-    root: ROOT,
-    logLevel: "silent",
-    build: {
-      write: false,
-      minify: false,
-      target: "es2022",
-      lib: { entry: join(ROOT, "src", "index.ts"), formats: ["iife"], name: "jbc", fileName: "jbc" },
-    },
-  })) as Rollup.RollupOutput[];
-  const chunk = out[0]!.output.find((o): o is Rollup.OutputChunk => o.type === "chunk");
-  assert.ok(chunk, "vite produced a chunk");
-  return chunk.code;
-}
+import { browserBundle } from "../helpers/browser-bundle.ts";
+import { scriptPage } from "./harness.ts";
 
 const line = { type: "data" as const, data: new TextEncoder().encode("checked in a browser") };
 const chain = makeChain(regtest, 40, { records: (h) => (h === 20 ? [line] : []) });
@@ -60,18 +40,15 @@ const file = buildProofFile({
 const recordHex = toHex(encodeRecord(line));
 const regtestHash = (h: number): string => headerHash(chain[h]!.header);
 
-let browser: { context: BrowserContext; close: () => Promise<void> };
 let page: Page;
 let code: string;
+let closeBrowser: (() => Promise<void>) | undefined;
 before(async () => {
-  code = await bundle();
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  await page.setContent("<!doctype html><title>light</title>");
-  await page.addScriptTag({ content: code });
+  code = await browserBundle("src/index.ts", "jbc");
+  ({ page, close: closeBrowser } = await scriptPage(code, "light"));
 });
 after(async () => {
-  await browser?.close();
+  await closeBrowser?.();
 });
 
 declare const jbc: typeof Jbc;

@@ -21,20 +21,11 @@ import {
   inventedProof,
   sha256d,
 } from "../helpers/forgery.ts";
-import {
-  BlockFactory,
-  ensureExplorerBuilt,
-  hashOf,
-  launchBrowser,
-  NodeSet,
-  postBlock,
-  screenshotPath,
-} from "./harness.ts";
+import { BlockFactory, ExplorerSession, hashOf, postBlock, screenshotPath } from "./harness.ts";
 
 const WAIT = { timeout: 8000 };
-const nodes = new NodeSet();
-const pageErrors: string[] = [];
-let closeBrowser: (() => Promise<void>) | undefined;
+const session = new ExplorerSession();
+const { nodes, errors: pageErrors } = session;
 let page: Page;
 let node: JbcNode;
 
@@ -51,19 +42,12 @@ const blocks = f.run(regtest.genesisHash, 3, (i) => ({
 }));
 
 before(async () => {
-  ensureExplorerBuilt();
-  const browser = await launchBrowser({ width: 1400, height: 1000 });
-  closeBrowser = browser.close;
+  page = await session.open({ width: 1400, height: 1000 });
   node = await nodes.start(regtest, { minerName: "m" });
   for (const b of blocks) await postBlock(node.url, b);
-  page = await browser.context.newPage();
-  page.on("pageerror", (err) => pageErrors.push(err.message));
 });
 
-after(async () => {
-  await closeBrowser?.();
-  await nodes.stopAll();
-});
+after(() => session.close());
 
 async function search(term: string): Promise<void> {
   await page.fill("[data-testid=search]", term);
