@@ -3,7 +3,7 @@
  * pre-built chain as (a). The witness side is the node's own wiring (src/node/witness.ts openWitness: its
  * key in the datadir, 3 configured witnesses, quorum 2, depth 6, the final checkpoint saved to
  * `<datadir>/witness/final.json`, an info logger writing to /dev/null): at each block it signs the block
- * 6 below (Ed25519, @noble), and the two other team nodes' cosignatures of that checkpoint are handed to
+ * 6 below (Ed25519, node:crypto), and the two other team nodes' cosignatures of that checkpoint are handed to
  * `receive` (parsed, verified with node:crypto, stored; the second makes the quorum, finalize, save) right
  * after the block, as gossip brings them. The gossip layer's own work (publish, size and rate bounds) is
  * not in it. The other side is the node as bench:records (a) runs it, index on, no witness.
@@ -16,6 +16,7 @@ import { checkpointOrigin, formatCheckpoint } from "../src/consensus/checkpoint.
 import { type NoteSigner, noteSigner, signNoteText } from "../src/consensus/note.ts";
 import { regtest } from "../src/consensus/params.ts";
 import { loadOrCreatePeerKey } from "../src/net/identity.ts";
+import { nativeEd25519Sign } from "../src/node/crypto.ts";
 import { openWitness } from "../src/node/witness.ts";
 import { LevelStore } from "../src/store/level.ts";
 import { decodeCosignature, encodeCosignature } from "../src/witness/message.ts";
@@ -26,8 +27,13 @@ import { median } from "./stats.ts";
 const params = regtest;
 /** k, the node's default. */
 export const WITNESS_DEPTH = 6;
+/** A team node's signer as the node makes it (src/node/witness.ts): OpenSSL signs. */
+const nodeSigner = (name: string, seed: Uint8Array): NoteSigner => ({
+  ...noteSigner(name, seed),
+  sign: nativeEd25519Sign(seed),
+});
 /** The two other team nodes. */
-const peers: NoteSigner[] = [2, 3].map((i) => noteSigner(`team-${i}`, new Uint8Array(32).fill(i)));
+const peers: NoteSigner[] = [2, 3].map((i) => nodeSigner(`team-${i}`, new Uint8Array(32).fill(i)));
 const origin = checkpointOrigin(params);
 
 /** The peers' cosignature messages, by the height of the block that makes their checkpoint signable. */
@@ -155,9 +161,14 @@ export async function interleavedRound(
   return [median(times[0]!), median(times[1]!), median(times[2]!)];
 }
 
-/** µs per call of the witness's primitives: signing a checkpoint, and parsing + verifying a peer's. */
-export function witnessMicro(iterations: number): { signUs: number; verifyUs: number } {
-  const self = noteSigner("team-1", new Uint8Array(32).fill(1));
+/**
+ * µs per call of the witness's primitives: signing a checkpoint as the node does (node:crypto) and with
+ * @noble (the browser's and every caller's without node:crypto), and parsing + verifying a peer's (the
+ * installed verifier: node:crypto's after useNativeCrypto).
+ */
+export function witnessMicro(iterations: number): { signUs: number; signNobleUs: number; verifyUs: number } {
+  const self = nodeSigner("team-1", new Uint8Array(32).fill(1));
+  const noble = noteSigner("team-1", new Uint8Array(32).fill(1));
   const text = formatCheckpoint({ origin, height: 1000, hash: "ab".repeat(32), chainWork: 123456789n });
   const msg = encodeCosignature(peers[0]!, text, signNoteText(text, peers[0]!));
   const timed = (f: () => void): number => {
@@ -176,6 +187,7 @@ export function witnessMicro(iterations: number): { signUs: number; verifyUs: nu
   }
   return {
     signUs: timed(() => signNoteText(text, self)),
+    signNobleUs: timed(() => signNoteText(text, noble)),
     verifyUs: timed(() => decodeCosignature(msg)),
   };
 }
