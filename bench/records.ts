@@ -33,7 +33,8 @@
  *     (3 witnesses, quorum 2, depth 6, two peers' cosignatures received after each block) against none,
  *     index on both: whole runs in pairs ordered on-off, off-on, ... beside pairs of two runs without
  *     (the A/A control), and interleaved block by block in one process, three chains (with, without,
- *     without again) taking each block in rotating order, each call timed (3 rounds; 2 with --quick).
+ *     without again) taking each block in rotating order, each call timed (3 rounds; 2 with --quick);
+ *     and the same with processBlocks of 100 blocks a call, as a sync imports them.
  *     `--only-witness` runs (d) alone (its figures, the load and cores in the JSON line).
  *
  * The last line printed is one JSON object with the figures (named as in docs/benchmarks.md).
@@ -191,7 +192,20 @@ async function witnessSection(raws: Uint8Array[], quick: boolean): Promise<Recor
       `${rounds.map((x) => x.map((v) => v.toFixed(0)).join(" / ")).join("; ")}; on / off ${median(usRatios).toFixed(3)}, ` +
       `A/A ${median(aaUs).toFixed(3)} (${((performance.now() - t) / 1000).toFixed(0)} s)`,
   );
+  // A sync: processBlocks of 100 blocks a call (one tip event, one signature, per committed run).
+  const batched: [number, number, number][] = [];
+  for (let r = 0; r < ROUNDS; r++)
+    batched.push(await interleavedRound([freshDir(), freshDir(), freshDir()], raws, cosigs, r, 100));
+  const batchRatios = batched.map(([w, o]) => w / o);
+  const batchAa = batched.map(([, o, o2]) => o2 / o);
+  console.log(
+    `(d) processBlocks of 100 blocks (a sync), interleaved, median ms a call per round (on / off / off again): ` +
+      `${batched.map((x) => x.map((v) => (v / 1000).toFixed(1)).join(" / ")).join("; ")}; on / off ${median(batchRatios).toFixed(3)}, ` +
+      `A/A ${median(batchAa).toFixed(3)}`,
+  );
   return {
+    witnessSyncBatchUsRatio: round(median(batchRatios), 3),
+    witnessSyncBatchAaUsRatio: round(median(batchAa), 3),
     witnessSignUs: round(micro.signUs, 1),
     witnessSignNobleUs: round(micro.signNobleUs, 1),
     witnessVerifyUs: round(micro.verifyUs, 1),
