@@ -28,6 +28,15 @@
  *     (block read, decodeBlock, recordIds, merkleLevels,
  *     buildRecordProof, JSON) is timed phase by phase on the same chain.
  *
+ * (d) witnessed checkpoints (issue 19; bench/witness-run.ts): µs to sign a checkpoint and to parse and
+ *     verify a peer's cosignature; then decode + processBlock of (a)'s chain with the node's witness
+ *     (3 witnesses, quorum 2, depth 6, two peers' cosignatures received after each block) against none,
+ *     index on both: whole runs in pairs ordered on-off, off-on, ... beside pairs of two runs without
+ *     (the A/A control), and interleaved block by block in one process, three chains (with, without,
+ *     without again) taking each block in rotating order, each call timed (3 rounds; 2 with --quick);
+ *     and the same with processBlocks of 100 blocks a call, as a sync imports them.
+ *     `--only-witness` runs (d) alone (its figures, the load and cores in the JSON line).
+ *
  * The last line printed is one JSON object with the figures (named as in docs/benchmarks.md).
  */
 import { execFile } from "node:child_process";
@@ -58,6 +67,7 @@ import { recordsBackend } from "../test/helpers/api.ts";
 import { dataRecords } from "../test/helpers/net.ts";
 import { processBlocksPerSec } from "./process-run.ts";
 import { median, percentile } from "./stats.ts";
+import { interleavedRound, peerCosignatures, witnessMicro, witnessRunBlocksPerSec } from "./witness-run.ts";
 
 useNativeCrypto(); // as the node does
 
@@ -133,6 +143,84 @@ function sha256dMicros(): number {
   return median(times);
 }
 
+/** (d) The witness's cost per block on (a)'s chain; returns the JSON figures. */
+async function witnessSection(raws: Uint8Array[], quick: boolean): Promise<Record<string, number>> {
+  const PAIRS = quick ? 3 : 5;
+  const ROUNDS = quick ? 2 : 3;
+  let t = performance.now();
+  const cosigs = await peerCosignatures(freshDir(), raws);
+  console.log(
+    `(d) the peers' cosignatures of ${cosigs.size} checkpoints signed in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+  );
+  const micro = witnessMicro(quick ? 200 : 1000);
+  const perBlockUs = micro.signUs + 2 * micro.verifyUs;
+  console.log(
+    `(d) sign a checkpoint ${micro.signUs.toFixed(1)} µs (node:crypto; @noble ${micro.signNobleUs.toFixed(1)} µs), parse + verify a peer's cosignature ` +
+      `${micro.verifyUs.toFixed(1)} µs (node:crypto): ${perBlockUs.toFixed(0)} µs a block with 3 witnesses (1 signed, 2 checked)`,
+  );
+  t = performance.now();
+  await witnessRunBlocksPerSec(freshDir(), raws.slice(0, raws.length / 5), cosigs);
+  await witnessRunBlocksPerSec(freshDir(), raws.slice(0, raws.length / 5));
+  const on: number[] = [];
+  const off: number[] = [];
+  const ratios: number[] = [];
+  const aa: number[] = [];
+  for (let i = 0; i < PAIRS; i++) {
+    const first = i % 2 === 0;
+    const a = await witnessRunBlocksPerSec(freshDir(), raws, first ? cosigs : undefined);
+    const b = await witnessRunBlocksPerSec(freshDir(), raws, first ? undefined : cosigs);
+    const [withW, without] = first ? [a, b] : [b, a];
+    on.push(withW);
+    off.push(without);
+    ratios.push(withW / without);
+    const x = await witnessRunBlocksPerSec(freshDir(), raws);
+    const y = await witnessRunBlocksPerSec(freshDir(), raws);
+    aa.push(y / x);
+  }
+  console.log(
+    `(d) processBlock, whole runs: witness on ${median(on).toFixed(0)} blocks/s, off ${median(off).toFixed(0)} ` +
+      `(median of the pairs' on / off ratios ${median(ratios).toFixed(3)}: ${ratios.map((r) => r.toFixed(3)).join(", ")}; ` +
+      `A/A off / off ${median(aa).toFixed(3)}: ${aa.map((r) => r.toFixed(3)).join(", ")})`,
+  );
+  const rounds: [number, number, number][] = [];
+  for (let r = 0; r < ROUNDS; r++)
+    rounds.push(await interleavedRound([freshDir(), freshDir(), freshDir()], raws, cosigs, r));
+  const usRatios = rounds.map(([w, o]) => w / o);
+  const aaUs = rounds.map(([, o, o2]) => o2 / o);
+  console.log(
+    `(d) processBlock interleaved block by block, median µs a block per round (on / off / off again): ` +
+      `${rounds.map((x) => x.map((v) => v.toFixed(0)).join(" / ")).join("; ")}; on / off ${median(usRatios).toFixed(3)}, ` +
+      `A/A ${median(aaUs).toFixed(3)} (${((performance.now() - t) / 1000).toFixed(0)} s)`,
+  );
+  // A sync: processBlocks of 100 blocks a call (one tip event, one signature, per committed run).
+  const batched: [number, number, number][] = [];
+  for (let r = 0; r < ROUNDS; r++)
+    batched.push(await interleavedRound([freshDir(), freshDir(), freshDir()], raws, cosigs, r, 100));
+  const batchRatios = batched.map(([w, o]) => w / o);
+  const batchAa = batched.map(([, o, o2]) => o2 / o);
+  console.log(
+    `(d) processBlocks of 100 blocks (a sync), interleaved, median ms a call per round (on / off / off again): ` +
+      `${batched.map((x) => x.map((v) => (v / 1000).toFixed(1)).join(" / ")).join("; ")}; on / off ${median(batchRatios).toFixed(3)}, ` +
+      `A/A ${median(batchAa).toFixed(3)}`,
+  );
+  return {
+    witnessSyncBatchUsRatio: round(median(batchRatios), 3),
+    witnessSyncBatchAaUsRatio: round(median(batchAa), 3),
+    witnessSignUs: round(micro.signUs, 1),
+    witnessSignNobleUs: round(micro.signNobleUs, 1),
+    witnessVerifyUs: round(micro.verifyUs, 1),
+    witnessPerBlockUs: round(perBlockUs, 0),
+    processBlockWitnessOnBlocksPerSec: Math.round(median(on)),
+    processBlockWitnessOffBlocksPerSec: Math.round(median(off)),
+    witnessRatio: round(median(ratios), 3),
+    witnessAaRatio: round(median(aa), 3),
+    witnessInterleavedOnUs: Math.round(median(rounds.map((x) => x[0]))),
+    witnessInterleavedOffUs: Math.round(median(rounds.map((x) => x[1]))),
+    witnessInterleavedUsRatio: round(median(usRatios), 3),
+    witnessInterleavedAaUsRatio: round(median(aaUs), 3),
+  };
+}
+
 async function main(): Promise<void> {
   const quick = process.argv.includes("--quick");
   const N = quick ? 1_000 : 5_000;
@@ -146,6 +234,12 @@ async function main(): Promise<void> {
   let t = performance.now();
   const raws = buildChain(N, 10, 100).map(encodeBlock);
   console.log(`built ${N} blocks of 10 records in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  if (process.argv.includes("--only-witness")) {
+    const figures = await witnessSection(raws, quick);
+    if (tempRoot) rmSync(tempRoot, { recursive: true, force: true });
+    console.log(JSON.stringify({ ...figures, loadavg1: round(loadavg()[0]!, 2), cores: cpus().length }));
+    return;
+  }
   await processRun(raws.slice(0, N / 5), true);
   await processRun(raws.slice(0, N / 5), false);
   const on: number[] = [];
@@ -171,6 +265,9 @@ async function main(): Promise<void> {
     `(a) processBlock, 10 records/block: index on ${onMedian.toFixed(0)} blocks/s, off ${offMedian.toFixed(0)} ` +
       `(median of the pairs' ratios ${ratio.toFixed(2)}; runs on ${on.map((x) => x.toFixed(0)).join(", ")}; off ${off.map((x) => x.toFixed(0)).join(", ")})`,
   );
+
+  // ---------------------------------------------------------------- (d) witness
+  const witnessFigures = await witnessSection(raws, quick);
 
   // ---------------------------------------------------------------- (c) build
   t = performance.now();
@@ -421,6 +518,7 @@ async function main(): Promise<void> {
       getRecordHttpClientProcessP99Ms: ms(percentile(apartMs, 99)),
       httpHealthClientProcessP50Ms: ms(percentile(apartFloorMs, 50)),
       httpHealthClientProcessP99Ms: ms(percentile(apartFloorMs, 99)),
+      ...witnessFigures,
       loadavg1: round(loadavg()[0]!, 2),
       cores: cpus().length,
     }),

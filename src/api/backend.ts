@@ -18,6 +18,22 @@ export interface BackendEvents {
   sync: [view: SyncView];
   /** A gossip message judged (`in`, with gossipsub's verdict and a rejection's code) or published (`out`). */
   gossip: [event: { topic: string; direction: "in" | "out"; verdict?: string; code?: string }];
+  /**
+   * The witness stored a signature of one of its checkpoints (src/witness, `cosigned`): `count` the
+   * configured witnesses' signatures it now holds, `quorum` whether they reach the quorum, `time` when
+   * (ms since the epoch).
+   */
+  checkpoint: [
+    event: {
+      height: number;
+      hash: string;
+      signer: string;
+      witness: boolean;
+      count: number;
+      quorum: boolean;
+      time: number;
+    },
+  ];
   /** The miner handed out a template (metrics only). */
   template: [event: { height: number; records: number }];
 }

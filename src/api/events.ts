@@ -15,6 +15,7 @@ export type StreamEventName =
   | "peer"
   | "mining"
   | "sync"
+  | "checkpoint"
   | "record.pending"
   | "record.confirmed"
   | "record.unconfirmed";
@@ -134,12 +135,14 @@ export class EventHub {
     const onPeer = relay("peer");
     const onMining = relay("mining");
     const onSync = relay("sync");
+    const onCheckpoint = relay("checkpoint");
     chain.on("connected", onConnected);
     chain.on("side", onSide);
     chain.on("tip", onTip);
     events.on("peer", onPeer);
     events.on("mining", onMining);
     events.on("sync", onSync);
+    events.on("checkpoint", onCheckpoint);
     const mempool = this.backend.records?.mempool;
     if (mempool) {
       mempool.on("added", onAdded);
@@ -152,6 +155,7 @@ export class EventHub {
       () => events.off("peer", onPeer),
       () => events.off("mining", onMining),
       () => events.off("sync", onSync),
+      () => events.off("checkpoint", onCheckpoint),
     );
     this.heartbeat = setInterval(() => this.writeAll(": ping\n\n"), this.heartbeatMs);
     this.heartbeat.unref();

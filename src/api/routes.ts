@@ -246,7 +246,7 @@ export const routes = {
     method: "GET",
     path: "/api/events",
     response: "sse",
-    summary: "Server-sent events: block, tip, reorg, peer, mining, sync",
+    summary: "Server-sent events: block, tip, reorg, peer, mining, sync, checkpoint, record.*",
   },
   submitRecords: {
     group: "records",

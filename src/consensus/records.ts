@@ -238,6 +238,18 @@ export function useEd25519Verify(fn: Ed25519Verify): Ed25519Verify {
   return previous;
 }
 
+/**
+ * Whether `signature` is `publicKey`'s ed25519 signature of `message` under jbc's rule, checked by the
+ * verifier installed (useEd25519Verify: node:crypto's in a node, ed25519Verify otherwise). Never throws.
+ */
+export function verifyEd25519(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  try {
+    return verifyImpl(signature, message, publicKey);
+  } catch {
+    return false;
+  }
+}
+
 /** Whether a signed record's signature verifies. Never throws: a malformed key is simply invalid. */
 export function verifyRecordSignature(rec: SignedRecord): boolean {
   try {

@@ -141,12 +141,20 @@ export class Lab {
    * blocks are found (Poisson arrivals, a node picked at random) instead of each node's miner racing
    * as fast as the CPU allows. With `records`, the block carries that node's pending records in arrival
    * order (GET /api/mempool, the order the node's own templates take), as a miner working from that
-   * node's template would. Resolves with the block and when the node had connected it.
+   * node's template would. Resolves with the block, when it was found (`foundAt`: solved, before the
+   * POST) and when the node had connected it (`at`).
    */
   async mineOn(
     node: LabNode,
     opts: { records?: boolean } = {},
-  ): Promise<{ hash: string; height: number; at: number; status: string; records: string[] }> {
+  ): Promise<{
+    hash: string;
+    height: number;
+    foundAt: number;
+    at: number;
+    status: string;
+    records: string[];
+  }> {
     // The tip first, then the pool: a record still pending after the tip was read is not in the tip's
     // chain (a connect removes it first), so the block cannot repeat a confirmed record.
     const s = await node.api.status();
@@ -167,10 +175,12 @@ export class Lab {
       block.header.nonce = nonce;
       if (hashToBigInt(headerHashBytes(block.header)) <= target) break;
     }
+    const foundAt = Date.now();
     const r = await node.api.submitBlock(encodeBlock(block));
     return {
       hash: headerHash(block.header),
       height: s.tip.height + 1,
+      foundAt,
       at: Date.now(),
       status: r.status,
       records: pending.map((p) => p.id),

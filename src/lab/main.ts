@@ -55,13 +55,17 @@ function labProgram(): Command {
     .option("--seconds <s>", "scenario length (partition: split time; churn: run time)", num(1, 86_400))
     .option("--block-interval <s>", "mean seconds between blocks the lab mines", num(0.05, 600))
     .option("--sockets <n>", "lockout: idle sockets the attacker holds", intArg(1, 10_000))
-    .option("--blocks <n>", "propagation: blocks per delay; relay: round trips", intArg(1, 100_000))
-    .option("--delays <ms,...>", "relay, propagation: one-way delays in ms", (v: string) =>
+    .option(
+      "--blocks <n>",
+      "propagation: blocks per delay; relay: round trips; cosign: checkpoints per delay",
+      intArg(1, 100_000),
+    )
+    .option("--delays <ms,...>", "relay, propagation, cosign: one-way delays in ms", (v: string) =>
       v.split(",").map((x) => num(0, 10_000)(x)),
     )
     .option(
       "--jitter <ms>",
-      "relay, propagation: jitter added to each delay (uniform 0..jitter)",
+      "relay, propagation, cosign: jitter added to each delay (uniform 0..jitter)",
       num(0, 10_000),
     )
     .option("--mbit <n>", "late-joiner: link bandwidth in Mbit/s", num(0.1, 10_000))

@@ -1,4 +1,4 @@
-import { createPublicKey, hash, type KeyObject, verify } from "node:crypto";
+import { createPrivateKey, createPublicKey, hash, type KeyObject, sign, verify } from "node:crypto";
 import { toHex } from "../consensus/bytes.ts";
 import { useSha256 } from "../consensus/hash.ts";
 import { useEd25519Verify } from "../consensus/records.ts";
@@ -40,6 +40,24 @@ function nativeEd25519Verify(signature: Uint8Array, message: Uint8Array, publicK
   } catch {
     return false;
   }
+}
+
+// DER prefix that wraps a raw ed25519 seed as a PKCS#8 private key, the form node:crypto imports.
+const PKCS8_PREFIX = new Uint8Array([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+]);
+
+/**
+ * OpenSSL's ed25519 signing with the 32-byte `seed`: the signatures @noble's `ed25519.sign` makes (ed25519
+ * is deterministic), in a tenth of the time. The node's witness signs a checkpoint a block with it.
+ */
+export function nativeEd25519Sign(seed: Uint8Array): (message: Uint8Array) => Uint8Array {
+  if (seed.length !== 32) throw new RangeError("an ed25519 seed is 32 bytes");
+  const der = new Uint8Array(PKCS8_PREFIX.length + 32);
+  der.set(PKCS8_PREFIX);
+  der.set(seed, PKCS8_PREFIX.length);
+  const key = createPrivateKey({ key: Buffer.from(der.buffer), format: "der", type: "pkcs8" });
+  return (message) => new Uint8Array(sign(null, message, key));
 }
 
 /**

@@ -164,6 +164,8 @@ export class JbcNode {
     const modules = given ?? (await import("./adapters.ts")).realServices();
     if (p2p !== false && p2p !== undefined && modules.network) {
       this.witness = await openWitness({ ...opts, chain, config: opts.witness, logger: log });
+      // Stamped here, as stored: GET /api/events clients (the lab's cosign scenario) time the round by it.
+      this.witness.on("cosigned", (e) => this.events.emit("checkpoint", { ...e, time: Date.now() }));
       this.network = await modules.network({
         params: opts.params,
         chain,

@@ -16,6 +16,7 @@ import { loadOrCreatePeerKey } from "../net/identity.ts";
 import { errorMessage } from "../util/errors.ts";
 import type { Logger } from "../util/logger.ts";
 import { Witness } from "../witness/witness.ts";
+import { nativeEd25519Sign } from "./crypto.ts";
 
 export interface WitnessConfig {
   /** The configured witnesses' verifier keys (from `--witnesses FILE`, parseWitnesses). */
@@ -51,12 +52,14 @@ export async function openWitness(o: {
   const logger = o.logger.child({ module: "witness" });
   const key = await loadOrCreatePeerKey(join(o.datadir, "p2p", "peer.key"));
   const name = o.config?.name ?? peerIdFromPrivateKey(key).toString();
+  const seed = key.raw.subarray(0, 32);
   const witnesses = o.config?.witnesses ?? [];
   const quorum = o.config?.quorum ?? Math.floor(witnesses.length / 2) + 1;
   const witness = new Witness({
     params: o.params,
     chain: o.chain,
-    signer: noteSigner(name, key.raw.subarray(0, 32)),
+    // OpenSSL signs (the same signatures as @noble's, about ten times faster): one checkpoint a block.
+    signer: { ...noteSigner(name, seed), sign: nativeEd25519Sign(seed) },
     witnesses,
     quorum,
     ...(o.config?.depth !== undefined ? { depth: o.config.depth } : {}),

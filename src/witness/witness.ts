@@ -71,6 +71,17 @@ export interface RefusedFork {
   finalHeight: number;
 }
 
+/** One signature stored on a held checkpoint (the witness's `cosigned` event). */
+export interface CosignedEvent {
+  height: number;
+  hash: string;
+  signer: string;
+  /** Whether the signer is one of the configured witnesses. */
+  witness: boolean;
+  count: number;
+  quorum: boolean;
+}
+
 /** What a gossiped cosignature earned: relay it, drop it, or drop it and penalise the sender. */
 export type CosignVerdict =
   | { verdict: "accept" | "ignore" }
@@ -82,8 +93,11 @@ export interface WitnessEvents {
   final: [event: { height: number; hash: string; note: string; cosigners: string[] }];
   equivocation: [event: Equivocation];
   refused: [event: RefusedFork];
-  /** Every signature stored on a checkpoint (this node's and peers'), for timing. */
-  cosigned: [event: { height: number; signer: string; count: number; quorum: boolean }];
+  /**
+   * Every signature stored on a checkpoint of this node's main chain (its own and peers'), for timing:
+   * `count` the configured witnesses' signatures it now holds, `quorum` whether they reach the quorum.
+   */
+  cosigned: [event: CosignedEvent];
 }
 
 export class Witness extends EventEmitter<WitnessEvents> {
@@ -206,7 +220,14 @@ export class Witness extends EventEmitter<WitnessEvents> {
     h.sigs.set(key, { verifier: c.verifier, signature: c.signature, witness });
     const count = [...h.sigs.values()].filter((s) => s.witness).length;
     const quorum = this.opts.witnesses.length > 0 && count >= this.opts.quorum;
-    this.emit("cosigned", { height, signer: c.verifier.name, count, quorum });
+    this.emit("cosigned", {
+      height,
+      hash: h.checkpoint.hash,
+      signer: c.verifier.name,
+      witness,
+      count,
+      quorum,
+    });
     if (quorum && (!this.final || height > this.final.height)) void this.finalize(h);
     return true;
   }

@@ -9,16 +9,18 @@ import { createHash } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { ed25519 } from "@noble/curves/ed25519.js";
 import fc from "fast-check";
 import { DecodeError, fromHex, toHex } from "../../src/consensus/bytes.ts";
 import { sha256, sha256d, useSha256 } from "../../src/consensus/hash.ts";
+import { noteSigner, signNoteText, verifyNoteSignature } from "../../src/consensus/note.ts";
 import {
   ed25519Verify,
   signRecord,
   useEd25519Verify,
   verifyRecordSignature,
 } from "../../src/consensus/records.ts";
-import { useNativeCrypto } from "../../src/node/crypto.ts";
+import { nativeEd25519Sign, useNativeCrypto } from "../../src/node/crypto.ts";
 import { scan } from "../helpers/portable.ts";
 
 const DIR = join(import.meta.dirname, "..", "..", "src", "consensus");
@@ -117,6 +119,40 @@ describe("crypto injection", () => {
     const rec = signRecord(new Uint8Array([1, 2, 3]), new Uint8Array(32).fill(4));
     assert.equal(verifyRecordSignature(rec), true);
     assert.equal(verifyRecordSignature({ ...rec, data: new Uint8Array([1, 2]) }), false);
+  });
+
+  it("a note signature is checked by the installed ed25519 verifier (node:crypto's in a node)", () => {
+    const signer = noteSigner("team-1", new Uint8Array(32).fill(5));
+    const text =
+      "jbc/regtest/0011223344556677\n7\nq83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=\nchainwork 8\n";
+    const sig = signNoteText(text, signer);
+    let calls = 0;
+    const previous = useEd25519Verify((s, m, k) => {
+      calls++;
+      return ed25519Verify(s, m, k);
+    });
+    try {
+      const atInstall = calls;
+      assert.equal(verifyNoteSignature(text, sig, signer), true);
+      assert.equal(verifyNoteSignature(text.replace("7", "8"), sig, signer), false);
+      assert.equal(calls - atInstall, 2);
+    } finally {
+      useEd25519Verify(previous);
+    }
+  });
+
+  it("node:crypto's ed25519 signing gives @noble's signatures byte for byte (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ maxLength: 300 }),
+        (seed, m) => {
+          assert.deepEqual(nativeEd25519Sign(seed)(m), ed25519.sign(m, seed));
+        },
+      ),
+      { numRuns: 50 },
+    );
+    assert.throws(() => nativeEd25519Sign(new Uint8Array(31)), RangeError);
   });
 
   it("useNativeCrypto installs node:crypto's SHA-256 and ed25519 (same results), and can be called twice", () => {

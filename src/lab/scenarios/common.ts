@@ -14,15 +14,15 @@ export interface ScenarioOptions {
   blockInterval?: number;
   /** lockout: idle sockets the attacker holds. */
   sockets?: number;
-  /** propagation: blocks per delay. */
+  /** propagation: blocks per delay; cosign: checkpoints per delay. */
   blocks?: number;
-  /** relay, propagation: one-way delays to run, in ms. */
+  /** relay, propagation, cosign: one-way delays to run, in ms. */
   delays?: number[];
   /** late-joiner: link bandwidth in Mbit/s. */
   mbit?: number;
   /** late-joiner: data bytes in each block of the chain. */
   recordBytes?: number;
-  /** relay, propagation: jitter added to each delay (uniform 0..jitter), in ms. */
+  /** relay, propagation, cosign: jitter added to each delay (uniform 0..jitter), in ms. */
   jitter?: number;
   /** partition: ledger records submitted to each half during the split. */
   records?: number;

@@ -7,6 +7,7 @@ import { badPeer } from "./bad-peer.ts";
 import { churn } from "./churn.ts";
 import { closedNetwork } from "./closed.ts";
 import type { Scenario } from "./common.ts";
+import { cosign } from "./cosign.ts";
 import { lateJoiner } from "./late-joiner.ts";
 import { lockout } from "./lockout.ts";
 import { partition } from "./partition.ts";
@@ -28,4 +29,5 @@ export const scenarios: Record<string, Scenario> = {
   lockout,
   closed: closedNetwork,
   rewrite,
+  cosign,
 };
