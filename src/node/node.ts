@@ -182,18 +182,7 @@ export class JbcNode {
           onPeer: (event, peer, reason) =>
             this.events.emit("peer", { event, peer, ...(reason ? { reason } : {}) }),
           onGossip: (e) => this.events.emit("gossip", e),
-          onSync: (s) => {
-            this.syncState = s;
-            this.events.emit("sync", s);
-            // The terminal's view of a long sync (the network reports progress at most once a second).
-            if (s.syncing && s.target !== undefined && s.height !== undefined) {
-              const pct = s.target > 0 ? Math.floor((100 * s.height) / s.target) : 100;
-              log.info(
-                { height: s.height, target: s.target, blocksPerSec: s.blocksPerSec },
-                `syncing: ${s.height}/${s.target} blocks (${pct}%)`,
-              );
-            }
-          },
+          onSync: (s) => this.onSync(s),
         },
       });
     }
@@ -229,6 +218,20 @@ export class JbcNode {
       },
       "node started",
     );
+  }
+
+  /** Keeps the sync state for the API and shows a long sync's progress in the terminal. */
+  private onSync(s: SyncView): void {
+    this.syncState = s;
+    this.events.emit("sync", s);
+    // The network reports progress at most once a second.
+    if (s.syncing && s.target !== undefined && s.height !== undefined) {
+      const pct = s.target > 0 ? Math.floor((100 * s.height) / s.target) : 100;
+      this.log.info(
+        { height: s.height, target: s.target, blocksPerSec: s.blocksPerSec },
+        `syncing: ${s.height}/${s.target} blocks (${pct}%)`,
+      );
+    }
   }
 
   private async startApi(createApiServer: typeof import("../api/server.ts").createApiServer): Promise<void> {

@@ -220,34 +220,12 @@ async function measure(
     () => undefined,
   );
   await sleep(500); // the last signatures (every node's) after the quorum
-  const perNode: Record<string, number[]> = Object.fromEntries(nodes.map((n) => [n.name, []]));
-  const onMiner: number[] = [];
-  const onOthers: number[] = [];
-  const overall: number[] = [];
-  const block: number[] = [];
-  const cosignPart: number[] = [];
-  const allSigned: number[] = [];
-  let missing = 0;
-  onMain.forEach((m, i) => {
-    const at = nodes.map((n) => moments.get(n.name)?.get(keys[i]!) ?? {});
-    if (at.some((x) => x.quorum === undefined)) {
-      missing++;
-      return;
-    }
-    nodes.forEach((n, j) => {
-      const t = at[j]!.quorum! - m.foundAt;
-      perNode[n.name]!.push(t);
-      (n.name === m.on ? onMiner : onOthers).push(t);
-    });
-    const q = Math.max(...at.map((x) => x.quorum!)) - m.foundAt;
-    overall.push(q);
-    if (at.every((x) => x.own !== undefined)) {
-      const b = Math.max(...at.map((x) => x.own!)) - m.foundAt;
-      block.push(b);
-      cosignPart.push(q - b);
-    }
-    if (at.every((x) => x.all !== undefined)) allSigned.push(Math.max(...at.map((x) => x.all!)) - m.foundAt);
-  });
+  const { perNode, onMiner, onOthers, overall, block, cosignPart, allSigned, missing } = samples(
+    nodes,
+    moments,
+    onMain,
+    keys,
+  );
   if (onMain.length === 0) problems.push(`delay ${o.delayMs}: no checkpoint to measure`);
   if (missing > 0)
     problems.push(`delay ${o.delayMs}: ${missing}/${onMain.length} checkpoints never cosigned on every node`);
@@ -279,8 +257,17 @@ async function measure(
       Object.entries(perNode).map(([name, xs]) => [name, { p50Ms: ms(xs, 50), p99Ms: ms(xs, 99) }]),
     ),
   };
+  sayRow(lab, nodes.length, row);
+  return row;
+}
+
+/** One delay's figures (`measure`), in ms. */
+type CosignRow = Awaited<ReturnType<typeof measure>>;
+
+/** The scenario's lines for one delay. */
+function sayRow(lab: Lab, count: number, row: CosignRow): void {
   lab.say(
-    `  delay ${o.delayMs} ms: found → quorum on all ${nodes.length}: p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms (mean ${row.meanMs}; ${row.measured}/${row.checkpoints} checkpoints, ${stale} stale)`,
+    `  delay ${row.delayMs} ms: found → quorum on all ${count}: p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms (mean ${row.meanMs}; ${row.measured}/${row.checkpoints} checkpoints, ${row.stale} stale)`,
   );
   lab.say(
     `    block k above on all (each node's own signature): p50 ${row.blockP50Ms} ms, p99 ${row.blockP99Ms} ms; then the cosignatures: p50 ${row.cosignP50Ms} ms, p99 ${row.cosignP99Ms} ms`,
@@ -295,5 +282,42 @@ async function measure(
   lab.say(
     `    every node's signature on every node: p50 ${row.allSignedP50Ms} ms, p99 ${row.allSignedP99Ms} ms`,
   );
-  return row;
+}
+
+/** Each checkpoint's times from its block's finding, per node and by part; `missing`: never on every node. */
+function samples(
+  nodes: LabNode[],
+  moments: Map<string, Map<string, NodeMoments>>,
+  onMain: Mined[],
+  keys: string[],
+) {
+  const perNode: Record<string, number[]> = Object.fromEntries(nodes.map((n) => [n.name, []]));
+  const onMiner: number[] = [];
+  const onOthers: number[] = [];
+  const overall: number[] = [];
+  const block: number[] = [];
+  const cosignPart: number[] = [];
+  const allSigned: number[] = [];
+  let missing = 0;
+  onMain.forEach((m, i) => {
+    const at = nodes.map((n) => moments.get(n.name)?.get(keys[i]!) ?? {});
+    if (at.some((x) => x.quorum === undefined)) {
+      missing++;
+      return;
+    }
+    nodes.forEach((n, j) => {
+      const t = at[j]!.quorum! - m.foundAt;
+      perNode[n.name]!.push(t);
+      (n.name === m.on ? onMiner : onOthers).push(t);
+    });
+    const q = Math.max(...at.map((x) => x.quorum!)) - m.foundAt;
+    overall.push(q);
+    if (at.every((x) => x.own !== undefined)) {
+      const b = Math.max(...at.map((x) => x.own!)) - m.foundAt;
+      block.push(b);
+      cosignPart.push(q - b);
+    }
+    if (at.every((x) => x.all !== undefined)) allSigned.push(Math.max(...at.map((x) => x.all!)) - m.foundAt);
+  });
+  return { perNode, onMiner, onOthers, overall, block, cosignPart, allSigned, missing };
 }
