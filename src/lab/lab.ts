@@ -141,19 +141,27 @@ export class Lab {
    * blocks are found (Poisson arrivals, a node picked at random) instead of each node's miner racing
    * as fast as the CPU allows. With `records`, the block carries that node's pending records in arrival
    * order (GET /api/mempool, the order the node's own templates take), as a miner working from that
-   * node's template would. Resolves with the block and when the node had connected it.
+   * node's template would (at most `maxRecords`, default 1,000). Resolves with the block, when its POST
+   * started (`submittedAt`: the block exists from then on) and when the node had connected it (`at`).
    */
   async mineOn(
     node: LabNode,
-    opts: { records?: boolean } = {},
-  ): Promise<{ hash: string; height: number; at: number; status: string; records: string[] }> {
+    opts: { records?: boolean; maxRecords?: number } = {},
+  ): Promise<{
+    hash: string;
+    height: number;
+    submittedAt: number;
+    at: number;
+    status: string;
+    records: string[];
+  }> {
     // The tip first, then the pool: a record still pending after the tip was read is not in the tip's
     // chain (a connect removes it first), so the block cannot repeat a confirmed record.
     const s = await node.api.status();
     const bits = Number.parseInt(s.bits, 16);
     const target = bitsToTarget(bits);
     if (target === null) throw new Error(`bad bits ${s.bits}`);
-    const pending = opts.records ? await this.pendingRecords(node) : [];
+    const pending = opts.records ? await this.pendingRecords(node, opts.maxRecords ?? 1000) : [];
     const block = buildBlock({
       prevHash: hexToHash(s.tip.hash),
       height: s.tip.height + 1,
@@ -167,10 +175,13 @@ export class Lab {
       block.header.nonce = nonce;
       if (hashToBigInt(headerHashBytes(block.header)) <= target) break;
     }
-    const r = await node.api.submitBlock(encodeBlock(block));
+    const raw = encodeBlock(block);
+    const submittedAt = Date.now();
+    const r = await node.api.submitBlock(raw);
     return {
       hash: headerHash(block.header),
       height: s.tip.height + 1,
+      submittedAt,
       at: Date.now(),
       status: r.status,
       records: pending.map((p) => p.id),
@@ -187,9 +198,9 @@ export class Lab {
     return acks.map((a) => a.id);
   }
 
-  /** Up to 1,000 of `node`'s pending records, oldest first (a lab block stays far below maxBlockSize). */
-  private async pendingRecords(node: LabNode): Promise<{ id: string; record: BlockRecord }[]> {
-    const page = await node.api.mempool({ limit: 1000 });
+  /** Up to `limit` (≤ 1,000) of `node`'s pending records, oldest first (a lab block stays far below maxBlockSize). */
+  private async pendingRecords(node: LabNode, limit: number): Promise<{ id: string; record: BlockRecord }[]> {
+    const page = await node.api.mempool({ limit: Math.min(1000, limit) });
     const out: { id: string; record: BlockRecord }[] = [];
     for (const id of page.ids) {
       let record = this.recordsById.get(id);

@@ -202,14 +202,20 @@ export async function converged(
   nodes: LabNode[],
   timeoutMs = 60_000,
 ): Promise<{ height: number; hash: string }> {
+  let last: ({ height: number; hash: string } | undefined)[] = [];
   return waitFor(
     async () => {
       const t = await tips(nodes);
+      last = t;
       const first = t[0];
       return first && t.every((x) => x?.hash === first.hash) ? first : undefined;
     },
     `${nodes.map((n) => n.name).join(",")} to agree on a tip`,
     timeoutMs,
     100,
-  );
+  ).catch((err: Error) => {
+    // Where each node stood: which are behind, which hold another branch.
+    const where = last.map((t, i) => `${nodes[i]!.name} ${t ? `${t.height}:${t.hash.slice(0, 8)}` : "-"}`);
+    throw new Error(`${err.message} (tips ${where.join(", ")})`);
+  });
 }

@@ -18,14 +18,18 @@ export interface ScenarioOptions {
   blocks?: number;
   /** relay, propagation: one-way delays to run, in ms. */
   delays?: number[];
-  /** late-joiner: link bandwidth in Mbit/s. */
+  /** late-joiner, propagation: link bandwidth in Mbit/s. */
   mbit?: number;
   /** late-joiner: data bytes in each block of the chain. */
   recordBytes?: number;
   /** relay, propagation: jitter added to each delay (uniform 0..jitter), in ms. */
   jitter?: number;
-  /** partition: ledger records submitted to each half during the split. */
+  /** partition: ledger records submitted to each half during the split; propagation: records per block. */
   records?: number;
+  /** propagation: block relay modes to run, one after the other on fresh nodes (jbc node --relay). */
+  relay?: ("compact" | "full")[];
+  /** late-joiner: peers the joiner syncs from, each behind its own shaped link. */
+  peers?: number;
 }
 
 export interface ScenarioResult {
@@ -40,6 +44,8 @@ export interface Scenario {
   /** Hosts the scenario needs by default, and at least. */
   defaultNodes: number;
   minNodes: number;
+  /** Hosts the given options need (late-joiner --peers), when that is more than defaultNodes. */
+  nodesFor?(o: ScenarioOptions): number;
   run(lab: Lab, o: ScenarioOptions): Promise<ScenarioResult>;
 }
 
