@@ -44,7 +44,14 @@ export const propagation: Scenario = {
       const seen = followBlocks(nodes);
       // The same schedule (when, and on which node) for every relay mode.
       const random = seededRandom(lab.opts.seed);
-      const feed = records > 0 ? await startFeed(lab, nodes, records, T) : undefined;
+      // Enough for every block, tie-breaks included (at most 3 per wait for one tip).
+      const ahead = records * (WARMUP_BLOCKS + blocks * delays.length + 3 * (delays.length + 1));
+      const feed = records > 0 ? await postAhead(lab, nodes, ahead) : undefined;
+      if (feed)
+        lab.say(
+          `  ${ahead} records posted ahead, pending on all ${count} nodes` +
+            (feed.filled ? ` (${feed.filled} given directly to nodes gossip had not reached)` : ""),
+        );
       await sleep(500);
       const mine = { random, records, feed };
       await Promise.all(relays.map((r) => r.send({ delayMs: delays[0] ?? 0, jitterMs: jitter })));
@@ -58,7 +65,6 @@ export const propagation: Scenario = {
         const row = await measureDelay(lab, nodes, seen, { delayMs: d, blocks, T, ...mine }, problems);
         rows.push({ relay, ...row });
       }
-      await feed?.stop();
       seen.abort.abort();
       await Promise.all(nodes.map((n) => n.stop()));
     }
@@ -130,60 +136,55 @@ async function settle(
   }
 }
 
-/** Records the lab posts: when each was submitted (ms), by id. */
+/** Records the lab posted: when each was submitted (ms), by id. */
 interface Feed {
   submittedAt: Map<string, number>;
-  /** Backlog records gossip had not delivered after 20 s, posted to the nodes that lacked them. */
+  /** Records gossip had not delivered after 20 s, posted to the nodes that lacked them. */
   filled: number;
-  stop(): Promise<void>;
 }
 
 /** A data record of about 100 bytes (the issue's 1,000-record block of about 100 KB). */
 const feedRecord = (i: number): RecordJson => ({ data: `lab propagation record ${i} `.padEnd(96, ".") });
 
 /**
- * Posts records to random nodes: first a backlog of two blocks' worth, waited for on every node, then
- * 1.25 blocks' worth per T, in batches every 250 ms. The backlog grows, so a block (the mining node's
- * oldest `perBlock` pending records) carries records posted seconds before: pending on every node, as
- * the issue's measurement asks. Its own seeded random, so the mining schedule is the same with or without.
+ * Posts `total` records, 250 at a time to random nodes (each POST awaited, so the nodes set the pace), and
+ * waits until every node holds all of them: every block mined after it (the mining node's oldest pending
+ * records) carries records pending on every node, as the issue's measurement asks, and no record gossip
+ * competes with the blocks for the links and the CPU while they are timed. Its own seeded random, so the
+ * mining schedule is the same either way.
  */
-async function startFeed(lab: Lab, nodes: LabNode[], perBlock: number, T: number): Promise<Feed> {
+async function postAhead(lab: Lab, nodes: LabNode[], total: number): Promise<Feed> {
   const random = seededRandom(lab.opts.seed + 1);
   const submittedAt = new Map<string, number>();
   const json = new Map<string, RecordJson>();
-  let next = 0;
-  const post = async (n: number): Promise<void> => {
-    const batch = Array.from({ length: n }, () => feedRecord(next++));
+  for (let next = 0; next < total; ) {
+    const batch = Array.from({ length: Math.min(250, total - next) }, () => feedRecord(next++));
     const node = nodes[Math.floor(random() * nodes.length)]!;
     const at = Date.now();
     (await lab.submitRecords(node, batch)).forEach((id, k) => {
       submittedAt.set(id, at);
       json.set(id, batch[k]!);
     });
-  };
-  const backlog = 2 * perBlock;
-  // In posts of 250: a loaded machine answers each well within the API client's timeout.
-  for (let left = backlog; left > 0; left -= 250) await post(Math.min(250, left));
+  }
   const posted = [...submittedAt.keys()];
-  // Gossip may not deliver every record of a burst posted as the mesh forms (a record the mesh did not
-  // carry is offered by IHAVE for a few heartbeats only, shorter than a round trip at 200 ms one-way): a
-  // node still missing some after 20 s is given them directly, so the blocks' records are pending
-  // everywhere, as the measurement asks.
+  // Gossip may not deliver every record of a burst (a peer past its record rate is ignored; a record the
+  // mesh did not carry is offered by IHAVE for a few heartbeats only, shorter than a round trip at 200 ms
+  // one-way): a node still missing some after 20 s is given them directly.
   let counts: number[] = [];
   const everywhere = (timeoutMs: number) =>
     waitFor(
       async () => {
         counts = (await Promise.all(nodes.map((n) => n.api.mempool({ limit: 0 })))).map((m) => m.count);
-        return counts.every((c) => c >= backlog);
+        return counts.every((c) => c >= total);
       },
-      `the ${backlog} records of the backlog to reach every node`,
+      `the ${total} records posted ahead to reach every node`,
       timeoutMs,
       500,
     );
   let filled = 0;
   await everywhere(20_000).catch(async () => {
     for (const [i, n] of nodes.entries()) {
-      if (counts[i]! >= backlog) continue;
+      if (counts[i]! >= total) continue;
       const have = new Set<string>();
       for (let after: string | undefined; ; ) {
         const page = await n.api.mempool({ limit: 1000, ...(after ? { after } : {}) });
@@ -200,31 +201,11 @@ async function startFeed(lab: Lab, nodes: LabNode[], perBlock: number, T: number
         filled += Math.min(250, missing.length - k);
       }
     }
-    await everywhere(60_000).catch((err: Error) => {
+    await everywhere(120_000).catch((err: Error) => {
       throw new Error(`${err.message}: pending ${counts.join(", ")}`);
     });
   });
-  let running = true;
-  const perTick = (1.25 * perBlock * 0.25) / T;
-  const loop = (async () => {
-    let owed = 0;
-    while (running) {
-      await sleep(250);
-      owed += perTick;
-      const n = Math.floor(owed);
-      if (n === 0) continue;
-      owed -= n;
-      await post(n).catch(() => undefined);
-    }
-  })();
-  return {
-    submittedAt,
-    filled,
-    async stop() {
-      running = false;
-      await loop;
-    },
-  };
+  return { submittedAt, filled };
 }
 
 /** When each block reached each node (stored, main or side) and joined its main chain, per block hash. */
