@@ -35,6 +35,8 @@ export interface NodeCommandOptions {
   apiHosts: string[];
   jsonCacheMb: number;
   mdns: boolean;
+  /** Block relay: compact announcements (default) or full blocks only. */
+  relay: "compact" | "full";
   sync: boolean;
   devnetPeers: string[];
   mempoolMb: number;
@@ -169,7 +171,9 @@ function nodeOptions(o: NodeCommandOptions, datadir: string, p2pPort: number, lo
     params: o.network,
     datadir,
     http: { host: o.host, port: o.port, allowedHosts: o.apiHosts },
-    p2p: o.p2p ? { host: o.host, port: p2pPort, peers: o.peer, mdns: o.mdns, ...closed(o) } : false,
+    p2p: o.p2p
+      ? { host: o.host, port: p2pPort, peers: o.peer, mdns: o.mdns, relay: o.relay, ...closed(o) }
+      : false,
     mine: o.mine,
     minerName: o.miner ?? `node on port ${o.port}`,
     ...(o.threads ? { threads: o.threads } : {}),

@@ -141,12 +141,12 @@ export class Lab {
    * blocks are found (Poisson arrivals, a node picked at random) instead of each node's miner racing
    * as fast as the CPU allows. With `records`, the block carries that node's pending records in arrival
    * order (GET /api/mempool, the order the node's own templates take), as a miner working from that
-   * node's template would. Resolves with the block, when it was found (`foundAt`: solved, before the
-   * POST) and when the node had connected it (`at`).
+   * node's template would (at most `maxRecords`, default 1,000). Resolves with the block, when it was
+   * found (`foundAt`: solved and encoded, as its POST starts) and when the node had connected it (`at`).
    */
   async mineOn(
     node: LabNode,
-    opts: { records?: boolean } = {},
+    opts: { records?: boolean; maxRecords?: number } = {},
   ): Promise<{
     hash: string;
     height: number;
@@ -161,7 +161,7 @@ export class Lab {
     const bits = Number.parseInt(s.bits, 16);
     const target = bitsToTarget(bits);
     if (target === null) throw new Error(`bad bits ${s.bits}`);
-    const pending = opts.records ? await this.pendingRecords(node) : [];
+    const pending = opts.records ? await this.pendingRecords(node, opts.maxRecords ?? 1000) : [];
     const block = buildBlock({
       prevHash: hexToHash(s.tip.hash),
       height: s.tip.height + 1,
@@ -175,8 +175,9 @@ export class Lab {
       block.header.nonce = nonce;
       if (hashToBigInt(headerHashBytes(block.header)) <= target) break;
     }
+    const raw = encodeBlock(block);
     const foundAt = Date.now();
-    const r = await node.api.submitBlock(encodeBlock(block));
+    const r = await node.api.submitBlock(raw);
     return {
       hash: headerHash(block.header),
       height: s.tip.height + 1,
@@ -197,9 +198,9 @@ export class Lab {
     return acks.map((a) => a.id);
   }
 
-  /** Up to 1,000 of `node`'s pending records, oldest first (a lab block stays far below maxBlockSize). */
-  private async pendingRecords(node: LabNode): Promise<{ id: string; record: BlockRecord }[]> {
-    const page = await node.api.mempool({ limit: 1000 });
+  /** Up to `limit` (≤ 1,000) of `node`'s pending records, oldest first (a lab block stays far below maxBlockSize). */
+  private async pendingRecords(node: LabNode, limit: number): Promise<{ id: string; record: BlockRecord }[]> {
+    const page = await node.api.mempool({ limit: Math.min(1000, limit) });
     const out: { id: string; record: BlockRecord }[] = [];
     for (const id of page.ids) {
       let record = this.recordsById.get(id);

@@ -41,6 +41,8 @@ interface Options {
   mbit?: number;
   recordBytes?: number;
   records?: number;
+  relay?: ("compact" | "full")[];
+  peers?: number;
   json: boolean;
   keepLogs?: string;
 }
@@ -57,7 +59,7 @@ function labProgram(): Command {
     .option("--sockets <n>", "lockout: idle sockets the attacker holds", intArg(1, 10_000))
     .option(
       "--blocks <n>",
-      "propagation: blocks per delay; relay: round trips; cosign: checkpoints per delay",
+      "propagation: blocks per delay and relay mode; late-joiner: chain length; relay: round trips; cosign: checkpoints per delay",
       intArg(1, 100_000),
     )
     .option("--delays <ms,...>", "relay, propagation, cosign: one-way delays in ms", (v: string) =>
@@ -68,16 +70,43 @@ function labProgram(): Command {
       "relay, propagation, cosign: jitter added to each delay (uniform 0..jitter)",
       num(0, 10_000),
     )
-    .option("--mbit <n>", "late-joiner: link bandwidth in Mbit/s", num(0.1, 10_000))
+    .option(
+      "--mbit <n>",
+      "late-joiner: each serving peer's link; propagation: every host's link (Mbit/s)",
+      num(0.1, 10_000),
+    )
     .option("--record-bytes <n>", "late-joiner: data bytes per block", intArg(0, 60_000))
     .option(
       "--records <n>",
-      "partition: ledger records submitted to each half during the split; rewrite: records to the team",
+      "partition: ledger records submitted to each half during the split; rewrite: records to the team; " +
+        "propagation: records each block carries, posted ahead so they are pending on every node",
       intArg(1, 1000),
+    )
+    .option(
+      "--relay <modes>",
+      "propagation: block relay modes to run in turn on fresh nodes, same seed (compact, full, or full,compact)",
+      relayModes,
+    )
+    .option(
+      "--peers <n>",
+      "late-joiner: sync from 1 peer, then from n peers each behind its own link, same chain (default 1)",
+      intArg(1, 16),
     )
     .option("--keep-logs <dir>", "copy every node's log to <dir> before the cleanup")
     .option("--json", "print only the final JSON line", false)
     .exitOverride();
+}
+
+/** `--relay full,compact`: relay modes, each once. */
+function relayModes(v: string): ("compact" | "full")[] {
+  const modes = v.split(",").map((m) => m.trim());
+  if (
+    modes.length === 0 ||
+    modes.some((m) => m !== "compact" && m !== "full") ||
+    new Set(modes).size !== modes.length
+  )
+    throw new InvalidArgumentError("compact, full, or both separated by a comma");
+  return modes as ("compact" | "full")[];
 }
 
 /** The scenario's options: those given on the command line, the scenario's defaults for the rest. */
@@ -92,6 +121,8 @@ function scenarioOptions(o: Options): ScenarioOptions {
     ...(o.mbit !== undefined ? { mbit: o.mbit } : {}),
     ...(o.recordBytes !== undefined ? { recordBytes: o.recordBytes } : {}),
     ...(o.records !== undefined ? { records: o.records } : {}),
+    ...(o.relay !== undefined ? { relay: o.relay } : {}),
+    ...(o.peers !== undefined ? { peers: o.peers } : {}),
   };
 }
 
@@ -107,9 +138,10 @@ async function main(): Promise<number> {
     printErr(`lab: unknown scenario "${o.scenario}" (one of: ${Object.keys(scenarios).join(", ")})`);
     return EXIT_USAGE;
   }
-  const nodes = o.nodes ?? scenario.defaultNodes;
-  if (nodes < scenario.minNodes) {
-    printErr(`lab: ${scenario.name} needs at least ${scenario.minNodes} nodes`);
+  const nodes = o.nodes ?? scenario.nodesFor?.(scenarioOptions(o)) ?? scenario.defaultNodes;
+  const least = Math.max(scenario.minNodes, scenario.nodesFor?.(scenarioOptions(o)) ?? 0);
+  if (nodes < least) {
+    printErr(`lab: ${scenario.name} needs at least ${least} nodes`);
     return EXIT_USAGE;
   }
   const say = (line: string): void => {

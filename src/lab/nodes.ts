@@ -63,7 +63,8 @@ export class LabNode {
 
   constructor(readonly spec: NodeSpec) {
     this.name = `n${spec.host.index}`;
-    this.api = new ApiClient(this.url, { token: spec.token, timeoutMs: 10_000 });
+    // 30 s: a node sharing 2 loaded cores with seven others can take over 10 s to admit 250 records.
+    this.api = new ApiClient(this.url, { token: spec.token, timeoutMs: 30_000 });
   }
 
   get url(): string {

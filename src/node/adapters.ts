@@ -100,6 +100,7 @@ async function createNetwork(ctx: NetworkContext): Promise<NetworkService> {
       mdns: ctx.mdns,
       logger: ctx.logger,
       privateKey,
+      compactBlocks: ctx.relay !== "full",
       ...(ctx.closed?.networkKey ? { networkKey: ctx.closed.networkKey } : {}),
       ...(ctx.closed?.allowPeers ? { allowPeers: ctx.closed.allowPeers } : {}),
     },

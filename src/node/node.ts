@@ -174,6 +174,7 @@ export class JbcNode {
         listen: { host: p2p.host ?? "127.0.0.1", port: p2p.port ?? 0 },
         peers: p2p.peers ?? [],
         mdns: p2p.mdns ?? false,
+        relay: p2p.relay ?? "compact",
         closed: p2p,
         peerKeyPath: join(opts.datadir, "p2p", "peer.key"),
         mempool: this.mempool,

@@ -50,6 +50,11 @@ export interface P2POptions {
   networkKey?: NetworkKey;
   /** Peer ids allowed to connect; any when omitted. */
   allowPeers?: string[];
+  /**
+   * How this node relays blocks: "compact" (default; BIP 152-style announcements to peers that speak them)
+   * or "full" (whole blocks by gossip only, as before compact blocks: for measuring one against the other).
+   */
+  relay?: "compact" | "full";
 }
 
 export interface NetworkContext {
@@ -61,6 +66,8 @@ export interface NetworkContext {
   /** Peers to dial at start: multiaddrs, `host:port`, or a node's HTTP URL (P2PNetwork resolves those). */
   peers: string[];
   mdns: boolean;
+  /** Block relay policy (P2POptions.relay; default "compact"). */
+  relay?: "compact" | "full";
   /** A closed network's key and allow-list (src/net/private.ts), when set. */
   closed?: Pick<P2POptions, "networkKey" | "allowPeers">;
   /** Where the node keeps its libp2p key, so its peer id survives restarts. */

@@ -85,11 +85,16 @@ describe("network lab (short scenarios)", { timeout: 240_000 }, () => {
       ["--scenario", "partition", "--records", "2.5"],
       ["--scenario", "churn", "--nodes", "1e3"],
       ["--scenario", "propagation", "--delays", "50,x"],
+      ["--scenario", "propagation", "--relay", "cmpct"],
+      ["--scenario", "propagation", "--relay", "full,full"],
+      ["--scenario", "late-joiner", "--peers", "0"],
+      // Three serving peers and the joiner need four hosts.
+      ["--scenario", "late-joiner", "--peers", "3", "--nodes", "3"],
       ["--scenario", "nope"],
     ]) {
       const r = spawnSync(process.execPath, ["--import", "tsx", LAB_MAIN, ...args], { encoding: "utf8" });
       assert.equal(r.status, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
-      assert.match(r.stderr, /error: option|unknown scenario/, args.join(" "));
+      assert.match(r.stderr, /error: option|unknown scenario|needs at least 4 nodes/, args.join(" "));
       assert.equal(r.stdout, "", args.join(" "));
     }
     assert.deepEqual(await Topology.leftovers(0), [], "nothing was made");

@@ -33,6 +33,12 @@ export function apiHostsArg(value: string): string[] {
   return names;
 }
 
+/** `--relay compact|full`: how the node relays blocks (src/net/compact; docs/protocol.md "Compact blocks"). */
+export function relayArg(value: string): "compact" | "full" {
+  if (value === "compact" || value === "full") return value;
+  throw new InvalidArgumentError("expected compact or full");
+}
+
 /** `jbc node`: one full node (store, chain, P2P, miner, HTTP API), until Ctrl-C. */
 export function nodeCommand(): Command {
   const cmd = withConfig(new Command("node"))
@@ -52,6 +58,13 @@ export function nodeCommand(): Command {
     .option("--p2p-port <port>", "P2P listen port (default port + 1000)", portArg)
     .option("--no-p2p", "run without P2P networking")
     .option("--mdns", "also discover peers on the local network by multicast DNS", false)
+    .option(
+      "--relay <mode>",
+      "block relay: compact (announcements with short record ids to peers that speak them) or full " +
+        "(whole blocks by gossip only, as before compact blocks)",
+      relayArg,
+      "compact",
+    )
     .option(
       "--sync",
       "fsync every block written: survives a power cut, not only a killed process (slower)",

@@ -18,14 +18,18 @@ export interface ScenarioOptions {
   blocks?: number;
   /** relay, propagation, cosign: one-way delays to run, in ms. */
   delays?: number[];
-  /** late-joiner: link bandwidth in Mbit/s. */
+  /** late-joiner, propagation: link bandwidth in Mbit/s. */
   mbit?: number;
   /** late-joiner: data bytes in each block of the chain. */
   recordBytes?: number;
   /** relay, propagation, cosign: jitter added to each delay (uniform 0..jitter), in ms. */
   jitter?: number;
-  /** partition: ledger records submitted to each half during the split. */
+  /** partition: ledger records submitted to each half during the split; propagation: records per block. */
   records?: number;
+  /** propagation: block relay modes to run, one after the other on fresh nodes (jbc node --relay). */
+  relay?: ("compact" | "full")[];
+  /** late-joiner: peers the joiner syncs from, each behind its own shaped link. */
+  peers?: number;
 }
 
 export interface ScenarioResult {
@@ -40,6 +44,8 @@ export interface Scenario {
   /** Hosts the scenario needs by default, and at least. */
   defaultNodes: number;
   minNodes: number;
+  /** Hosts the given options need (late-joiner --peers), when that is more than defaultNodes. */
+  nodesFor?(o: ScenarioOptions): number;
   run(lab: Lab, o: ScenarioOptions): Promise<ScenarioResult>;
 }
 
@@ -95,6 +101,17 @@ export function scheduleMining(
 /** Relays listen on 127.0.0.1:<RELAY_BASE_PORT + j> in the dialer's namespace for a route to host j. */
 export const RELAY_BASE_PORT = 9000;
 
+export interface SettleOptions {
+  /** In all (default 60 s). */
+  timeoutMs?: number;
+  /** Blocks mined to break ties, at most (default 3). */
+  tieBreaks?: number;
+  /** One wait for one tip before looking for a tie (default 10 s). */
+  waitMs?: number;
+  /** How a tie-breaking block is mined (default: an empty block on the first node). */
+  mine?: () => Promise<unknown>;
+}
+
 /**
  * Waits for the one tip every node agrees on, mining a block to break a tie of equal work (at most
  * `tieBreaks` of them); after `timeoutMs`, `tip` is absent and `error` names each node's tip.
@@ -106,7 +123,7 @@ export const RELAY_BASE_PORT = 9000;
 export async function settle(
   lab: Lab,
   nodes: LabNode[],
-  o: { timeoutMs?: number; tieBreaks?: number; waitMs?: number } = {},
+  o: SettleOptions = {},
 ): Promise<{ tip?: { height: number; hash: string }; tieBreaks: number; error?: string }> {
   const deadline = Date.now() + (o.timeoutMs ?? 60_000);
   let tieBreaks = 0;
@@ -122,7 +139,8 @@ export async function settle(
     const heights = new Set(t.map((x) => x?.height));
     if (heights.size === 1 && !heights.has(undefined) && tieBreaks < (o.tieBreaks ?? 3)) {
       tieBreaks++;
-      await lab.mineOn(nodes[0]!);
+      lab.say("    tips differ at one height: one more block mined to break the tie");
+      await (o.mine ? o.mine() : lab.mineOn(nodes[0]!));
     }
   }
 }
@@ -131,7 +149,7 @@ export async function settle(
 export async function settled(
   lab: Lab,
   nodes: LabNode[],
-  o: { timeoutMs?: number; tieBreaks?: number; waitMs?: number } = {},
+  o: SettleOptions = {},
 ): Promise<{ height: number; hash: string }> {
   const s = await settle(lab, nodes, o);
   if (!s.tip) throw new Error(s.error);
