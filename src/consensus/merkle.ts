@@ -1,5 +1,6 @@
 import { bytesEqual } from "./bytes.ts";
 import { sha256d } from "./hash.ts";
+import { runSteps, STEP_UNITS, type Steps } from "./steps.ts";
 
 export interface MerkleResult {
   root: Uint8Array;
@@ -46,6 +47,11 @@ export function upperTreeSize(leaves: number): number {
  * store keeps them for proofs.
  */
 export function computeMerkleRoot(leaves: readonly Uint8Array[], keepUpper = false): MerkleResult {
+  return runSteps(merkleSteps(leaves, keepUpper));
+}
+
+/** computeMerkleRoot in steps (steps.ts): a yield every STEP_UNITS pairs hashed. */
+export function* merkleSteps(leaves: readonly Uint8Array[], keepUpper = false): Steps<MerkleResult> {
   if (leaves.length === 0) return { root: new Uint8Array(32), mutated: false };
   const upperBytes = keepUpper ? upperTreeSize(leaves.length) : 0;
   const upper = upperBytes > 0 ? new Uint8Array(upperBytes) : undefined;
@@ -64,6 +70,7 @@ export function computeMerkleRoot(leaves: readonly Uint8Array[], keepUpper = fal
       pair.set(level[i]!, 0);
       pair.set(level[i + 1]!, 32);
       next[i / 2] = sha256d(pair);
+      if ((i >> 1) % STEP_UNITS === STEP_UNITS - 1) yield;
     }
     level = next;
     depth++;
