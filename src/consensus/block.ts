@@ -43,9 +43,10 @@ export function* decodeBlockSteps(bytes: Uint8Array): Steps<Block> {
   const header = readHeader(r);
   const count = r.varint(MAX_DECODED_COUNT, "record count");
   const records: BlockRecord[] = new Array(count);
-  for (let i = 0; i < count; i++) {
-    records[i] = readRecord(r);
-    if (i % STEP_UNITS === STEP_UNITS - 1) yield;
+  for (let from = 0; from < count; from += STEP_UNITS) {
+    if (from > 0) yield;
+    const to = Math.min(count, from + STEP_UNITS);
+    for (let i = from; i < to; i++) records[i] = readRecord(r);
   }
   r.end("block");
   return { header, records };
