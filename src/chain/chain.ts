@@ -264,7 +264,7 @@ export class Chain extends ChainReads implements BlockSink {
   private async accept(item: Incoming, parent: ChainEntry): Promise<ChainEntry> {
     let block: Block;
     try {
-      block = decode(item);
+      block = await decode(item);
     } catch (err) {
       throw this.rejected(err, item.hash);
     }

@@ -107,8 +107,20 @@ export function checkBlockSliced(
   at: Position,
   opts: CheckOptions,
 ): Promise<BlockFacts> {
+  // A small block's checks take well under a slice (32 signatures at most): run at once, without the
+  // slicing's promises (3% of a 10-record block's processBlock, bench:interleaved).
+  if (block.records.length <= SMALL_BLOCK_RECORDS) {
+    try {
+      return Promise.resolve(checkBlock(block, hash, params, at, opts));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
   return runSliced(checkBlockSteps(block, hash, params, at, opts));
 }
+
+/** Blocks of at most this many records are checked at once by checkBlockSliced. */
+const SMALL_BLOCK_RECORDS = 32;
 
 function* checkBlockSteps(
   block: Block,
