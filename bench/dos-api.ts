@@ -21,11 +21,16 @@
  * table files, page cache that grows with the bytes read), and what the load got (bytes, completeness,
  * statuses, times).
  *
+ * BENCH_PHASES=postMax (a comma-separated list) runs only the phases named; BENCH_POST_SIGNED=1 makes the
+ * posted blocks' records signed (4,095 records of 140 bytes under fresh keys, 982 KB), so the signature
+ * checks are measured too.
+ *
  * JBC_TEST_BIN=PATH runs another checkout's bin/jbc.mjs (test/helpers/spawn.ts), e.g. main's, for the
  * figures before a change; both run from their TypeScript sources (JBC_FROM_SOURCE=1) so neither gets a
  * compiled build the other lacks. The last line printed is one JSON object with every figure.
  */
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,6 +40,7 @@ import { Chain } from "../src/chain/chain.ts";
 import { type Block, encodeBlock } from "../src/consensus/block.ts";
 import { headerHash } from "../src/consensus/header.ts";
 import { regtest } from "../src/consensus/params.ts";
+import { signRecord } from "../src/consensus/records.ts";
 import { useNativeCrypto } from "../src/node/crypto.ts";
 import { chainDir } from "../src/node/paths.ts";
 import { LevelStore } from "../src/store/level.ts";
@@ -46,6 +52,8 @@ import { percentile } from "./stats.ts";
 const FULL_BLOCKS = Number(process.env["BENCH_FULL_BLOCKS"] ?? 300);
 const PHASE_SECONDS = Number(process.env["BENCH_PHASE_SECONDS"] ?? 15);
 const POSTS = Number(process.env["BENCH_POSTS"] ?? 3);
+const PHASES = process.env["BENCH_PHASES"]?.split(",");
+const POST_SIGNED = process.env["BENCH_POST_SIGNED"] === "1";
 const CLIENTS = 8;
 const PROBE_INTERVAL_MS = 20;
 /** A download that has not finished by then is counted as failed (main's broken ones hang). */
@@ -66,6 +74,16 @@ function maxBlock(parent: Block, first: number): Block {
   });
 }
 
+/** A block of 4,095 signed records of 140 bytes (numbered from `first`), each under a fresh key. */
+function signedMaxBlock(parent: Block, first: number): Block {
+  const records = Array.from({ length: regtest.maxBlockRecords - 1 }, (_, i) => {
+    const data = new Uint8Array(140).fill(0x61 + (i % 26));
+    new DataView(data.buffer).setUint32(0, first + i);
+    return signRecord(data, randomBytes(32));
+  });
+  return makeChild(parent, regtest, { time: parent.header.time + 1, miner: "bench", records });
+}
+
 async function buildStore(dir: string): Promise<{ largest: string; posts: Uint8Array[] }> {
   const store = await LevelStore.open(chainDir(dir), regtest);
   const chain = await Chain.open({ params: regtest, store });
@@ -80,7 +98,7 @@ async function buildStore(dir: string): Promise<{ largest: string; posts: Uint8A
   const posts: Uint8Array[] = [];
   let parent = largestBlock;
   for (let i = 0; i < POSTS; i++) {
-    parent = maxBlock(parent, (i + 1) * 10_000);
+    parent = (POST_SIGNED ? signedMaxBlock : maxBlock)(parent, (i + 1) * 10_000);
     posts.push(encodeBlock(parent));
   }
   return { largest, posts };
@@ -167,7 +185,8 @@ async function phase(
   name: string,
   dir: string,
   load: (node: NodeProcess) => Promise<Record<string, unknown>>,
-): Promise<PhaseResult> {
+): Promise<PhaseResult | undefined> {
+  if (PHASES && !PHASES.includes(name)) return undefined;
   const node = await spawnNode({
     name: "dos-api",
     datadir: dir,
@@ -272,6 +291,7 @@ try {
       bench: "dos-api",
       node: BIN ?? "this checkout",
       fullBlocks: FULL_BLOCKS,
+      postSigned: POST_SIGNED,
       largestRecords: regtest.maxBlockRecords,
       phaseSeconds: PHASE_SECONDS,
       chainJson1,

@@ -4,8 +4,8 @@ import { MAX_BLOCK_SIZE, recordOffsets } from "../consensus/block.ts";
 import { Reader } from "../consensus/bytes.ts";
 import { HEADER_SIZE } from "../consensus/header.ts";
 import { decodeRecord, skipRecord } from "../consensus/records.ts";
+import { yieldIfSpent } from "../util/slices.ts";
 import { ByteLru } from "./cache.ts";
-import { yieldIfSpent } from "./slices.ts";
 import { type PagedRecord, type RecordsPage, recordView } from "./views.ts";
 
 /**

@@ -6,9 +6,9 @@ import { sha256d } from "../consensus/hash.ts";
 import { type BlockHeader, HEADER_SIZE, hashToHex, hexToHash } from "../consensus/header.ts";
 import { merkleRoot } from "../consensus/merkle.ts";
 import { type BlockRecord, readRecord, recordId } from "../consensus/records.ts";
+import { yieldIfSpent } from "../util/slices.ts";
 import { ByteLru } from "./cache.ts";
 import type { LegacyBlock } from "./schemas.ts";
-import { yieldIfSpent } from "./slices.ts";
 import { bitsHex, printableText, recordFromJson, recordJson } from "./views.ts";
 
 /**

@@ -1,8 +1,9 @@
 import { type Block, decodeBlock, recordIds } from "../consensus/block.ts";
 import { BlockError } from "../consensus/errors.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import type { SignatureCache } from "../consensus/sigcache.ts";
 import type { ConfirmedIn } from "../consensus/validate.ts";
-import { checkBlock } from "./connect.ts";
+import { checkBlockSliced } from "./connect.ts";
 import { toStored } from "./load.ts";
 import type { RecordView } from "./records.ts";
 import { type ChainStore, readStored, storedBlock } from "./store.ts";
@@ -57,6 +58,8 @@ export interface AcceptContext {
   now(): number;
   /** The Chain's work counters (records checks are counted here). */
   stats: { recordChecks: number };
+  /** Signatures verified before (the mempool's), not verified again (consensus/sigcache.ts). */
+  signatures?: SignatureCache | undefined;
 }
 
 /** The accept stage of the Chain that owns it (one per Chain). */
@@ -180,30 +183,31 @@ export class Acceptor {
     const earlier = new Map<string, string>();
     const asked = unchecked.flatMap((x) => ids.get(x)!.slice(1));
     const confirmedIn = await this.ctx.records.confirmedView(asked, fork, earlier);
-    const check = (x: ChainEntry): BlockError | undefined =>
-      given(x) ?? this.recordsError(x, bodies.get(x)!, confirmedIn, ids.get(x)!);
+    const check = async (x: ChainEntry): Promise<BlockError | undefined> =>
+      given(x) ?? (await this.recordsError(x, bodies.get(x)!, confirmedIn, ids.get(x)!));
     return firstFailure(branch, ids, check, earlier);
   }
 
   /**
-   * The records stage of a block about to join the main chain: its BlockError, or undefined when it passes.
+   * The records stage of a block about to join the main chain, in time slices (the queue holds the chain
+   * still meanwhile): its BlockError, or undefined when it passes.
    */
-  private recordsError(
+  private async recordsError(
     x: ChainEntry,
     body: Block,
     confirmedIn: ConfirmedIn,
     ids: Uint8Array[],
-  ): BlockError | undefined {
-    const { params, tree, stats } = this.ctx;
+  ): Promise<BlockError | undefined> {
+    const { params, tree, stats, signatures } = this.ctx;
     stats.recordChecks++;
     const facts = { hash: x.hashBytes, hashHex: x.hash, size: x.size, ids };
     try {
-      checkBlock(
+      await checkBlockSliced(
         body,
         x.hashBytes,
         params,
         { parent: tree.view(x.parent!) },
-        { now: this.ctx.now(), from: "records", facts, confirmedIn },
+        { now: this.ctx.now(), from: "records", facts, confirmedIn, signatures },
       );
       return undefined;
     } catch (err) {

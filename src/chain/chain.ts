@@ -3,11 +3,12 @@ import { bytesEqual, toHex } from "../consensus/bytes.ts";
 import { BlockError, type BlockErrorData } from "../consensus/errors.ts";
 import { hashToHex, headerHashBytes } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import type { SignatureCache } from "../consensus/sigcache.ts";
 import type { BlockFacts } from "../consensus/validate.ts";
 import { BoundedMap } from "../util/bounded.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
 import { Acceptor, type Change } from "./accept.ts";
-import { type CheckOptions, checkBlock, type Position } from "./connect.ts";
+import { type CheckOptions, checkBlockSliced, type Position } from "./connect.ts";
 import type { HeaderLimits } from "./headers.ts";
 import { type Arrival, decode, type Incoming, Intake, LOCAL_SOURCE } from "./intake.ts";
 import type { BlockSink } from "./interfaces.ts";
@@ -41,6 +42,8 @@ export interface ChainOptions {
   checkBlocks?: number;
   /** Invalid block hashes remembered beyond those in the store (default 10,000). */
   invalidCacheSize?: number;
+  /** Signatures the mempool verified: not verified again when their block connects (sigcache.ts). */
+  signatures?: SignatureCache;
 }
 
 /** Most blocks processBlocks commits in one batch. */
@@ -95,7 +98,7 @@ export class Chain extends ChainReads implements BlockSink {
     super(opts.params, opts.store, waiting, opts.now ?? (() => Math.floor(Date.now() / 1000)));
     this.log = opts.logger ?? silentLogger;
     const { params, store, tree, records, now, stats } = this;
-    this.acceptor = new Acceptor({ params, store, tree, records, now, stats });
+    this.acceptor = new Acceptor({ params, store, tree, records, now, stats, signatures: opts.signatures });
     this.invalid = new BoundedMap(opts.invalidCacheSize ?? 10_000);
     this.queue = new BlockQueue({ ...DEFAULT_QUEUE_LIMITS, ...opts.queueLimits });
     this.intake = new Intake({
@@ -189,7 +192,7 @@ export class Chain extends ChainReads implements BlockSink {
             results.push(await this.intake.run(block, { raw, requested: true }));
             continue;
           }
-          const item = this.extension(block, hashBytes, raw, base);
+          const item = await this.extension(block, hashBytes, raw, base);
           const failure = await this.acceptor.extensionFailure(item, runIds);
           if (failure) {
             // Recorded as processBlock records it: stored as invalid (activate), so a restart remembers it.
@@ -242,10 +245,7 @@ export class Chain extends ChainReads implements BlockSink {
     return this.queue.close();
   }
 
-  /**
-   * Queues `fn` behind every call before it: the chain runs one call at a time (queue.ts). `source`: the
-   * sender of a block nobody asked for, counted against its share of the queue.
-   */
+  /** Queues `fn` behind every call before it (queue.ts); `source`: the sender of a block nobody asked for. */
   protected exclusive<T>(fn: () => Promise<T>, source?: string): Promise<T> {
     return this.queue.run(fn, source);
   }
@@ -264,12 +264,12 @@ export class Chain extends ChainReads implements BlockSink {
   private async accept(item: Incoming, parent: ChainEntry): Promise<ChainEntry> {
     let block: Block;
     try {
-      block = decode(item);
+      block = await decode(item);
     } catch (err) {
       throw this.rejected(err, item.hash);
     }
     const at = { parent: this.tree.view(parent) };
-    const facts = this.check(block, item.hashBytes, at, { size: item.raw.length, to: "context" });
+    const facts = await this.check(block, item.hashBytes, at, { size: item.raw.length, to: "context" });
     const entry = this.tree.newEntry(block, facts, parent);
     const change = await this.acceptor.accept(entry, block, item.raw, facts);
     this.announce(change);
@@ -287,14 +287,14 @@ export class Chain extends ChainReads implements BlockSink {
   }
 
   /** Steps 2 and 4 for a block extending a run at `base`: its item for the run. Runs inside the queue. */
-  private extension(
+  private async extension(
     block: Block,
     hashBytes: Uint8Array,
     raw: Uint8Array | undefined,
     base: ChainEntry,
-  ): RunItem {
+  ): Promise<RunItem> {
     const at = { parent: this.tree.view(base) };
-    const facts = this.check(block, hashBytes, at, { size: raw?.length, to: "context" });
+    const facts = await this.check(block, hashBytes, at, { size: raw?.length, to: "context" });
     const entry = this.tree.newEntry(block, facts, base);
     const ids = facts.ids ?? recordIds(block);
     return { entry, block, raw: raw ?? encodeBlock(block), ids, upper: facts.upper };
@@ -307,23 +307,21 @@ export class Chain extends ChainReads implements BlockSink {
     for (const { entry } of run) await this.intake.connectOrphans(entry);
   }
 
-  /**
-   * Step 5's checks: the stages of checkBlock a block passes before it joins the tree. A refusal is recorded
-   * (rejected). Runs inside the queue.
-   */
-  private check(
+  /** Step 5's checks before a block joins the tree, in time slices; refusals recorded. Inside the queue. */
+  private async check(
     block: Block,
     hashBytes: Uint8Array,
     at: Position,
     opts: Omit<CheckOptions, "now" | "heldCheckpoint">,
-  ): BlockFacts {
+  ): Promise<BlockFacts> {
     if ((opts.from ?? "sanity") === "sanity") this.stats.sanityChecks++;
     const heldCheckpoint = this.tree.heldCheckpoint();
     try {
       // A literal, not a spread of `opts`: one shape for checkBlock (a spread cost ~1/10 of processBlocks).
       const { size, from, facts, to } = opts;
       const now = this.now();
-      return checkBlock(block, hashBytes, this.params, at, { now, size, from, facts, to, heldCheckpoint });
+      const o = { now, size, from, facts, to, heldCheckpoint };
+      return await checkBlockSliced(block, hashBytes, this.params, at, o);
     } catch (err) {
       throw this.rejected(err, opts.facts?.hashHex ?? hashToHex(hashBytes));
     }

@@ -4,16 +4,19 @@ import { BlockError } from "../consensus/errors.ts";
 import { checkCheckpoint, checkGenesis } from "../consensus/genesis.ts";
 import type { BlockHeader } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import type { SignatureCache } from "../consensus/sigcache.ts";
+import { runSteps, type Steps } from "../consensus/steps.ts";
 import {
   type BlockContext,
   type BlockFacts,
+  blockRecordsSteps,
+  blockSanitySteps,
   type ConfirmedIn,
   checkBlockContext,
-  checkBlockRecords,
-  checkBlockSanity,
   checkHeaderContext,
-  checkRecordsUnique,
+  recordsUniqueSteps,
 } from "../consensus/validate.ts";
+import { runSliced } from "../util/slices.ts";
 
 /**
  * The one set of block checks. Every path a block takes runs this function: processBlock (when the block
@@ -32,6 +35,10 @@ import {
  *      Core defers script checks to ConnectBlock.
  * A caller starts after the stages a block already passed (`from`, with the facts sanity found) and stops
  * before the records when the block only joins the tree (`to: "context"`).
+ *
+ * The checks are consensus's steps (consensus/steps.ts): `checkBlock` runs them at once (startup, verify),
+ * `checkBlockSliced` in the node's time slices (util/slices.ts), so that a maximum-size block does not hold
+ * the event loop (processBlock, processBlocks: docs/benchmarks.md, "A maximum-size block in slices").
  */
 
 /** What the checks need to know about a block's parent, however the caller keeps its chain. */
@@ -72,6 +79,11 @@ export interface CheckOptions {
   confirmedIn?: ConfirmedIn | undefined;
   /** The last checkpoint, when the node's tree holds it: new blocks may not fork below it. */
   heldCheckpoint?: { height: number; hash?: string; final?: boolean } | undefined;
+  /**
+   * Signatures verified before (the mempool's admissions): a record found here is not verified again at
+   * the records stage (consensus/sigcache.ts).
+   */
+  signatures?: SignatureCache | undefined;
 }
 
 const ORDER: Record<Stage, number> = { sanity: 0, context: 1, records: 2 };
@@ -84,10 +96,43 @@ export function checkBlock(
   at: Position,
   opts: CheckOptions,
 ): BlockFacts {
+  return runSteps(checkBlockSteps(block, hash, params, at, opts));
+}
+
+/** checkBlock in the node's time slices: the same checks, result and error, the event loop served between. */
+export function checkBlockSliced(
+  block: Block,
+  hash: Uint8Array,
+  params: NetworkParams,
+  at: Position,
+  opts: CheckOptions,
+): Promise<BlockFacts> {
+  // A small block's checks take well under a slice (32 signatures at most): run at once, without the
+  // slicing's promises (3% of a 10-record block's processBlock, bench:interleaved).
+  if (block.records.length <= SMALL_BLOCK_RECORDS) {
+    try {
+      return Promise.resolve(checkBlock(block, hash, params, at, opts));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+  return runSliced(checkBlockSteps(block, hash, params, at, opts));
+}
+
+/** Blocks of at most this many records are checked at once by checkBlockSliced. */
+const SMALL_BLOCK_RECORDS = 32;
+
+function* checkBlockSteps(
+  block: Block,
+  hash: Uint8Array,
+  params: NetworkParams,
+  at: Position,
+  opts: CheckOptions,
+): Steps<BlockFacts> {
   const from = ORDER[opts.from ?? "sanity"];
   const to = ORDER[opts.to ?? "records"];
   let facts = opts.facts;
-  if (from <= 0 || !facts) facts = checkBlockSanity(block, hash, params, opts.now, opts.size);
+  if (from <= 0 || !facts) facts = yield* blockSanitySteps(block, hash, params, opts.now, opts.size);
   if (to < 1) return facts;
   const hashHex = facts.hashHex;
   if (from <= 1) {
@@ -102,8 +147,11 @@ export function checkBlock(
     }
   }
   if (to >= 2 && at !== "orphan") {
-    if (opts.confirmedIn) checkRecordsUnique(hashHex, facts.ids ?? recordIds(block), opts.confirmedIn);
-    checkBlockRecords(block, hashHex);
+    const ids = facts.ids ?? recordIds(block);
+    if (opts.confirmedIn) yield* recordsUniqueSteps(hashHex, ids, opts.confirmedIn);
+    // The ids are this block's own (sanity computed them from its records), so a cached id is this record.
+    const verified = opts.signatures && { cache: opts.signatures, ids };
+    yield* blockRecordsSteps(block, hashHex, verified);
   }
   return facts;
 }

@@ -1,4 +1,4 @@
-import { type Block, decodeBlock, encodeBlock, readBlockPrefix } from "../consensus/block.ts";
+import { type Block, decodeBlockSteps, encodeBlock, readBlockPrefix } from "../consensus/block.ts";
 import { DecodeError } from "../consensus/bytes.ts";
 import { blockWork } from "../consensus/compact.ts";
 import { BlockError, type BlockErrorData } from "../consensus/errors.ts";
@@ -9,6 +9,7 @@ import type { NetworkParams } from "../consensus/params.ts";
 import { checkHeaderTime, checkHeaderWork } from "../consensus/validate.ts";
 import type { BoundedMap } from "../util/bounded.ts";
 import type { Logger } from "../util/logger.ts";
+import { runSliced } from "../util/slices.ts";
 import { checkHeaderPlace } from "./connect.ts";
 import { ChainError, SIDE_QUOTA_PENALTY } from "./errors.ts";
 import type { BlockPool, Pooled } from "./pools.ts";
@@ -94,11 +95,14 @@ export function fromPool(p: Pooled): Incoming {
   return incoming(p.raw, { source: p.source, requested: p.requested });
 }
 
-/** The decoded block (decoding its bytes once); BlockError MALFORMED, not cacheable, when they do not decode. */
-export function decode(item: Incoming): Block {
+/**
+ * The decoded block (decoding its bytes once, in the node's time slices: a gossiped maximum-size block is
+ * 4,096 records); BlockError MALFORMED, not cacheable, when they do not decode.
+ */
+export async function decode(item: Incoming): Promise<Block> {
   if (item.block) return item.block;
   try {
-    item.block = decodeBlock(item.raw);
+    item.block = await runSliced(decodeBlockSteps(item.raw));
     return item.block;
   } catch (err) {
     if (!(err instanceof DecodeError)) throw err;

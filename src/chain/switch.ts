@@ -52,16 +52,17 @@ export interface SwitchPlan {
  * The first block of `branch` (oldest first) that fails `check`, which is asked only for blocks never
  * connected (status not "valid"). Before each block is checked, `earlier` holds the record ids (display
  * hex) of the blocks before it in the branch, mapped to their block's hash: the exactly-once view reads it.
+ * `check` may be asynchronous (the chain's runs in time slices); the blocks are still checked one at a time.
  */
-export function firstFailure(
+export async function firstFailure(
   branch: readonly ChainEntry[],
   ids: ReadonlyMap<ChainEntry, readonly Uint8Array[]>,
-  check: (x: ChainEntry) => BlockError | undefined,
+  check: (x: ChainEntry) => BlockError | undefined | Promise<BlockError | undefined>,
   earlier: Map<string, string>,
-): Failure | undefined {
+): Promise<Failure | undefined> {
   for (const x of branch) {
     if (x.status !== "valid") {
-      const error = check(x);
+      const error = await check(x);
       if (error) return { entry: x, error };
     }
     for (const id of ids.get(x)!) earlier.set(toHex(id), x.hash);

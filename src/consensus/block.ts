@@ -3,6 +3,7 @@ import { sha256d } from "./hash.ts";
 import { type BlockHeader, encodeHeader, HEADER_SIZE, readHeader } from "./header.ts";
 import { computeMerkleRoot, type MerkleResult } from "./merkle.ts";
 import { type BlockRecord, encodeRecord, readRecord, skipRecord } from "./records.ts";
+import { runSteps, STEP_UNITS, type Steps } from "./steps.ts";
 
 /** Largest serialized block any network accepts; decoders refuse anything bigger before parsing. */
 export const MAX_BLOCK_SIZE = 1_000_000;
@@ -31,13 +32,22 @@ export function encodeBlock(block: Block): Uint8Array {
 
 /** Parses a serialized block; any malformed input throws DecodeError, never anything else. */
 export function decodeBlock(bytes: Uint8Array): Block {
+  return runSteps(decodeBlockSteps(bytes));
+}
+
+/** decodeBlock in steps (steps.ts): a yield every STEP_UNITS records read. */
+export function* decodeBlockSteps(bytes: Uint8Array): Steps<Block> {
   if (bytes.length > MAX_BLOCK_SIZE)
     throw new DecodeError(`block of ${bytes.length} bytes exceeds ${MAX_BLOCK_SIZE}`);
   const r = new Reader(bytes);
   const header = readHeader(r);
   const count = r.varint(MAX_DECODED_COUNT, "record count");
   const records: BlockRecord[] = new Array(count);
-  for (let i = 0; i < count; i++) records[i] = readRecord(r);
+  for (let from = 0; from < count; from += STEP_UNITS) {
+    if (from > 0) yield;
+    const to = Math.min(count, from + STEP_UNITS);
+    for (let i = from; i < to; i++) records[i] = readRecord(r);
+  }
   r.end("block");
   return { header, records };
 }

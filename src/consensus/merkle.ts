@@ -1,5 +1,6 @@
 import { bytesEqual } from "./bytes.ts";
 import { sha256d } from "./hash.ts";
+import { runSteps, STEP_UNITS, type Steps } from "./steps.ts";
 
 export interface MerkleResult {
   root: Uint8Array;
@@ -46,6 +47,11 @@ export function upperTreeSize(leaves: number): number {
  * store keeps them for proofs.
  */
 export function computeMerkleRoot(leaves: readonly Uint8Array[], keepUpper = false): MerkleResult {
+  return runSteps(merkleSteps(leaves, keepUpper));
+}
+
+/** computeMerkleRoot in steps (steps.ts): a yield every STEP_UNITS pairs hashed. */
+export function* merkleSteps(leaves: readonly Uint8Array[], keepUpper = false): Steps<MerkleResult> {
   if (leaves.length === 0) return { root: new Uint8Array(32), mutated: false };
   const upperBytes = keepUpper ? upperTreeSize(leaves.length) : 0;
   const upper = upperBytes > 0 ? new Uint8Array(upperBytes) : undefined;
@@ -60,10 +66,9 @@ export function computeMerkleRoot(leaves: readonly Uint8Array[], keepUpper = fal
     }
     if (level.length & 1) level.push(level[level.length - 1]!);
     const next: Uint8Array[] = new Array(level.length / 2);
-    for (let i = 0; i < level.length; i += 2) {
-      pair.set(level[i]!, 0);
-      pair.set(level[i + 1]!, 32);
-      next[i / 2] = sha256d(pair);
+    for (let from = 0; from < next.length; from += STEP_UNITS) {
+      if (from > 0) yield;
+      hashPairs(level, next, from, Math.min(next.length, from + STEP_UNITS), pair);
     }
     level = next;
     depth++;
@@ -75,6 +80,21 @@ export function computeMerkleRoot(leaves: readonly Uint8Array[], keepUpper = fal
     }
   }
   return upper ? { root: level[0]!, mutated, upper } : { root: level[0]!, mutated };
+}
+
+/** Nodes [from, to) of the level above `level` (of even length), in a plain loop (faster than a generator's). */
+function hashPairs(
+  level: readonly Uint8Array[],
+  next: Uint8Array[],
+  from: number,
+  to: number,
+  pair: Uint8Array,
+): void {
+  for (let j = from; j < to; j++) {
+    pair.set(level[2 * j]!, 0);
+    pair.set(level[2 * j + 1]!, 32);
+    next[j] = sha256d(pair);
+  }
 }
 
 /** The merkle root alone. */

@@ -4,9 +4,11 @@ import { bitsToTarget, decodeBits } from "./compact.ts";
 import { BlockError } from "./errors.ts";
 import { sha256d } from "./hash.ts";
 import { type BlockHeader, HEADER_SIZE, hashToBigInt, hashToHex } from "./header.ts";
-import { computeMerkleRoot } from "./merkle.ts";
+import { merkleSteps } from "./merkle.ts";
 import type { NetworkParams } from "./params.ts";
-import { encodeRecord, FORBIDDEN_RECORD_SIZE, verifyRecordSignature } from "./records.ts";
+import { type BlockRecord, encodeRecord, FORBIDDEN_RECORD_SIZE, verifyRecordSignature } from "./records.ts";
+import type { SignatureCache } from "./sigcache.ts";
+import { runSteps, STEP_UNITS, type Steps } from "./steps.ts";
 
 /**
  * Block rules in three groups, run by the chain in this order (see docs/consensus.md):
@@ -92,6 +94,17 @@ export function checkBlockSanity(
   now: number,
   size?: number,
 ): BlockFacts {
+  return runSteps(blockSanitySteps(block, hash, params, now, size));
+}
+
+/** checkBlockSanity in steps (steps.ts): a yield every STEP_UNITS records encoded or hashed. */
+export function* blockSanitySteps(
+  block: Block,
+  hash: Uint8Array,
+  params: NetworkParams,
+  now: number,
+  size?: number,
+): Steps<BlockFacts> {
   const hashHex = hashToHex(hash);
   const { header, records } = block;
 
@@ -104,16 +117,15 @@ export function checkBlockSanity(
   }
   // Each record is encoded once: the bytes give the block size and the ids. A field out of bounds
   // (only possible in a block built locally: decoded ones are in bounds) is a BAD_RECORD, not a crash.
-  const encoded: Uint8Array[] = new Array(records.length);
-  for (let i = 0; i < records.length; i++) {
-    try {
-      encoded[i] = encodeRecord(records[i]!);
-    } catch (err) {
-      if (!(err instanceof DecodeError)) throw err;
-      throw new BlockError({ code: "BAD_RECORD", index: i, reason: err.message }, hashHex);
-    }
+  // The loops run a run of STEP_UNITS records at a time in plain functions (a loop inside a generator
+  // is slower in V8), with a yield between runs.
+  const n = records.length;
+  const encoded: Uint8Array[] = new Array(n);
+  for (let from = 0; from < n; from += STEP_UNITS) {
+    if (from > 0) yield;
+    encodeRun(records, encoded, from, Math.min(n, from + STEP_UNITS), hashHex);
   }
-  let blockSize = size ?? HEADER_SIZE + varIntSize(records.length);
+  let blockSize = size ?? HEADER_SIZE + varIntSize(n);
   if (size === undefined) for (const bytes of encoded) blockSize += bytes.length;
   if (blockSize > params.maxBlockSize) {
     throw new BlockError(
@@ -121,23 +133,13 @@ export function checkBlockSanity(
       hashHex,
     );
   }
-  const ids: Uint8Array[] = new Array(records.length);
-  for (let i = 0; i < records.length; i++) {
-    const bytes = encoded[i]!;
-    if (bytes.length > params.maxRecordSize) {
-      throw new BlockError(
-        { code: "BAD_RECORD", index: i, reason: `size ${bytes.length} exceeds ${params.maxRecordSize}` },
-        hashHex,
-      );
-    }
-    // Before the merkle root, and not cacheable: a forged body of inner nodes is refused here, so no
-    // failure found later can have been caused by a body other than the one the header commits to.
-    if (bytes.length === FORBIDDEN_RECORD_SIZE)
-      throw new BlockError({ code: "RECORD_64_BYTES", index: i }, hashHex);
-    ids[i] = sha256d(bytes);
+  const ids: Uint8Array[] = new Array(n);
+  for (let from = 0; from < n; from += STEP_UNITS) {
+    if (from > 0) yield;
+    idRun(encoded, ids, from, Math.min(n, from + STEP_UNITS), params.maxRecordSize, hashHex);
   }
-
-  const merkle = computeMerkleRoot(ids, true);
+  if (n > STEP_UNITS) yield;
+  const merkle = yield* merkleSteps(ids, true);
   if (!bytesEqual(merkle.root, header.merkleRoot)) {
     throw new BlockError(
       { code: "BAD_MERKLE_ROOT", expected: hashToHex(merkle.root), actual: hashToHex(header.merkleRoot) },
@@ -147,6 +149,7 @@ export function checkBlockSanity(
   if (merkle.mutated)
     throw new BlockError({ code: "MUTATED", reason: "duplicate hashes paired in the merkle tree" }, hashHex);
   // Identical records anywhere in the list (not only adjacent) are refused too: ids must be unique.
+  if (n > STEP_UNITS) yield;
   const seen = new Set<string>();
   for (const b of ids) {
     const k = toHex(b);
@@ -156,6 +159,17 @@ export function checkBlockSanity(
   // Only now is the record list known to be the one the header commits to: the root matches, nothing is
   // mutated and no record is 64 bytes, so no other list hashes to this root. Checked earlier, a relay that
   // moved or dropped the miner record of a valid block would get its hash cached as invalid.
+  checkMinerRecord(records, hashHex);
+  // Last here, so a failure above is never mistaken for "early". (The chain checks the time from the header
+  // alone before it reads a body: a block that is early is held as bytes, per sender, docs/protocol.md.)
+  checkHeaderTime(header, hashHex, params, now);
+  return merkle.upper
+    ? { hash, hashHex, size: blockSize, ids, upper: merkle.upper }
+    : { hash, hashHex, size: blockSize, ids };
+}
+
+/** The miner-record rules: the first record is the miner record, and no other is (BAD_MINER_RECORD). */
+function checkMinerRecord(records: readonly BlockRecord[], hashHex: string): void {
   if (records.length === 0 || records[0]!.type !== "miner") {
     throw new BlockError(
       { code: "BAD_MINER_RECORD", index: 0, reason: "first record must be the miner record" },
@@ -170,12 +184,49 @@ export function checkBlockSanity(
       );
     }
   }
-  // Last here, so a failure above is never mistaken for "early". (The chain checks the time from the header
-  // alone before it reads a body: a block that is early is held as bytes, per sender, docs/protocol.md.)
-  checkHeaderTime(header, hashHex, params, now);
-  return merkle.upper
-    ? { hash, hashHex, size: blockSize, ids, upper: merkle.upper }
-    : { hash, hashHex, size: blockSize, ids };
+}
+
+/** Encodes records [from, to) into `encoded`; a field out of bounds is BAD_RECORD. */
+function encodeRun(
+  records: readonly BlockRecord[],
+  encoded: Uint8Array[],
+  from: number,
+  to: number,
+  hashHex: string,
+): void {
+  for (let i = from; i < to; i++) {
+    try {
+      encoded[i] = encodeRecord(records[i]!);
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      throw new BlockError({ code: "BAD_RECORD", index: i, reason: err.message }, hashHex);
+    }
+  }
+}
+
+/** The ids of encoded records [from, to), after their size rules (BAD_RECORD, RECORD_64_BYTES). */
+function idRun(
+  encoded: readonly Uint8Array[],
+  ids: Uint8Array[],
+  from: number,
+  to: number,
+  maxRecordSize: number,
+  hashHex: string,
+): void {
+  for (let i = from; i < to; i++) {
+    const bytes = encoded[i]!;
+    if (bytes.length > maxRecordSize) {
+      throw new BlockError(
+        { code: "BAD_RECORD", index: i, reason: `size ${bytes.length} exceeds ${maxRecordSize}` },
+        hashHex,
+      );
+    }
+    // Before the merkle root, and not cacheable: a forged body of inner nodes is refused here, so no
+    // failure found later can have been caused by a body other than the one the header commits to.
+    if (bytes.length === FORBIDDEN_RECORD_SIZE)
+      throw new BlockError({ code: "RECORD_64_BYTES", index: i }, hashHex);
+    ids[i] = sha256d(bytes);
+  }
 }
 
 /** Facts about the parent that contextual checks need. */
@@ -247,7 +298,17 @@ export function checkRecordsUnique(
   ids: readonly Uint8Array[],
   confirmedIn: ConfirmedIn,
 ): void {
+  runSteps(recordsUniqueSteps(hashHex, ids, confirmedIn));
+}
+
+/** checkRecordsUnique in steps (steps.ts). */
+export function* recordsUniqueSteps(
+  hashHex: string,
+  ids: readonly Uint8Array[],
+  confirmedIn: ConfirmedIn,
+): Steps<void> {
   for (let i = 1; i < ids.length; i++) {
+    if (i % STEP_UNITS === 0) yield;
     const id = ids[i]!;
     const at = confirmedIn(id, i);
     if (at !== undefined) {
@@ -259,13 +320,40 @@ export function checkRecordsUnique(
   }
 }
 
-/** The expensive checks, deferred until the block joins the main chain: record signatures. */
-export function checkBlockRecords(block: Block, hashHex: string): void {
+/**
+ * Signatures verified before (sigcache.ts), with the block's record ids (internal order, from sanity) to
+ * look them up: a record whose id is in the cache is not verified again.
+ */
+export interface VerifiedSignatures {
+  cache: SignatureCache;
+  ids: readonly Uint8Array[];
+}
+
+/**
+ * The expensive checks, deferred until the block joins the main chain: record signatures. `verified`: the
+ * signatures already known good (a record the mempool admitted), skipped; the verdict is the same.
+ */
+export function checkBlockRecords(block: Block, hashHex: string, verified?: VerifiedSignatures): void {
+  runSteps(blockRecordsSteps(block, hashHex, verified));
+}
+
+/** Signatures verified between two yields of blockRecordsSteps (about 30-300 µs each here). */
+const SIGNATURES_PER_STEP = 16;
+
+/** checkBlockRecords in steps (steps.ts): a yield every SIGNATURES_PER_STEP signatures verified. */
+export function* blockRecordsSteps(
+  block: Block,
+  hashHex: string,
+  verified?: VerifiedSignatures,
+): Steps<void> {
   const records = block.records;
+  let checked = 0;
   for (let i = 1; i < records.length; i++) {
     const rec = records[i]!;
-    if (rec.type === "signed" && !verifyRecordSignature(rec)) {
-      throw new BlockError({ code: "BAD_SIGNATURE", index: i }, hashHex);
-    }
+    if (rec.type !== "signed") continue;
+    const id = verified?.ids[i];
+    if (id && verified.cache.take(id)) continue;
+    if (!verifyRecordSignature(rec)) throw new BlockError({ code: "BAD_SIGNATURE", index: i }, hashHex);
+    if (++checked % SIGNATURES_PER_STEP === 0) yield;
   }
 }

@@ -16,7 +16,7 @@
 import { EventEmitter } from "node:events";
 import type { ChainEntry } from "../chain/types.ts";
 import type { Block } from "../consensus/block.ts";
-import { hashToHex, headerHash } from "../consensus/header.ts";
+import { hashToHex, headerHash, hexToHash } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import { type BlockRecord, verifyRecordSignature } from "../consensus/records.ts";
 import { type Logger, silentLogger } from "../util/logger.ts";
@@ -53,6 +53,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
   private readonly file: string | undefined;
   private readonly chain: PoolChain | undefined;
   private readonly log: Logger;
+  private readonly signatures: MempoolOptions["signatures"];
   /** The records, their totals and shares (entries.ts). */
   private readonly pool: PoolEntries;
   /** Bumped by every block connect and reorg: an admission that waited on `isConfirmed` asks again. */
@@ -85,6 +86,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     this.file = opts.file;
     this.chain = opts.chain;
     this.log = opts.logger ?? silentLogger;
+    this.signatures = opts.signatures;
     this.pool = new PoolEntries(this.maxBytes, this.maxCount);
   }
 
@@ -177,6 +179,8 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     if (room === "evict" && !this.evictFor(share, bytes.length)) return reject(fullError(this.stats()));
     const entry: MempoolEntry = { id, record: rec, bytes, time, source, share };
     this.insert(entry);
+    // Verified and admitted: its block need not verify it again (only a successful verification is cached).
+    if (rec.type === "signed") this.signatures?.add(hexToHash(id));
     this.emit("added", entry);
     return { ok: true, entry };
   }
@@ -343,9 +347,8 @@ export class Mempool extends EventEmitter<MempoolEvents> {
    * Loads the saved pool through `admit` (so every record is checked again against the chain of now),
    * keeping arrival times, order and shares; expired ones are dropped. The records of blocks that left
    * the main chain after the save (a reorg, then a kill before the save that follows it) come back first,
-   * as the reorg returned them (recover.ts). A torn,
-   * damaged or foreign file is logged and ignored: the pool then starts empty. Returns what happened,
-   * for the caller to report.
+   * as the reorg returned them (recover.ts). A torn, damaged or foreign file is logged and ignored: the
+   * pool then starts empty. Returns what happened, for the caller to report.
    */
   async load(): Promise<
     | { status: "missing" }
@@ -385,10 +388,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     await this.save().catch((err: unknown) => this.log.warn({ err }, "saving the mempool failed"));
   }
 
-  /**
-   * The records of the blocks that left the main chain after the save (recover.ts), admitted as a reorg
-   * returns them, oldest block first. Returns how many came back.
-   */
+  /** The records of blocks that left the main chain after the save (recover.ts), admitted; how many. */
   private async recover(saved: FollowedTo): Promise<number> {
     if (!this.chain) return 0;
     const time = this.now();

@@ -2,6 +2,7 @@
 import type { BlockSource, ChainReader } from "../chain/interfaces.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import type { BlockRecord } from "../consensus/records.ts";
+import type { SignatureCache } from "../consensus/sigcache.ts";
 import type { Logger } from "../util/logger.ts";
 import type { MempoolError, MempoolErrorCode } from "./errors.ts";
 
@@ -50,6 +51,11 @@ export interface MempoolOptions {
    * (recover.ts).
    */
   chain?: PoolChain;
+  /**
+   * Where the signatures of admitted records are recorded as verified, so the chain does not verify them
+   * again in a block (consensus/sigcache.ts; the node hands the same cache to its chain).
+   */
+  signatures?: SignatureCache;
   logger?: Logger;
 }
 

@@ -7,6 +7,7 @@ import { ApiError, type MiningView, type P2PInfo, type PeerView, type SyncView }
 import type { ApiServer } from "../api/server.ts";
 import type { Chain } from "../chain/chain.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import { SignatureCache } from "../consensus/sigcache.ts";
 import { Mempool, mempoolFile } from "../mempool/index.ts";
 import type { LevelStore } from "../store/level.ts";
 import { errorMessage } from "../util/errors.ts";
@@ -100,9 +101,11 @@ export class JbcNode {
     readonly chain: Chain,
     readonly log: Logger,
     readonly token: string,
+    signatures: SignatureCache,
   ) {
     this.mempool = new Mempool({
       params: opts.params,
+      signatures,
       isConfirmed: (id) => chain.isRecordConfirmed(id),
       ...(opts.mempool?.maxBytes !== undefined ? { maxBytes: opts.mempool.maxBytes } : {}),
       ...(opts.mempool?.expiryMs !== undefined ? { expiryMs: opts.mempool.expiryMs } : {}),
@@ -121,14 +124,17 @@ export class JbcNode {
     apiModule.catch(() => {});
     mkdirSync(opts.datadir, { recursive: true });
     const token = opts.apiToken ?? loadOrCreateToken(opts.datadir);
+    // Filled by the mempool's admissions, read when a block connects: one cache for both (sigcache.ts).
+    const signatures = new SignatureCache();
     const { store, chain } = await openChainStore({
       params: opts.params,
+      signatures,
       datadir: opts.datadir,
       logger: log.child({ module: "chain" }),
       ...(opts.syncWrites !== undefined ? { syncWrites: opts.syncWrites } : {}),
       ...(opts.now ? { now: opts.now } : {}),
     });
-    const node = new JbcNode(opts, store, chain, log, token);
+    const node = new JbcNode(opts, store, chain, log, token, signatures);
     try {
       await node.start(modules, (await apiModule).createApiServer);
     } catch (err) {

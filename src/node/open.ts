@@ -1,5 +1,6 @@
 import { Chain } from "../chain/chain.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import type { SignatureCache } from "../consensus/sigcache.ts";
 import { LevelStore } from "../store/level.ts";
 import type { Logger } from "../util/logger.ts";
 import { adoptAuthorPolicy } from "./authors.ts";
@@ -16,6 +17,8 @@ export async function openChainStore(opts: {
   logger: Logger;
   syncWrites?: boolean;
   now?: () => number;
+  /** Signatures the node's mempool verified, which the chain need not verify again (sigcache.ts). */
+  signatures?: SignatureCache;
 }): Promise<{ store: LevelStore; chain: Chain }> {
   useNativeCrypto(); // every chain a process opens hashes through OpenSSL (docs/architecture.md)
   const store = await LevelStore.open(chainDir(opts.datadir), opts.params, {
@@ -27,6 +30,7 @@ export async function openChainStore(opts: {
       store,
       logger: opts.logger,
       ...(opts.now ? { now: opts.now } : {}),
+      ...(opts.signatures ? { signatures: opts.signatures } : {}),
     });
     await adoptAuthorPolicy(opts.datadir, opts.params, chain.tip.height).catch(async (err: unknown) => {
       await chain.close();

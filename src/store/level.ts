@@ -5,6 +5,7 @@
  */
 import type { ChainStore, RecordPlace, StoredEntry, StoreWrite } from "../chain/store.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import { yieldIfSpent } from "../util/slices.ts";
 import * as bans from "./bans.ts";
 import type { Bytes, Db } from "./db.ts";
 import { encodeEntry, readEntries } from "./entry.ts";
@@ -27,6 +28,9 @@ import { migrationContext } from "./migrate/step.ts";
 import { checkDirectory, openDb } from "./open.ts";
 import { deleteRecords, putRecords } from "./record-index.ts";
 import { checkSchema } from "./schema.ts";
+
+/** Index entries put into a batch between two checks of the time slice (util/slices.ts). */
+const RECORDS_PER_SLICE_CHECK = 256;
 
 /** How `LevelStore.open` opens a store. */
 export interface LevelStoreOptions {
@@ -194,7 +198,9 @@ export class LevelStore implements ChainStore {
 
   /**
    * Applies one state change as one atomic batch, in the order docs/storage.md gives: bodies (each with its
-   * upper levels), entries, height deletions, height puts, the tip, index deletions, index puts.
+   * upper levels), entries, height deletions, height puts, the tip, index deletions, index puts. The batch
+   * of a maximum-size block holds thousands of index keys: they are put in the node's time slices
+   * (util/slices.ts); nothing is written before the one `batch.write`, so the change stays atomic.
    */
   async write(w: StoreWrite): Promise<void> {
     const batch = this.db.batch();
@@ -207,12 +213,18 @@ export class LevelStore implements ChainStore {
     for (const m of w.mainPut ?? []) batch.put(heightKey(m.height), m.hash);
     if (w.tip) batch.put(TIP_KEY, w.tip);
     // Disconnected records first, so a record in both branches ends up at its new place.
-    deleteRecords(batch, w.recordsDel ?? []);
-    if (w.recordsPut) {
-      // Into the filter before the write: a filter holding more than the index is still correct.
-      putRecords(batch, w.recordsPut, this.ids);
-      this.ids.growIfFull();
+    const del = w.recordsDel ?? [];
+    for (let i = 0; i < del.length; i += RECORDS_PER_SLICE_CHECK) {
+      if (i > 0) await yieldIfSpent();
+      deleteRecords(batch, del.slice(i, i + RECORDS_PER_SLICE_CHECK));
     }
+    const put = w.recordsPut ?? [];
+    // Into the filter before the write: a filter holding more than the index is still correct.
+    for (let i = 0; i < put.length; i += RECORDS_PER_SLICE_CHECK) {
+      if (i > 0) await yieldIfSpent();
+      putRecords(batch, put.slice(i, i + RECORDS_PER_SLICE_CHECK), this.ids);
+    }
+    if (put.length) this.ids.growIfFull();
     await batch.write({ sync: this.sync });
   }
 

@@ -237,13 +237,13 @@ describe("switch planner: a branch with a bad block", () => {
 });
 
 describe("switch planner: firstFailure", () => {
-  it("checks only blocks never connected, in order, each against the ids of the blocks before it", () => {
+  it("checks only blocks never connected, in order, each against the ids of the blocks before it", async () => {
     const s = scenario();
     s.b1.status = "valid";
     const branch = [s.b1, s.b2, s.b3];
     const earlier = new Map<string, string>();
     const seen: Array<[string, string[]]> = [];
-    const failure = firstFailure(
+    const failure = await firstFailure(
       branch,
       s.ids,
       (x) => {
@@ -260,11 +260,11 @@ describe("switch planner: firstFailure", () => {
     assert.equal(failure?.error.code, "BAD_SIGNATURE");
   });
 
-  it("stops at the first failure and is undefined when every block passes", () => {
+  it("stops at the first failure and is undefined when every block passes", async () => {
     const s = scenario();
     const branch = [s.b1, s.b2, s.b3];
     let calls = 0;
-    const first = firstFailure(
+    const first = await firstFailure(
       branch,
       s.ids,
       (x) => {
@@ -275,10 +275,7 @@ describe("switch planner: firstFailure", () => {
     );
     assert.equal(first?.entry, s.b1);
     assert.equal(calls, 1);
-    assert.equal(
-      firstFailure(branch, s.ids, () => undefined, new Map()),
-      undefined,
-    );
+    assert.equal(await firstFailure(branch, s.ids, () => undefined, new Map()), undefined);
   });
 });
 

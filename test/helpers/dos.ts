@@ -4,13 +4,13 @@
  * generous (a loaded 2-core machine must pass them); the benchmark (npm run bench:dos-api) gives the real
  * figures.
  */
-import { randomBytes } from "node:crypto";
+import { createPrivateKey, createPublicKey, randomBytes, sign } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Chain } from "../../src/chain/chain.ts";
 import type { Block } from "../../src/consensus/block.ts";
 import { headerHashBytes } from "../../src/consensus/header.ts";
 import type { NetworkParams } from "../../src/consensus/params.ts";
-import type { BlockRecord } from "../../src/consensus/records.ts";
+import { type BlockRecord, type SignedRecord, signedMessage } from "../../src/consensus/records.ts";
 import { makeChild, mineHighHash, withNonce } from "./blocks.ts";
 
 /**
@@ -44,6 +44,35 @@ export function largestRecords(first: number, params: NetworkParams): BlockRecor
     const data = new Uint8Array(242).fill(0x61 + (i % 26));
     new DataView(data.buffer).setUint32(0, first + i);
     return { type: "data" as const, data };
+  });
+}
+
+/** DER prefix of an ed25519 private key (PKCS #8) around its 32-byte seed. */
+const PKCS8_ED25519 = Buffer.from("302e020100300506032b657004220420", "hex");
+
+/**
+ * `n` signed records of 140 bytes of data (numbered from `first` in their first 4 bytes), each under a
+ * fresh ed25519 key, signed with node:crypto (fast enough to make 4,095 in a test): the costliest records
+ * to check, since a verifier has seen none of the keys. Keys come from random seeds, not
+ * generateKeyPairSync, whose job object can deadlock Node 20 when a collection frees it during a JWK export.
+ */
+export function signedRecords(n: number, first: number): SignedRecord[] {
+  return Array.from({ length: n }, (_, i) => {
+    const data = new Uint8Array(140).fill(0x61 + (i % 26));
+    new DataView(data.buffer).setUint32(0, first + i);
+    const key = createPrivateKey({
+      key: Buffer.concat([PKCS8_ED25519, randomBytes(32)]),
+      format: "der",
+      type: "pkcs8",
+    });
+    const spki = createPublicKey(key).export({ format: "der", type: "spki" });
+    const signature = sign(null, signedMessage(data), key);
+    return {
+      type: "signed",
+      data,
+      publicKey: new Uint8Array(spki.subarray(spki.length - 32)),
+      signature: new Uint8Array(signature),
+    };
   });
 }
 

@@ -1,11 +1,11 @@
 import { fromHex } from "../../consensus/bytes.ts";
 import { errorMessage } from "../../util/errors.ts";
+import { nextSlice } from "../../util/slices.ts";
 import type { ApiBackend } from "../backend.ts";
 import { BlockPages, DEFAULT_RECORDS_PAGE } from "../block-pages.ts";
 import { decodeBlockSliced } from "../decode.ts";
 import { type GroupHandlers, parsePart } from "../handler.ts";
 import { ApiError, SubmitHexBody } from "../schemas.ts";
-import { nextSlice } from "../slices.ts";
 import { blockDetail, submitResult, summary, treeNode } from "../views.ts";
 
 /** The blocks group: main-chain pages, one block with a page of its records or raw, submission, the tree. */

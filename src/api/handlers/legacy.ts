@@ -1,11 +1,11 @@
 import { Readable } from "node:stream";
 import { DecodeError } from "../../consensus/bytes.ts";
 import { headerHash } from "../../consensus/header.ts";
+import { nextSlice } from "../../util/slices.ts";
 import type { ApiBackend } from "../backend.ts";
 import type { GroupHandlers } from "../handler.ts";
 import { blockFromLegacy, LegacyJsonCache, legacyRecords, streamLegacyChain } from "../legacy.ts";
 import { ApiError } from "../schemas.ts";
-import { nextSlice } from "../slices.ts";
 
 /** The legacy group: the original JackBlockChain's GET /blockchain.json and POST /mined (src/api/legacy.ts). */
 

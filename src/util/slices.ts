@@ -1,7 +1,8 @@
 /**
- * Time slices for the API's CPU-heavy steps (a block view's first read, /blockchain.json, decoding a
- * submitted block), so that no request holds the event loop for long whatever it asks for: `/api/health`,
- * gossip and the miner's template go on while a client downloads a gigabyte.
+ * Time slices for the node's CPU-heavy steps (the API's: a block view's first read, /blockchain.json,
+ * decoding a submitted block; the chain's: checking a block's records, merkle tree and signatures, building
+ * its store batch), so that no request and no block holds the event loop for long: `/api/health`, gossip
+ * and the miner's template go on while a client downloads a gigabyte or a peer sends a maximum-size block.
  *
  * All such work shares one budget per turn of the event loop. A step checks `sliceSpent()` between small
  * units of work and, when the budget is used, awaits `nextSlice()`: the waiters are resumed one per turn,
@@ -50,3 +51,25 @@ export function nextSlice(): Promise<void> {
 export async function yieldIfSpent(): Promise<void> {
   if (sliceSpent()) await nextSlice();
 }
+
+/**
+ * Runs a computation written as steps (a generator that yields between units of work, as consensus's
+ * checks are: `Steps` in src/consensus/steps.ts) to its end in time slices: it awaits the next slice
+ * whenever this one is spent. Same value, same exception as running the steps at once.
+ */
+export async function runSliced<T>(steps: Iterator<unknown, T, undefined>): Promise<T> {
+  // A computation yields only once it has itself run OWN_MS since it started or resumed: a small one (a
+  // block of 10 records) then never pays a turn of the event loop for a slice others used up.
+  let resumed = performance.now();
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (sliceSpent() && performance.now() - resumed >= OWN_MS) {
+      await nextSlice();
+      resumed = performance.now();
+    }
+  }
+}
+
+/** CPU time a sliced computation runs before it yields to a spent slice (runSliced). */
+const OWN_MS = 1;
