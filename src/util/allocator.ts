@@ -1,10 +1,10 @@
 /**
  * The native allocator's setting for a `jbc node` process, which must be in its environment before it
  * starts (glibc reads it once). glibc gives every thread that allocates at the same moment as another an
- * arena of its own and keeps each arena's high-water mark after its memory is freed: a node's libuv pool
- * threads (LevelDB's reads and writes, file system calls) and LevelDB's compaction thread grew about a
- * dozen arenas whose resident size kept rising under issue 17's soak (one node: 46 → 86 MB in 6 minutes,
- * with its Buffers and heap level). Two arenas held 6-18 MB and stayed there (docs/benchmarks.md,
+ * arena of its own (up to 8 per core) and keeps each arena's high-water mark after its memory is freed:
+ * under issue 17's soak a node's libuv pool threads (LevelDB's reads and writes, file system calls) and
+ * LevelDB's compaction thread held 13-15 arenas of 55-85 MB resident in all; with two arenas, 10-22 MB,
+ * and the node's RSS about 30 MB lower at the same load, with no loss in latency (docs/benchmarks.md,
  * "Issue 17: soak"). Other C libraries (musl, macOS) ignore the variable.
  */
 
