@@ -25,6 +25,8 @@ export interface Sample {
   heap_mb: number | null;
   /** Memory of Buffers and other objects outside V8's heap (`nodejs_external_memory_bytes`). */
   external_mb: number | null;
+  /** The part of it in ArrayBuffers and Buffers (`jbc_process_array_buffers_bytes`). */
+  array_buffers_mb: number | null;
   /** The data directory (store, logs, pool file), without the soak's capture of the node's stdout. */
   disk_mb: number;
   /** The chain's LevelDB store alone. */
@@ -53,6 +55,7 @@ export const SAMPLE_FIELDS = [
   "rss_file_mb",
   "heap_mb",
   "external_mb",
+  "array_buffers_mb",
   "disk_mb",
   "store_mb",
   "eventloop_p99_ms",
@@ -138,6 +141,7 @@ export async function sampleNode(node: NodeProcess, t: number, health: HealthPro
     rss_file_mb: mb(proc.file),
     heap_mb: mb(get("nodejs_heap_size_used_bytes")),
     external_mb: mb(get("nodejs_external_memory_bytes")),
+    array_buffers_mb: mb(get("jbc_process_array_buffers_bytes")),
     disk_mb: mb(disk)!,
     store_mb: mb(store)!,
     eventloop_p99_ms: ms(get("nodejs_eventloop_lag_p99_seconds")),

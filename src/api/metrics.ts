@@ -328,6 +328,14 @@ export function registerMetrics(app: ApiServer, backend: ApiBackend): Metrics {
   httpMetrics(r, app, registry);
   detach.push(mempoolMetrics(r, backend.records?.mempool), gossipMetrics(r, backend.events));
   witnessMetrics(r, backend);
+  // Part of nodejs_external_memory_bytes: the bytes of ArrayBuffers and Buffers alone, so a soak tells
+  // memory JavaScript holds outside the heap from the native allocator's (docs/benchmarks.md, issue 17).
+  gauge(
+    r,
+    "jbc_process_array_buffers_bytes",
+    "Bytes of ArrayBuffers and Buffers (process.memoryUsage)",
+    () => process.memoryUsage().arrayBuffers,
+  );
   return {
     registry,
     close() {

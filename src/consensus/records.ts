@@ -102,8 +102,12 @@ export function encodeRecord(rec: BlockRecord, w = new Writer(64)): Uint8Array {
   return w.finish();
 }
 
-/** Reads one record; bounds are protocol-wide, so any input either decodes or throws DecodeError. */
-export function readRecord(r: Reader): BlockRecord {
+/**
+ * Reads one record; bounds are protocol-wide, so any input either decodes or throws DecodeError. Its byte
+ * fields are copies (`own`, by default `copyBytes`), so a record read from a block or a message does not
+ * keep the whole of it alive.
+ */
+export function readRecord(r: Reader, own: (view: Uint8Array) => Uint8Array = copyBytes): BlockRecord {
   const type = r.u8("record type");
   switch (type) {
     case RecordType.MINER: {
@@ -119,11 +123,11 @@ export function readRecord(r: Reader): BlockRecord {
       return { type: "miner", height, extraNonce, miner };
     }
     case RecordType.DATA:
-      return { type: "data", data: copyBytes(r.varBytes(MAX_RECORD_SIZE, "record data")) };
+      return { type: "data", data: own(r.varBytes(MAX_RECORD_SIZE, "record data")) };
     case RecordType.SIGNED: {
-      const publicKey = copyBytes(r.bytes(32, "record public key"));
-      const data = copyBytes(r.varBytes(MAX_RECORD_SIZE, "record data"));
-      const signature = copyBytes(r.bytes(64, "record signature"));
+      const publicKey = own(r.bytes(32, "record public key"));
+      const data = own(r.varBytes(MAX_RECORD_SIZE, "record data"));
+      const signature = own(r.bytes(64, "record signature"));
       return { type: "signed", data, publicKey, signature };
     }
     default:
@@ -155,10 +159,22 @@ export function skipRecord(r: Reader): void {
   }
 }
 
-/** Decodes exactly one record from bytes. */
+/** Decodes exactly one record from bytes (its fields copies: it keeps nothing of `bytes` alive). */
 export function decodeRecord(bytes: Uint8Array): BlockRecord {
   const r = new Reader(bytes);
   const rec = readRecord(r);
+  r.end("record");
+  return rec;
+}
+
+/**
+ * Decodes exactly one record whose byte fields are views into `bytes`, not copies: for a holder that
+ * keeps `bytes` (exactly the record's) as long as the record, as the mempool does, so the record's data
+ * is held once and not twice.
+ */
+export function decodeRecordViews(bytes: Uint8Array): BlockRecord {
+  const r = new Reader(bytes);
+  const rec = readRecord(r, (view) => view);
   r.end("record");
   return rec;
 }

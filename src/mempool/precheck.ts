@@ -4,7 +4,7 @@ import { DecodeError } from "../consensus/bytes.ts";
 import { hashToHex } from "../consensus/header.ts";
 import {
   type BlockRecord,
-  decodeRecord,
+  decodeRecordViews,
   encodeRecord,
   FORBIDDEN_RECORD_SIZE,
   recordId,
@@ -35,11 +35,14 @@ export function precheck(
           id: null,
           error: new MempoolError({ code: "RECORD_TOO_LARGE", size: record.length, max }),
         };
-      rec = decodeRecord(record);
-      bytes = new Uint8Array(record); // a copy, also of a Buffer (whose slice() is a view)
+      // The pool's own copy, exactly the record's (also of a Buffer, whose slice() is a view), and the
+      // record read as views into it: the pool holds each record's bytes once, not twice (issue 17's
+      // soak: a full 64 MiB pool held 128 MiB of ArrayBuffers when the decoded record had copies).
+      bytes = new Uint8Array(record);
+      rec = decodeRecordViews(bytes);
     } else {
-      rec = record;
       bytes = encodeRecord(record).slice();
+      rec = decodeRecordViews(bytes);
     }
   } catch (err) {
     const reason = err instanceof DecodeError ? err.message : errorMessage(err);

@@ -5,7 +5,7 @@
  */
 import { type Block, recordIds } from "../consensus/block.ts";
 import { hashToHex } from "../consensus/header.ts";
-import { type BlockRecord, encodeRecord } from "../consensus/records.ts";
+import { type BlockRecord, decodeRecordViews, encodeRecord } from "../consensus/records.ts";
 
 /** One switch of the main chain; both lists oldest block first. */
 export interface ChainSwitch {
@@ -41,7 +41,9 @@ export function planSwitch(change: ChainSwitch): { confirmed: Set<string>; retur
       const id = ids[i]!;
       if (record.type === "miner" || confirmed.has(id) || seen.has(id)) continue;
       seen.add(id);
-      returned.push({ id, record, bytes: encodeRecord(record).slice() });
+      // The pool's own bytes, with the record as views into them (held once, as admission keeps them).
+      const bytes = encodeRecord(record).slice();
+      returned.push({ id, record: decodeRecordViews(bytes), bytes });
     }
   }
   return { confirmed, returned };

@@ -9,6 +9,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { ApiClient } from "../../src/api/client.ts";
+import { nodeAllocatorEnv } from "../../src/util/allocator.ts";
 import { GiveUp, waitFor } from "./wait.ts";
 
 /** The `jbc` to run: this checkout's, or JBC_TEST_BIN's (another checkout, e.g. to see a test fail on main). */
@@ -79,6 +80,8 @@ export async function spawnNode(o: StartOptions): Promise<NodeProcess> {
   mkdirSync(o.datadir, { recursive: true });
   const fd = openSync(logFile, "a");
   const proc = spawn(process.execPath, args, {
+    // As `jbc devnet` and the systemd unit of docs/operations.md start a node (src/util/allocator.ts).
+    env: nodeAllocatorEnv(process.env),
     stdio: o.detached ? ["ignore", fd, fd, "ipc"] : ["ignore", fd, fd],
     detached: o.detached === true,
   });

@@ -54,6 +54,29 @@ describe("mempool admission", () => {
     assert.deepEqual(mp.get(idOf(data("mine")))!.bytes, encodeRecord(data("mine")));
   });
 
+  it("holds each record's bytes once, and nothing of the message they came in", async () => {
+    // Issue 17's soak: the decoded record had copies of its own beside the pool's bytes, so a full
+    // 64 MiB pool held 128 MiB of ArrayBuffers. Now the record's fields are views into the pool's copy.
+    const mp = pool();
+    const signed = signRecord(utf8.encode("from a large message"), seed);
+    const wire = encodeRecord(signed);
+    const message = Buffer.alloc(1 << 20); // the record a slice of a larger receive buffer
+    message.set(wire, 4096);
+    const fromBytes = await mp.admit(message.subarray(4096, 4096 + wire.length), { kind: "peer", peer: "p" });
+    const fromObject = await mp.admit(data("an object"), { kind: "api" });
+    for (const r of [fromBytes, fromObject]) {
+      assert.ok(r.ok);
+      const { bytes, record } = r.entry;
+      assert.equal(bytes.buffer.byteLength, bytes.length, "the pool's bytes are a buffer of their own");
+      assert.ok(record.type !== "miner");
+      const fields =
+        record.type === "signed" ? [record.data, record.publicKey, record.signature] : [record.data];
+      for (const f of fields) assert.equal(f.buffer, bytes.buffer, "the record's fields are views into them");
+    }
+    assert.ok(fromBytes.ok);
+    assert.deepEqual({ ...fromBytes.entry.record }, { ...signed }); // the same record, read back
+  });
+
   it("names each refusal with a code and a penalty, and changes nothing", async () => {
     const confirmed = data("confirmed");
     const mp = pool({ isConfirmed: (id) => id === idOf(confirmed) });
@@ -255,7 +278,11 @@ describe("mempool reorg", () => {
       "old pending ones expire; returned ones do not",
     );
     assert.deepEqual(ids(mp), [r1, r3].map(idOf));
-    for (const e of mp.take(1000)) assert.deepEqual(e.source, { kind: "reorg" });
+    for (const e of mp.take(1000)) {
+      assert.deepEqual(e.source, { kind: "reorg" });
+      // Held once, as admission holds them: not the disconnected block's copy beside the pool's bytes.
+      assert.ok(e.record.type === "data" && e.record.data.buffer === e.bytes.buffer);
+    }
   });
 
   it("keeps its bounds after a reorg: pending records make room, then the newest returned ones go", async () => {

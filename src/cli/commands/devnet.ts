@@ -6,6 +6,7 @@ import { Command } from "commander";
 import type { NetworkParams } from "../../consensus/params.ts";
 import type { NetworkKey } from "../../net/private.ts";
 import { checkDatadirFree, checkPortFree, EXIT, STOP_SIGNALS, StartupError } from "../../node/lifecycle.ts";
+import { nodeAllocatorEnv } from "../../util/allocator.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { openAppendCapped } from "../../util/log-file.ts";
 import { packageRoot } from "../../util/paths.ts";
@@ -147,8 +148,11 @@ async function checkDevnetFree(o: DevnetOptions, base: string): Promise<void> {
 function startNodes(o: DevnetOptions, base: string, threads: number): Child[] {
   // The nodes get their settings from the flags below only: a JBC_CONFIG or JBC_P2P_PORT meant for
   // a single `jbc node` would give every node of the devnet the same port.
-  const nodeEnv = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith("JBC_") || k === "JBC_FROM_SOURCE"),
+  // Two malloc arenas (src/util/allocator.ts): measured about 30 MB less RSS a node under the soak.
+  const nodeEnv = nodeAllocatorEnv(
+    Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !k.startsWith("JBC_") || k === "JBC_FROM_SOURCE"),
+    ),
   );
   const bin = join(packageRoot(), "bin", "jbc.mjs");
   const children: Child[] = [];
