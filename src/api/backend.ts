@@ -11,6 +11,21 @@ import type { CheckpointView } from "./checkpoint.ts";
 import type { MiningView, P2PInfo, PeerView, ReadyChecks, SyncView } from "./schemas.ts";
 
 /** Events the node relays to API clients besides the chain's own. */
+/** The `checkpoint` event's data (docs/api.md): one signature the witness stored, stamped when stored. */
+export interface CheckpointEvent {
+  height: number;
+  hash: string;
+  signer: string;
+  /** Whether the signer is one of the configured witnesses. */
+  witness: boolean;
+  /** The configured witnesses' signatures now held on this checkpoint. */
+  count: number;
+  /** Whether they reach the quorum. */
+  quorum: boolean;
+  /** ms since the epoch. */
+  time: number;
+}
+
 export interface BackendEvents {
   peer: [event: { event: "joined" | "left" | "banned"; peer: string; reason?: string }];
   /** Miner statistics, about every two seconds while mining and once when it stops. */
@@ -23,17 +38,7 @@ export interface BackendEvents {
    * configured witnesses' signatures it now holds, `quorum` whether they reach the quorum, `time` when
    * (ms since the epoch).
    */
-  checkpoint: [
-    event: {
-      height: number;
-      hash: string;
-      signer: string;
-      witness: boolean;
-      count: number;
-      quorum: boolean;
-      time: number;
-    },
-  ];
+  checkpoint: [event: CheckpointEvent];
   /** The miner handed out a template (metrics only). */
   template: [event: { height: number; records: number }];
 }

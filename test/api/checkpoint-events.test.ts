@@ -4,11 +4,13 @@
  * so each block it connects makes it sign the block below, and the stream says so with the height, the
  * hash, the signer and the time it was stored.
  */
+
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+import type { CheckpointEvent } from "../../src/api/backend.ts";
 import { ApiClient, type StreamEvent } from "../../src/api/client.ts";
 import { encodeBlock } from "../../src/consensus/block.ts";
 import { noteSigner } from "../../src/consensus/note.ts";
@@ -55,20 +57,7 @@ test("each checkpoint the witness signs is a checkpoint event with its height, h
     await new Promise((r) => setTimeout(r, 20));
   ac.abort();
   await done;
-  const cps = events
-    .filter((e) => e.event === "checkpoint")
-    .map(
-      (e) =>
-        e.data as {
-          height: number;
-          hash: string;
-          signer: string;
-          witness: boolean;
-          count: number;
-          quorum: boolean;
-          time: number;
-        },
-    );
+  const cps = events.filter((e) => e.event === "checkpoint").map((e) => e.data as CheckpointEvent);
   // Blocks 2 and 3 bring heights 1 and 2 to depth 1: one signature each, the quorum of one.
   assert.deepEqual(
     cps.map(({ time: _, ...rest }) => rest),

@@ -8,7 +8,9 @@
  * `checkpoint` events (GET /api/events; each stamped by the node as the signature was stored: one
  * clock for all namespaces). docs/lab.md "cosign".
  */
+
 import { join } from "node:path";
+import type { CheckpointEvent } from "../../api/backend.ts";
 import { writeNewNetworkKeyFile } from "../../net/private.ts";
 import type { Helper, Lab } from "../lab.ts";
 import { converged, type LabNode, P2P_PORT, sleep, waitFor } from "../nodes.ts";
@@ -27,17 +29,6 @@ interface NodeMoments {
   quorum?: number;
   /** Every team node's signature. */
   all?: number;
-}
-
-/** The `checkpoint` event's data (docs/api.md). */
-interface CheckpointEvent {
-  height: number;
-  hash: string;
-  signer: string;
-  witness: boolean;
-  count: number;
-  quorum: boolean;
-  time: number;
 }
 
 /** A block the lab mined: the checkpoint it makes signable is `height - DEPTH`. */
