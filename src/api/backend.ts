@@ -7,24 +7,13 @@ import type {
   RecordReader,
 } from "../chain/interfaces.ts";
 import type { Mempool } from "../mempool/index.ts";
+import type { CosignedEvent } from "../witness/witness.ts";
 import type { CheckpointView } from "./checkpoint.ts";
 import type { MiningView, P2PInfo, PeerView, ReadyChecks, SyncView } from "./schemas.ts";
 
 /** Events the node relays to API clients besides the chain's own. */
-/** The `checkpoint` event's data (docs/api.md): one signature the witness stored, stamped when stored. */
-export interface CheckpointEvent {
-  height: number;
-  hash: string;
-  signer: string;
-  /** Whether the signer is one of the configured witnesses. */
-  witness: boolean;
-  /** The configured witnesses' signatures now held on this checkpoint. */
-  count: number;
-  /** Whether they reach the quorum. */
-  quorum: boolean;
-  /** ms since the epoch. */
-  time: number;
-}
+/** The `checkpoint` event's data (docs/api.md): one signature the witness stored, stamped (ms) when stored. */
+export type CheckpointEvent = CosignedEvent & { time: number };
 
 export interface BackendEvents {
   peer: [event: { event: "joined" | "left" | "banned"; peer: string; reason?: string }];
