@@ -13,9 +13,9 @@ import { join } from "node:path";
 import type { CheckpointEvent } from "../../api/backend.ts";
 import { writeNewNetworkKeyFile } from "../../net/private.ts";
 import type { Helper, Lab } from "../lab.ts";
-import { converged, type LabNode, P2P_PORT, sleep, waitFor } from "../nodes.ts";
+import { type LabNode, P2P_PORT, sleep, waitFor } from "../nodes.ts";
 import { percentile } from "../relay.ts";
-import { meshed, RELAY_BASE_PORT, round, type Scenario } from "./common.ts";
+import { meshed, RELAY_BASE_PORT, round, type Scenario, settled } from "./common.ts";
 import { writeTeamWitnesses } from "./rewrite-attack.ts";
 
 /** k: the depth each node signs at (the node's default). */
@@ -64,7 +64,7 @@ export const cosign: Scenario = {
     let first = true;
     for (const d of delays) {
       await Promise.all(relays.map((r) => r.send({ delayMs: d, jitterMs: jitter })));
-      await converged(nodes);
+      await settled(lab, nodes);
       // The first delay also mines the k blocks below the first checkpoint, at the same pace.
       const mined = await mineSteadily(lab, nodes, perDelay + (first ? DEPTH : 0), interval);
       first = false;
@@ -190,7 +190,8 @@ async function measure(
   o: { delayMs: number; jitterMs: number },
   problems: string[],
 ) {
-  const tip = await converged(nodes, 30_000);
+  // A tie left by the last two blocks is broken by one more block (not a checkpoint trigger: not in `mined`).
+  const tip = await settled(lab, nodes, { timeoutMs: 30_000 });
   // A block is a checkpoint's trigger only if it is on the final main chain (a block mined on a node that
   // had not yet received the one before makes a fork; the steady pace makes that rare).
   const onMain: Mined[] = [];
