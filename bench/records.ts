@@ -165,37 +165,47 @@ async function witnessSection(raws: Uint8Array[], quick: boolean): Promise<Recor
   const off: number[] = [];
   const ratios: number[] = [];
   const aa: number[] = [];
+  const signed: number[] = [];
   for (let i = 0; i < PAIRS; i++) {
     const first = i % 2 === 0;
     const a = await witnessRunBlocksPerSec(freshDir(), raws, first ? cosigs : undefined);
     const b = await witnessRunBlocksPerSec(freshDir(), raws, first ? undefined : cosigs);
     const [withW, without] = first ? [a, b] : [b, a];
-    on.push(withW);
-    off.push(without);
-    ratios.push(withW / without);
+    on.push(withW.blocksPerSec);
+    off.push(without.blocksPerSec);
+    signed.push(withW.signed);
+    ratios.push(withW.blocksPerSec / without.blocksPerSec);
     const x = await witnessRunBlocksPerSec(freshDir(), raws);
     const y = await witnessRunBlocksPerSec(freshDir(), raws);
-    aa.push(y / x);
+    aa.push(y.blocksPerSec / x.blocksPerSec);
   }
   console.log(
     `(d) processBlock, whole runs: witness on ${median(on).toFixed(0)} blocks/s, off ${median(off).toFixed(0)} ` +
       `(median of the pairs' on / off ratios ${median(ratios).toFixed(3)}: ${ratios.map((r) => r.toFixed(3)).join(", ")}; ` +
-      `A/A off / off ${median(aa).toFixed(3)}: ${aa.map((r) => r.toFixed(3)).join(", ")})`,
+      `A/A off / off ${median(aa).toFixed(3)}: ${aa.map((r) => r.toFixed(3)).join(", ")}); ` +
+      `checkpoints signed a run: ${signed.join(", ")} of ${raws.length} blocks`,
   );
-  const rounds: [number, number, number][] = [];
+  const both: { median: [number, number, number]; mean: [number, number, number] }[] = [];
   for (let r = 0; r < ROUNDS; r++)
-    rounds.push(await interleavedRound([freshDir(), freshDir(), freshDir()], raws, cosigs, r));
+    both.push(await interleavedRound([freshDir(), freshDir(), freshDir()], raws, cosigs, r));
+  const rounds = both.map((x) => x.median);
+  const means = both.map((x) => x.mean);
   const usRatios = rounds.map(([w, o]) => w / o);
   const aaUs = rounds.map(([, o, o2]) => o2 / o);
+  const meanRatios = means.map(([w, o]) => w / o);
+  const meanAa = means.map(([, o, o2]) => o2 / o);
+  const show = (xs: [number, number, number][]): string =>
+    xs.map((x) => x.map((v) => v.toFixed(0)).join(" / ")).join("; ");
   console.log(
     `(d) processBlock interleaved block by block, median µs a block per round (on / off / off again): ` +
-      `${rounds.map((x) => x.map((v) => v.toFixed(0)).join(" / ")).join("; ")}; on / off ${median(usRatios).toFixed(3)}, ` +
-      `A/A ${median(aaUs).toFixed(3)} (${((performance.now() - t) / 1000).toFixed(0)} s)`,
+      `${show(rounds)}; on / off ${median(usRatios).toFixed(3)}, A/A ${median(aaUs).toFixed(3)}; ` +
+      `mean µs ${show(means)}; on / off ${median(meanRatios).toFixed(3)}, A/A ${median(meanAa).toFixed(3)} ` +
+      `(${((performance.now() - t) / 1000).toFixed(0)} s)`,
   );
   // A sync: processBlocks of 100 blocks a call (one tip event, one signature, per committed run).
   const batched: [number, number, number][] = [];
   for (let r = 0; r < ROUNDS; r++)
-    batched.push(await interleavedRound([freshDir(), freshDir(), freshDir()], raws, cosigs, r, 100));
+    batched.push((await interleavedRound([freshDir(), freshDir(), freshDir()], raws, cosigs, r, 100)).median);
   const batchRatios = batched.map(([w, o]) => w / o);
   const batchAa = batched.map(([, o, o2]) => o2 / o);
   console.log(
@@ -214,10 +224,13 @@ async function witnessSection(raws: Uint8Array[], quick: boolean): Promise<Recor
     processBlockWitnessOffBlocksPerSec: Math.round(median(off)),
     witnessRatio: round(median(ratios), 3),
     witnessAaRatio: round(median(aa), 3),
+    witnessSignedPerRun: Math.round(median(signed)),
     witnessInterleavedOnUs: Math.round(median(rounds.map((x) => x[0]))),
     witnessInterleavedOffUs: Math.round(median(rounds.map((x) => x[1]))),
     witnessInterleavedUsRatio: round(median(usRatios), 3),
     witnessInterleavedAaUsRatio: round(median(aaUs), 3),
+    witnessInterleavedMeanUsRatio: round(median(meanRatios), 3),
+    witnessInterleavedMeanAaUsRatio: round(median(meanAa), 3),
   };
 }
 

@@ -66,14 +66,35 @@ export async function openWitness(o: {
     logger,
   });
   await restoreFinal(o.datadir, witness, witnesses, quorum, logger);
-  witness.on("final", (f) => {
-    saveFinal(o.datadir, f).catch((err: unknown) =>
-      logger.warn({ err: errorMessage(err) }, "saving the final checkpoint failed"),
-    );
-  });
+  witness.on("final", finalSaver(o.datadir, logger));
   witness.start();
   logger.info({ vkey: witness.vkey, witnesses: witnesses.length, quorum, depth: witness.depth }, "witness");
   return witness;
+}
+
+/**
+ * Saves each final checkpoint, one write at a time: a checkpoint final while the last is being written
+ * waits, and only the latest of those is written (two writes of one temporary file at once could leave
+ * the file half of each).
+ */
+function finalSaver(datadir: string, logger: Logger): (f: object) => void {
+  let next: object | undefined;
+  let writing = false;
+  const drain = async (): Promise<void> => {
+    writing = true;
+    while (next) {
+      const f = next;
+      next = undefined;
+      await saveFinal(datadir, f).catch((err: unknown) =>
+        logger.warn({ err: errorMessage(err) }, "saving the final checkpoint failed"),
+      );
+    }
+    writing = false;
+  };
+  return (f) => {
+    next = f;
+    if (!writing) void drain();
+  };
 }
 
 async function saveFinal(datadir: string, f: object): Promise<void> {

@@ -55,6 +55,21 @@ export function encodeCosignature(verifier: NoteVerifier, text: string, sig: Not
 
 /** Decodes and verifies a message; CosignError MALFORMED, OVERSIZED or FORGED otherwise. */
 export function decodeCosignature(data: Uint8Array): Cosignature {
+  return verifyCosignature(parseCosignature(data));
+}
+
+/** Throws CosignError FORGED unless the signature is the verifier's over the text; returns `c`. */
+export function verifyCosignature(c: Cosignature): Cosignature {
+  if (!verifyNoteSignature(c.text, c.signature, c.verifier))
+    throw new CosignError("FORGED", `the signature is not ${c.verifier.name}'s over the checkpoint`);
+  return c;
+}
+
+/**
+ * Decodes a message without checking its signature (the caller checks it, with verifyCosignature, only
+ * when the message would change something); CosignError MALFORMED or OVERSIZED otherwise.
+ */
+export function parseCosignature(data: Uint8Array): Cosignature {
   if (data.length > MAX_COSIGN_BYTES)
     throw new CosignError("OVERSIZED", `${data.length} bytes, at most ${MAX_COSIGN_BYTES}`);
   let verifier: NoteVerifier;
@@ -73,7 +88,5 @@ export function decodeCosignature(data: Uint8Array): Cosignature {
   } catch (err) {
     throw new CosignError("MALFORMED", (err as Error).message);
   }
-  if (!verifyNoteSignature(text, signature, verifier))
-    throw new CosignError("FORGED", `the signature is not ${verifier.name}'s over the checkpoint`);
   return { verifier, text, checkpoint, signature };
 }

@@ -23,7 +23,13 @@ import {
 } from "../consensus/note.ts";
 import type { NetworkParams } from "../consensus/params.ts";
 import type { Logger } from "../util/logger.ts";
-import { type Cosignature, CosignError, decodeCosignature, encodeCosignature } from "./message.ts";
+import {
+  type Cosignature,
+  CosignError,
+  encodeCosignature,
+  parseCosignature,
+  verifyCosignature,
+} from "./message.ts";
 
 /** Checkpoints (heights) remembered with their signatures. */
 const MAX_HEIGHTS = 64;
@@ -31,6 +37,13 @@ const MAX_HEIGHTS = 64;
 const MAX_SIGNERS = 32;
 /** Equivocations and refused forks kept for the API. */
 const MAX_REPORTS = 32;
+/**
+ * Least time between two of this node's signatures. A tip that comes sooner is signed when the interval
+ * is up, with whatever tip is then the latest: a burst of blocks (a sync, a reorg, blocks mined back to
+ * back) costs one signature, and the peers' cosignatures of it, per interval instead of one per block,
+ * while a block alone, as at the tip of a team's log, is still signed at once.
+ */
+export const SIGN_INTERVAL_MS = 500;
 /** Penalty for a cosignature that does not verify or does not parse (a peer relays only what it checked). */
 export const FORGED_COSIGN_PENALTY = 100;
 
@@ -47,6 +60,8 @@ export interface WitnessOptions {
   logger: Logger;
   /** Wall clock in ms (tests). */
   now?: () => number;
+  /** Least ms between two signatures (default SIGN_INTERVAL_MS; 0 signs at every tip). */
+  signIntervalMs?: number;
 }
 
 interface Held {
@@ -105,6 +120,8 @@ export class Witness extends EventEmitter<WitnessEvents> {
   readonly depth: number;
   private readonly held = new Map<number, Held>();
   private lastSigned = -1;
+  private lastSignAt = -Infinity;
+  private signTimer: ReturnType<typeof setTimeout> | undefined;
   private final: { height: number; hash: string; note: string; cosigners: string[] } | undefined;
   readonly equivocations: Equivocation[] = [];
   readonly refusedForks: RefusedFork[] = [];
@@ -134,12 +151,25 @@ export class Witness extends EventEmitter<WitnessEvents> {
   }
 
   stop(): void {
+    clearTimeout(this.signTimer);
+    this.signTimer = undefined;
     this.opts.chain.off("tip", this.onTip);
     this.opts.chain.off("invalid", this.onInvalid);
   }
 
-  /** Signs the block at depth k below the tip when it is higher than the last one signed. */
+  /** Signs now, or once the sign interval is up when the last signature is more recent (coalescing). */
   private readonly onTip = (): void => {
+    if (this.signTimer) return; // the pending signature will take this tip
+    const wait = this.lastSignAt + (this.opts.signIntervalMs ?? SIGN_INTERVAL_MS) - this.now();
+    if (wait <= 0) return this.sign();
+    this.signTimer = setTimeout(() => {
+      this.signTimer = undefined;
+      this.sign();
+    }, wait);
+  };
+
+  /** Signs the block at depth k below the tip when it is higher than the last one signed. */
+  private sign(): void {
     const { chain, signer } = this.opts;
     const height = chain.height - this.depth;
     if (height < 1 || height <= this.lastSigned) return;
@@ -149,10 +179,11 @@ export class Witness extends EventEmitter<WitnessEvents> {
     const text = formatCheckpoint(checkpoint);
     const signature = signNoteText(text, signer);
     this.lastSigned = height;
+    this.lastSignAt = this.now();
     this.counts.signed++;
     this.store({ verifier: signer, text, checkpoint, signature });
     this.emit("publish", encodeCosignature(signer, text, signature));
-  };
+  }
 
   private readonly onInvalid = (e: { hash: string; code: string }): void => {
     const final = this.opts.chain.finalCheckpoint;
@@ -164,34 +195,56 @@ export class Witness extends EventEmitter<WitnessEvents> {
     this.emit("refused", report);
   };
 
-  /** Judges a gossiped cosignature: stored when it is for this node's main chain. Never throws. */
+  /**
+   * Judges a gossiped cosignature: stored when it is for this node's main chain. The signature is checked
+   * only when the message would change something (a new signature of a held or final-or-later checkpoint,
+   * or a witness's conflicting one); anything else is ignored unchecked, unrelayed. Never throws.
+   */
   receive(data: Uint8Array): CosignVerdict {
     let c: Cosignature;
     try {
-      c = decodeCosignature(data);
+      c = parseCosignature(data);
     } catch (err) {
-      if (!(err instanceof CosignError)) throw err;
-      this.counts.forged++;
-      return {
-        verdict: "reject",
-        penalty: FORGED_COSIGN_PENALTY,
-        reason: `cosignature ${err.code}: ${err.message}`,
-      };
+      return this.forged(err);
     }
     this.counts.received++;
     const { checkpoint } = c;
     if (checkpoint.origin !== this.origin) return { verdict: "ignore" };
     const witness = this.isWitness(c.verifier);
     const mine = this.opts.chain.getEntryAt(checkpoint.height);
-    if (mine?.hash === checkpoint.hash) {
+    const h = this.held.get(checkpoint.height);
+    const onMain = mine?.hash === checkpoint.hash;
+    if (onMain ? this.redundant(c, h) : !(witness && h && h.checkpoint.hash !== checkpoint.hash))
+      return { verdict: "ignore" };
+    try {
+      verifyCosignature(c);
+    } catch (err) {
+      return this.forged(err);
+    }
+    if (mine && onMain) {
       if (mine.chainWork !== checkpoint.chainWork)
         return { verdict: "reject", penalty: FORGED_COSIGN_PENALTY, reason: "cosignature: wrong chain work" };
       return this.store(c) ? { verdict: "accept" } : { verdict: "ignore" };
     }
-    const h = this.held.get(checkpoint.height);
-    if (witness && h && h.checkpoint.hash !== checkpoint.hash) this.equivocation(c, h);
-    // Not on this node's chain (yet, or at all): not relayed, not penalised.
+    // A configured witness's signature of another block at a height held: evidence, reported, not relayed.
+    if (h) this.equivocation(c, h);
     return { verdict: "ignore" };
+  }
+
+  /** A signature of a main-chain checkpoint that changes nothing: held already, or below the final one. */
+  private redundant(c: Cosignature, h: Held | undefined): boolean {
+    if (h?.checkpoint.hash === c.checkpoint.hash && h.sigs.has(signerKey(c.verifier))) return true;
+    return this.final !== undefined && c.checkpoint.height < this.final.height;
+  }
+
+  private forged(err: unknown): CosignVerdict {
+    if (!(err instanceof CosignError)) throw err;
+    this.counts.forged++;
+    return {
+      verdict: "reject",
+      penalty: FORGED_COSIGN_PENALTY,
+      reason: `cosignature ${err.code}: ${err.message}`,
+    };
   }
 
   private isWitness(v: NoteVerifier): boolean {
@@ -213,7 +266,7 @@ export class Witness extends EventEmitter<WitnessEvents> {
       for (const old of [...this.held.keys()].sort((a, b) => a - b).slice(0, -MAX_HEIGHTS))
         this.held.delete(old);
     }
-    const key = `${c.verifier.name}+${c.verifier.keyId}`;
+    const key = signerKey(c.verifier);
     if (h.sigs.has(key)) return false;
     const witness = this.isWitness(c.verifier);
     if (!witness && h.sigs.size >= this.opts.witnesses.length + MAX_SIGNERS) return false;
@@ -319,6 +372,14 @@ export interface WitnessView {
   equivocations: Equivocation[];
   refusedForks: RefusedFork[];
   counts: Witness["counts"];
+}
+
+/**
+ * A signer's identity in a held checkpoint: name, key id and the key itself. The key id is only 32 bits, so
+ * name and key id alone would let a forger who found a colliding key take a witness's place first.
+ */
+function signerKey(v: NoteVerifier): string {
+  return formatVerifierKey(v.name, v.publicKey);
 }
 
 function push<T>(list: T[], item: T): void {

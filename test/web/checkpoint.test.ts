@@ -13,6 +13,7 @@ import { noteSigner } from "../../src/consensus/note.ts";
 import { regtest } from "../../src/consensus/params.ts";
 import { loadOrCreatePeerKey } from "../../src/net/identity.ts";
 import type { JbcNode } from "../../src/node/node.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { BlockFactory, ExplorerSession, hashOf, postBlock, screenshotPath } from "./harness.ts";
 
 const session = new ExplorerSession();
@@ -45,6 +46,14 @@ test("the home page shows the final checkpoint's cosigners and follows new block
     dt: i === 0 ? now - 60 - regtest.genesis.header.time : 3,
   }));
   for (const b of blocks) assert.equal((await postBlock(node.url, b)).status, "main");
+  // Blocks posted back to back are signed once the witness's sign interval is up, at the latest tip.
+  await waitFor(
+    async () => {
+      const r = await fetch(`${node.url}/api/checkpoint`);
+      return ((await r.json()) as { final: { height: number } | null }).final?.height === 2;
+    },
+    { what: "the checkpoint at height 2 final" },
+  );
   await page.goto(node.url);
   const final = page.getByTestId("checkpoint-final");
   await final.waitFor({ timeout: 10_000 });
