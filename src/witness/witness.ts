@@ -22,6 +22,7 @@ import {
   signNoteText,
 } from "../consensus/note.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import { errorMessage } from "../util/errors.ts";
 import type { Logger } from "../util/logger.ts";
 import {
   type Cosignature,
@@ -292,7 +293,16 @@ export class Witness extends EventEmitter<WitnessEvents> {
     const note = this.noteOf(h, true);
     if (this.final && height <= this.final.height) return;
     this.final = { height, hash, note, cosigners };
-    if (!(await this.opts.chain.finalize({ height, hash }))) return;
+    let held: boolean;
+    try {
+      held = await this.opts.chain.finalize({ height, hash });
+    } catch (err) {
+      // The chain closed under a late signature or cosignature (shutdown): nothing is lost, it is redone
+      // from final.json and the peers' next signatures at the next start.
+      this.opts.logger.debug({ height, err: errorMessage(err) }, "checkpoint not held: the chain is closed");
+      return;
+    }
+    if (!held) return;
     this.counts.finalized++;
     this.opts.logger.info({ height, hash, cosigners }, "checkpoint final: cosigned by the witnesses' quorum");
     this.emit("final", { height, hash, note, cosigners });

@@ -119,4 +119,17 @@ describe("witness: bursts and redundant cosignatures", () => {
       );
     });
   });
+
+  it("a quorum reached after the chain closed is dropped, not a crash", async () => {
+    await withWitness(0, async (w, h) => {
+      for (const b of blocks.slice(0, 4)) await h.chain.processBlock(b);
+      const late = cosign(h, w, 1, 3);
+      await h.chain.close();
+      // Before, chain.finalize's rejection went unhandled and ended the process.
+      assert.equal(w.receive(late).verdict, "accept");
+      await sleep(50);
+      assert.equal(w.counts.finalized, 0);
+      await h.restart();
+    });
+  });
 });
