@@ -162,7 +162,10 @@ export class Witness extends EventEmitter<WitnessEvents> {
   private readonly onTip = (): void => {
     if (this.signTimer) return; // the pending signature will take this tip
     const wait = this.lastSignAt + (this.opts.signIntervalMs ?? SIGN_INTERVAL_MS) - this.now();
-    if (wait <= 0) return this.sign();
+    if (wait <= 0) {
+      this.sign();
+      return;
+    }
     this.signTimer = setTimeout(() => {
       this.signTimer = undefined;
       this.sign();
