@@ -170,6 +170,7 @@ export class Witness extends EventEmitter<WitnessEvents> {
       this.signTimer = undefined;
       this.sign();
     }, wait);
+    this.signTimer.unref(); // a pending signature never holds the process open
   };
 
   /** Signs the block at depth k below the tip when it is higher than the last one signed. */
