@@ -4,7 +4,7 @@
  * each message; this file bounds what reaches it and reports the verdict to gossipsub:
  *   - a message above MAX_COSIGN_BYTES is rejected unread, with the oversized penalty;
  *   - each peer has a rate (COSIGN_PER_SEC, COSIGN_BURST): beyond it messages are ignored unread, with no
- *     penalty (an honest node sends one per block and relays its peers');
+ *     penalty (an honest node signs at most one a block and two a second, src/witness, and relays its peers');
  *   - a signature that does not verify or a message that does not parse is rejected with the witness's
  *     penalty (a peer relays only what it checked); one for a checkpoint off this node's chain is ignored.
  */
