@@ -96,7 +96,10 @@ function makeSync(
     logger: silentLogger,
     progressMinBlocks: 100,
     progressIntervalMs: 0,
-    fetchHeaders: async (p, locator, max) => after(p, locator, max).map((b) => encodeHeader(b.header)),
+    fetchHeaders: async (p, locator, max, skip = 0) =>
+      after(p, locator, max + skip)
+        .slice(skip)
+        .map((b) => encodeHeader(b.header)),
     fetchBlocks: async (p, locator, { max, skip }) => {
       p.calls.push(locator);
       const served = serve(p, locator, max, skip);
