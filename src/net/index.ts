@@ -37,7 +37,7 @@ export {
   recordsTopic,
   STATUS_PROTOCOL,
 } from "./protocols.ts";
-export { HEADERS_PROTOCOL } from "./reqresp/headers.ts";
+export { HEADERS_PROTOCOL, HEADERS_SKIP_PROTOCOL } from "./reqresp/headers.ts";
 export {
   fetchP2PInfo,
   type P2PInfo,

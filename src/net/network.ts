@@ -33,7 +33,13 @@ import {
   STATUS_PROTOCOL,
 } from "./protocols.ts";
 import { BlockFetcher, BlockServer } from "./reqresp/blocks.ts";
-import { fetchHeaders, HEADERS_PROTOCOL, HeaderServer, HeadersUnconnectedError } from "./reqresp/headers.ts";
+import {
+  fetchHeaders,
+  HEADERS_PROTOCOL,
+  HEADERS_SKIP_PROTOCOL,
+  HeaderServer,
+  HeadersUnconnectedError,
+} from "./reqresp/headers.ts";
 
 /**
  * The peer-to-peer layer: libp2p (TCP, Noise, Yamux) with gossipsub for new blocks, request/response
@@ -127,7 +133,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
         for (const raw of raws) this.gossip.received(rawBlockHash(raw));
         return raws;
       },
-      fetchHeaders: (p, locator, max) => fetchHeaders(this.node, p.peerId, locator, max, this.ctx.limits),
+      fetchHeaders: (p, locator, max, skip) =>
+        fetchHeaders(this.node, p.peerId, locator, max, this.ctx.limits, skip),
       onProgress: (e) => this.emit("sync:progress", e),
       onFault: (p, fault) => this.penalizeSyncFault(p.id, fault),
       onOutcome: (o) => {
@@ -186,7 +193,8 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     await this.node.handle(STATUS_PROTOCOL, (s, c) => this.peers.serveStatus(s, c), { ...streams });
     await this.node.handle(BLOCKS_PROTOCOL, (s, c) => this.server.serve(s, c, 1), { ...streams });
     await this.node.handle(BLOCKS_SKIP_PROTOCOL, (s, c) => this.server.serve(s, c, 2), { ...streams });
-    await this.node.handle(HEADERS_PROTOCOL, (s, c) => this.headerServer.serve(s, c), { ...streams });
+    await this.node.handle(HEADERS_PROTOCOL, (s, c) => this.headerServer.serve(s, c, 1), { ...streams });
+    await this.node.handle(HEADERS_SKIP_PROTOCOL, (s, c) => this.headerServer.serve(s, c, 2), { ...streams });
     if (this.compact) {
       const c = this.compact;
       await this.node.handle(CMPCT_PROTOCOL, (s, conn) => c.serve(s, conn), { ...streams });

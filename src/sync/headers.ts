@@ -24,6 +24,8 @@ export interface HeadersAdded {
   added: number;
   /** The header chain ends (fewer than asked for) or broke: no more to ask of this peer now. */
   error?: BlockError;
+  /** The first header follows none held here or in the tree (a pipelined range whose predecessor differs). */
+  unlinked?: boolean;
 }
 
 /** The headers of a sync, and which of them each peer has. */
@@ -71,7 +73,8 @@ export class SyncHeaders {
    */
   add(peer: SyncPeer, headers: readonly Uint8Array[]): HeadersAdded {
     let parent = headers[0] && this.lookup(hashToHex(headers[0].subarray(4, 36)));
-    if (!parent) return { added: 0 }; // the fetcher checked the link to our locator; pruned meanwhile
+    // A first answer's link to our locator was checked by the fetcher; a pipelined range's is checked here.
+    if (!parent) return { added: 0, unlinked: headers.length > 0 };
     // Headers known already (another peer sent them) are not checked twice.
     let i = 0;
     for (; i < headers.length; i++) {

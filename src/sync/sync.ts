@@ -3,7 +3,10 @@
  * PR 4468): it asks the peers that claim more work than our tip for their headers, has the chain check each
  * one against its parent before anything else (SyncHeaders, headers.ts), picks the header chain with the
  * most work that some peer showed, and downloads its bodies from every peer that has them through a moving
- * window (window.ts), importing them in height order through the chain's processBlocks.
+ * window (window.ts), importing them in height order through the chain's processBlocks. Headers and bodies
+ * travel at once: the header round runs on while bodies are fetched for the headers already checked, the
+ * window's path growing as the best header chain does (header-pipe.ts asks the header ranges of every peer
+ * at once).
  * It knows the chain only through SyncChain and the network only through a FetchBlocks and a FetchHeaders
  * function, so it runs in tests against a real Chain and fake fetchers. Penalties are not its business: a
  * peer's fault is reported (onFault), and the caller (src/net) decides what it costs.
@@ -14,7 +17,9 @@ import { type Block, decodeBlock } from "../consensus/block.ts";
 import { BlockError } from "../consensus/errors.ts";
 import { errorMessage } from "../util/errors.ts";
 import type { Logger } from "../util/logger.ts";
+import { pipelineHeaders } from "./header-pipe.ts";
 import { HEADERS_PER_REQUEST, SyncHeaders } from "./headers.ts";
+import { ProgressMeter } from "./progress.ts";
 import type {
   FetchBlocks,
   FetchHeaders,
@@ -55,34 +60,6 @@ export interface SyncOptions<P extends SyncPeer> {
   onOutcome?: (outcome: SyncOutcome) => Promise<void> | void;
 }
 
-/** When a download reports progress: past `progressMinBlocks`, at most once per interval. */
-class ProgressMeter {
-  readonly startHeight: number;
-  readonly t0 = performance.now();
-  private last = this.t0;
-  private readonly minBlocks: number;
-  private readonly intervalMs: number;
-
-  constructor(
-    private readonly chain: SyncChain,
-    opts: { progressMinBlocks?: number; progressIntervalMs?: number },
-  ) {
-    this.startHeight = chain.height;
-    this.minBlocks = opts.progressMinBlocks ?? 300;
-    this.intervalMs = opts.progressIntervalMs ?? 1_000;
-  }
-
-  /** The report due after a batch was imported towards `target`, if one is. */
-  due(peer: string, target: number): SyncProgress | undefined {
-    const now = performance.now();
-    const height = this.chain.height;
-    if (target - this.startHeight <= this.minBlocks || now - this.last < this.intervalMs) return undefined;
-    this.last = now;
-    const bps = ((height - this.startHeight) * 1000) / (now - this.t0);
-    return { peer, height, target: Math.max(target, height), blocksPerSec: Math.round(bps) };
-  }
-}
-
 /** One sync loop at a time; `request` while it runs makes it run once more when it ends. */
 export class Sync<P extends SyncPeer> {
   private run: Promise<void> | undefined;
@@ -93,6 +70,11 @@ export class Sync<P extends SyncPeer> {
   private readonly headers: SyncHeaders;
   /** Peers that misbehaved in this round: no more requests to them until the next. */
   private readonly bad = new Set<string>();
+  /** Waiting for the header tree to grow (a first target), woken by `grew`. */
+  private readonly waiting = new Set<() => void>();
+  /** The running download's window, if any: a header fault leaves its peer out, new headers extend it. */
+  private window: DownloadWindow<P> | undefined;
+  private onHeaders: (() => void) | undefined;
 
   constructor(private readonly opts: SyncOptions<P>) {
     this.log = opts.logger;
@@ -136,6 +118,7 @@ export class Sync<P extends SyncPeer> {
   stop(): Promise<void> {
     this.stopped = true;
     this.stopSignal.abort();
+    this.grew();
     return this.run ?? Promise.resolve();
   }
 
@@ -156,13 +139,54 @@ export class Sync<P extends SyncPeer> {
     for (;;) {
       if (this.stopped) return;
       this.bad.clear();
-      await this.headerRound();
-      const peers = [...this.opts.peers()].filter((p) => !this.bad.has(p.id));
-      const target = this.headers.target(peers);
-      if (!target || this.stopped) return;
-      const gained = await this.download(target);
+      // The header round goes on beside the download: bodies are asked for the first checked headers while
+      // the later ones still travel (Core asks blocks as its header sync extends the best header chain).
+      let roundOver = false;
+      const round = this.headerRound().finally(() => {
+        roundOver = true;
+        this.grew();
+      });
+      const target = await this.firstTarget(() => roundOver);
+      const gained = target && !this.stopped ? await this.download(target, () => roundOver) : 0;
+      await round;
       if (gained === 0) return;
     }
+  }
+
+  /** The header with the most work that a peer in good standing showed, if it outworks our tip. */
+  private target(): ChainEntry | undefined {
+    return this.headers.target([...this.opts.peers()].filter((p) => !this.bad.has(p.id)));
+  }
+
+  /** The first target of a round: as soon as checked headers outwork our tip, or none once the round is over. */
+  private async firstTarget(roundOver: () => boolean): Promise<ChainEntry | undefined> {
+    for (;;) {
+      const t = this.target();
+      if (t || roundOver() || this.stopped) return t;
+      await new Promise<void>((resolve) => this.waiting.add(resolve));
+    }
+  }
+
+  /** The header tree grew (or the round ended, or sync stopped): wake whoever waits on it. */
+  private grew(): void {
+    for (const wake of this.waiting) wake();
+    this.waiting.clear();
+    this.onHeaders?.();
+  }
+
+  /**
+   * Extends the window's path to the new target when that descends from the path's top (a target on another
+   * branch waits for the next download: the loop runs again when this one ends); seals it after the round.
+   */
+  private extendWindow(window: DownloadWindow<P>, roundOver: boolean): void {
+    const top = window.top;
+    const t = this.target();
+    if (top && t && t.chainWork > top.chainWork) {
+      const more: ChainEntry[] = [];
+      for (let e: ChainEntry | undefined = t; e && e.height > top.height; e = e.parent) more.push(e);
+      if (more.at(-1)?.parent?.hash === top.hash) window.extend(more.reverse());
+    }
+    if (roundOver) window.seal();
   }
 
   /**
@@ -171,8 +195,22 @@ export class Sync<P extends SyncPeer> {
    * and gets bodies asked for only where its headers go.
    */
   private async headerRound(): Promise<void> {
+    const claimants = this.claimants();
+    for (const p of claimants) this.headers.noteTip(p);
+    if (claimants.length > 0 && !this.stopped)
+      await pipelineHeaders({
+        headers: this.headers,
+        peers: claimants,
+        fetch: this.opts.fetchHeaders,
+        perPeer: 2,
+        anchor: this.headers.target(claimants) ?? this.opts.chain.tip,
+        onAdded: () => this.grew(),
+        onFault: (p, f) => this.fault(p, f),
+        stopped: () => this.stopped,
+      });
     for (const p of this.claimants()) {
       if (this.stopped) return;
+      if (this.bad.has(p.id)) continue;
       this.headers.noteTip(p);
       if ((this.headers.bestOf(p)?.chainWork ?? 0n) >= p.status!.work) continue;
       const ended = await this.headersFrom(p);
@@ -186,7 +224,7 @@ export class Sync<P extends SyncPeer> {
   /** Headers from `p` until a short answer (true), a full header tree or a fault (false). */
   private async headersFrom(p: P): Promise<boolean> {
     for (;;) {
-      if (this.stopped || this.headers.count >= this.headers.maxHeaders) return false;
+      if (this.stopped || this.bad.has(p.id) || this.headers.count >= this.headers.maxHeaders) return false;
       // From our tip for a peer not placed yet: its answer shows where its chain goes, known headers included.
       const from = this.headers.bestOf(p) ?? this.opts.chain.tip;
       let raws: Uint8Array[];
@@ -203,6 +241,7 @@ export class Sync<P extends SyncPeer> {
         this.fault(p, { kind: "bad-headers", error: added.error });
         return false;
       }
+      this.grew();
       if (raws.length < HEADERS_PER_REQUEST) return true;
     }
   }
@@ -210,6 +249,7 @@ export class Sync<P extends SyncPeer> {
   /** Reports a peer's fault and leaves it out until the next round. */
   private fault(p: P, fault: SyncFault): void {
     this.bad.add(p.id);
+    this.window?.exclude(p);
     this.log.debug({ peer: p.id, fault: fault.kind }, "sync fault");
     Promise.resolve(this.opts.onFault?.(p, fault)).catch((err: unknown) =>
       this.log.warn({ err: errorMessage(err) }, "sync fault handler failed"),
@@ -220,11 +260,14 @@ export class Sync<P extends SyncPeer> {
    * Downloads the bodies of the path to `target` from every peer that has them (window.ts) and imports them
    * in height order; returns the height gained.
    */
-  private async download(target: ChainEntry): Promise<number> {
+  private async download(target: ChainEntry, roundOver: () => boolean): Promise<number> {
     const meter = new ProgressMeter(this.opts.chain, this.opts);
     const served = new Map<string, number>();
-    this.log.info({ from: meter.startHeight, to: target.height }, "sync started");
-    const window = this.openWindow(this.headers.pathTo(target));
+    this.log.info({ from: meter.startHeight, to: target.height, headersDone: roundOver() }, "sync started");
+    const window = this.openWindow(this.headers.pathTo(target), !roundOver());
+    this.window = window;
+    this.onHeaders = () => this.extendWindow(window, roundOver());
+    this.onHeaders();
     try {
       for (;;) {
         const step = await window.next();
@@ -233,23 +276,25 @@ export class Sync<P extends SyncPeer> {
         if (!(await this.importItems(step.items, window))) break;
         this.headers.prune();
         const top = [...served].sort((a, b) => b[1] - a[1])[0]?.[0] ?? "";
-        const progress = meter.due(top, target.height);
+        const progress = meter.due(top, window.top?.height ?? target.height);
         if (progress) this.opts.onProgress?.(progress);
       }
     } catch (err) {
       // An import that throws (the chain closing under us) ends the download as a failed request does.
       if (!this.stopped) this.log.warn({ err: errorMessage(err) }, "sync import failed");
     } finally {
+      this.window = this.onHeaders = undefined;
       window.close();
       this.headers.prune();
     }
     return this.finish(meter, served, window.waitMs);
   }
 
-  private openWindow(path: ChainEntry[]): DownloadWindow<P> {
+  private openWindow(path: ChainEntry[], growing: boolean): DownloadWindow<P> {
     const { fetchBlocks, batchSize, pipeline, maxResponseBytes, window } = this.opts;
     return new DownloadWindow<P>({
       path,
+      growing,
       fetch: fetchBlocks,
       peers: () => [...this.opts.peers()].filter((p) => !this.bad.has(p.id)),
       reach: (p, pth) => this.headers.reach(p, pth),

@@ -45,13 +45,15 @@ export type FetchBlocks<P extends SyncPeer> = (
 ) => Promise<Uint8Array[]>;
 
 /**
- * One headers request (/jbc/headers/1): up to `max` 80-byte headers after the highest hash of `locator` on
- * the peer's main chain, each following the one before. Rejects when the exchange fails.
+ * One headers request (/jbc/headers/1, or /2 with a skip): up to `max` 80-byte headers after the highest
+ * hash of `locator` on the peer's main chain, past the first `skip` (default 0), each following the one
+ * before. Rejects when the exchange fails, with SkipUnsupportedError when the peer cannot skip.
  */
 export type FetchHeaders<P extends SyncPeer> = (
   peer: P,
   locator: Uint8Array[],
   max: number,
+  skip?: number,
 ) => Promise<Uint8Array[]>;
 
 /** The peer cannot serve a request with a skip (an older protocol): not a fault, ask one batch at a time. */

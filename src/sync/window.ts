@@ -19,6 +19,11 @@
  *   (`stalled`) and left out, and its heights go to others. A failed request (timeout, transport) is the
  *   same: reported, left out, reassigned.
  *
+ * - A growing path (issue 21, headers and bodies at once): a window opened `growing` takes more headers at
+ *   its top (`extend`, as the header download brings them) and ends only once `seal`ed, so bodies are asked
+ *   for the first checked headers while the later ones still travel (Core asks blocks of any peer whose
+ *   best known header is ahead while its header sync goes on).
+ *
  * It knows the chain only as the path's entries and the network only as FetchBlocks, so test/sync drives it
  * with a real chain and fake peers.
  */
@@ -32,6 +37,8 @@ import type { FetchBlocks, SyncFault, SyncPeer } from "./types.ts";
 export interface WindowOptions<P extends SyncPeer> {
   /** The headers to fetch bodies for, oldest first (the first one's parent is on our main chain). */
   path: readonly ChainEntry[];
+  /** More headers may come (`extend`): the window does not end at the path's top until `seal`. */
+  growing?: boolean;
   fetch: FetchBlocks<P>;
   /** The peers that may be asked now. */
   peers: () => Iterable<P>;
@@ -82,7 +89,9 @@ interface Slot<P> {
 
 /** The download of the bodies of one header path from every peer that has them. */
 export class DownloadWindow<P extends SyncPeer> {
+  private readonly path: ChainEntry[];
   private readonly slots: Slot<P>[];
+  private growing: boolean;
   /** Index of the lowest height not yet handed out. */
   private handed = 0;
   private readonly flights = new Map<string, Set<Request<P>>>();
@@ -99,13 +108,39 @@ export class DownloadWindow<P extends SyncPeer> {
   private readonly stallMs: number;
 
   constructor(private readonly opts: WindowOptions<P>) {
+    this.path = [...opts.path];
     this.slots = opts.path.map(() => ({}));
+    this.growing = opts.growing ?? false;
     this.stallMs = opts.stallMs ?? 10_000;
   }
 
   /** Time spent waiting for peers rather than importing. */
   get waitMs(): number {
     return this.waited;
+  }
+
+  /** The path's top: the header the next `extend` must follow. */
+  get top(): ChainEntry | undefined {
+    return this.path[this.path.length - 1];
+  }
+
+  /** Appends checked headers to the path (the first one's parent is its top) and asks for their bodies. */
+  extend(entries: readonly ChainEntry[]): void {
+    if (this.closed || entries.length === 0) return;
+    if (entries[0]!.parent?.hash !== this.top?.hash)
+      throw new RangeError("headers that do not extend the path");
+    for (const e of entries) {
+      this.path.push(e);
+      this.slots.push({});
+    }
+    if (!this.opts.signal.aborted) this.assign();
+    this.wake?.();
+  }
+
+  /** No more headers will come: the window ends at the path's top. */
+  seal(): void {
+    this.growing = false;
+    this.wake?.();
   }
 
   /** Requests in flight, per peer id (what a test looks at). */
@@ -121,12 +156,14 @@ export class DownloadWindow<P extends SyncPeer> {
   async next(): Promise<WindowStep<P>> {
     for (;;) {
       if (this.opts.signal.aborted) return this.end(false);
-      if (this.handed >= this.slots.length) return this.end(true);
-      this.assign();
-      const head = this.slots[this.handed]!;
-      if (head.raw) return { kind: "blocks", items: this.handOut() };
-      if (this.flights.size === 0) return this.end(false); // nobody has it, or every peer that had it failed
-      this.checkStall();
+      if (this.handed < this.slots.length) {
+        this.assign();
+        const head = this.slots[this.handed]!;
+        if (head.raw) return { kind: "blocks", items: this.handOut() };
+        // Nobody has it, or every peer that had it failed; unless headers still come (a peer's best rises).
+        if (this.flights.size === 0 && !this.growing) return this.end(false);
+        this.checkStall();
+      } else if (!this.growing) return this.end(true);
       const t0 = performance.now();
       await this.changed();
       this.waited += performance.now() - t0;
@@ -138,7 +175,7 @@ export class DownloadWindow<P extends SyncPeer> {
    * not the header's): from there on, bodies are handed out again, that one fetched from another peer.
    */
   refetch(entry: ChainEntry, peer: P): void {
-    const i = entry.height - this.opts.path[0]!.height;
+    const i = entry.height - this.path[0]!.height;
     this.exclude(peer);
     this.handed = Math.min(this.handed, i);
     const slot = this.slots[i];
@@ -173,7 +210,7 @@ export class DownloadWindow<P extends SyncPeer> {
     while (this.handed < this.slots.length && items.length < this.opts.batchSize) {
       const s = this.slots[this.handed]!;
       if (!s.raw) break;
-      items.push({ entry: this.opts.path[this.handed]!, raw: s.raw, peer: s.peer! });
+      items.push({ entry: this.path[this.handed]!, raw: s.raw, peer: s.peer! });
       s.raw = undefined; // handed out: the importer holds it now
       this.handed++;
     }
@@ -217,13 +254,13 @@ export class DownloadWindow<P extends SyncPeer> {
 
   /** The highest index of the path `p` has, as far as this window knows. */
   private reachIndex(p: P): number {
-    const base = this.opts.path[0]!.height;
-    const reach = this.opts.reach(p, this.opts.path) - base;
+    const base = this.path[0]!.height;
+    const reach = this.opts.reach(p, this.path) - base;
     return Math.min(reach, (this.lacks.get(p.id) ?? Number.POSITIVE_INFINITY) - 1);
   }
 
   private send(peer: P, from: number, count: number): void {
-    const anchor = this.opts.path[from]!.parent!.hashBytes;
+    const anchor = this.path[from]!.parent!.hashBytes;
     const batch = new Batch({ locator: [anchor], skip: 0, max: count });
     const r: Request<P> = { peer, from, count, batch, started: performance.now() };
     for (let k = 0; k < count; k++) this.slots[from + k]!.request = r;
@@ -252,7 +289,7 @@ export class DownloadWindow<P extends SyncPeer> {
   }
 
   private accept(r: Request<P>, blocks: readonly Uint8Array[]): void {
-    const { path } = this.opts;
+    const path = this.path;
     for (let k = 0; k < blocks.length && k < r.count; k++) {
       const raw = blocks[k]!;
       const entry = path[r.from + k]!;
@@ -315,7 +352,7 @@ export class DownloadWindow<P extends SyncPeer> {
     const now = performance.now();
     if (this.stalling?.request !== r) this.stalling = { request: r, since: now };
     else if (now - this.stalling.since >= this.stallMs)
-      this.fault(r.peer, { kind: "stalled", height: this.opts.path[this.handed]!.height });
+      this.fault(r.peer, { kind: "stalled", height: this.path[this.handed]!.height });
   }
 
   /** Resolves on the next arrival, or after a quarter of the stall timeout (to look for a stall). */

@@ -4,7 +4,7 @@
  * more work. Everything else about the node (libp2p, its chain on LevelDB, gossip) is the real thing.
  */
 import type { Stream } from "@libp2p/interface";
-import { hashToHex } from "../../src/consensus/header.ts";
+import { encodeHeader, hashToHex } from "../../src/consensus/header.ts";
 import { HEADERS_PROTOCOL } from "../../src/net/index.ts";
 import {
   BLOCKS_PROTOCOL,
@@ -17,7 +17,11 @@ import {
   type Status,
   sendAll,
 } from "../../src/net/protocols.ts";
-import { decodeHeadersRequest, MAX_HEADERS_REQUEST_SIZE } from "../../src/net/reqresp/headers.ts";
+import {
+  decodeHeadersRequest,
+  HEADERS_SKIP_PROTOCOL,
+  MAX_HEADERS_REQUEST_SIZE,
+} from "../../src/net/reqresp/headers.ts";
 import { answerStatus } from "../../src/net/reqresp/status.ts";
 import type { TestNode } from "./net.ts";
 
@@ -100,4 +104,42 @@ export async function claimStatus(n: TestNode, claim: (real: Status) => Status):
       () => undefined,
     ).catch(() => undefined);
   });
+}
+
+/**
+ * Swaps `n`'s header handlers (/1 and /2) for ones that serve its own chain's headers, but hold every answer
+ * that does not start at height 1 until `gate()` is true (polled every 10 ms, at most `maxMs`); returns what
+ * each held answer saw: whether the gate had opened when it was sent.
+ */
+export async function serveHeadersGated(
+  n: TestNode,
+  gate: () => boolean,
+  maxMs: number,
+): Promise<{ held: boolean[] }> {
+  const seen = { held: [] as boolean[] };
+  const chain = n.tc.chain;
+  for (const [proto, version] of [
+    [HEADERS_PROTOCOL, 1],
+    [HEADERS_SKIP_PROTOCOL, 2],
+  ] as const) {
+    await n.net.libp2p.unhandle(proto);
+    await n.net.libp2p.handle(proto, async (stream: Stream) => {
+      const req = decodeHeadersRequest(
+        (await new FrameReader(stream).next(MAX_HEADERS_REQUEST_SIZE))!,
+        version,
+      );
+      const from = chain.findFork(req.locator.map(hashToHex)).height + 1 + (req.skip ?? 0);
+      if (from > 1) {
+        const t0 = performance.now();
+        while (!gate() && performance.now() - t0 < maxMs) await new Promise((r) => setTimeout(r, 10));
+        seen.held.push(gate());
+      }
+      const end = Math.min(chain.height + 1, from + req.max);
+      const frame = new Uint8Array(Math.max(0, end - from) * 80);
+      for (let h = from; h < end; h++) frame.set(encodeHeader(chain.getEntryAt(h)!.header), (h - from) * 80);
+      await sendAll(stream, encodeFrames([frame]));
+      await stream.close();
+    });
+  }
+  return seen;
 }

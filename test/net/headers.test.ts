@@ -1,7 +1,8 @@
 /**
  * /jbc/headers/1 between real libp2p nodes: a peer gets main-chain headers after its locator, bounded
  * by its count; malformed, oversized and too frequent requests cost the sender its penalty; an answer
- * that does not connect or does not follow itself costs the server its own.
+ * that does not connect or does not follow itself costs the server its own. /jbc/headers/2 (issue 21)
+ * serves the same past a skip.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -11,7 +12,7 @@ import { regtest } from "../../src/consensus/params.ts";
 import { LightClient } from "../../src/light/index.ts";
 import { HEADERS_PROTOCOL, type PeerInfo, PROTOCOL_PENALTY } from "../../src/net/index.ts";
 import { encodeFrames, ProtocolError } from "../../src/net/protocols.ts";
-import { encodeHeadersRequest } from "../../src/net/reqresp/headers.ts";
+import { decodeHeadersRequest, encodeHeadersRequest, fetchHeaders } from "../../src/net/reqresp/headers.ts";
 import { addrOf, buildChain, importBlocks, nodeStarter, type TestNode, waitFor } from "../helpers/net.ts";
 
 const node = nodeStarter(regtest);
@@ -41,6 +42,30 @@ describe("/jbc/headers/1", () => {
     );
     const none = await s.net.fetchHeaders(r.net.peerId, [hexToHash(r.tc.chain.tip.hash)], 10);
     assert.deepEqual(none, []);
+    assert.equal(peerOf(r, s.net.peerId)?.score, 0);
+  });
+
+  it("/2 serves the headers past a skip; its request is /1's with a u32 skip after max", async () => {
+    const r = await node();
+    const chain = buildChain(regtest, 40);
+    await importBlocks(r.tc.chain, chain);
+    const s = await node({ peers: [addrOf(r)] });
+    await waitFor(() => s.net.getPeers().length === 1, 5_000, "joined");
+    const rid = peerIdFromString(r.net.peerId);
+    const limits = { requestTimeoutMs: 5_000 };
+    // Heights 26..30: 25 past the fork point (genesis). The first follows no locator hash: not refused.
+    const past = await fetchHeaders(s.net.libp2p, rid, [genesis], 5, limits, 25);
+    assert.deepEqual(
+      past,
+      chain.slice(25, 30).map((b) => encodeHeader(b.header)),
+    );
+    assert.deepEqual(await fetchHeaders(s.net.libp2p, rid, [genesis], 5, limits, 40), []);
+    const v2 = encodeHeadersRequest({ locator: [genesis], max: 7, skip: 300 }, 2);
+    assert.equal(v2.length, 3 + 32 + 4);
+    assert.equal(new DataView(v2.buffer).getUint32(35, true), 300);
+    assert.deepEqual(decodeHeadersRequest(v2, 2), { locator: [genesis], max: 7, skip: 300 });
+    assert.throws(() => decodeHeadersRequest(v2, 1), ProtocolError);
+    assert.throws(() => encodeHeadersRequest({ locator: [genesis], max: 7, skip: 1 }, 1), RangeError);
     assert.equal(peerOf(r, s.net.peerId)?.score, 0);
   });
 

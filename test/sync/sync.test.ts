@@ -96,7 +96,10 @@ function makeSync(
     logger: silentLogger,
     progressMinBlocks: 100,
     progressIntervalMs: 0,
-    fetchHeaders: async (p, locator, max) => after(p, locator, max).map((b) => encodeHeader(b.header)),
+    fetchHeaders: async (p, locator, max, skip = 0) =>
+      after(p, locator, max + skip)
+        .slice(skip)
+        .map((b) => encodeHeader(b.header)),
     fetchBlocks: async (p, locator, { max, skip }) => {
       p.calls.push(locator);
       const served = serve(p, locator, max, skip);
@@ -140,6 +143,35 @@ describe("Sync (headers first)", () => {
     );
     // A window of 64 heights: no request starts further than that above what was imported... at most.
     for (const p of peers) for (const a of p.asked) assert.ok(a <= 400);
+  });
+
+  it("asks header ranges of every peer at once; a range that does not follow the one below costs nothing", async () => {
+    // 2,100 blocks: two ranges (2,000 and 100); a claims more work, so it is asked the first and b the
+    // second, skipped one, which b answers from another chain.
+    const chain = buildChain(regtest, 2_100);
+    const other = buildChain(regtest, 2_100, regtest.genesis, { miner: "other" });
+    const a = peer("a", chain);
+    a.status.work = MORE_WORK + 1n;
+    const b = peer("b", chain);
+    const skips: Array<[string, number]> = [];
+    const { sync, faults } = makeSync([a, b], {
+      fetchHeaders: async (p, locator, max, skip = 0) => {
+        skips.push([p.id, skip]);
+        const src = p.id === "b" && skip > 0 ? { ...p, blocks: other } : p;
+        return after(src, locator, max + skip)
+          .slice(skip)
+          .map((x) => encodeHeader(x.header));
+      },
+    });
+    sync.request();
+    await sync.idle();
+    assert.equal(h.chain.height, 2_100);
+    assert.equal(h.chain.tip.hash, blockHash(chain.at(-1)!));
+    assert.deepEqual(skips.slice(0, 2), [
+      ["a", 0],
+      ["b", 2_000],
+    ]);
+    assert.deepEqual(faults, [], "a range that does not link is not a fault");
   });
 
   it("asks a peer only for the blocks its headers show (a shorter chain serves its part)", async () => {
