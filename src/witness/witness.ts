@@ -245,11 +245,8 @@ export class Witness extends EventEmitter<WitnessEvents> {
   private forged(err: unknown): CosignVerdict {
     if (!(err instanceof CosignError)) throw err;
     this.counts.forged++;
-    return {
-      verdict: "reject",
-      penalty: FORGED_COSIGN_PENALTY,
-      reason: `cosignature ${err.code}: ${err.message}`,
-    };
+    const reason = `cosignature ${err.code}: ${err.message}`;
+    return { verdict: "reject", penalty: FORGED_COSIGN_PENALTY, reason };
   }
 
   private isWitness(v: NoteVerifier): boolean {
