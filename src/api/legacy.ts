@@ -53,8 +53,11 @@ const BATCH = 1024;
  * Bytes of blocks read per batch at most (one block at least): a batch of 1,024 full blocks was 1 GB
  * of bytes, and its JSON, joined into one string, broke V8's string limit (RangeError: Invalid string
  * length, a body of `[` and a cut connection). With the next batch read ahead, a download holds two.
+ * One full block's worth: at 4 MiB, eight downloads (the route's limit) held 61 MB of block bytes in
+ * issue 17's soak (heap snapshots of a node: the largest holder after the 64 MiB mempool), for no gain,
+ * since writing a full block's JSON costs far more than reading it.
  */
-const BATCH_BYTES = 4 * 1024 * 1024;
+export const LEGACY_BATCH_BYTES = 1024 * 1024;
 /** The stream's chunks: small blocks' JSON is gathered up to about this many characters per write. */
 const CHUNK_CHARS = 64 * 1024;
 /**
@@ -110,7 +113,7 @@ export async function* streamLegacyChain(
     let to = from;
     for (let bytes = 0; to <= tipHeight && to - from < BATCH; to++) {
       bytes += pinned[to]!.size;
-      if (to > from && bytes > BATCH_BYTES) break;
+      if (to > from && bytes > LEGACY_BATCH_BYTES) break;
     }
     return to;
   };
@@ -132,7 +135,9 @@ export async function* streamLegacyChain(
   let to = batchEnd(0);
   let next = read(0, to);
   while (from <= tipHeight) {
-    const raws = await next;
+    // Each block's bytes are let go once written: a slow reader holds what is left of this batch and the
+    // next one, not two whole batches.
+    const raws: (Uint8Array | undefined)[] = await next;
     const after = to <= tipHeight ? batchEnd(to) : to;
     if (to <= tipHeight) next = read(to, after);
     for (let h = from; h < to; h++) {
@@ -144,6 +149,7 @@ export async function* streamLegacyChain(
         chars += hit.length;
       } else {
         let raw: Uint8Array | undefined = raws[h - from];
+        raws[h - from] = undefined;
         // A reorg since the stream began (or a shorter main chain now) shows as another header.
         if (!raw || !sameHeader(raw, entry.header)) raw = await chain.getRawBlock(entry.hash);
         if (!raw) throw new Error(`block ${entry.hash} at height ${entry.height} is missing from the store`);

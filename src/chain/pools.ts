@@ -128,7 +128,8 @@ export class BlockPool {
   add(p: Omit<Pooled, "added" | "key">): Added {
     if (this.holds(p)) return { kept: true, dropped: [] };
     const key = `${p.hash} ${p.source} ${this.seq++}`;
-    const held: Pooled = { ...p, key, raw: p.raw.slice(), added: this.clock() };
+    // new Uint8Array copies whatever the caller holds (a Buffer's slice() would be a view).
+    const held: Pooled = { ...p, key, raw: new Uint8Array(p.raw), added: this.clock() };
     this.byKey.set(key, held);
     indexAdd(this.byHash, p.hash, key);
     indexAdd(this.byPrev, p.prevHash, key);

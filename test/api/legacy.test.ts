@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import {
   blockFromLegacy,
+  LEGACY_BATCH_BYTES,
   LegacyJsonCache,
   legacyBlock,
   legacyBlockJson,
@@ -163,6 +164,64 @@ test("a large block is written in pieces that join to its whole JSON", async () 
       JSON.parse(chunks.join("")),
       [regtest.genesis, ...blocks].map((b, h) => legacyBlock(h, blockHash(b), b)),
     );
+  } finally {
+    await chain.close();
+    await store.close();
+  }
+});
+
+test("a /blockchain.json download reads at most two batches of LEGACY_BATCH_BYTES ahead of what it wrote", async () => {
+  // Issue 17's soak: with 4 MiB batches, eight downloads held 61 MB of block bytes between them (a heap
+  // snapshot of the node). Here 12 blocks of 300 KB (3.6 MB, one batch before) and a reader that reads
+  // through the chain's own getMainBlocks, counting what it returned.
+  const store = await LevelStore.open(join(dir, "db4"), regtest);
+  const chain = await Chain.open({ params: regtest, store });
+  try {
+    let parent = regtest.genesis;
+    for (let i = 0; i < 12; i++) {
+      const records: BlockRecord[] = Array.from({ length: 5 }, (_, k) => {
+        const data = new Uint8Array(60_000).fill(0x61);
+        data.set(enc.encode(`${i}.${k}`)); // distinct records: a repeat is a duplicate
+        return { type: "data", data };
+      });
+      parent = makeChild(parent, regtest, { records });
+      assert.equal((await chain.processBlock(parent)).status, "main");
+    }
+    const sizes = Array.from({ length: 13 }, (_, h) => chain.getEntryAt(h)!.size);
+    let read = 0;
+    let largestBatch = 0;
+    const reader = new Proxy(chain, {
+      get(target, key) {
+        if (key === "getMainBlocks")
+          return async (from: number, count: number): Promise<Uint8Array[]> => {
+            const raws = await target.getMainBlocks(from, count);
+            const bytes = raws.reduce((n, r) => n + r.length, 0);
+            if (raws.length > 1) largestBatch = Math.max(largestBatch, bytes);
+            read += bytes;
+            return raws;
+          };
+        const v: unknown = Reflect.get(target, key, target);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    let begun = 0;
+    let ahead = 0;
+    let out = "";
+    for await (const chunk of streamLegacyChain(reader)) {
+      out += chunk;
+      begun += chunk.split('{"index":"').length - 1;
+      // Blocks before the one being written are done with; everything read past them is held.
+      const done = sizes.slice(0, Math.max(0, begun - 1)).reduce((n, s) => n + s, 0);
+      ahead = Math.max(ahead, read - done);
+    }
+    assert.equal((JSON.parse(out) as unknown[]).length, 13);
+    assert.equal(
+      read,
+      sizes.reduce((n, s) => n + s, 0),
+      "every block read once",
+    );
+    assert.ok(largestBatch <= LEGACY_BATCH_BYTES, `a batch of ${largestBatch} bytes`);
+    assert.ok(ahead <= 2 * LEGACY_BATCH_BYTES, `${ahead} bytes read ahead of the writer`);
   } finally {
     await chain.close();
     await store.close();

@@ -68,6 +68,19 @@ describe("orphan pool", () => {
     assert.equal(pool.takeChildren(real.prevHash).length, 2);
   });
 
+  it("holds a copy of its own of bytes that came as a Buffer view into a larger message", () => {
+    const pool = new BlockPool(limits({}));
+    const o = orphan(0);
+    const message = Buffer.alloc(64 * 1024);
+    message.set(o.raw, 100);
+    const view = message.subarray(100, 100 + o.raw.length); // as a Buffer's slice() would be too
+    pool.add({ ...o, raw: view });
+    const [held] = pool.takeChildren(o.prevHash);
+    assert.deepEqual(held!.raw, o.raw);
+    assert.notEqual(held!.raw.buffer, message.buffer);
+    assert.equal(held!.raw.buffer.byteLength, o.raw.length, "not the 64 KiB message");
+  });
+
   it("drops orphans older than the expiry", () => {
     let now = 0;
     const pool = new BlockPool(limits({ maxCount: 100, maxBytes: 1e9, expiryMs: 1000 }), () => now);

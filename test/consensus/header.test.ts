@@ -65,6 +65,18 @@ describe("block header", () => {
     assert.deepEqual(hexToHash(VECTORS[0]!.hash), one.prevHash);
   });
 
+  it("copies its hashes even out of a Buffer, so a kept header does not keep the message it came in", () => {
+    // A Buffer's slice() is a view: a header read out of a 64 KiB block message kept all of it.
+    const message = Buffer.alloc(64 * 1024);
+    message.set(fromHex(VECTORS[1]!.raw), 0);
+    const h = decodeHeader(message.subarray(0, HEADER_SIZE));
+    assert.equal(hashToHex(h.prevHash), VECTORS[0]!.hash);
+    for (const field of [h.prevHash, h.merkleRoot]) {
+      assert.notEqual(field.buffer, message.buffer);
+      assert.ok(field.buffer.byteLength <= 64, `a backing store of ${field.buffer.byteLength} bytes`);
+    }
+  });
+
   it("rejects any length other than 80 with a DecodeError", () => {
     for (const n of [0, 1, 79, 81, 160]) {
       assert.throws(() => decodeHeader(new Uint8Array(n)), DecodeError);
