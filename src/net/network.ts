@@ -41,6 +41,9 @@ import {
   HeadersUnconnectedError,
 } from "./reqresp/headers.ts";
 
+/** Streams per connection and direction for each compact protocol: one in use, and room to replace it. */
+const COMPACT_STREAMS = 4;
+
 /**
  * The peer-to-peer layer: libp2p (TCP, Noise, Yamux) with gossipsub for new blocks, request/response
  * protocols for status, block download and headers (docs/protocol.md), peer scoring with persisted bans, and
@@ -197,9 +200,12 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     await this.node.handle(HEADERS_SKIP_PROTOCOL, (s, c) => this.headerServer.serve(s, c, 2), { ...streams });
     if (this.compact) {
       const c = this.compact;
-      await this.node.handle(CMPCT_PROTOCOL, (s, conn) => c.serve(s, conn), { ...streams });
-      await this.node.handle(BLOCKTXN_PROTOCOL, (s, conn) => c.server.serve(s, conn), { ...streams });
+      // One long-lived stream per peer and direction (compact/lines.ts); a few more for one being replaced.
+      const lines = { maxInboundStreams: COMPACT_STREAMS, maxOutboundStreams: COMPACT_STREAMS };
+      await this.node.handle(CMPCT_PROTOCOL, (s, conn) => c.serve(s, conn), lines);
+      await this.node.handle(BLOCKTXN_PROTOCOL, (s, conn) => c.server.serve(s, conn), lines);
       this.node.addEventListener("peer:identify", c.onIdentify);
+      this.on("peer:joined", c.onJoined);
       this.on("block:received", c.onReceived);
     }
     this.node.addEventListener("peer:connect", this.peers.onConnect);
@@ -253,6 +259,7 @@ export class P2PNetwork extends EventEmitter<NetworkEvents> {
     this.gossip.stop();
     if (this.compact) {
       this.node.removeEventListener("peer:identify", this.compact.onIdentify);
+      this.off("peer:joined", this.compact.onJoined);
       this.off("block:received", this.compact.onReceived);
     }
     this.cosign?.stop();

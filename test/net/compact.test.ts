@@ -1,8 +1,9 @@
 /**
  * Compact block relay between real libp2p nodes on 127.0.0.1, each with its own chain (LevelDB) and a real
  * Mempool: a block whose records are pending everywhere crosses as a compact block; records a node lacks
- * come by one getblocktxn; high-bandwidth mode follows who gave a new tip first; a node with compact blocks
- * off still gets full blocks by gossip.
+ * come by one getblocktxn; high-bandwidth mode is asked of the first 3 compact peers as they join, then
+ * follows who gave a new tip first; a node with compact blocks off still gets full blocks by gossip.
+ * (Round trips across a delay: compact-delay.test.ts.)
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
@@ -59,11 +60,14 @@ function fullPublished(x: Node): () => number {
 }
 
 describe("compact blocks", () => {
-  it("relays a block whose records are pending everywhere without full gossip, then in high-bandwidth mode", async () => {
+  it("relays blocks whose records are pending everywhere in high-bandwidth mode, without full gossip", async () => {
     const a = await node();
     const b = await node([addr(a)]);
     await linked(a, b);
     await linked(b, a);
+    // Each asks the other for high-bandwidth mode as it joins (fewer than 3 compact peers), before any block.
+    await waitFor(() => a.n.net.compactRelay?.pushingTo.has(b.n.net.peerId) === true, 5_000, "b asked a");
+    assert.deepEqual(b.n.net.compactRelay?.highBandwidth, [a.n.net.peerId]);
     const chain = buildChain(regtest, 2, regtest.genesis, { records: (h) => dataRecords(h, 200, 100) });
     for (const blk of chain) {
       await admit(a.pool, blk);
@@ -72,8 +76,6 @@ describe("compact blocks", () => {
     const published = fullPublished(a);
     await a.n.tc.chain.processBlock(chain[0]!);
     await waitFor(() => b.n.tc.chain.tip.height === 1, 10_000, "first block at b");
-    // b got a new tip first from a: it asks a for high-bandwidth mode.
-    assert.deepEqual(b.n.net.compactRelay?.highBandwidth, [a.n.net.peerId]);
     await a.n.tc.chain.processBlock(chain[1]!);
     await waitFor(() => b.n.tc.chain.tip.height === 2, 10_000, "second block at b");
     assert.equal(published(), 0, "no full block gossiped between compact peers");
@@ -100,6 +102,28 @@ describe("compact blocks", () => {
     const [blk] = buildChain(regtest, 1, regtest.genesis, { records: (h) => dataRecords(h, 30, 80) });
     await a.n.tc.chain.processBlock(blk!);
     await waitFor(() => b.n.tc.chain.tip.height === 1, 10_000, "block at b");
+  });
+
+  it("asks its first 3 compact peers for high-bandwidth mode, then the one that last gave it a tip first", async () => {
+    const peers = [await node(), await node(), await node(), await node()];
+    const x = await node([addr(peers[0]!)]);
+    await linked(x, peers[0]!);
+    for (const p of peers.slice(1)) {
+      await x.n.net.addPeer(addr(p));
+      await linked(x, p);
+    }
+    const ids = peers.map((p) => p.n.net.peerId);
+    const hb = (): readonly string[] => x.n.net.compactRelay?.highBandwidth ?? [];
+    const asked = (p: Node): boolean => p.n.net.compactRelay?.pushingTo.has(x.n.net.peerId) === true;
+    await waitFor(() => peers.slice(0, 3).every(asked), 5_000, "the first 3 asked");
+    assert.deepEqual(hb(), ids.slice(0, 3));
+    assert.equal(asked(peers[3]!), false, "a fourth is not asked while 3 are");
+    // The fourth gives x a new tip first: it moves to the front, and the last of the three is told to stop.
+    const [blk] = buildChain(regtest, 1);
+    await peers[3]!.n.tc.chain.processBlock(blk!);
+    await waitFor(() => x.n.tc.chain.tip.height === 1, 10_000, "block at x");
+    await waitFor(() => asked(peers[3]!) && !asked(peers[2]!), 5_000, "modes changed");
+    assert.deepEqual(hb(), [ids[3], ids[0], ids[1]]);
   });
 
   it("a node with compact blocks off gets full blocks by gossip, and its own reach compact nodes", async () => {

@@ -11,10 +11,17 @@ import { skipRecord } from "../../consensus/records.ts";
 import { type SipKey, siphash48, sipKey } from "../../util/siphash.ts";
 import { ProtocolError } from "../protocols.ts";
 
-/** Announcements pushed to a peer: one frame per stream (SENDCMPCT, HEADER or CMPCTBLOCK). */
-export const CMPCT_PROTOCOL = "/jbc/cmpct/1";
-/** Requests for a compact block or for a block's records by index: one frame each way. */
-export const BLOCKTXN_PROTOCOL = "/jbc/blocktxn/1";
+/**
+ * Announcements pushed to a peer (SENDCMPCT, HEADER or CMPCTBLOCK), frame after frame on one long-lived
+ * stream. Version 1 sent one frame per stream, and took a second frame as MALFORMED: the new version keeps
+ * nodes of the two apart (identify tells, and they relay full blocks to each other by gossip).
+ */
+export const CMPCT_PROTOCOL = "/jbc/cmpct/2";
+/**
+ * Requests for a compact block or for a block's records by index, on one long-lived stream: each request
+ * one frame, each answered by one frame in the order asked (version 1: one request per stream).
+ */
+export const BLOCKTXN_PROTOCOL = "/jbc/blocktxn/2";
 
 /** The first byte of an announcement frame. */
 export const AnnounceType = { SENDCMPCT: 1, HEADER: 2, CMPCTBLOCK: 3 } as const;

@@ -20,10 +20,14 @@ import { rawBlockHash } from "../protocols.ts";
 import type { BlockFetcher } from "../reqresp/blocks.ts";
 import { requestCompact } from "../reqresp/blocktxn.ts";
 import { type CompactBlock, decodeBlockTxn, decodeCompact, MAX_CMPCT_SIZE } from "./codec.ts";
+import type { RequestLine } from "./lines.ts";
 import { assemble, fillMissing, type PendingRecords, startReconstruction } from "./reconstruct.ts";
 
 /** Most blocks being rebuilt at once (each holds its records until it ends). */
 const MAX_IN_FLIGHT = 16;
+
+/** Milliseconds since `t0` (performance.now()), rounded. */
+const elapsed = (t0: number): number => Math.round(performance.now() - t0);
 
 /** How an announcement ended (for tests and logs). */
 export type ReceiveOutcome = "main" | "other" | "refused" | "fallback" | "skipped";
@@ -31,12 +35,20 @@ export type ReceiveOutcome = "main" | "other" | "refused" | "fallback" | "skippe
 export class CompactReceiver {
   /** Blocks being rebuilt, by display hash: a second announcement of one is dropped. */
   private readonly inFlight = new Set<string>();
+  /**
+   * Blocks whose compact form was asked for after a header (getcmpct): a second header is dropped, but a
+   * compact block pushed meanwhile by a high-bandwidth peer is rebuilt at once rather than waiting for
+   * the answer (the answer is then a block already known).
+   */
+  private readonly asked = new Set<string>();
 
   constructor(
     private readonly ctx: NetContext,
     private readonly peers: Peers,
     private readonly fetcher: BlockFetcher,
     private readonly pool: PendingRecords | undefined,
+    /** The request line to a compact peer (relay.ts opens one per peer as it joins). */
+    private readonly requests: (id: string) => RequestLine | undefined,
   ) {}
 
   /** Whether the block is known or being rebuilt (nothing to do for its announcement). */
@@ -63,16 +75,19 @@ export class CompactReceiver {
   /** A low-bandwidth announcement: asks its sender for the compact block of a header we do not know. */
   async onHeader(from: string, header: Uint8Array): Promise<ReceiveOutcome> {
     const hash = rawBlockHash(header);
-    if (this.known(hash) || this.inFlight.size >= MAX_IN_FLIGHT) return "skipped";
+    const busy = (): boolean => this.known(hash) || this.asked.has(hash);
+    if (busy() || this.asked.size >= MAX_IN_FLIGHT) return "skipped";
     if ((await this.workDone(from, header)) === undefined) return "refused";
-    const p = this.peers.get(from);
-    if (!p || this.known(hash)) return "skipped";
-    this.inFlight.add(hash);
+    const line = this.requests(from);
+    if (!line || busy()) return "skipped";
+    this.asked.add(hash);
     let compact: CompactBlock | undefined;
     try {
       const req = { type: "getcmpct" as const, hash: sha256d(header) };
       const limits = { maxAnswer: MAX_CMPCT_SIZE, ms: this.ctx.limits.compactTimeoutMs };
-      const answer = await requestCompact(this.ctx.node, p.peerId, req, limits);
+      const t0 = performance.now();
+      const answer = await requestCompact(line, req, limits);
+      this.ctx.log.debug({ hash, peer: from, ms: elapsed(t0) }, "compact: getcmpct answered");
       if (answer) compact = decodeCompact(answer);
       if (compact && !compact.header.every((b, i) => b === header[i])) {
         await this.peers.penalize(from, 50, "getcmpct answered with another block");
@@ -81,7 +96,7 @@ export class CompactReceiver {
     } catch (err) {
       await this.peers.penalizeError(from, err, "getcmpct");
     } finally {
-      this.inFlight.delete(hash);
+      this.asked.delete(hash);
     }
     return compact ? this.onCompact(from, compact) : "skipped";
   }
@@ -93,15 +108,17 @@ export class CompactReceiver {
     if ((await this.workDone(from, compact.header)) === undefined) return "refused";
     if (this.known(hash)) return "skipped";
     this.inFlight.add(hash);
+    const t0 = performance.now();
     try {
       const part = startReconstruction(compact, this.pool);
-      const p = this.peers.get(from);
+      const matchedMs = elapsed(t0);
       if (part.missing.length > 0) {
-        if (!p) return "skipped";
+        const line = this.requests(from);
+        if (!line) return "skipped";
         try {
           const req = { type: "getblocktxn" as const, hash: part.hashBytes, indexes: part.missing };
           const limits = { maxAnswer: MAX_BLOCK_SIZE + 34, ms: this.ctx.limits.compactTimeoutMs };
-          const answer = await requestCompact(this.ctx.node, p.peerId, req, limits);
+          const answer = await requestCompact(line, req, limits);
           if (!answer) return this.fallback(from, compact, hash);
           const asked = { ...req, shortIds: compact.shortIds, key: part.key };
           fillMissing(part, decodeBlockTxn(answer, asked));
@@ -115,8 +132,16 @@ export class CompactReceiver {
         this.ctx.log.debug({ hash, peer: from }, "compact block does not make its merkle root: full block");
         return this.fallback(from, compact, hash);
       }
-      this.ctx.log.debug({ hash, peer: from, asked: part.missing.length }, "compact block rebuilt");
-      return await this.submit(from, raw);
+      const rebuiltMs = elapsed(t0);
+      const out = await this.submit(from, raw);
+      // Where a hop's time goes (docs/lab.md, "Record-heavy blocks"): matching the pool, the getblocktxn
+      // round trip if any, then processBlock.
+      const ms = { matchedMs, rebuiltMs, processedMs: elapsed(t0) };
+      this.ctx.log.debug(
+        { hash, peer: from, asked: part.missing.length, out, ...ms },
+        "compact block rebuilt",
+      );
+      return out;
     } finally {
       this.inFlight.delete(hash);
     }

@@ -1,23 +1,25 @@
 /**
- * /jbc/blocktxn/1 (docs/protocol.md "Compact blocks"): a peer asks for the records of a block by index
+ * /jbc/blocktxn/2 (docs/protocol.md "Compact blocks"): a peer asks for the records of a block by index
  * (BIP 152's getblocktxn, answered by blocktxn) or for a block's compact form (after a header
- * announcement, BIP 152's low-bandwidth getdata). One frame each way; an empty answer means the server
- * does not have the block. The server rate-limits per peer and refuses indexes the block does not have.
+ * announcement, BIP 152's low-bandwidth getdata). The asker keeps one stream open per peer and writes one
+ * frame per request; the server answers each with one frame, in the order asked (the asker matches them
+ * so), for as long as the stream lives. An empty answer means the server does not have the block. The
+ * server rate-limits per peer and request and refuses indexes the block does not have.
  */
-import type { Connection, Libp2p, PeerId, Stream } from "@libp2p/interface";
+import type { Connection, Stream } from "@libp2p/interface";
 import type { BlockSource } from "../../chain/interfaces.ts";
 import { recordOffsets } from "../../consensus/block.ts";
 import { hashToHex } from "../../consensus/header.ts";
 import { BoundedMap } from "../../util/bounded.ts";
 import { TokenBucket } from "../../util/bucket.ts";
 import {
-  BLOCKTXN_PROTOCOL,
   type CompactRequest,
   decodeRequest,
   encodeBlockTxn,
   encodeRequest,
   MAX_REQUEST_FRAME,
 } from "../compact/codec.ts";
+import type { RequestLine } from "../compact/lines.ts";
 import type { NetworkLimits } from "../options.ts";
 import { PROTOCOL_PENALTY } from "../peers/scores.ts";
 import { encodeFrames, FrameReader, ProtocolError, sendAll, withDeadline } from "../protocols.ts";
@@ -38,7 +40,12 @@ export class CompactServer {
     private readonly compactOf: (hash: string) => Promise<Uint8Array | undefined>,
   ) {}
 
-  /** The BLOCKTXN_PROTOCOL handler. */
+  /**
+   * The BLOCKTXN_PROTOCOL handler: answers the requests on a peer's stream one by one until the peer
+   * closes it. Idle between requests without limit (the peer keeps it for the next one); each answer must
+   * be written within `requestTimeoutMs`. A request past the rate limit, or one that breaks the protocol,
+   * costs the peer its penalty and ends the stream.
+   */
   async serve(stream: Stream, conn: Connection): Promise<void> {
     const id = conn.remotePeer.toString();
     let bucket = this.buckets.get(id);
@@ -46,19 +53,29 @@ export class CompactServer {
       bucket = new TokenBucket(this.limits.blockRequestBurst, this.limits.blockRequestsPerSec);
       this.buckets.set(id, bucket);
     }
-    if (!bucket.take()) {
-      stream.abort(new Error("rate limit exceeded"));
-      await this.penalties.penalize(id, PROTOCOL_PENALTY.RATE_LIMIT, "compact requests above the rate limit");
-      return;
-    }
     try {
-      await withDeadline(stream, this.limits.requestTimeoutMs, async () => {
-        const payload = await new FrameReader(stream).next(MAX_REQUEST_FRAME);
-        if (!payload) throw new ProtocolError("MALFORMED", "compact request stream closed without a request");
-        const answer = await this.answer(decodeRequest(payload));
-        await sendAll(stream, encodeFrames([answer]));
-        await stream.close();
-      });
+      const reader = new FrameReader(stream);
+      for (
+        let req = await reader.next(MAX_REQUEST_FRAME);
+        req !== null;
+        req = await reader.next(MAX_REQUEST_FRAME)
+      ) {
+        if (!bucket.take()) {
+          stream.abort(new Error("rate limit exceeded"));
+          await this.penalties.penalize(
+            id,
+            PROTOCOL_PENALTY.RATE_LIMIT,
+            "compact requests above the rate limit",
+          );
+          return;
+        }
+        const payload = req;
+        await withDeadline(stream, this.limits.requestTimeoutMs, async () => {
+          const answer = await this.answer(decodeRequest(payload));
+          await sendAll(stream, encodeFrames([answer]));
+        });
+      }
+      await stream.close();
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)));
       await this.penalties.penalizeError(id, err, "compact request from peer");
@@ -82,25 +99,15 @@ export class CompactServer {
 }
 
 /**
- * Our end of one request: sends it, reads the one answer frame (at most `maxAnswer` bytes), all within
- * `ms`. Undefined when the peer does not have the block (an empty answer); decoding the answer against
- * the request is the caller's.
+ * Our end of one request, on the peer's request line: sends it and resolves with the one answer frame (at
+ * most `maxAnswer` bytes) within `ms`. Undefined when the peer does not have the block (an empty answer);
+ * decoding the answer against the request is the caller's.
  */
 export async function requestCompact(
-  node: Libp2p,
-  peer: PeerId,
+  line: RequestLine,
   req: CompactRequest,
   opts: { maxAnswer: number; ms: number },
 ): Promise<Uint8Array | undefined> {
-  const stream = await node.dialProtocol(peer, BLOCKTXN_PROTOCOL, { signal: AbortSignal.timeout(opts.ms) });
-  return withDeadline(stream, opts.ms, async () => {
-    await sendAll(stream, encodeFrames([encodeRequest(req)]));
-    await stream.close();
-    const reader = new FrameReader(stream);
-    const answer = await reader.next(opts.maxAnswer);
-    if (answer === null)
-      throw new ProtocolError("MALFORMED", "compact answer stream closed without an answer");
-    if (!(await reader.atEnd())) throw new ProtocolError("MALFORMED", "bytes after the compact answer");
-    return answer.length === 0 ? undefined : answer;
-  });
+  const answer = await line.request(encodeRequest(req), opts);
+  return answer.length === 0 ? undefined : answer;
 }
