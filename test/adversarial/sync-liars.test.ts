@@ -24,14 +24,13 @@ import {
   hashOf,
   importBlocks,
   nodeStarter,
+  scoreOf,
   type TestNode,
   waitFor,
 } from "../helpers/net.ts";
 import { claimStatus, serveBlocksWith, serveHeadersWith } from "../helpers/sync-peers.ts";
 
 const node = nodeStarter(regtest);
-const scoreOf = (b: TestNode, a: TestNode): number =>
-  b.net.getPeers().find((p) => p.peerId === a.net.peerId)?.score ?? 0;
 
 const blocks = buildChain(regtest, 300, regtest.genesis, { records: (h) => dataRecords(h, 4, 100) });
 const parentOf = (height: number): Block => (height === 1 ? regtest.genesis : blocks[height - 2]!);

@@ -193,6 +193,11 @@ export function nodeStarter(params: NetworkParams): (opts?: NodeOptions) => Prom
 export const addrOf = (n: TestNode): string => n.net.multiaddrs()[0]!;
 
 /** wait.ts `waitFor` in the network tests' short form: polls `predicate` every 10 ms for up to `ms`. */
+/** The score `b` holds for peer `a` (0 when `a` is not connected to `b`). */
+export function scoreOf(b: TestNode, a: TestNode): number {
+  return b.net.getPeers().find((p) => p.peerId === a.net.peerId)?.score ?? 0;
+}
+
 export async function waitFor(predicate: () => boolean, ms: number, what: string): Promise<void> {
   await poll(predicate, { timeoutMs: ms, intervalMs: 10, what });
 }

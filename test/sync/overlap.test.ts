@@ -18,14 +18,13 @@ import {
   hashOf,
   importBlocks,
   nodeStarter,
+  scoreOf,
   type TestNode,
   waitFor,
 } from "../helpers/net.ts";
 import { serveBlocksWith, serveHeadersGated } from "../helpers/sync-peers.ts";
 
 const node = nodeStarter(regtest);
-const scoreOf = (b: TestNode, a: TestNode): number =>
-  b.net.getPeers().find((p) => p.peerId === a.net.peerId)?.score ?? 0;
 
 // 2,500 blocks: two header ranges (2,000 and 500).
 const blocks = buildChain(regtest, 2_500, regtest.genesis);
