@@ -1,7 +1,8 @@
 /**
  * Long-lived request streams (src/net/compact/lines.ts) between two real libp2p nodes on 127.0.0.1:
  * requests in flight together are answered in order on one stream; a request answered late fails with
- * TIMEOUT, the ones behind it fail without blame, and the next request opens a new stream. The server is
+ * TIMEOUT, the ones behind it fail without blame, and the next request opens a new stream; a line closed
+ * because its peer left never opens a stream again (which would dial the peer back). The server is
  * a handler of the test's own on a test protocol, so it can be made to hold an answer back.
  */
 import assert from "node:assert/strict";
@@ -70,5 +71,14 @@ describe("request lines", () => {
     assert.deepEqual([...(await ask(line, 4))], [4, 4]);
     assert.equal(line.line.opened, 2);
     assert.equal(streams(), 2);
+  });
+
+  it("a closed line (its peer left) fails at once and opens no stream again", async () => {
+    const { line, streams } = await setup(() => 0);
+    assert.deepEqual([...(await ask(line, 1))], [1, 1]);
+    line.close();
+    await assert.rejects(ask(line, 2), /line closed/);
+    assert.equal(line.line.opened, 1);
+    assert.equal(streams(), 1);
   });
 });

@@ -18,6 +18,8 @@ import { encodeFrames, FrameReader, ProtocolError, sendAll, withDeadline } from 
 export class Line {
   private stream: Stream | undefined;
   private opening: Promise<Stream> | undefined;
+  /** Closed for good (the peer left): no stream is opened again, which would dial the peer back. */
+  private closed = false;
   /** Streams this line opened (for tests: one per peer unless one failed). */
   opened = 0;
 
@@ -35,9 +37,14 @@ export class Line {
   async get(): Promise<Stream> {
     const s = this.stream;
     if (s && s.status === "open" && s.writeStatus === "writable") return s;
+    if (this.closed) throw new Error("line closed: the peer left");
     this.opening ??= this.node
       .dialProtocol(this.peer, this.protocol, { signal: AbortSignal.timeout(this.openMs) })
       .then((stream) => {
+        if (this.closed) {
+          stream.abort(new Error("line closed"));
+          throw new Error("line closed: the peer left");
+        }
         this.opened++;
         this.stream = stream;
         this.onOpen?.(stream);
@@ -63,6 +70,7 @@ export class Line {
 
   /** Closes the line's stream for good (the peer left). */
   close(): void {
+    this.closed = true;
     const s = this.stream;
     this.stream = undefined;
     s?.abort(new Error("line closed"));
