@@ -12,8 +12,9 @@
  *
  * - sender wrote → compact block at the receiver: the link's one-way delay, the write, and for a header
  *   announcement its GETCMPCT round trip;
- * - compact block in hand → relayed onward: matching, rebuilding and processBlock up to the `connected`
- *   event that relays it;
+ * - compact block in hand → relayed onward: matching and rebuilding, then either the push before
+ *   validation ("compact: relayed before validation", a block that extends the tip) or processBlock up to
+ *   the `connected` event that relays it;
  * - and how many deliveries were pushed (high-bandwidth) or asked for after a header (low-bandwidth).
  *
  * The last line is the same as JSON. docs/lab.md, "Record-heavy blocks, compact against full relay".
@@ -62,13 +63,16 @@ function spread(xs: number[]): { n: number; p50: number; p90: number; max: numbe
   return { n: s.length, p50: at(0.5), p90: at(0.9), max: s[s.length - 1]! };
 }
 
+/** A node writing a block to its peers: once validated, or (pushes only) before (relay.ts relayEarly). */
+const RELAYED = new Set(["compact: relayed", "compact: relayed before validation"]);
+
 /** The per-hop figures of one run's logs. */
 export function compactHops(dir: string) {
   const { lines, names } = readLogs(dir);
   const name = (id: unknown): string => (typeof id === "string" ? (names.get(id) ?? id) : "?");
   const relayedAt = new Map<string, number>();
   for (const l of lines)
-    if (l.msg === "compact: relayed" && l.hash && !relayedAt.has(`${l.hash} ${l.node}`))
+    if (RELAYED.has(String(l.msg)) && l.hash && !relayedAt.has(`${l.hash} ${l.node}`))
       relayedAt.set(`${l.hash} ${l.node}`, l.time);
   const wire: number[] = [];
   const onward: number[] = [];
@@ -89,7 +93,7 @@ export function compactHops(dir: string) {
   const getcmpct = lines.filter((l) => l.msg === "compact: getcmpct answered").map((l) => l.ms as number);
   let pushed = 0;
   let headers = 0;
-  for (const l of lines.filter((l) => l.msg === "compact: relayed")) {
+  for (const l of lines.filter((l) => RELAYED.has(String(l.msg)))) {
     pushed += Number(l.pushed ?? 0);
     headers += Number(l.announced ?? 0);
   }

@@ -5,11 +5,15 @@
  * its source (unrequested, as gossip's blocks are). When the rebuilt block does not make its merkle root (a
  * short-id collision: no one's fault) or the sender does not answer, the full block is fetched from it by
  * hash (/jbc/blocks with the parent as locator).
+ *
+ * A pushed compact block whose header extends the tip is handed to `early` once rebuilt, before
+ * processBlock (BIP 152's relay before validation; relay.ts). Its sender may have done the same, so a
+ * pushed block whose body then fails costs the sender nothing; its header's failures still cost in full.
  */
 import { ChainError } from "../../chain/errors.ts";
 import type { ProcessResult } from "../../chain/types.ts";
 import { MAX_BLOCK_SIZE } from "../../consensus/block.ts";
-import { BlockError } from "../../consensus/errors.ts";
+import { BlockError, type BlockErrorCode } from "../../consensus/errors.ts";
 import { sha256d } from "../../consensus/hash.ts";
 import { decodeHeader, hashToHex } from "../../consensus/header.ts";
 import { checkHeaderWork } from "../../consensus/validate.ts";
@@ -28,6 +32,41 @@ const MAX_IN_FLIGHT = 16;
 
 /** Milliseconds since `t0` (performance.now()), rounded. */
 const elapsed = (t0: number): number => Math.round(performance.now() - t0);
+
+/**
+ * Whether a rule is one of the body's (true) or the header's (false): what a node relaying a pushed
+ * compact block before validating it has not checked. Bitcoin Core's MaybePunishNodeForBlock spares a
+ * compact block's sender the body's failures (BLOCK_CONSENSUS, BLOCK_MUTATED) and not the header's; every
+ * code is listed so that a new one must be placed.
+ */
+const BODY_RULE: Record<BlockErrorCode, boolean> = {
+  MALFORMED: true,
+  BAD_SIZE: true,
+  BAD_RECORD: true,
+  RECORD_64_BYTES: true,
+  BAD_MERKLE_ROOT: true,
+  MUTATED: true,
+  BAD_MINER_RECORD: true,
+  BAD_HEIGHT: true,
+  BAD_SIGNATURE: true,
+  DUPLICATE_RECORD: true,
+  UNAUTHORISED_AUTHOR: true,
+  BAD_TARGET: false,
+  HIGH_HASH: false,
+  BAD_BITS: false,
+  TIME_TOO_OLD: false,
+  TIME_TOO_NEW: false,
+  INVALID_PARENT: false,
+  CHECKPOINT_MISMATCH: false,
+  FORK_BEFORE_CHECKPOINT: false,
+  BAD_GENESIS: false,
+};
+
+/** How a compact block came: pushed (high-bandwidth mode), or asked for after a header (getcmpct). */
+export type CompactVia = "push" | "getcmpct";
+
+/** A rebuilt pushed block about to be processed: relay.ts may pass it on before processBlock. */
+export type EarlyRelay = (from: string, compact: CompactBlock, hash: string) => boolean;
 
 /** How an announcement ended (for tests and logs). */
 export type ReceiveOutcome = "main" | "other" | "refused" | "fallback" | "skipped";
@@ -49,6 +88,7 @@ export class CompactReceiver {
     private readonly pool: PendingRecords | undefined,
     /** The request line to a compact peer (relay.ts opens one per peer as it joins). */
     private readonly requests: (id: string) => RequestLine | undefined,
+    private readonly early: EarlyRelay = () => false,
   ) {}
 
   /** Whether the block is known or being rebuilt (nothing to do for its announcement). */
@@ -98,11 +138,11 @@ export class CompactReceiver {
     } finally {
       this.asked.delete(hash);
     }
-    return compact ? this.onCompact(from, compact) : "skipped";
+    return compact ? this.onCompact(from, compact, "getcmpct") : "skipped";
   }
 
   /** A compact block (pushed in high-bandwidth mode, or fetched after a header): rebuilds and submits it. */
-  async onCompact(from: string, compact: CompactBlock): Promise<ReceiveOutcome> {
+  async onCompact(from: string, compact: CompactBlock, via: CompactVia = "push"): Promise<ReceiveOutcome> {
     const hash = rawBlockHash(compact.header);
     if (this.known(hash) || this.inFlight.size >= MAX_IN_FLIGHT) return "skipped";
     if ((await this.workDone(from, compact.header)) === undefined) return "refused";
@@ -133,12 +173,15 @@ export class CompactReceiver {
         return this.fallback(from, compact, hash);
       }
       const rebuiltMs = elapsed(t0);
-      const out = await this.submit(from, raw);
+      // Passed on before it is processed (one turn of the event loop lets the writes leave first).
+      const early = via === "push" && this.early(from, compact, hash);
+      if (early) await new Promise((resolve) => setImmediate(resolve));
+      const out = await this.submit(from, raw, via);
       // Where a hop's time goes (docs/lab.md, "Record-heavy blocks"): matching the pool, the getblocktxn
       // round trip if any, then processBlock.
       const ms = { matchedMs, rebuiltMs, processedMs: elapsed(t0) };
       this.ctx.log.debug(
-        { hash, peer: from, asked: part.missing.length, out, ...ms },
+        { hash, peer: from, asked: part.missing.length, out, early, ...ms },
         "compact block rebuilt",
       );
       return out;
@@ -169,8 +212,11 @@ export class CompactReceiver {
     return "fallback";
   }
 
-  /** processBlock with the sender as source; its verdict costs the sender as gossip's would. */
-  private async submit(from: string, raw: Uint8Array): Promise<ReceiveOutcome> {
+  /**
+   * processBlock with the sender as source; its verdict costs the sender as gossip's would, except a body
+   * rule broken by a pushed block (its sender may have relayed it before validation, as this node does).
+   */
+  private async submit(from: string, raw: Uint8Array, via: CompactVia = "getcmpct"): Promise<ReceiveOutcome> {
     let r: ProcessResult;
     try {
       r = await this.ctx.chain.processBlock(raw, { source: from });
@@ -184,6 +230,11 @@ export class CompactReceiver {
       });
       if (err instanceof ChainError)
         await this.peers.penalize(from, err.penalty, `compact block: ${err.code}`);
+      else if (err instanceof BlockError && via === "push" && BODY_RULE[err.code])
+        this.ctx.log.info(
+          { peer: from, code: err.code },
+          "pushed compact block invalid: no penalty (BIP 152)",
+        );
       else if (err instanceof BlockError) await this.peers.penalizeError(from, err, "compact block");
       else this.ctx.log.debug({ peer: from, err: errorMessage(err) }, "compact block not processed");
       return "refused";
