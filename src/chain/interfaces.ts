@@ -59,6 +59,15 @@ export interface ChainReader {
    * nothing: the entries of those that passed, in order, and the first error (headers-first sync).
    */
   checkHeaders(parent: ChainEntry, headers: readonly Uint8Array[]): HeaderRun;
+  /**
+   * Whether a serialized block extends the tip and passes every check processBlock makes before it
+   * connects a block there: the header's, the body's context-free ones (size, records, merkle root, miner
+   * record) and the context (bits, time, height, checkpoints, authors). Left for the connect: the
+   * exactly-once rule and the signatures. Keeps nothing and reports nothing (no `invalid` event): what a
+   * node checks before it relays a compact block ahead of validation (BIP 152; Bitcoin Core relays from
+   * NewPoWValidBlock, after AcceptBlock's checks and before ConnectBlock).
+   */
+  checkBeforeConnect(raw: Uint8Array): Promise<boolean>;
 }
 
 /** Stored blocks, read from the store. */

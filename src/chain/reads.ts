@@ -1,6 +1,10 @@
 import { EventEmitter } from "node:events";
 import { type Block, decodeBlock } from "../consensus/block.ts";
+import { bytesEqual } from "../consensus/bytes.ts";
+import { BlockError } from "../consensus/errors.ts";
+import { headerHashBytes } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import { checkBlockSliced } from "./connect.ts";
 import { checkHeaderRun } from "./header-check.ts";
 import type { BlockSource, ChainFinality, ChainReader, RecordReader } from "./interfaces.ts";
 import type { StoredRecord } from "./proofs.ts";
@@ -119,6 +123,36 @@ export abstract class ChainReads
     if (refused)
       this.emit("invalid", { hash: refused.hash ?? "", code: refused.code, penalty: refused.penalty });
     return run;
+  }
+
+  async checkBeforeConnect(raw: Uint8Array): Promise<boolean> {
+    let block: Block;
+    try {
+      block = decodeBlock(raw);
+    } catch {
+      return false;
+    }
+    const tip = this.tree.tip;
+    if (!bytesEqual(block.header.prevHash, tip.hashBytes)) return false;
+    try {
+      await checkBlockSliced(
+        block,
+        headerHashBytes(block.header),
+        this.params,
+        { parent: this.tree.view(tip) },
+        {
+          now: this.now(),
+          size: raw.length,
+          to: "context",
+          heldCheckpoint: this.tree.heldCheckpoint(),
+        },
+      );
+    } catch (err) {
+      if (err instanceof BlockError) return false;
+      throw err;
+    }
+    // The tip may have moved while the checks yielded.
+    return this.tree.tip === tip;
   }
 
   nextBlockContext(now = this.now()): NextBlockContext {

@@ -6,9 +6,10 @@
  * short-id collision: no one's fault) or the sender does not answer, the full block is fetched from it by
  * hash (/jbc/blocks with the parent as locator).
  *
- * A pushed compact block whose header extends the tip is handed to `early` once rebuilt, before
- * processBlock (BIP 152's relay before validation; relay.ts). Its sender may have done the same, so a
- * pushed block whose body then fails costs the sender nothing; its header's failures still cost in full.
+ * A pushed compact block is handed to `early` once rebuilt, before processBlock: relay.ts passes it on if it
+ * extends the tip and passes every check before the connect (BIP 152's relay before validation). A block
+ * pushed by a peer we asked for high-bandwidth mode that then fails only a rule of the connect (a record
+ * already confirmed, a bad signature) costs its sender nothing: it may have relayed the block the same way.
  */
 import { ChainError } from "../../chain/errors.ts";
 import type { ProcessResult } from "../../chain/types.ts";
@@ -34,23 +35,24 @@ const MAX_IN_FLIGHT = 16;
 const elapsed = (t0: number): number => Math.round(performance.now() - t0);
 
 /**
- * Whether a rule is one of the body's (true) or the header's (false): what a node relaying a pushed
- * compact block before validating it has not checked. Bitcoin Core's MaybePunishNodeForBlock spares a
- * compact block's sender the body's failures (BLOCK_CONSENSUS, BLOCK_MUTATED) and not the header's; every
- * code is listed so that a new one must be placed.
+ * The rules a block is checked against only when it connects (connect.ts stage "records"): all that a node
+ * relaying a pushed compact block before validation has not checked (Chain.checkBeforeConnect ran every
+ * other). A pushed block that breaks one of them costs its sender nothing, as Bitcoin Core's
+ * MaybePunishNodeForBlock spares a compact block's sender BLOCK_CONSENSUS; every other rule still costs in
+ * full. Every code is listed, so that a new one must be placed.
  */
-const BODY_RULE: Record<BlockErrorCode, boolean> = {
-  MALFORMED: true,
-  BAD_SIZE: true,
-  BAD_RECORD: true,
-  RECORD_64_BYTES: true,
-  BAD_MERKLE_ROOT: true,
-  MUTATED: true,
-  BAD_MINER_RECORD: true,
-  BAD_HEIGHT: true,
-  BAD_SIGNATURE: true,
+const CONNECT_RULE: Record<BlockErrorCode, boolean> = {
   DUPLICATE_RECORD: true,
-  UNAUTHORISED_AUTHOR: true,
+  BAD_SIGNATURE: true,
+  MALFORMED: false,
+  BAD_SIZE: false,
+  BAD_RECORD: false,
+  RECORD_64_BYTES: false,
+  BAD_MERKLE_ROOT: false,
+  MUTATED: false,
+  BAD_MINER_RECORD: false,
+  BAD_HEIGHT: false,
+  UNAUTHORISED_AUTHOR: false,
   BAD_TARGET: false,
   HIGH_HASH: false,
   BAD_BITS: false,
@@ -65,8 +67,17 @@ const BODY_RULE: Record<BlockErrorCode, boolean> = {
 /** How a compact block came: pushed (high-bandwidth mode), or asked for after a header (getcmpct). */
 export type CompactVia = "push" | "getcmpct";
 
-/** A rebuilt pushed block about to be processed: relay.ts may pass it on before processBlock. */
-export type EarlyRelay = (from: string, compact: CompactBlock, hash: string) => boolean;
+/** What relay.ts does around a pushed block's processing (relay before validation). */
+export interface EarlyRelay {
+  /** A rebuilt pushed block about to be processed: passes it on if it may; whether it did. */
+  relay(from: string, compact: CompactBlock, hash: string, raw: Uint8Array): Promise<boolean>;
+  /** Its processing ended (the rebuilt bytes kept for getblocktxn can go). */
+  settled(hash: string): void;
+  /** Whether we asked this peer for high-bandwidth mode (now, or moments ago): its pushes are honest. */
+  chosen(id: string): boolean;
+}
+
+const NO_EARLY: EarlyRelay = { relay: async () => false, settled: () => {}, chosen: () => false };
 
 /** How an announcement ended (for tests and logs). */
 export type ReceiveOutcome = "main" | "other" | "refused" | "fallback" | "skipped";
@@ -88,7 +99,7 @@ export class CompactReceiver {
     private readonly pool: PendingRecords | undefined,
     /** The request line to a compact peer (relay.ts opens one per peer as it joins). */
     private readonly requests: (id: string) => RequestLine | undefined,
-    private readonly early: EarlyRelay = () => false,
+    private readonly early: EarlyRelay = NO_EARLY,
   ) {}
 
   /** Whether the block is known or being rebuilt (nothing to do for its announcement). */
@@ -174,9 +185,9 @@ export class CompactReceiver {
       }
       const rebuiltMs = elapsed(t0);
       // Passed on before it is processed (one turn of the event loop lets the writes leave first).
-      const early = via === "push" && this.early(from, compact, hash);
+      const early = via === "push" && (await this.early.relay(from, compact, hash, raw));
       if (early) await new Promise((resolve) => setImmediate(resolve));
-      const out = await this.submit(from, raw, via);
+      const out = await this.submit(from, raw, via).finally(() => this.early.settled(hash));
       // Where a hop's time goes (docs/lab.md, "Record-heavy blocks"): matching the pool, the getblocktxn
       // round trip if any, then processBlock.
       const ms = { matchedMs, rebuiltMs, processedMs: elapsed(t0) };
@@ -213,8 +224,8 @@ export class CompactReceiver {
   }
 
   /**
-   * processBlock with the sender as source; its verdict costs the sender as gossip's would, except a body
-   * rule broken by a pushed block (its sender may have relayed it before validation, as this node does).
+   * processBlock with the sender as source; its verdict costs the sender as gossip's would, except a rule of
+   * the connect broken by a block pushed by a peer we chose (it may have relayed it before validation).
    */
   private async submit(from: string, raw: Uint8Array, via: CompactVia = "getcmpct"): Promise<ReceiveOutcome> {
     let r: ProcessResult;
@@ -230,7 +241,12 @@ export class CompactReceiver {
       });
       if (err instanceof ChainError)
         await this.peers.penalize(from, err.penalty, `compact block: ${err.code}`);
-      else if (err instanceof BlockError && via === "push" && BODY_RULE[err.code])
+      else if (
+        err instanceof BlockError &&
+        via === "push" &&
+        CONNECT_RULE[err.code] &&
+        this.early.chosen(from)
+      )
         this.ctx.log.info(
           { peer: from, code: err.code },
           "pushed compact block invalid: no penalty (BIP 152)",
