@@ -185,7 +185,8 @@ export class CompactReceiver {
       }
       const rebuiltMs = elapsed(t0);
       // Passed on before it is processed (one turn of the event loop lets the writes leave first).
-      const early = via === "push" && (await this.early.relay(from, compact, hash, raw));
+      // A failure to relay early (the chain closing under the checks) only means no early relay.
+      const early = via === "push" && (await this.early.relay(from, compact, hash, raw).catch(() => false));
       if (early) await new Promise((resolve) => setImmediate(resolve));
       const out = await this.submit(from, raw, via).finally(() => this.early.settled(hash));
       // Where a hop's time goes (docs/lab.md, "Record-heavy blocks"): matching the pool, the getblocktxn
