@@ -262,14 +262,16 @@ export class Chain extends ChainReads implements BlockSink {
    * Runs inside the queue.
    */
   private async accept(item: Incoming, parent: ChainEntry): Promise<ChainEntry> {
+    const pre = this.takePrechecked(item.raw, parent);
     let block: Block;
     try {
-      block = await decode(item);
+      block = pre?.block ?? (await decode(item));
     } catch (err) {
       throw this.rejected(err, item.hash);
     }
     const at = { parent: this.tree.view(parent) };
-    const facts = await this.check(block, item.hashBytes, at, { size: item.raw.length, to: "context" });
+    const facts =
+      pre?.facts ?? (await this.check(block, item.hashBytes, at, { size: item.raw.length, to: "context" }));
     const entry = this.tree.newEntry(block, facts, parent);
     const change = await this.acceptor.accept(entry, block, item.raw, facts);
     this.announce(change);

@@ -4,6 +4,7 @@ import { bytesEqual } from "../consensus/bytes.ts";
 import { BlockError } from "../consensus/errors.ts";
 import { headerHashBytes } from "../consensus/header.ts";
 import type { NetworkParams } from "../consensus/params.ts";
+import type { BlockFacts } from "../consensus/validate.ts";
 import { checkBlockSliced } from "./connect.ts";
 import { checkHeaderRun } from "./header-check.ts";
 import type { BlockSource, ChainFinality, ChainReader, RecordReader } from "./interfaces.ts";
@@ -35,6 +36,12 @@ export abstract class ChainReads
   /** The block tree and main chain (the Chain fills it when it loads, and changes it after each batch). */
   protected readonly tree: BlockTree;
   protected readonly records: RecordView;
+  /**
+   * What the last passing checkBeforeConnect found, for processBlock to take instead of decoding and
+   * checking the same bytes on the same parent again (`takePrechecked`). One entry: the block relayed early
+   * is the next one processed. Only a pass is kept, never a refusal, and only for these exact bytes.
+   */
+  private prechecked: Prechecked | undefined;
 
   protected constructor(
     readonly params: NetworkParams,
@@ -134,25 +141,44 @@ export abstract class ChainReads
     }
     const tip = this.tree.tip;
     if (!bytesEqual(block.header.prevHash, tip.hashBytes)) return false;
+    let facts: BlockFacts;
+    const held = this.tree.heldCheckpoint();
+    const now = this.now();
     try {
-      await checkBlockSliced(
+      facts = await checkBlockSliced(
         block,
         headerHashBytes(block.header),
         this.params,
         { parent: this.tree.view(tip) },
-        {
-          now: this.now(),
-          size: raw.length,
-          to: "context",
-          heldCheckpoint: this.tree.heldCheckpoint(),
-        },
+        { now, size: raw.length, to: "context", heldCheckpoint: held },
       );
     } catch (err) {
       if (err instanceof BlockError) return false;
       throw err;
     }
     // The tip may have moved while the checks yielded.
-    return this.tree.tip === tip;
+    if (this.tree.tip !== tip) return false;
+    this.prechecked = { raw, block, facts, parent: tip, held, now };
+    return true;
+  }
+
+  /**
+   * The decoded block and its facts when checkBeforeConnect passed these very bytes on this parent with
+   * the same held checkpoint. The checks up to the context depend on nothing else but the clock (a time not
+   * too far ahead then is not now, unless the clock went back: then nothing is taken). The hash covers only
+   * the header, so the bytes are compared in full: a body that differs under the same header is checked
+   * from the start.
+   */
+  protected takePrechecked(
+    raw: Uint8Array,
+    parent: ChainEntry,
+  ): { block: Block; facts: BlockFacts } | undefined {
+    const p = this.prechecked;
+    if (!p || p.parent !== parent || p.held !== this.tree.heldCheckpoint() || this.now() < p.now)
+      return undefined;
+    this.prechecked = undefined;
+    if (p.raw !== raw && !bytesEqual(p.raw, raw)) return undefined;
+    return p;
   }
 
   nextBlockContext(now = this.now()): NextBlockContext {
@@ -199,4 +225,15 @@ export abstract class ChainReads
   get finalCheckpoint(): { height: number; hash: string } | undefined {
     return this.tree.finalCheckpoint;
   }
+}
+
+interface Prechecked {
+  raw: Uint8Array;
+  block: Block;
+  facts: BlockFacts;
+  parent: ChainEntry;
+  /** The held checkpoint when checked: the tree's own object, compared by identity (undefined: none). */
+  held: object | undefined;
+  /** The clock the checks ran at. */
+  now: number;
 }
