@@ -2,7 +2,9 @@
  * Pipelined header download across peers (issue 21): instead of one 2,000-header round trip after another
  * to one peer, the ranges above the best known header are asked at once, spread over every peer that claims
  * to have them, each by `/jbc/headers/2` with a skip past the same anchor (at most `perPeer` in flight per
- * peer). The answers are checked and kept strictly in order (SyncHeaders.add: range k must follow the last
+ * peer). Ranges go out in order to whichever claimant has room, looked up again at every answer: a peer that
+ * joins after the download began takes the ranges still waiting (a plan fixed at the start gave every range
+ * to the first peer that joined, and only that peer could be asked for bodies until the last header came). The answers are checked and kept strictly in order (SyncHeaders.add: range k must follow the last
  * header of range k - 1, and every header passes the chain's header checks against its parent), so a peer
  * only ever gets the headers it sent itself counted as its best known: which is what lets bodies be asked of
  * every peer while the later ranges still travel.
@@ -19,8 +21,8 @@ import { type FetchHeaders, SkipUnsupportedError, type SyncFault, type SyncPeer 
 /** What a pipelined header download needs from Sync. */
 export interface HeaderPipeOptions<P extends SyncPeer> {
   headers: SyncHeaders;
-  /** Peers claiming more work than our tip, most work first. */
-  peers: readonly P[];
+  /** Peers claiming more work than our tip, most work first (asked again whenever a range is answered). */
+  peers: () => readonly P[];
   fetch: FetchHeaders<P>;
   /** Header requests in flight per peer (the server allows 4 of any kind). */
   perPeer: number;
@@ -33,7 +35,8 @@ export interface HeaderPipeOptions<P extends SyncPeer> {
 }
 
 interface Range<P> {
-  peer: P;
+  /** Who was asked (none yet: the range waits for a claimant with room). */
+  peer?: P;
   skip: number;
   max: number;
   /** Settles with the request's answer once it went out and came back. */
@@ -51,27 +54,53 @@ export async function pipelineHeaders<P extends SyncPeer>(o: HeaderPipeOptions<P
   if (ranges.length < 2) return;
   const locator = o.headers.locator(o.anchor);
   let ended = false;
-  const queues = new Map<string, Range<P>[]>();
-  for (const r of ranges) queues.set(r.peer.id, [...(queues.get(r.peer.id) ?? []), r]);
-  // Each peer's ranges go out `perPeer` at a time, the next when one is answered; none once it ended.
-  for (const queue of queues.values()) {
-    const start = (i: number): void => {
-      const r = queue[i];
-      if (!r || ended) return;
-      const answer = o.fetch(r.peer, locator, r.max, r.skip);
+  const busy = new Map<string, number>();
+  // The waiting ranges, lowest first, each to the least busy claimant of its first height with room; again
+  // whenever one is answered. None once the pipeline ended.
+  const dispatch = (): void => {
+    for (const r of ranges) {
+      if (ended) return;
+      if (r.peer) continue;
+      if (o.stopped()) {
+        giveUp(ranges);
+        return;
+      }
+      const base = o.anchor.height + r.skip;
+      let peer: P | undefined;
+      for (const p of o.peers()) {
+        const n = busy.get(p.id) ?? 0;
+        if (n >= o.perPeer || (p.status?.height ?? 0) <= base) continue;
+        if (!peer || n < (busy.get(peer.id) ?? 0)) peer = p;
+      }
+      // In order: a later range does not overtake one that waits. With nothing in flight no answer will
+      // come to dispatch again: the pipeline ends there, and the sequential round goes on.
+      if (!peer) {
+        if (![...busy.values()].some((n) => n > 0)) giveUp(ranges);
+        return;
+      }
+      const asked = peer;
+      r.peer = asked;
+      busy.set(asked.id, (busy.get(asked.id) ?? 0) + 1);
+      const answer = o.fetch(asked, locator, r.max, r.skip);
       r.settle(answer);
-      answer.then(
-        () => start(i + o.perPeer),
-        () => undefined,
-      );
-    };
-    for (let i = 0; i < o.perPeer; i++) start(i);
-  }
+      const done = (): void => {
+        busy.set(asked.id, (busy.get(asked.id) ?? 1) - 1);
+        dispatch();
+      };
+      answer.then(done, done);
+    }
+  };
+  dispatch();
   try {
     for (const r of ranges) if (!(await keep(o, r))) return;
   } finally {
     ended = true;
   }
+}
+
+/** Ends the ranges nobody was asked for: keep() stops at the first of them. */
+function giveUp<P>(ranges: readonly Range<P>[]): void {
+  for (const r of ranges) if (!r.peer) r.settle(Promise.reject(new Error("no peer to ask")));
 }
 
 /** Keeps one range's answer; false when the pipeline ends there. */
@@ -81,40 +110,39 @@ async function keep<P extends SyncPeer>(o: HeaderPipeOptions<P>, r: Range<P>): P
   try {
     raws = await r.answer;
   } catch (error) {
-    if (!(error instanceof SkipUnsupportedError) && !o.stopped())
+    if (r.peer && !(error instanceof SkipUnsupportedError) && !o.stopped())
       o.onFault(r.peer, { kind: "fetch-failed", error });
     return false;
   }
-  const added = o.headers.add(r.peer, raws);
+  // Answered, so asked: `peer` is set before the answer's promise is settled.
+  const peer = r.peer!;
+  const added = o.headers.add(peer, raws);
   if (added.error) {
     // No body is asked for on the word of a peer that sent a bad header.
-    o.headers.forget(r.peer.id);
-    o.onFault(r.peer, { kind: "bad-headers", error: added.error });
+    o.headers.forget(peer.id);
+    o.onFault(peer, { kind: "bad-headers", error: added.error });
     return false;
   }
-  for (const p of o.peers) o.headers.noteTip(p);
+  for (const p of o.peers()) o.headers.noteTip(p);
   o.onAdded();
   return !added.unlinked && raws.length === r.max;
 }
 
-/** The ranges to ask and whom: round robin over the peers that claim the range's first height. */
+/** The ranges to ask: up to the highest height a claimant claims, bounded by the header tree's room. */
 function plan<P extends SyncPeer>(o: HeaderPipeOptions<P>): Range<P>[] {
   const base = o.anchor.height;
-  const top = Math.max(0, ...o.peers.map((p) => p.status?.height ?? 0));
+  const top = Math.max(0, ...o.peers().map((p) => p.status?.height ?? 0));
   const room = Math.max(0, o.headers.maxHeaders - o.headers.count);
   const want = Math.min(top - base, room);
   const out: Range<P>[] = [];
-  for (let skip = 0, turn = 0; skip < want; skip += HEADERS_PER_REQUEST, turn++) {
-    const able = o.peers.filter((p) => (p.status?.height ?? 0) > base + skip);
-    const peer = able[turn % able.length];
-    if (!peer) break;
+  for (let skip = 0; skip < want; skip += HEADERS_PER_REQUEST) {
     let settle!: (answer: Promise<Uint8Array[]>) => void;
     const answer = new Promise<Uint8Array[]>((resolve) => {
       settle = resolve;
     });
     // An answer never waited for (the pipeline ended first) must not be an unhandled rejection.
     answer.catch(() => undefined);
-    out.push({ peer, skip, max: Math.min(HEADERS_PER_REQUEST, want - skip), answer, settle });
+    out.push({ skip, max: Math.min(HEADERS_PER_REQUEST, want - skip), answer, settle });
   }
   return out;
 }

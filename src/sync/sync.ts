@@ -200,7 +200,7 @@ export class Sync<P extends SyncPeer> {
     if (claimants.length > 0 && !this.stopped)
       await pipelineHeaders({
         headers: this.headers,
-        peers: claimants,
+        peers: () => this.claimants().filter((p) => !this.bad.has(p.id)),
         fetch: this.opts.fetchHeaders,
         perPeer: 2,
         anchor: this.headers.target(claimants) ?? this.opts.chain.tip,

@@ -174,6 +174,43 @@ describe("Sync (headers first)", () => {
     assert.deepEqual(faults, [], "a range that does not link is not a fault");
   });
 
+  it("a peer that joins during the header download takes the ranges still waiting", async () => {
+    // 4,100 blocks: three ranges. Only a has joined when the download starts: it takes two (2 in flight per
+    // peer), the third waits. b joins before a answers, so the third is b's (a plan fixed at the start gave
+    // all three to a, and b could be asked for no body until the last header came).
+    const chain = buildChain(regtest, 4_100);
+    const a = peer("a", chain);
+    const b = peer("b", chain);
+    const joined: FakePeer[] = [a];
+    const skips: Array<[string, number]> = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { sync, outcomes } = makeSync([], {
+      peers: () => joined,
+      fetchHeaders: async (p, locator, max, skip = 0) => {
+        skips.push([p.id, skip]);
+        if (p.id === "a") await gate;
+        return after(p, locator, max + skip)
+          .slice(skip)
+          .map((x) => encodeHeader(x.header));
+      },
+    });
+    sync.request();
+    while (skips.length < 2) await new Promise((r) => setImmediate(r));
+    joined.push(b);
+    release();
+    await sync.idle();
+    assert.equal(h.chain.height, 4_100);
+    assert.deepEqual(skips.slice(0, 3), [
+      ["a", 0],
+      ["a", 2_000],
+      ["b", 4_000],
+    ]);
+    assert.ok((outcomes[0]?.served.b ?? 0) > 0, "b served bodies");
+  });
+
   it("asks a peer only for the blocks its headers show (a shorter chain serves its part)", async () => {
     const chain = buildChain(regtest, 300);
     const short = peer("short", chain.slice(0, 100));
