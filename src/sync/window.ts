@@ -4,11 +4,15 @@
  * headers to the target is known before any body is asked for, so each height's body can come from any peer
  * that has it, and every body is checked against its header on arrival.
  *
- * - The window: heights from the lowest not yet handed to the importer, at most `maxBlocks` ahead (1,024, as
- *   Core) and at most `maxBytes` of bodies at the mean size seen (bodies wait in memory until imported).
+ * - The window: heights from the lowest not yet handed to the importer, at most `maxBlocks` ahead (8,192) and
+ *   at most `maxBytes` of bodies at the mean size seen (bodies wait in memory until imported). Core's 1,024
+ *   is for blocks of up to 4 MB; bytes bound the memory here, and 1,024 of this network's 1.1 KB blocks
+ *   were 1.1 MB, too little to keep three 10 Mbit/s links busy across a 200 ms round trip while the lowest
+ *   request was still on its way (docs/lab.md, late-joiner from three peers).
  * - Assignment: each peer with room gets the lowest run of missing heights it has (`reach`), as one request
  *   (/jbc/blocks, the locator being the hash below the run), at most `perPeer` requests in flight, each sized
- *   to one response's bytes and to a share of the window, so every peer gets part of it. Room is filled
+ *   to one response's bytes and to a share of half the window, so every peer gets part of it and a peer that
+ *   finishes early still finds heights to fetch past a slower one's. Room is filled
  *   when the importer asks for bodies and again on every arrival, so peers keep sending during an import.
  * - Arrival: each body's hash must be its header's; the first that is not ends the response and is the
  *   peer's fault (`mismatch`). A response that starts after another block than the one asked (the peer's
@@ -50,7 +54,7 @@ export interface WindowOptions<P extends SyncPeer> {
   maxResponseBytes: number;
   /** Requests in flight per peer. */
   perPeer: number;
-  /** Most heights ahead of the importer (default 1,024). */
+  /** Most heights ahead of the importer (default 8,192). */
   maxBlocks?: number;
   /** Most bytes of bodies downloaded or in flight ahead of the importer (default 64 MiB). */
   maxBytes?: number;
@@ -217,17 +221,17 @@ export class DownloadWindow<P extends SyncPeer> {
     return items;
   }
 
-  /** Heights ahead of the importer the window spans: 1,024, fewer when bodies are large. */
+  /** Heights ahead of the importer the window spans: 8,192, fewer when bodies are large. */
   private span(): number {
-    const maxBlocks = this.opts.maxBlocks ?? 1_024;
+    const maxBlocks = this.opts.maxBlocks ?? 8_192;
     if (this.count === 0) return maxBlocks;
     const mean = this.bytes / this.count;
     return Math.max(1, Math.min(maxBlocks, Math.floor((this.opts.maxBytes ?? 64 * 2 ** 20) / mean)));
   }
 
-  /** Heights per request: one response's bytes at the mean size, and a share of the window per request slot. */
+  /** Heights per request: one response's bytes at the mean size, and a share of half the window per request slot. */
   private perRequest(span: number, peers: number): number {
-    const share = Math.ceil(span / Math.max(1, peers * this.opts.perPeer));
+    const share = Math.ceil(span / Math.max(1, 2 * peers * this.opts.perPeer));
     let per = Math.min(this.opts.batchSize, Math.max(1, share));
     if (this.count > 0)
       per = Math.min(per, Math.max(1, Math.floor(this.opts.maxResponseBytes / (this.bytes / this.count))));
