@@ -90,6 +90,9 @@ export class LabNode {
       "exec",
       this.spec.host.ns,
       process.execPath,
+      // JBC_LAB_NODE_ARGS: flags for each node's Node.js (e.g. "--cpu-prof --cpu-prof-dir=DIR", which
+      // NODE_OPTIONS refuses); split on spaces.
+      ...(process.env.JBC_LAB_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
       BIN,
       "node",
       "--network",
