@@ -23,6 +23,12 @@ export interface Sample {
   rss_anon_mb: number | null;
   rss_file_mb: number | null;
   heap_mb: number | null;
+  /**
+   * V8's heap as committed (`nodejs_heap_size_total_bytes`), and the young generation's part of it: the
+   * new space grows under a high allocation rate up to its maximum, RSS that no retained object explains.
+   */
+  heap_total_mb: number | null;
+  new_space_mb: number | null;
   /** Memory of Buffers and other objects outside V8's heap (`nodejs_external_memory_bytes`). */
   external_mb: number | null;
   /** The part of it in ArrayBuffers and Buffers (`jbc_process_array_buffers_bytes`). */
@@ -54,6 +60,8 @@ export const SAMPLE_FIELDS = [
   "rss_anon_mb",
   "rss_file_mb",
   "heap_mb",
+  "heap_total_mb",
+  "new_space_mb",
   "external_mb",
   "array_buffers_mb",
   "disk_mb",
@@ -69,9 +77,11 @@ export const SAMPLE_FIELDS = [
   "scraped",
 ] as const satisfies ReadonlyArray<keyof Sample>;
 
-/** The unlabelled value of `name` in a Prometheus text exposition, if present. */
+/** The value of `name` (unlabelled, or with its labels as written) in a Prometheus text exposition. */
 export function metric(text: string, name: string): number | undefined {
-  const m = new RegExp(`^${name}(?:\\{\\})? ([^\\s]+)`, "m").exec(text);
+  // A name may carry its labels (`x{space="new"}`): matched as written.
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const m = new RegExp(`^${escaped}(?:\\{\\})? ([^\\s]+)`, "m").exec(text);
   const v = m ? Number(m[1]) : Number.NaN;
   return Number.isFinite(v) ? v : undefined;
 }
@@ -140,6 +150,8 @@ export async function sampleNode(node: NodeProcess, t: number, health: HealthPro
     rss_anon_mb: mb(proc.anon),
     rss_file_mb: mb(proc.file),
     heap_mb: mb(get("nodejs_heap_size_used_bytes")),
+    heap_total_mb: mb(get("nodejs_heap_size_total_bytes")),
+    new_space_mb: mb(get('nodejs_heap_space_size_total_bytes{space="new"}')),
     external_mb: mb(get("nodejs_external_memory_bytes")),
     array_buffers_mb: mb(get("jbc_process_array_buffers_bytes")),
     disk_mb: mb(disk)!,

@@ -132,6 +132,14 @@ describe("npm run soak", () => {
       );
     const csv = readFileSync(join(dir, "samples.csv"), "utf8").trim().split("\n");
     assert.ok(csv.length > 2 * 5, `samples: ${csv.length - 1} rows`);
+    // The young generation is read from its labelled metric: a real figure in every scraped row.
+    const cols = csv[0]!.split(",");
+    const newSpace = csv
+      .slice(1)
+      .map((l) => l.split(","))
+      .filter((r) => r[cols.indexOf("scraped")] === "true")
+      .map((r) => Number(r[cols.indexOf("new_space_mb")]));
+    assert.ok(newSpace.length > 0 && newSpace.every((v) => v > 0), `new_space_mb: ${newSpace.join(" ")}`);
     assert.match(readFileSync(join(dir, "soak.svg"), "utf8"), /^<svg/);
     assert.equal(existsSync(join(dir, "n0", "chain")), false, "the stores are deleted after the check");
   });
