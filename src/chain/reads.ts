@@ -174,9 +174,10 @@ export abstract class ChainReads
     parent: ChainEntry,
   ): { block: Block; facts: BlockFacts } | undefined {
     const p = this.prechecked;
+    // Taken or dropped by the first block that enters after it: the slot never holds a block for long.
+    this.prechecked = undefined;
     if (!p || p.parent !== parent || p.held !== this.tree.heldCheckpoint() || this.now() < p.now)
       return undefined;
-    this.prechecked = undefined;
     if (p.raw !== raw && !bytesEqual(p.raw, raw)) return undefined;
     return p;
   }

@@ -55,6 +55,8 @@ export async function pipelineHeaders<P extends SyncPeer>(o: HeaderPipeOptions<P
   const locator = o.headers.locator(o.anchor);
   let ended = false;
   const busy = new Map<string, number>();
+  // A peer whose request failed gets no other range: the pipeline ends at its failed one anyway.
+  const failed = new Set<string>();
   // The waiting ranges, lowest first, each to the least busy claimant of its first height with room; again
   // whenever one is answered. None once the pipeline ended.
   const dispatch = (): void => {
@@ -69,7 +71,7 @@ export async function pipelineHeaders<P extends SyncPeer>(o: HeaderPipeOptions<P
       let peer: P | undefined;
       for (const p of o.peers()) {
         const n = busy.get(p.id) ?? 0;
-        if (n >= o.perPeer || (p.status?.height ?? 0) <= base) continue;
+        if (n >= o.perPeer || failed.has(p.id) || (p.status?.height ?? 0) <= base) continue;
         if (!peer || n < (busy.get(peer.id) ?? 0)) peer = p;
       }
       // In order: a later range does not overtake one that waits. With nothing in flight no answer will
@@ -81,13 +83,18 @@ export async function pipelineHeaders<P extends SyncPeer>(o: HeaderPipeOptions<P
       const asked = peer;
       r.peer = asked;
       busy.set(asked.id, (busy.get(asked.id) ?? 0) + 1);
-      const answer = o.fetch(asked, locator, r.max, r.skip);
+      // A fetcher that throws instead of rejecting still settles the range.
+      const answer = Promise.resolve().then(() => o.fetch(asked, locator, r.max, r.skip));
       r.settle(answer);
-      const done = (): void => {
+      const done = (ok: boolean): void => {
         busy.set(asked.id, (busy.get(asked.id) ?? 1) - 1);
+        if (!ok) failed.add(asked.id);
         dispatch();
       };
-      answer.then(done, done);
+      answer.then(
+        () => done(true),
+        () => done(false),
+      );
     }
   };
   dispatch();

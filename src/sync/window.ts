@@ -5,7 +5,9 @@
  * that has it, and every body is checked against its header on arrival.
  *
  * - The window: heights from the lowest not yet handed to the importer, at most `maxBlocks` ahead (8,192) and
- *   at most `maxBytes` of bodies at the mean size seen (bodies wait in memory until imported). Core's 1,024
+ *   at most `maxBytes` of bodies at the mean size seen (bodies wait in memory until imported); and the bodies
+ *   held plus every request in flight at its largest answer stay within `maxBytes` (`roomFor`), whatever the
+ *   sizes to come. Core's 1,024
  *   is for blocks of up to 4 MB; bytes bound the memory here, and 1,024 of this network's 1.1 KB blocks
  *   were 1.1 MB, too little to keep three 10 Mbit/s links busy across a 200 ms round trip while the lowest
  *   request was still on its way (docs/lab.md, late-joiner from three peers).
@@ -36,6 +38,9 @@ import { sha256d } from "../consensus/hash.ts";
 import { HEADER_SIZE, hashToHex } from "../consensus/header.ts";
 import { Batch } from "./batch.ts";
 import type { FetchBlocks, SyncFault, SyncPeer } from "./types.ts";
+
+/** Bodies held or in flight ahead of the importer, by default. */
+const DEFAULT_MAX_BYTES = 64 * 2 ** 20;
 
 /** Configuration of a DownloadWindow. */
 export interface WindowOptions<P extends SyncPeer> {
@@ -102,8 +107,11 @@ export class DownloadWindow<P extends SyncPeer> {
   /** Peers left out of this window (a fault), and the height each other peer is known to lack from. */
   private readonly excluded = new Set<string>();
   private readonly lacks = new Map<string, number>();
+  /** Bytes and count of every body received, for the mean size. */
   private bytes = 0;
   private count = 0;
+  /** Bytes of the bodies received and not yet handed out. */
+  private held = 0;
   private waited = 0;
   private wake: (() => void) | undefined;
   private closed = false;
@@ -183,6 +191,7 @@ export class DownloadWindow<P extends SyncPeer> {
     this.exclude(peer);
     this.handed = Math.min(this.handed, i);
     const slot = this.slots[i];
+    if (slot?.raw) this.held -= slot.raw.length;
     if (slot) slot.raw = slot.peer = undefined;
   }
 
@@ -215,6 +224,7 @@ export class DownloadWindow<P extends SyncPeer> {
       const s = this.slots[this.handed]!;
       if (!s.raw) break;
       items.push({ entry: this.path[this.handed]!, raw: s.raw, peer: s.peer! });
+      this.held -= s.raw.length;
       s.raw = undefined; // handed out: the importer holds it now
       this.handed++;
     }
@@ -226,7 +236,7 @@ export class DownloadWindow<P extends SyncPeer> {
     const maxBlocks = this.opts.maxBlocks ?? 8_192;
     if (this.count === 0) return maxBlocks;
     const mean = this.bytes / this.count;
-    return Math.max(1, Math.min(maxBlocks, Math.floor((this.opts.maxBytes ?? 64 * 2 ** 20) / mean)));
+    return Math.max(1, Math.min(maxBlocks, Math.floor((this.opts.maxBytes ?? DEFAULT_MAX_BYTES) / mean)));
   }
 
   /** Heights per request: one response's bytes at the mean size, and a share of half the window per request slot. */
@@ -248,12 +258,29 @@ export class DownloadWindow<P extends SyncPeer> {
       while (this.inFlight(p.id) < this.opts.perPeer) {
         let i = this.handed;
         while (i <= reach && (this.slots[i]!.raw || this.slots[i]!.request)) i++;
-        if (i > reach) break;
+        if (i > reach || !this.roomFor(i)) break;
         let n = 1;
         while (n < per && i + n <= reach && !this.slots[i + n]!.raw && !this.slots[i + n]!.request) n++;
         this.send(p, i, n);
       }
     }
+  }
+
+  /**
+   * Whether a request starting at index `i` fits the byte bound: the bodies held, and every request in
+   * flight at its largest answer (`maxResponseBytes`), stay within `maxBytes`. The span bounds heights at
+   * the mean size seen, which a run of small blocks before large ones keeps low; this bounds the bytes.
+   * A request for the height the importer waits on always goes (else the bodies held above it could wait
+   * forever): at most one answer past the bound. Any other missing height is either next to be waited on
+   * once the requests below it arrive, or above one that is.
+   */
+  private roomFor(i: number): boolean {
+    if (i === this.handed) return true;
+    let requests = 0;
+    for (const set of this.flights.values()) requests += set.size;
+    // Without a bound on an answer's bytes (tests), only the bodies held count.
+    const answer = Number.isFinite(this.opts.maxResponseBytes) ? this.opts.maxResponseBytes : 0;
+    return this.held + (requests + 1) * answer <= (this.opts.maxBytes ?? DEFAULT_MAX_BYTES);
   }
 
   /** The highest index of the path `p` has, as far as this window knows. */
@@ -311,6 +338,7 @@ export class DownloadWindow<P extends SyncPeer> {
       if (slot.raw || r.from + k < this.handed) continue; // another peer's copy came first
       slot.raw = raw;
       slot.peer = r.peer;
+      this.held += raw.length;
       this.bytes += raw.length;
       this.count++;
     }

@@ -76,21 +76,25 @@ export class BlockServer {
       sent = resolve;
     });
     try {
-      await withDeadline(stream, this.limits.requestTimeoutMs, async () => {
+      const ms = this.limits.requestTimeoutMs;
+      const raws = await withDeadline(stream, ms, async () => {
         const reader = new FrameReader(stream);
         const payload = await reader.next(MAX_BLOCKS_REQUEST_SIZE);
         if (!payload) throw new ProtocolError("MALFORMED", "block request stream closed without a request");
         const req = decodeBlocksRequest(payload, version);
-        const raws = await this.blocksAfter(
+        return this.blocksAfter(
           req.locator.map(hashToHex),
           Math.min(req.max, this.limits.maxBlocksPerResponse),
           req.skip ?? 0,
         );
-        // One response at a time per peer, in the order asked (as Core answers a peer's getdata in order):
-        // a sync's pipelined requests then end one after the other, the lowest heights first, so its
-        // importer starts on the first while the others travel. Sent side by side, they shared the link
-        // and all ended together, the lowest no sooner than the last.
-        await before;
+      });
+      // One response at a time per peer, in the order asked (as Core answers a peer's getdata in order):
+      // a sync's pipelined requests then end one after the other, the lowest heights first, so its
+      // importer starts on the first while the others travel. Sent side by side, they shared the link
+      // and all ended together, the lowest no sooner than the last. The wait for the turn is ours, not
+      // the peer's: the deadline counts from the turn (each answer before it has a deadline of its own).
+      await before;
+      await withDeadline(stream, ms, async () => {
         await sendBlocks(stream, raws);
         sent();
         await stream.close();
@@ -100,7 +104,8 @@ export class BlockServer {
       await this.penalties.penalizeError(id, err, "block request from peer");
     } finally {
       s.inFlight--;
-      sent();
+      // Never before the answer ahead of this one has been sent, even when this one failed early.
+      void before.then(sent);
     }
   }
 
