@@ -43,7 +43,9 @@ export class BlockServer {
    * A peer's bucket outlives its connection, so redialling does not refill it; bounded because peer
    * identities are free.
    */
-  private readonly served = new BoundedMap<string, Served>(MAX_SERVED_PEERS);
+  private readonly served = new BoundedMap<string, { bucket: TokenBucket; inFlight: number }>(
+    MAX_SERVED_PEERS,
+  );
 
   constructor(
     private readonly chain: Pick<ChainReader, "findFork" | "getEntryAt"> & Pick<BlockSource, "getMainBlocks">,
@@ -58,7 +60,6 @@ export class BlockServer {
       s = {
         bucket: new TokenBucket(this.limits.blockRequestBurst, this.limits.blockRequestsPerSec),
         inFlight: 0,
-        sending: Promise.resolve(),
       };
       this.served.set(id, s);
     }
@@ -68,35 +69,31 @@ export class BlockServer {
       return;
     }
     s.inFlight++;
-    // The turn to send is taken now, as the stream opens (in the order the peer asked), not once the blocks
-    // are read: reads that end in another order would otherwise reorder the answers.
-    const before = s.sending;
-    let sent!: () => void;
-    s.sending = new Promise<void>((resolve) => {
-      sent = resolve;
-    });
     try {
-      const ms = this.limits.requestTimeoutMs;
-      const raws = await withDeadline(stream, ms, async () => {
+      await withDeadline(stream, this.limits.requestTimeoutMs, async () => {
         const reader = new FrameReader(stream);
         const payload = await reader.next(MAX_BLOCKS_REQUEST_SIZE);
         if (!payload) throw new ProtocolError("MALFORMED", "block request stream closed without a request");
         const req = decodeBlocksRequest(payload, version);
-        return this.blocksAfter(
+        const raws = await this.blocksAfter(
           req.locator.map(hashToHex),
           Math.min(req.max, this.limits.maxBlocksPerResponse),
           req.skip ?? 0,
         );
-      });
-      // One response at a time per peer, in the order asked (as Core answers a peer's getdata in order):
-      // a sync's pipelined requests then end one after the other, the lowest heights first, so its
-      // importer starts on the first while the others travel. Sent side by side, they shared the link
-      // and all ended together, the lowest no sooner than the last. The wait for the turn is ours, not
-      // the peer's: the deadline counts from the turn (each answer before it has a deadline of its own).
-      await before;
-      await withDeadline(stream, ms, async () => {
-        await sendBlocks(stream, raws);
-        sent();
+        // Group frames into ~256 KiB sends: one syscall-sized write instead of one per block.
+        let group: Uint8Array[] = [];
+        let size = 0;
+        for (const raw of raws) {
+          group.push(raw);
+          size += FRAME_HEADER + raw.length;
+          if (size >= 256 * 1024) {
+            await sendAll(stream, encodeFrames(group));
+            group = [];
+            size = 0;
+          }
+        }
+        group.push(new Uint8Array(0)); // terminator
+        await sendAll(stream, encodeFrames(group));
         await stream.close();
       });
     } catch (err) {
@@ -104,8 +101,6 @@ export class BlockServer {
       await this.penalties.penalizeError(id, err, "block request from peer");
     } finally {
       s.inFlight--;
-      // Never before the answer ahead of this one has been sent, even when this one failed early.
-      void before.then(sent);
     }
   }
 
@@ -221,29 +216,4 @@ export class BlockFetcher {
       signal.removeEventListener("abort", onAbort);
     }
   }
-}
-
-/** What the server keeps per peer: its request bucket, requests being served, the last response's send. */
-interface Served {
-  bucket: TokenBucket;
-  inFlight: number;
-  /** Settles when the peer's last response has been sent (never rejects). */
-  sending: Promise<void>;
-}
-
-/** Sends blocks as frames and the empty terminator, grouped into ~256 KiB writes (one per syscall, not per block). */
-async function sendBlocks(stream: Stream, raws: readonly Uint8Array[]): Promise<void> {
-  let group: Uint8Array[] = [];
-  let size = 0;
-  for (const raw of raws) {
-    group.push(raw);
-    size += FRAME_HEADER + raw.length;
-    if (size >= 256 * 1024) {
-      await sendAll(stream, encodeFrames(group));
-      group = [];
-      size = 0;
-    }
-  }
-  group.push(new Uint8Array(0)); // terminator
-  await sendAll(stream, encodeFrames(group));
 }
