@@ -4,13 +4,10 @@
  * headers to the target is known before any body is asked for, so each height's body can come from any peer
  * that has it, and every body is checked against its header on arrival.
  *
- * - The window: heights from the lowest not yet handed to the importer, at most `maxBlocks` ahead (8,192) and
- *   at most `maxBytes` of bodies at the mean size seen (bodies wait in memory until imported); and the bodies
- *   held plus every request in flight at its largest answer stay within `maxBytes` (`roomFor`), whatever the
- *   sizes to come. Core's 1,024
- *   is for blocks of up to 4 MB; bytes bound the memory here, and 1,024 of this network's 1.1 KB blocks
- *   were 1.1 MB, too little to keep three 10 Mbit/s links busy across a 200 ms round trip while the lowest
- *   request was still on its way (docs/lab.md, late-joiner from three peers).
+ * - The window: heights from the lowest not yet handed to the importer, at most `maxBlocks` ahead (8,192;
+ *   Core's 1,024 is for blocks of up to 4 MB, and 1,024 of 1.1 KB could not keep three 10 Mbit/s links busy:
+ *   docs/lab.md) and `maxBytes` of bodies at the mean size seen; the bodies held plus every request in
+ *   flight at its largest answer stay within `maxBytes` too (`roomFor`), whatever the sizes to come.
  * - Assignment: each peer with room gets the lowest run of missing heights it has (`reach`), as one request
  *   (/jbc/blocks, the locator being the hash below the run), at most `perPeer` requests in flight, each sized
  *   to one response's bytes and to a share of half the window, so every peer gets part of it and a peer that
@@ -107,7 +104,6 @@ export class DownloadWindow<P extends SyncPeer> {
   /** Peers left out of this window (a fault), and the height each other peer is known to lack from. */
   private readonly excluded = new Set<string>();
   private readonly lacks = new Map<string, number>();
-  /** Bytes and count of every body received, for the mean size. */
   private bytes = 0;
   private count = 0;
   /** Bytes of the bodies received and not yet handed out. */
@@ -267,12 +263,10 @@ export class DownloadWindow<P extends SyncPeer> {
   }
 
   /**
-   * Whether a request starting at index `i` fits the byte bound: the bodies held, and every request in
-   * flight at its largest answer (`maxResponseBytes`), stay within `maxBytes`. The span bounds heights at
-   * the mean size seen, which a run of small blocks before large ones keeps low; this bounds the bytes.
-   * A request for the height the importer waits on always goes (else the bodies held above it could wait
-   * forever): at most one answer past the bound. Any other missing height is either next to be waited on
-   * once the requests below it arrive, or above one that is.
+   * Whether a request at index `i` keeps the bodies held plus every request in flight at its largest answer
+   * within `maxBytes` (the span's bound at the mean size fails when small blocks come before large ones).
+   * The request for the height the importer waits on always goes, else the bodies above it could wait
+   * forever: at most one answer past the bound.
    */
   private roomFor(i: number): boolean {
     if (i === this.handed) return true;
