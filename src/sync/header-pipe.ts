@@ -4,7 +4,8 @@
  * to have them, each by `/jbc/headers/2` with a skip past the same anchor (at most `perPeer` in flight per
  * peer). Ranges go out in order to whichever claimant has room, looked up again at every answer: a peer that
  * joins after the download began takes the ranges still waiting (a plan fixed at the start gave every range
- * to the first peer that joined, and only that peer could be asked for bodies until the last header came). The answers are checked and kept strictly in order (SyncHeaders.add: range k must follow the last
+ * to the first peer that joined, and only that peer could be asked for bodies until the last header came).
+ * The answers are checked and kept strictly in order (SyncHeaders.add: range k must follow the last
  * header of range k - 1, and every header passes the chain's header checks against its parent), so a peer
  * only ever gets the headers it sent itself counted as its best known: which is what lets bodies be asked of
  * every peer while the later ranges still travel.

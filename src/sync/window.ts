@@ -235,7 +235,7 @@ export class DownloadWindow<P extends SyncPeer> {
     return Math.max(1, Math.min(maxBlocks, Math.floor((this.opts.maxBytes ?? DEFAULT_MAX_BYTES) / mean)));
   }
 
-  /** Heights per request: one response's bytes at the mean size, and a share of half the window per request slot. */
+  /** Heights per request: one response's bytes at the mean size, and a share of half the window per slot. */
   private perRequest(span: number, peers: number): number {
     const share = Math.ceil(span / Math.max(1, 2 * peers * this.opts.perPeer));
     let per = Math.min(this.opts.batchSize, Math.max(1, share));
