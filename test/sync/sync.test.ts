@@ -6,72 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { type Block, decodeBlock, encodeBlock } from "../../src/consensus/block.ts";
-import { encodeHeader, hashToHex } from "../../src/consensus/header.ts";
+import { encodeBlock } from "../../src/consensus/block.ts";
+import { encodeHeader } from "../../src/consensus/header.ts";
 import { regtest } from "../../src/consensus/params.ts";
-import { Sync, type SyncOptions } from "../../src/sync/sync.ts";
-import type { SyncFault, SyncOutcome, SyncPeer, SyncProgress } from "../../src/sync/types.ts";
-import { silentLogger } from "../../src/util/logger.ts";
+import type { SyncOptions } from "../../src/sync/sync.ts";
 import { blockHash } from "../helpers/blocks.ts";
 import { type Harness, openHarness } from "../helpers/chain.ts";
+import { after, type FakePeer, MORE_WORK, makeSync as makeFakeSync, peer } from "../helpers/fake-sync.ts";
 import { buildChain, dataRecords } from "../helpers/net.ts";
-
-/** Claimed work far above anything these chains reach. */
-const MORE_WORK = 1n << 200n;
-
-interface FakePeer extends SyncPeer {
-  status: { height: number; work: bigint };
-  /** The peer's main chain after genesis (index 0 is height 1). */
-  blocks: Block[];
-  /** Replaces the served answer (an error to throw, or blocks to send instead). */
-  answer?: (served: Uint8Array[], call: number) => Uint8Array[];
-  calls: Uint8Array[][];
-  /** Heights of the first block of each body request. */
-  asked: number[];
-}
-
-function peer(id: string, blocks: Block[], answer?: FakePeer["answer"]): FakePeer {
-  return {
-    id,
-    status: { height: blocks.length, work: MORE_WORK },
-    stalledAt: undefined,
-    blocks,
-    calls: [],
-    asked: [],
-    ...(answer ? { answer } : {}),
-  };
-}
-
-/**
- * What a peer serves: up to `max` blocks after the highest locator hash on its chain (genesis if none),
- * past the first `skip`, and (with `maxBytes`) no more block bytes than that, as the blocks protocol does.
- */
-function serve(p: FakePeer, locator: Uint8Array[], max: number, skip = 0, maxBytes = Infinity): Uint8Array[] {
-  return after(p, locator, max + skip, maxBytes)
-    .slice(skip)
-    .map((b) => encodeBlock(b));
-}
-
-function after(p: FakePeer, locator: Uint8Array[], max: number, maxBytes = Infinity): Block[] {
-  const heights = new Map(p.blocks.map((b, i) => [blockHash(b), i + 1]));
-  let fork = 0;
-  for (const h of locator) {
-    const height = heights.get(hashToHex(h));
-    if (height !== undefined) {
-      fork = height;
-      break;
-    }
-  }
-  const out: Block[] = [];
-  let bytes = 0;
-  for (const b of p.blocks.slice(fork, fork + max)) {
-    const size = encodeBlock(b).length;
-    if (bytes + size > maxBytes) break;
-    bytes += size;
-    out.push(b);
-  }
-  return out;
-}
 
 let h: Harness;
 beforeEach(async () => {
@@ -81,45 +23,8 @@ afterEach(async () => {
   await h.dispose();
 });
 
-function makeSync(
-  peers: FakePeer[],
-  extra: Partial<SyncOptions<FakePeer>> = {},
-): { sync: Sync<FakePeer>; outcomes: SyncOutcome[]; progress: SyncProgress[]; faults: SyncFault[] } {
-  const outcomes: SyncOutcome[] = [];
-  const progress: SyncProgress[] = [];
-  const faults: SyncFault[] = [];
-  const sync = new Sync<FakePeer>({
-    chain: h.chain,
-    peers: () => peers,
-    batchSize: 50,
-    pipeline: 2,
-    logger: silentLogger,
-    progressMinBlocks: 100,
-    progressIntervalMs: 0,
-    fetchHeaders: async (p, locator, max, skip = 0) =>
-      after(p, locator, max + skip)
-        .slice(skip)
-        .map((b) => encodeHeader(b.header)),
-    fetchBlocks: async (p, locator, { max, skip }) => {
-      p.calls.push(locator);
-      const served = serve(p, locator, max, skip);
-      if (served[0])
-        p.asked.push(p.blocks.findIndex((b) => blockHash(b) === blockHash(decode(served[0]!))) + 1);
-      return p.answer ? p.answer(served, p.calls.length) : served;
-    },
-    onProgress: (e) => progress.push(e),
-    onFault: (_p, f) => {
-      faults.push(f);
-    },
-    onOutcome: (o) => {
-      outcomes.push(o);
-    },
-    ...extra,
-  });
-  return { sync, outcomes, progress, faults };
-}
-
-const decode = (raw: Uint8Array): Block => decodeBlock(raw);
+const makeSync = (peers: FakePeer[], extra: Partial<SyncOptions<FakePeer>> = {}) =>
+  makeFakeSync(h, peers, extra);
 
 describe("Sync (headers first)", () => {
   it("downloads the bodies from every peer in a moving window and imports them in height order", async () => {
@@ -209,54 +114,6 @@ describe("Sync (headers first)", () => {
       ["b", 4_000],
     ]);
     assert.ok((outcomes[0]?.served.b ?? 0) > 0, "b served bodies");
-  });
-
-  it("holds no more body bytes than the window's bound when small blocks come before large ones", async () => {
-    // 300 blocks of about 200 bytes, then 100 of about 40 KB: the mean size the window has seen stays
-    // small while the large ones come, so a bound in heights at that mean would let it ask for all of them.
-    // The answer holding the first large block is slow, so the bodies above it pile up.
-    const chain = buildChain(regtest, 400, regtest.genesis, {
-      records: (x) => (x > 300 ? dataRecords(x, 4, 10_000) : []),
-    });
-    const sizes = chain.map((b) => encodeBlock(b).length);
-    const maxBytes = 1024 * 1024;
-    const maxResponseBytes = 128 * 1024;
-    const batchSize = 10;
-    const peers = [peer("a", chain), peer("b", chain)];
-    const delivered = new Set<number>();
-    let peak = 0;
-    const held = (): number => {
-      let n = 0;
-      for (const height of delivered) if (height > h.chain.height) n += sizes[height - 1]!;
-      return n;
-    };
-    let slowed = false;
-    const { sync } = makeSync(peers, {
-      batchSize,
-      maxResponseBytes,
-      window: { maxBytes },
-      fetchBlocks: async (p, locator, { max, skip }) => {
-        const served = serve(p, locator, max, skip, maxResponseBytes);
-        const first = served[0]
-          ? chain.findIndex((b) => blockHash(b) === blockHash(decode(served[0]!))) + 1
-          : 0;
-        if (!slowed && first <= 301 && first + served.length > 301) {
-          slowed = true;
-          await new Promise((r) => setTimeout(r, 500));
-        }
-        for (let k = 0; k < served.length; k++) delivered.add(first + k);
-        peak = Math.max(peak, held());
-        return served;
-      },
-    });
-    sync.request();
-    await sync.idle();
-    assert.equal(h.chain.height, 400);
-    assert.ok(slowed, "the slow answer was sent");
-    // Held or in flight within maxBytes, one answer past it for the height waited on, and the run the
-    // importer holds.
-    const bound = maxBytes + maxResponseBytes + batchSize * Math.max(...sizes);
-    assert.ok(peak <= bound, `peak ${peak} bytes delivered and not imported, bound ${bound}`);
   });
 
   it("asks a peer only for the blocks its headers show (a shorter chain serves its part)", async () => {
